@@ -1,0 +1,12 @@
+/* aiotp/aiotp.h - umbrella header. */
+#ifndef AIOTP_AIOTP_H
+#define AIOTP_AIOTP_H
+#include "aiotp/version.h"
+#include "aiotp/error.h"
+#include "aiotp/sys.h"
+#include "aiotp/backend.h"
+#include "aiotp/loop.h"
+#include "aiotp/protocol.h"
+#include "aiotp/transport.h"
+#include "aiotp/server.h"
+#endif

@@ -1,0 +1,452 @@
+/*
+ * src/connect.c - create_connection, create_unix_connection, connect_accepted_socket
+ * (spec/loop-methods.md, METH-*).
+ *
+ * Name resolution calls getaddrinfo through the syscall table from a loop callback: it
+ * is synchronous, so a name that is not numeric blocks the loop while it resolves
+ * (spec/deviations.md, DEV-6). Connecting is non-blocking: each resolved address is
+ * tried in turn until one connects.
+ */
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "req_int.h"
+
+/* ---- requests ---------------------------------------------------------------------- */
+
+int aiotp__req_start(aiotp_loop *loop, struct aiotp__req *tmpl, const char *host,
+                     aiotp_callback_fn step, struct aiotp__req **out)
+{
+    struct aiotp__req *r = aiotp__alloc(loop, sizeof(*r));
+    int rc;
+
+    if (r == NULL) {
+        return AIOTP_ENOMEM;
+    }
+    *r = *tmpl;
+    r->loop = loop;
+    r->host = NULL;
+    r->ai = NULL;
+    r->cur = NULL;
+    r->state = AIOTP__REQ_QUEUED;
+    r->all_same = true;
+    if (host != NULL) {
+        size_t n = strlen(host) + 1;
+        r->host = aiotp__alloc(loop, n);
+        if (r->host == NULL) {
+            aiotp__free(loop, r);
+            return AIOTP_ENOMEM;
+        }
+        memcpy(r->host, host, n);
+    }
+    rc = aiotp_loop_call_soon(loop, step, r, NULL);
+    if (rc != 0) {
+        aiotp__free(loop, r->host);
+        aiotp__free(loop, r);
+        return rc;
+    }
+    r->prev = NULL;
+    r->next = loop->reqs;
+    if (loop->reqs != NULL) {
+        loop->reqs->prev = r;
+    }
+    loop->reqs = r;
+    if (out != NULL) {
+        *out = r;
+    }
+    return 0;
+}
+
+void aiotp__req_free(struct aiotp__req *r)
+{
+    aiotp_loop *loop = r->loop;
+    if (r->prev != NULL) {
+        r->prev->next = r->next;
+    } else {
+        loop->reqs = r->next;
+    }
+    if (r->next != NULL) {
+        r->next->prev = r->prev;
+    }
+    if (r->fd >= 0) {
+        aiotp__fd_forget(loop, r->fd);
+        (void)loop->sys->close(loop->sys->ctx, r->fd);
+        r->fd = -1;
+    }
+    if (r->ai != NULL) {
+        loop->sys->freeaddrinfo(loop->sys->ctx, r->ai);
+    }
+    aiotp__free(loop, r->host);
+    aiotp__free(loop, r);
+}
+
+void aiotp__req_teardown(struct aiotp__req *r)
+{
+    aiotp__req_free(r); /* loop_free: no callback */
+}
+
+int aiotp__gai_error(int rc)
+{
+    if (rc < 0) {
+        return rc; /* EAI_SYSTEM, already -errno */
+    }
+    switch (rc) {
+    case 0:
+        return 0;
+    case EAI_NONAME:
+#ifdef EAI_NODATA
+    case EAI_NODATA:
+#endif
+        return AIOTP_ENONAME;
+    case EAI_AGAIN:
+        return AIOTP_EAI_AGAIN;
+    case EAI_FAIL:
+        return AIOTP_EAI_FAIL;
+    case EAI_FAMILY:
+#ifdef EAI_ADDRFAMILY
+    case EAI_ADDRFAMILY:
+#endif
+        return AIOTP_EAI_FAMILY;
+    case EAI_MEMORY:
+        return AIOTP_ENOMEM;
+    default:
+        return AIOTP_EINVAL;
+    }
+}
+
+int aiotp__unix_addr(const char *path, struct sockaddr_un *un, socklen_t *len)
+{
+    size_t n;
+    if (path == NULL) {
+        return AIOTP_EINVAL;
+    }
+    n = strlen(path);
+    if (n == 0 || n >= sizeof(un->sun_path)) {
+        return AIOTP_EINVAL;
+    }
+    memset(un, 0, sizeof(*un));
+    un->sun_family = AF_UNIX;
+    memcpy(un->sun_path, path, n + 1);
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    return 0;
+}
+
+/* ---- completing -------------------------------------------------------------------- */
+
+static void finish_error(struct aiotp__req *r, int err)
+{
+    aiotp_connect_cb cb = r->ccb;
+    void *arg = r->cb_arg;
+    aiotp__req_free(r);
+    cb(arg, err, NULL);
+}
+
+/* The socket is connected: make the protocol and the transport. The transport calls
+   the completion after connection_made. */
+static void connected(struct aiotp__req *r)
+{
+    const aiotp_protocol *proto = NULL;
+    void *pdata = NULL;
+    int fd = r->fd;
+    int rc;
+
+    aiotp__fd_forget(r->loop, fd);
+    rc = r->factory(r->factory_arg, &proto, &pdata); /* METH-3: once per connection */
+    if (rc >= 0) {
+        rc = aiotp__stream_create(r->loop, fd, proto, pdata, NULL, NULL, 0, r->ccb, r->cb_arg,
+                                  NULL);
+    }
+    if (rc < 0) {
+        finish_error(r, rc); /* closes fd */
+        return;
+    }
+    r->fd = -1; /* the transport owns it now */
+    aiotp__req_free(r);
+}
+
+static void record_error(struct aiotp__req *r, int err)
+{
+    if (r->first_err == 0) {
+        r->first_err = err;
+    } else if (err != r->first_err) {
+        r->all_same = false;
+    }
+    r->last_err = err;
+}
+
+static void close_attempt(struct aiotp__req *r)
+{
+    if (r->fd >= 0) {
+        aiotp__fd_forget(r->loop, r->fd);
+        (void)r->loop->sys->close(r->loop->sys->ctx, r->fd);
+        r->fd = -1;
+    }
+}
+
+static void try_next(struct aiotp__req *r);
+
+static void connect_ready(aiotp_loop *loop, int fd, void *arg)
+{
+    struct aiotp__req *r = arg;
+    int err = 0;
+    socklen_t len = sizeof(err);
+    int rc;
+
+    aiotp__clear_writer(loop, fd);
+    rc = loop->sys->getsockopt(loop->sys->ctx, fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (rc < 0) {
+        err = -rc;
+    }
+    if (err != 0) {
+        record_error(r, -err);
+        close_attempt(r);
+        try_next(r);
+        return;
+    }
+    connected(r);
+}
+
+/* Start a non-blocking connect on fd to addr: 0 connected, 1 in progress, < 0 error. */
+static int start_connect(struct aiotp__req *r, const struct sockaddr *addr, socklen_t len)
+{
+    const aiotp_syscalls *sys = r->loop->sys;
+    int rc = sys->set_nonblock(sys->ctx, r->fd);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = aiotp__fd_reserve(r->loop, r->fd);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = sys->connect(sys->ctx, r->fd, addr, len);
+    if (rc == 0) {
+        return 0;
+    }
+    if (rc == -EINPROGRESS || rc == -EAGAIN || rc == -EINTR) {
+        rc = aiotp__set_writer(r->loop, r->fd, connect_ready, r);
+        if (rc < 0) {
+            return rc;
+        }
+        r->state = AIOTP__REQ_CONNECTING;
+        return 1;
+    }
+    return rc;
+}
+
+static void try_next(struct aiotp__req *r)
+{
+    const aiotp_syscalls *sys = r->loop->sys;
+    while (r->cur != NULL) {
+        struct addrinfo *ai = r->cur;
+        int rc;
+        r->cur = ai->ai_next;
+        rc = sys->socket(sys->ctx, ai->ai_family, SOCK_STREAM, ai->ai_protocol);
+        if (rc < 0) {
+            record_error(r, rc);
+            continue;
+        }
+        r->fd = rc;
+        rc = start_connect(r, ai->ai_addr, ai->ai_addrlen);
+        if (rc == 0) {
+            connected(r);
+            return;
+        }
+        if (rc == 1) {
+            return; /* connect_ready continues */
+        }
+        record_error(r, rc);
+        close_attempt(r);
+    }
+    /* METH-5: every address failed */
+    finish_error(r, r->first_err != 0 ? r->first_err : AIOTP_ENONAME);
+}
+
+static void tcp_step(aiotp_loop *loop, void *arg)
+{
+    struct aiotp__req *r = arg;
+    struct addrinfo hints;
+    char port[16];
+    int rc;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = r->family;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(port, sizeof(port), "%d", r->port);
+    rc = loop->sys->getaddrinfo(loop->sys->ctx, r->host, port, &hints, &r->ai);
+    if (rc != 0) {
+        r->ai = NULL;
+        finish_error(r, aiotp__gai_error(rc));
+        return;
+    }
+    r->cur = r->ai;
+    try_next(r);
+}
+
+static void unix_step(aiotp_loop *loop, void *arg)
+{
+    struct aiotp__req *r = arg;
+    int rc = loop->sys->socket(loop->sys->ctx, AF_UNIX, SOCK_STREAM, 0);
+    if (rc < 0) {
+        finish_error(r, rc);
+        return;
+    }
+    r->fd = rc;
+    rc = start_connect(r, (const struct sockaddr *)&r->un, r->un_len);
+    if (rc == 0) {
+        connected(r);
+    } else if (rc < 0) {
+        finish_error(r, rc);
+    }
+}
+
+static void wrap_step(aiotp_loop *loop, void *arg)
+{
+    (void)loop;
+    connected(arg);
+}
+
+/* ---- public ---------------------------------------------------------------------------- */
+
+void aiotp_connect_options_init(aiotp_connect_options *opts)
+{
+    if (opts != NULL) {
+        memset(opts, 0, sizeof(*opts));
+        opts->size = sizeof(*opts);
+        opts->family = AF_UNSPEC;
+        opts->sock = -1;
+    }
+}
+
+/* METH-6: an existing socket must be a stream socket; made non-blocking. */
+static int check_stream_socket(aiotp_loop *loop, int sock)
+{
+    int type = 0;
+    socklen_t len = sizeof(type);
+    int rc;
+    if (sock < 0) {
+        return AIOTP_EBADF;
+    }
+    rc = loop->sys->getsockopt(loop->sys->ctx, sock, SOL_SOCKET, SO_TYPE, &type, &len);
+    if (rc < 0) {
+        return rc;
+    }
+    if (type != SOCK_STREAM) {
+        return AIOTP_EINVAL;
+    }
+    return loop->sys->set_nonblock(loop->sys->ctx, sock);
+}
+
+static int start_wrap(aiotp_loop *loop, aiotp_protocol_factory_fn factory, void *factory_arg,
+                      int sock, aiotp_connect_cb cb, void *cb_arg)
+{
+    struct aiotp__req tmpl;
+    int rc = check_stream_socket(loop, sock);
+    if (rc < 0) {
+        return rc;
+    }
+    memset(&tmpl, 0, sizeof(tmpl));
+    tmpl.kind = AIOTP__REQ_WRAP;
+    tmpl.factory = factory;
+    tmpl.factory_arg = factory_arg;
+    tmpl.ccb = cb;
+    tmpl.cb_arg = cb_arg;
+    tmpl.fd = sock;
+    return aiotp__req_start(loop, &tmpl, NULL, wrap_step, NULL);
+}
+
+static int check_opts(const aiotp_connect_options *opts)
+{
+    if (opts != NULL) {
+        if (opts->size != sizeof(*opts)) {
+            return AIOTP_EINVAL;
+        }
+        if (opts->family != AF_UNSPEC && opts->family != AF_INET &&
+            opts->family != AF_INET6) {
+            return AIOTP_EINVAL;
+        }
+    }
+    return 0;
+}
+
+int aiotp_loop_create_connection(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
+                                 void *factory_arg, const char *host, int port,
+                                 const aiotp_connect_options *opts, aiotp_connect_cb cb,
+                                 void *cb_arg)
+{
+    struct aiotp__req tmpl;
+    int sock = opts != NULL ? opts->sock : -1;
+    int rc;
+
+    if (loop == NULL || factory == NULL || cb == NULL) {
+        return AIOTP_EINVAL;
+    }
+    rc = check_opts(opts);
+    if (rc != 0) {
+        return rc;
+    }
+    if (sock >= 0) {
+        if (host != NULL) {
+            return AIOTP_EINVAL; /* host/port and sock are exclusive */
+        }
+        return start_wrap(loop, factory, factory_arg, sock, cb, cb_arg);
+    }
+    if (host == NULL || host[0] == '\0' || port < 0 || port > 65535) {
+        return AIOTP_EINVAL;
+    }
+    memset(&tmpl, 0, sizeof(tmpl));
+    tmpl.kind = AIOTP__REQ_CONNECT_TCP;
+    tmpl.factory = factory;
+    tmpl.factory_arg = factory_arg;
+    tmpl.ccb = cb;
+    tmpl.cb_arg = cb_arg;
+    tmpl.port = port;
+    tmpl.family = opts != NULL ? opts->family : AF_UNSPEC;
+    tmpl.fd = -1;
+    return aiotp__req_start(loop, &tmpl, host, tcp_step, NULL);
+}
+
+int aiotp_loop_create_unix_connection(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
+                                      void *factory_arg, const char *path,
+                                      const aiotp_connect_options *opts,
+                                      aiotp_connect_cb cb, void *cb_arg)
+{
+    struct aiotp__req tmpl;
+    int sock = opts != NULL ? opts->sock : -1;
+    int rc;
+
+    if (loop == NULL || factory == NULL || cb == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (opts != NULL && opts->size != sizeof(*opts)) {
+        return AIOTP_EINVAL;
+    }
+    if (sock >= 0) {
+        if (path != NULL) {
+            return AIOTP_EINVAL;
+        }
+        return start_wrap(loop, factory, factory_arg, sock, cb, cb_arg);
+    }
+    memset(&tmpl, 0, sizeof(tmpl));
+    rc = aiotp__unix_addr(path, &tmpl.un, &tmpl.un_len);
+    if (rc != 0) {
+        return rc;
+    }
+    tmpl.kind = AIOTP__REQ_CONNECT_UNIX;
+    tmpl.factory = factory;
+    tmpl.factory_arg = factory_arg;
+    tmpl.ccb = cb;
+    tmpl.cb_arg = cb_arg;
+    tmpl.fd = -1;
+    return aiotp__req_start(loop, &tmpl, NULL, unix_step, NULL);
+}
+
+int aiotp_loop_connect_accepted_socket(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
+                                       void *factory_arg, int sock, aiotp_connect_cb cb,
+                                       void *cb_arg)
+{
+    if (loop == NULL || factory == NULL || cb == NULL) {
+        return AIOTP_EINVAL;
+    }
+    return start_wrap(loop, factory, factory_arg, sock, cb, cb_arg);
+}

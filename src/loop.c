@@ -1,0 +1,964 @@
+/*
+ * src/loop.c - the event loop: ready queue, timers, fd registry, iteration.
+ * Clause IDs refer to spec/loop.md.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loop_int.h"
+
+#define NO_SLOT UINT32_MAX
+
+/* ---- allocation ---------------------------------------------------------------- */
+
+void *aiotp__alloc(aiotp_loop *loop, size_t n)
+{
+    return loop->alloc.alloc(loop->alloc.ctx, n);
+}
+
+void *aiotp__realloc(aiotp_loop *loop, void *p, size_t n)
+{
+    return loop->alloc.realloc(loop->alloc.ctx, p, n);
+}
+
+void aiotp__free(aiotp_loop *loop, void *p)
+{
+    if (p != NULL) {
+        loop->alloc.free(loop->alloc.ctx, p);
+    }
+}
+
+/* Grow an array to hold at least `need` elements (doubling). */
+static int grow(aiotp_loop *loop, void **arr, size_t *cap, size_t need, size_t elem)
+{
+    size_t ncap;
+    void *p;
+
+    if (need <= *cap) {
+        return 0;
+    }
+    ncap = *cap ? *cap : 16;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2 / elem) {
+            return AIOTP_ENOMEM;
+        }
+        ncap *= 2;
+    }
+    p = aiotp__realloc(loop, *arr, ncap * elem);
+    if (p == NULL) {
+        return AIOTP_ENOMEM;
+    }
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+/* ---- ready queue ------------------------------------------------------------------ */
+
+/* Make room for `extra` more entries beyond the queued and promised ones. The ring is
+   linearised when it grows. */
+static int rq_ensure(aiotp_loop *loop, size_t extra)
+{
+    size_t need = loop->rq_len + loop->rq_promised + extra;
+    size_t ncap;
+    aiotp__rq_entry *n;
+    size_t i;
+
+    if (need <= loop->rq_cap) {
+        return 0;
+    }
+    ncap = loop->rq_cap ? loop->rq_cap * 2 : 64;
+    while (ncap < need) {
+        ncap *= 2;
+    }
+    if (ncap > SIZE_MAX / sizeof(*n)) {
+        return AIOTP_ENOMEM;
+    }
+    n = aiotp__alloc(loop, ncap * sizeof(*n));
+    if (n == NULL) {
+        return AIOTP_ENOMEM;
+    }
+    for (i = 0; i < loop->rq_len; i++) {
+        n[i] = loop->rq[(loop->rq_head + i) % loop->rq_cap];
+    }
+    aiotp__free(loop, loop->rq);
+    loop->rq = n;
+    loop->rq_cap = ncap;
+    loop->rq_head = 0;
+    return 0;
+}
+
+static void rq_push(aiotp_loop *loop, const aiotp__rq_entry *e)
+{
+    loop->rq[(loop->rq_head + loop->rq_len) % loop->rq_cap] = *e;
+    loop->rq_len++;
+}
+
+static aiotp__rq_entry rq_pop(aiotp_loop *loop)
+{
+    aiotp__rq_entry e = loop->rq[loop->rq_head];
+    loop->rq_head = (loop->rq_head + 1) % loop->rq_cap;
+    loop->rq_len--;
+    return e;
+}
+
+int aiotp__rq_reserve(aiotp_loop *loop, size_t n)
+{
+    int rc = rq_ensure(loop, n);
+    if (rc == 0) {
+        loop->rq_promised += n;
+    }
+    return rc;
+}
+
+void aiotp__rq_unreserve(aiotp_loop *loop, size_t n)
+{
+    loop->rq_promised -= n;
+}
+
+void aiotp__push_promised(aiotp_loop *loop, aiotp_callback_fn fn, void *arg)
+{
+    aiotp__rq_entry e;
+    memset(&e, 0, sizeof(e));
+    e.kind = AIOTP__RQ_INTERNAL;
+    e.fn = fn;
+    e.arg = arg;
+    loop->rq_promised--;
+    rq_push(loop, &e);
+}
+
+/* ---- handle slots ----------------------------------------------------------------- */
+
+static int slot_alloc(aiotp_loop *loop, uint32_t *out)
+{
+    uint32_t i;
+
+    if (loop->free_slot != NO_SLOT) {
+        i = loop->free_slot;
+        loop->free_slot = loop->slots[i].next_free;
+    } else {
+        if (loop->nslots == loop->slots_cap) {
+            size_t cap = loop->slots_cap;
+            void *arr = loop->slots;
+            if (cap >= (size_t)(UINT32_MAX / 2)) {
+                return AIOTP_ENOMEM;
+            }
+            if (grow(loop, &arr, &cap, cap + 1, sizeof(aiotp__hslot)) != 0) {
+                return AIOTP_ENOMEM;
+            }
+            loop->slots = arr;
+            loop->slots_cap = (uint32_t)cap;
+        }
+        i = loop->nslots++;
+        loop->slots[i].gen = 1;
+    }
+    *out = i;
+    return 0;
+}
+
+static void slot_free(aiotp_loop *loop, uint32_t i)
+{
+    aiotp__hslot *h = &loop->slots[i];
+    h->state = AIOTP__HS_FREE;
+    h->fn = NULL;
+    h->arg = NULL;
+    h->cancelled = false;
+    h->gen++;
+    if (h->gen == 0) {
+        h->gen = 1;
+    }
+    h->next_free = loop->free_slot;
+    loop->free_slot = i;
+}
+
+static aiotp_handle make_handle(uint32_t slot, uint32_t gen)
+{
+    return ((uint64_t)gen << 32) | (uint64_t)(slot + 1u);
+}
+
+/* ---- timer heap ------------------------------------------------------------------- */
+
+static bool timer_before(const aiotp_loop *loop, uint32_t a, uint32_t b)
+{
+    const aiotp__hslot *x = &loop->slots[a];
+    const aiotp__hslot *y = &loop->slots[b];
+    return x->when < y->when || (x->when == y->when && x->seq < y->seq);
+}
+
+static void heap_set(aiotp_loop *loop, size_t pos, uint32_t slot)
+{
+    loop->heap[pos] = slot;
+    loop->slots[slot].heap_index = (uint32_t)pos;
+}
+
+static void heap_up(aiotp_loop *loop, size_t pos)
+{
+    uint32_t s = loop->heap[pos];
+    while (pos > 0) {
+        size_t parent = (pos - 1) / 2;
+        if (!timer_before(loop, s, loop->heap[parent])) {
+            break;
+        }
+        heap_set(loop, pos, loop->heap[parent]);
+        pos = parent;
+    }
+    heap_set(loop, pos, s);
+}
+
+static void heap_down(aiotp_loop *loop, size_t pos)
+{
+    uint32_t s = loop->heap[pos];
+    for (;;) {
+        size_t l = 2 * pos + 1;
+        size_t m = l;
+        if (l >= loop->heap_len) {
+            break;
+        }
+        if (l + 1 < loop->heap_len && timer_before(loop, loop->heap[l + 1], loop->heap[l])) {
+            m = l + 1;
+        }
+        if (!timer_before(loop, loop->heap[m], s)) {
+            break;
+        }
+        heap_set(loop, pos, loop->heap[m]);
+        pos = m;
+    }
+    heap_set(loop, pos, s);
+}
+
+static uint32_t heap_pop(aiotp_loop *loop)
+{
+    uint32_t top = loop->heap[0];
+    loop->heap_len--;
+    if (loop->heap_len > 0) {
+        heap_set(loop, 0, loop->heap[loop->heap_len]);
+        heap_down(loop, 0);
+    }
+    return top;
+}
+
+/* ---- creation --------------------------------------------------------------------- */
+
+int aiotp_loop_create(aiotp_loop **out, const aiotp_loop_options *opts)
+{
+    const aiotp_allocator *a = aiotp_allocator_default();
+    const aiotp_backend *b = aiotp_backend_poll();
+    const aiotp_syscalls *s = aiotp_syscalls_posix();
+    aiotp_loop *loop;
+    int rc;
+
+    if (out == NULL) {
+        return AIOTP_EINVAL;
+    }
+    *out = NULL;
+    if (opts != NULL) {
+        if (opts->size != sizeof(*opts)) {
+            return AIOTP_EINVAL;
+        }
+        if (opts->allocator != NULL) {
+            a = opts->allocator;
+        }
+        if (opts->backend != NULL) {
+            b = opts->backend;
+        }
+        if (opts->syscalls != NULL) {
+            s = opts->syscalls;
+        }
+    }
+    if (a->alloc == NULL || a->realloc == NULL || a->free == NULL ||
+        b->size != sizeof(*b) || b->open == NULL || b->close == NULL || b->set == NULL ||
+        b->wait == NULL || s->size != sizeof(*s)) {
+        return AIOTP_EINVAL;
+    }
+    loop = a->alloc(a->ctx, sizeof(*loop));
+    if (loop == NULL) {
+        return AIOTP_ENOMEM;
+    }
+    memset(loop, 0, sizeof(*loop));
+    loop->alloc = *a;
+    loop->backend = b;
+    loop->sys = s;
+    loop->free_slot = NO_SLOT;
+    loop->next_id = 1;
+    loop->rbuf = aiotp__alloc(loop, AIOTP__READ_MAX);
+    if (loop->rbuf == NULL) {
+        a->free(a->ctx, loop);
+        return AIOTP_ENOMEM;
+    }
+    rc = rq_ensure(loop, 64);
+    if (rc == 0) {
+        rc = b->open(&loop->bstate, s, &loop->alloc);
+    }
+    if (rc != 0) {
+        aiotp__free(loop, loop->rq);
+        aiotp__free(loop, loop->rbuf);
+        a->free(a->ctx, loop);
+        return rc;
+    }
+    *out = loop;
+    return 0;
+}
+
+void aiotp_loop_free(aiotp_loop *loop)
+{
+    if (loop == NULL || loop->running) {
+        return;
+    }
+    while (loop->reqs != NULL) {
+        aiotp__req_teardown(loop->reqs);
+    }
+    while (loop->transports != NULL) {
+        aiotp__stream_teardown(loop->transports);
+    }
+    while (loop->servers != NULL) {
+        aiotp__server_teardown(loop->servers);
+    }
+    aiotp__graveyard_flush(loop);
+    loop->backend->close(loop->bstate);
+    aiotp__free(loop, loop->slots);
+    aiotp__free(loop, loop->rq);
+    aiotp__free(loop, loop->heap);
+    aiotp__free(loop, loop->fds);
+    aiotp__free(loop, loop->events);
+    aiotp__free(loop, loop->rbuf);
+    loop->alloc.free(loop->alloc.ctx, loop);
+}
+
+/* ---- scheduling ------------------------------------------------------------------- */
+
+int aiotp_loop_call_soon(aiotp_loop *loop, aiotp_callback_fn fn, void *arg,
+                         aiotp_handle *out)
+{
+    uint32_t i;
+    aiotp__rq_entry e;
+
+    if (loop == NULL || fn == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (rq_ensure(loop, 1) != 0 || slot_alloc(loop, &i) != 0) {
+        return AIOTP_ENOMEM;
+    }
+    loop->slots[i].fn = fn;
+    loop->slots[i].arg = arg;
+    loop->slots[i].state = AIOTP__HS_READY;
+    loop->slots[i].cancelled = false;
+    memset(&e, 0, sizeof(e));
+    e.kind = AIOTP__RQ_HANDLE;
+    e.slot = i;
+    e.gen = loop->slots[i].gen;
+    rq_push(loop, &e);
+    if (out != NULL) {
+        *out = make_handle(i, e.gen);
+    }
+    return 0;
+}
+
+int aiotp_loop_call_at(aiotp_loop *loop, aiotp_time when, aiotp_callback_fn fn, void *arg,
+                       aiotp_handle *out)
+{
+    uint32_t i;
+
+    if (loop == NULL || fn == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (loop->heap_len == loop->heap_cap) {
+        void *arr = loop->heap;
+        size_t cap = loop->heap_cap;
+        if (grow(loop, &arr, &cap, cap + 1, sizeof(uint32_t)) != 0) {
+            return AIOTP_ENOMEM;
+        }
+        loop->heap = arr;
+        loop->heap_cap = cap;
+    }
+    if (slot_alloc(loop, &i) != 0) {
+        return AIOTP_ENOMEM;
+    }
+    loop->slots[i].fn = fn;
+    loop->slots[i].arg = arg;
+    loop->slots[i].state = AIOTP__HS_TIMER;
+    loop->slots[i].cancelled = false;
+    loop->slots[i].when = when;
+    loop->slots[i].seq = loop->timer_seq++;
+    loop->heap_len++;
+    heap_set(loop, loop->heap_len - 1, i);
+    heap_up(loop, loop->heap_len - 1);
+    if (out != NULL) {
+        *out = make_handle(i, loop->slots[i].gen);
+    }
+    return 0;
+}
+
+int aiotp_loop_call_later(aiotp_loop *loop, aiotp_time delay, aiotp_callback_fn fn,
+                          void *arg, aiotp_handle *out)
+{
+    aiotp_time now;
+    if (loop == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (delay < 0) {
+        delay = 0;
+    }
+    now = aiotp_loop_time(loop);
+    if (delay > INT64_MAX - now) {
+        delay = INT64_MAX - now;
+    }
+    return aiotp_loop_call_at(loop, now + delay, fn, arg, out);
+}
+
+int aiotp_loop_cancel(aiotp_loop *loop, aiotp_handle handle)
+{
+    uint32_t slot;
+    uint32_t gen;
+    aiotp__hslot *h;
+
+    if (loop == NULL || handle == 0) {
+        return AIOTP_ENOENT;
+    }
+    slot = (uint32_t)(handle & 0xffffffffu) - 1u;
+    gen = (uint32_t)(handle >> 32);
+    if (slot >= loop->nslots) {
+        return AIOTP_ENOENT;
+    }
+    h = &loop->slots[slot];
+    if (h->gen != gen || h->state == AIOTP__HS_FREE || h->cancelled) {
+        return AIOTP_ENOENT;
+    }
+    if (h->state == AIOTP__HS_READY) {
+        /* the queue entry will see the new generation and skip */
+        slot_free(loop, slot);
+    } else {
+        h->cancelled = true; /* LOOP-1: dropped at the next purge */
+    }
+    return 0;
+}
+
+/* ---- fd registry ------------------------------------------------------------------ */
+
+int aiotp__fd_reserve(aiotp_loop *loop, int fd)
+{
+    size_t old = loop->fds_cap;
+    void *arr = loop->fds;
+    size_t cap = loop->fds_cap;
+    int rc;
+
+    if (fd < 0) {
+        return AIOTP_EBADF;
+    }
+    if ((size_t)fd < loop->fds_cap) {
+        return 0;
+    }
+    rc = grow(loop, &arr, &cap, (size_t)fd + 1, sizeof(aiotp__fdreg));
+    if (rc != 0) {
+        return rc;
+    }
+    loop->fds = arr;
+    loop->fds_cap = cap;
+    memset(loop->fds + old, 0, (cap - old) * sizeof(aiotp__fdreg));
+    return 0;
+}
+
+void aiotp__fd_set_owner(aiotp_loop *loop, int fd, void *owner, bool (*busy)(void *))
+{
+    loop->fds[fd].owner = owner;
+    loop->fds[fd].owner_busy = busy;
+}
+
+static int fd_update(aiotp_loop *loop, int fd)
+{
+    aiotp__fdreg *r = &loop->fds[fd];
+    unsigned ev = (r->rfn ? AIOTP_EV_READ : 0u) | (r->wfn ? AIOTP_EV_WRITE : 0u);
+    int rc = 0;
+
+    if (ev != r->events) {
+        rc = loop->backend->set(loop->bstate, fd, ev);
+        if (rc == 0) {
+            r->events = ev;
+        }
+    }
+    return rc;
+}
+
+static uint32_t next_gen(uint32_t g)
+{
+    g++;
+    return g == 0 ? 1 : g;
+}
+
+int aiotp__set_reader(aiotp_loop *loop, int fd, aiotp_fd_fn fn, void *arg)
+{
+    aiotp__fdreg *r;
+    aiotp_fd_fn ofn;
+    void *oarg;
+    int rc = aiotp__fd_reserve(loop, fd);
+
+    if (rc != 0) {
+        return rc;
+    }
+    r = &loop->fds[fd];
+    ofn = r->rfn;
+    oarg = r->rarg;
+    r->rfn = fn;
+    r->rarg = arg;
+    rc = fd_update(loop, fd);
+    if (rc != 0) {
+        r->rfn = ofn;
+        r->rarg = oarg;
+        return rc;
+    }
+    r->rgen = next_gen(r->rgen); /* an event queued for the old reader is dropped */
+    return 0;
+}
+
+int aiotp__set_writer(aiotp_loop *loop, int fd, aiotp_fd_fn fn, void *arg)
+{
+    aiotp__fdreg *r;
+    aiotp_fd_fn ofn;
+    void *oarg;
+    int rc = aiotp__fd_reserve(loop, fd);
+
+    if (rc != 0) {
+        return rc;
+    }
+    r = &loop->fds[fd];
+    ofn = r->wfn;
+    oarg = r->warg;
+    r->wfn = fn;
+    r->warg = arg;
+    rc = fd_update(loop, fd);
+    if (rc != 0) {
+        r->wfn = ofn;
+        r->warg = oarg;
+        return rc;
+    }
+    r->wgen = next_gen(r->wgen);
+    return 0;
+}
+
+void aiotp__clear_reader(aiotp_loop *loop, int fd)
+{
+    aiotp__fdreg *r;
+    if (fd < 0 || (size_t)fd >= loop->fds_cap) {
+        return;
+    }
+    r = &loop->fds[fd];
+    if (r->rfn != NULL) {
+        r->rfn = NULL;
+        r->rarg = NULL;
+        r->rgen = next_gen(r->rgen);
+        (void)fd_update(loop, fd); /* removing interest cannot need memory */
+    }
+}
+
+void aiotp__clear_writer(aiotp_loop *loop, int fd)
+{
+    aiotp__fdreg *r;
+    if (fd < 0 || (size_t)fd >= loop->fds_cap) {
+        return;
+    }
+    r = &loop->fds[fd];
+    if (r->wfn != NULL) {
+        r->wfn = NULL;
+        r->warg = NULL;
+        r->wgen = next_gen(r->wgen);
+        (void)fd_update(loop, fd);
+    }
+}
+
+void aiotp__fd_forget(aiotp_loop *loop, int fd)
+{
+    aiotp__clear_reader(loop, fd);
+    aiotp__clear_writer(loop, fd);
+    if (fd >= 0 && (size_t)fd < loop->fds_cap) {
+        loop->fds[fd].owner = NULL;
+        loop->fds[fd].owner_busy = NULL;
+    }
+}
+
+static int user_fd_check(aiotp_loop *loop, int fd)
+{
+    aiotp__fdreg *r;
+    if (fd < 0) {
+        return AIOTP_EBADF;
+    }
+    if ((size_t)fd < loop->fds_cap) {
+        r = &loop->fds[fd];
+        if (r->owner != NULL && r->owner_busy != NULL && r->owner_busy(r->owner)) {
+            return AIOTP_EBUSY; /* LOOP-8 */
+        }
+    }
+    return 0;
+}
+
+int aiotp_loop_add_reader(aiotp_loop *loop, int fd, aiotp_fd_fn fn, void *arg)
+{
+    int rc;
+    if (loop == NULL || fn == NULL) {
+        return AIOTP_EINVAL;
+    }
+    rc = user_fd_check(loop, fd);
+    return rc != 0 ? rc : aiotp__set_reader(loop, fd, fn, arg);
+}
+
+int aiotp_loop_add_writer(aiotp_loop *loop, int fd, aiotp_fd_fn fn, void *arg)
+{
+    int rc;
+    if (loop == NULL || fn == NULL) {
+        return AIOTP_EINVAL;
+    }
+    rc = user_fd_check(loop, fd);
+    return rc != 0 ? rc : aiotp__set_writer(loop, fd, fn, arg);
+}
+
+int aiotp_loop_remove_reader(aiotp_loop *loop, int fd)
+{
+    int rc;
+    if (loop == NULL) {
+        return AIOTP_EINVAL;
+    }
+    rc = user_fd_check(loop, fd);
+    if (rc != 0) {
+        return rc;
+    }
+    if ((size_t)fd >= loop->fds_cap || loop->fds[fd].rfn == NULL) {
+        return 0;
+    }
+    aiotp__clear_reader(loop, fd);
+    return 1;
+}
+
+int aiotp_loop_remove_writer(aiotp_loop *loop, int fd)
+{
+    int rc;
+    if (loop == NULL) {
+        return AIOTP_EINVAL;
+    }
+    rc = user_fd_check(loop, fd);
+    if (rc != 0) {
+        return rc;
+    }
+    if ((size_t)fd >= loop->fds_cap || loop->fds[fd].wfn == NULL) {
+        return 0;
+    }
+    aiotp__clear_writer(loop, fd);
+    return 1;
+}
+
+/* ---- exception handler, debug, trace ---------------------------------------------- */
+
+void aiotp_loop_default_exception_handler(aiotp_loop *loop,
+                                          const aiotp_exception_context *ctx)
+{
+    (void)loop;
+    if (ctx == NULL) {
+        return;
+    }
+    fprintf(stderr, "aiotp: %s", ctx->message ? ctx->message : "(no message)");
+    if (ctx->status != 0) {
+        fprintf(stderr, " [%s: %s]", aiotp_err_name(ctx->status), aiotp_strerror(ctx->status));
+    }
+    fputc('\n', stderr);
+}
+
+void aiotp_loop_set_exception_handler(aiotp_loop *loop, aiotp_exception_fn fn, void *arg)
+{
+    if (loop != NULL) {
+        loop->exc_fn = fn;
+        loop->exc_arg = arg;
+    }
+}
+
+void aiotp_loop_call_exception_handler(aiotp_loop *loop, const aiotp_exception_context *ctx)
+{
+    if (loop == NULL || ctx == NULL) {
+        return;
+    }
+    if (loop->exc_fn != NULL) {
+        loop->exc_fn(loop, ctx, loop->exc_arg);
+    } else {
+        aiotp_loop_default_exception_handler(loop, ctx);
+    }
+}
+
+void aiotp_loop_set_debug(aiotp_loop *loop, bool enabled)
+{
+    if (loop != NULL) {
+        loop->debug = enabled;
+    }
+}
+
+bool aiotp_loop_get_debug(const aiotp_loop *loop)
+{
+    return loop != NULL && loop->debug;
+}
+
+void aiotp_loop_set_trace(aiotp_loop *loop, aiotp_trace_fn fn, void *arg)
+{
+    if (loop != NULL) {
+        loop->trace_fn = fn;
+        loop->trace_arg = arg;
+        if (fn != NULL) {
+            fn(arg, "aiotp-trace 1");
+        }
+    }
+}
+
+void aiotp__tracef(aiotp_loop *loop, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+
+    if (loop->trace_fn == NULL) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    loop->trace_fn(loop->trace_arg, line);
+}
+
+/* ---- running ---------------------------------------------------------------------- */
+
+aiotp_time aiotp_loop_time(const aiotp_loop *loop)
+{
+    if (loop == NULL) {
+        return 0;
+    }
+    return loop->sys->clock_ns(loop->sys->ctx);
+}
+
+uint64_t aiotp_loop_iteration(const aiotp_loop *loop)
+{
+    return loop != NULL ? loop->iteration : 0;
+}
+
+bool aiotp_loop_is_running(const aiotp_loop *loop)
+{
+    return loop != NULL && loop->running;
+}
+
+void aiotp_loop_stop(aiotp_loop *loop)
+{
+    if (loop != NULL) {
+        loop->stopping = true;
+    }
+}
+
+/* LOOP-1: drop cancelled timers at the top of the heap (and all of them when many). */
+static void purge_cancelled(aiotp_loop *loop)
+{
+    while (loop->heap_len > 0 && loop->slots[loop->heap[0]].cancelled) {
+        slot_free(loop, heap_pop(loop));
+    }
+}
+
+static int compute_timeout(aiotp_loop *loop)
+{
+    aiotp_time now;
+    aiotp_time delta;
+    aiotp_time ms;
+
+    if (loop->rq_len > 0 || loop->stopping) {
+        return 0; /* LOOP-2 */
+    }
+    if (loop->heap_len == 0) {
+        return -1;
+    }
+    now = aiotp_loop_time(loop);
+    delta = loop->slots[loop->heap[0]].when - now;
+    if (delta <= 0) {
+        return 0;
+    }
+    ms = (delta + AIOTP_NS_PER_MS - 1) / AIOTP_NS_PER_MS; /* round up: never early */
+    return ms > 86400000 ? 86400000 : (int)ms;
+}
+
+static void queue_io(aiotp_loop *loop, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        const aiotp_backend_event *ev = &loop->events[i];
+        aiotp__fdreg *r;
+        aiotp__rq_entry e;
+
+        if (ev->fd < 0 || (size_t)ev->fd >= loop->fds_cap) {
+            continue;
+        }
+        r = &loop->fds[ev->fd];
+        memset(&e, 0, sizeof(e));
+        e.fd = ev->fd;
+        /* LOOP-4: reader before writer for the same fd */
+        if ((ev->events & AIOTP_EV_READ) && r->rfn != NULL) {
+            e.kind = AIOTP__RQ_READ;
+            e.gen = r->rgen;
+            rq_push(loop, &e);
+        }
+        if ((ev->events & AIOTP_EV_WRITE) && r->wfn != NULL) {
+            e.kind = AIOTP__RQ_WRITE;
+            e.gen = r->wgen;
+            rq_push(loop, &e);
+        }
+    }
+}
+
+static void queue_timers(aiotp_loop *loop)
+{
+    aiotp_time now = aiotp_loop_time(loop);
+    while (loop->heap_len > 0) {
+        uint32_t s = loop->heap[0];
+        aiotp__hslot *h = &loop->slots[s];
+        aiotp__rq_entry e;
+        if (h->cancelled) {
+            slot_free(loop, heap_pop(loop));
+            continue;
+        }
+        if (h->when > now) {
+            break; /* LOOP-5 */
+        }
+        (void)heap_pop(loop);
+        h->state = AIOTP__HS_READY;
+        memset(&e, 0, sizeof(e));
+        e.kind = AIOTP__RQ_HANDLE;
+        e.slot = s;
+        e.gen = h->gen;
+        rq_push(loop, &e);
+    }
+}
+
+static void run_entry(aiotp_loop *loop, const aiotp__rq_entry *e)
+{
+    aiotp__fdreg *r;
+    switch (e->kind) {
+    case AIOTP__RQ_HANDLE: {
+        aiotp__hslot *h = &loop->slots[e->slot];
+        aiotp_callback_fn fn;
+        void *arg;
+        if (h->gen != e->gen || h->state != AIOTP__HS_READY) {
+            return; /* cancelled */
+        }
+        fn = h->fn;
+        arg = h->arg;
+        slot_free(loop, e->slot);
+        fn(loop, arg);
+        break;
+    }
+    case AIOTP__RQ_READ:
+        r = &loop->fds[e->fd];
+        if (r->rfn != NULL && r->rgen == e->gen) {
+            r->rfn(loop, e->fd, r->rarg);
+        }
+        break;
+    case AIOTP__RQ_WRITE:
+        r = &loop->fds[e->fd];
+        if (r->wfn != NULL && r->wgen == e->gen) {
+            r->wfn(loop, e->fd, r->warg);
+        }
+        break;
+    case AIOTP__RQ_INTERNAL:
+        e->fn(loop, e->arg);
+        break;
+    default:
+        break;
+    }
+}
+
+static int iterate(aiotp_loop *loop)
+{
+    int timeout;
+    int n;
+    size_t ntodo;
+    size_t i;
+    size_t nreg;
+
+    loop->iteration++;
+    if (aiotp__tracing(loop)) {
+        aiotp__tracef(loop, "iter %llu", (unsigned long long)loop->iteration);
+    }
+    purge_cancelled(loop);
+    timeout = compute_timeout(loop);
+    /* room for every possible event: at most two queue entries per registered fd */
+    nreg = loop->fds_cap;
+    if (nreg == 0) {
+        nreg = 1;
+    }
+    if (loop->events_cap < nreg) {
+        void *arr = loop->events;
+        size_t cap = loop->events_cap;
+        if (grow(loop, &arr, &cap, nreg, sizeof(aiotp_backend_event)) != 0) {
+            return AIOTP_ENOMEM;
+        }
+        loop->events = arr;
+        loop->events_cap = cap;
+    }
+    n = loop->backend->wait(loop->bstate, timeout, loop->events, loop->events_cap);
+    if (n == -EINTR) {
+        n = 0;
+    }
+    if (n < 0) {
+        return n;
+    }
+    if (rq_ensure(loop, 2 * (size_t)n + loop->heap_len) != 0) {
+        return AIOTP_ENOMEM; /* level-triggered: the events come back next time */
+    }
+    queue_io(loop, n);
+    queue_timers(loop);
+    ntodo = loop->rq_len; /* LOOP-6: only what is queued now */
+    for (i = 0; i < ntodo; i++) {
+        aiotp__rq_entry e = rq_pop(loop);
+        run_entry(loop, &e);
+    }
+    aiotp__graveyard_flush(loop);
+    return 0;
+}
+
+int aiotp_loop_run_once(aiotp_loop *loop)
+{
+    int rc;
+    if (loop == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (loop->running) {
+        return AIOTP_ERUNNING;
+    }
+    loop->running = true;
+    rc = iterate(loop);
+    loop->running = false;
+    return rc;
+}
+
+int aiotp_loop_run(aiotp_loop *loop)
+{
+    int rc = 0;
+    if (loop == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (loop->running) {
+        return AIOTP_ERUNNING;
+    }
+    loop->running = true;
+    for (;;) {
+        rc = iterate(loop);
+        if (rc != 0 || loop->stopping) {
+            break;
+        }
+    }
+    loop->stopping = false;
+    loop->running = false;
+    return rc;
+}
+
+void aiotp__report(aiotp_loop *loop, const char *message, int status, aiotp_transport *t,
+                   aiotp_server *s)
+{
+    aiotp_exception_context ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.message = message;
+    ctx.status = status;
+    ctx.transport = t;
+    ctx.server = s;
+    if (t != NULL) {
+        ctx.protocol = aiotp_transport_get_protocol(t, &ctx.protocol_data);
+    }
+    aiotp_loop_call_exception_handler(loop, &ctx);
+}

@@ -1,0 +1,68 @@
+/*
+ * src/req_int.h - pending asynchronous loop operations (connect, listen, wrap).
+ *
+ * A request lives from the loop method call until its completion callback has run.
+ * Its steps run from the loop (never inside the method call), so the completion is
+ * always asynchronous (METH-1).
+ */
+#ifndef AIOTP_REQ_INT_H
+#define AIOTP_REQ_INT_H
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "stream_int.h"
+
+typedef enum aiotp__req_kind {
+    AIOTP__REQ_CONNECT_TCP = 0, /* resolve host:port, try each address */
+    AIOTP__REQ_CONNECT_UNIX,    /* connect to a path */
+    AIOTP__REQ_WRAP,            /* an existing connected / accepted socket */
+    AIOTP__REQ_LISTEN_TCP,      /* resolve, bind and listen */
+    AIOTP__REQ_LISTEN_UNIX
+} aiotp__req_kind;
+
+typedef enum aiotp__req_state {
+    AIOTP__REQ_QUEUED = 0,   /* first step scheduled */
+    AIOTP__REQ_CONNECTING,   /* waiting for a non-blocking connect() */
+    AIOTP__REQ_DONE          /* completion delivered or being delivered */
+} aiotp__req_state;
+
+struct aiotp__req {
+    aiotp_loop *loop;
+    struct aiotp__req *next;
+    struct aiotp__req *prev;
+    aiotp__req_kind kind;
+    aiotp__req_state state;
+    aiotp_protocol_factory_fn factory;
+    void *factory_arg;
+    aiotp_connect_cb ccb;  /* connections */
+    aiotp_server_cb scb;   /* servers */
+    void *cb_arg;
+    char *host;            /* copies of the arguments */
+    int port;
+    int family;
+    int fd;                /* socket being connected / wrapped, -1 if none */
+    struct addrinfo *ai;   /* resolved addresses */
+    struct addrinfo *cur;  /* address being tried */
+    int first_err;         /* error of the first failed attempt */
+    int last_err;          /* error of the latest failed attempt */
+    bool all_same;         /* every attempt failed with the same error */
+    struct sockaddr_un un; /* unix path */
+    socklen_t un_len;
+    aiotp_server_options sopts;
+};
+
+/* Allocate a request (copies host), link it into the loop, schedule `step`. */
+int aiotp__req_start(aiotp_loop *loop, struct aiotp__req *tmpl, const char *host,
+                     aiotp_callback_fn step, struct aiotp__req **out);
+/* Unlink and free (closes fd, frees addrinfo). */
+void aiotp__req_free(struct aiotp__req *r);
+/* Map a getaddrinfo result code to an aiotp code. */
+int aiotp__gai_error(int rc);
+/* Fill a sockaddr_un from a path. */
+int aiotp__unix_addr(const char *path, struct sockaddr_un *un, socklen_t *len);
+
+/* server.c entry points for the listen requests */
+void aiotp__listen_step(aiotp_loop *loop, void *arg);
+
+#endif /* AIOTP_REQ_INT_H */

@@ -1,0 +1,671 @@
+/*
+ * src/server.c - create_server, create_unix_server and the server object
+ * (spec/loop-methods.md, SRV-*).
+ */
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "req_int.h"
+
+/* Delay before accepting again after EMFILE/ENFILE/ENOBUFS/ENOMEM (CPython: 1 s). */
+#define ACCEPT_RETRY_DELAY AIOTP_NS_PER_SEC
+
+typedef enum aiotp__srv_state {
+    AIOTP__SRV_IDLE = 0, /* listening sockets bound, not accepting (start_serving false) */
+    AIOTP__SRV_SERVING,  /* accepting */
+    AIOTP__SRV_CLOSED    /* close() called: sockets closed; final */
+} aiotp__srv_state;
+
+typedef struct aiotp__waiter {
+    aiotp_server_cb cb;
+    void *arg;
+} aiotp__waiter;
+
+struct aiotp_server {
+    aiotp_loop *loop;
+    aiotp_server *next;
+    aiotp_server *prev;
+    unsigned refs;            /* the loop's reference + aiotp_server_retain() */
+    bool loop_ref;            /* the loop still holds its reference */
+    aiotp__srv_state state;
+    aiotp_protocol_factory_fn factory;
+    void *factory_arg;
+    int backlog;
+    int *fds;                 /* listening sockets */
+    size_t nfds;
+    bool *paused;             /* per socket: reader removed after EMFILE */
+    size_t active;            /* live connections accepted by this server */
+    aiotp__waiter *waiters;   /* wait_closed() callbacks */
+    size_t nwaiters;
+    size_t waiters_cap;
+    bool notify_queued;       /* a wake-up of the waiters is scheduled */
+    bool stop_loop_on_close;  /* serve_forever is running */
+};
+
+/* ---- lifetime --------------------------------------------------------------------------- */
+
+static void server_free(aiotp_server *s)
+{
+    aiotp_loop *loop = s->loop;
+    size_t i;
+    if (s->prev != NULL) {
+        s->prev->next = s->next;
+    } else {
+        loop->servers = s->next;
+    }
+    if (s->next != NULL) {
+        s->next->prev = s->prev;
+    }
+    for (i = 0; i < s->nfds; i++) {
+        if (s->fds[i] >= 0) {
+            aiotp__fd_forget(loop, s->fds[i]);
+            (void)loop->sys->close(loop->sys->ctx, s->fds[i]);
+        }
+    }
+    aiotp__free(loop, s->fds);
+    aiotp__free(loop, s->paused);
+    aiotp__free(loop, s->waiters);
+    aiotp__free(loop, s);
+}
+
+static void unref(aiotp_server *s)
+{
+    if (--s->refs == 0) {
+        server_free(s);
+    }
+}
+
+void aiotp__server_teardown(aiotp_server *s)
+{
+    server_free(s); /* loop_free: no callbacks, every handle becomes invalid */
+}
+
+void aiotp_server_retain(aiotp_server *s)
+{
+    if (s != NULL) {
+        s->refs++;
+    }
+}
+
+void aiotp_server_release(aiotp_server *s)
+{
+    if (s != NULL && s->refs > 0) {
+        unref(s);
+    }
+}
+
+/* Run the wait_closed callbacks once the server is closed and idle (SRV-5). */
+static void notify_cb(aiotp_loop *loop, void *arg)
+{
+    aiotp_server *s = arg;
+    (void)loop;
+    s->notify_queued = false;
+    while (s->nwaiters > 0 && s->state == AIOTP__SRV_CLOSED && s->active == 0) {
+        aiotp__waiter w = s->waiters[0];
+        memmove(s->waiters, s->waiters + 1, (s->nwaiters - 1) * sizeof(*s->waiters));
+        s->nwaiters--;
+        w.cb(w.arg, 0, s);
+    }
+    if (s->state == AIOTP__SRV_CLOSED && s->active == 0 && s->nwaiters == 0 && s->loop_ref) {
+        s->loop_ref = false;
+        unref(s);
+    }
+}
+
+static void maybe_finish(aiotp_server *s)
+{
+    if (s->state == AIOTP__SRV_CLOSED && s->active == 0 && !s->notify_queued) {
+        /* through the loop, so waiters never run inside close() or connection_lost() */
+        if (aiotp_loop_call_soon(s->loop, notify_cb, s, NULL) == 0) {
+            s->notify_queued = true;
+        } else if (s->nwaiters == 0 && s->loop_ref) {
+            s->loop_ref = false; /* nobody waits: release without the loop */
+            unref(s);
+        }
+    }
+}
+
+void aiotp__server_detach(aiotp_server *s)
+{
+    s->active--;
+    maybe_finish(s);
+}
+
+/* ---- accepting --------------------------------------------------------------------------- */
+
+static void accept_ready(aiotp_loop *loop, int fd, void *arg);
+
+static int index_of(const aiotp_server *s, int fd)
+{
+    size_t i;
+    for (i = 0; i < s->nfds; i++) {
+        if (s->fds[i] == fd) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static void retry_accept(aiotp_loop *loop, void *arg)
+{
+    aiotp_server *s = arg;
+    size_t i;
+    (void)loop;
+    for (i = 0; i < s->nfds; i++) {
+        if (s->paused[i] && s->state == AIOTP__SRV_SERVING) {
+            if (aiotp__set_reader(s->loop, s->fds[i], accept_ready, s) == 0) {
+                s->paused[i] = false;
+            }
+        }
+    }
+    unref(s); /* the timer's reference */
+}
+
+static void accept_one(aiotp_server *s, int c, const struct sockaddr *addr, socklen_t alen)
+{
+    const aiotp_protocol *proto = NULL;
+    void *pdata = NULL;
+    aiotp_loop *loop = s->loop;
+    int rc = s->factory(s->factory_arg, &proto, &pdata); /* SRV-3: one per connection */
+
+    if (rc >= 0) {
+        rc = aiotp__stream_create(loop, c, proto, pdata, s, addr, alen, NULL, NULL, NULL);
+    }
+    if (rc < 0) {
+        /* SRV-4: the connection is closed; reported in debug mode only, as CPython */
+        (void)loop->sys->close(loop->sys->ctx, c);
+        if (loop->debug) {
+            aiotp__report(loop, "Error on transport creation for incoming connection", rc,
+                          NULL, s);
+        }
+        return;
+    }
+    s->active++;
+}
+
+static void accept_ready(aiotp_loop *loop, int fd, void *arg)
+{
+    aiotp_server *s = arg;
+    const aiotp_syscalls *sys = loop->sys;
+    int i;
+
+    /* SRV-2: accept up to backlog connections per wakeup */
+    for (i = 0; i < s->backlog && s->state == AIOTP__SRV_SERVING; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        int c = sys->accept(sys->ctx, fd, (struct sockaddr *)&ss, &len);
+        if (c >= 0) {
+            accept_one(s, c, (const struct sockaddr *)&ss, len);
+            continue;
+        }
+        if (c == -EAGAIN || c == -EWOULDBLOCK || c == -EINTR || c == -ECONNABORTED) {
+            break;
+        }
+        if (c == -EMFILE || c == -ENFILE || c == -ENOBUFS || c == -ENOMEM) {
+            /* SRV-6: report once, stop accepting on this socket, retry after 1 s */
+            int k = index_of(s, fd);
+            aiotp__report(loop, "socket.accept() out of system resource", c, NULL, s);
+            if (k >= 0) {
+                aiotp__clear_reader(loop, fd);
+                s->paused[k] = true;
+                if (aiotp_loop_call_later(loop, ACCEPT_RETRY_DELAY, retry_accept, s, NULL) ==
+                    0) {
+                    s->refs++;
+                } else {
+                    (void)aiotp__set_reader(loop, fd, accept_ready, s);
+                    s->paused[k] = false;
+                }
+            }
+            break;
+        }
+        aiotp__report(loop, "Error on accept()", c, NULL, s);
+        break;
+    }
+}
+
+static int start_serving(aiotp_server *s)
+{
+    size_t i;
+    int rc;
+    if (s->state == AIOTP__SRV_CLOSED) {
+        return AIOTP_ECLOSED;
+    }
+    if (s->state == AIOTP__SRV_SERVING) {
+        return 0;
+    }
+    for (i = 0; i < s->nfds; i++) {
+        rc = aiotp__set_reader(s->loop, s->fds[i], accept_ready, s);
+        if (rc != 0) {
+            while (i-- > 0) {
+                aiotp__clear_reader(s->loop, s->fds[i]);
+            }
+            return rc;
+        }
+        s->paused[i] = false;
+    }
+    s->state = AIOTP__SRV_SERVING;
+    return 0;
+}
+
+/* ---- listening ---------------------------------------------------------------------------- */
+
+static bool server_fd_busy(void *owner)
+{
+    aiotp_server *s = owner;
+    return s->state != AIOTP__SRV_CLOSED;
+}
+
+static int add_fd(aiotp_server *s, int fd)
+{
+    void *p = aiotp__realloc(s->loop, s->fds, (s->nfds + 1) * sizeof(int));
+    void *q;
+    if (p == NULL) {
+        return AIOTP_ENOMEM;
+    }
+    s->fds = p;
+    q = aiotp__realloc(s->loop, s->paused, (s->nfds + 1) * sizeof(bool));
+    if (q == NULL) {
+        return AIOTP_ENOMEM;
+    }
+    s->paused = q;
+    s->fds[s->nfds] = fd;
+    s->paused[s->nfds] = false;
+    s->nfds++;
+    return 0;
+}
+
+/* Create, configure, bind and listen one socket. Returns the fd or an error. */
+static int open_listener(aiotp_loop *loop, int family, int protocol, const struct sockaddr *a,
+                         socklen_t alen, const aiotp_server_options *o)
+{
+    const aiotp_syscalls *sys = loop->sys;
+    int one = 1;
+    int fd = sys->socket(sys->ctx, family, SOCK_STREAM, protocol);
+    int rc;
+
+    if (fd < 0) {
+        return fd;
+    }
+    rc = sys->set_nonblock(sys->ctx, fd);
+    if (rc == 0 && family != AF_UNIX && o->reuse_address) {
+        rc = sys->setsockopt(sys->ctx, fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    }
+#ifdef SO_REUSEPORT
+    if (rc == 0 && o->reuse_port) {
+        rc = sys->setsockopt(sys->ctx, fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    }
+#endif
+    if (rc == 0 && family == AF_INET6) {
+        rc = sys->setsockopt(sys->ctx, fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    }
+    if (rc == 0) {
+        rc = sys->bind(sys->ctx, fd, a, alen);
+    }
+    if (rc == 0) {
+        rc = sys->listen(sys->ctx, fd, o->backlog);
+    }
+    if (rc == 0) {
+        rc = aiotp__fd_reserve(loop, fd);
+    }
+    if (rc != 0) {
+        (void)sys->close(sys->ctx, fd);
+        return rc;
+    }
+    return fd;
+}
+
+static aiotp_server *server_new(struct aiotp__req *r)
+{
+    aiotp_loop *loop = r->loop;
+    aiotp_server *s = aiotp__alloc(loop, sizeof(*s));
+    if (s == NULL) {
+        return NULL;
+    }
+    memset(s, 0, sizeof(*s));
+    s->loop = loop;
+    s->refs = 1;
+    s->loop_ref = true;
+    s->state = AIOTP__SRV_IDLE;
+    s->factory = r->factory;
+    s->factory_arg = r->factory_arg;
+    s->backlog = r->sopts.backlog;
+    s->next = loop->servers;
+    if (loop->servers != NULL) {
+        loop->servers->prev = s;
+    }
+    loop->servers = s;
+    return s;
+}
+
+static void listen_fail(struct aiotp__req *r, aiotp_server *s, int err)
+{
+    aiotp_server_cb cb = r->scb;
+    void *arg = r->cb_arg;
+    if (s != NULL) {
+        server_free(s);
+    }
+    aiotp__req_free(r);
+    cb(arg, err, NULL);
+}
+
+static bool same_addr(const struct addrinfo *a, const struct addrinfo *b)
+{
+    return a->ai_family == b->ai_family && a->ai_addrlen == b->ai_addrlen &&
+           memcmp(a->ai_addr, b->ai_addr, a->ai_addrlen) == 0;
+}
+
+void aiotp__listen_step(aiotp_loop *loop, void *arg)
+{
+    struct aiotp__req *r = arg;
+    aiotp_server *s = server_new(r);
+    aiotp_server_cb cb;
+    void *cbarg;
+    int rc = 0;
+    size_t i;
+
+    if (s == NULL) {
+        listen_fail(r, NULL, AIOTP_ENOMEM);
+        return;
+    }
+    if (r->kind == AIOTP__REQ_LISTEN_UNIX) {
+        int removed = loop->sys->unlink_socket(loop->sys->ctx, r->un.sun_path); /* SRV-8 */
+        rc = removed < 0 ? removed : 0;
+        if (rc == 0) {
+            rc = open_listener(loop, AF_UNIX, 0, (const struct sockaddr *)&r->un, r->un_len,
+                               &r->sopts);
+        }
+        if (rc >= 0) {
+            int fd = rc;
+            rc = add_fd(s, fd);
+            if (rc != 0) {
+                (void)loop->sys->close(loop->sys->ctx, fd);
+            }
+        }
+    } else if (r->sopts.sock >= 0) {
+        rc = add_fd(s, r->sopts.sock);
+        if (rc == 0) {
+            r->fd = -1; /* the server owns it now */
+            rc = aiotp__fd_reserve(loop, r->sopts.sock);
+        }
+    } else {
+        struct addrinfo hints;
+        struct addrinfo *ai;
+        char port[16];
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = r->family;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_PASSIVE;
+        snprintf(port, sizeof(port), "%d", r->port);
+        rc = loop->sys->getaddrinfo(loop->sys->ctx, r->host, port, &hints, &r->ai);
+        if (rc != 0) {
+            r->ai = NULL;
+            rc = aiotp__gai_error(rc);
+        }
+        for (ai = r->ai; rc == 0 && ai != NULL; ai = ai->ai_next) {
+            struct addrinfo *prev;
+            bool dup = false;
+            int fd;
+            for (prev = r->ai; prev != ai; prev = prev->ai_next) {
+                if (same_addr(prev, ai)) {
+                    dup = true; /* SRV-1: each address bound once */
+                }
+            }
+            if (dup) {
+                continue;
+            }
+            fd = open_listener(loop, ai->ai_family, ai->ai_protocol, ai->ai_addr, ai->ai_addrlen,
+                               &r->sopts);
+            if (fd < 0) {
+                rc = fd;
+                break;
+            }
+            rc = add_fd(s, fd);
+            if (rc != 0) {
+                (void)loop->sys->close(loop->sys->ctx, fd);
+            }
+        }
+    }
+    if (rc == 0) {
+        for (i = 0; i < s->nfds; i++) {
+            aiotp__fd_set_owner(loop, s->fds[i], s, server_fd_busy);
+        }
+        if (r->sopts.start_serving) {
+            rc = start_serving(s);
+        }
+    }
+    if (rc != 0) {
+        listen_fail(r, s, rc);
+        return;
+    }
+    cb = r->scb;
+    cbarg = r->cb_arg;
+    aiotp__req_free(r);
+    cb(cbarg, 0, s);
+}
+
+/* ---- public ---------------------------------------------------------------------------- */
+
+void aiotp_server_options_init(aiotp_server_options *opts)
+{
+    if (opts != NULL) {
+        memset(opts, 0, sizeof(*opts));
+        opts->size = sizeof(*opts);
+        opts->family = AF_UNSPEC;
+        opts->backlog = 100;
+        opts->reuse_address = true;
+        opts->reuse_port = false;
+        opts->start_serving = true;
+        opts->sock = -1;
+    }
+}
+
+static int listen_common(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
+                         void *factory_arg, const aiotp_server_options *opts,
+                         aiotp_server_cb cb, struct aiotp__req *tmpl)
+{
+    if (loop == NULL || factory == NULL || cb == NULL) {
+        return AIOTP_EINVAL;
+    }
+    memset(tmpl, 0, sizeof(*tmpl));
+    aiotp_server_options_init(&tmpl->sopts);
+    if (opts != NULL) {
+        if (opts->size != sizeof(*opts) || opts->backlog < 0 ||
+            (opts->family != AF_UNSPEC && opts->family != AF_INET &&
+             opts->family != AF_INET6)) {
+            return AIOTP_EINVAL;
+        }
+        tmpl->sopts = *opts;
+        if (tmpl->sopts.backlog == 0) {
+            tmpl->sopts.backlog = 100;
+        }
+    }
+    tmpl->factory = factory;
+    tmpl->factory_arg = factory_arg;
+    tmpl->scb = cb;
+    tmpl->fd = -1;
+    tmpl->family = tmpl->sopts.family;
+    return 0;
+}
+
+/* SRV-7: an existing socket must be a listening-capable stream socket. */
+static int check_listen_socket(aiotp_loop *loop, int sock)
+{
+    int type = 0;
+    socklen_t len = sizeof(type);
+    int rc = loop->sys->getsockopt(loop->sys->ctx, sock, SOL_SOCKET, SO_TYPE, &type, &len);
+    if (rc < 0) {
+        return rc;
+    }
+    if (type != SOCK_STREAM) {
+        return AIOTP_EINVAL;
+    }
+    return loop->sys->set_nonblock(loop->sys->ctx, sock);
+}
+
+int aiotp_loop_create_server(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
+                             void *factory_arg, const char *host, int port,
+                             const aiotp_server_options *opts, aiotp_server_cb cb,
+                             void *cb_arg)
+{
+    struct aiotp__req tmpl;
+    int rc = listen_common(loop, factory, factory_arg, opts, cb, &tmpl);
+    if (rc != 0) {
+        return rc;
+    }
+    tmpl.cb_arg = cb_arg;
+    tmpl.kind = AIOTP__REQ_LISTEN_TCP;
+    if (tmpl.sopts.sock >= 0) {
+        if (host != NULL) {
+            return AIOTP_EINVAL;
+        }
+        rc = check_listen_socket(loop, tmpl.sopts.sock);
+        if (rc != 0) {
+            return rc;
+        }
+    } else if (port < 0 || port > 65535) {
+        return AIOTP_EINVAL;
+    }
+    tmpl.port = port;
+    return aiotp__req_start(loop, &tmpl, host, aiotp__listen_step, NULL);
+}
+
+int aiotp_loop_create_unix_server(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
+                                  void *factory_arg, const char *path,
+                                  const aiotp_server_options *opts, aiotp_server_cb cb,
+                                  void *cb_arg)
+{
+    struct aiotp__req tmpl;
+    int rc = listen_common(loop, factory, factory_arg, opts, cb, &tmpl);
+    if (rc != 0) {
+        return rc;
+    }
+    tmpl.cb_arg = cb_arg;
+    if (tmpl.sopts.sock >= 0) {
+        if (path != NULL) {
+            return AIOTP_EINVAL;
+        }
+        rc = check_listen_socket(loop, tmpl.sopts.sock);
+        if (rc != 0) {
+            return rc;
+        }
+        tmpl.kind = AIOTP__REQ_LISTEN_TCP; /* same path: adopt the socket */
+    } else {
+        rc = aiotp__unix_addr(path, &tmpl.un, &tmpl.un_len);
+        if (rc != 0) {
+            return rc;
+        }
+        tmpl.kind = AIOTP__REQ_LISTEN_UNIX;
+    }
+    return aiotp__req_start(loop, &tmpl, NULL, aiotp__listen_step, NULL);
+}
+
+int aiotp_server_close(aiotp_server *s)
+{
+    size_t i;
+    if (s == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (s->state == AIOTP__SRV_CLOSED) {
+        return AIOTP_ECLOSED;
+    }
+    /* SRV-5: stop listening, close the sockets, leave connections alone */
+    for (i = 0; i < s->nfds; i++) {
+        aiotp__fd_forget(s->loop, s->fds[i]);
+        (void)s->loop->sys->close(s->loop->sys->ctx, s->fds[i]);
+        s->fds[i] = -1;
+    }
+    s->nfds = 0;
+    s->state = AIOTP__SRV_CLOSED;
+    if (s->stop_loop_on_close) {
+        aiotp_loop_stop(s->loop);
+    }
+    maybe_finish(s);
+    return 0;
+}
+
+bool aiotp_server_is_serving(const aiotp_server *s)
+{
+    return s != NULL && s->state == AIOTP__SRV_SERVING;
+}
+
+int aiotp_server_start_serving(aiotp_server *s)
+{
+    if (s == NULL) {
+        return AIOTP_EINVAL;
+    }
+    return start_serving(s);
+}
+
+int aiotp_server_wait_closed(aiotp_server *s, aiotp_server_cb cb, void *arg)
+{
+    if (s == NULL || cb == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (s->nwaiters == s->waiters_cap) {
+        size_t ncap = s->waiters_cap ? s->waiters_cap * 2 : 4;
+        void *p = aiotp__realloc(s->loop, s->waiters, ncap * sizeof(aiotp__waiter));
+        if (p == NULL) {
+            return AIOTP_ENOMEM;
+        }
+        s->waiters = p;
+        s->waiters_cap = ncap;
+    }
+    s->waiters[s->nwaiters].cb = cb;
+    s->waiters[s->nwaiters].arg = arg;
+    s->nwaiters++;
+    maybe_finish(s);
+    return 0;
+}
+
+int aiotp_server_serve_forever(aiotp_server *s)
+{
+    int rc;
+    if (s == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (s->loop->running) {
+        return AIOTP_ERUNNING;
+    }
+    rc = start_serving(s);
+    if (rc != 0) {
+        return rc;
+    }
+    s->refs++;
+    s->stop_loop_on_close = true;
+    rc = aiotp_loop_run(s->loop);
+    s->stop_loop_on_close = false;
+    unref(s);
+    return rc;
+}
+
+size_t aiotp_server_get_sockets(const aiotp_server *s, int *fds, size_t cap)
+{
+    size_t i;
+    if (s == NULL) {
+        return 0;
+    }
+    for (i = 0; fds != NULL && i < s->nfds && i < cap; i++) {
+        fds[i] = s->fds[i];
+    }
+    return s->nfds;
+}
+
+int aiotp_server_get_sockname(const aiotp_server *s, size_t i, struct sockaddr *addr,
+                              socklen_t *len)
+{
+    if (s == NULL || addr == NULL || len == NULL || i >= s->nfds) {
+        return AIOTP_EINVAL;
+    }
+    return s->loop->sys->getsockname(s->loop->sys->ctx, s->fds[i], addr, len);
+}
+
+size_t aiotp_server_active_connections(const aiotp_server *s)
+{
+    return s == NULL ? 0 : s->active;
+}
+
+aiotp_loop *aiotp_server_get_loop(const aiotp_server *s)
+{
+    return s == NULL ? NULL : s->loop;
+}

@@ -1,0 +1,1196 @@
+/*
+ * src/stream.c - the stream transport over TCP and Unix sockets: the I/O shell around
+ * core/stream_sm.c, core/flow.c and core/wbuf.c.
+ *
+ * Every state change goes through aiotp__stream_step(); this file performs the actions
+ * it returns (register/unregister with the loop, call the protocol, send, shutdown,
+ * close). Clause IDs refer to spec/ (stream-transport.md, protocols.md).
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "stream_int.h"
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* then SO_NOSIGPIPE is set on the socket instead */
+#endif
+
+/* Most iovecs one sendmsg() call takes from writelines(). */
+#define IOV_BATCH 64
+
+/* ---- small helpers --------------------------------------------------------------- */
+
+uint32_t aiotp__fnv1a(uint32_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    size_t i;
+    for (i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static const char *status_name(int status)
+{
+    return status == 0 ? "0" : aiotp_err_name(status);
+}
+
+static bool transport_busy(void *owner)
+{
+    aiotp_transport *t = owner;
+    return !aiotp__stream_is_closing(&t->st);
+}
+
+/* ---- tracing ------------------------------------------------------------------------ */
+
+static void tr_cb(aiotp_transport *t, const char *what)
+{
+    aiotp__tracef(t->loop, "t%u cb %s", (unsigned)t->id, what);
+}
+
+static void tr_cbret(aiotp_transport *t, const char *what, int rc)
+{
+    aiotp__tracef(t->loop, "t%u ret %s %s", (unsigned)t->id, what, status_name(rc));
+}
+
+static void tr_ret(aiotp_transport *t, const char *what, int rc)
+{
+    aiotp__tracef(t->loop, "t%u ret %s %s size=%zu", (unsigned)t->id, what, status_name(rc),
+                  aiotp__wbuf_size(&t->wb));
+}
+
+/* ---- protocol calls ----------------------------------------------------------------- */
+
+static void stream_fatal(aiotp_transport *t, int status, const char *message, bool os_error);
+
+static void call_made(aiotp_transport *t)
+{
+    int rc = 0;
+    if (aiotp__tracing(t->loop)) {
+        tr_cb(t, "connection_made");
+    }
+    if (t->proto->connection_made != NULL) {
+        rc = t->proto->connection_made(t, t->pdata);
+    }
+    if (aiotp__tracing(t->loop)) {
+        tr_cbret(t, "connection_made", rc < 0 ? rc : 0);
+    }
+    if (rc < 0) {
+        /* PROTO-BASE-5: reported, the transport carries on (CPython O10) */
+        aiotp__report(t->loop, "Exception in callback protocol.connection_made()", rc, t,
+                      NULL);
+    }
+}
+
+static void call_pause(aiotp_transport *t)
+{
+    int rc = 0;
+    if (aiotp__tracing(t->loop)) {
+        aiotp__tracef(t->loop, "t%u cb pause_writing size=%zu high=%zu", (unsigned)t->id,
+                      aiotp__wbuf_size(&t->wb), t->flow.high);
+    }
+    if (t->proto != NULL && t->proto->pause_writing != NULL) {
+        rc = t->proto->pause_writing(t, t->pdata);
+    }
+    if (aiotp__tracing(t->loop)) {
+        tr_cbret(t, "pause_writing", rc < 0 ? rc : 0);
+    }
+    if (rc < 0) {
+        aiotp__report(t->loop, "protocol.pause_writing() failed", rc, t, NULL); /* FLOW-8 */
+    }
+}
+
+static void call_resume(aiotp_transport *t)
+{
+    int rc = 0;
+    if (aiotp__tracing(t->loop)) {
+        aiotp__tracef(t->loop, "t%u cb resume_writing size=%zu low=%zu", (unsigned)t->id,
+                      aiotp__wbuf_size(&t->wb), t->flow.low);
+    }
+    if (t->proto != NULL && t->proto->resume_writing != NULL) {
+        rc = t->proto->resume_writing(t, t->pdata);
+    }
+    if (aiotp__tracing(t->loop)) {
+        tr_cbret(t, "resume_writing", rc < 0 ? rc : 0);
+    }
+    if (rc < 0) {
+        aiotp__report(t->loop, "protocol.resume_writing() failed", rc, t, NULL);
+    }
+}
+
+/* FLOW-4: after the buffer grew or the limits changed. */
+static void maybe_pause(aiotp_transport *t)
+{
+    if (t->st.ph != AIOTP__PH_CONNECTED && t->st.ph != AIOTP__PH_EOF) {
+        return; /* no protocol to tell */
+    }
+    if (aiotp__flow_check_pause(&t->flow, aiotp__wbuf_size(&t->wb)) == AIOTP__FLOW_CALL_PAUSE) {
+        call_pause(t);
+    }
+}
+
+/* FLOW-5: after the drain path sent something. */
+static void maybe_resume(aiotp_transport *t)
+{
+    if (aiotp__flow_check_resume(&t->flow, aiotp__wbuf_size(&t->wb)) ==
+        AIOTP__FLOW_CALL_RESUME) {
+        call_resume(t);
+    }
+}
+
+/* ---- registration -------------------------------------------------------------------- */
+
+static void read_ready(aiotp_loop *loop, int fd, void *arg);
+static void write_ready(aiotp_loop *loop, int fd, void *arg);
+
+static void reader_start(aiotp_transport *t)
+{
+    if (!t->reader_on) {
+        /* the registry slot exists (reserved at creation), so this only fails if the
+           backend fails; then the fd is never read and the error is fatal */
+        int rc = aiotp__set_reader(t->loop, t->fd, read_ready, t);
+        if (rc != 0) {
+            stream_fatal(t, rc, "Fatal error: cannot watch the socket for reading", true);
+            return;
+        }
+        t->reader_on = true;
+    }
+}
+
+static void reader_stop(aiotp_transport *t)
+{
+    if (t->reader_on) {
+        aiotp__clear_reader(t->loop, t->fd);
+        t->reader_on = false;
+    }
+}
+
+static int writer_start(aiotp_transport *t)
+{
+    if (!t->writer_on) {
+        int rc = aiotp__set_writer(t->loop, t->fd, write_ready, t);
+        if (rc != 0) {
+            return rc;
+        }
+        t->writer_on = true;
+    }
+    return 0;
+}
+
+static void writer_stop(aiotp_transport *t)
+{
+    if (t->writer_on) {
+        aiotp__clear_writer(t->loop, t->fd);
+        t->writer_on = false;
+    }
+}
+
+/* ---- connection_lost ------------------------------------------------------------------ */
+
+static void lost_cb(aiotp_loop *loop, void *arg);
+
+/* PROTO-BASE-2: call connection_lost, then close the socket and let go of the
+   protocol. The socket is still open during the callback (CPython 2.7). */
+static void deliver_lost(aiotp_transport *t, int status)
+{
+    int rc = 0;
+    aiotp_loop *loop = t->loop;
+
+    reader_stop(t);
+    writer_stop(t);
+    if (aiotp__tracing(loop)) {
+        aiotp__tracef(loop, "t%u cb connection_lost status=%s", (unsigned)t->id,
+                      status_name(status));
+    }
+    if (t->proto->connection_lost != NULL) {
+        rc = t->proto->connection_lost(t, t->pdata, status);
+    }
+    if (aiotp__tracing(loop)) {
+        tr_cbret(t, "connection_lost", rc < 0 ? rc : 0);
+    }
+    if (rc < 0) {
+        aiotp__report(loop, "Exception in callback protocol.connection_lost()", rc, t, NULL);
+    }
+    aiotp__fd_forget(loop, t->fd);
+    (void)loop->sys->close(loop->sys->ctx, t->fd);
+    t->fd = -1;
+    t->x_fd.u.fd = -1;
+    t->proto = NULL;
+    t->pdata = NULL;
+    if (t->server != NULL) {
+        aiotp_server *s = t->server;
+        t->server = NULL;
+        aiotp__server_detach(s);
+    }
+    /* the loop's reference goes after this pass */
+    t->grave_next = loop->graveyard;
+    loop->graveyard = t;
+}
+
+static void schedule_lost(aiotp_transport *t, int status)
+{
+    t->lost_status = status;
+    t->promised--;
+    aiotp__push_promised(t->loop, lost_cb, t);
+}
+
+static void lost_cb(aiotp_loop *loop, void *arg)
+{
+    aiotp_transport *t = arg;
+    (void)loop;
+    if (aiotp__stream_step(&t->st, AIOTP__EV_LOST, true) & AIOTP__ACT_CALL_LOST) {
+        deliver_lost(t, t->lost_status);
+    }
+}
+
+/* Carry out the actions common to close/abort/fatal. */
+static void apply_close_actions(aiotp_transport *t, unsigned act, int status)
+{
+    if (act & AIOTP__ACT_STOP_READER) {
+        reader_stop(t);
+    }
+    if (act & AIOTP__ACT_STOP_WRITER) {
+        writer_stop(t);
+    }
+    if (act & AIOTP__ACT_DROP_BUFFER) {
+        aiotp__wbuf_clear(&t->wb); /* WRITE-ABORT-2: no resume_writing (FLOW-9) */
+    }
+    if (act & AIOTP__ACT_SCHEDULE_LOST) {
+        schedule_lost(t, status);
+    }
+}
+
+/* STREAM-ERR-1..3: report (unless a silent OS error), then close at once. */
+static void stream_fatal(aiotp_transport *t, int status, const char *message, bool os_error)
+{
+    unsigned act;
+    if (!os_error || t->loop->debug) {
+        aiotp__report(t->loop, message, status, t, NULL);
+    }
+    act = aiotp__stream_step(&t->st, AIOTP__EV_FATAL, aiotp__wbuf_size(&t->wb) == 0);
+    if (!(act & AIOTP__ACT_REFUSED)) {
+        apply_close_actions(t, act, status);
+    }
+}
+
+/* ---- connection_made ------------------------------------------------------------------ */
+
+static void done_cb_run(aiotp_loop *loop, void *arg)
+{
+    aiotp_transport *t = arg;
+    aiotp_connect_cb cb = t->done_cb;
+    (void)loop;
+    t->done_cb = NULL;
+    t->promised--;
+    if (cb != NULL) {
+        cb(t->done_arg, 0, t); /* METH-2: after connection_made */
+    }
+}
+
+static void made_cb(aiotp_loop *loop, void *arg)
+{
+    aiotp_transport *t = arg;
+    unsigned act;
+    (void)loop;
+    t->promised--;
+    act = aiotp__stream_step(&t->st, AIOTP__EV_MADE, aiotp__wbuf_size(&t->wb) == 0);
+    if (act & AIOTP__ACT_CALL_MADE) {
+        call_made(t);
+    }
+    /* STREAM-ORDER-2: reading starts after connection_made, unless it paused/closed */
+    act = aiotp__stream_step(&t->st, AIOTP__EV_READER_START, aiotp__wbuf_size(&t->wb) == 0);
+    if (act & AIOTP__ACT_START_READER) {
+        reader_start(t);
+    }
+}
+
+/* ---- creation ----------------------------------------------------------------------- */
+
+static void set_addr_extra(aiotp_extra *x, struct sockaddr_storage *st, socklen_t len,
+                           int rc)
+{
+    if (rc < 0) {
+        x->kind = AIOTP_EXTRA_NONE;
+    } else {
+        x->kind = AIOTP_EXTRA_ADDR;
+        x->u.addr.addr = (const struct sockaddr *)st;
+        x->u.addr.len = len;
+    }
+}
+
+int aiotp__stream_create(aiotp_loop *loop, int fd, const aiotp_protocol *proto, void *pdata,
+                         aiotp_server *server, const struct sockaddr *peer,
+                         socklen_t peer_len, aiotp_connect_cb done_cb, void *done_arg,
+                         aiotp_transport **out)
+{
+    const aiotp_syscalls *sys = loop->sys;
+    aiotp_transport *t;
+    socklen_t len;
+    int rc;
+    int one = 1;
+    unsigned need = done_cb != NULL ? 3u : 2u; /* made, [done], lost */
+
+    rc = aiotp_protocol_validate(proto);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = aiotp__fd_reserve(loop, fd);
+    if (rc != 0) {
+        return rc;
+    }
+    t = aiotp__alloc(loop, sizeof(*t));
+    if (t == NULL) {
+        return AIOTP_ENOMEM;
+    }
+    memset(t, 0, sizeof(*t));
+    rc = aiotp__rq_reserve(loop, need);
+    if (rc != 0) {
+        aiotp__free(loop, t);
+        return rc;
+    }
+    t->promised = need;
+    t->loop = loop;
+    t->refs = 1;
+    t->id = loop->next_id++;
+    t->fd = fd;
+    t->proto = proto;
+    t->pdata = pdata;
+    t->server = server;
+    t->done_cb = done_cb;
+    t->done_arg = done_arg;
+    t->rx_sum = AIOTP__FNV_INIT;
+    t->tx_sum = AIOTP__FNV_INIT;
+    aiotp__stream_init(&t->st);
+    aiotp__flow_init(&t->flow); /* FLOW-1 */
+    aiotp__wbuf_init(&t->wb);
+
+    /* BASE-EXTRA-1: addresses computed once */
+    len = sizeof(t->sock_addr);
+    rc = sys->getsockname(sys->ctx, fd, (struct sockaddr *)&t->sock_addr, &len);
+    set_addr_extra(&t->x_sock, &t->sock_addr, len, rc);
+    t->family = rc < 0 ? AF_UNSPEC : t->sock_addr.ss_family;
+    if (peer != NULL && peer_len > 0 && peer_len <= (socklen_t)sizeof(t->peer_addr)) {
+        memcpy(&t->peer_addr, peer, peer_len);
+        set_addr_extra(&t->x_peer, &t->peer_addr, peer_len, 0);
+    } else {
+        len = sizeof(t->peer_addr);
+        rc = sys->getpeername(sys->ctx, fd, (struct sockaddr *)&t->peer_addr, &len);
+        set_addr_extra(&t->x_peer, &t->peer_addr, len, rc);
+    }
+    t->x_fd.kind = AIOTP_EXTRA_FD;
+    t->x_fd.u.fd = fd;
+    if (t->family == AF_INET || t->family == AF_INET6) {
+        (void)sys->setsockopt(sys->ctx, fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+#if defined(SO_NOSIGPIPE)
+    (void)sys->setsockopt(sys->ctx, fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
+#endif
+
+    aiotp__fd_set_owner(loop, fd, t, transport_busy);
+    t->next = loop->transports;
+    if (loop->transports != NULL) {
+        loop->transports->prev = t;
+    }
+    loop->transports = t;
+
+    if (aiotp__tracing(loop)) {
+        aiotp__tracef(loop, "t%u open %s", (unsigned)t->id,
+                      t->family == AF_UNIX ? "unix" : (t->family == AF_INET6 ? "tcp6" : "tcp"));
+        aiotp__tracef(loop, "t%u limits low=%zu high=%zu", (unsigned)t->id, t->flow.low,
+                      t->flow.high);
+    }
+    /* STREAM-ORDER-1: connection_made (then reading) next pass; completion after it */
+    aiotp__push_promised(loop, made_cb, t);
+    if (done_cb != NULL) {
+        aiotp__push_promised(loop, done_cb_run, t);
+    }
+    if (out != NULL) {
+        *out = t;
+    }
+    return 0;
+}
+
+/* ---- freeing ------------------------------------------------------------------------ */
+
+static void unlink_and_free(aiotp_transport *t)
+{
+    aiotp_loop *loop = t->loop;
+    if (t->prev != NULL) {
+        t->prev->next = t->next;
+    } else {
+        loop->transports = t->next;
+    }
+    if (t->next != NULL) {
+        t->next->prev = t->prev;
+    }
+    if (t->promised > 0) {
+        aiotp__rq_unreserve(loop, t->promised);
+    }
+    aiotp__free(loop, t->wb.data);
+    aiotp__free(loop, t);
+}
+
+void aiotp__graveyard_flush(aiotp_loop *loop)
+{
+    while (loop->graveyard != NULL) {
+        aiotp_transport *t = loop->graveyard;
+        loop->graveyard = t->grave_next;
+        t->grave_next = NULL;
+        if (--t->refs == 0) {
+            unlink_and_free(t);
+        }
+    }
+}
+
+void aiotp__stream_teardown(aiotp_transport *t)
+{
+    aiotp_loop *loop = t->loop;
+    aiotp_transport **pp;
+    if (t->fd >= 0) {
+        aiotp__fd_forget(loop, t->fd);
+        (void)loop->sys->close(loop->sys->ctx, t->fd);
+        t->fd = -1;
+    }
+    for (pp = &loop->graveyard; *pp != NULL; pp = &(*pp)->grave_next) {
+        if (*pp == t) {
+            *pp = t->grave_next;
+            break;
+        }
+    }
+    if (t->server != NULL) {
+        aiotp_server *s = t->server;
+        t->server = NULL;
+        aiotp__server_detach(s);
+    }
+    unlink_and_free(t);
+}
+
+void aiotp_transport_retain(aiotp_transport *t)
+{
+    if (t != NULL) {
+        t->refs++;
+    }
+}
+
+void aiotp_transport_release(aiotp_transport *t)
+{
+    if (t != NULL && t->refs > 0) {
+        if (--t->refs == 0) {
+            unlink_and_free(t);
+        }
+    }
+}
+
+/* ---- reading -------------------------------------------------------------------------- */
+
+static void on_eof(aiotp_transport *t)
+{
+    unsigned act = aiotp__stream_step(&t->st, AIOTP__EV_EOF, aiotp__wbuf_size(&t->wb) == 0);
+    int rc = 0;
+
+    if (!(act & AIOTP__ACT_CALL_EOF)) {
+        return;
+    }
+    reader_stop(t); /* READ-5: no data after EOF */
+    if (aiotp__tracing(t->loop)) {
+        tr_cb(t, "eof_received");
+    }
+    if (t->proto->eof_received != NULL) {
+        rc = t->proto->eof_received(t, t->pdata);
+    }
+    if (aiotp__tracing(t->loop)) {
+        aiotp__tracef(t->loop, "t%u ret eof_received %s", (unsigned)t->id,
+                      rc < 0 ? aiotp_err_name(rc) : (rc > 0 ? "1" : "0"));
+    }
+    if (rc < 0) {
+        stream_fatal(t, rc, "Fatal error: protocol.eof_received() call failed.", false);
+    } else if (rc == 0) {
+        /* PROTO-STREAM-7: a false return closes the transport (no-op if the protocol
+           already closed it) */
+        act = aiotp__stream_step(&t->st, AIOTP__EV_CLOSE, aiotp__wbuf_size(&t->wb) == 0);
+        if (!(act & AIOTP__ACT_REFUSED)) {
+            apply_close_actions(t, act, 0);
+        }
+    }
+}
+
+static void read_streaming(aiotp_transport *t)
+{
+    aiotp_loop *loop = t->loop;
+    ssize_t n = loop->sys->recv(loop->sys->ctx, t->fd, loop->rbuf, AIOTP__READ_MAX, 0);
+    int rc = 0;
+
+    if (n > 0) {
+        if (aiotp__tracing(loop)) {
+            t->rx_total += (uint64_t)n;
+            t->rx_sum = aiotp__fnv1a(t->rx_sum, loop->rbuf, (size_t)n);
+            aiotp__tracef(loop, "t%u cb data_received n=%zd total=%llu sum=%08x",
+                          (unsigned)t->id, n, (unsigned long long)t->rx_total,
+                          (unsigned)t->rx_sum);
+        }
+        if (t->proto->data_received != NULL) {
+            rc = t->proto->data_received(t, t->pdata, loop->rbuf, (size_t)n);
+        }
+        if (aiotp__tracing(loop)) {
+            tr_cbret(t, "data_received", rc < 0 ? rc : 0);
+        }
+        if (rc < 0) {
+            stream_fatal(t, rc, "Fatal error: protocol.data_received() call failed.", false);
+        }
+    } else if (n == 0) {
+        on_eof(t);
+    } else if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
+        stream_fatal(t, (int)n, "Fatal read error on socket transport", true);
+    }
+}
+
+static void read_buffered(aiotp_transport *t)
+{
+    aiotp_loop *loop = t->loop;
+    void *buf = NULL;
+    size_t len = 0;
+    ssize_t n;
+    int rc = 0;
+
+    /* PROTO-BUF-1: get_buffer(-1) first, at every read event (also at EOF) */
+    if (aiotp__tracing(loop)) {
+        aiotp__tracef(loop, "t%u cb get_buffer sizehint=-1", (unsigned)t->id);
+    }
+    rc = t->proto->get_buffer(t, t->pdata, -1, &buf, &len);
+    if (rc >= 0 && (buf == NULL || len == 0)) {
+        rc = AIOTP_EEMPTYBUF; /* PROTO-BUF-2 */
+    }
+    if (aiotp__tracing(loop)) {
+        if (rc < 0) {
+            tr_cbret(t, "get_buffer", rc);
+        } else {
+            aiotp__tracef(loop, "t%u ret get_buffer 0 len=%zu", (unsigned)t->id, len);
+        }
+    }
+    if (rc < 0) {
+        stream_fatal(t, rc, "Fatal error: protocol.get_buffer() call failed.", false);
+        return;
+    }
+    /* the protocol may have paused or closed inside get_buffer */
+    if (aiotp__stream_step(&t->st, AIOTP__EV_DATA, true) & AIOTP__ACT_REFUSED) {
+        return;
+    }
+    n = loop->sys->recv(loop->sys->ctx, t->fd, buf, len, 0);
+    if (n > 0) {
+        if (aiotp__tracing(loop)) {
+            t->rx_total += (uint64_t)n;
+            t->rx_sum = aiotp__fnv1a(t->rx_sum, buf, (size_t)n);
+            aiotp__tracef(loop, "t%u cb buffer_updated n=%zd total=%llu sum=%08x",
+                          (unsigned)t->id, n, (unsigned long long)t->rx_total,
+                          (unsigned)t->rx_sum);
+        }
+        rc = 0;
+        if (t->proto->buffer_updated != NULL) {
+            rc = t->proto->buffer_updated(t, t->pdata, (size_t)n);
+        }
+        if (aiotp__tracing(loop)) {
+            tr_cbret(t, "buffer_updated", rc < 0 ? rc : 0);
+        }
+        if (rc < 0) {
+            stream_fatal(t, rc, "Fatal error: protocol.buffer_updated() call failed.", false);
+        }
+    } else if (n == 0) {
+        on_eof(t);
+    } else if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
+        stream_fatal(t, (int)n, "Fatal read error on socket transport", true);
+    }
+}
+
+/* READ-1: one receive per readiness event. */
+static void read_ready(aiotp_loop *loop, int fd, void *arg)
+{
+    aiotp_transport *t = arg;
+    (void)loop;
+    (void)fd;
+    if (aiotp__stream_step(&t->st, AIOTP__EV_DATA, true) & AIOTP__ACT_REFUSED) {
+        return;
+    }
+    if (t->proto->kind == AIOTP_PROTOCOL_BUFFERED) {
+        read_buffered(t);
+    } else {
+        read_streaming(t);
+    }
+}
+
+/* ---- writing -------------------------------------------------------------------------- */
+
+static int send_flags(void)
+{
+    return MSG_NOSIGNAL; /* WRITE-WRITE-9: SIGPIPE never kills the process */
+}
+
+/* Make room for n more bytes (the ring doubles; queued bytes are linearised). */
+static int wbuf_reserve(aiotp_transport *t, size_t n)
+{
+    size_t size = aiotp__wbuf_size(&t->wb);
+    size_t need;
+    size_t ncap;
+    unsigned char *nd;
+    aiotp__wseg seg[2];
+    int k;
+
+    if (n <= aiotp__wbuf_space(&t->wb)) {
+        return 0;
+    }
+    if (n > SIZE_MAX / 2 - size) {
+        return AIOTP_ETOOBIG;
+    }
+    need = size + n;
+    ncap = t->wb.cap ? t->wb.cap : 16384;
+    while (ncap < need) {
+        ncap *= 2;
+    }
+    nd = aiotp__alloc(t->loop, ncap);
+    if (nd == NULL) {
+        return AIOTP_ENOMEM;
+    }
+    k = aiotp__wbuf_data_segments(&t->wb, seg);
+    if (k > 0) {
+        memcpy(nd, t->wb.data + seg[0].off, seg[0].len);
+    }
+    if (k > 1) {
+        memcpy(nd + seg[0].len, t->wb.data + seg[1].off, seg[1].len);
+    }
+    aiotp__free(t->loop, t->wb.data);
+    aiotp__wbuf_rebase(&t->wb, nd, ncap);
+    return 0;
+}
+
+/* Copy bytes into the ring (space was reserved). */
+static void wbuf_append(aiotp_transport *t, const unsigned char *p, size_t n)
+{
+    aiotp__wseg seg[2];
+    size_t a;
+    (void)aiotp__wbuf_free_segments(&t->wb, seg);
+    a = n < seg[0].len ? n : seg[0].len;
+    memcpy(t->wb.data + seg[0].off, p, a);
+    if (n > a) {
+        memcpy(t->wb.data + seg[1].off, p + a, n - a);
+    }
+    aiotp__wbuf_commit(&t->wb, n);
+}
+
+static void account_tx(aiotp_transport *t, const void *p, size_t n)
+{
+    if (aiotp__tracing(t->loop)) {
+        t->tx_total += n;
+        t->tx_sum = aiotp__fnv1a(t->tx_sum, p, n);
+    }
+}
+
+/* Checks shared by write() and writelines(): 0 to go on, 1 to return 0, or an error. */
+static int write_admission(aiotp_transport *t, size_t len)
+{
+    switch (aiotp__stream_write_admission(&t->st)) {
+    case 1:
+        return AIOTP_ESTATE; /* WRITE-WRITE-4 */
+    case 2:
+        if (len == 0) {
+            return 1;
+        }
+        t->dropped_writes++; /* WRITE-WRITE-5 */
+        return AIOTP_ECLOSED;
+    default:
+        break;
+    }
+    return len == 0 ? 1 : 0; /* WRITE-WRITE-2: empty data is a no-op */
+}
+
+static void tr_write_ret(aiotp_transport *t, const char *what, int rc)
+{
+    aiotp__tracef(t->loop, "t%u ret %s %s size=%zu total=%llu sum=%08x", (unsigned)t->id, what,
+                  status_name(rc), aiotp__wbuf_size(&t->wb), (unsigned long long)t->tx_total,
+                  (unsigned)t->tx_sum);
+}
+
+static int do_write(aiotp_transport *t, const void *data, size_t len)
+{
+    const aiotp_syscalls *sys = t->loop->sys;
+    size_t sent = 0;
+    ssize_t n;
+    int rc;
+
+    if (data == NULL && len > 0) {
+        return AIOTP_EINVAL;
+    }
+    rc = write_admission(t, len);
+    if (rc != 0) {
+        return rc == 1 ? 0 : rc;
+    }
+    /* WRITE-WRITE-6: all or nothing - make room before anything is sent */
+    rc = wbuf_reserve(t, len);
+    if (rc != 0) {
+        return rc;
+    }
+    if (aiotp__wbuf_size(&t->wb) == 0) {
+        /* WRITE-WRITE-3: try at once when nothing is queued */
+        n = sys->send(sys->ctx, t->fd, data, len, send_flags());
+        if (n >= 0) {
+            sent = (size_t)n;
+        } else if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
+            stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
+            return (int)n;
+        }
+        account_tx(t, data, len);
+        if (sent == len) {
+            return 0; /* no flow-control check when nothing is buffered */
+        }
+        rc = writer_start(t);
+        if (rc != 0) {
+            stream_fatal(t, rc, "Fatal error: cannot watch the socket for writing", true);
+            return rc;
+        }
+    } else {
+        account_tx(t, data, len);
+    }
+    wbuf_append(t, (const unsigned char *)data + sent, len - sent);
+    maybe_pause(t); /* FLOW-4: synchronous, inside write() */
+    return 0;
+}
+
+int aiotp_transport_write(aiotp_transport *t, const void *data, size_t len)
+{
+    int rc;
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (aiotp__tracing(t->loop)) {
+        aiotp__tracef(t->loop, "t%u call write n=%zu", (unsigned)t->id, len);
+    }
+    rc = do_write(t, data, len);
+    if (aiotp__tracing(t->loop)) {
+        tr_write_ret(t, "write", rc);
+    }
+    return rc;
+}
+
+static int do_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t nbufs)
+{
+    const aiotp_syscalls *sys = t->loop->sys;
+    struct iovec iov[IOV_BATCH];
+    struct msghdr msg;
+    size_t total = 0;
+    size_t i;
+    size_t first = 0; /* first buffer not fully sent */
+    size_t off = 0;   /* bytes of bufs[first] already sent */
+    int rc;
+
+    if (bufs == NULL && nbufs > 0) {
+        return AIOTP_EINVAL;
+    }
+    for (i = 0; i < nbufs; i++) {
+        if (bufs[i].base == NULL && bufs[i].len > 0) {
+            return AIOTP_EINVAL;
+        }
+        if (bufs[i].len > SIZE_MAX / 2 - total) {
+            return AIOTP_ETOOBIG;
+        }
+        total += bufs[i].len;
+    }
+    rc = write_admission(t, total);
+    if (rc != 0) {
+        return rc == 1 ? 0 : rc;
+    }
+    rc = wbuf_reserve(t, total);
+    if (rc != 0) {
+        return rc;
+    }
+    for (i = 0; i < nbufs; i++) {
+        account_tx(t, bufs[i].base, bufs[i].len);
+    }
+    if (aiotp__wbuf_size(&t->wb) == 0) {
+        /* WRITE-LINES-1: one gathered send of the first buffers, no copy */
+        size_t k = 0;
+        size_t want = 0;
+        ssize_t n;
+        for (i = 0; i < nbufs && k < IOV_BATCH; i++) {
+            if (bufs[i].len == 0) {
+                continue;
+            }
+            iov[k].iov_base = (void *)(uintptr_t)bufs[i].base;
+            iov[k].iov_len = bufs[i].len;
+            want += bufs[i].len;
+            k++;
+        }
+        memset(&msg, 0, sizeof(msg));
+        msg.msg_iov = iov;
+        msg.msg_iovlen = k;
+        n = sys->sendmsg(sys->ctx, t->fd, &msg, send_flags());
+        if (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
+            stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
+            return (int)n;
+        }
+        if (n > 0) {
+            size_t left = (size_t)n;
+            while (first < nbufs && left >= bufs[first].len) {
+                left -= bufs[first].len;
+                first++;
+            }
+            off = left;
+        }
+        if (n >= 0 && (size_t)n == total) {
+            return 0;
+        }
+        (void)want;
+        rc = writer_start(t);
+        if (rc != 0) {
+            stream_fatal(t, rc, "Fatal error: cannot watch the socket for writing", true);
+            return rc;
+        }
+    }
+    for (i = first; i < nbufs; i++) {
+        const unsigned char *p = bufs[i].base;
+        size_t skip = i == first ? off : 0;
+        if (bufs[i].len > skip) {
+            wbuf_append(t, p + skip, bufs[i].len - skip);
+        }
+    }
+    maybe_pause(t);
+    return 0;
+}
+
+int aiotp_transport_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t n)
+{
+    int rc;
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (aiotp__tracing(t->loop)) {
+        size_t i;
+        size_t total = 0;
+        for (i = 0; bufs != NULL && i < n; i++) {
+            total += bufs[i].len;
+        }
+        aiotp__tracef(t->loop, "t%u call writelines count=%zu n=%zu", (unsigned)t->id, n, total);
+    }
+    rc = do_writelines(t, bufs, n);
+    if (aiotp__tracing(t->loop)) {
+        tr_write_ret(t, "writelines", rc);
+    }
+    return rc;
+}
+
+static void do_shutdown(aiotp_transport *t)
+{
+    const aiotp_syscalls *sys = t->loop->sys;
+    int rc = sys->shutdown(sys->ctx, t->fd, SHUT_WR);
+    if (rc < 0 && rc != -ENOTCONN) {
+        stream_fatal(t, rc, "Fatal error: shutdown(SHUT_WR) failed", true);
+    }
+}
+
+/* The drain path: one gathered send of the queued bytes per writable event. */
+static void write_ready(aiotp_loop *loop, int fd, void *arg)
+{
+    aiotp_transport *t = arg;
+    const aiotp_syscalls *sys = loop->sys;
+    aiotp__wseg seg[2];
+    struct iovec iov[2];
+    struct msghdr msg;
+    ssize_t n;
+    int k;
+    int i;
+    unsigned act;
+
+    (void)fd;
+    if (t->st.life != AIOTP__LIFE_OPEN && t->st.life != AIOTP__LIFE_CLOSING) {
+        writer_stop(t);
+        return;
+    }
+    k = aiotp__wbuf_data_segments(&t->wb, seg);
+    if (k > 0) {
+        for (i = 0; i < k; i++) {
+            iov[i].iov_base = t->wb.data + seg[i].off;
+            iov[i].iov_len = seg[i].len;
+        }
+        memset(&msg, 0, sizeof(msg));
+        msg.msg_iov = iov;
+        msg.msg_iovlen = (size_t)k;
+        n = sys->sendmsg(sys->ctx, t->fd, &msg, send_flags());
+        if (n < 0) {
+            if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
+                stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
+            }
+            return;
+        }
+        aiotp__wbuf_consume(&t->wb, (size_t)n);
+        maybe_resume(t); /* FLOW-5: may re-enter write/close/abort */
+    }
+    if (aiotp__wbuf_size(&t->wb) == 0) {
+        act = aiotp__stream_step(&t->st, AIOTP__EV_DRAINED, true);
+        if (act & AIOTP__ACT_REFUSED) {
+            return; /* closed or aborted inside resume_writing */
+        }
+        if (act & AIOTP__ACT_STOP_WRITER) {
+            writer_stop(t);
+        }
+        if (act & AIOTP__ACT_SHUTDOWN_WR) {
+            do_shutdown(t); /* WRITE-EOF-2 */
+        }
+        if (act & AIOTP__ACT_CALL_LOST) {
+            deliver_lost(t, 0); /* BASE-CLOSE-2: same pass as the last send */
+        }
+    }
+}
+
+/* ---- public methods -------------------------------------------------------------------- */
+
+int aiotp_transport_close(aiotp_transport *t)
+{
+    unsigned act;
+    int rc = 0;
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (aiotp__tracing(t->loop)) {
+        aiotp__tracef(t->loop, "t%u call close", (unsigned)t->id);
+    }
+    act = aiotp__stream_step(&t->st, AIOTP__EV_CLOSE, aiotp__wbuf_size(&t->wb) == 0);
+    if (act & AIOTP__ACT_REFUSED) {
+        rc = AIOTP_ECLOSED; /* BASE-CLOSE-4: idempotent */
+    } else {
+        apply_close_actions(t, act, 0);
+    }
+    if (aiotp__tracing(t->loop)) {
+        tr_ret(t, "close", rc);
+    }
+    return rc;
+}
+
+int aiotp_transport_abort(aiotp_transport *t)
+{
+    unsigned act;
+    int rc = 0;
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (aiotp__tracing(t->loop)) {
+        aiotp__tracef(t->loop, "t%u call abort", (unsigned)t->id);
+    }
+    act = aiotp__stream_step(&t->st, AIOTP__EV_ABORT, aiotp__wbuf_size(&t->wb) == 0);
+    if (act & AIOTP__ACT_REFUSED) {
+        rc = AIOTP_ECLOSED; /* WRITE-ABORT-3 */
+    } else {
+        apply_close_actions(t, act, 0);
+    }
+    if (aiotp__tracing(t->loop)) {
+        tr_ret(t, "abort", rc);
+    }
+    return rc;
+}
+
+bool aiotp_transport_is_closing(const aiotp_transport *t)
+{
+    return t == NULL || aiotp__stream_is_closing(&t->st);
+}
+
+bool aiotp_transport_is_reading(const aiotp_transport *t)
+{
+    return t != NULL && aiotp__stream_is_reading(&t->st);
+}
+
+int aiotp_transport_pause_reading(aiotp_transport *t)
+{
+    unsigned act;
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (aiotp__tracing(t->loop)) {
+        aiotp__tracef(t->loop, "t%u call pause_reading", (unsigned)t->id);
+    }
+    act = aiotp__stream_step(&t->st, AIOTP__EV_PAUSE_READING, aiotp__wbuf_size(&t->wb) == 0);
+    if (act & AIOTP__ACT_STOP_READER) {
+        reader_stop(t);
+    }
+    if (aiotp__tracing(t->loop)) {
+        tr_ret(t, "pause_reading", 0);
+    }
+    return 0;
+}
+
+int aiotp_transport_resume_reading(aiotp_transport *t)
+{
+    unsigned act;
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (aiotp__tracing(t->loop)) {
+        aiotp__tracef(t->loop, "t%u call resume_reading", (unsigned)t->id);
+    }
+    act = aiotp__stream_step(&t->st, AIOTP__EV_RESUME_READING, aiotp__wbuf_size(&t->wb) == 0);
+    if (act & AIOTP__ACT_START_READER) {
+        reader_start(t);
+    }
+    if (aiotp__tracing(t->loop)) {
+        tr_ret(t, "resume_reading", 0);
+    }
+    return 0;
+}
+
+int aiotp_transport_write_eof(aiotp_transport *t)
+{
+    unsigned act;
+    int rc = 0;
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (aiotp__tracing(t->loop)) {
+        aiotp__tracef(t->loop, "t%u call write_eof", (unsigned)t->id);
+    }
+    act = aiotp__stream_step(&t->st, AIOTP__EV_WRITE_EOF, aiotp__wbuf_size(&t->wb) == 0);
+    if (act & AIOTP__ACT_SHUTDOWN_WR) {
+        const aiotp_syscalls *sys = t->loop->sys;
+        rc = sys->shutdown(sys->ctx, t->fd, SHUT_WR); /* WRITE-EOF-1: error to the caller */
+        if (rc > 0) {
+            rc = 0;
+        }
+    }
+    if (aiotp__tracing(t->loop)) {
+        tr_ret(t, "write_eof", rc);
+    }
+    return rc;
+}
+
+bool aiotp_transport_can_write_eof(const aiotp_transport *t)
+{
+    return t != NULL;
+}
+
+size_t aiotp_transport_get_write_buffer_size(const aiotp_transport *t)
+{
+    return t == NULL ? 0 : aiotp__wbuf_size(&t->wb);
+}
+
+int aiotp_transport_get_write_buffer_limits(const aiotp_transport *t, size_t *low,
+                                            size_t *high)
+{
+    if (t == NULL || low == NULL || high == NULL) {
+        return AIOTP_EINVAL;
+    }
+    *low = t->flow.low;
+    *high = t->flow.high;
+    return 0;
+}
+
+static void tr_limit(char *buf, size_t n, int64_t v)
+{
+    if (v == AIOTP_LIMIT_NONE) {
+        snprintf(buf, n, "NONE");
+    } else {
+        snprintf(buf, n, "%lld", (long long)v);
+    }
+}
+
+int aiotp_transport_set_write_buffer_limits(aiotp_transport *t, int64_t high, int64_t low)
+{
+    int rc = 0;
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (aiotp__tracing(t->loop)) {
+        char hb[24];
+        char lb[24];
+        tr_limit(hb, sizeof(hb), high);
+        tr_limit(lb, sizeof(lb), low);
+        aiotp__tracef(t->loop, "t%u call set_write_buffer_limits high=%s low=%s",
+                      (unsigned)t->id, hb, lb);
+    }
+    if (!aiotp__flow_set_limits(&t->flow, high, low)) {
+        rc = AIOTP_EINVAL; /* FLOW-3 */
+    } else {
+        maybe_pause(t); /* FLOW-7 */
+    }
+    if (aiotp__tracing(t->loop)) {
+        aiotp__tracef(t->loop, "t%u ret set_write_buffer_limits %s size=%zu low=%zu high=%zu",
+                      (unsigned)t->id, status_name(rc), aiotp__wbuf_size(&t->wb), t->flow.low,
+                      t->flow.high);
+    }
+    return rc;
+}
+
+int aiotp_transport_set_protocol(aiotp_transport *t, const aiotp_protocol *proto,
+                                 void *data)
+{
+    int rc;
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    rc = aiotp_protocol_validate(proto);
+    if (rc == 0 && t->st.life == AIOTP__LIFE_CLOSED) {
+        rc = AIOTP_ECLOSED;
+    }
+    if (aiotp__tracing(t->loop)) {
+        aiotp__tracef(t->loop, "t%u call set_protocol kind=%s", (unsigned)t->id,
+                      proto != NULL && proto->kind == AIOTP_PROTOCOL_BUFFERED ? "buffered"
+                                                                              : "streaming");
+    }
+    if (rc == 0) {
+        t->proto = proto; /* BASE-PROTO-1: takes effect at the next read event */
+        t->pdata = data;
+    }
+    if (aiotp__tracing(t->loop)) {
+        tr_ret(t, "set_protocol", rc);
+    }
+    return rc;
+}
+
+const aiotp_protocol *aiotp_transport_get_protocol(const aiotp_transport *t, void **data)
+{
+    if (t == NULL) {
+        if (data != NULL) {
+            *data = NULL;
+        }
+        return NULL;
+    }
+    if (data != NULL) {
+        *data = t->pdata;
+    }
+    return t->proto;
+}
+
+aiotp_loop *aiotp_transport_get_loop(const aiotp_transport *t)
+{
+    return t == NULL ? NULL : t->loop;
+}
+
+const aiotp_extra *aiotp_transport_get_extra_info(const aiotp_transport *t, const char *name,
+                                                  const aiotp_extra *dflt)
+{
+    if (t == NULL || name == NULL) {
+        return dflt;
+    }
+    if (strcmp(name, "peername") == 0) {
+        return &t->x_peer;
+    }
+    if (strcmp(name, "sockname") == 0) {
+        return &t->x_sock;
+    }
+    if (strcmp(name, "socket") == 0) {
+        return &t->x_fd;
+    }
+    return dflt; /* BASE-EXTRA-2 */
+}
+
+int aiotp_protocol_validate(const aiotp_protocol *proto)
+{
+    if (proto == NULL || proto->size != sizeof(aiotp_protocol)) {
+        return AIOTP_EINVAL;
+    }
+    if (proto->kind == AIOTP_PROTOCOL_STREAMING) {
+        return 0;
+    }
+    if (proto->kind == AIOTP_PROTOCOL_BUFFERED && proto->get_buffer != NULL) {
+        return 0;
+    }
+    return AIOTP_EINVAL;
+}
