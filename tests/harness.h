@@ -1,0 +1,215 @@
+/*
+ * tests/harness.h - the test harness: one binary per test file, one CTest per case.
+ *
+ *   TEST(name) { ... }                         defines a case
+ *   static const th_case cases[] = { T(name, "RULE-1 RULE-2"), ... };
+ *   TH_MAIN(cases)
+ *
+ * `binary NAME` runs one case; `binary --list` prints "NAME\tRULES" lines. CMake reads
+ * the T(...) entries to register one CTest per case; tools/check_rules.py reads the rule
+ * IDs to check that every rule of spec/rules.md has a test.
+ *
+ * Checks print both sides and let the case continue; a case fails if any check failed,
+ * if it leaked memory or file descriptors, or if it ran over its time (10 s).
+ *
+ * Every loop made with th_loop() uses a counting allocator (with optional failure
+ * injection) and a syscall table that passes through to POSIX unless a fault is armed
+ * (th_faults), and records the library's trace (spec/trace-format.md).
+ */
+#ifndef AIOTP_TEST_HARNESS_H
+#define AIOTP_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "aiotp/aiotp.h"
+
+typedef struct th_case {
+    const char *name;
+    void (*fn)(void);
+    const char *rules;
+} th_case;
+
+#define TEST(name) static void test_##name(void)
+#define T(name, rules) {#name, test_##name, rules}
+#define TH_MAIN(cases)                                                                 \
+    int main(int argc, char **argv)                                                    \
+    {                                                                                  \
+        return th_main(cases, sizeof(cases) / sizeof(cases[0]), argc, argv);           \
+    }
+
+int th_main(const th_case *cases, size_t n, int argc, char **argv);
+
+/* ---- checks ------------------------------------------------------------------------- */
+
+void th_fail(const char *file, int line, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+int th_failures(void);
+
+#define CHECK(cond)                                                                    \
+    do {                                                                               \
+        if (!(cond)) {                                                                 \
+            th_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);                           \
+        }                                                                              \
+    } while (0)
+
+#define CHECK_INT(a, b)                                                                \
+    do {                                                                               \
+        long long th_a_ = (long long)(a);                                              \
+        long long th_b_ = (long long)(b);                                              \
+        if (th_a_ != th_b_) {                                                          \
+            th_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, th_a_, th_b_); \
+        }                                                                              \
+    } while (0)
+
+#define CHECK_SIZE(a, b)                                                               \
+    do {                                                                               \
+        unsigned long long th_a_ = (unsigned long long)(a);                            \
+        unsigned long long th_b_ = (unsigned long long)(b);                            \
+        if (th_a_ != th_b_) {                                                          \
+            th_fail(__FILE__, __LINE__, "%s == %s: %llu != %llu", #a, #b, th_a_, th_b_); \
+        }                                                                              \
+    } while (0)
+
+/* error codes, printed by name */
+#define CHECK_ERR(a, b)                                                                \
+    do {                                                                               \
+        int th_a_ = (int)(a);                                                          \
+        int th_b_ = (int)(b);                                                          \
+        if (th_a_ != th_b_) {                                                          \
+            th_fail(__FILE__, __LINE__, "%s == %s: %s (%d) != %s (%d)", #a, #b,        \
+                    aiotp_err_name(th_a_), th_a_, aiotp_err_name(th_b_), th_b_);       \
+        }                                                                              \
+    } while (0)
+
+#define CHECK_STR(a, b)                                                                \
+    do {                                                                               \
+        const char *th_a_ = (a);                                                       \
+        const char *th_b_ = (b);                                                       \
+        if (th_a_ == NULL || th_b_ == NULL || strcmp(th_a_, th_b_) != 0) {             \
+            th_fail(__FILE__, __LINE__, "%s == %s:\n--- got\n%s\n--- expected\n%s", #a, \
+                    #b, th_a_ ? th_a_ : "(null)", th_b_ ? th_b_ : "(null)");           \
+        }                                                                              \
+    } while (0)
+
+/* ---- loops, traces ---------------------------------------------------------------------- */
+
+/* A loop with the counting allocator, the fault-injecting syscall table and the trace
+   recorder. Freed (and checked for leaks) by the harness after the case if the case did
+   not free it with th_loop_free(). */
+aiotp_loop *th_loop(void);
+void th_loop_free(aiotp_loop *loop);
+
+/* The whole recorded trace, one event per line ('\n' after each). */
+const char *th_trace(void);
+/* The trace lines that start with `prefix` (e.g. "t1 cb "), each with the prefix's first
+   word removed when strip_id is true ("cb connection_made\n..."). Static storage,
+   overwritten by the next call. */
+const char *th_trace_lines(const char *prefix, bool strip_id);
+/* The callbacks of transport `id` (1, 2, ...): its "cb" lines plus "ret eof_received"
+   lines, without the "tN " prefix: "cb connection_made\ncb connection_lost status=0\n". */
+const char *th_callbacks(unsigned id);
+/* Forget what was recorded so far. */
+void th_trace_clear(void);
+
+/* Run one pass. Fails the case on a loop error. A no-op 50 ms timer bounds the wait, so
+   a pass with nothing to do returns (and an "iter" line is still traced). */
+void th_run_once(aiotp_loop *loop);
+/* Run passes until pred(arg) is true; fail the case after max_passes. */
+void th_run_until(aiotp_loop *loop, bool (*pred)(void *), void *arg, int max_passes);
+/* Run n passes. */
+void th_run_passes(aiotp_loop *loop, int n);
+
+/* ---- sockets --------------------------------------------------------------------------- */
+
+/* A connected AF_UNIX stream socketpair (blocking). */
+void th_socketpair(int sv[2]);
+/* A connected TCP pair over 127.0.0.1 (blocking): sv[0] the client side, sv[1] the
+   accepted side. */
+void th_tcp_pair(int sv[2]);
+/* Small socket buffers, so that the kernel takes little and writes queue up. */
+void th_small_buffers(int fd);
+/* Read what is available on a blocking/nonblocking fd (up to cap), without blocking. */
+size_t th_drain_fd(int fd, void *buf, size_t cap);
+/* Read exactly n bytes from a blocking fd (fails the case on EOF/error). */
+void th_read_exact(int fd, void *buf, size_t n);
+/* The lowest free fd number (for fd-leak checks). */
+int th_lowest_free_fd(void);
+
+/* ---- a recording protocol --------------------------------------------------------------- */
+
+typedef struct th_rec th_rec;
+typedef int (*th_hook)(th_rec *r, aiotp_transport *t);
+
+struct th_rec {
+    aiotp_transport *t;     /* set by connection_made */
+    int made;               /* connection_made count */
+    int lost;               /* connection_lost count */
+    int lost_status;
+    int eofs;               /* eof_received count */
+    int pauses;             /* pause_writing count */
+    int resumes;            /* resume_writing count */
+    int get_buffers;        /* get_buffer count */
+    int eof_ret;            /* what eof_received returns (default 0) */
+    int made_ret;           /* what connection_made returns */
+    int data_ret;           /* what data_received / buffer_updated return */
+    int get_buffer_ret;     /* what get_buffer returns */
+    size_t buf_size;        /* buffered: size of the buffer get_buffer hands out */
+    unsigned char *buf;     /* buffered: the buffer (allocated on first use) */
+    unsigned char *rx;      /* every byte received, in order */
+    size_t rx_len;
+    size_t rx_cap;
+    int chunks;             /* data_received / buffer_updated count */
+    /* optional hooks, called after the counters are updated */
+    th_hook on_made;
+    th_hook on_data;
+    th_hook on_eof;
+    th_hook on_pause;
+    th_hook on_resume;
+    th_hook on_lost;
+    void *user;             /* for hooks */
+};
+
+extern const aiotp_protocol th_streaming;
+extern const aiotp_protocol th_buffered;
+
+/* A new zeroed recorder (buffered: buf_size = 65536 bytes per get_buffer), freed by the
+   harness after the case. */
+th_rec *th_rec_new(void);
+
+/* Wrap a connected socket fd with create_connection(sock=fd) and the given protocol and
+   run until the completion has been called (so connection_made has run). Returns the
+   transport (retained: the harness releases it at the end of the case). */
+aiotp_transport *th_wrap(aiotp_loop *loop, int fd, const aiotp_protocol *proto, void *data);
+
+/* Predicates for th_run_until. */
+bool th_is_lost(void *rec);   /* r->lost > 0 */
+
+/* ---- faults ------------------------------------------------------------------------- */
+
+typedef struct th_faults {
+    long alloc_fail_after; /* fail allocations after this many more succeed; -1: never */
+    size_t live_allocs;    /* allocations not yet freed */
+    ssize_t send_max;      /* > 0: send/sendmsg take at most this many bytes */
+    int send_errno;        /* != 0: send/sendmsg fail with -send_errno */
+    bool send_eagain;      /* send/sendmsg fail with -EAGAIN */
+    int recv_errno;        /* != 0: recv fails with -recv_errno */
+    int accept_errno;      /* != 0: accept fails with -accept_errno (once) */
+    int shutdown_errno;    /* != 0: shutdown fails */
+    int getaddrinfo_rc;    /* != 0: getaddrinfo returns this */
+    int socket_errno;      /* != 0: socket() fails */
+    int connect_errno;     /* != 0: connect() fails */
+    long send_calls;       /* counters */
+    long sendmsg_calls;
+    long recv_calls;
+} th_faults;
+
+extern th_faults th_f;
+
+#endif /* AIOTP_TEST_HARNESS_H */
