@@ -723,7 +723,7 @@ static int run_case(const th_case *c)
     nrecs = 0;
     fd_before = th_lowest_free_fd();
     signal(SIGALRM, on_alarm);
-    alarm(10);
+    alarm(getenv("TH_TIMEOUT") != NULL ? (unsigned)atoi(getenv("TH_TIMEOUT")) : 10u);
     c->fn();
     alarm(0);
     for (i = 0; i < MAX_LOOPS; i++) {

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Build and pass every test: unit, examples (with CPython interop), spec coverage and
+# proofs, with gcc + ASan/UBSan, again with clang, and the unit tests under valgrind.
+# Strict flags (-Wall -Wextra -Wpedantic -Werror) everywhere.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+jobs=$(nproc)
+start=$(date +%s)
+
+step() { printf '\n==== %s (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
+
+step "gcc, ASan+UBSan, all tests including proofs"
+cmake -S . -B build/gcc-asan -DCMAKE_C_COMPILER=gcc -DAIOTP_SANITIZE=ON \
+      -DAIOTP_PROOFS=ON >/dev/null
+cmake --build build/gcc-asan -j"$jobs" >/dev/null
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build/gcc-asan -j"$jobs" --output-on-failure
+
+step "clang, all tests except proofs"
+cmake -S . -B build/clang -DCMAKE_C_COMPILER=clang >/dev/null
+cmake --build build/clang -j"$jobs" >/dev/null
+ctest --test-dir build/clang -j"$jobs" --output-on-failure -LE proof
+
+step "valgrind memcheck, unit test binaries and the demo (gcc build)"
+cmake -S . -B build/gcc -DCMAKE_C_COMPILER=gcc >/dev/null
+cmake --build build/gcc -j"$jobs" >/dev/null
+fail=0
+for bin in build/gcc/tests/test_* build/gcc/examples/demo; do
+  [ -x "$bin" ] || continue
+  if ! TH_TIMEOUT=300 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+        "$bin" >/dev/null 2>build/gcc/valgrind.log; then
+    echo "valgrind: $bin failed:"; cat build/gcc/valgrind.log; fail=1
+  else
+    echo "valgrind: $bin clean"
+  fi
+done
+[ "$fail" -eq 0 ]
+
+step "all test runs passed"
