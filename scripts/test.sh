@@ -17,6 +17,9 @@ cmake --build build/gcc-asan -j"$jobs" >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/gcc-asan -j"$jobs" --output-on-failure
 
+step "the unit tests again on the epoll backend (gcc, ASan+UBSan)"
+AIOTP_TEST_BACKEND=epoll ctest --test-dir build/gcc-asan -j"$jobs" --output-on-failure -L unit
+
 step "clang, all tests except proofs"
 cmake -S . -B build/clang -DCMAKE_C_COMPILER=clang >/dev/null
 cmake --build build/clang -j"$jobs" >/dev/null

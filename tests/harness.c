@@ -57,6 +57,7 @@ static void *c_alloc(void *ctx, size_t n)
     p = malloc(n);
     if (p != NULL) {
         th_f.live_allocs++;
+        th_f.total_allocs++;
     }
     return p;
 }
@@ -69,8 +70,11 @@ static void *c_realloc(void *ctx, void *old, size_t n)
         return NULL;
     }
     p = realloc(old, n);
-    if (p != NULL && old == NULL) {
-        th_f.live_allocs++;
+    if (p != NULL) {
+        th_f.total_allocs++;
+        if (old == NULL) {
+            th_f.live_allocs++;
+        }
     }
     return p;
 }
@@ -319,6 +323,19 @@ aiotp_loop *th_loop(void)
     o.size = sizeof(o);
     o.allocator = &counting;
     o.syscalls = &fsys;
+    if (getenv("AIOTP_TEST_BACKEND") != NULL) {
+        const char *b = getenv("AIOTP_TEST_BACKEND");
+        if (strcmp(b, "poll") == 0) {
+            o.backend = aiotp_backend_poll();
+#if defined(__linux__)
+        } else if (strcmp(b, "epoll") == 0) {
+            o.backend = aiotp_backend_epoll();
+#endif
+        } else {
+            fprintf(stderr, "AIOTP_TEST_BACKEND=%s: unknown backend\n", b);
+            exit(2);
+        }
+    }
     rc = aiotp_loop_create(&loop, &o);
     if (rc != 0) {
         th_fail(__FILE__, __LINE__, "aiotp_loop_create: %s", aiotp_err_name(rc));
@@ -537,6 +554,7 @@ static int r_data(aiotp_transport *t, void *d, const void *buf, size_t len)
 {
     th_rec *r = d;
     r->chunks++;
+    r->last_chunk = len;
     rx_append(r, buf, len);
     if (r->on_data != NULL) {
         int rc = r->on_data(r, t);
@@ -581,6 +599,7 @@ static int r_updated(aiotp_transport *t, void *d, size_t n)
 {
     th_rec *r = d;
     r->chunks++;
+    r->last_chunk = n;
     rx_append(r, r->buf, n);
     if (r->on_data != NULL) {
         int rc = r->on_data(r, t);

@@ -14,7 +14,9 @@
  *
  * Every loop made with th_loop() uses a counting allocator (with optional failure
  * injection) and a syscall table that passes through to POSIX unless a fault is armed
- * (th_faults), and records the library's trace (spec/trace-format.md).
+ * (th_faults), and records the library's trace (spec/trace-format.md). The backend is
+ * poll, or the one named by the environment variable AIOTP_TEST_BACKEND ("poll",
+ * "epoll"): the whole suite runs on each.
  */
 #ifndef AIOTP_TEST_HARNESS_H
 #define AIOTP_TEST_HARNESS_H
@@ -166,6 +168,7 @@ struct th_rec {
     size_t rx_len;
     size_t rx_cap;
     int chunks;             /* data_received / buffer_updated count */
+    size_t last_chunk;      /* size of the last chunk received */
     /* optional hooks, called after the counters are updated */
     th_hook on_made;
     th_hook on_data;
@@ -196,6 +199,7 @@ bool th_is_lost(void *rec);   /* r->lost > 0 */
 typedef struct th_faults {
     long alloc_fail_after; /* fail allocations after this many more succeed; -1: never */
     size_t live_allocs;    /* allocations not yet freed */
+    size_t total_allocs;   /* allocations and reallocations made so far */
     ssize_t send_max;      /* > 0: send/sendmsg take at most this many bytes */
     int send_errno;        /* != 0: send/sendmsg fail with -send_errno */
     bool send_eagain;      /* send/sendmsg fail with -EAGAIN */

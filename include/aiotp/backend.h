@@ -38,4 +38,9 @@ typedef struct aiotp_backend {
 /* The reference backend, built on poll(). */
 const aiotp_backend *aiotp_backend_poll(void);
 
+#if defined(__linux__)
+/* Linux epoll: the same semantics, a wait costs O(ready fds) rather than O(watched). */
+const aiotp_backend *aiotp_backend_epoll(void);
+#endif
+
 #endif /* AIOTP_BACKEND_H */
