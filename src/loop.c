@@ -770,8 +770,11 @@ static int compute_timeout(aiotp_loop *loop)
     if (delta <= 0) {
         return 0;
     }
+    if (delta > (aiotp_time)86400000 * AIOTP_NS_PER_MS) {
+        return 86400000; /* a day at most; the loop re-checks after waking */
+    }
     ms = (delta + AIOTP_NS_PER_MS - 1) / AIOTP_NS_PER_MS; /* round up: never early */
-    return ms > 86400000 ? 86400000 : (int)ms;
+    return (int)ms;
 }
 
 static void queue_io(aiotp_loop *loop, int n)
