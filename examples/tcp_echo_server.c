@@ -95,6 +95,7 @@ int main(int argc, char **argv)
     int i;
     int rc;
 
+    setvbuf(stdout, NULL, _IOLBF, 0); /* each line as it is printed, also into a pipe */
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
             remaining = atoi(argv[++i]);

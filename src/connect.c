@@ -88,12 +88,14 @@ void aiotp__req_teardown(struct aiotp__req *r)
 
 int aiotp__gai_error(int rc)
 {
-    if (rc < 0) {
-        return rc; /* EAI_SYSTEM, already -errno */
-    }
+    /* rc is getaddrinfo's own code (glibc's EAI_* values are negative) */
     switch (rc) {
     case 0:
         return 0;
+    case EAI_BADFLAGS:
+    case EAI_SOCKTYPE:
+    case EAI_SERVICE:
+        return AIOTP_EINVAL;
     case EAI_NONAME:
 #ifdef EAI_NODATA
     case EAI_NODATA:
@@ -111,7 +113,7 @@ int aiotp__gai_error(int rc)
     case EAI_MEMORY:
         return AIOTP_ENOMEM;
     default:
-        return AIOTP_EINVAL;
+        return AIOTP_EAI_FAIL; /* EAI_SYSTEM and anything unknown */
     }
 }
 

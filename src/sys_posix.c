@@ -168,9 +168,6 @@ static int p_getaddrinfo(void *ctx, const char *node, const char *svc,
     int rc;
     (void)ctx;
     rc = getaddrinfo(node, svc, h, res);
-    if (rc == EAI_SYSTEM) {
-        return -errno;
-    }
     return rc;
 }
 

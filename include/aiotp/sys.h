@@ -46,7 +46,9 @@ typedef struct aiotp_syscalls {
     ssize_t (*write)(void *ctx, int fd, const void *buf, size_t len);
     ssize_t (*writev)(void *ctx, int fd, const struct iovec *iov, int iovcnt);
     int (*poll)(void *ctx, struct pollfd *fds, nfds_t nfds, int timeout_ms);
-    /* returns 0 or an EAI_* code (positive, as getaddrinfo does); *res freed by freeaddrinfo */
+    /* the exception to the -errno rule: returns getaddrinfo's own result, 0 or an EAI_*
+       code (whose sign is the C library's: negative on glibc); *res is freed with
+       freeaddrinfo */
     int (*getaddrinfo)(void *ctx, const char *node, const char *service,
                        const struct addrinfo *hints, struct addrinfo **res);
     void (*freeaddrinfo)(void *ctx, struct addrinfo *res);
