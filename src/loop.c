@@ -413,7 +413,10 @@ int aiotp_loop_cancel(aiotp_loop *loop, aiotp_handle handle)
     uint32_t gen;
     aiotp__hslot *h;
 
-    if (loop == NULL || handle == 0) {
+    if (loop == NULL) {
+        return AIOTP_EINVAL; /* BAD-1: a NULL handle */
+    }
+    if (handle == 0) {
         return AIOTP_ENOENT;
     }
     slot = (uint32_t)(handle & 0xffffffffu) - 1u;

@@ -383,10 +383,13 @@ void aiotp__listen_step(aiotp_loop *loop, void *arg)
             }
         }
     } else if (r->sopts.sock >= 0) {
+        /* METH-1: once the method returned 0 the socket is the library's; on failure
+           it is closed like any other */
         rc = add_fd(s, r->sopts.sock);
         if (rc == 0) {
-            r->fd = -1; /* the server owns it now */
             rc = aiotp__fd_reserve(loop, r->sopts.sock);
+        } else {
+            (void)loop->sys->close(loop->sys->ctx, r->sopts.sock);
         }
     } else {
         struct addrinfo hints;

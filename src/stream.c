@@ -991,7 +991,7 @@ int aiotp_transport_abort(aiotp_transport *t)
 
 bool aiotp_transport_is_closing(const aiotp_transport *t)
 {
-    return t == NULL || aiotp__stream_is_closing(&t->st);
+    return t != NULL && aiotp__stream_is_closing(&t->st);
 }
 
 bool aiotp_transport_is_reading(const aiotp_transport *t)

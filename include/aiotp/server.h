@@ -8,6 +8,10 @@
  * and NULL. If the method returns a negative code (invalid arguments, no memory) the
  * operation did not start and the callback is never called.
  *
+ * Socket ownership: a socket passed in (opts->sock, connect_accepted_socket) stays the
+ * caller's when the method returns an error; once the method has returned 0 it belongs
+ * to the library, which closes it if the operation then fails.
+ *
  * For connections, the completion runs after the protocol's connection_made, in the
  * same iteration (CPython: create_connection returns after connection_made).
  */

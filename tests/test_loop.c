@@ -1,0 +1,1008 @@
+/* tests/test_loop.c - the event loop: ready queue, timers, cancel, stop/run, fd
+   watchers, exception handler (spec/rules.md, "Loop", LOOP-1..LOOP-9). */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* ---- helpers: an order log ------------------------------------------------------- */
+
+static char order[512];
+
+static void log_reset(void)
+{
+    order[0] = '\0';
+}
+
+static void log_add(const char *s)
+{
+    size_t n = strlen(order);
+    size_t k = strlen(s);
+    if (n + k < sizeof(order)) {
+        memcpy(order + n, s, k + 1);
+    }
+}
+
+/* call_soon / timer callback: appends its argument (a string) to the log */
+static void log_cb(aiotp_loop *loop, void *arg)
+{
+    (void)loop;
+    log_add(arg);
+}
+
+/* the running FNV-1a checksum of the traces */
+static uint32_t fnv(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint32_t h = 2166136261u;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* ---- helpers: a loop with a fake clock and a backend that records the timeout ------ */
+
+static int64_t fake_now;
+static int last_timeout;
+static long nwaits;
+static size_t fake_live;
+
+static int64_t fake_clock(void *ctx)
+{
+    (void)ctx;
+    return fake_now;
+}
+
+static int fb_open(void **st, const aiotp_syscalls *s, const aiotp_allocator *a)
+{
+    return aiotp_backend_poll()->open(st, s, a);
+}
+
+static void fb_close(void *st)
+{
+    aiotp_backend_poll()->close(st);
+}
+
+static int fb_set(void *st, int fd, unsigned ev)
+{
+    return aiotp_backend_poll()->set(st, fd, ev);
+}
+
+/* records the timeout the loop chose, then polls without blocking */
+static int fb_wait(void *st, int timeout_ms, aiotp_backend_event *out, size_t cap)
+{
+    last_timeout = timeout_ms;
+    nwaits++;
+    return aiotp_backend_poll()->wait(st, 0, out, cap);
+}
+
+static const aiotp_backend rec_backend = {sizeof(aiotp_backend), "rec", fb_open, fb_close,
+                                          fb_set, fb_wait};
+
+static void *fa_alloc(void *ctx, size_t n)
+{
+    void *p = malloc(n);
+    (void)ctx;
+    if (p != NULL) {
+        fake_live++;
+    }
+    return p;
+}
+
+static void *fa_realloc(void *ctx, void *old, size_t n)
+{
+    void *p = realloc(old, n);
+    (void)ctx;
+    if (p != NULL && old == NULL) {
+        fake_live++;
+    }
+    return p;
+}
+
+static void fa_free(void *ctx, void *p)
+{
+    (void)ctx;
+    if (p != NULL) {
+        fake_live--;
+        free(p);
+    }
+}
+
+static const aiotp_allocator fake_alloc = {fa_alloc, fa_realloc, fa_free, NULL};
+static aiotp_syscalls fake_sys;
+
+static aiotp_loop *fake_loop(void)
+{
+    aiotp_loop_options o;
+    aiotp_loop *loop = NULL;
+    int rc;
+
+    fake_sys = *aiotp_syscalls_posix();
+    fake_sys.clock_ns = fake_clock;
+    fake_now = 1000 * AIOTP_NS_PER_SEC;
+    last_timeout = -2;
+    nwaits = 0;
+    fake_live = 0;
+    memset(&o, 0, sizeof(o));
+    o.size = sizeof(o);
+    o.backend = &rec_backend;
+    o.syscalls = &fake_sys;
+    o.allocator = &fake_alloc;
+    rc = aiotp_loop_create(&loop, &o);
+    CHECK_ERR(rc, 0);
+    if (rc != 0) {
+        exit(1);
+    }
+    return loop;
+}
+
+static void fake_loop_free(aiotp_loop *loop)
+{
+    aiotp_loop_free(loop);
+    CHECK_SIZE(fake_live, 0);
+}
+
+/* ---- LOOP-3, LOOP-6: the ready queue ------------------------------------------------- */
+
+TEST(call_soon_fifo)
+{
+    aiotp_loop *loop = th_loop();
+    static const char *names[] = {"a", "b", "c", "d", "e", "f", "g", "h"};
+    aiotp_handle h[8];
+    uint64_t it;
+    size_t i;
+
+    log_reset();
+    for (i = 0; i < 8; i++) {
+        h[i] = 0;
+        CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)names[i], &h[i]), 0);
+        CHECK(h[i] != 0);
+        if (i > 0) {
+            CHECK(h[i] != h[i - 1]);
+        }
+    }
+    CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)"z", NULL), 0); /* out NULL ok */
+    CHECK_STR(order, "");
+    it = aiotp_loop_iteration(loop);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_INT(aiotp_loop_iteration(loop), it + 1);
+    CHECK_STR(order, "abcdefghz"); /* all in one pass, in FIFO order */
+}
+
+/* A callback that schedules more work: the new callbacks wait for the next pass. */
+static void chain_a(aiotp_loop *loop, void *arg)
+{
+    (void)arg;
+    log_add("A");
+    (void)aiotp_loop_call_soon(loop, log_cb, (void *)"c", NULL);
+    (void)aiotp_loop_call_soon(loop, log_cb, (void *)"d", NULL);
+}
+
+static void chain_b(aiotp_loop *loop, void *arg)
+{
+    (void)arg;
+    log_add("B");
+    (void)aiotp_loop_call_soon(loop, log_cb, (void *)"e", NULL);
+}
+
+TEST(queued_in_pass_runs_next_pass)
+{
+    aiotp_loop *loop = th_loop();
+    uint64_t it = aiotp_loop_iteration(loop);
+
+    log_reset();
+    CHECK_ERR(aiotp_loop_call_soon(loop, chain_a, NULL, NULL), 0);
+    CHECK_ERR(aiotp_loop_call_soon(loop, chain_b, NULL, NULL), 0);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_STR(order, "AB");
+    CHECK_INT(aiotp_loop_iteration(loop), it + 1);
+    /* c, d, e are ready: the next pass must not block (LOOP-2) and runs them in order */
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_STR(order, "ABcde");
+    CHECK_INT(aiotp_loop_iteration(loop), it + 2);
+}
+
+static int resched_count;
+
+static void resched(aiotp_loop *loop, void *arg)
+{
+    (void)arg;
+    resched_count++;
+    (void)aiotp_loop_call_soon(loop, resched, NULL, NULL);
+}
+
+/* A callback rescheduling itself runs once per pass, never twice in one pass. */
+TEST(self_rescheduling_callback)
+{
+    aiotp_loop *loop = th_loop();
+    int i;
+
+    resched_count = 0;
+    log_reset();
+    CHECK_ERR(aiotp_loop_call_soon(loop, resched, NULL, NULL), 0);
+    for (i = 1; i <= 5; i++) {
+        CHECK_ERR(aiotp_loop_run_once(loop), 0);
+        CHECK_INT(resched_count, i);
+    }
+}
+
+/* ---- LOOP-2: the wait timeout ------------------------------------------------------------ */
+
+TEST(wait_timeout_choice)
+{
+    aiotp_loop *loop = fake_loop();
+    aiotp_handle far = 0;
+
+    log_reset();
+    /* a timer 10 s away and nothing ready: wait up to 10 s */
+    CHECK_ERR(aiotp_loop_call_later(loop, 10 * AIOTP_NS_PER_SEC, log_cb, (void *)"T", &far), 0);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_INT(last_timeout, 10000);
+    CHECK_STR(order, "");
+    /* a ready callback: do not block */
+    CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)"s", NULL), 0);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_INT(last_timeout, 0);
+    CHECK_STR(order, "s");
+    /* partial milliseconds are rounded up, so the wait never ends early */
+    fake_now += 10 * AIOTP_NS_PER_SEC - 1500000; /* 1.5 ms before the timer */
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_INT(last_timeout, 2);
+    CHECK_STR(order, "s");
+    /* a cancelled timer is purged first: no timer left, no limit */
+    CHECK_ERR(aiotp_loop_cancel(loop, far), 0);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_INT(last_timeout, -1);
+    CHECK_STR(order, "s");
+    fake_loop_free(loop);
+}
+
+/* stop() before run(): the loop is stopping, so the one pass it runs does not block. */
+TEST(stop_before_run_one_pass)
+{
+    aiotp_loop *loop = fake_loop();
+    uint64_t it;
+
+    log_reset();
+    CHECK_ERR(aiotp_loop_call_later(loop, 10 * AIOTP_NS_PER_SEC, log_cb, (void *)"T", NULL), 0);
+    it = aiotp_loop_iteration(loop);
+    aiotp_loop_stop(loop);
+    CHECK_ERR(aiotp_loop_run(loop), 0);
+    CHECK_INT(aiotp_loop_iteration(loop), it + 1);
+    CHECK_INT(last_timeout, 0);
+    CHECK_INT(nwaits, 1);
+    CHECK_STR(order, "");
+    CHECK_INT(aiotp_loop_is_running(loop), 0);
+    fake_loop_free(loop);
+}
+
+/* ---- LOOP-5: timers ------------------------------------------------------------------------ */
+
+typedef struct tmr {
+    const char *name;
+    aiotp_time when;
+    aiotp_time ran_at;
+    int runs;
+} tmr;
+
+static void tmr_cb(aiotp_loop *loop, void *arg)
+{
+    tmr *m = arg;
+    m->runs++;
+    m->ran_at = aiotp_loop_time(loop);
+    log_add(m->name);
+}
+
+TEST(timers_time_order_fake_clock)
+{
+    aiotp_loop *loop = fake_loop();
+    aiotp_time base = aiotp_loop_time(loop);
+    tmr m[6] = {{"a", 300, 0, 0}, {"b", 100, 0, 0}, {"c", 200, 0, 0},
+                {"d", 200, 0, 0}, {"e", 100, 0, 0}, {"f", 250, 0, 0}};
+    size_t i;
+
+    log_reset();
+    for (i = 0; i < 6; i++) {
+        m[i].when = base + m[i].when * AIOTP_NS_PER_MS;
+        if (i % 2 == 0) {
+            CHECK_ERR(aiotp_loop_call_at(loop, m[i].when, tmr_cb, &m[i], NULL), 0);
+        } else {
+            CHECK_ERR(aiotp_loop_call_later(loop, m[i].when - base, tmr_cb, &m[i], NULL), 0);
+        }
+    }
+    fake_now = base + 150 * AIOTP_NS_PER_MS;
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_STR(order, "be"); /* equal times: scheduling order */
+    fake_now = base + 1000 * AIOTP_NS_PER_MS;
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_STR(order, "becdfa");
+    for (i = 0; i < 6; i++) {
+        CHECK_INT(m[i].runs, 1);
+        CHECK(m[i].ran_at >= m[i].when);
+    }
+    fake_loop_free(loop);
+}
+
+TEST(timer_never_early_fake_clock)
+{
+    aiotp_loop *loop = fake_loop();
+    tmr m = {"t", 0, 0, 0};
+    int i;
+
+    log_reset();
+    m.when = aiotp_loop_time(loop) + 100 * AIOTP_NS_PER_MS;
+    CHECK_ERR(aiotp_loop_call_later(loop, 100 * AIOTP_NS_PER_MS, tmr_cb, &m, NULL), 0);
+    /* the backend returns at once although the loop asked to wait 100 ms: the clock has
+       not moved, so the timer must not run */
+    for (i = 0; i < 3; i++) {
+        CHECK_ERR(aiotp_loop_run_once(loop), 0);
+        CHECK_INT(last_timeout, 100);
+        CHECK_INT(m.runs, 0);
+    }
+    fake_now = m.when - 1; /* one nanosecond early */
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_INT(last_timeout, 1);
+    CHECK_INT(m.runs, 0);
+    fake_now = m.when;
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_INT(m.runs, 1);
+    CHECK_INT(m.ran_at, m.when);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_INT(m.runs, 1); /* once */
+    fake_loop_free(loop);
+}
+
+static bool all_ran(void *arg)
+{
+    tmr *m = arg;
+    size_t i;
+    for (i = 0; i < 4; i++) {
+        if (m[i].runs == 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The real clock: timers run in time order and never before their time. */
+TEST(timers_real_clock)
+{
+    aiotp_loop *loop = th_loop();
+    tmr m[4] = {{"x", 0, 0, 0}, {"y", 0, 0, 0}, {"z", 0, 0, 0}, {"w", 0, 0, 0}};
+    aiotp_time now = aiotp_loop_time(loop);
+    size_t i;
+
+    log_reset();
+    CHECK(now > 0);
+    m[0].when = now + 30 * AIOTP_NS_PER_MS;
+    m[1].when = now + 5 * AIOTP_NS_PER_MS;
+    m[2].when = now + 15 * AIOTP_NS_PER_MS;
+    m[3].when = m[2].when; /* same time as z, scheduled later */
+    CHECK_ERR(aiotp_loop_call_at(loop, m[0].when, tmr_cb, &m[0], NULL), 0);
+    CHECK_ERR(aiotp_loop_call_at(loop, m[1].when, tmr_cb, &m[1], NULL), 0);
+    CHECK_ERR(aiotp_loop_call_at(loop, m[2].when, tmr_cb, &m[2], NULL), 0);
+    CHECK_ERR(aiotp_loop_call_at(loop, m[3].when, tmr_cb, &m[3], NULL), 0);
+    th_run_until(loop, all_ran, m, 100);
+    CHECK_STR(order, "yzwx");
+    for (i = 0; i < 4; i++) {
+        CHECK_INT(m[i].runs, 1);
+        CHECK(m[i].ran_at >= m[i].when);
+    }
+    CHECK(aiotp_loop_time(loop) >= now + 30 * AIOTP_NS_PER_MS);
+}
+
+/* A negative delay counts as 0: due at once, after the callbacks already queued. */
+TEST(call_later_negative_delay)
+{
+    aiotp_loop *loop = fake_loop();
+    aiotp_time now = aiotp_loop_time(loop);
+    tmr m = {"n", 0, 0, 0};
+
+    log_reset();
+    CHECK_ERR(aiotp_loop_call_later(loop, -5 * AIOTP_NS_PER_SEC, tmr_cb, &m, NULL), 0);
+    CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)"s", NULL), 0);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_INT(m.runs, 1);
+    CHECK_INT(m.ran_at, now);
+    CHECK_STR(order, "sn"); /* ready callbacks first, then due timers (step 5) */
+    fake_loop_free(loop);
+}
+
+/* ---- LOOP-1: cancel ------------------------------------------------------------------------- */
+
+TEST(cancel_ready_handle)
+{
+    aiotp_loop *loop = th_loop();
+    aiotp_handle a = 0;
+    aiotp_handle b = 0;
+    aiotp_handle c = 0;
+
+    log_reset();
+    CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)"a", &a), 0);
+    CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)"b", &b), 0);
+    CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)"c", &c), 0);
+    CHECK_ERR(aiotp_loop_cancel(loop, b), 0);
+    CHECK_ERR(aiotp_loop_cancel(loop, b), AIOTP_ENOENT);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_STR(order, "ac");
+    CHECK_ERR(aiotp_loop_cancel(loop, b), AIOTP_ENOENT);
+    /* handles that ran */
+    CHECK_ERR(aiotp_loop_cancel(loop, a), AIOTP_ENOENT);
+    CHECK_ERR(aiotp_loop_cancel(loop, c), AIOTP_ENOENT);
+    th_run_passes(loop, 2);
+    CHECK_STR(order, "ac");
+}
+
+TEST(cancel_timer_handle)
+{
+    aiotp_loop *loop = fake_loop();
+    aiotp_handle h1 = 0;
+    aiotp_handle h2 = 0;
+    tmr m1 = {"1", 0, 0, 0};
+    tmr m2 = {"2", 0, 0, 0};
+
+    log_reset();
+    CHECK_ERR(aiotp_loop_call_later(loop, 10 * AIOTP_NS_PER_MS, tmr_cb, &m1, &h1), 0);
+    CHECK_ERR(aiotp_loop_call_later(loop, 10 * AIOTP_NS_PER_MS, tmr_cb, &m2, &h2), 0);
+    CHECK_ERR(aiotp_loop_cancel(loop, h1), 0);
+    CHECK_ERR(aiotp_loop_cancel(loop, h1), AIOTP_ENOENT);
+    fake_now += AIOTP_NS_PER_SEC;
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_INT(m1.runs, 0);
+    CHECK_INT(m2.runs, 1);
+    CHECK_ERR(aiotp_loop_cancel(loop, h1), AIOTP_ENOENT);
+    CHECK_ERR(aiotp_loop_cancel(loop, h2), AIOTP_ENOENT); /* ran */
+    fake_now += AIOTP_NS_PER_SEC;
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_INT(m1.runs, 0);
+    CHECK_INT(m2.runs, 1);
+    CHECK_STR(order, "2");
+    fake_loop_free(loop);
+}
+
+/* Handles that never existed, handle 0, and a stale handle whose slot was reused. */
+TEST(cancel_unknown_and_stale_handles)
+{
+    aiotp_loop *loop = th_loop();
+    aiotp_handle old = 0;
+    aiotp_handle fresh = 0;
+
+    log_reset();
+    CHECK_ERR(aiotp_loop_cancel(loop, 0), AIOTP_ENOENT);
+    CHECK_ERR(aiotp_loop_cancel(loop, (aiotp_handle)1), AIOTP_ENOENT);
+    CHECK_ERR(aiotp_loop_cancel(loop, (aiotp_handle)0xdeadbeef00000005ull), AIOTP_ENOENT);
+    CHECK_ERR(aiotp_loop_cancel(loop, UINT64_MAX), AIOTP_ENOENT);
+    CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)"o", &old), 0);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)"f", &fresh), 0);
+    CHECK(fresh != old);
+    CHECK_ERR(aiotp_loop_cancel(loop, old), AIOTP_ENOENT); /* must not hit "f" */
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_STR(order, "of");
+}
+
+/* Cancelling a handle queued for the same pass, from an earlier callback of that pass. */
+static aiotp_handle victim;
+
+static void canceller(aiotp_loop *loop, void *arg)
+{
+    (void)arg;
+    log_add("K");
+    CHECK_ERR(aiotp_loop_cancel(loop, victim), 0);
+}
+
+TEST(cancel_inside_same_pass)
+{
+    aiotp_loop *loop = fake_loop();
+    aiotp_handle t = 0;
+
+    log_reset();
+    CHECK_ERR(aiotp_loop_call_soon(loop, canceller, NULL, NULL), 0);
+    CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)"v", &victim), 0);
+    CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)"w", NULL), 0);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_STR(order, "Kw");
+    /* a due timer queued in the same pass as its canceller */
+    CHECK_ERR(aiotp_loop_call_later(loop, 0, canceller, NULL, NULL), 0);
+    CHECK_ERR(aiotp_loop_call_later(loop, 0, log_cb, (void *)"t", &t), 0);
+    victim = t;
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_STR(order, "KwK");
+    CHECK_ERR(aiotp_loop_cancel(loop, t), AIOTP_ENOENT);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_STR(order, "KwK");
+    fake_loop_free(loop);
+}
+
+/* ---- LOOP-7: stop and re-entrance ------------------------------------------------------------ */
+
+static bool was_running;
+
+static void stopper(aiotp_loop *loop, void *arg)
+{
+    (void)arg;
+    log_add("S");
+    was_running = aiotp_loop_is_running(loop);
+    aiotp_loop_stop(loop);
+    (void)aiotp_loop_call_soon(loop, log_cb, (void *)"n", NULL); /* next pass */
+}
+
+static void stopper2(aiotp_loop *loop, void *arg)
+{
+    (void)arg;
+    log_add("2");
+    aiotp_loop_stop(loop);
+}
+
+TEST(stop_inside_callback)
+{
+    aiotp_loop *loop = th_loop();
+    uint64_t it = aiotp_loop_iteration(loop);
+
+    log_reset();
+    was_running = false;
+    CHECK_INT(aiotp_loop_is_running(loop), 0);
+    CHECK_ERR(aiotp_loop_call_soon(loop, stopper, NULL, NULL), 0);
+    CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)"c", NULL), 0);
+    CHECK_ERR(aiotp_loop_run(loop), 0);
+    /* the rest of the current pass ran, the callback queued in it did not */
+    CHECK_STR(order, "Sc");
+    CHECK_INT(aiotp_loop_iteration(loop), it + 1);
+    CHECK_INT(was_running, 1);
+    CHECK_INT(aiotp_loop_is_running(loop), 0);
+    /* the stop request is consumed: the next run() runs until the next stop() */
+    CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)"x", NULL), 0);
+    CHECK_ERR(aiotp_loop_call_later(loop, 2 * AIOTP_NS_PER_MS, stopper2, NULL, NULL), 0);
+    CHECK_ERR(aiotp_loop_run(loop), 0);
+    CHECK_STR(order, "Scnx2");
+    CHECK(aiotp_loop_iteration(loop) >= it + 2);
+}
+
+static int inner_run_rc;
+static int inner_once_rc;
+
+static void reenter(aiotp_loop *loop, void *arg)
+{
+    (void)arg;
+    inner_run_rc = aiotp_loop_run(loop);
+    inner_once_rc = aiotp_loop_run_once(loop);
+    aiotp_loop_free(loop); /* refused while running: nothing happens */
+    log_add("R");
+}
+
+TEST(run_inside_callback)
+{
+    aiotp_loop *loop = th_loop();
+    uint64_t it = aiotp_loop_iteration(loop);
+
+    log_reset();
+    inner_run_rc = 1;
+    inner_once_rc = 1;
+    CHECK_ERR(aiotp_loop_call_soon(loop, reenter, NULL, NULL), 0);
+    CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)"a", NULL), 0);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_ERR(inner_run_rc, AIOTP_ERUNNING);
+    CHECK_ERR(inner_once_rc, AIOTP_ERUNNING);
+    CHECK_STR(order, "Ra");
+    CHECK_INT(aiotp_loop_iteration(loop), it + 1); /* the inner calls ran no pass */
+    /* the loop survived the refused free and still works */
+    CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)"b", NULL), 0);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_STR(order, "Rab");
+}
+
+/* ---- LOOP-8, LOOP-4: fd watchers --------------------------------------------------------------- */
+
+typedef struct fdw {
+    const char *name;
+    int calls;
+    int last_fd;
+    bool consume; /* read one byte per call */
+    bool remove;  /* remove itself (writer) */
+} fdw;
+
+static void fdw_cb(aiotp_loop *loop, int fd, void *arg)
+{
+    fdw *w = arg;
+    char c;
+    w->calls++;
+    w->last_fd = fd;
+    log_add(w->name);
+    if (w->consume) {
+        (void)!recv(fd, &c, 1, MSG_DONTWAIT);
+    }
+    if (w->remove) {
+        (void)aiotp_loop_remove_writer(loop, fd);
+    }
+}
+
+TEST(reader_called_when_readable)
+{
+    aiotp_loop *loop = th_loop();
+    int sv[2];
+    fdw a = {"a", 0, -1, true, false};
+    fdw b = {"b", 0, -1, true, false};
+
+    log_reset();
+    th_socketpair(sv);
+    CHECK_ERR(aiotp_loop_add_reader(loop, sv[0], fdw_cb, &a), 0);
+    th_run_once(loop);
+    CHECK_INT(a.calls, 0); /* nothing to read */
+    CHECK_INT(write(sv[1], "xy", 2), 2);
+    th_run_once(loop);
+    CHECK_INT(a.calls, 1);
+    CHECK_INT(a.last_fd, sv[0]);
+    th_run_once(loop); /* level-triggered: the second byte is still there */
+    CHECK_INT(a.calls, 2);
+    th_run_once(loop);
+    CHECK_INT(a.calls, 2);
+    /* a second add_reader replaces the first */
+    CHECK_ERR(aiotp_loop_add_reader(loop, sv[0], fdw_cb, &b), 0);
+    CHECK_INT(write(sv[1], "z", 1), 1);
+    th_run_once(loop);
+    CHECK_INT(a.calls, 2);
+    CHECK_INT(b.calls, 1);
+    CHECK_INT(b.last_fd, sv[0]);
+    CHECK_ERR(aiotp_loop_remove_reader(loop, sv[0]), 1);
+    CHECK_ERR(aiotp_loop_remove_reader(loop, sv[0]), 0);
+    CHECK_ERR(aiotp_loop_remove_writer(loop, sv[0]), 0);
+    CHECK_INT(write(sv[1], "q", 1), 1);
+    th_run_once(loop);
+    CHECK_INT(a.calls, 2);
+    CHECK_INT(b.calls, 1);
+    CHECK_STR(order, "aab");
+    /* an fd the loop has never seen */
+    CHECK_ERR(aiotp_loop_remove_reader(loop, 1000), 0);
+    CHECK_ERR(aiotp_loop_remove_writer(loop, 1000), 0);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* An event already queued for a reader that is replaced before it runs is dropped (the
+   old reader does not run; the new one waits for the next poll). */
+static fdw *swap_to;
+static int swap_fd;
+
+static void swapper(aiotp_loop *loop, void *arg)
+{
+    (void)arg;
+    log_add("S");
+    CHECK_ERR(aiotp_loop_add_reader(loop, swap_fd, fdw_cb, swap_to), 0);
+}
+
+TEST(reader_replaced_drops_queued_event)
+{
+    aiotp_loop *loop = th_loop();
+    int sv[2];
+    fdw a = {"a", 0, -1, true, false};
+    fdw b = {"b", 0, -1, true, false};
+
+    log_reset();
+    th_socketpair(sv);
+    CHECK_INT(write(sv[1], "x", 1), 1);
+    CHECK_ERR(aiotp_loop_add_reader(loop, sv[0], fdw_cb, &a), 0);
+    swap_to = &b;
+    swap_fd = sv[0];
+    /* queued before the pass, so it runs before the pass's I/O callbacks */
+    CHECK_ERR(aiotp_loop_call_soon(loop, swapper, NULL, NULL), 0);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_STR(order, "S");
+    CHECK_INT(a.calls, 0);
+    CHECK_INT(b.calls, 0);
+    th_run_once(loop);
+    CHECK_STR(order, "Sb");
+    CHECK_INT(b.calls, 1);
+    CHECK_ERR(aiotp_loop_remove_reader(loop, sv[0]), 1);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+TEST(writer_called_when_writable)
+{
+    aiotp_loop *loop = th_loop();
+    int sv[2];
+    fdw w = {"w", 0, -1, false, false};
+    fdw w2 = {"W", 0, -1, false, true};
+
+    log_reset();
+    th_socketpair(sv);
+    CHECK_ERR(aiotp_loop_add_writer(loop, sv[0], fdw_cb, &w), 0);
+    th_run_once(loop);
+    CHECK_INT(w.calls, 1);
+    CHECK_INT(w.last_fd, sv[0]);
+    th_run_once(loop);
+    CHECK_INT(w.calls, 2); /* still writable */
+    CHECK_ERR(aiotp_loop_add_writer(loop, sv[0], fdw_cb, &w2), 0); /* replaces */
+    th_run_once(loop);
+    CHECK_INT(w.calls, 2);
+    CHECK_INT(w2.calls, 1);
+    /* w2 removed itself */
+    CHECK_ERR(aiotp_loop_remove_writer(loop, sv[0]), 0);
+    th_run_once(loop);
+    CHECK_INT(w2.calls, 1);
+    CHECK_ERR(aiotp_loop_add_writer(loop, sv[0], fdw_cb, &w), 0);
+    CHECK_ERR(aiotp_loop_remove_writer(loop, sv[0]), 1);
+    CHECK_ERR(aiotp_loop_remove_writer(loop, sv[0]), 0);
+    th_run_once(loop);
+    CHECK_INT(w.calls, 2);
+    CHECK_STR(order, "wwW");
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* One fd both readable and writable: the reader runs first, whatever the order in which
+   the two were registered. */
+TEST(reader_before_writer)
+{
+    aiotp_loop *loop = th_loop();
+    int sv[2];
+    fdw r = {"r", 0, -1, true, false};
+    fdw w = {"w", 0, -1, false, true};
+
+    log_reset();
+    th_socketpair(sv);
+    CHECK_INT(write(sv[1], "x", 1), 1);
+    CHECK_ERR(aiotp_loop_add_writer(loop, sv[0], fdw_cb, &w), 0);
+    CHECK_ERR(aiotp_loop_add_reader(loop, sv[0], fdw_cb, &r), 0);
+    th_run_once(loop);
+    CHECK_STR(order, "rw");
+    CHECK_ERR(aiotp_loop_remove_reader(loop, sv[0]), 1);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* The fd of a transport that is not closing is off limits; allowed once it is closing. */
+TEST(transport_fd_busy)
+{
+    aiotp_loop *loop = th_loop();
+    th_rec *r = th_rec_new();
+    fdw w = {"w", 0, -1, false, false};
+    int sv[2];
+    aiotp_transport *t;
+    char expect[256];
+
+    th_socketpair(sv);
+    t = th_wrap(loop, sv[0], &th_streaming, r);
+    CHECK_ERR(aiotp_loop_add_reader(loop, sv[0], fdw_cb, &w), AIOTP_EBUSY);
+    CHECK_ERR(aiotp_loop_add_writer(loop, sv[0], fdw_cb, &w), AIOTP_EBUSY);
+    CHECK_ERR(aiotp_loop_remove_reader(loop, sv[0]), AIOTP_EBUSY);
+    CHECK_ERR(aiotp_loop_remove_writer(loop, sv[0]), AIOTP_EBUSY);
+    /* the transport is untouched: it still reads */
+    CHECK_INT(write(sv[1], "hello", 5), 5);
+    th_run_once(loop);
+    CHECK_INT(r->chunks, 1);
+    CHECK_SIZE(r->rx_len, 5);
+    CHECK_ERR(aiotp_transport_close(t), 0);
+    CHECK_INT(aiotp_transport_is_closing(t), 1);
+    CHECK_ERR(aiotp_loop_add_reader(loop, sv[0], fdw_cb, &w), 0);
+    CHECK_ERR(aiotp_loop_remove_reader(loop, sv[0]), 1);
+    CHECK_ERR(aiotp_loop_add_writer(loop, sv[0], fdw_cb, &w), 0);
+    CHECK_ERR(aiotp_loop_remove_writer(loop, sv[0]), 1);
+    th_run_until(loop, th_is_lost, r, 5);
+    CHECK_INT(w.calls, 0);
+    CHECK_INT(r->lost, 1);
+    snprintf(expect, sizeof(expect),
+             "cb connection_made\ncb data_received n=5 total=5 sum=%08x\n"
+             "cb connection_lost status=0\n",
+             (unsigned)fnv("hello", 5));
+    CHECK_STR(th_callbacks(1), expect);
+    close(sv[1]);
+}
+
+TEST(negative_fd_and_null_callback)
+{
+    aiotp_loop *loop = th_loop();
+    fdw w = {"w", 0, -1, false, false};
+    int sv[2];
+
+    CHECK_ERR(aiotp_loop_add_reader(loop, -1, fdw_cb, &w), AIOTP_EBADF);
+    CHECK_ERR(aiotp_loop_add_writer(loop, -1, fdw_cb, &w), AIOTP_EBADF);
+    CHECK_ERR(aiotp_loop_add_reader(loop, -7, fdw_cb, &w), AIOTP_EBADF);
+    CHECK_ERR(aiotp_loop_remove_reader(loop, -1), AIOTP_EBADF);
+    CHECK_ERR(aiotp_loop_remove_writer(loop, -1), AIOTP_EBADF);
+    th_socketpair(sv);
+    CHECK_ERR(aiotp_loop_add_reader(loop, sv[0], NULL, &w), AIOTP_EINVAL);
+    CHECK_ERR(aiotp_loop_add_writer(loop, sv[0], NULL, &w), AIOTP_EINVAL);
+    CHECK_ERR(aiotp_loop_remove_reader(loop, sv[0]), 0);
+    CHECK_ERR(aiotp_loop_remove_writer(loop, sv[0]), 0);
+    th_run_once(loop);
+    CHECK_INT(w.calls, 0);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* ---- LOOP-9: the exception handler -------------------------------------------------------------- */
+
+typedef struct exc_rec {
+    int calls;
+    aiotp_loop *loop;
+    aiotp_exception_context ctx;
+    const aiotp_exception_context *ptr;
+    char message[160];
+} exc_rec;
+
+static void exc_handler(aiotp_loop *loop, const aiotp_exception_context *ctx, void *arg)
+{
+    exc_rec *e = arg;
+    e->calls++;
+    e->loop = loop;
+    e->ctx = *ctx;
+    e->ptr = ctx;
+    snprintf(e->message, sizeof(e->message), "%s", ctx->message ? ctx->message : "(null)");
+}
+
+TEST(exception_handler_context)
+{
+    aiotp_loop *loop = th_loop();
+    th_rec *r = th_rec_new();
+    exc_rec e;
+    int sv[2];
+    aiotp_transport *t;
+    char expect[256];
+
+    memset(&e, 0, sizeof(e));
+    log_reset();
+    aiotp_loop_set_exception_handler(loop, exc_handler, &e);
+    r->data_ret = -42;
+    th_socketpair(sv);
+    t = th_wrap(loop, sv[0], &th_streaming, r);
+    CHECK_INT(write(sv[1], "hello", 5), 5);
+    th_run_once(loop);
+    /* reported synchronously, inside the read callback, before the transport closes */
+    CHECK_INT(e.calls, 1);
+    CHECK(e.loop == loop);
+    CHECK_STR(e.message, "Fatal error: protocol.data_received() call failed.");
+    CHECK_ERR(e.ctx.status, -42);
+    CHECK(e.ctx.transport == t);
+    CHECK(e.ctx.protocol == &th_streaming);
+    CHECK(e.ctx.protocol_data == r);
+    CHECK(e.ctx.server == NULL);
+    CHECK_INT(r->lost, 0);
+    CHECK_INT(aiotp_transport_is_closing(t), 1);
+    th_run_once(loop);
+    CHECK_INT(r->lost, 1);
+    CHECK_ERR(r->lost_status, -42);
+    CHECK_INT(e.calls, 1);
+    snprintf(expect, sizeof(expect),
+             "cb connection_made\ncb data_received n=5 total=5 sum=%08x\n"
+             "cb connection_lost status=E?\n",
+             (unsigned)fnv("hello", 5));
+    CHECK_STR(th_callbacks(1), expect);
+    /* the loop carries on */
+    CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)"ok", NULL), 0);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_STR(order, "ok");
+    close(sv[1]);
+}
+
+TEST(call_exception_handler_direct)
+{
+    aiotp_loop *loop = th_loop();
+    exc_rec e;
+    aiotp_exception_context ctx;
+
+    memset(&e, 0, sizeof(e));
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.message = "custom";
+    ctx.status = -EPIPE;
+    ctx.protocol_data = &e;
+    aiotp_loop_set_exception_handler(loop, exc_handler, &e);
+    aiotp_loop_call_exception_handler(loop, &ctx);
+    CHECK_INT(e.calls, 1);
+    CHECK(e.ptr == &ctx); /* passed through unchanged */
+    CHECK_STR(e.message, "custom");
+    CHECK_ERR(e.ctx.status, -EPIPE);
+    CHECK(e.ctx.transport == NULL);
+    CHECK(e.ctx.protocol == NULL);
+    CHECK(e.ctx.protocol_data == &e);
+    aiotp_loop_call_exception_handler(loop, NULL); /* ignored */
+    CHECK_INT(e.calls, 1);
+}
+
+/* Runs fn(loop) with stderr redirected to a temporary file; returns what was printed. */
+static char captured[4096];
+
+static void capture_stderr_begin(int *saved, FILE **tmp)
+{
+    fflush(stderr);
+    *saved = dup(2);
+    *tmp = tmpfile();
+    if (*saved < 0 || *tmp == NULL) {
+        th_fail(__FILE__, __LINE__, "cannot capture stderr");
+        exit(1);
+    }
+    dup2(fileno(*tmp), 2);
+}
+
+static void capture_stderr_end(int saved, FILE *tmp)
+{
+    size_t n;
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(tmp);
+    n = fread(captured, 1, sizeof(captured) - 1, tmp);
+    captured[n] = '\0';
+    fclose(tmp);
+}
+
+TEST(default_exception_handler_prints)
+{
+    aiotp_loop *loop = th_loop();
+    th_rec *r = th_rec_new();
+    exc_rec e;
+    aiotp_exception_context ctx;
+    int saved;
+    FILE *tmp;
+    int sv[2];
+
+    memset(&e, 0, sizeof(e));
+    memset(&ctx, 0, sizeof(ctx));
+    log_reset();
+    /* set, then restore the default with NULL */
+    aiotp_loop_set_exception_handler(loop, exc_handler, &e);
+    aiotp_loop_set_exception_handler(loop, NULL, NULL);
+    ctx.message = "something broke";
+    ctx.status = -EPIPE;
+
+    capture_stderr_begin(&saved, &tmp);
+    aiotp_loop_call_exception_handler(loop, &ctx);
+    aiotp_loop_default_exception_handler(loop, NULL); /* ignored, no crash */
+    ctx.message = NULL;
+    ctx.status = 0;
+    aiotp_loop_default_exception_handler(loop, &ctx); /* no message: still no crash */
+    capture_stderr_end(saved, tmp);
+    CHECK_INT(e.calls, 0);
+    CHECK(strstr(captured, "something broke") != NULL);
+    CHECK(strstr(captured, "EPIPE") != NULL);
+
+    /* a failing data_received with the default handler: printed, the loop carries on */
+    r->data_ret = -42;
+    th_socketpair(sv);
+    (void)th_wrap(loop, sv[0], &th_streaming, r);
+    CHECK_INT(write(sv[1], "hello", 5), 5);
+    capture_stderr_begin(&saved, &tmp);
+    th_run_once(loop);
+    capture_stderr_end(saved, tmp);
+    CHECK(strstr(captured, "Fatal error: protocol.data_received() call failed.") != NULL);
+    th_run_until(loop, th_is_lost, r, 5);
+    CHECK_ERR(r->lost_status, -42);
+    CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)"ok", NULL), 0);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_STR(order, "ok");
+    close(sv[1]);
+}
+
+static const th_case cases[] = {
+    T(call_soon_fifo, "LOOP-3 LOOP-6"),
+    T(queued_in_pass_runs_next_pass, "LOOP-6 LOOP-3 LOOP-2"),
+    T(self_rescheduling_callback, "LOOP-6"),
+    T(wait_timeout_choice, "LOOP-2 LOOP-5 LOOP-1"),
+    T(stop_before_run_one_pass, "LOOP-2 LOOP-7"),
+    T(timers_time_order_fake_clock, "LOOP-5"),
+    T(timer_never_early_fake_clock, "LOOP-5"),
+    T(timers_real_clock, "LOOP-5"),
+    T(call_later_negative_delay, "LOOP-5"),
+    T(cancel_ready_handle, "LOOP-1"),
+    T(cancel_timer_handle, "LOOP-1"),
+    T(cancel_unknown_and_stale_handles, "LOOP-1"),
+    T(cancel_inside_same_pass, "LOOP-1 LOOP-6"),
+    T(stop_inside_callback, "LOOP-7"),
+    T(run_inside_callback, "LOOP-7"),
+    T(reader_called_when_readable, "LOOP-8"),
+    T(reader_replaced_drops_queued_event, "LOOP-8"),
+    T(writer_called_when_writable, "LOOP-8"),
+    T(reader_before_writer, "LOOP-4"),
+    T(transport_fd_busy, "LOOP-8"),
+    T(negative_fd_and_null_callback, "LOOP-8 BAD-5"),
+    T(exception_handler_context, "LOOP-9 PROTO-STREAM-4"),
+    T(call_exception_handler_direct, "LOOP-9"),
+    T(default_exception_handler_prints, "LOOP-9"),
+};
+TH_MAIN(cases)
