@@ -1,6 +1,6 @@
 /*
  * src/connect.c - create_connection, create_unix_connection, connect_accepted_socket
- * (spec/loop-methods.md, METH-*).
+ * (spec/rules.md, "Loop methods and servers", METH-*).
  *
  * Name resolution calls getaddrinfo through the syscall table from a loop callback: it
  * is synchronous, so a name that is not numeric blocks the loop while it resolves

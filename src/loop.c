@@ -1,6 +1,6 @@
 /*
  * src/loop.c - the event loop: ready queue, timers, fd registry, iteration.
- * Clause IDs refer to spec/loop.md.
+ * Clause IDs refer to spec/rules.md ("Loop").
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /*
  * src/server.c - create_server, create_unix_server and the server object
- * (spec/loop-methods.md, SRV-*).
+ * (spec/rules.md, "Loop methods and servers", SRV-*).
  */
 #include <netinet/in.h>
 #include <stdio.h>

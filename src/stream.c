@@ -4,7 +4,7 @@
  *
  * Every state change goes through aiotp__stream_step(); this file performs the actions
  * it returns (register/unregister with the loop, call the protocol, send, shutdown,
- * close). Clause IDs refer to spec/ (stream-transport.md, protocols.md).
+ * close). Clause IDs refer to spec/rules.md.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -805,13 +805,9 @@ static int do_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t nbufs
     if (rc != 0) {
         return rc;
     }
-    for (i = 0; i < nbufs; i++) {
-        account_tx(t, bufs[i].base, bufs[i].len);
-    }
     if (aiotp__wbuf_size(&t->wb) == 0) {
         /* WRITE-LINES-1: one gathered send of the first buffers, no copy */
         size_t k = 0;
-        size_t want = 0;
         ssize_t n;
         for (i = 0; i < nbufs && k < IOV_BATCH; i++) {
             if (bufs[i].len == 0) {
@@ -819,7 +815,6 @@ static int do_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t nbufs
             }
             iov[k].iov_base = (void *)(uintptr_t)bufs[i].base;
             iov[k].iov_len = bufs[i].len;
-            want += bufs[i].len;
             k++;
         }
         memset(&msg, 0, sizeof(msg));
@@ -829,6 +824,9 @@ static int do_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t nbufs
         if (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
             stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
             return (int)n;
+        }
+        for (i = 0; i < nbufs; i++) {
+            account_tx(t, bufs[i].base, bufs[i].len); /* accepted from here on */
         }
         if (n > 0) {
             size_t left = (size_t)n;
@@ -841,11 +839,14 @@ static int do_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t nbufs
         if (n >= 0 && (size_t)n == total) {
             return 0;
         }
-        (void)want;
         rc = writer_start(t);
         if (rc != 0) {
             stream_fatal(t, rc, "Fatal error: cannot watch the socket for writing", true);
             return rc;
+        }
+    } else {
+        for (i = 0; i < nbufs; i++) {
+            account_tx(t, bufs[i].base, bufs[i].len);
         }
     }
     for (i = first; i < nbufs; i++) {

@@ -1,7 +1,7 @@
 /*
  * aiotp/loop.h - the event loop.
  *
- * One pass of the loop ("iteration") does, in order (spec/loop.md, LOOP-1..LOOP-9):
+ * One pass of the loop ("iteration") does, in order (spec/rules.md, LOOP-1..LOOP-9):
  *   1. drop cancelled timers;
  *   2. choose the wait timeout: 0 if callbacks are ready or the loop is stopping,
  *      otherwise the time to the next timer (no limit if there is none);

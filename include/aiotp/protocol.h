@@ -8,7 +8,7 @@
  * Signalling failure (the analogue of raising an exception): every callback returns an
  * int. 0 (or, for eof_received, any value >= 0) means success; a negative value means
  * the callback failed and is used as the error status. What the transport does then is
- * what CPython 3.11 does when the Python method raises (spec/protocols.md, PROTO-*):
+ * what CPython 3.11 does when the Python method raises (spec/rules.md, PROTO-*):
  *   data_received, eof_received, get_buffer, buffer_updated fail
  *       -> exception handler "Fatal error: protocol.<name>() call failed.", then the
  *          transport is aborted and connection_lost(status) follows;

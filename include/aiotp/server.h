@@ -1,7 +1,7 @@
 /*
  * aiotp/server.h - connection-oriented loop methods and servers.
  *
- * Completion model (spec/loop-methods.md, METH-1): every asynchronous loop method takes
+ * Completion model (spec/rules.md, METH-1): every asynchronous loop method takes
  * a completion callback and its argument. The method returns 0 when the operation has
  * started; the callback is then called exactly once, from the loop, with status 0 and
  * the result, or a negative status (-ECONNREFUSED, -ENETUNREACH, AIOTP_ENONAME, ...)

@@ -2,7 +2,7 @@
  * src/core/flow.h - write flow control: watermarks and the pause/resume decision.
  *
  * Pure module: no system calls, no allocation, no callbacks. The transport asks it what
- * to do and calls the protocol itself. Rules (spec/flow-control.md):
+ * to do and calls the protocol itself. Rules (spec/rules.md, "Flow control"):
  *   FLOW-1  defaults high 65536, low 16384
  *   FLOW-2  only high given: low = high / 4; only low given: high = 4 * low;
  *           neither: the defaults
