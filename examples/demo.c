@@ -3,10 +3,11 @@
  * client in one loop over loopback, with the library's trace of every protocol callback
  * and transport call printed, then checked.
  *
- * The check: each transport's callbacks follow the documented state machine
- * (connection_made [data_received]* [eof_received]? connection_lost), the bytes the
- * client sent arrive at the server and come back intact (byte counts and checksums in
- * the trace), and the exact callback sequence of both sides is the expected one.
+ * The check: the whole trace goes through the conformance oracle (include/aiotp/oracle.h,
+ * the same module as aiotp-trace-check: the documented state machines, flow control,
+ * byte counts, exactly one connection_lost per transport), and the exact callback
+ * sequence of both sides is the expected one (the bytes the client sent arrive at the
+ * server and come back intact: byte counts and checksums in the trace).
  * Exit status 0 only if the check passes.
  */
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "aiotp/aiotp.h"
+#include "aiotp/oracle.h"
 #include "example_util.h"
 
 #define MAX_LINES 512
@@ -176,6 +178,54 @@ static void on_closed(void *arg, int status, aiotp_server *s)
 
 /* ---- the check ---- */
 
+static void *o_alloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return malloc(n);
+}
+
+static void o_free(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    (void)n;
+    free(p);
+}
+
+/* Every line through the oracle; every transport must have reached connection_lost. */
+static int oracle_check(void)
+{
+    aiotp_oracle_alloc alloc = {o_alloc, o_free, NULL};
+    aiotp_oracle_config cfg = {0, AIOTP_ORACLE_REQUIRE_LOST};
+    aiotp_oracle *o;
+    const aiotp_oracle_report *r;
+    size_t i;
+    int failures = 0;
+
+    if (aiotp_oracle_new(&cfg, &alloc, &o) != 0) {
+        printf("CHECK FAILED: cannot create the oracle\n");
+        return 1;
+    }
+    for (i = 0; i < nlines; i++) {
+        aiotp_oracle_feed_line(o, lines[i], i + 1);
+    }
+    aiotp_oracle_finish(o);
+    r = aiotp_oracle_first(o);
+    if (r != NULL) {
+        size_t k;
+        printf("CHECK FAILED: trace line %zu: %s: %s\n  found: %s\n", r->lineno,
+               r->rule ? r->rule : "parse", r->rule_text ? r->rule_text : "", r->detail);
+        for (k = 0; k < r->nrecent; k++) {
+            printf("  %zu: %s\n", r->recent[k].lineno, r->recent[k].text);
+        }
+        failures++;
+    } else {
+        printf("oracle: %zu trace lines conform to the rules of spec/rules.md\n",
+               aiotp_oracle_lines(o));
+    }
+    aiotp_oracle_free(o);
+    return failures;
+}
+
 /* The callback lines ("cb" and "ret") of transport `id`, joined with '\n'. */
 static void callbacks_of(const char *id, char *out, size_t n)
 {
@@ -284,7 +334,7 @@ int main(int argc, char **argv)
     aiotp_loop_set_trace(loop, NULL, NULL);
     aiotp_loop_free(loop);
 
-    failures = check();
+    failures = oracle_check() + check();
     printf("%s: trace of %zu lines checked against the documented callback sequences\n",
            failures == 0 ? "OK" : "FAILED", nlines);
     for (i = 0; i < nlines; i++) {
