@@ -1,0 +1,154 @@
+/*
+ * echo_aiotp.c - the aiotp echo server for the benchmarks: persistent connections,
+ * every data_received chunk written straight back, and flow control: reading pauses
+ * while the transport has paused the protocol for writing (pause_writing ->
+ * pause_reading, resume_writing -> resume_reading).
+ *
+ *   echo_aiotp --tcp PORT | --unix PATH
+ *   AIOTP_BENCH_BACKEND=poll|epoll  (default poll, the reference backend)
+ *
+ * Reads are the transport's own: one recv of at most 256 KiB per readiness event into
+ * the loop's shared buffer (no per-connection receive buffer).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aiotp/aiotp.h"
+#include "bench_common.h"
+
+static int on_data(aiotp_transport *t, void *data, const void *buf, size_t len)
+{
+    (void)data;
+    aiotp_transport_write(t, buf, len);
+    return 0;
+}
+
+static int on_pause(aiotp_transport *t, void *data)
+{
+    (void)data;
+    return aiotp_transport_pause_reading(t);
+}
+
+static int on_resume(aiotp_transport *t, void *data)
+{
+    (void)data;
+    return aiotp_transport_resume_reading(t);
+}
+
+static int on_eof(aiotp_transport *t, void *data)
+{
+    (void)t;
+    (void)data;
+    return 0; /* close once everything written has been flushed */
+}
+
+static const aiotp_protocol echo = {
+    .size = sizeof(aiotp_protocol),
+    .kind = AIOTP_PROTOCOL_STREAMING,
+    .data_received = on_data,
+    .pause_writing = on_pause,
+    .resume_writing = on_resume,
+    .eof_received = on_eof,
+};
+
+static int factory(void *arg, const aiotp_protocol **proto, void **data)
+{
+    (void)arg;
+    *proto = &echo;
+    *data = NULL;
+    return 0;
+}
+
+static int stop_pipe[2] = {-1, -1};
+static aiotp_server *server;
+static int listen_status = 1;
+
+static void on_signal(int sig)
+{
+    char c = (char)sig;
+    (void)!write(stop_pipe[1], &c, 1);
+}
+
+static void on_stop(aiotp_loop *loop, int fd, void *arg)
+{
+    (void)fd;
+    (void)arg;
+    aiotp_loop_remove_reader(loop, stop_pipe[0]);
+    if (server != NULL) {
+        aiotp_server_close(server);
+    }
+    aiotp_loop_stop(loop);
+}
+
+static void on_listening(void *arg, int status, aiotp_server *s)
+{
+    (void)arg;
+    listen_status = status;
+    if (status != 0) {
+        fprintf(stderr, "echo_aiotp: cannot listen: %s\n", aiotp_strerror(status));
+        return;
+    }
+    server = s;
+    aiotp_server_retain(s);
+    bench_ready();
+}
+
+int main(int argc, char **argv)
+{
+    struct bench_addr addr;
+    aiotp_loop_options o;
+    aiotp_server_options so;
+    aiotp_loop *loop;
+    const char *backend = getenv("AIOTP_BENCH_BACKEND");
+    int rc;
+
+    bench_parse_args(argc, argv, &addr);
+    bench_process_setup();
+    memset(&o, 0, sizeof(o));
+    o.size = sizeof(o);
+    if (backend != NULL && strcmp(backend, "epoll") == 0) {
+#if defined(__linux__)
+        o.backend = aiotp_backend_epoll();
+#endif
+    } else if (backend != NULL && strcmp(backend, "poll") != 0) {
+        fprintf(stderr, "echo_aiotp: AIOTP_BENCH_BACKEND must be poll or epoll\n");
+        return 2;
+    }
+    if (aiotp_loop_create(&loop, &o) != 0 || pipe(stop_pipe) != 0) {
+        fprintf(stderr, "echo_aiotp: setup failed\n");
+        return 1;
+    }
+    aiotp_loop_add_reader(loop, stop_pipe[0], on_stop, NULL);
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+
+    aiotp_server_options_init(&so);
+    so.backlog = BENCH_BACKLOG;
+    if (addr.is_unix) {
+        rc = aiotp_loop_create_unix_server(loop, factory, NULL, addr.path, &so, on_listening,
+                                           NULL);
+    } else {
+        rc = aiotp_loop_create_server(loop, factory, NULL, "127.0.0.1", addr.port, &so,
+                                      on_listening, NULL);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "echo_aiotp: %s\n", aiotp_strerror(rc));
+        return 2;
+    }
+    while (server == NULL && listen_status == 1) {
+        aiotp_loop_run_once(loop);
+    }
+    if (server == NULL) {
+        return 1;
+    }
+    aiotp_loop_run(loop);
+    aiotp_server_release(server);
+    aiotp_loop_free(loop);
+    close(stop_pipe[0]);
+    close(stop_pipe[1]);
+    bench_cleanup(&addr);
+    return 0;
+}
