@@ -108,6 +108,19 @@ if [ "$SKIP_BUILD" != 1 ]; then
         die "build failed (full log: $BUILD_DIR/build.log)"
     fi
 fi
+# the aiotp echo server, from the project itself (Release build, tests off)
+if [ "$SKIP_BUILD" != 1 ] && [ -z "${AIOTP_ECHO:-}" ]; then
+    if ! { cmake -S "$REPO_DIR" -B "$BUILD_DIR/aiotp" -DCMAKE_BUILD_TYPE=Release \
+             -DAIOTP_BENCH=ON -DAIOTP_TESTS=OFF -DAIOTP_FUZZ=OFF \
+           && cmake --build "$BUILD_DIR/aiotp" --target echo_aiotp -j "$(nproc)"; } \
+           >"$BUILD_DIR/build-aiotp.log" 2>&1; then
+        tail -n 30 "$BUILD_DIR/build-aiotp.log" >&2
+        die "aiotp build failed (full log: $BUILD_DIR/build-aiotp.log)"
+    fi
+fi
+if [ -z "${AIOTP_ECHO:-}" ] && [ -x "$BUILD_DIR/aiotp/bench/echo_aiotp" ]; then
+    AIOTP_ECHO=$BUILD_DIR/aiotp/bench/echo_aiotp
+fi
 LOADGEN=$BUILD_DIR/loadgen
 [ -x "$LOADGEN" ] || die "no loadgen in $BUILD_DIR (build first, or drop --no-build)"
 
@@ -123,6 +136,7 @@ add_server() { # name command...
 if [ -n "${AIOTP_ECHO:-}" ]; then
     if [ -x "$AIOTP_ECHO" ]; then
         add_server aiotp "$AIOTP_ECHO"
+        add_server aiotp_epoll "env AIOTP_BENCH_BACKEND=epoll $AIOTP_ECHO"
     else
         note "notice: AIOTP_ECHO=$AIOTP_ECHO is not an executable file; skipping aiotp"
     fi

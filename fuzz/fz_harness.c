@@ -135,10 +135,6 @@ typedef struct fz {
     bool any_abort;     /* abort() called (user or hook) */
     bool empty_buffer;  /* get_buffer handed out an empty buffer */
     int depth;          /* nesting of protocol callbacks */
-    int in_write;       /* nesting of the harness's write()/writelines() calls */
-    bool abort_in_write;/* abort() ran inside pause_writing inside a write() */
-    size_t tolerated;   /* oracle reports tolerated (see on_trace) */
-    int in_set_limits;  /* nesting of the harness's set_write_buffer_limits() calls */
 
     /* streams */
     uint64_t tx_accepted; /* bytes accepted by write/writelines */
@@ -170,19 +166,6 @@ static void on_trace(void *arg, const char *line)
         return;
     }
     rc = aiotp_oracle_feed_line(F.oracle, line, ++F.trace_lines);
-    if (rc == AIOTP_ORACLE_VIOLATION && F.abort_in_write &&
-        aiotp_oracle_violations(F.oracle) == F.tolerated + 1 &&
-        strstr(line, " ret write") != NULL) {
-        /* Known oracle false positive (reported): a write() whose own pause_writing
-           aborted the transport returns 0, as CPython's does; the oracle's WRITE-WRITE-5
-           check looks at the state at the ret line instead of at the call. */
-        const aiotp_oracle_report *r = aiotp_oracle_first(F.oracle);
-        if (F.tolerated > 0 || (r != NULL && r->rule != NULL &&
-                                strcmp(r->rule, "WRITE-WRITE-5") == 0)) {
-            F.tolerated++;
-            return;
-        }
-    }
     if (rc != AIOTP_ORACLE_OK) {
         const aiotp_oracle_report *r = aiotp_oracle_first(F.oracle);
         size_t i;
@@ -223,9 +206,7 @@ static int do_write(aiotp_transport *t, size_t n)
         n = sizeof(scratch);
     }
     fill(n);
-    F.in_write++;
     rc = aiotp_transport_write(t, scratch, n);
-    F.in_write--;
     if (rc == 0) {
         F.tx_accepted += n;
     }
@@ -252,9 +233,7 @@ static int do_writelines(aiotp_transport *t, unsigned count, uint16_t b)
         bufs[i].base = scratch + total;
         total += bufs[i].len;
     }
-    F.in_write++;
     rc = aiotp_transport_writelines(t, count > 0 ? bufs : NULL, count);
-    F.in_write--;
     if (rc == 0) {
         F.tx_accepted += total;
     }
@@ -321,15 +300,9 @@ static int p_pause(aiotp_transport *t, void *d)
         if (aiotp_transport_abort(t) == 0) {
             F.any_abort = true;
             F.user_closed = true;
-            if (F.in_write > 0) {
-                F.abort_in_write = true;
-            }
         }
     }
-    /* Not when the pause comes from an outer set_write_buffer_limits(): the oracle
-       (src/oracle.c) reports the nested call's limits as FLOW-2/FLOW-3 violations there,
-       a false positive (reported); the library does what CPython does. */
-    if ((F.hooks & H_LIMITS_IN_PAUSE) && F.in_set_limits == 0) {
+    if (F.hooks & H_LIMITS_IN_PAUSE) {
         (void)aiotp_transport_set_write_buffer_limits(t, limit_of(F.hook_arg, F.hook_arg >> 2),
                                                       limit_of(F.hook_arg >> 13,
                                                                F.hook_arg >> 3));
@@ -640,9 +613,7 @@ static void step(uint8_t op, uint8_t a, uint16_t b)
         (void)aiotp_transport_resume_reading(t);
         break;
     case OP_SET_LIMITS:
-        F.in_set_limits++;
         (void)aiotp_transport_set_write_buffer_limits(t, limit_of(a, b), limit_of(a >> 2, b >> 5));
-        F.in_set_limits--;
         break;
     case OP_SET_PROTOCOL:
         (void)aiotp_transport_set_protocol(t, (a & 1u) ? &proto_buffered : &proto_streaming,
@@ -790,7 +761,7 @@ int fz_run(const uint8_t *data, size_t size, const fz_config *cfg)
     F.sim = NULL;
     REQUIRE(g_live == 0, "LEAK", "%ld allocations not freed", g_live);
     rc = aiotp_oracle_finish(F.oracle);
-    if (rc != AIOTP_ORACLE_OK || aiotp_oracle_violations(F.oracle) != F.tolerated) {
+    if (rc != AIOTP_ORACLE_OK || aiotp_oracle_violations(F.oracle) != 0) {
         const aiotp_oracle_report *r = aiotp_oracle_first(F.oracle);
         violation(r != NULL && r->rule != NULL ? r->rule : "ORACLE", "oracle at finish: %s",
                   r != NULL ? r->detail : "?");

@@ -184,6 +184,9 @@ typedef struct frame {
     unsigned char name;
     bool is_call;
     bool pre;      /* write/writelines: a nested ret showed this write already counted */
+    bool closed_at_call; /* write/writelines: connection_lost scheduled/delivered at the call */
+    bool eof_at_call;    /* write/writelines: write_eof() done at the call */
+    bool nested_set;     /* set_write_buffer_limits: a nested setter returned 0 inside it */
     size_t lineno;
     uint64_t n;    /* write/writelines bytes */
     int64_t h, l;  /* set_write_buffer_limits arguments */
@@ -1137,6 +1140,16 @@ static int check_cb(aiotp_oracle *o, tstate *ts, const pline *pl)
                              ts->id, (unsigned long long)pl->high, (unsigned long long)want);
             }
         }
+        if (f != NULL && f->is_call && f->name == N_SET_LIMITS && &o->t[f->slot] == ts) {
+            /* the setter succeeded (it paused): its limits are in force from here, so a
+               setter nested in this pause_writing is judged against them */
+            uint64_t dl;
+            uint64_t dh;
+            if (derive_limits(f, &dl, &dh)) {
+                ts->low = dl;
+                ts->high = dh;
+            }
+        }
         ts->wpaused = true;
         return rc;
     }
@@ -1320,13 +1333,12 @@ static int check_call_ret(aiotp_oracle *o, tstate *ts, frame *f, const pline *pl
     switch (f->name) {
     case N_WRITE:
     case N_WRITELINES:
-        if (ok && f->n > 0 && !f->pre &&
-            (ts->lost || ts->cl == CL_SCHEDULED)) {
+        if (ok && f->n > 0 && !f->pre && f->closed_at_call) {
             rc = violate(o, ts, "WRITE-WRITE-5",
                          "t%lu %s n=%llu accepted once connection_lost was %s", ts->id,
                          NAMES[f->name], (unsigned long long)f->n,
                          ts->lost ? "delivered" : "scheduled");
-        } else if (ok && f->n > 0 && !f->pre && ts->eof_written) {
+        } else if (ok && f->n > 0 && !f->pre && f->eof_at_call) {
             rc = violate(o, ts, "WRITE-WRITE-4", "t%lu %s n=%llu accepted after write_eof()",
                          ts->id, NAMES[f->name], (unsigned long long)f->n);
         }
@@ -1409,6 +1421,13 @@ static int check_call_ret(aiotp_oracle *o, tstate *ts, frame *f, const pline *pl
         uint64_t dl = 0;
         uint64_t dh = 0;
         bool valid = derive_limits(f, &dl, &dh);
+        size_t k;
+        if (ok && f->nested_set) {
+            /* a setter nested inside this one's pause_writing returned 0 after this one
+               set its limits: the last successful set wins (as in CPython) */
+            dl = ts->low;
+            dh = ts->high;
+        }
         if (pl->low > pl->high) {
             rc = violate(o, ts, "FLOW-3", "t%lu limits low=%llu > high=%llu", ts->id,
                          (unsigned long long)pl->low, (unsigned long long)pl->high);
@@ -1427,8 +1446,17 @@ static int check_call_ret(aiotp_oracle *o, tstate *ts, frame *f, const pline *pl
             rc = violate(o, ts, "FLOW-3", "t%lu valid limits low=%llu high=%llu refused",
                          ts->id, (unsigned long long)dl, (unsigned long long)dh);
         }
-        ts->low = pl->low;
-        ts->high = pl->high;
+        if (ok) {
+            /* FLOW-3: a refused call leaves the tracked limits unchanged */
+            ts->low = pl->low;
+            ts->high = pl->high;
+            for (k = 0; k + 1 < o->depth; k++) {
+                frame *g = &o->stack[k];
+                if (g->is_call && g->name == N_SET_LIMITS && &o->t[g->slot] == ts) {
+                    g->nested_set = true;
+                }
+            }
+        }
         if (!rc && ok) {
             rc = check_missed_pause(o, ts, pl->size, "FLOW-7");
         }
@@ -1528,6 +1556,12 @@ static int push_frame(aiotp_oracle *o, tstate *ts, const pline *pl, size_t linen
     f->h_none = pl->h_none;
     f->l_none = pl->l_none;
     f->pkind = pl->pkind;
+    if (f->is_call && (f->name == N_WRITE || f->name == N_WRITELINES)) {
+        /* WRITE-WRITE-4/5: admission happens at entry, so a write is judged by the state
+           at its call line (an abort inside its own pause_writing comes after it) */
+        f->closed_at_call = ts->lost || ts->cl == CL_SCHEDULED;
+        f->eof_at_call = ts->eof_written;
+    }
     return 0;
 }
 

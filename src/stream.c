@@ -706,6 +706,21 @@ static int write_admission(aiotp_transport *t, size_t len)
     return len == 0 ? 1 : 0; /* WRITE-WRITE-2: empty data is a no-op */
 }
 
+/* The kernel took `sent` bytes but the rest cannot be queued (no memory). Nothing sent:
+   a clean refusal, the transport is unchanged. Something sent: the stream would lose
+   bytes, so the connection fails with that error (WRITE-WRITE-6, DEV-8). */
+static int queue_failed(aiotp_transport *t, const void *data, size_t sent, int rc)
+{
+    if (sent == 0) {
+        return rc;
+    }
+    if (data != NULL) {
+        account_tx(t, data, sent); /* (writelines accounts its own prefix) */
+    }
+    stream_fatal(t, rc, "Fatal error: no memory to queue the rest of a write", false);
+    return rc;
+}
+
 static void tr_write_ret(aiotp_transport *t, const char *what, int rc)
 {
     aiotp__tracef(t->loop, "t%u ret %s %s size=%zu total=%llu sum=%08x", (unsigned)t->id, what,
@@ -727,13 +742,12 @@ static int do_write(aiotp_transport *t, const void *data, size_t len)
     if (rc != 0) {
         return rc == 1 ? 0 : rc;
     }
-    /* WRITE-WRITE-6: all or nothing - make room before anything is sent */
-    rc = wbuf_reserve(t, len);
-    if (rc != 0) {
-        return rc;
+    if (len > SIZE_MAX / 2) {
+        return AIOTP_ETOOBIG; /* WRITE-WRITE-6 */
     }
     if (aiotp__wbuf_size(&t->wb) == 0) {
-        /* WRITE-WRITE-3: try at once when nothing is queued */
+        /* WRITE-WRITE-3: try at once when nothing is queued; no buffer is needed (nor
+           allocated) when the kernel takes everything */
         n = sys->send(sys->ctx, t->fd, data, len, send_flags());
         if (n >= 0) {
             sent = (size_t)n;
@@ -741,16 +755,26 @@ static int do_write(aiotp_transport *t, const void *data, size_t len)
             stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
             return (int)n;
         }
-        account_tx(t, data, len);
         if (sent == len) {
+            account_tx(t, data, len);
             return 0; /* no flow-control check when nothing is buffered */
         }
+        rc = wbuf_reserve(t, len - sent);
+        if (rc != 0) {
+            return queue_failed(t, data, sent, rc);
+        }
+        account_tx(t, data, len);
         rc = writer_start(t);
         if (rc != 0) {
             stream_fatal(t, rc, "Fatal error: cannot watch the socket for writing", true);
             return rc;
         }
     } else {
+        /* WRITE-WRITE-6: queued behind other data: room first, all or nothing */
+        rc = wbuf_reserve(t, len);
+        if (rc != 0) {
+            return rc;
+        }
         account_tx(t, data, len);
     }
     wbuf_append(t, (const unsigned char *)data + sent, len - sent);
@@ -801,10 +825,6 @@ static int do_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t nbufs
     if (rc != 0) {
         return rc == 1 ? 0 : rc;
     }
-    rc = wbuf_reserve(t, total);
-    if (rc != 0) {
-        return rc;
-    }
     if (aiotp__wbuf_size(&t->wb) == 0) {
         /* WRITE-LINES-1: one gathered send of the first buffers, no copy */
         size_t k = 0;
@@ -825,6 +845,22 @@ static int do_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t nbufs
             stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
             return (int)n;
         }
+        if (n >= 0 && (size_t)n == total) {
+            for (i = 0; i < nbufs; i++) {
+                account_tx(t, bufs[i].base, bufs[i].len);
+            }
+            return 0;
+        }
+        rc = wbuf_reserve(t, total - (n > 0 ? (size_t)n : 0));
+        if (rc != 0) {
+            size_t left = n > 0 ? (size_t)n : 0;
+            for (i = 0; i < nbufs && left > 0; i++) { /* what the kernel took */
+                size_t a = bufs[i].len < left ? bufs[i].len : left;
+                account_tx(t, bufs[i].base, a);
+                left -= a;
+            }
+            return queue_failed(t, NULL, n > 0 ? (size_t)n : 0, rc);
+        }
         for (i = 0; i < nbufs; i++) {
             account_tx(t, bufs[i].base, bufs[i].len); /* accepted from here on */
         }
@@ -836,15 +872,16 @@ static int do_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t nbufs
             }
             off = left;
         }
-        if (n >= 0 && (size_t)n == total) {
-            return 0;
-        }
         rc = writer_start(t);
         if (rc != 0) {
             stream_fatal(t, rc, "Fatal error: cannot watch the socket for writing", true);
             return rc;
         }
     } else {
+        rc = wbuf_reserve(t, total); /* behind queued data: room first, all or nothing */
+        if (rc != 0) {
+            return rc;
+        }
         for (i = 0; i < nbufs; i++) {
             account_tx(t, bufs[i].base, bufs[i].len);
         }

@@ -995,8 +995,9 @@ TEST(alloc_fail_wrap_socket)
     CHECK(failed_async >= 1);
 }
 
-/* A write that needs memory for its buffer fails with AIOTP_ENOMEM, sends nothing and
-   leaves the transport as it was. */
+/* A write that needs memory for its buffer and gets none fails with AIOTP_ENOMEM,
+   sends nothing and leaves the transport as it was; one the kernel takes whole needs no
+   memory. */
 TEST(alloc_fail_write_grow)
 {
     aiotp_loop *loop = th_loop();
@@ -1014,12 +1015,20 @@ TEST(alloc_fail_write_grow)
     }
     th_socketpair(sv);
     t = th_wrap(loop, sv[0], &th_streaming, r);
-    /* the first write allocates the buffer before sending anything */
+    /* a write the kernel takes whole needs no memory */
+    th_f.alloc_fail_after = 0;
+    CHECK_ERR(aiotp_transport_write(t, "hello", 5), 0);
+    th_f.alloc_fail_after = -1;
+    th_read_exact(sv[1], got, 5);
+    CHECK(memcmp(got, "hello", 5) == 0);
+    /* the kernel takes nothing and there is no memory to queue: refused, nothing sent */
     sends = th_f.send_calls + th_f.sendmsg_calls;
+    th_f.send_eagain = true;
     th_f.alloc_fail_after = 0;
     CHECK_ERR(aiotp_transport_write(t, "hello", 5), AIOTP_ENOMEM);
     th_f.alloc_fail_after = -1;
-    CHECK_INT(th_f.send_calls + th_f.sendmsg_calls, sends);
+    th_f.send_eagain = false;
+    CHECK_INT(th_f.send_calls + th_f.sendmsg_calls, sends + 1);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 0);
     CHECK_INT(aiotp_transport_is_closing(t), 0);
     th_run_once(loop);

@@ -221,6 +221,114 @@ TEST(nested_writes_either_order)
               0);
 }
 
+/* WRITE-WRITE-5 is judged at the call: abort() inside the pause_writing that a write()
+   triggered comes after the write was accepted, so that write returns 0; a write made
+   after the abort (inside the same pause_writing) must not be accepted. */
+TEST(write_admitted_at_call)
+{
+    expect_ok(MADE "iter 3\n"
+                   "t1 call write n=70000\n"
+                   "t1 cb pause_writing size=70000 high=65536\n"
+                   "t1 call abort\n"
+                   "t1 ret abort 0 size=0\n"
+                   "t1 ret pause_writing 0\n"
+                   "t1 ret write 0 size=0 total=70000 sum=01234567\n"
+                   "iter 4\n"
+                   "t1 cb connection_lost status=0\n"
+                   "t1 ret connection_lost 0\n",
+              AIOTP_ORACLE_REQUIRE_LOST);
+    /* the same with a nested write after the abort, refused */
+    expect_ok(MADE "iter 3\n"
+                   "t1 call writelines count=2 n=70000\n"
+                   "t1 cb pause_writing size=70000 high=65536\n"
+                   "t1 call abort\n"
+                   "t1 ret abort 0 size=0\n"
+                   "t1 call write n=5\n"
+                   "t1 ret write ECLOSED size=0 total=70000 sum=01234567\n"
+                   "t1 ret pause_writing 0\n"
+                   "t1 ret writelines 0 size=0 total=70000 sum=01234567\n",
+              0);
+    EXPECT_VIOLATION(MADE "iter 3\n"
+                          "t1 call write n=70000\n"
+                          "t1 cb pause_writing size=70000 high=65536\n"
+                          "t1 call abort\n"
+                          "t1 ret abort 0 size=0\n"
+                          "t1 call write n=5\n"
+                          "t1 ret write 0 size=0 total=70005 sum=01234567\n",
+                     0, "WRITE-WRITE-5", 14);
+    /* write_eof() inside the pause: the outer write was accepted before it */
+    expect_ok(MADE "iter 3\n"
+                   "t1 call write n=70000\n"
+                   "t1 cb pause_writing size=70000 high=65536\n"
+                   "t1 call write_eof\n"
+                   "t1 ret write_eof 0 size=70000\n"
+                   "t1 ret pause_writing 0\n"
+                   "t1 ret write 0 size=70000 total=70000 sum=01234567\n",
+              0);
+}
+
+/* FLOW-2/FLOW-3 with a setter nested in the pause_writing that an outer setter triggered:
+   the last successful set wins, at the inner and at the outer ret; a refused nested call
+   leaves the outer call's limits. */
+TEST(nested_limits)
+{
+#define BUF500 "iter 3\nt1 call write n=500\nt1 ret write 0 size=500 total=500 sum=01234567\n"
+    expect_ok(MADE BUF500 "t1 call set_write_buffer_limits high=100 low=NONE\n"
+                          "t1 cb pause_writing size=500 high=100\n"
+                          "t1 call set_write_buffer_limits high=1000 low=NONE\n"
+                          "t1 ret set_write_buffer_limits 0 size=500 low=250 high=1000\n"
+                          "t1 ret pause_writing 0\n"
+                          "t1 ret set_write_buffer_limits 0 size=500 low=250 high=1000\n"
+                          "iter 4\n"
+                          "t1 cb resume_writing size=200 low=250\n"
+                          "t1 ret resume_writing 0\n",
+              0);
+    /* nested lowering: still paused, the inner limits hold */
+    expect_ok(MADE BUF500 "t1 call set_write_buffer_limits high=400 low=NONE\n"
+                          "t1 cb pause_writing size=500 high=400\n"
+                          "t1 call set_write_buffer_limits high=8 low=2\n"
+                          "t1 ret set_write_buffer_limits 0 size=500 low=2 high=8\n"
+                          "t1 ret pause_writing 0\n"
+                          "t1 ret set_write_buffer_limits 0 size=500 low=2 high=8\n"
+                          "iter 4\n"
+                          "t1 cb resume_writing size=0 low=2\n"
+                          "t1 ret resume_writing 0\n",
+              0);
+    /* refused nested call: the outer call's limits stay in force */
+    expect_ok(MADE BUF500 "t1 call set_write_buffer_limits high=100 low=NONE\n"
+                          "t1 cb pause_writing size=500 high=100\n"
+                          "t1 call set_write_buffer_limits high=5 low=6\n"
+                          "t1 ret set_write_buffer_limits EINVAL size=500 low=25 high=100\n"
+                          "t1 ret pause_writing 0\n"
+                          "t1 ret set_write_buffer_limits 0 size=500 low=25 high=100\n"
+                          "iter 4\n"
+                          "t1 cb resume_writing size=20 low=25\n"
+                          "t1 ret resume_writing 0\n",
+              0);
+    /* the outer ret showing its own limits after a successful nested set */
+    EXPECT_VIOLATION(MADE BUF500 "t1 call set_write_buffer_limits high=100 low=NONE\n"
+                                 "t1 cb pause_writing size=500 high=100\n"
+                                 "t1 call set_write_buffer_limits high=1000 low=NONE\n"
+                                 "t1 ret set_write_buffer_limits 0 size=500 low=250 high=1000\n"
+                                 "t1 ret pause_writing 0\n"
+                                 "t1 ret set_write_buffer_limits 0 size=500 low=25 high=100\n",
+                     0, "FLOW-2", 16);
+    /* the inner ret not showing its own limits */
+    EXPECT_VIOLATION(MADE BUF500 "t1 call set_write_buffer_limits high=100 low=NONE\n"
+                                 "t1 cb pause_writing size=500 high=100\n"
+                                 "t1 call set_write_buffer_limits high=1000 low=NONE\n"
+                                 "t1 ret set_write_buffer_limits 0 size=500 low=25 high=100\n",
+                     0, "FLOW-2", 14);
+    /* a refused nested call reporting the limits from before the outer call */
+    EXPECT_VIOLATION(MADE BUF500 "t1 call set_write_buffer_limits high=100 low=NONE\n"
+                                 "t1 cb pause_writing size=500 high=100\n"
+                                 "t1 call set_write_buffer_limits high=5 low=6\n"
+                                 "t1 ret set_write_buffer_limits EINVAL size=500 low=16384 "
+                                 "high=65536\n",
+                     0, "FLOW-3", 14);
+#undef BUF500
+}
+
 TEST(fatal_statuses_carried)
 {
     expect_ok(MADE "iter 3\n"
@@ -621,6 +729,8 @@ static const th_case cases[] = {
     T(buffered_sequence_conforms, "PROTO-BUF-3 PROTO-BUF-1"),
     T(flow_sequence_conforms, "FLOW-4 FLOW-5 FLOW-6 FLOW-7"),
     T(nested_writes_either_order, "WRITE-WRITE-1 FLOW-4"),
+    T(write_admitted_at_call, "WRITE-WRITE-5 WRITE-WRITE-4"),
+    T(nested_limits, "FLOW-2 FLOW-3 FLOW-4 FLOW-5"),
     T(fatal_statuses_carried, "PROTO-STREAM-4"),
     T(new_loop_after_header, "PROTO-BASE-1"),
     T(stream_state_machine, "PROTO-STREAM-2 PROTO-STREAM-5"),

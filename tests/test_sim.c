@@ -99,12 +99,6 @@ typedef struct env {
 
 static env E; /* one per case */
 
-/* Known oracle false positive (reported to the oracle's owner): a write() whose own
-   pause_writing aborts the transport returns 0 (CPython returns normally too), but the
-   oracle's WRITE-WRITE-5 check uses the state at the "ret write" line, when
-   connection_lost is already scheduled. Set by the one case that does this. */
-static bool tolerate_write5;
-static size_t tolerated;
 
 
 static bool wrapped;
@@ -147,8 +141,6 @@ static void env_open(const aiotp_protocol *proto, size_t cap)
     aiotp_connect_options co;
 
     memset(&E, 0, sizeof(E));
-    tolerate_write5 = false;
-    tolerated = 0;
     tlen = 0;
     tbase = 0;
     live_allocs = 0;
@@ -209,15 +201,10 @@ static void check_oracle(void)
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
         rc = aiotp_oracle_feed(o, p, len, ++lineno);
-        if (rc == AIOTP_ORACLE_VIOLATION && tolerate_write5 && len > 12 &&
-            strncmp(p, "t1 ret write", 12) == 0 &&
-            aiotp_oracle_violations(o) == tolerated + 1) {
-            tolerated++; /* known oracle false positive, see tolerate_write5 */
-        }
         p += len + (nl ? 1 : 0);
     }
     rc = aiotp_oracle_finish(o);
-    if (rc != AIOTP_ORACLE_OK || aiotp_oracle_violations(o) != tolerated) {
+    if (rc != AIOTP_ORACLE_OK || aiotp_oracle_violations(o) != 0) {
         const aiotp_oracle_report *r = aiotp_oracle_first(o);
         th_fail(__FILE__, __LINE__, "oracle: %s at line %zu: %s",
                 r != NULL && r->rule != NULL ? r->rule : "(parse/limit)",
@@ -838,7 +825,6 @@ TEST(abort_inside_pause_writing)
 {
     env_open(&th_streaming, 0);
     E.r->on_pause = hook_abort;
-    tolerate_write5 = true;
     set_limits(100, 50);
     mark();
     CHECK_ERR(twrite(150), 0);

@@ -478,7 +478,8 @@ TEST(write_after_write_eof)
 }
 
 /* A write that cannot be queued sends nothing and leaves the transport unchanged:
-   AIOTP_ENOMEM (allocation fails) and AIOTP_ETOOBIG (size overflow). */
+   AIOTP_ENOMEM (allocation fails) and AIOTP_ETOOBIG (size overflow); a write the kernel
+   takes whole needs no storage. */
 TEST(write_enomem_etoobig)
 {
     aiotp_loop *loop = th_loop();
@@ -493,23 +494,31 @@ TEST(write_enomem_etoobig)
     th_socketpair(sv);
     t = th_wrap(loop, sv[0], &th_streaming, r);
 
-    /* empty buffer, no storage yet: nothing is sent, not even what the kernel would take */
+    /* empty buffer: a write the kernel takes whole needs no storage at all */
+    th_f.alloc_fail_after = 0;
+    CHECK_ERR(aiotp_transport_write(t, "xyz", 3), 0);
+    th_f.alloc_fail_after = -1;
+    CHECK_INT(th_f.send_calls, 1);
+    th_read_exact(sv[1], got, 3);
+    CHECK(memcmp(got, "xyz", 3) == 0);
+    CHECK_INT(peer_peek(sv[1]), -EAGAIN);
+
+    /* empty buffer, the kernel takes nothing, no storage: refused, nothing sent */
+    th_f.send_eagain = true;
     th_f.alloc_fail_after = 0;
     CHECK_ERR(aiotp_transport_write(t, "abc", 3), AIOTP_ENOMEM);
     th_f.alloc_fail_after = -1;
-    CHECK_INT(th_f.send_calls, 0);
+    CHECK_INT(th_f.send_calls, 2);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 0);
-    CHECK_INT(peer_peek(sv[1]), -EAGAIN);
     CHECK_INT(aiotp_transport_is_closing(t), 0);
 
     /* some data queued; a write that needs a bigger buffer fails and changes nothing */
-    th_f.send_eagain = true;
     CHECK_ERR(aiotp_transport_write(t, "abc", 3), 0);
-    CHECK_INT(th_f.send_calls, 1);
+    CHECK_INT(th_f.send_calls, 3);
     th_f.alloc_fail_after = 0;
     CHECK_ERR(aiotp_transport_write(t, big, sizeof(big)), AIOTP_ENOMEM);
     th_f.alloc_fail_after = -1;
-    CHECK_INT(th_f.send_calls, 1);
+    CHECK_INT(th_f.send_calls, 3);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 3);
     CHECK_INT(r->pauses, 0);
 
@@ -521,7 +530,7 @@ TEST(write_enomem_etoobig)
     huge[1].len = SIZE_MAX / 2;
     CHECK_ERR(aiotp_transport_writelines(t, huge, 2), AIOTP_ETOOBIG);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 3);
-    CHECK_INT(th_f.send_calls + th_f.sendmsg_calls, 1);
+    CHECK_INT(th_f.send_calls + th_f.sendmsg_calls, 3);
 
     /* the transport carries on */
     th_f.send_eagain = false;
@@ -1090,6 +1099,32 @@ TEST(close_then_abort)
     close(sv2[1]);
 }
 
+/* The kernel took part of a write and the rest cannot be queued (no memory): the
+   stream would lose bytes, so the connection fails with AIOTP_ENOMEM. */
+TEST(write_partial_then_enomem_fails)
+{
+    aiotp_loop *loop = th_loop();
+    th_rec *r = th_rec_new();
+    int sv[2];
+    aiotp_transport *t;
+    char got[8];
+
+    th_socketpair(sv);
+    t = th_wrap(loop, sv[0], &th_streaming, r);
+    th_f.send_max = 4;
+    th_f.alloc_fail_after = 0;
+    CHECK_ERR(aiotp_transport_write(t, "abcdefgh", 8), AIOTP_ENOMEM);
+    th_f.alloc_fail_after = -1;
+    th_f.send_max = 0;
+    CHECK_INT(aiotp_transport_is_closing(t), 1);
+    CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 0);
+    th_run_until(loop, th_is_lost, r, 5);
+    CHECK_ERR(r->lost_status, AIOTP_ENOMEM);
+    th_read_exact(sv[1], got, 4);
+    CHECK(memcmp(got, "abcd", 4) == 0);
+    close(sv[1]);
+}
+
 static const th_case cases[] = {
     T(write_partial_then_drain, "WRITE-WRITE-1 WRITE-WRITE-3 WRITE-SIZE-1"),
     T(write_empty_no_syscall, "WRITE-WRITE-2"),
@@ -1098,6 +1133,7 @@ static const th_case cases[] = {
     T(write_after_close_pending, "WRITE-WRITE-5 BASE-CLOSE-2"),
     T(write_after_close_empty, "WRITE-WRITE-5"),
     T(write_after_write_eof, "WRITE-WRITE-4"),
+    T(write_partial_then_enomem_fails, "WRITE-WRITE-6"),
     T(write_enomem_etoobig, "WRITE-WRITE-6"),
     T(write_send_error, "WRITE-WRITE-7"),
     T(drain_send_error, "WRITE-WRITE-7"),
