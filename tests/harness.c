@@ -492,6 +492,253 @@ int th_lowest_free_fd(void)
     return fd;
 }
 
+/* ---- shared helpers ------------------------------------------------------------------ */
+
+uint32_t th_fnv1a(uint32_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    size_t i;
+    for (i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+bool th_starts(const char *line, const char *prefix)
+{
+    return strncmp(line, prefix, strlen(prefix)) == 0;
+}
+
+uint64_t th_iter_of(const char *prefix, int nth)
+{
+    const char *p = th_trace();
+    uint64_t iter = 0;
+    while (*p != '\0') {
+        const char *nl = strchr(p, '\n');
+        if (th_starts(p, "iter ")) {
+            iter = strtoull(p + 5, NULL, 10);
+        } else if (th_starts(p, prefix)) {
+            if (nth-- == 0) {
+                return iter;
+            }
+        }
+        if (nl == NULL) {
+            break;
+        }
+        p = nl + 1;
+    }
+    return 0;
+}
+
+int th_count_lines(const char *prefix)
+{
+    const char *p = th_trace();
+    int n = 0;
+    while (*p != '\0') {
+        const char *nl = strchr(p, '\n');
+        if (th_starts(p, prefix)) {
+            n++;
+        }
+        if (nl == NULL) {
+            break;
+        }
+        p = nl + 1;
+    }
+    return n;
+}
+
+const char *th_cbs_no_flow(unsigned id)
+{
+    static char out[8192];
+    const char *p = th_callbacks(id);
+    size_t used = 0;
+    out[0] = '\0';
+    while (*p != '\0') {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+        if (!th_starts(p, "cb pause_writing") && !th_starts(p, "cb resume_writing") &&
+            used + len < sizeof(out)) {
+            memcpy(out + used, p, len);
+            used += len;
+            out[used] = '\0';
+        }
+        p += len;
+    }
+    return out;
+}
+
+bool th_keep_line(const char *text, size_t len, const char *keep)
+{
+    const char *k = keep;
+    while (*k != '\0') {
+        const char *bar = strchr(k, '|');
+        size_t kl = bar ? (size_t)(bar - k) : strlen(k);
+        if (len >= kl && strncmp(text, k, kl) == 0) {
+            return true;
+        }
+        k += kl + (bar ? 1 : 0);
+    }
+    return false;
+}
+
+const char *th_view(const char *trace, uint64_t base, const char *keep, bool cut_total)
+{
+    static char out[65536];
+    const char *p = trace != NULL ? trace : "";
+    uint64_t cur = base;
+    size_t used = 0;
+    out[0] = '\0';
+    while (*p != '\0') {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (len > 5 && strncmp(p, "iter ", 5) == 0) {
+            cur = strtoull(p + 5, NULL, 10);
+        } else if (len > 3 && strncmp(p, "t1 ", 3) == 0 &&
+                   th_keep_line(p + 3, len - 3, keep)) {
+            const char *text = p + 3;
+            size_t tl = len - 3;
+            int w;
+            if (cut_total && strncmp(text, "ret write", 9) == 0) {
+                size_t i;
+                for (i = 0; i + 7 <= tl; i++) {
+                    if (strncmp(text + i, " total=", 7) == 0) {
+                        tl = i;
+                        break;
+                    }
+                }
+            }
+            w = snprintf(out + used, sizeof(out) - used, "@%llu %.*s\n",
+                         (unsigned long long)(cur - base), (int)tl, text);
+            if (w > 0 && (size_t)w < sizeof(out) - used) {
+                used += (size_t)w;
+            }
+        }
+        p += len + (nl ? 1 : 0);
+    }
+    return out;
+}
+
+uint64_t th_mark(aiotp_loop *loop)
+{
+    th_trace_clear();
+    return aiotp_loop_iteration(loop);
+}
+
+void th_set_rst(int fd)
+{
+    struct linger lg;
+    lg.l_onoff = 1;
+    lg.l_linger = 0;
+    CHECK_INT(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+}
+
+void th_ex_init(th_expect *e)
+{
+    e->s[0] = '\0';
+    e->len = 0;
+    e->total = 0;
+    e->sum = TH_FNV_INIT;
+}
+
+void th_ex_linef(th_expect *e, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(e->s + e->len, sizeof(e->s) - e->len - 1, fmt, ap);
+    va_end(ap);
+    if (n > 0 && e->len + (size_t)n + 1 < sizeof(e->s)) {
+        e->len += (size_t)n;
+        e->s[e->len++] = '\n';
+    }
+    e->s[e->len] = '\0'; /* also drops a partly written line that did not fit */
+}
+
+void th_ex_line(th_expect *e, const char *line)
+{
+    th_ex_linef(e, "%s", line);
+}
+
+void th_ex_data(th_expect *e, const char *what, const void *p, size_t n)
+{
+    e->total += n;
+    e->sum = th_fnv1a(e->sum, p, n);
+    th_ex_linef(e, "cb %s n=%zu total=%llu sum=%08x", what, n, (unsigned long long)e->total,
+                (unsigned)e->sum);
+}
+
+th_exc_log th_exc;
+
+void th_exc_record(aiotp_loop *loop, const aiotp_exception_context *ctx, void *arg)
+{
+    (void)arg;
+    th_exc.n++;
+    th_exc.status = ctx->status;
+    snprintf(th_exc.msg, sizeof(th_exc.msg), "%s", ctx->message ? ctx->message : "(null)");
+    th_exc.t = ctx->transport;
+    th_exc.proto = ctx->protocol;
+    th_exc.pdata = ctx->protocol_data;
+    th_exc.iter = aiotp_loop_iteration(loop);
+}
+
+aiotp_loop *th_exc_loop(void)
+{
+    aiotp_loop *loop = th_loop();
+    memset(&th_exc, 0, sizeof(th_exc));
+    aiotp_loop_set_exception_handler(loop, th_exc_record, NULL);
+    return loop;
+}
+
+static bool counter_allows(th_counter *c)
+{
+    if (c->fail_after < 0) {
+        return true;
+    }
+    if (c->fail_after == 0) {
+        return false;
+    }
+    c->fail_after--;
+    return true;
+}
+
+void *th_counting_alloc(void *ctx, size_t n)
+{
+    th_counter *c = ctx;
+    void *p;
+    if (!counter_allows(c)) {
+        return NULL;
+    }
+    p = malloc(n);
+    if (p != NULL) {
+        c->live++;
+    }
+    return p;
+}
+
+void *th_counting_realloc(void *ctx, void *old, size_t n)
+{
+    th_counter *c = ctx;
+    void *p;
+    if (!counter_allows(c)) {
+        return NULL;
+    }
+    p = realloc(old, n);
+    if (p != NULL && old == NULL) {
+        c->live++;
+    }
+    return p;
+}
+
+void th_counting_free(void *ctx, void *p)
+{
+    th_counter *c = ctx;
+    if (p != NULL) {
+        c->live--;
+        free(p);
+    }
+}
+
 /* ---- recording protocol --------------------------------------------------------------- */
 
 static void rx_append(th_rec *r, const void *p, size_t n)

@@ -194,6 +194,93 @@ aiotp_transport *th_wrap(aiotp_loop *loop, int fd, const aiotp_protocol *proto, 
 /* Predicates for th_run_until. */
 bool th_is_lost(void *rec);   /* r->lost > 0 */
 
+/* ---- shared helpers ------------------------------------------------------------------ */
+
+/* FNV-1a, as in the "sum=" fields of the trace: h = TH_FNV_INIT, then h = th_fnv1a(h, ...)
+   over each chunk. */
+#define TH_FNV_INIT 2166136261u
+uint32_t th_fnv1a(uint32_t h, const void *data, size_t len);
+
+/* True when `line` starts with `prefix`. */
+bool th_starts(const char *line, const char *prefix);
+/* The iteration ("iter N" line) of the nth (0-based) line of th_trace() that starts with
+   prefix; 0 if there is none. */
+uint64_t th_iter_of(const char *prefix, int nth);
+/* The number of lines of th_trace() that start with prefix. */
+int th_count_lines(const char *prefix);
+/* th_callbacks(id) without the "cb pause_writing"/"cb resume_writing" lines (their sizes
+   depend on the kernel's buffers). Static storage, overwritten by the next call. */
+const char *th_cbs_no_flow(unsigned id);
+
+/* True when `text` (len bytes, not necessarily terminated) starts with one of the
+   '|'-separated prefixes in `keep` ("call write|ret write"). */
+bool th_keep_line(const char *text, size_t len, const char *keep);
+/* A view of a trace text (th_trace(), or any text in the same format): the lines of
+   transport t1 whose text after "t1 " passes th_keep_line(keep), each as "@k text\n" with
+   k = (the iteration of the last "iter N" line before it) - base (base: the iteration at
+   th_mark(); lines before the first "iter" line count as base). With cut_total, " total=..."
+   and the rest of the line are cut from "ret write"/"ret writelines" lines. Static
+   storage (64 KiB, longer views are cut at a line), overwritten by the next call. */
+const char *th_view(const char *trace, uint64_t base, const char *keep, bool cut_total);
+/* Start a fresh view: th_trace_clear(), and return the loop's iteration (the base for
+   th_view). */
+uint64_t th_mark(aiotp_loop *loop);
+
+/* Make close() of a TCP socket send a RST (SO_LINGER with a zero timeout); checks that
+   setsockopt succeeded. */
+void th_set_rst(int fd);
+
+/* An expected th_callbacks() text, built line by line. */
+typedef struct th_expect {
+    char s[8192];
+    size_t len;
+    uint64_t total; /* bytes announced by th_ex_data so far */
+    uint32_t sum;   /* their FNV-1a */
+} th_expect;
+
+void th_ex_init(th_expect *e);
+/* Append one line (a '\n' is added); a line that does not fit is dropped. */
+void th_ex_linef(th_expect *e, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void th_ex_line(th_expect *e, const char *line);
+/* "cb <what> n=.. total=.. sum=.." for the next n bytes at p (running total and sum). */
+void th_ex_data(th_expect *e, const char *what, const void *p, size_t n);
+
+/* An exception handler that records its last call into a global th_exc: */
+typedef struct th_exc_log {
+    int n;                       /* calls */
+    int status;
+    char msg[160];               /* ctx->message, or "(null)" */
+    aiotp_transport *t;
+    const aiotp_protocol *proto;
+    void *pdata;
+    uint64_t iter;               /* aiotp_loop_iteration() at the call */
+} th_exc_log;
+
+extern th_exc_log th_exc;
+void th_exc_record(aiotp_loop *loop, const aiotp_exception_context *ctx, void *arg);
+/* th_loop() with th_exc zeroed and th_exc_record as the exception handler. */
+aiotp_loop *th_exc_loop(void);
+
+/* A counting allocator (malloc/realloc/free) for loops and sims a case makes itself; its
+   ctx is a th_counter:
+       static th_counter mem = {-1, 0};
+       static const aiotp_allocator alloc = TH_COUNTING_ALLOCATOR(&mem);
+   (th_loop() has its own, driven by th_f.) */
+typedef struct th_counter {
+    long fail_after; /* fail allocations after this many more succeed; -1: never */
+    size_t live;     /* allocations not yet freed */
+} th_counter;
+
+void *th_counting_alloc(void *ctx, size_t n);
+void *th_counting_realloc(void *ctx, void *old, size_t n);
+void th_counting_free(void *ctx, void *p);
+#define TH_COUNTING_ALLOCATOR(counter)                                                 \
+    {th_counting_alloc, th_counting_realloc, th_counting_free, (counter)}
+
 /* ---- faults ------------------------------------------------------------------------- */
 
 typedef struct th_faults {

@@ -735,60 +735,9 @@ TEST(invalid_fds)
 
 /* ---- BAD-3: failing allocations -------------------------------------------------------------- */
 
-/* A counting allocator for loops made here (the harness's is private to harness.c). */
-static long my_fail_after = -1;
-static size_t my_live;
-
-static bool my_allowed(void)
-{
-    if (my_fail_after < 0) {
-        return true;
-    }
-    if (my_fail_after == 0) {
-        return false;
-    }
-    my_fail_after--;
-    return true;
-}
-
-static void *my_alloc(void *ctx, size_t n)
-{
-    void *p;
-    (void)ctx;
-    if (!my_allowed()) {
-        return NULL;
-    }
-    p = malloc(n);
-    if (p != NULL) {
-        my_live++;
-    }
-    return p;
-}
-
-static void *my_realloc(void *ctx, void *old, size_t n)
-{
-    void *p;
-    (void)ctx;
-    if (!my_allowed()) {
-        return NULL;
-    }
-    p = realloc(old, n);
-    if (p != NULL && old == NULL) {
-        my_live++;
-    }
-    return p;
-}
-
-static void my_free(void *ctx, void *p)
-{
-    (void)ctx;
-    if (p != NULL) {
-        my_live--;
-        free(p);
-    }
-}
-
-static const aiotp_allocator my_allocator = {my_alloc, my_realloc, my_free, NULL};
+/* A counting allocator for loops made here (the harness's is driven by th_f). */
+static th_counter my_mem = {-1, 0};
+static const aiotp_allocator my_allocator = TH_COUNTING_ALLOCATOR(&my_mem);
 
 TEST(alloc_fail_loop_create)
 {
@@ -803,14 +752,14 @@ TEST(alloc_fail_loop_create)
     for (n = 0; n < 50 && !created; n++) {
         aiotp_loop *loop = (aiotp_loop *)&o;
         int rc;
-        my_live = 0;
-        my_fail_after = n;
+        my_mem.live = 0;
+        my_mem.fail_after = n;
         rc = aiotp_loop_create(&loop, &o);
-        my_fail_after = -1;
+        my_mem.fail_after = -1;
         if (rc == AIOTP_ENOMEM) {
             enomem++;
             CHECK(loop == NULL);
-            CHECK_SIZE(my_live, 0);
+            CHECK_SIZE(my_mem.live, 0);
             continue;
         }
         CHECK_ERR(rc, 0);
@@ -822,7 +771,7 @@ TEST(alloc_fail_loop_create)
         CHECK_ERR(aiotp_loop_call_soon(loop, noop_cb, NULL, NULL), 0);
         CHECK_ERR(aiotp_loop_run_once(loop), 0);
         aiotp_loop_free(loop);
-        CHECK_SIZE(my_live, 0);
+        CHECK_SIZE(my_mem.live, 0);
     }
     CHECK(created);
     CHECK(enomem >= 2); /* the loop, its receive buffer, ... */

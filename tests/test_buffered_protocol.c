@@ -13,87 +13,6 @@
 
 /* ---- helpers ----------------------------------------------------------------------- */
 
-static uint32_t fnv(uint32_t h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    size_t i;
-    for (i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-#define FNV_INIT 2166136261u
-
-typedef struct expect {
-    char s[8192];
-    size_t len;
-    uint64_t total;
-    uint32_t sum;
-} expect;
-
-static void ex_init(expect *e)
-{
-    e->s[0] = '\0';
-    e->len = 0;
-    e->total = 0;
-    e->sum = FNV_INIT;
-}
-
-static void ex_linef(expect *e, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static void ex_linef(expect *e, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-    va_start(ap, fmt);
-    n = vsnprintf(e->s + e->len, sizeof(e->s) - e->len - 1, fmt, ap);
-    va_end(ap);
-    if (n > 0 && e->len + (size_t)n + 1 < sizeof(e->s)) {
-        e->len += (size_t)n;
-        e->s[e->len++] = '\n';
-        e->s[e->len] = '\0';
-    }
-}
-
-static void ex_data(expect *e, const char *what, const void *p, size_t n)
-{
-    e->total += n;
-    e->sum = fnv(e->sum, p, n);
-    ex_linef(e, "cb %s n=%zu total=%llu sum=%08x", what, n, (unsigned long long)e->total,
-             (unsigned)e->sum);
-}
-
-static bool starts(const char *line, const char *prefix)
-{
-    return strncmp(line, prefix, strlen(prefix)) == 0;
-}
-
-/* Iteration of the nth (0-based) trace line that starts with prefix; 0 if none. */
-static uint64_t iter_of(const char *prefix, int nth)
-{
-    const char *p = th_trace();
-    uint64_t iter = 0;
-    while (*p != '\0') {
-        const char *nl = strchr(p, '\n');
-        if (starts(p, "iter ")) {
-            iter = strtoull(p + 5, NULL, 10);
-        } else if (starts(p, prefix)) {
-            if (nth-- == 0) {
-                return iter;
-            }
-        }
-        if (nl == NULL) {
-            break;
-        }
-        p = nl + 1;
-    }
-    return 0;
-}
-
 /* PROTO-BUF-3: connection_made [get_buffer [buffer_updated]?]* [eof_received]?
    connection_lost for transport id; eof_received comes right after a get_buffer (the
    read event of the EOF, PROTO-BUF-1). Streaming callbacks are accepted only when
@@ -116,27 +35,27 @@ static void check_sm_buffered(unsigned id, bool streaming_ok, int line)
         lineno++;
         if (state == 5) {
             ok = false;
-        } else if (starts(l, "cb connection_made")) {
+        } else if (th_starts(l, "cb connection_made")) {
             ok = state == 0;
             state = 1;
-        } else if (starts(l, "cb get_buffer")) {
+        } else if (th_starts(l, "cb get_buffer")) {
             ok = state == 1 || state == 2;
             state = 2;
-        } else if (starts(l, "cb buffer_updated ")) {
+        } else if (th_starts(l, "cb buffer_updated ")) {
             ok = state == 2 && strstr(l, " n=0 ") == NULL;
             state = 1;
-        } else if (starts(l, "cb data_received ")) {
+        } else if (th_starts(l, "cb data_received ")) {
             ok = streaming_ok && (state == 1 || state == 2);
             state = 1;
-        } else if (starts(l, "cb eof_received")) {
+        } else if (th_starts(l, "cb eof_received")) {
             ok = state == 2 || (streaming_ok && state == 1);
             state = 3;
-        } else if (starts(l, "ret eof_received")) {
+        } else if (th_starts(l, "ret eof_received")) {
             ok = state == 3;
             state = 4;
-        } else if (starts(l, "cb pause_writing") || starts(l, "cb resume_writing")) {
+        } else if (th_starts(l, "cb pause_writing") || th_starts(l, "cb resume_writing")) {
             ok = state >= 1;
-        } else if (starts(l, "cb connection_lost")) {
+        } else if (th_starts(l, "cb connection_lost")) {
             ok = state >= 1 && state != 3;
             state = 5;
         } else {
@@ -157,38 +76,6 @@ static void check_sm_buffered(unsigned id, bool streaming_ok, int line)
     }
 }
 #define CHECK_SM_BUF(id) check_sm_buffered((id), false, __LINE__)
-
-typedef struct exc_log {
-    int n;
-    int status;
-    char msg[160];
-    aiotp_transport *t;
-    const aiotp_protocol *proto;
-    void *pdata;
-    uint64_t iter;
-} exc_log;
-
-static exc_log g_exc;
-
-static void exc_cb(aiotp_loop *loop, const aiotp_exception_context *ctx, void *arg)
-{
-    (void)arg;
-    g_exc.n++;
-    g_exc.status = ctx->status;
-    snprintf(g_exc.msg, sizeof(g_exc.msg), "%s", ctx->message ? ctx->message : "(null)");
-    g_exc.t = ctx->transport;
-    g_exc.proto = ctx->protocol;
-    g_exc.pdata = ctx->protocol_data;
-    g_exc.iter = aiotp_loop_iteration(loop);
-}
-
-static aiotp_loop *exc_loop(void)
-{
-    aiotp_loop *loop = th_loop();
-    memset(&g_exc, 0, sizeof(g_exc));
-    aiotp_loop_set_exception_handler(loop, exc_cb, NULL);
-    return loop;
-}
 
 /* A buffered protocol that records the sizehints and can hand out odd buffers; the
    rest is the harness's recorder. */
@@ -282,7 +169,7 @@ TEST(five_byte_buffer_exact_trace)
     aiotp_loop *loop = th_loop();
     hinted *h = hinted_new();
     int sv[2];
-    expect e;
+    th_expect e;
     uint64_t it;
     int i;
 
@@ -293,28 +180,28 @@ TEST(five_byte_buffer_exact_trace)
     (void)th_wrap(loop, sv[0], &hinted_proto, h);
     th_run_until(loop, th_is_lost, h->r, 10);
     th_run_passes(loop, 2);
-    ex_init(&e);
-    ex_linef(&e, "cb connection_made");
-    ex_linef(&e, "cb get_buffer sizehint=-1");
-    ex_data(&e, "buffer_updated", "hello", 5);
-    ex_linef(&e, "cb get_buffer sizehint=-1");
-    ex_data(&e, "buffer_updated", " worl", 5);
-    ex_linef(&e, "cb get_buffer sizehint=-1");
-    ex_data(&e, "buffer_updated", "d", 1);
-    ex_linef(&e, "cb get_buffer sizehint=-1");
-    ex_linef(&e, "cb eof_received");
-    ex_linef(&e, "ret eof_received 0");
-    ex_linef(&e, "cb connection_lost status=0");
+    th_ex_init(&e);
+    th_ex_linef(&e, "cb connection_made");
+    th_ex_linef(&e, "cb get_buffer sizehint=-1");
+    th_ex_data(&e, "buffer_updated", "hello", 5);
+    th_ex_linef(&e, "cb get_buffer sizehint=-1");
+    th_ex_data(&e, "buffer_updated", " worl", 5);
+    th_ex_linef(&e, "cb get_buffer sizehint=-1");
+    th_ex_data(&e, "buffer_updated", "d", 1);
+    th_ex_linef(&e, "cb get_buffer sizehint=-1");
+    th_ex_linef(&e, "cb eof_received");
+    th_ex_linef(&e, "ret eof_received 0");
+    th_ex_linef(&e, "cb connection_lost status=0");
     CHECK_STR(th_callbacks(1), e.s);
     /* one read event per pass: 5, 5, 1, EOF, then connection_lost */
-    it = iter_of("t1 cb connection_made", 0);
+    it = th_iter_of("t1 cb connection_made", 0);
     CHECK(it > 0);
-    CHECK_INT(iter_of("t1 cb buffer_updated", 0), it + 1);
-    CHECK_INT(iter_of("t1 cb buffer_updated", 1), it + 2);
-    CHECK_INT(iter_of("t1 cb buffer_updated", 2), it + 3);
-    CHECK_INT(iter_of("t1 cb get_buffer", 3), it + 4);
-    CHECK_INT(iter_of("t1 cb eof_received", 0), it + 4);
-    CHECK_INT(iter_of("t1 cb connection_lost", 0), it + 5);
+    CHECK_INT(th_iter_of("t1 cb buffer_updated", 0), it + 1);
+    CHECK_INT(th_iter_of("t1 cb buffer_updated", 1), it + 2);
+    CHECK_INT(th_iter_of("t1 cb buffer_updated", 2), it + 3);
+    CHECK_INT(th_iter_of("t1 cb get_buffer", 3), it + 4);
+    CHECK_INT(th_iter_of("t1 cb eof_received", 0), it + 4);
+    CHECK_INT(th_iter_of("t1 cb connection_lost", 0), it + 5);
     /* the hint really passed to get_buffer is -1 every time */
     CHECK_INT(h->nhints, 4);
     for (i = 0; i < h->nhints && i < 64; i++) {
@@ -378,7 +265,7 @@ TEST(buffer_updated_within_buffer)
 static void fatal_case(void (*setup)(hinted *h), int want_status, const char *want_msg,
                        const char *want_cbs, bool send_data)
 {
-    aiotp_loop *loop = exc_loop();
+    aiotp_loop *loop = th_exc_loop();
     hinted *h = hinted_new();
     int sv[2];
     aiotp_transport *t;
@@ -391,26 +278,26 @@ static void fatal_case(void (*setup)(hinted *h), int want_status, const char *wa
         CHECK_INT(write(sv[1], "hello", 5), 5);
     }
     th_run_once(loop);
-    CHECK_INT(g_exc.n, 1);
-    CHECK_STR(g_exc.msg, want_msg);
-    CHECK_ERR(g_exc.status, want_status);
-    CHECK(g_exc.t == t);
-    CHECK(g_exc.proto == &hinted_proto);
-    CHECK(g_exc.pdata == h);
+    CHECK_INT(th_exc.n, 1);
+    CHECK_STR(th_exc.msg, want_msg);
+    CHECK_ERR(th_exc.status, want_status);
+    CHECK(th_exc.t == t);
+    CHECK(th_exc.proto == &hinted_proto);
+    CHECK(th_exc.pdata == h);
     CHECK_INT(aiotp_transport_is_closing(t), 1);
     CHECK_INT(h->r->lost, 0);
     (void)send(sv[1], "more", 4, MSG_NOSIGNAL);
     th_run_until(loop, th_is_lost, h->r, 5);
     th_run_passes(loop, 2);
-    it = iter_of("t1 cb get_buffer", 0);
-    CHECK_INT(g_exc.iter, it);
-    CHECK_INT(iter_of("t1 cb connection_lost", 0), it + 1);
+    it = th_iter_of("t1 cb get_buffer", 0);
+    CHECK_INT(th_exc.iter, it);
+    CHECK_INT(th_iter_of("t1 cb connection_lost", 0), it + 1);
     CHECK_INT(h->r->lost, 1);
     CHECK_ERR(h->r->lost_status, want_status);
     CHECK_INT(h->nhints, 1); /* no read event after the failure */
     CHECK_STR(th_callbacks(1), want_cbs);
     CHECK_SM_BUF(1);
-    CHECK_INT(g_exc.n, 1);
+    CHECK_INT(th_exc.n, 1);
     close(sv[1]);
 }
 
@@ -479,12 +366,12 @@ TEST(get_buffer_fails_fatal)
 /* E07d: buffer_updated failing is fatal with its status (the data was delivered). */
 TEST(buffer_updated_fails_fatal)
 {
-    expect e;
-    ex_init(&e);
-    ex_linef(&e, "cb connection_made");
-    ex_linef(&e, "cb get_buffer sizehint=-1");
-    ex_data(&e, "buffer_updated", "hello", 5);
-    ex_linef(&e, "cb connection_lost status=%s", aiotp_err_name(-7));
+    th_expect e;
+    th_ex_init(&e);
+    th_ex_linef(&e, "cb connection_made");
+    th_ex_linef(&e, "cb get_buffer sizehint=-1");
+    th_ex_data(&e, "buffer_updated", "hello", 5);
+    th_ex_linef(&e, "cb connection_lost status=%s", aiotp_err_name(-7));
     fatal_case(setup_updated_fails, -7, "Fatal error: protocol.buffer_updated() call failed.",
                e.s, true);
     CHECK_INT(th_f.recv_calls, 1);
@@ -494,14 +381,14 @@ TEST(buffer_updated_fails_fatal)
 
 TEST(switch_streaming_buffered_streaming)
 {
-    aiotp_loop *loop = exc_loop();
+    aiotp_loop *loop = th_exc_loop();
     th_rec *r1 = th_rec_new();
     th_rec *r2 = th_rec_new();
     th_rec *r3 = th_rec_new();
     int sv[2];
     aiotp_transport *t;
     void *d = NULL;
-    expect e;
+    th_expect e;
     static const aiotp_protocol bad = {0, AIOTP_PROTOCOL_STREAMING, NULL, NULL, NULL, NULL,
                                        NULL, NULL, NULL, NULL};
 
@@ -557,18 +444,18 @@ TEST(switch_streaming_buffered_streaming)
     CHECK_ERR(aiotp_transport_set_protocol(t, &bad, r2), AIOTP_EINVAL);
     CHECK(aiotp_transport_get_protocol(t, NULL) == NULL);
 
-    ex_init(&e);
-    ex_linef(&e, "cb connection_made");
-    ex_data(&e, "data_received", "first", 5);
-    ex_linef(&e, "cb get_buffer sizehint=-1");
-    ex_data(&e, "buffer_updated", "second", 6);
-    ex_data(&e, "data_received", "third", 5);
-    ex_linef(&e, "cb eof_received");
-    ex_linef(&e, "ret eof_received 0");
-    ex_linef(&e, "cb connection_lost status=0");
+    th_ex_init(&e);
+    th_ex_linef(&e, "cb connection_made");
+    th_ex_data(&e, "data_received", "first", 5);
+    th_ex_linef(&e, "cb get_buffer sizehint=-1");
+    th_ex_data(&e, "buffer_updated", "second", 6);
+    th_ex_data(&e, "data_received", "third", 5);
+    th_ex_linef(&e, "cb eof_received");
+    th_ex_linef(&e, "ret eof_received 0");
+    th_ex_linef(&e, "cb connection_lost status=0");
     CHECK_STR(th_callbacks(1), e.s);
     check_sm_buffered(1, true, __LINE__);
-    CHECK_INT(g_exc.n, 0);
+    CHECK_INT(th_exc.n, 0);
     close(sv[1]);
 }
 
@@ -606,7 +493,7 @@ static int abort_in_updated(th_rec *r, aiotp_transport *t)
 
 TEST(buffered_state_machine_paths)
 {
-    aiotp_loop *loop = exc_loop();
+    aiotp_loop *loop = th_exc_loop();
     hinted *h[4];
     int sv[4][2];
     aiotp_transport *t[4];
@@ -656,7 +543,7 @@ TEST(buffered_state_machine_paths)
     CHECK_INT(h[3]->r->eofs, 1);
     CHECK_INT(h[3]->r->get_buffers, 3); /* paused one, the data, the EOF */
     CHECK_SIZE(h[3]->r->rx_len, 6);
-    CHECK_INT(g_exc.n, 0);
+    CHECK_INT(th_exc.n, 0);
 }
 
 /* ---- PROTO-BUF-4 --------------------------------------------------------------------- */

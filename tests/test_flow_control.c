@@ -39,66 +39,6 @@ static void on_exception(aiotp_loop *loop, const aiotp_exception_context *ctx, v
     h->calls++;
 }
 
-static char view_out[65536];
-
-static bool keep_line(const char *text, size_t len, const char *keep)
-{
-    const char *k = keep;
-    while (*k != '\0') {
-        const char *bar = strchr(k, '|');
-        size_t kl = bar ? (size_t)(bar - k) : strlen(k);
-        if (len >= kl && strncmp(text, k, kl) == 0) {
-            return true;
-        }
-        k += kl + (bar ? 1 : 0);
-    }
-    return false;
-}
-
-/* The trace lines of t1 starting (after "t1 ") with one of the '|'-separated prefixes,
-   each as "@k text" with k the passes since mark(); " total=..." is cut from "ret write"
-   and "ret writelines" lines. */
-static const char *view(uint64_t base, const char *keep)
-{
-    const char *p = th_trace();
-    uint64_t cur = base;
-    size_t used = 0;
-    view_out[0] = '\0';
-    while (*p != '\0') {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (len > 5 && strncmp(p, "iter ", 5) == 0) {
-            cur = strtoull(p + 5, NULL, 10);
-        } else if (len > 3 && strncmp(p, "t1 ", 3) == 0 && keep_line(p + 3, len - 3, keep)) {
-            const char *text = p + 3;
-            size_t tl = len - 3;
-            int w;
-            if (strncmp(text, "ret write", 9) == 0) {
-                size_t i;
-                for (i = 0; i + 7 <= tl; i++) {
-                    if (strncmp(text + i, " total=", 7) == 0) {
-                        tl = i;
-                        break;
-                    }
-                }
-            }
-            w = snprintf(view_out + used, sizeof(view_out) - used, "@%llu %.*s\n",
-                         (unsigned long long)(cur - base), (int)tl, text);
-            if (w > 0 && (size_t)w < sizeof(view_out) - used) {
-                used += (size_t)w;
-            }
-        }
-        p += len + (nl ? 1 : 0);
-    }
-    return view_out;
-}
-
-static uint64_t mark(aiotp_loop *loop)
-{
-    th_trace_clear();
-    return aiotp_loop_iteration(loop);
-}
-
 #define FLOW_LINES "call write|ret write|call set_write|ret set_write|cb pause|cb resume"
 
 static void check_limits(aiotp_transport *t, size_t low, size_t high, int line)
@@ -186,7 +126,7 @@ TEST(refusals)
     th_socketpair(sv);
     t = th_wrap(loop, sv[0], &th_streaming, r);
     CHECK_ERR(aiotp_transport_set_write_buffer_limits(t, 1000, 100), 0);
-    base = mark(loop);
+    base = th_mark(loop);
     CHECK_ERR(aiotp_transport_set_write_buffer_limits(t, 0, 1), AIOTP_EINVAL);
     CHECK_LIMITS(t, 100, 1000);
     CHECK_ERR(aiotp_transport_set_write_buffer_limits(t, -1, AIOTP_LIMIT_NONE), AIOTP_EINVAL);
@@ -203,7 +143,7 @@ TEST(refusals)
     CHECK_ERR(aiotp_transport_set_write_buffer_limits(t, AIOTP_LIMIT_NONE, INT64_MAX / 2),
               AIOTP_EINVAL);
     CHECK_LIMITS(t, 100, 1000);
-    CHECK_STR(view(base, "call set_write|ret set_write"),
+    CHECK_STR(th_view(th_trace(), base, "call set_write|ret set_write", true),
               "@0 call set_write_buffer_limits high=0 low=1\n"
               "@0 ret set_write_buffer_limits EINVAL size=0 low=100 high=1000\n"
               "@0 call set_write_buffer_limits high=-1 low=NONE\n"
@@ -238,7 +178,7 @@ TEST(scenario1_fixed_buffer)
     th_f.send_eagain = true;
     CHECK_ERR(aiotp_transport_write(t, data, sizeof(data)), 0);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 512);
-    base = mark(loop);
+    base = th_mark(loop);
     CHECK_ERR(aiotp_transport_set_write_buffer_limits(t, 0, 1), AIOTP_EINVAL);
     CHECK_LIMITS(t, 16384, 65536);
     CHECK_ERR(aiotp_transport_set_write_buffer_limits(t, 1024, 128), 0);
@@ -247,7 +187,7 @@ TEST(scenario1_fixed_buffer)
     CHECK_ERR(aiotp_transport_set_write_buffer_limits(t, 256, 128), 0);
     CHECK_INT(r->pauses, 1);
     CHECK_LIMITS(t, 128, 256);
-    CHECK_STR(view(base, FLOW_LINES),
+    CHECK_STR(th_view(th_trace(), base, FLOW_LINES, true),
               "@0 call set_write_buffer_limits high=0 low=1\n"
               "@0 ret set_write_buffer_limits EINVAL size=512 low=16384 high=65536\n"
               "@0 call set_write_buffer_limits high=1024 low=128\n"
@@ -276,7 +216,7 @@ TEST(pause_strictly_over_high)
     t = th_wrap(loop, sv[0], &th_streaming, r);
     CHECK_ERR(aiotp_transport_set_write_buffer_limits(t, 100, AIOTP_LIMIT_NONE), 0);
     th_f.send_eagain = true;
-    base = mark(loop);
+    base = th_mark(loop);
     CHECK_ERR(aiotp_transport_write(t, data, 100), 0);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 100);
     CHECK_INT(r->pauses, 0);
@@ -287,7 +227,7 @@ TEST(pause_strictly_over_high)
     CHECK_INT(r->pauses, 1);
     th_run_passes(loop, 2); /* EAGAIN: no drain, no resume */
     CHECK_INT(r->resumes, 0);
-    CHECK_STR(view(base, FLOW_LINES),
+    CHECK_STR(th_view(th_trace(), base, FLOW_LINES, true),
               "@0 call write n=100\n"
               "@0 ret write 0 size=100\n"
               "@0 call write n=1\n"
@@ -324,7 +264,7 @@ TEST(pause_resume_200k)
     th_socketpair(sv);
     t = th_wrap(loop, sv[0], &th_streaming, r);
     th_f.send_max = 8064;
-    base = mark(loop);
+    base = th_mark(loop);
     CHECK_ERR(aiotp_transport_write(t, data, 204800), 0);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 196736);
     CHECK_INT(r->pauses, 1);
@@ -349,7 +289,7 @@ TEST(pause_resume_200k)
     CHECK(memcmp(got, data, sizeof(data)) == 0);
     CHECK_INT(r->pauses, 1);
     CHECK_INT(r->resumes, 1);
-    CHECK_STR(view(base, FLOW_LINES),
+    CHECK_STR(th_view(th_trace(), base, FLOW_LINES, true),
               "@0 call write n=204800\n"
               "@0 cb pause_writing size=196736 high=65536\n"
               "@0 ret write 0 size=196736\n"
@@ -379,10 +319,10 @@ TEST(pause_inside_writelines_and_setter)
     t2 = th_wrap(loop, sv2[0], &th_streaming, r2);
     CHECK_ERR(aiotp_transport_set_write_buffer_limits(t, 19, AIOTP_LIMIT_NONE), 0);
     th_f.send_eagain = true;
-    base = mark(loop);
+    base = th_mark(loop);
     CHECK_ERR(aiotp_transport_writelines(t, b, 3), 0);
     CHECK_INT(r->pauses, 1);
-    CHECK_STR(view(base, FLOW_LINES "|call writelines|ret writelines"),
+    CHECK_STR(th_view(th_trace(), base, FLOW_LINES "|call writelines|ret writelines", true),
               "@0 call writelines count=3 n=20\n"
               "@0 cb pause_writing size=20 high=19\n"
               "@0 ret writelines 0 size=20\n");
@@ -394,7 +334,7 @@ TEST(pause_inside_writelines_and_setter)
     CHECK_INT(r2->pauses, 1);
     CHECK_ERR(aiotp_transport_set_write_buffer_limits(t2, 5, 0), 0);
     CHECK_INT(r2->pauses, 1);
-    CHECK_STR(th_callbacks(2), "cb pause_writing size=10 high=9\n"); /* since mark() */
+    CHECK_STR(th_callbacks(2), "cb pause_writing size=10 high=9\n"); /* since th_mark() */
     close_and_wait(loop, t, r);
     close_and_wait(loop, t2, r2);
     close(sv[1]);
@@ -429,7 +369,7 @@ TEST(resume_at_low)
     CHECK_INT(r->pauses, 1);
     th_f.send_eagain = false;
     th_f.send_max = 300;
-    base = mark(loop);
+    base = th_mark(loop);
     for (i = 0; i < 7; i++) {
         th_run_once(loop);
         CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), sizes[i]);
@@ -437,7 +377,7 @@ TEST(resume_at_low)
     }
     th_run_passes(loop, 2);
     CHECK_INT(r->resumes, 1);
-    CHECK_STR(view(base, "cb "), "@6 cb resume_writing size=250 low=250\n");
+    CHECK_STR(th_view(th_trace(), base, "cb ", true), "@6 cb resume_writing size=250 low=250\n");
     th_read_exact(sv[1], got, sizeof(got));
     CHECK(memcmp(got, data, sizeof(data)) == 0);
     close_and_wait(loop, t, r);
@@ -524,7 +464,7 @@ TEST(setter_pauses_never_resumes)
     t = th_wrap(loop, sv[0], &th_streaming, r);
     th_f.send_eagain = true;
     CHECK_ERR(aiotp_transport_write(t, data, sizeof(data)), 0);
-    base = mark(loop);
+    base = th_mark(loop);
     CHECK_ERR(aiotp_transport_set_write_buffer_limits(t, 500, AIOTP_LIMIT_NONE), 0);
     CHECK_INT(r->pauses, 0);
     CHECK_ERR(aiotp_transport_set_write_buffer_limits(t, 499, AIOTP_LIMIT_NONE), 0);
@@ -537,7 +477,7 @@ TEST(setter_pauses_never_resumes)
     th_run_once(loop);
     CHECK_INT(r->resumes, 1);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 0);
-    CHECK_STR(view(base, FLOW_LINES),
+    CHECK_STR(th_view(th_trace(), base, FLOW_LINES, true),
               "@0 call set_write_buffer_limits high=500 low=NONE\n"
               "@0 ret set_write_buffer_limits 0 size=500 low=125 high=500\n"
               "@0 call set_write_buffer_limits high=499 low=NONE\n"
@@ -645,7 +585,7 @@ TEST(high_zero)
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 0);
     CHECK_INT(r->pauses, 0);
     th_f.send_max = 4;
-    base = mark(loop);
+    base = th_mark(loop);
     CHECK_ERR(aiotp_transport_write(t, "abcdefghij", 10), 0);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 6);
     CHECK_INT(r->pauses, 1);
@@ -655,7 +595,7 @@ TEST(high_zero)
     th_run_once(loop);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 0);
     CHECK_INT(r->resumes, 1);
-    CHECK_STR(view(base, FLOW_LINES),
+    CHECK_STR(th_view(th_trace(), base, FLOW_LINES, true),
               "@0 call write n=10\n"
               "@0 cb pause_writing size=6 high=0\n"
               "@0 ret write 0 size=6\n"

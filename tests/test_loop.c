@@ -33,25 +33,12 @@ static void log_cb(aiotp_loop *loop, void *arg)
     log_add(arg);
 }
 
-/* the running FNV-1a checksum of the traces */
-static uint32_t fnv(const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    uint32_t h = 2166136261u;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 /* ---- helpers: a loop with a fake clock and a backend that records the timeout ------ */
 
 static int64_t fake_now;
 static int last_timeout;
 static long nwaits;
-static size_t fake_live;
+static th_counter fake_mem = {-1, 0};
 
 static int64_t fake_clock(void *ctx)
 {
@@ -85,36 +72,7 @@ static int fb_wait(void *st, int timeout_ms, aiotp_backend_event *out, size_t ca
 static const aiotp_backend rec_backend = {sizeof(aiotp_backend), "rec", fb_open, fb_close,
                                           fb_set, fb_wait};
 
-static void *fa_alloc(void *ctx, size_t n)
-{
-    void *p = malloc(n);
-    (void)ctx;
-    if (p != NULL) {
-        fake_live++;
-    }
-    return p;
-}
-
-static void *fa_realloc(void *ctx, void *old, size_t n)
-{
-    void *p = realloc(old, n);
-    (void)ctx;
-    if (p != NULL && old == NULL) {
-        fake_live++;
-    }
-    return p;
-}
-
-static void fa_free(void *ctx, void *p)
-{
-    (void)ctx;
-    if (p != NULL) {
-        fake_live--;
-        free(p);
-    }
-}
-
-static const aiotp_allocator fake_alloc = {fa_alloc, fa_realloc, fa_free, NULL};
+static const aiotp_allocator fake_alloc = TH_COUNTING_ALLOCATOR(&fake_mem);
 static aiotp_syscalls fake_sys;
 
 static aiotp_loop *fake_loop(void)
@@ -128,7 +86,7 @@ static aiotp_loop *fake_loop(void)
     fake_now = 1000 * AIOTP_NS_PER_SEC;
     last_timeout = -2;
     nwaits = 0;
-    fake_live = 0;
+    fake_mem.live = 0;
     memset(&o, 0, sizeof(o));
     o.size = sizeof(o);
     o.backend = &rec_backend;
@@ -145,7 +103,7 @@ static aiotp_loop *fake_loop(void)
 static void fake_loop_free(aiotp_loop *loop)
 {
     aiotp_loop_free(loop);
-    CHECK_SIZE(fake_live, 0);
+    CHECK_SIZE(fake_mem.live, 0);
 }
 
 /* ---- LOOP-3, LOOP-6: the ready queue ------------------------------------------------- */
@@ -790,7 +748,7 @@ TEST(transport_fd_busy)
     snprintf(expect, sizeof(expect),
              "cb connection_made\ncb data_received n=5 total=5 sum=%08x\n"
              "cb connection_lost status=0\n",
-             (unsigned)fnv("hello", 5));
+             (unsigned)th_fnv1a(TH_FNV_INIT, "hello", 5));
     CHECK_STR(th_callbacks(1), expect);
     close(sv[1]);
 }
@@ -872,7 +830,7 @@ TEST(exception_handler_context)
     snprintf(expect, sizeof(expect),
              "cb connection_made\ncb data_received n=5 total=5 sum=%08x\n"
              "cb connection_lost status=E?\n",
-             (unsigned)fnv("hello", 5));
+             (unsigned)th_fnv1a(TH_FNV_INIT, "hello", 5));
     CHECK_STR(th_callbacks(1), expect);
     /* the loop carries on */
     CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)"ok", NULL), 0);

@@ -14,116 +14,6 @@
 
 /* ---- helpers ----------------------------------------------------------------------- */
 
-/* The trace's running checksum (FNV-1a, as src/stream.c). */
-static uint32_t fnv(uint32_t h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    size_t i;
-    for (i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-#define FNV_INIT 2166136261u
-
-/* An expected th_callbacks() text. */
-typedef struct expect {
-    char s[8192];
-    size_t len;
-    uint64_t total;
-    uint32_t sum;
-} expect;
-
-static void ex_init(expect *e)
-{
-    e->s[0] = '\0';
-    e->len = 0;
-    e->total = 0;
-    e->sum = FNV_INIT;
-}
-
-static void ex_line(expect *e, const char *line)
-{
-    int n = snprintf(e->s + e->len, sizeof(e->s) - e->len, "%s\n", line);
-    if (n > 0) {
-        e->len += (size_t)n;
-    }
-}
-
-static void ex_linef(expect *e, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static void ex_linef(expect *e, const char *fmt, ...)
-{
-    char line[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    ex_line(e, line);
-}
-
-/* "cb data_received n=.. total=.. sum=.." for the next `n` bytes at p. */
-static void ex_data(expect *e, const char *what, const void *p, size_t n)
-{
-    char line[128];
-    e->total += n;
-    e->sum = fnv(e->sum, p, n);
-    snprintf(line, sizeof(line), "cb %s n=%zu total=%llu sum=%08x", what, n,
-             (unsigned long long)e->total, (unsigned)e->sum);
-    ex_line(e, line);
-}
-
-/* Iteration of the nth (0-based) trace line that starts with prefix; 0 if none. */
-static uint64_t iter_of(const char *prefix, int nth)
-{
-    const char *p = th_trace();
-    uint64_t iter = 0;
-    size_t plen = strlen(prefix);
-    while (*p != '\0') {
-        const char *nl = strchr(p, '\n');
-        if (strncmp(p, "iter ", 5) == 0) {
-            iter = strtoull(p + 5, NULL, 10);
-        } else if (strncmp(p, prefix, plen) == 0) {
-            if (nth-- == 0) {
-                return iter;
-            }
-        }
-        if (nl == NULL) {
-            break;
-        }
-        p = nl + 1;
-    }
-    return 0;
-}
-
-/* Number of trace lines starting with prefix. */
-static int count_lines(const char *prefix)
-{
-    const char *p = th_trace();
-    size_t plen = strlen(prefix);
-    int n = 0;
-    while (*p != '\0') {
-        const char *nl = strchr(p, '\n');
-        if (strncmp(p, prefix, plen) == 0) {
-            n++;
-        }
-        if (nl == NULL) {
-            break;
-        }
-        p = nl + 1;
-    }
-    return n;
-}
-
-static bool starts(const char *line, const char *prefix)
-{
-    return strncmp(line, prefix, strlen(prefix)) == 0;
-}
-
 /* PROTO-STREAM-2 / PROTO-BASE-3: the callbacks of transport id follow
    connection_made [data_received]* [eof_received]? connection_lost; pause/resume_writing
    may come anywhere between the first and the last. `complete`: connection_lost must
@@ -146,20 +36,20 @@ static void check_sm_streaming(unsigned id, bool complete, int line)
         lineno++;
         if (state == 4) {
             ok = false; /* nothing after connection_lost */
-        } else if (starts(l, "cb connection_made")) {
+        } else if (th_starts(l, "cb connection_made")) {
             ok = state == 0;
             state = 1;
-        } else if (starts(l, "cb data_received ")) {
+        } else if (th_starts(l, "cb data_received ")) {
             ok = state == 1 && strstr(l, " n=0 ") == NULL;
-        } else if (starts(l, "cb eof_received")) {
+        } else if (th_starts(l, "cb eof_received")) {
             ok = state == 1;
             state = 2;
-        } else if (starts(l, "ret eof_received")) {
+        } else if (th_starts(l, "ret eof_received")) {
             ok = state == 2;
             state = 3;
-        } else if (starts(l, "cb pause_writing") || starts(l, "cb resume_writing")) {
+        } else if (th_starts(l, "cb pause_writing") || th_starts(l, "cb resume_writing")) {
             ok = state >= 1 && state <= 3; /* also from a write inside eof_received */
-        } else if (starts(l, "cb connection_lost")) {
+        } else if (th_starts(l, "cb connection_lost")) {
             ok = state == 1 || state == 3;
             state = 4;
         } else {
@@ -183,59 +73,6 @@ static void check_sm_streaming(unsigned id, bool complete, int line)
 
 /* th_callbacks(id) without the pause_writing/resume_writing lines (their sizes depend
    on the kernel's buffers). */
-static const char *cbs_no_flow(unsigned id)
-{
-    static char out[8192];
-    const char *p = th_callbacks(id);
-    size_t used = 0;
-    out[0] = '\0';
-    while (*p != '\0') {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
-        if (!starts(p, "cb pause_writing") && !starts(p, "cb resume_writing") &&
-            used + len < sizeof(out)) {
-            memcpy(out + used, p, len);
-            used += len;
-            out[used] = '\0';
-        }
-        p += len;
-    }
-    return out;
-}
-
-/* The exception handler: records the calls. */
-typedef struct exc_log {
-    int n;
-    int status;
-    char msg[160];
-    aiotp_transport *t;
-    const aiotp_protocol *proto;
-    void *pdata;
-    uint64_t iter;
-} exc_log;
-
-static exc_log g_exc;
-
-static void exc_cb(aiotp_loop *loop, const aiotp_exception_context *ctx, void *arg)
-{
-    (void)arg;
-    g_exc.n++;
-    g_exc.status = ctx->status;
-    snprintf(g_exc.msg, sizeof(g_exc.msg), "%s", ctx->message ? ctx->message : "(null)");
-    g_exc.t = ctx->transport;
-    g_exc.proto = ctx->protocol;
-    g_exc.pdata = ctx->protocol_data;
-    g_exc.iter = aiotp_loop_iteration(loop);
-}
-
-static aiotp_loop *exc_loop(void)
-{
-    aiotp_loop *loop = th_loop();
-    memset(&g_exc, 0, sizeof(g_exc));
-    aiotp_loop_set_exception_handler(loop, exc_cb, NULL);
-    return loop;
-}
-
 /* What an on_lost hook saw. */
 typedef struct lost_probe {
     int fd;            /* "socket" inside connection_lost */
@@ -262,14 +99,6 @@ static int probe_lost(th_rec *r, aiotp_transport *t)
 static bool fd_is_closed(int fd)
 {
     return fcntl(fd, F_GETFD) == -1 && errno == EBADF;
-}
-
-static void set_rst(int fd)
-{
-    struct linger lg;
-    lg.l_onoff = 1;
-    lg.l_linger = 0;
-    CHECK_INT(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
 }
 
 static void fill(unsigned char *p, size_t n, unsigned seed)
@@ -307,7 +136,7 @@ TEST(made_first_next_pass_before_read)
     th_rec *r = th_rec_new();
     made_probe m = {0, -1, false, true};
     int sv[2];
-    expect e;
+    th_expect e;
     uint64_t open_iter;
 
     th_socketpair(sv);
@@ -316,9 +145,9 @@ TEST(made_first_next_pass_before_read)
     r->on_made = probe_made;
     r->user = &m;
     (void)th_wrap(loop, sv[0], &th_streaming, r);
-    open_iter = iter_of("t1 open ", 0);
+    open_iter = th_iter_of("t1 open ", 0);
     CHECK(open_iter > 0);
-    CHECK_INT(iter_of("t1 cb connection_made", 0), open_iter + 1);
+    CHECK_INT(th_iter_of("t1 cb connection_made", 0), open_iter + 1);
     CHECK_INT(m.iter, open_iter + 1);
     CHECK_INT(r->made, 1);
     CHECK_INT(m.recv_calls, 0); /* nothing was read before connection_made */
@@ -327,18 +156,18 @@ TEST(made_first_next_pass_before_read)
     CHECK_INT(r->chunks, 0);
     th_run_until(loop, th_is_lost, r, 10);
     /* data in the pass after connection_made, EOF in the next one, lost after that */
-    CHECK_INT(iter_of("t1 cb data_received", 0), open_iter + 2);
-    CHECK_INT(iter_of("t1 cb eof_received", 0), open_iter + 3);
-    CHECK_INT(iter_of("t1 cb connection_lost", 0), open_iter + 4);
+    CHECK_INT(th_iter_of("t1 cb data_received", 0), open_iter + 2);
+    CHECK_INT(th_iter_of("t1 cb eof_received", 0), open_iter + 3);
+    CHECK_INT(th_iter_of("t1 cb connection_lost", 0), open_iter + 4);
     th_run_passes(loop, 3);
     CHECK_INT(r->made, 1);
     CHECK_INT(r->lost, 1);
-    ex_init(&e);
-    ex_line(&e, "cb connection_made");
-    ex_data(&e, "data_received", "hello world!", 12);
-    ex_line(&e, "cb eof_received");
-    ex_line(&e, "ret eof_received 0");
-    ex_line(&e, "cb connection_lost status=0");
+    th_ex_init(&e);
+    th_ex_line(&e, "cb connection_made");
+    th_ex_data(&e, "data_received", "hello world!", 12);
+    th_ex_line(&e, "cb eof_received");
+    th_ex_line(&e, "ret eof_received 0");
+    th_ex_line(&e, "cb connection_lost status=0");
     CHECK_STR(th_callbacks(1), e.s);
     CHECK_SM(1);
     close(sv[1]);
@@ -364,7 +193,7 @@ static int abort_in_data(th_rec *r, aiotp_transport *t)
 
 static void lost_path(enum lost_path path, int want_status)
 {
-    aiotp_loop *loop = exc_loop();
+    aiotp_loop *loop = th_exc_loop();
     th_rec *r = th_rec_new();
     lost_probe p;
     int sv[2];
@@ -402,7 +231,7 @@ static void lost_path(enum lost_path path, int want_status)
         CHECK_INT(shutdown(sv[1], SHUT_WR), 0);
         break;
     case LP_PEER_RESET:
-        set_rst(sv[1]);
+        th_set_rst(sv[1]);
         close(sv[1]);
         sv[1] = -1;
         break;
@@ -442,11 +271,11 @@ static void lost_path(enum lost_path path, int want_status)
     CHECK_INT(aiotp_transport_is_closing(t), 1);
     /* the last callback is connection_lost */
     CHECK_SM(1);
-    CHECK_INT(count_lines("t1 cb connection_lost"), 1);
+    CHECK_INT(th_count_lines("t1 cb connection_lost"), 1);
     if (path == LP_FATAL_CALLBACK) {
-        CHECK_INT(g_exc.n, 1);
+        CHECK_INT(th_exc.n, 1);
     } else {
-        CHECK_INT(g_exc.n, 0);
+        CHECK_INT(th_exc.n, 0);
     }
     if (sv[1] >= 0) {
         close(sv[1]);
@@ -480,21 +309,21 @@ TEST(lost_after_peer_reset)
 
 TEST(lost_after_fatal_callback)
 {
-    expect e;
+    th_expect e;
     lost_path(LP_FATAL_CALLBACK, -9);
-    ex_init(&e);
-    ex_line(&e, "cb connection_made");
-    ex_data(&e, "data_received", "boom", 4);
-    ex_linef(&e, "cb connection_lost status=%s", aiotp_err_name(-9));
+    th_ex_init(&e);
+    th_ex_line(&e, "cb connection_made");
+    th_ex_data(&e, "data_received", "boom", 4);
+    th_ex_linef(&e, "cb connection_lost status=%s", aiotp_err_name(-9));
     CHECK_STR(th_callbacks(1), e.s);
 }
 
 TEST(lost_after_close_then_abort)
 {
     lost_path(LP_CLOSE_THEN_ABORT, 0);
-    CHECK_STR(cbs_no_flow(1), "cb connection_made\ncb connection_lost status=0\n");
-    CHECK_INT(count_lines("t1 cb pause_writing"), 1);
-    CHECK_INT(count_lines("t1 cb resume_writing"), 0); /* WRITE-ABORT-2 */
+    CHECK_STR(th_cbs_no_flow(1), "cb connection_made\ncb connection_lost status=0\n");
+    CHECK_INT(th_count_lines("t1 cb pause_writing"), 1);
+    CHECK_INT(th_count_lines("t1 cb resume_writing"), 0); /* WRITE-ABORT-2 */
 }
 
 /* ---- PROTO-BASE-4: a NULL-filled table --------------------------------------------- */
@@ -537,14 +366,14 @@ static bool done_called(void *arg)
 static bool trace_has_lost1(void *arg)
 {
     (void)arg;
-    return count_lines("t1 cb connection_lost") > 0;
+    return th_count_lines("t1 cb connection_lost") > 0;
 }
 
 /* Only .size and .kind: every callback takes its default; eof_received's default
    (false) closes the transport. pause_writing (NULL) is survived too. */
 TEST(null_table_defaults)
 {
-    aiotp_loop *loop = exc_loop();
+    aiotp_loop *loop = th_exc_loop();
     aiotp_connect_options o;
     done_rec d = {0, 1, NULL};
     int factory_calls = 0;
@@ -553,7 +382,7 @@ TEST(null_table_defaults)
     static unsigned char got[300000];
     unsigned char c;
     size_t n = 0;
-    expect e;
+    th_expect e;
 
     fill(big, sizeof(big), 7);
     th_socketpair(sv);
@@ -578,7 +407,7 @@ TEST(null_table_defaults)
     th_run_passes(loop, 3);
     /* data (ignored), then EOF: the default closes; the buffer is flushed first */
     CHECK_INT(aiotp_transport_is_closing(d.t), 1);
-    while (count_lines("t1 cb connection_lost") == 0 && n < sizeof(got)) {
+    while (th_count_lines("t1 cb connection_lost") == 0 && n < sizeof(got)) {
         n += th_drain_fd(sv[1], got + n, sizeof(got) - n);
         th_run_once(loop);
     }
@@ -587,16 +416,16 @@ TEST(null_table_defaults)
     CHECK_SIZE(n, sizeof(big));
     CHECK(memcmp(got, big, sizeof(big)) == 0);
     CHECK_INT(recv(sv[1], &c, 1, 0), 0); /* the transport closed its socket */
-    ex_init(&e);
-    ex_line(&e, "cb connection_made");
-    ex_data(&e, "data_received", "data", 4);
-    ex_line(&e, "cb eof_received");
-    ex_line(&e, "ret eof_received 0");
-    ex_line(&e, "cb connection_lost status=0");
-    CHECK_STR(cbs_no_flow(1), e.s);
-    CHECK_INT(count_lines("t1 cb pause_writing"), 1);
+    th_ex_init(&e);
+    th_ex_line(&e, "cb connection_made");
+    th_ex_data(&e, "data_received", "data", 4);
+    th_ex_line(&e, "cb eof_received");
+    th_ex_line(&e, "ret eof_received 0");
+    th_ex_line(&e, "cb connection_lost status=0");
+    CHECK_STR(th_cbs_no_flow(1), e.s);
+    CHECK_INT(th_count_lines("t1 cb pause_writing"), 1);
     CHECK_SM(1);
-    CHECK_INT(g_exc.n, 0);
+    CHECK_INT(th_exc.n, 0);
     CHECK(aiotp_transport_get_protocol(d.t, NULL) == NULL);
     aiotp_transport_release(d.t);
     close(sv[1]);
@@ -608,22 +437,22 @@ TEST(null_table_defaults)
    still delivered (E22a, O10). */
 TEST(made_fails_handler_data_still_delivered)
 {
-    aiotp_loop *loop = exc_loop();
+    aiotp_loop *loop = th_exc_loop();
     th_rec *r = th_rec_new();
     int sv[2];
     aiotp_transport *t;
-    expect e;
+    th_expect e;
 
     th_socketpair(sv);
     r->made_ret = -5;
     t = th_wrap(loop, sv[0], &th_streaming, r);
-    CHECK_INT(g_exc.n, 1);
-    CHECK_STR(g_exc.msg, "Exception in callback protocol.connection_made()");
-    CHECK_ERR(g_exc.status, -5);
-    CHECK(g_exc.t == t);
-    CHECK(g_exc.proto == &th_streaming);
-    CHECK(g_exc.pdata == r);
-    CHECK_INT(g_exc.iter, iter_of("t1 cb connection_made", 0));
+    CHECK_INT(th_exc.n, 1);
+    CHECK_STR(th_exc.msg, "Exception in callback protocol.connection_made()");
+    CHECK_ERR(th_exc.status, -5);
+    CHECK(th_exc.t == t);
+    CHECK(th_exc.proto == &th_streaming);
+    CHECK(th_exc.pdata == r);
+    CHECK_INT(th_exc.iter, th_iter_of("t1 cb connection_made", 0));
     CHECK_INT(aiotp_transport_is_closing(t), 0);
     CHECK_INT(aiotp_transport_is_reading(t), 1);
     CHECK_INT(write(sv[1], "ping", 4), 4);
@@ -638,11 +467,11 @@ TEST(made_fails_handler_data_still_delivered)
     CHECK_ERR(aiotp_transport_close(t), 0);
     th_run_until(loop, th_is_lost, r, 5);
     CHECK_INT(r->lost_status, 0);
-    CHECK_INT(g_exc.n, 1);
-    ex_init(&e);
-    ex_line(&e, "cb connection_made");
-    ex_data(&e, "data_received", "ping", 4);
-    ex_line(&e, "cb connection_lost status=0");
+    CHECK_INT(th_exc.n, 1);
+    th_ex_init(&e);
+    th_ex_line(&e, "cb connection_made");
+    th_ex_data(&e, "data_received", "ping", 4);
+    th_ex_line(&e, "cb connection_lost status=0");
     CHECK_STR(th_callbacks(1), e.s);
     close(sv[1]);
 }
@@ -650,7 +479,7 @@ TEST(made_fails_handler_data_still_delivered)
 /* A failing connection_lost goes to the handler; the socket is closed anyway (E22b). */
 TEST(lost_fails_socket_closed_anyway)
 {
-    aiotp_loop *loop = exc_loop();
+    aiotp_loop *loop = th_exc_loop();
     th_rec *r = th_rec_new();
     lost_probe p;
     int sv[2];
@@ -667,11 +496,11 @@ TEST(lost_fails_socket_closed_anyway)
     t = th_wrap(loop, sv[0], &th_streaming, r);
     CHECK_ERR(aiotp_transport_close(t), 0);
     th_run_until(loop, th_is_lost, r, 5);
-    CHECK_INT(g_exc.n, 1);
-    CHECK_STR(g_exc.msg, "Exception in callback protocol.connection_lost()");
-    CHECK_ERR(g_exc.status, -6);
-    CHECK(g_exc.t == t);
-    CHECK_INT(g_exc.iter, p.iter); /* right after the callback, same pass */
+    CHECK_INT(th_exc.n, 1);
+    CHECK_STR(th_exc.msg, "Exception in callback protocol.connection_lost()");
+    CHECK_ERR(th_exc.status, -6);
+    CHECK(th_exc.t == t);
+    CHECK_INT(th_exc.iter, p.iter); /* right after the callback, same pass */
     CHECK(p.fcntl_rc != -1);
     CHECK_INT(p.fd, fd);
     CHECK(fd_is_closed(fd));
@@ -679,7 +508,7 @@ TEST(lost_fails_socket_closed_anyway)
     CHECK(x != NULL && x->u.fd == -1);
     th_run_passes(loop, 2);
     CHECK_INT(r->lost, 1);
-    CHECK_INT(g_exc.n, 1);
+    CHECK_INT(th_exc.n, 1);
     CHECK_STR(th_callbacks(1), "cb connection_made\ncb connection_lost status=0\n");
     close(sv[1]);
 }
@@ -689,12 +518,12 @@ TEST(lost_fails_socket_closed_anyway)
 /* data_received failing: handler, then connection_lost(that status) next pass (E05e). */
 TEST(data_received_fails_fatal)
 {
-    aiotp_loop *loop = exc_loop();
+    aiotp_loop *loop = th_exc_loop();
     th_rec *r = th_rec_new();
     int sv[2];
     aiotp_transport *t;
     uint64_t dr;
-    expect e;
+    th_expect e;
 
     th_socketpair(sv);
     r->data_ret = -9;
@@ -702,30 +531,30 @@ TEST(data_received_fails_fatal)
     CHECK_INT(write(sv[1], "dr boom", 7), 7);
     th_run_once(loop);
     CHECK_INT(r->chunks, 1);
-    CHECK_INT(g_exc.n, 1);
-    CHECK_STR(g_exc.msg, "Fatal error: protocol.data_received() call failed.");
-    CHECK_ERR(g_exc.status, -9);
-    CHECK(g_exc.t == t);
-    CHECK(g_exc.proto == &th_streaming);
-    CHECK(g_exc.pdata == r);
+    CHECK_INT(th_exc.n, 1);
+    CHECK_STR(th_exc.msg, "Fatal error: protocol.data_received() call failed.");
+    CHECK_ERR(th_exc.status, -9);
+    CHECK(th_exc.t == t);
+    CHECK(th_exc.proto == &th_streaming);
+    CHECK(th_exc.pdata == r);
     CHECK_INT(aiotp_transport_is_closing(t), 1);
     CHECK_INT(r->lost, 0);
     CHECK_INT(write(sv[1], "more", 4), 4); /* PROTO-STREAM-3: not delivered */
     th_run_until(loop, th_is_lost, r, 5);
-    dr = iter_of("t1 cb data_received", 0);
-    CHECK_INT(g_exc.iter, dr);
-    CHECK_INT(iter_of("t1 cb connection_lost", 0), dr + 1);
+    dr = th_iter_of("t1 cb data_received", 0);
+    CHECK_INT(th_exc.iter, dr);
+    CHECK_INT(th_iter_of("t1 cb connection_lost", 0), dr + 1);
     CHECK_ERR(r->lost_status, -9);
     th_run_passes(loop, 2);
     CHECK_INT(r->chunks, 1);
-    CHECK_INT(g_exc.n, 1);
-    ex_init(&e);
-    ex_line(&e, "cb connection_made");
-    ex_data(&e, "data_received", "dr boom", 7);
-    ex_linef(&e, "cb connection_lost status=%s", aiotp_err_name(-9));
+    CHECK_INT(th_exc.n, 1);
+    th_ex_init(&e);
+    th_ex_line(&e, "cb connection_made");
+    th_ex_data(&e, "data_received", "dr boom", 7);
+    th_ex_linef(&e, "cb connection_lost status=%s", aiotp_err_name(-9));
     CHECK_STR(th_callbacks(1), e.s);
-    ex_init(&e);
-    ex_linef(&e, "ret data_received %s", aiotp_err_name(-9));
+    th_ex_init(&e);
+    th_ex_linef(&e, "ret data_received %s", aiotp_err_name(-9));
     CHECK_STR(th_trace_lines("t1 ret data_received", true), e.s);
     close(sv[1]);
 }
@@ -733,33 +562,33 @@ TEST(data_received_fails_fatal)
 /* eof_received failing: handler, then connection_lost(that status) next pass (E04e). */
 TEST(eof_received_fails_fatal)
 {
-    aiotp_loop *loop = exc_loop();
+    aiotp_loop *loop = th_exc_loop();
     th_rec *r = th_rec_new();
     int sv[2];
     aiotp_transport *t;
     uint64_t er;
-    expect e;
+    th_expect e;
 
     th_socketpair(sv);
     r->eof_ret = -3;
     t = th_wrap(loop, sv[0], &th_streaming, r);
     CHECK_INT(shutdown(sv[1], SHUT_WR), 0);
     th_run_until(loop, th_is_lost, r, 5);
-    er = iter_of("t1 cb eof_received", 0);
+    er = th_iter_of("t1 cb eof_received", 0);
     CHECK(er > 0);
-    CHECK_INT(g_exc.n, 1);
-    CHECK_STR(g_exc.msg, "Fatal error: protocol.eof_received() call failed.");
-    CHECK_ERR(g_exc.status, -3);
-    CHECK(g_exc.t == t);
-    CHECK_INT(g_exc.iter, er);
-    CHECK_INT(iter_of("t1 cb connection_lost", 0), er + 1);
+    CHECK_INT(th_exc.n, 1);
+    CHECK_STR(th_exc.msg, "Fatal error: protocol.eof_received() call failed.");
+    CHECK_ERR(th_exc.status, -3);
+    CHECK(th_exc.t == t);
+    CHECK_INT(th_exc.iter, er);
+    CHECK_INT(th_iter_of("t1 cb connection_lost", 0), er + 1);
     CHECK_ERR(r->lost_status, -3);
     CHECK_INT(r->eofs, 1);
-    ex_init(&e);
-    ex_line(&e, "cb connection_made");
-    ex_line(&e, "cb eof_received");
-    ex_linef(&e, "ret eof_received %s", aiotp_err_name(-3));
-    ex_linef(&e, "cb connection_lost status=%s", aiotp_err_name(-3));
+    th_ex_init(&e);
+    th_ex_line(&e, "cb connection_made");
+    th_ex_line(&e, "cb eof_received");
+    th_ex_linef(&e, "ret eof_received %s", aiotp_err_name(-3));
+    th_ex_linef(&e, "cb connection_lost status=%s", aiotp_err_name(-3));
     CHECK_STR(th_callbacks(1), e.s);
     CHECK_SM(1);
     close(sv[1]);
@@ -810,10 +639,10 @@ static void bulk_one(aiotp_loop *loop, bool tcp, unsigned id)
     CHECK_SIZE(r->rx_len, BULK);
     CHECK(r->rx_len == BULK && memcmp(r->rx, src, BULK) == 0);
     snprintf(prefix, sizeof(prefix), "t%u cb data_received n=", id);
-    CHECK_INT(count_lines(prefix), r->chunks);
+    CHECK_INT(th_count_lines(prefix), r->chunks);
     snprintf(prefix, sizeof(prefix), "t%u cb data_received n=0 ", id);
-    CHECK_INT(count_lines(prefix), 0);
-    snprintf(want, sizeof(want), "total=%u sum=%08x\n", BULK, (unsigned)fnv(FNV_INIT, src, BULK));
+    CHECK_INT(th_count_lines(prefix), 0);
+    snprintf(want, sizeof(want), "total=%u sum=%08x\n", BULK, (unsigned)th_fnv1a(TH_FNV_INIT, src, BULK));
     {
         /* the last data_received line carries the total and checksum of all bytes */
         const char *cbs = th_callbacks(id);
@@ -858,12 +687,12 @@ static int close_in_eof(th_rec *r, aiotp_transport *t)
 
 TEST(state_machine_paths)
 {
-    aiotp_loop *loop = exc_loop();
+    aiotp_loop *loop = th_exc_loop();
     th_rec *r[6];
     int sv[6][2];
     aiotp_transport *t[6];
     int i;
-    expect e;
+    th_expect e;
 
     for (i = 0; i < 6; i++) {
         r[i] = th_rec_new();
@@ -913,15 +742,15 @@ TEST(state_machine_paths)
     CHECK_ERR(r[4]->lost_status, -9);
     CHECK_INT(r[5]->eofs, 1);
     CHECK_INT(r[5]->lost_status, 0);
-    ex_init(&e);
-    ex_line(&e, "cb connection_made");
-    ex_data(&e, "data_received", "abc", 3);
-    ex_data(&e, "data_received", "def", 3);
-    ex_line(&e, "cb eof_received");
-    ex_line(&e, "ret eof_received 1");
-    ex_line(&e, "cb connection_lost status=0");
+    th_ex_init(&e);
+    th_ex_line(&e, "cb connection_made");
+    th_ex_data(&e, "data_received", "abc", 3);
+    th_ex_data(&e, "data_received", "def", 3);
+    th_ex_line(&e, "cb eof_received");
+    th_ex_line(&e, "ret eof_received 1");
+    th_ex_line(&e, "cb connection_lost status=0");
     CHECK_STR(th_callbacks(6), e.s);
-    CHECK_INT(g_exc.n, 1); /* only t5's failure */
+    CHECK_INT(th_exc.n, 1); /* only t5's failure */
 }
 
 /* ---- PROTO-STREAM-5 ------------------------------------------------------------------ */
@@ -935,7 +764,7 @@ TEST(eof_received_at_most_once)
     int sv[2];
     aiotp_transport *t;
     long recvs;
-    expect e;
+    th_expect e;
 
     th_socketpair(sv);
     r->eof_ret = 1;
@@ -956,13 +785,13 @@ TEST(eof_received_at_most_once)
     CHECK_ERR(aiotp_transport_close(t), 0);
     th_run_until(loop, th_is_lost, r, 5);
     CHECK_INT(r->eofs, 1);
-    CHECK_INT(count_lines("t1 cb eof_received"), 1);
-    ex_init(&e);
-    ex_line(&e, "cb connection_made");
-    ex_data(&e, "data_received", "x", 1);
-    ex_line(&e, "cb eof_received");
-    ex_line(&e, "ret eof_received 1");
-    ex_line(&e, "cb connection_lost status=0");
+    CHECK_INT(th_count_lines("t1 cb eof_received"), 1);
+    th_ex_init(&e);
+    th_ex_line(&e, "cb connection_made");
+    th_ex_data(&e, "data_received", "x", 1);
+    th_ex_line(&e, "cb eof_received");
+    th_ex_line(&e, "ret eof_received 1");
+    th_ex_line(&e, "cb connection_lost status=0");
     CHECK_STR(th_callbacks(1), e.s);
     close(sv[1]);
 }
@@ -993,7 +822,7 @@ TEST(eof_true_keeps_open_writable)
     aiotp_transport *t;
     char buf[32];
     unsigned char c;
-    expect e;
+    th_expect e;
 
     th_socketpair(sv);
     r->eof_ret = 1;
@@ -1018,12 +847,12 @@ TEST(eof_true_keeps_open_writable)
     th_run_until(loop, th_is_lost, r, 5);
     CHECK_INT(r->lost_status, 0);
     CHECK_INT(recv(sv[1], &c, 1, 0), 0);
-    ex_init(&e);
-    ex_line(&e, "cb connection_made");
-    ex_data(&e, "data_received", "hello", 5);
-    ex_line(&e, "cb eof_received");
-    ex_line(&e, "ret eof_received 1");
-    ex_line(&e, "cb connection_lost status=0");
+    th_ex_init(&e);
+    th_ex_line(&e, "cb connection_made");
+    th_ex_data(&e, "data_received", "hello", 5);
+    th_ex_line(&e, "cb eof_received");
+    th_ex_line(&e, "ret eof_received 1");
+    th_ex_line(&e, "cb connection_lost status=0");
     CHECK_STR(th_callbacks(1), e.s);
     close(sv[1]);
 }
@@ -1089,7 +918,7 @@ TEST(eof_false_closes_after_flush)
     CHECK_SIZE(st.size_at_lost, 0);
     CHECK_INT(r->lost_status, 0);
     CHECK_INT(recv(sv[1], &c, 1, 0), 0);
-    CHECK_STR(cbs_no_flow(1), "cb connection_made\ncb eof_received\nret eof_received 0\n"
+    CHECK_STR(th_cbs_no_flow(1), "cb connection_made\ncb eof_received\nret eof_received 0\n"
                               "cb connection_lost status=0\n");
     CHECK_SM(1);
     close(sv[1]);
@@ -1115,8 +944,8 @@ TEST(eof_false_small_reply)
     th_run_until(loop, th_is_lost, r, 6);
     CHECK_ERR(p.write_rc, 0);
     CHECK_INT(p.closing, 0); /* inside eof_received, before it returned false */
-    er = iter_of("t1 cb eof_received", 0);
-    CHECK_INT(iter_of("t1 cb connection_lost", 0), er + 1);
+    er = th_iter_of("t1 cb eof_received", 0);
+    CHECK_INT(th_iter_of("t1 cb connection_lost", 0), er + 1);
     th_read_exact(sv[1], buf, 15);
     CHECK(memcmp(buf, "reply-after-eof", 15) == 0);
     CHECK_INT(recv(sv[1], &c, 1, 0), 0);
@@ -1158,7 +987,7 @@ TEST(no_data_after_abort_in_data)
     aiotp_loop *loop = th_loop();
     th_rec *r = th_rec_new();
     int sv[2];
-    expect e;
+    th_expect e;
 
     th_socketpair(sv);
     r->on_data = abort_in_data;
@@ -1173,10 +1002,10 @@ TEST(no_data_after_abort_in_data)
     CHECK_INT(r->chunks, 1);
     CHECK_INT(r->eofs, 0);
     CHECK_INT(th_f.recv_calls, 1);
-    ex_init(&e);
-    ex_line(&e, "cb connection_made");
-    ex_data(&e, "data_received", "first", 5);
-    ex_line(&e, "cb connection_lost status=0");
+    th_ex_init(&e);
+    th_ex_line(&e, "cb connection_made");
+    th_ex_data(&e, "data_received", "first", 5);
+    th_ex_line(&e, "cb connection_lost status=0");
     CHECK_STR(th_callbacks(1), e.s);
     close(sv[1]);
 }
@@ -1188,7 +1017,7 @@ TEST(no_eof_after_close_in_data)
     aiotp_loop *loop = th_loop();
     th_rec *r = th_rec_new();
     int sv[2];
-    expect e;
+    th_expect e;
 
     th_socketpair(sv);
     CHECK_INT(write(sv[1], "all", 3), 3);
@@ -1200,10 +1029,10 @@ TEST(no_eof_after_close_in_data)
     CHECK_INT(r->chunks, 1);
     CHECK_INT(r->eofs, 0);
     CHECK_INT(th_f.recv_calls, 1);
-    ex_init(&e);
-    ex_line(&e, "cb connection_made");
-    ex_data(&e, "data_received", "all", 3);
-    ex_line(&e, "cb connection_lost status=0");
+    th_ex_init(&e);
+    th_ex_line(&e, "cb connection_made");
+    th_ex_data(&e, "data_received", "all", 3);
+    th_ex_line(&e, "cb connection_lost status=0");
     CHECK_STR(th_callbacks(1), e.s);
     close(sv[1]);
 }

@@ -12,65 +12,6 @@
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
-static uint32_t fnv1a(uint32_t h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    size_t i;
-    for (i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-#define FNV_INIT 2166136261u
-
-static char view_out[65536];
-
-static bool keep_line(const char *text, size_t len, const char *keep)
-{
-    const char *k = keep;
-    while (*k != '\0') {
-        const char *bar = strchr(k, '|');
-        size_t kl = bar ? (size_t)(bar - k) : strlen(k);
-        if (len >= kl && strncmp(text, k, kl) == 0) {
-            return true;
-        }
-        k += kl + (bar ? 1 : 0);
-    }
-    return false;
-}
-
-/* The trace lines of t1 starting (after "t1 ") with one of the '|'-separated prefixes,
-   each as "@k text" with k the number of passes since mark(). */
-static const char *view(uint64_t base, const char *keep)
-{
-    const char *p = th_trace();
-    uint64_t cur = base;
-    size_t used = 0;
-    view_out[0] = '\0';
-    while (*p != '\0') {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (len > 5 && strncmp(p, "iter ", 5) == 0) {
-            cur = strtoull(p + 5, NULL, 10);
-        } else if (len > 3 && strncmp(p, "t1 ", 3) == 0 && keep_line(p + 3, len - 3, keep)) {
-            int w = snprintf(view_out + used, sizeof(view_out) - used, "@%llu %.*s\n",
-                             (unsigned long long)(cur - base), (int)(len - 3), p + 3);
-            if (w > 0 && (size_t)w < sizeof(view_out) - used) {
-                used += (size_t)w;
-            }
-        }
-        p += len + (nl ? 1 : 0);
-    }
-    return view_out;
-}
-
-static uint64_t mark(aiotp_loop *loop)
-{
-    th_trace_clear();
-    return aiotp_loop_iteration(loop);
-}
-
 static void send_all(int fd, const void *p, size_t n)
 {
     CHECK_INT((long)send(fd, p, n, 0), (long)n);
@@ -123,7 +64,7 @@ TEST(one_recv_per_event_256k)
     CHECK_INT(r->chunks, 0);
     recvs = th_f.recv_calls;
     CHECK_ERR(aiotp_transport_resume_reading(t), 0);
-    base = mark(loop);
+    base = th_mark(loop);
     th_run_once(loop);
     CHECK_INT(th_f.recv_calls, recvs + 1);
     CHECK_SIZE(r->rx_len, 262144);
@@ -135,15 +76,15 @@ TEST(one_recv_per_event_256k)
     CHECK_SIZE(r->rx_len, 716800);
     CHECK_INT(r->chunks, 3);
     CHECK(r->rx != NULL && memcmp(r->rx, data, sizeof(data)) == 0);
-    s1 = fnv1a(FNV_INIT, data, 262144);
-    s2 = fnv1a(s1, data + 262144, 262144);
-    s3 = fnv1a(s2, data + 524288, 192512);
+    s1 = th_fnv1a(TH_FNV_INIT, data, 262144);
+    s2 = th_fnv1a(s1, data + 262144, 262144);
+    s3 = th_fnv1a(s2, data + 524288, 192512);
     snprintf(want, sizeof(want),
              "@1 cb data_received n=262144 total=262144 sum=%08x\n"
              "@2 cb data_received n=262144 total=524288 sum=%08x\n"
              "@3 cb data_received n=192512 total=716800 sum=%08x\n",
              (unsigned)s1, (unsigned)s2, (unsigned)s3);
-    CHECK_STR(view(base, "cb "), want);
+    CHECK_STR(th_view(th_trace(), base, "cb ", false), want);
     /* nothing more to read: the next pass makes no recv() (no readiness) */
     th_run_once(loop);
     CHECK_INT(th_f.recv_calls, recvs + 3);
@@ -206,7 +147,7 @@ TEST(pause_resume_idempotent)
     CHECK_ERR(aiotp_transport_resume_reading(t), 0);
     CHECK_ERR(aiotp_transport_resume_reading(t), 0);
     CHECK_INT(aiotp_transport_is_reading(t), 1);
-    base = mark(loop);
+    base = th_mark(loop);
     th_run_once(loop);
     CHECK_INT(th_f.recv_calls, recvs + 1);
     CHECK_INT(r->chunks, 1);
@@ -235,8 +176,8 @@ TEST(pause_resume_idempotent)
         snprintf(want, sizeof(want),
                  "@1 cb data_received n=5 total=5 sum=%08x\n"
                  "@2 cb connection_lost status=0\n",
-                 (unsigned)fnv1a(FNV_INIT, "hello", 5));
-        CHECK_STR(view(base, "cb "), want);
+                 (unsigned)th_fnv1a(TH_FNV_INIT, "hello", 5));
+        CHECK_STR(th_view(th_trace(), base, "cb ", false), want);
     }
     close(sv[1]);
 }
@@ -273,7 +214,7 @@ TEST(paused_data_then_eof)
     CHECK_ERR(aiotp_transport_resume_reading(t), 0);
     CHECK_ERR(aiotp_transport_resume_reading(t), 0);
     CHECK_INT(aiotp_transport_is_reading(t), 1);
-    base = mark(loop);
+    base = th_mark(loop);
     th_run_until(loop, th_is_lost, r, 6);
     CHECK_INT(th_f.recv_calls, recvs + 2);
     CHECK_SIZE(r->rx_len, 18);
@@ -283,8 +224,8 @@ TEST(paused_data_then_eof)
              "@2 cb eof_received\n"
              "@2 ret eof_received 0\n"
              "@3 cb connection_lost status=0\n",
-             (unsigned)fnv1a(FNV_INIT, "chunk-chunk-chunk!", 18));
-    CHECK_STR(view(base, "cb |ret eof_received"), want);
+             (unsigned)th_fnv1a(TH_FNV_INIT, "chunk-chunk-chunk!", 18));
+    CHECK_STR(th_view(th_trace(), base, "cb |ret eof_received", false), want);
     close(sv[1]);
 }
 
@@ -308,7 +249,7 @@ TEST(paused_data_then_eof_buffered)
     th_run_passes(loop, 3);
     CHECK_INT(r->get_buffers, 0);
     CHECK_ERR(aiotp_transport_resume_reading(t), 0);
-    base = mark(loop);
+    base = th_mark(loop);
     th_run_until(loop, th_is_lost, r, 6);
     CHECK_INT(r->get_buffers, 2);
     CHECK_INT(r->chunks, 1);
@@ -320,8 +261,8 @@ TEST(paused_data_then_eof_buffered)
              "@2 cb eof_received\n"
              "@2 ret eof_received 0\n"
              "@3 cb connection_lost status=0\n",
-             (unsigned)fnv1a(FNV_INIT, "chunk-chunk-chunk!", 18));
-    CHECK_STR(view(base, "cb |ret eof_received"), want);
+             (unsigned)th_fnv1a(TH_FNV_INIT, "chunk-chunk-chunk!", 18));
+    CHECK_STR(th_view(th_trace(), base, "cb |ret eof_received", false), want);
     close(sv[1]);
 }
 
@@ -363,7 +304,7 @@ TEST(pause_in_connection_made)
               "ret pause_reading 0 size=0\n"
               "ret connection_made 0\n");
     CHECK_ERR(aiotp_transport_resume_reading(t), 0);
-    base = mark(loop);
+    base = th_mark(loop);
     th_run_once(loop);
     CHECK_INT(th_f.recv_calls, 1);
     CHECK_INT(r->chunks, 1);
@@ -371,8 +312,8 @@ TEST(pause_in_connection_made)
     {
         char want[128];
         snprintf(want, sizeof(want), "@1 cb data_received n=10 total=10 sum=%08x\n",
-                 (unsigned)fnv1a(FNV_INIT, "early-data", 10));
-        CHECK_STR(view(base, "cb "), want);
+                 (unsigned)th_fnv1a(TH_FNV_INIT, "early-data", 10));
+        CHECK_STR(th_view(th_trace(), base, "cb ", false), want);
     }
     aiotp_transport_close(t);
     th_run_until(loop, th_is_lost, r, 5);
@@ -425,7 +366,7 @@ TEST(no_second_eof)
              "cb eof_received\n"
              "ret eof_received 1\n"
              "cb connection_lost status=0\n",
-             (unsigned)fnv1a(FNV_INIT, "abc", 3));
+             (unsigned)th_fnv1a(TH_FNV_INIT, "abc", 3));
     CHECK_STR(th_callbacks(1), want);
     close(sv[1]);
 }

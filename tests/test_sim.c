@@ -20,38 +20,8 @@
 
 /* ---- a loop on the sim ------------------------------------------------------------------ */
 
-static long live_allocs;
-
-static void *c_alloc(void *ctx, size_t n)
-{
-    void *p = malloc(n);
-    (void)ctx;
-    if (p != NULL) {
-        live_allocs++;
-    }
-    return p;
-}
-
-static void *c_realloc(void *ctx, void *old, size_t n)
-{
-    void *p = realloc(old, n);
-    (void)ctx;
-    if (p != NULL && old == NULL) {
-        live_allocs++;
-    }
-    return p;
-}
-
-static void c_free(void *ctx, void *p)
-{
-    (void)ctx;
-    if (p != NULL) {
-        live_allocs--;
-        free(p);
-    }
-}
-
-static const aiotp_allocator counting = {c_alloc, c_realloc, c_free, NULL};
+static th_counter sim_mem = {-1, 0};
+static const aiotp_allocator counting = TH_COUNTING_ALLOCATOR(&sim_mem);
 
 /* the trace, one line per event */
 static char *tbuf;
@@ -143,7 +113,7 @@ static void env_open(const aiotp_protocol *proto, size_t cap)
     memset(&E, 0, sizeof(E));
     tlen = 0;
     tbase = 0;
-    live_allocs = 0;
+    sim_mem.live = 0;
     wrapped = false;
     CHECK_ERR(aiotp_sim_create(&E.sim, &counting), 0);
     memset(&o, 0, sizeof(o));
@@ -231,7 +201,7 @@ static void env_close(void)
     CHECK_SIZE(aiotp_sim_open_fds(E.sim), 0);
     aiotp_sim_free(E.sim);
     E.sim = NULL;
-    CHECK_INT(live_allocs, 0);
+    CHECK_INT(sim_mem.live, 0);
     check_oracle();
 }
 
@@ -292,26 +262,10 @@ static size_t wsize(void)
 
 /* ---- trace views -------------------------------------------------------------------- */
 
-static char vbuf[65536];
-
 static void mark(void)
 {
     tbase = tlen;
     E.base = aiotp_loop_iteration(E.loop);
-}
-
-static bool keep_line(const char *text, size_t len, const char *keep)
-{
-    const char *k = keep;
-    while (*k != '\0') {
-        const char *bar = strchr(k, '|');
-        size_t kl = bar ? (size_t)(bar - k) : strlen(k);
-        if (len >= kl && strncmp(text, k, kl) == 0) {
-            return true;
-        }
-        k += kl + (bar ? 1 : 0);
-    }
-    return false;
 }
 
 /* The lines of t1 since mark() that start (after "t1 ") with one of the '|'-separated
@@ -319,37 +273,7 @@ static bool keep_line(const char *text, size_t len, const char *keep)
    returns. */
 static const char *view(const char *keep)
 {
-    const char *p = tbuf != NULL ? tbuf + tbase : "";
-    uint64_t cur = E.base;
-    size_t used = 0;
-    vbuf[0] = '\0';
-    while (*p != '\0') {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (len > 5 && strncmp(p, "iter ", 5) == 0) {
-            cur = strtoull(p + 5, NULL, 10);
-        } else if (len > 3 && strncmp(p, "t1 ", 3) == 0 && keep_line(p + 3, len - 3, keep)) {
-            const char *text = p + 3;
-            size_t tl = len - 3;
-            int w;
-            if (strncmp(text, "ret write", 9) == 0) {
-                size_t i;
-                for (i = 0; i + 7 <= tl; i++) {
-                    if (strncmp(text + i, " total=", 7) == 0) {
-                        tl = i;
-                        break;
-                    }
-                }
-            }
-            w = snprintf(vbuf + used, sizeof(vbuf) - used, "@%llu %.*s\n",
-                         (unsigned long long)(cur - E.base), (int)tl, text);
-            if (w > 0 && (size_t)w < sizeof(vbuf) - used) {
-                used += (size_t)w;
-            }
-        }
-        p += len + (nl ? 1 : 0);
-    }
-    return vbuf;
+    return th_view(tbuf != NULL ? tbuf + tbase : "", E.base, keep, true);
 }
 
 #define FLOW "call write|ret write|call set_write|ret set_write|cb pause|cb resume"

@@ -17,118 +17,6 @@
 
 /* ---- helpers ----------------------------------------------------------------------- */
 
-static uint32_t fnv(uint32_t h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    size_t i;
-    for (i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-#define FNV_INIT 2166136261u
-
-static bool starts(const char *line, const char *prefix)
-{
-    return strncmp(line, prefix, strlen(prefix)) == 0;
-}
-
-/* Iteration of the nth (0-based) trace line that starts with prefix; 0 if none. */
-static uint64_t iter_of(const char *prefix, int nth)
-{
-    const char *p = th_trace();
-    uint64_t iter = 0;
-    while (*p != '\0') {
-        const char *nl = strchr(p, '\n');
-        if (starts(p, "iter ")) {
-            iter = strtoull(p + 5, NULL, 10);
-        } else if (starts(p, prefix)) {
-            if (nth-- == 0) {
-                return iter;
-            }
-        }
-        if (nl == NULL) {
-            break;
-        }
-        p = nl + 1;
-    }
-    return 0;
-}
-
-static int count_lines(const char *prefix)
-{
-    const char *p = th_trace();
-    int n = 0;
-    while (*p != '\0') {
-        const char *nl = strchr(p, '\n');
-        if (starts(p, prefix)) {
-            n++;
-        }
-        if (nl == NULL) {
-            break;
-        }
-        p = nl + 1;
-    }
-    return n;
-}
-
-/* th_callbacks(id) without pause_writing/resume_writing lines (kernel-dependent). */
-static const char *cbs_no_flow(unsigned id)
-{
-    static char out[8192];
-    const char *p = th_callbacks(id);
-    size_t used = 0;
-    out[0] = '\0';
-    while (*p != '\0') {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
-        if (!starts(p, "cb pause_writing") && !starts(p, "cb resume_writing") &&
-            used + len < sizeof(out)) {
-            memcpy(out + used, p, len);
-            used += len;
-            out[used] = '\0';
-        }
-        p += len;
-    }
-    return out;
-}
-
-typedef struct exc_log {
-    int n;
-    int status;
-    char msg[160];
-    aiotp_transport *t;
-} exc_log;
-
-static exc_log g_exc;
-
-static void exc_cb(aiotp_loop *loop, const aiotp_exception_context *ctx, void *arg)
-{
-    (void)loop;
-    (void)arg;
-    g_exc.n++;
-    g_exc.status = ctx->status;
-    snprintf(g_exc.msg, sizeof(g_exc.msg), "%s", ctx->message ? ctx->message : "(null)");
-    g_exc.t = ctx->transport;
-}
-
-static aiotp_loop *exc_loop(void)
-{
-    aiotp_loop *loop = th_loop();
-    memset(&g_exc, 0, sizeof(g_exc));
-    aiotp_loop_set_exception_handler(loop, exc_cb, NULL);
-    return loop;
-}
-
-static void set_rst(int fd)
-{
-    struct linger lg;
-    lg.l_onoff = 1;
-    lg.l_linger = 0;
-    CHECK_INT(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
-}
-
 static int transport_fd(aiotp_transport *t)
 {
     const aiotp_extra *x = aiotp_transport_get_extra_info(t, "socket", NULL);
@@ -234,10 +122,10 @@ TEST(completion_after_made_same_pass)
     th_run_until(loop, conn_done_p, &c, 5);
     check_completion(&c, __LINE__);
     CHECK_INT(c.r->chunks, 0);
-    CHECK_INT(c.made_iter, iter_of("t1 open", 0) + 1);
+    CHECK_INT(c.made_iter, th_iter_of("t1 open", 0) + 1);
     th_run_once(loop);
     CHECK_INT(c.r->chunks, 1);
-    CHECK_INT(iter_of("t1 cb data_received", 0), c.made_iter + 1);
+    CHECK_INT(th_iter_of("t1 cb data_received", 0), c.made_iter + 1);
     CHECK_ERR(aiotp_transport_close(c.t), 0);
     th_run_until(loop, th_is_lost, c.r, 5);
     CHECK_INT(c.done_calls, 1);
@@ -285,8 +173,8 @@ static void no_read_after(th_hook hook)
     (void)th_wrap(loop, sv[0], &th_streaming, r);
     th_run_until(loop, th_is_lost, r, 5);
     th_run_passes(loop, 3);
-    made = iter_of("t1 cb connection_made", 0);
-    CHECK_INT(iter_of("t1 cb connection_lost", 0), made + 1); /* E11c/E11d */
+    made = th_iter_of("t1 cb connection_made", 0);
+    CHECK_INT(th_iter_of("t1 cb connection_lost", 0), made + 1); /* E11c/E11d */
     CHECK_INT(th_f.recv_calls, 0);
     CHECK_INT(r->chunks + r->eofs, 0);
     CHECK_STR(th_callbacks(1), "cb connection_made\ncb connection_lost status=0\n");
@@ -331,7 +219,7 @@ TEST(pause_in_made_reads_after_resume)
 
 static void peer_reset(bool debug)
 {
-    aiotp_loop *loop = exc_loop();
+    aiotp_loop *loop = th_exc_loop();
     th_rec *r = th_rec_new();
     int sv[2];
     aiotp_transport *t;
@@ -339,7 +227,7 @@ static void peer_reset(bool debug)
     aiotp_loop_set_debug(loop, debug);
     th_tcp_pair(sv);
     t = th_wrap(loop, sv[0], &th_streaming, r);
-    set_rst(sv[1]);
+    th_set_rst(sv[1]);
     close(sv[1]);
     th_run_until(loop, th_is_lost, r, 5);
     th_run_passes(loop, 2);
@@ -348,12 +236,12 @@ static void peer_reset(bool debug)
     CHECK_INT(r->eofs + r->chunks, 0);
     CHECK_STR(th_callbacks(1), "cb connection_made\ncb connection_lost status=ECONNRESET\n");
     if (debug) {
-        CHECK_INT(g_exc.n, 1);
-        CHECK_ERR(g_exc.status, -ECONNRESET);
-        CHECK_STR(g_exc.msg, "Fatal read error on socket transport");
-        CHECK(g_exc.t == t);
+        CHECK_INT(th_exc.n, 1);
+        CHECK_ERR(th_exc.status, -ECONNRESET);
+        CHECK_STR(th_exc.msg, "Fatal read error on socket transport");
+        CHECK(th_exc.t == t);
     } else {
-        CHECK_INT(g_exc.n, 0); /* E06a: silent */
+        CHECK_INT(th_exc.n, 0); /* E06a: silent */
     }
 }
 
@@ -373,7 +261,7 @@ TEST(peer_reset_reported_in_debug)
    error. */
 TEST(close_pending_then_reset)
 {
-    aiotp_loop *loop = exc_loop();
+    aiotp_loop *loop = th_exc_loop();
     th_rec *r = th_rec_new();
     int sv[2];
     aiotp_transport *t;
@@ -390,16 +278,16 @@ TEST(close_pending_then_reset)
     th_run_passes(loop, 2);
     CHECK_INT(r->lost, 0); /* the peer does not read */
     CHECK(aiotp_transport_get_write_buffer_size(t) > 0);
-    set_rst(sv[1]);
+    th_set_rst(sv[1]);
     close(sv[1]);
     th_run_until(loop, th_is_lost, r, 10);
     th_run_passes(loop, 4);
     CHECK_INT(r->lost, 1);
     CHECK_ERR(r->lost_status, -ECONNRESET);
-    CHECK_INT(count_lines("t1 cb connection_lost"), 1);
-    CHECK_STR(cbs_no_flow(1), "cb connection_made\ncb connection_lost status=ECONNRESET\n");
+    CHECK_INT(th_count_lines("t1 cb connection_lost"), 1);
+    CHECK_STR(th_cbs_no_flow(1), "cb connection_made\ncb connection_lost status=ECONNRESET\n");
     CHECK_INT(r->resumes, 0);
-    CHECK_INT(g_exc.n, 0);
+    CHECK_INT(th_exc.n, 0);
     CHECK_ERR(aiotp_transport_close(t), AIOTP_ECLOSED);
     CHECK_ERR(aiotp_transport_abort(t), AIOTP_ECLOSED);
 }
@@ -436,7 +324,7 @@ static const char *exchange_cbs(void)
     snprintf(s, sizeof(s),
              "cb connection_made\ncb data_received n=4 total=4 sum=%08x\ncb eof_received\n"
              "ret eof_received 0\ncb connection_lost status=0\n",
-             (unsigned)fnv(FNV_INIT, "ping", 4));
+             (unsigned)th_fnv1a(TH_FNV_INIT, "ping", 4));
     return s;
 }
 
@@ -632,7 +520,7 @@ static int closing_in_eof(th_rec *r, aiotp_transport *t)
 
 TEST(is_closing_states)
 {
-    aiotp_loop *loop = exc_loop();
+    aiotp_loop *loop = th_exc_loop();
     th_rec *r[4];
     int sv[4][2];
     aiotp_transport *t[4];
@@ -669,7 +557,7 @@ TEST(is_closing_states)
     th_run_once(loop);
     CHECK_INT(r[3]->chunks, 1);
     CHECK_INT(aiotp_transport_is_closing(t[3]), 1);
-    CHECK_INT(g_exc.n, 1);
+    CHECK_INT(th_exc.n, 1);
     th_run_passes(loop, 2);
     for (i = 1; i < 4; i++) {
         CHECK_INT(r[i]->lost, 1);

@@ -28,18 +28,6 @@ static long peer_peek(int fd)
     return (long)n;
 }
 
-/* FNV-1a, as in the "sum=" fields of the trace. */
-static uint32_t fnv1a(uint32_t h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    size_t i;
-    for (i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 static void fill_pattern(unsigned char *p, size_t n, unsigned seed)
 {
     size_t i;
@@ -70,74 +58,6 @@ static void on_exception(aiotp_loop *loop, const aiotp_exception_context *ctx, v
     h->protocol_data = ctx->protocol_data;
 }
 
-/*
- * The trace lines of transport t1 whose text (after "t1 ") starts with one of the
- * '|'-separated prefixes in `keep`, each preceded by "@k " where k is the number of
- * passes since the trace was last cleared (base = aiotp_loop_iteration() at that time).
- * " total=..." and the rest of the line are cut from "ret write"/"ret writelines" lines.
- */
-static char view_out[65536];
-
-static bool keep_line(const char *text, size_t len, const char *keep)
-{
-    const char *k = keep;
-    while (*k != '\0') {
-        const char *bar = strchr(k, '|');
-        size_t kl = bar ? (size_t)(bar - k) : strlen(k);
-        if (len >= kl && strncmp(text, k, kl) == 0) {
-            return true;
-        }
-        k += kl + (bar ? 1 : 0);
-    }
-    return false;
-}
-
-static const char *view(uint64_t base, const char *keep)
-{
-    const char *p = th_trace();
-    uint64_t cur = base;
-    size_t used = 0;
-    view_out[0] = '\0';
-    while (*p != '\0') {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (len > 5 && strncmp(p, "iter ", 5) == 0) {
-            cur = strtoull(p + 5, NULL, 10);
-        } else if (len > 3 && strncmp(p, "t1 ", 3) == 0 && keep_line(p + 3, len - 3, keep)) {
-            const char *text = p + 3;
-            size_t tl = len - 3;
-            const char *tot = NULL;
-            int w;
-            if (strncmp(text, "ret write", 9) == 0) {
-                size_t i;
-                for (i = 0; i + 7 <= tl; i++) {
-                    if (strncmp(text + i, " total=", 7) == 0) {
-                        tot = text + i;
-                        break;
-                    }
-                }
-            }
-            if (tot != NULL) {
-                tl = (size_t)(tot - text);
-            }
-            w = snprintf(view_out + used, sizeof(view_out) - used, "@%llu %.*s\n",
-                         (unsigned long long)(cur - base), (int)tl, text);
-            if (w > 0 && (size_t)w < sizeof(view_out) - used) {
-                used += (size_t)w;
-            }
-        }
-        p += len + (nl ? 1 : 0);
-    }
-    return view_out;
-}
-
-/* Start a fresh view: returns the base for view(). */
-static uint64_t mark(aiotp_loop *loop)
-{
-    th_trace_clear();
-    return aiotp_loop_iteration(loop);
-}
-
 /* ---- write ---------------------------------------------------------------------------- */
 
 /* An empty buffer sends at once; what the kernel does not take is queued; a write behind
@@ -164,7 +84,7 @@ TEST(write_partial_then_drain)
 
     /* the kernel takes 3 bytes per call */
     th_f.send_max = 3;
-    base = mark(loop);
+    base = th_mark(loop);
     CHECK_ERR(aiotp_transport_write(t, "0123456789", 10), 0);
     CHECK_INT(th_f.send_calls, 2);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 7);
@@ -190,7 +110,7 @@ TEST(write_partial_then_drain)
     CHECK_INT(th_f.sendmsg_calls, 4);
     CHECK_INT(th_f.send_calls, 2);
 
-    CHECK_STR(view(base, "call write|ret write"),
+    CHECK_STR(th_view(th_trace(), base, "call write|ret write", true),
               "@0 call write n=10\n"
               "@0 ret write 0 size=7\n"
               "@0 call write n=5\n"
@@ -381,7 +301,7 @@ TEST(write_after_close_pending)
 
     th_f.send_eagain = false;
     th_f.send_max = 60;
-    base = mark(loop);
+    base = th_mark(loop);
     th_run_once(loop);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 51);
     CHECK_INT(r->lost, 0);
@@ -389,7 +309,7 @@ TEST(write_after_close_pending)
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 0);
     CHECK_INT(r->lost, 1); /* same pass as the last send */
     CHECK_INT(r->lost_status, 0);
-    CHECK_STR(view(base, "cb "), "@2 cb connection_lost status=0\n");
+    CHECK_STR(th_view(th_trace(), base, "cb ", true), "@2 cb connection_lost status=0\n");
 
     th_read_exact(sv[1], got, sizeof(got));
     CHECK(memcmp(got, data, sizeof(data)) == 0);
@@ -601,7 +521,7 @@ TEST(drain_send_error)
     CHECK_ERR(aiotp_transport_write(t, "queued", 6), 0);
     th_f.send_eagain = false;
     th_f.send_errno = EPIPE;
-    base = mark(loop);
+    base = th_mark(loop);
     th_run_once(loop); /* the drain fails */
     CHECK_INT(th_f.sendmsg_calls, 1);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 0);
@@ -610,7 +530,7 @@ TEST(drain_send_error)
     th_run_once(loop);
     CHECK_INT(r->lost, 1);
     CHECK_ERR(r->lost_status, -EPIPE);
-    CHECK_STR(view(base, "cb "), "@2 cb connection_lost status=EPIPE\n");
+    CHECK_STR(th_view(th_trace(), base, "cb ", true), "@2 cb connection_lost status=EPIPE\n");
     CHECK_INT(h.calls, 0);
     CHECK_INT(th_f.sendmsg_calls, 1);
 
@@ -811,10 +731,10 @@ TEST(writelines_one_flow_check)
     t = th_wrap(loop, sv[0], &th_streaming, r);
     CHECK_ERR(aiotp_transport_set_write_buffer_limits(t, 15, 0), 0);
     th_f.send_eagain = true;
-    base = mark(loop);
+    base = th_mark(loop);
     CHECK_ERR(aiotp_transport_writelines(t, bufs, 100), 0);
     CHECK_INT(r->pauses, 1);
-    CHECK_STR(view(base, "call writelines|ret writelines|cb "),
+    CHECK_STR(th_view(th_trace(), base, "call writelines|ret writelines|cb ", true),
               "@0 call writelines count=100 n=1000\n"
               "@0 cb pause_writing size=1000 high=15\n"
               "@0 ret writelines 0 size=1000\n");
@@ -867,7 +787,7 @@ TEST(write_eof_empty_buffer)
                  "cb eof_received\n"
                  "ret eof_received 0\n"
                  "cb connection_lost status=0\n",
-                 (unsigned)fnv1a(2166136261u, "data", 4));
+                 (unsigned)th_fnv1a(2166136261u, "data", 4));
         CHECK_STR(th_callbacks(1), want);
     }
     close(sv[1]);
@@ -999,7 +919,7 @@ TEST(abort_drops_pending)
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 1000);
     th_f.send_eagain = false;
     CHECK_INT((int)write(sv[1], "zzz", 3), 3); /* never delivered */
-    base = mark(loop);
+    base = th_mark(loop);
     CHECK_ERR(aiotp_transport_abort(t), 0);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 0);
     CHECK_INT(aiotp_transport_is_closing(t), 1);
@@ -1011,7 +931,7 @@ TEST(abort_drops_pending)
     th_run_passes(loop, 2);
     CHECK_INT(th_f.sendmsg_calls, 0);
     CHECK_INT(r->chunks, 0);
-    CHECK_STR(view(base, "cb |call abort|ret abort"),
+    CHECK_STR(th_view(th_trace(), base, "cb |call abort|ret abort", true),
               "@0 call abort\n"
               "@0 ret abort 0 size=0\n"
               "@1 cb connection_lost status=0\n");
