@@ -10,8 +10,8 @@ start=$(date +%s)
 
 step() { printf '\n==== %s (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
 
-step "gcc, ASan+UBSan, all tests"
-cmake -S . -B build/gcc-asan -DCMAKE_C_COMPILER=gcc -DAIOTP_SANITIZE=ON \
+step "gcc, ASan+UBSan, all tests including the Frama-C proofs"
+cmake -S . -B build/gcc-asan -DCMAKE_C_COMPILER=gcc -DAIOTP_SANITIZE=ON -DAIOTP_PROOFS=ON \
       >/dev/null
 cmake --build build/gcc-asan -j"$jobs" >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# proofs/mutant.sh NAME WORKDIR - honesty check: the proof must FAIL on a broken copy.
+#
+# Copies src/core/ to WORKDIR/NAME/src/core/, applies proofs/mutants/NAME.sed to the file
+# named in its "# file:" header (exactly one line must change), then runs proofs/run.sh on
+# the copy with --expect-unproved: the exit status is 0 only if WP ran, left a goal
+# unproved, and an unproved goal matches the "# expect:" header. The real sources are
+# never touched. Headers of a .sed file: file, module, expect, and optionally fct / prop
+# (restrict WP to the mutated function and the property that must catch it, for speed).
+set -u -o pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+[ $# -eq 2 ] || { echo "usage: $0 NAME WORKDIR" >&2; exit 2; }
+name=$1
+work=$2
+spec="$ROOT/proofs/mutants/$name.sed"
+[ -f "$spec" ] || { echo "mutant.sh: no $spec" >&2; exit 2; }
+
+field() { sed -n "s/^# $1: *//p" "$spec" | head -n 1; }
+file=$(field file)
+module=$(field module)
+expect=$(field expect)
+fct=$(field fct)
+prop=$(field prop)
+[ -n "$file" ] && [ -n "$module" ] && [ -n "$expect" ] ||
+    { echo "mutant.sh: $spec lacks a file/module/expect header" >&2; exit 2; }
+
+dir="$work/$name"
+rm -rf "$dir"
+mkdir -p "$dir/src" || exit 2
+cp -R "$ROOT/src/core" "$dir/src/core" || exit 2
+sed -f "$spec" "$ROOT/$file" > "$dir/$file" || exit 2
+
+changed=$(diff "$ROOT/$file" "$dir/$file" | grep -c '^>')
+if [ "$changed" -ne 1 ]; then
+    echo "mutant.sh: $name.sed changed $changed lines of $file instead of 1:" \
+         "the source moved, update $spec" >&2
+    exit 2
+fi
+echo "mutant $name: $file"
+diff -u "$ROOT/$file" "$dir/$file" | sed -n '/^[-+][^-+]/p'
+
+# A goal that is false on the mutant fails by timeout: 10 s per prover by default (the
+# real proofs need well under 2 s per goal), AIOTP_PROOF_MUTANT_TIMEOUT to change it.
+args=(--src "$dir" --out "$dir/out" --expect-unproved "$expect"
+      --timeout "${AIOTP_PROOF_MUTANT_TIMEOUT:-10}")
+[ -n "$fct" ] && args+=(--fct "$fct")
+[ -n "$prop" ] && args+=(--prop "$prop")
+exec "$ROOT/proofs/run.sh" "${args[@]}" "$module"

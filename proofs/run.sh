@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# proofs/run.sh - prove the pure core modules (src/core) with Frama-C WP.
+#
+# Usage: proofs/run.sh [options] [module...]      modules: flow wbuf stream_sm (default: all)
+#
+#   --out DIR              work directory: why3.conf, logs, JSON reports
+#                          (default: $AIOTP_PROOF_OUT or ${TMPDIR:-/tmp}/aiotp-proofs)
+#   --src DIR              tree holding src/core/ (default: this repository). The mutant
+#                          tests point it at a patched copy; proofs/ always comes from here.
+#   --timeout N            prover timeout in seconds (default: $AIOTP_PROOF_TIMEOUT or 30)
+#   --par N                parallel prover processes, -wp-par (default: $AIOTP_PROOF_PAR or 2)
+#   --fct F1,F2            restrict WP to these functions (-wp-fct)
+#   --prop P1,P2           restrict WP to these properties (-wp-prop)
+#   --expect-unproved RE   invert the verdict (mutant tests): succeed only if the proof
+#                          ran, some goal is unproved, and an unproved goal matches RE
+#
+# Exit status: 0 every goal proved (or, with --expect-unproved, the expected failure);
+#              1 some goal unproved, a required property missing, or a memory-model
+#                hypothesis added by WP (or, with --expect-unproved, no expected failure);
+#              2 setup error: frama-c, a prover or jq missing, parse error, no report.
+# A missing tool is a failure, never a skip.
+set -u -o pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SRC=$ROOT
+OUT=${AIOTP_PROOF_OUT:-${TMPDIR:-/tmp}/aiotp-proofs}
+TIMEOUT=${AIOTP_PROOF_TIMEOUT:-30}
+PAR=${AIOTP_PROOF_PAR:-2}
+FCT=""
+PROP=""
+EXPECT=""
+MODULES=()
+
+die() { echo "run.sh: $*" >&2; exit 2; }
+
+while [ $# -gt 0 ]; do
+    case $1 in
+    --out) OUT=$2; shift 2 ;;
+    --src) SRC=$(cd "$2" && pwd) || die "no such directory: $2"; shift 2 ;;
+    --timeout) TIMEOUT=$2; shift 2 ;;
+    --par) PAR=$2; shift 2 ;;
+    --fct) FCT=$2; shift 2 ;;
+    --prop) PROP=$2; shift 2 ;;
+    --expect-unproved) EXPECT=$2; shift 2 ;;
+    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    flow|wbuf|stream_sm) MODULES+=("$1"); shift ;;
+    *) die "unknown argument: $1 (try --help)" ;;
+    esac
+done
+[ ${#MODULES[@]} -gt 0 ] || MODULES=(flow wbuf stream_sm)
+
+# Files of each proof target: the module and its proof driver (proofs/drivers/).
+files_of() {
+    case $1 in
+    flow) echo "$SRC/src/core/flow.c $ROOT/proofs/drivers/flow_trace.c" ;;
+    wbuf) echo "$SRC/src/core/wbuf.c" ;;
+    stream_sm) echo "$SRC/src/core/stream_sm.c $ROOT/proofs/drivers/stream_trace.c" ;;
+    esac
+}
+
+# Named properties that spec/proofs.md cites: each must be present in the report and
+# proved (a full run only), so a deleted clause cannot silently shrink the claims.
+required_of() {
+    case $1 in
+    flow) echo "FLOW_1_high FLOW_1_low FLOW_1_defaults FLOW_2_only_high FLOW_2_only_low
+                FLOW_2_both FLOW_3_ordered FLOW_3_accepted FLOW_3_refused
+                FLOW_7_state_kept FLOW_4_pause FLOW_4_no_pause FLOW_5_resume
+                FLOW_5_no_resume FLOW_6_model FLOW_6_pause_after_resume
+                FLOW_6_resume_after_pause FLOW_7_lowered_below_size
+                FLOW_7_raised_while_paused FLOW_7_never_resumes is_valid_iff
+                lemma_flow_defaults_accepted lemma_flow_negative_high_refused rte" ;;
+    wbuf) echo "WBUF_1_size WBUF_1_sum WBUF_2_grows WBUF_3_shrinks WBUF_3_front
+                WBUF_4_empty space_sum run count lengths size_kept is_valid_iff
+                lemma_wbuf_data_sum rte" ;;
+    stream_sm) echo "is_valid_iff STREAM_INV edges tables_match acts_in_range
+                refused_alone final made_on_entry deliver_when_connected eof_on_entry
+                nothing_after_eof lost_on_entry schedule_on_entry no_silent_drop
+                shutdown_on_entry reader_stopped reader_started life_table rd_table
+                wr_table ph_table PROTO_made_once PROTO_data_between PROTO_eof_once
+                PROTO_lost_once PROTO_nothing_after_lost schedule_once
+                lemma_ph_lost_final lemma_life_closed_final rte" ;;
+    esac
+}
+
+# ---- the tools: all required ------------------------------------------------------------
+for t in frama-c jq z3 cvc4 cvc5; do
+    command -v "$t" >/dev/null 2>&1 || die "required tool '$t' not found (apt-get install frama-c-base why3 z3 cvc4 cvc5 jq)"
+done
+mkdir -p "$OUT" || die "cannot create $OUT"
+OUT=$(cd "$OUT" && pwd)
+
+# why3 configuration from our template: our drivers, absolute paths (tooling.md).
+sed "s|@DRIVER_DIR@|$ROOT/proofs/frama-c|g" "$ROOT/proofs/frama-c/why3.conf.in" \
+    > "$OUT/why3.conf" || die "cannot write $OUT/why3.conf"
+export WHY3CONFIG="$OUT/why3.conf"
+detected=$(frama-c -wp-detect 2>&1) || die "frama-c -wp-detect failed: $detected"
+for p in Z3 CVC4 CVC5; do
+    grep -q "Prover *$p " <<<"$detected" || die "WP does not see prover $p (why3 config $OUT/why3.conf):
+$detected"
+done
+
+status=0
+for m in "${MODULES[@]}"; do
+    log="$OUT/$m.log"
+    json="$OUT/$m.json"
+    rm -f "$json" "$log"
+    args=()
+    [ -n "$FCT" ] && args+=(-wp-fct "$FCT")
+    [ -n "$PROP" ] && args+=(-wp-prop "$PROP")
+    start=$(date +%s)
+    # shellcheck disable=SC2046
+    frama-c $(files_of "$m") \
+        -cpp-extra-args="-I$SRC/src -I$ROOT/proofs -D_POSIX_C_SOURCE=200809L" \
+        -warn-unsigned-overflow -warn-unsigned-downcast -warn-signed-downcast \
+        -warn-left-shift-negative -warn-right-shift-negative \
+        -wp -wp-rte -wp-prover z3,cvc4,cvc5 -wp-timeout "$TIMEOUT" -wp-par "$PAR" -wp-no-pruning \
+        -wp-cache none -wp-out "$OUT/$m.wp" -wp-report-json "$json" "${args[@]}" \
+        -then -report-classify -report-unclassified-unknown ERROR \
+        >"$log" 2>&1
+    rc=$?
+    secs=$(( $(date +%s) - start ))
+
+    if [ ! -s "$json" ] || ! jq -e '.["wp:global"]["wp:main"].total' "$json" >/dev/null 2>&1; then
+        echo "proof.$m: ERROR: frama-c exited $rc without a WP report; log $log:" >&2
+        grep -E "Error|error|aborted|Warning" "$log" | head -20 >&2
+        exit 2
+    fi
+    total=$(jq '.["wp:global"]["wp:main"].total' "$json")
+    valid=$(jq '.["wp:global"]["wp:main"].valid' "$json")
+    provers=$(jq -r '.["wp:global"] | to_entries[] | select(.key != "wp:main")
+                     | "\(.key)=\(.value.valid // 0)"' "$json" | tr '\n' ' ')
+    # every goal and its verdict: "name total valid"
+    jq -r '(.["wp:functions"] // {} | to_entries[] | .value | to_entries[]),
+           (.["wp:axiomatics"] // {} | to_entries[] | .value | to_entries[])
+           | select(.key != "wp:section")
+           | "\(.key) \(.value["wp:main"].total) \(.value["wp:main"].valid)"' \
+        "$json" > "$OUT/$m.goals"
+    unproved=$(awk '$2 != $3 {print $1}' "$OUT/$m.goals")
+
+    echo "proof.$m: $valid / $total goals proved in ${secs}s (proved by: $provers)"
+    [ "$total" -gt 0 ] || { echo "proof.$m: ERROR: no goal at all" >&2; exit 2; }
+
+    if [ -n "$EXPECT" ]; then
+        if [ -z "$unproved" ]; then
+            echo "proof.$m: FAIL: expected an unproved goal matching /$EXPECT/, all proved" >&2
+            status=1
+        elif grep -Eq -- "$EXPECT" <<<"$unproved"; then
+            echo "proof.$m: unproved, as expected:"; sed 's/^/  /' <<<"$unproved"
+        else
+            echo "proof.$m: FAIL: unproved goals, but none matches /$EXPECT/:" >&2
+            sed 's/^/  /' <<<"$unproved" >&2
+            status=1
+        fi
+        continue
+    fi
+
+    if [ -n "$unproved" ] || [ "$total" != "$valid" ]; then
+        echo "proof.$m: FAIL: unproved goals (log $log):" >&2
+        sed 's/^/  /' <<<"$unproved" >&2
+        status=1
+    elif [ "$rc" -ne 0 ]; then
+        echo "proof.$m: FAIL: frama-c exited $rc (report-classify found an unproved property):" >&2
+        sed -n '/\[report\]/,$p' "$log" | head -30 >&2
+        status=1
+    fi
+    if grep -q "Memory model hypotheses" "$log"; then
+        echo "proof.$m: FAIL: WP added memory-model hypotheses (see $log): state them" >&2
+        status=1
+    fi
+    if [ -z "$FCT$PROP" ]; then
+        for r in $(required_of "$m"); do
+            grep -Eq -- "(^|_)${r}(_| )" "$OUT/$m.goals" ||
+                { echo "proof.$m: FAIL: no goal for required property '$r'" >&2; status=1; }
+        done
+    fi
+done
+exit $status
