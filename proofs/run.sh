@@ -67,18 +67,22 @@ required_of() {
                 FLOW_7_state_kept FLOW_4_pause FLOW_4_no_pause FLOW_5_resume
                 FLOW_5_no_resume FLOW_6_model FLOW_6_pause_after_resume
                 FLOW_6_resume_after_pause FLOW_7_lowered_below_size
-                FLOW_7_raised_while_paused FLOW_7_never_resumes is_valid_iff
+                FLOW_7_raised_while_paused FLOW_7_never_resumes FLOW_7_never_runs
+                is_valid_iff in_range
                 lemma_flow_defaults_accepted lemma_flow_negative_high_refused rte" ;;
     wbuf) echo "WBUF_1_size WBUF_1_sum WBUF_2_grows WBUF_3_shrinks WBUF_3_front
-                WBUF_4_empty space_sum run count lengths size_kept is_valid_iff
-                lemma_wbuf_data_sum rte" ;;
+                WBUF_4_empty space_sum run count lengths front_kept rewound installed
+                size_kept linear is_valid_iff lemma_wbuf_data_sum lemma_wbuf_tail_mod
+                rte" ;;
     stream_sm) echo "is_valid_iff STREAM_INV edges tables_match acts_in_range
-                refused_alone final made_on_entry deliver_when_connected eof_on_entry
-                nothing_after_eof lost_on_entry schedule_on_entry no_silent_drop
-                shutdown_on_entry reader_stopped reader_started life_table rd_table
-                wr_table ph_table PROTO_made_once PROTO_data_between PROTO_eof_once
-                PROTO_lost_once PROTO_nothing_after_lost schedule_once
-                lemma_ph_lost_final lemma_life_closed_final rte" ;;
+                refused_alone no_op unchanged unknown_event made_on_entry
+                deliver_when_connected eof_on_entry nothing_after_eof lost_on_entry
+                schedule_on_entry no_silent_drop shutdown_on_entry reader_stopped
+                reader_started life_table rd_table wr_table ph_table PROTO_made_once
+                PROTO_data_between PROTO_eof_once PROTO_lost_once PROTO_nothing_after_lost
+                schedule_once made_count eof_count lost_count after_write_eof dropped
+                accepted lemma_ph_lost_final lemma_life_closed_final lemma_rd_stopped_final
+                lemma_wr_shut_final rte" ;;
     esac
 }
 
@@ -169,7 +173,10 @@ for m in "${MODULES[@]}"; do
     fi
     if [ -z "$FCT$PROP" ]; then
         for r in $(required_of "$m"); do
-            grep -Eq -- "(^|_)${r}(_| )" "$OUT/$m.goals" ||
+            # a clause "<fn>_[<behavior>_]ensures|assert|loop_invariant_<r>[_partN...]",
+            # a behavior "<fn>_<r>_ensures_...", a lemma, or (rte) any RTE assertion
+            grep -Eq -- "(_ensures_|_assert_|_loop_invariant_|^)${r}(_part[0-9]+|_established|_preserved)? |_${r}_ensures_|_assert_${r}_" \
+                "$OUT/$m.goals" ||
                 { echo "proof.$m: FAIL: no goal for required property '$r'" >&2; status=1; }
         done
     fi

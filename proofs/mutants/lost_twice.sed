@@ -4,6 +4,6 @@
 # file: src/core/stream_sm.c
 # module: stream_sm
 # fct: aiotp__stream_step
-# prop: lost_on_entry,final
+# prop: lost_on_entry,no_op
 # expect: lost_on_entry
 s/if (s->life == AIOTP__LIFE_LOST_PENDING) {/if (s->life == AIOTP__LIFE_LOST_PENDING || s->life == AIOTP__LIFE_CLOSED) {/

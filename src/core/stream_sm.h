@@ -192,6 +192,9 @@ bool aiotp__stream_is_valid(const aiotp__stream_state *s);
       assumes StreamFinal(*s);
       ensures no_op: \result == AIOTP__ACT_REFUSED || \result == AIOTP__ACT_NONE;
       ensures unchanged: *s == \old(*s);
+    behavior unknown_event:
+      assumes !(0 <= ev < AIOTP__EV_COUNT);
+      ensures refused: \result == AIOTP__ACT_REFUSED && *s == \old(*s);
 */
 unsigned aiotp__stream_step(aiotp__stream_state *s, aiotp__stream_event ev,
                             bool buffer_empty);

@@ -38,6 +38,7 @@ typedef struct aiotp__wseg {
     assigns *w;
     ensures empty: w->data == \null && w->cap == 0 && w->head == 0 && w->len == 0;
     ensures valid: WbufValid(*w);
+    ensures WBUF_1_sum: WbufData0Len(*w) + WbufData1Len(*w) == w->len;
 */
 void aiotp__wbuf_init(aiotp__wbuf *w);
 
