@@ -42,6 +42,7 @@ typedef struct aiotp_syscalls {
     ssize_t (*recv)(void *ctx, int fd, void *buf, size_t len, int flags);
     ssize_t (*send)(void *ctx, int fd, const void *buf, size_t len, int flags);
     ssize_t (*sendmsg)(void *ctx, int fd, const struct msghdr *msg, int flags);
+    /* read/write/writev: for pipe transports (not used by the stream transports) */
     ssize_t (*read)(void *ctx, int fd, void *buf, size_t len);
     ssize_t (*write)(void *ctx, int fd, const void *buf, size_t len);
     ssize_t (*writev)(void *ctx, int fd, const struct iovec *iov, int iovcnt);
