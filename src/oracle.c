@@ -14,6 +14,8 @@
 #define MAX_TOK 8
 #define STATUS_MAX 24
 #define FNV_INIT 0x811c9dc5u
+/* (total, sum) points kept per sender for the receiver to match (peer pairs) */
+#define CHECKPOINTS 16u
 #define READ_MAX 262144u /* READ-1: 256 KiB per receive */
 #define DEFAULT_HIGH 65536u
 #define DEFAULT_LOW 16384u
@@ -33,6 +35,8 @@ static const rule_def RULES[] = {
                 "'limits' line; no line names a transport that was not opened"},
     {"TRACE-4", "protocol callbacks other than pause_writing are called from the loop, "
                 "never nested inside another cb or call"},
+    {"TRACE-5", "a peer line (version 2) pairs two different opened transports of the "
+                "same loop, each at most once"},
     {"PROTO-BASE-1", "connection_made is called exactly once, first, in the pass after "
                      "the transport is made"},
     {"PROTO-BASE-2", "connection_lost is called exactly once, last, with 0 for a regular "
@@ -40,7 +44,8 @@ static const rule_def RULES[] = {
     {"PROTO-BASE-3", "every other callback happens between connection_made and "
                      "connection_lost"},
     {"PROTO-STREAM-1", "data_received gets non-empty data, in order, complete (running "
-                       "totals exact)"},
+                       "totals exact; with a peer: the bytes its writes accepted, all of "
+                       "them by a clean EOF)"},
     {"PROTO-STREAM-2", "connection_made [data_received]* [eof_received]? connection_lost"},
     {"PROTO-STREAM-3", "no data_received (buffer_updated, eof_received) after "
                        "eof_received, close(), abort() or a fatal error"},
@@ -170,7 +175,15 @@ typedef struct tstate {
     uint64_t open_iter;
     uint64_t low, high;
     uint64_t rx_total, tx_total;
-    uint32_t tx_sum;
+    uint32_t rx_sum, tx_sum;
+    /* peer pairing (version 2 "peer" lines) */
+    size_t peer;          /* slot + 1 of the other end, 0: none */
+    bool fin_clean;       /* close/write_eof/eof_received-0 returned 0: EOF follows data */
+    bool fin_dirty;       /* abort, fatal error, error status: data may be lost */
+    unsigned ck_n;        /* checkpoints of (tx_total, tx_sum) after accepted writes */
+    unsigned ck_head;
+    uint64_t ck_total[CHECKPOINTS];
+    uint32_t ck_sum[CHECKPOINTS];
     int kind, pending_kind;
     uint64_t gb_len;
     uint64_t seq;    /* events of this transport so far */
@@ -204,6 +217,7 @@ struct aiotp_oracle {
     frame stack[AIOTP_ORACLE_MAX_DEPTH];
     size_t depth;
     bool header_seen;
+    unsigned version; /* of the last header */
     size_t segment; /* headers seen after the first: a new loop may reuse ids */
     bool stopped; /* parse or limit error: nothing more is looked at */
     int stop_code;
@@ -373,11 +387,13 @@ typedef struct tok {
     size_t n;
 } tok;
 
-enum line_kind { L_HEADER, L_ITER, L_OPEN, L_LIMITS, L_CB, L_CALL, L_RET };
+enum line_kind { L_HEADER, L_ITER, L_OPEN, L_LIMITS, L_PEER, L_CB, L_CALL, L_RET };
 
 typedef struct pline {
     int kind;
     unsigned long tid;
+    unsigned long peer; /* L_PEER: the other transport */
+    unsigned version;   /* L_HEADER */
     int name;
     uint64_t iter;
     char status[STATUS_MAX];
@@ -750,10 +766,14 @@ static bool parse_line(const char *s, size_t len, pline *pl, perr *e)
     }
     if (tok_is(&tk[0], "aiotp-trace")) {
         if (nt != 2) {
-            return fail(e, "bad header (\"aiotp-trace 1\" expected)");
+            return fail(e, "bad header (\"aiotp-trace 2\" or \"aiotp-trace 1\" expected)");
         }
-        if (!tok_is(&tk[1], "1")) {
-            return fail(e, "unsupported trace format version (1 expected)");
+        if (tok_is(&tk[1], "1")) {
+            pl->version = 1;
+        } else if (tok_is(&tk[1], "2")) {
+            pl->version = 2;
+        } else {
+            return fail(e, "unsupported trace format version (1 or 2 expected)");
         }
         pl->kind = L_HEADER;
         return true;
@@ -784,6 +804,18 @@ static bool parse_line(const char *s, size_t len, pline *pl, perr *e)
             return fail(e, "bad transport family (tcp, tcp6 or unix expected)");
         }
         pl->kind = L_OPEN;
+        return true;
+    }
+    if (tok_is(&tk[1], "peer")) {
+        if (!want_tokens(nt, 3, e)) {
+            return false;
+        }
+        if (tk[2].n < 2 || tk[2].p[0] != 't' || !parse_u64(tk[2].p + 1, tk[2].n - 1, &v) ||
+            v > 0xffffffffu) {
+            return fail(e, "bad peer (\"tN peer tM\" expected)");
+        }
+        pl->peer = (unsigned long)v;
+        pl->kind = L_PEER;
         return true;
     }
     if (tok_is(&tk[1], "limits")) {
@@ -842,6 +874,7 @@ static bool closing(const tstate *ts)
 /* The transport closes itself because of a failing callback or send (stream_fatal). */
 static void fatal(aiotp_oracle *o, tstate *ts, const char *status, const char *rule)
 {
+    ts->fin_dirty = true;
     if (ts->cl == CL_OPEN || ts->cl == CL_FLUSHING) {
         ts->cl = CL_SCHEDULED;
         snprintf(ts->expect, sizeof(ts->expect), "%s", status);
@@ -917,11 +950,15 @@ static int check_open(aiotp_oracle *o, const pline *pl, const char *s, size_t le
     } else {
         ts = &o->t[o->nt++];
     }
+    if (ts->peer != 0) {
+        o->t[ts->peer - 1].peer = 0; /* the old transport's pairing ends with it */
+    }
     memset(ts, 0, sizeof(*ts));
     ts->id = pl->tid;
     ts->low = DEFAULT_LOW;
     ts->high = DEFAULT_HIGH;
     ts->tx_sum = FNV_INIT;
+    ts->rx_sum = FNV_INIT;
     ts->open_iter = o->iter_seen ? o->iter : 0;
     ts->segment = o->segment;
     ring_push(&ts->recent, s, len, lineno);
@@ -947,6 +984,81 @@ static int check_limits(aiotp_oracle *o, tstate *ts, const pline *pl)
     ts->low = pl->low;
     ts->high = pl->high;
     return rc;
+}
+
+/* ---- peers ("tA peer tB", version 2) ----------------------------------------------
+
+   The receiver's running total never passes what its peer's writes accepted; when it
+   equals a total the peer had after one of its last CHECKPOINTS accepted writes, the
+   running sums are equal too; and once the peer closed cleanly (close(), write_eof() or
+   eof_received returning 0, no abort, no error) its EOF comes after every byte. */
+
+static tstate *peer_of(aiotp_oracle *o, const tstate *ts)
+{
+    return ts->peer != 0 ? &o->t[ts->peer - 1] : NULL;
+}
+
+static int check_peer_data(aiotp_oracle *o, tstate *ts, const char *rule, const char *what)
+{
+    const tstate *p = peer_of(o, ts);
+    unsigned k;
+    if (p == NULL) {
+        return 0;
+    }
+    if (ts->rx_total > p->tx_total) {
+        return violate(o, ts, rule, "t%lu %s: total=%llu, more than its peer t%lu's writes "
+                       "accepted (%llu)", ts->id, what, (unsigned long long)ts->rx_total,
+                       p->id, (unsigned long long)p->tx_total);
+    }
+    for (k = 0; k < p->ck_n; k++) {
+        if (p->ck_total[k] == ts->rx_total && p->ck_sum[k] != ts->rx_sum) {
+            return violate(o, ts, rule, "t%lu %s: total=%llu sum=%08lx, but t%lu's first %llu "
+                           "bytes written have sum=%08lx (bytes changed, lost or reordered)",
+                           ts->id, what, (unsigned long long)ts->rx_total,
+                           (unsigned long)ts->rx_sum, p->id,
+                           (unsigned long long)p->ck_total[k], (unsigned long)p->ck_sum[k]);
+        }
+    }
+    return 0;
+}
+
+static int check_peer_eof(aiotp_oracle *o, tstate *ts)
+{
+    const tstate *p = peer_of(o, ts);
+    if (p == NULL || !p->fin_clean || p->fin_dirty) {
+        return 0;
+    }
+    if (ts->rx_total != p->tx_total || ts->rx_sum != p->tx_sum) {
+        return violate(o, ts, "PROTO-STREAM-1", "t%lu eof_received after %llu bytes (sum=%08lx); "
+                       "its peer t%lu closed cleanly after writing %llu (sum=%08lx)", ts->id,
+                       (unsigned long long)ts->rx_total, (unsigned long)ts->rx_sum, p->id,
+                       (unsigned long long)p->tx_total, (unsigned long)p->tx_sum);
+    }
+    return 0;
+}
+
+static int check_peer_line(aiotp_oracle *o, tstate *ts, const pline *pl)
+{
+    tstate *p;
+    if (o->version < 2) {
+        return stop(o, AIOTP_ORACLE_EPARSE, "peer lines need format version 2 (the header "
+                    "says 1)");
+    }
+    p = find_t(o, pl->peer);
+    if (p == NULL || p->segment != o->segment || ts->segment != o->segment) {
+        return violate(o, ts, "TRACE-5", "t%lu peer t%lu: t%lu was not opened", ts->id,
+                       pl->peer, pl->peer);
+    }
+    if (p == ts) {
+        return violate(o, ts, "TRACE-5", "t%lu peer of itself", ts->id);
+    }
+    if (ts->peer != 0 || p->peer != 0) {
+        return violate(o, ts, "TRACE-5", "t%lu peer t%lu: t%lu already has a peer", ts->id,
+                       p->id, ts->peer != 0 ? ts->id : p->id);
+    }
+    ts->peer = (size_t)(p - o->t) + 1;
+    p->peer = (size_t)(ts - o->t) + 1;
+    return 0;
 }
 
 /* A read event starts (data_received, get_buffer, eof_received not after get_buffer). */
@@ -1043,6 +1155,9 @@ static int check_cb(aiotp_oracle *o, tstate *ts, const pline *pl)
                          "t%lu connection_lost in iter %llu, scheduled in iter %llu", ts->id,
                          (unsigned long long)o->iter, (unsigned long long)ts->sched_iter);
         }
+        if (!is_st(pl->status, "0")) {
+            ts->fin_dirty = true;
+        }
         ts->lost = true;
         ts->gb_pending = false;
         return rc;
@@ -1082,6 +1197,10 @@ static int check_cb(aiotp_oracle *o, tstate *ts, const pline *pl)
                          (unsigned long long)pl->n);
         }
         ts->rx_total = pl->total;
+        ts->rx_sum = pl->sum;
+        if (!rc) {
+            rc = check_peer_data(o, ts, buf ? "PROTO-BUF-1" : "PROTO-STREAM-1", what);
+        }
         return rc;
     }
     case N_GET_BUFFER: {
@@ -1110,6 +1229,9 @@ static int check_cb(aiotp_oracle *o, tstate *ts, const pline *pl)
         r2 = check_delivery(o, ts, what, false);
         if (ts->made) {
             ts->eof = true;
+        }
+        if (!r2 && !rc) {
+            r2 = check_peer_eof(o, ts);
         }
         return r2 ? r2 : rc;
     }
@@ -1346,6 +1468,12 @@ static int check_call_ret(aiotp_oracle *o, tstate *ts, frame *f, const pline *pl
             int r2 = check_tx_total(o, ts, f, pl);
             rc = rc ? rc : r2;
         }
+        if (pl->total != ts->tx_total || !ts->tx_seen) {
+            ts->ck_total[ts->ck_head] = pl->total;
+            ts->ck_sum[ts->ck_head] = pl->sum;
+            ts->ck_head = (ts->ck_head + 1) % CHECKPOINTS;
+            ts->ck_n += ts->ck_n < CHECKPOINTS;
+        }
         ts->tx_total = pl->total;
         ts->tx_sum = pl->sum;
         ts->tx_seen = true;
@@ -1362,6 +1490,7 @@ static int check_call_ret(aiotp_oracle *o, tstate *ts, frame *f, const pline *pl
             return violate(o, ts, "BASE-CLOSE-4", "t%lu second close() returned 0", ts->id);
         }
         if (ok && ts->made) {
+            ts->fin_clean = true;
             if (pl->size == 0) {
                 ts->cl = CL_SCHEDULED;
                 ts->sched_rule = "BASE-CLOSE-3";
@@ -1373,6 +1502,7 @@ static int check_call_ret(aiotp_oracle *o, tstate *ts, frame *f, const pline *pl
             }
         } else if (!ok && !closing(ts)) {
             ts->cl = CL_UNKNOWN; /* closed by something the trace does not show */
+            ts->fin_dirty = true;
         }
         return rc;
     case N_ABORT:
@@ -1388,12 +1518,14 @@ static int check_call_ret(aiotp_oracle *o, tstate *ts, frame *f, const pline *pl
         if (ok && ts->made) {
             ts->cl = CL_SCHEDULED;
             ts->aborted = true;
+            ts->fin_dirty = true;
             ts->sched_rule = "WRITE-ABORT-1";
             ts->sched_iter = o->iter;
             snprintf(ts->expect, sizeof(ts->expect), "0");
             ts->expect_rule = "PROTO-BASE-2";
         } else if (!ok && !closing(ts)) {
             ts->cl = CL_UNKNOWN;
+            ts->fin_dirty = true;
         }
         return rc;
     case N_PAUSE_READING:
@@ -1415,6 +1547,9 @@ static int check_call_ret(aiotp_oracle *o, tstate *ts, frame *f, const pline *pl
         }
         if (!closing(ts) && !ts->lost) {
             ts->eof_written = true;
+        }
+        if (ok) {
+            ts->fin_clean = true;
         }
         return rc;
     case N_SET_LIMITS: {
@@ -1487,6 +1622,7 @@ static int check_cb_ret(aiotp_oracle *o, tstate *ts, const frame *f, const pline
             if (!closing(ts)) {
                 ts->cl = CL_UNKNOWN; /* PROTO-STREAM-7: closes (flushing first) */
             }
+            ts->fin_clean = true;
         } else if (!ok && !is_st(st, "1")) {
             fatal(o, ts, st, "PROTO-STREAM-4");
         }
@@ -1605,9 +1741,10 @@ int aiotp_oracle_feed(aiotp_oracle *o, const char *line, size_t len, size_t line
     }
     if (!o->header_seen) {
         if (pl.kind != L_HEADER) {
-            return stop(o, AIOTP_ORACLE_EPARSE, "missing header (\"aiotp-trace 1\" first)");
+            return stop(o, AIOTP_ORACLE_EPARSE, "missing header (\"aiotp-trace 2\" first)");
         }
         o->header_seen = true;
+        o->version = pl.version;
         ring_push(&o->recent, o->buf, len, lineno);
         return 0;
     }
@@ -1622,6 +1759,7 @@ int aiotp_oracle_feed(aiotp_oracle *o, const char *line, size_t len, size_t line
             return violate(o, NULL, "TRACE-1", "header inside an unfinished cb/call");
         }
         o->segment++;
+        o->version = pl.version;
         o->iter_seen = false;
         o->iter = 0;
         return 0;
@@ -1647,6 +1785,10 @@ int aiotp_oracle_feed(aiotp_oracle *o, const char *line, size_t len, size_t line
     if (!ts->limits_seen) {
         rc = violate(o, ts, "TRACE-3", "t%lu has no limits line after its open line", ts->id);
         ts->limits_seen = true;
+    }
+    if (pl.kind == L_PEER) {
+        int r2 = check_peer_line(o, ts, &pl);
+        return rc ? rc : r2;
     }
     if (pl.kind == L_CB) {
         int r2 = check_cb(o, ts, &pl);
@@ -1776,6 +1918,13 @@ bool aiotp_oracle_is_valid(const aiotp_oracle *o)
             return false;
         }
         if (ts->segment > o->segment) {
+            return false;
+        }
+        if (ts->peer != 0 && (ts->peer > o->nt || ts->peer - 1 == i ||
+                              o->t[ts->peer - 1].peer != i + 1)) {
+            return false; /* pairs are mutual */
+        }
+        if (ts->ck_n > CHECKPOINTS || ts->ck_head >= CHECKPOINTS) {
             return false;
         }
         for (j = 0; j < i; j++) {

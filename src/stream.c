@@ -323,6 +323,53 @@ static void set_addr_extra(aiotp_extra *x, struct sockaddr_storage *st, socklen_
     }
 }
 
+/* Same IPv4/IPv6 address and port (the parts getsockname/getpeername fill in). */
+static bool same_inet_addr(const aiotp_extra *xa, const aiotp_extra *xb)
+{
+    const struct sockaddr *a;
+    const struct sockaddr *b;
+    if (xa->kind != AIOTP_EXTRA_ADDR || xb->kind != AIOTP_EXTRA_ADDR) {
+        return false;
+    }
+    a = xa->u.addr.addr;
+    b = xb->u.addr.addr;
+    if (a->sa_family != b->sa_family) {
+        return false;
+    }
+    if (a->sa_family == AF_INET && xa->u.addr.len >= (socklen_t)sizeof(struct sockaddr_in) &&
+        xb->u.addr.len >= (socklen_t)sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *x = (const struct sockaddr_in *)(const void *)a;
+        const struct sockaddr_in *y = (const struct sockaddr_in *)(const void *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (a->sa_family == AF_INET6 && xa->u.addr.len >= (socklen_t)sizeof(struct sockaddr_in6) &&
+        xb->u.addr.len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)(const void *)a;
+        const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)(const void *)b;
+        return x->sin6_port == y->sin6_port &&
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+    }
+    return false;
+}
+
+/* Trace format 2: "tN peer tM" when the other end of this TCP connection is a live
+   transport of the same loop (its sockname is our peername and the other way round).
+   Unix sockets have no addresses that tell their ends apart: never paired. Only with
+   tracing on, once per new transport. */
+static void trace_peer(const aiotp_transport *t)
+{
+    const aiotp_transport *o;
+    if (t->family != AF_INET && t->family != AF_INET6) {
+        return;
+    }
+    for (o = t->next; o != NULL; o = o->next) {
+        if (same_inet_addr(&o->x_sock, &t->x_peer) && same_inet_addr(&o->x_peer, &t->x_sock)) {
+            aiotp__tracef(t->loop, "t%u peer t%u", (unsigned)t->id, (unsigned)o->id);
+            return;
+        }
+    }
+}
+
 int aiotp__stream_create(aiotp_loop *loop, int fd, const aiotp_protocol *proto, void *pdata,
                          aiotp_server *server, const struct sockaddr *peer,
                          socklen_t peer_len, aiotp_connect_cb done_cb, void *done_arg,
@@ -403,6 +450,7 @@ int aiotp__stream_create(aiotp_loop *loop, int fd, const aiotp_protocol *proto, 
                       t->family == AF_UNIX ? "unix" : (t->family == AF_INET6 ? "tcp6" : "tcp"));
         aiotp__tracef(loop, "t%u limits low=%zu high=%zu", (unsigned)t->id, t->flow.low,
                       t->flow.high);
+        trace_peer(t);
     }
     /* STREAM-ORDER-1: connection_made (then reading) next pass; completion after it */
     aiotp__push_promised(loop, made_cb, t);

@@ -142,6 +142,29 @@ static void expect_ok(const char *text, unsigned flags)
     "t1 ret pause_writing 0\n"                                                            \
     "t1 ret write 0 size=70000 total=70000 sum=01234567\n"
 
+/* lines 1-12 (format 2): t1 and t2 are the two ends of one connection */
+#define PAIRED                                                                            \
+    "aiotp-trace 2\n"                                                                     \
+    "iter 1\n"                                                                            \
+    "t1 open tcp\n"                                                                       \
+    "t1 limits low=16384 high=65536\n"                                                    \
+    "t2 open tcp\n"                                                                       \
+    "t2 limits low=16384 high=65536\n"                                                    \
+    "t2 peer t1\n"                                                                        \
+    "iter 2\n"                                                                            \
+    "t1 cb connection_made\n"                                                             \
+    "t1 ret connection_made 0\n"                                                          \
+    "t2 cb connection_made\n"                                                             \
+    "t2 ret connection_made 0\n"
+
+/* lines 13-17: t1 writes 5 + 7 bytes */
+#define T1_WRITES                                                                         \
+    "iter 3\n"                                                                            \
+    "t1 call write n=5\n"                                                                 \
+    "t1 ret write 0 size=0 total=5 sum=0000aaaa\n"                                        \
+    "t1 call write n=7\n"                                                                 \
+    "t1 ret write 0 size=0 total=12 sum=0000bbbb\n"
+
 /* ---- conforming traces ---------------------------------------------------------------- */
 
 TEST(streaming_sequence_conforms)
@@ -600,7 +623,9 @@ TEST(malformed_lines)
     char buf[AIOTP_ORACLE_MAX_LINE + 200];
 
     EXPECT_PARSE("iter 1\n", 1);
-    EXPECT_PARSE("aiotp-trace 2\n", 1);
+    EXPECT_PARSE("aiotp-trace 3\n", 1);
+    EXPECT_PARSE("aiotp-trace 1\nt1 open tcp\nt1 limits low=16384 high=65536\nt2 open tcp\n"
+                 "t2 limits low=16384 high=65536\nt2 peer t1\n", 6); /* peer lines: v2 */
     EXPECT_PARSE("aiotp-trace 1\nfoo bar\n", 2);
     EXPECT_PARSE("aiotp-trace 1\niter x\n", 2);
     EXPECT_PARSE("aiotp-trace 1\niter 99999999999999999999999\n", 2);
@@ -724,6 +749,179 @@ TEST(report_keeps_recent_events)
     aiotp_oracle_free(o);
 }
 
+TEST(peer_pairs)
+{
+    /* all 12 bytes, in two reads, then the EOF of a clean close */
+    expect_ok(PAIRED T1_WRITES "t1 call close\n"
+                               "t1 ret close 0 size=0\n"
+                               "iter 4\n"
+                               "t1 cb connection_lost status=0\n"
+                               "t1 ret connection_lost 0\n"
+                               "t2 cb data_received n=5 total=5 sum=0000aaaa\n"
+                               "t2 ret data_received 0\n"
+                               "iter 5\n"
+                               "t2 cb data_received n=7 total=12 sum=0000bbbb\n"
+                               "t2 ret data_received 0\n"
+                               "iter 6\n"
+                               "t2 cb eof_received\n"
+                               "t2 ret eof_received 0\n"
+                               "iter 7\n"
+                               "t2 cb connection_lost status=0\n"
+                               "t2 ret connection_lost 0\n",
+              AIOTP_ORACLE_REQUIRE_LOST);
+    /* a read that ends inside a write: nothing to compare the sum with */
+    expect_ok(PAIRED T1_WRITES "iter 4\n"
+                               "t2 cb data_received n=8 total=8 sum=0000cccc\n"
+                               "t2 ret data_received 0\n",
+              0);
+    /* after abort() the EOF may come early */
+    expect_ok(PAIRED T1_WRITES "iter 4\n"
+                               "t2 cb data_received n=5 total=5 sum=0000aaaa\n"
+                               "t2 ret data_received 0\n"
+                               "t1 call abort\n"
+                               "t1 ret abort 0 size=0\n"
+                               "iter 5\n"
+                               "t1 cb connection_lost status=0\n"
+                               "t1 ret connection_lost 0\n"
+                               "t2 cb eof_received\n"
+                               "t2 ret eof_received 0\n",
+              0);
+    /* more bytes than the peer's writes accepted */
+    EXPECT_VIOLATION(PAIRED T1_WRITES "iter 4\n"
+                                      "t2 cb data_received n=13 total=13 sum=0000bbbb\n",
+                     0, "PROTO-STREAM-1", 19);
+    /* same count, other bytes (buffered protocol: PROTO-BUF-1) */
+    EXPECT_VIOLATION(PAIRED T1_WRITES "iter 4\n"
+                                      "t2 cb data_received n=5 total=5 sum=0000abab\n",
+                     0, "PROTO-STREAM-1", 19);
+    EXPECT_VIOLATION(PAIRED T1_WRITES "iter 4\n"
+                                      "t2 cb get_buffer sizehint=-1\n"
+                                      "t2 ret get_buffer 0 len=100\n"
+                                      "t2 cb buffer_updated n=12 total=12 sum=0000aaaa\n",
+                     0, "PROTO-BUF-1", 21);
+    /* a clean close whose EOF arrives before all the data */
+    EXPECT_VIOLATION(PAIRED T1_WRITES "t1 call write_eof\n"
+                                      "t1 ret write_eof 0 size=0\n"
+                                      "iter 4\n"
+                                      "t2 cb data_received n=5 total=5 sum=0000aaaa\n"
+                                      "t2 ret data_received 0\n"
+                                      "iter 5\n"
+                                      "t2 cb eof_received\n",
+                     0, "PROTO-STREAM-1", 24);
+    /* the pairing itself (TRACE-5) */
+    EXPECT_VIOLATION("aiotp-trace 2\nt1 open tcp\nt1 limits low=16384 high=65536\nt1 peer t2\n",
+                     0, "TRACE-5", 4);
+    EXPECT_VIOLATION("aiotp-trace 2\nt1 open tcp\nt1 limits low=16384 high=65536\nt1 peer t1\n",
+                     0, "TRACE-5", 4);
+    EXPECT_VIOLATION(PAIRED "t3 open tcp\nt3 limits low=16384 high=65536\nt3 peer t1\n", 0,
+                     "TRACE-5", 15);
+    EXPECT_PARSE("aiotp-trace 2\nt1 open tcp\nt1 limits low=16384 high=65536\nt1 peer 2\n", 4);
+    EXPECT_PARSE("aiotp-trace 2\nt1 open tcp\nt1 limits low=16384 high=65536\nt1 peer t2 x\n",
+                 4);
+}
+
+/* Checks th_trace() with a fresh oracle; returns its result. */
+static int check_library_trace(const char *text, const char **rule)
+{
+    outcome r = run_trace(text, AIOTP_ORACLE_REQUIRE_LOST, 0);
+    *rule = r.rule;
+    if (r.rc != 0) {
+        printf("oracle: %d at line %zu: %s: %s\n", r.rc, r.line, r.rule ? r.rule : "-",
+               r.detail);
+    }
+    return r.rc;
+}
+
+static bool both_lost(void *arg)
+{
+    th_rec **r = arg;
+    return r[0]->lost > 0 && r[1]->lost > 0;
+}
+
+/* Both ends of a connection in one loop: the library writes "tN peer tM" for TCP, so the
+   oracle compares what each side received with what the other wrote; Unix socket ends
+   cannot be told apart by address and are not paired. */
+TEST(library_pairs_tcp_ends)
+{
+    static unsigned char a2b[100000];
+    static unsigned char b2a[3000];
+    int round;
+    size_t i;
+
+    for (i = 0; i < sizeof(a2b); i++) {
+        a2b[i] = (unsigned char)(i * 7 + 3);
+    }
+    for (i = 0; i < sizeof(b2a); i++) {
+        b2a[i] = (unsigned char)(i * 13 + 1);
+    }
+    for (round = 0; round < 2; round++) {
+        bool tcp = round == 0;
+        aiotp_loop *loop;
+        th_rec *r[2];
+        aiotp_transport *a;
+        aiotp_transport *b;
+        int sv[2];
+        const char *rule = NULL;
+        static char text[1 << 16];
+        char *p;
+
+        th_trace_clear();
+        loop = th_loop();
+        r[0] = th_rec_new();
+        r[1] = th_rec_new();
+        if (tcp) {
+            th_tcp_pair(sv);
+        } else {
+            th_socketpair(sv);
+        }
+        a = th_wrap(loop, sv[0], &th_streaming, r[0]);
+        b = th_wrap(loop, sv[1], &th_streaming, r[1]);
+        CHECK(a != NULL && b != NULL);
+        if (a == NULL || b == NULL) {
+            return;
+        }
+        CHECK_ERR(aiotp_transport_write(a, a2b, sizeof(a2b)), 0);
+        CHECK_ERR(aiotp_transport_write(b, b2a, sizeof(b2a)), 0);
+        /* a half-closes; b's eof_received returns 0, so b closes; then a sees EOF and
+           closes too (closing with unread data would reset the connection instead) */
+        CHECK_ERR(aiotp_transport_write_eof(a), 0);
+        th_run_until(loop, both_lost, r, 200);
+        CHECK_SIZE(r[1]->rx_len, sizeof(a2b));
+        CHECK(r[1]->rx_len == sizeof(a2b) && memcmp(r[1]->rx, a2b, sizeof(a2b)) == 0);
+        CHECK(r[0]->rx_len == sizeof(b2a) && memcmp(r[0]->rx, b2a, sizeof(b2a)) == 0);
+        CHECK_INT(r[0]->eofs, 1);
+        CHECK_INT(r[1]->eofs, 1);
+        CHECK_INT(r[0]->lost_status, 0);
+        CHECK_INT(r[1]->lost_status, 0);
+        CHECK((strstr(th_trace(), "\nt2 peer t1\n") != NULL) == tcp);
+        CHECK(strstr(th_trace(), "aiotp-trace 2\n") != NULL);
+        CHECK_INT(check_library_trace(th_trace(), &rule), 0);
+
+        /* the same trace with one byte of t2's last chunk changed (its sum) or one chunk
+           missing is caught, through the pairing (TCP) */
+        if (tcp && strlen(th_trace()) < sizeof(text)) {
+            char *line;
+            strcpy(text, th_trace());
+            line = strstr(text, "t2 cb data_received");
+            CHECK(line != NULL);
+            if (line != NULL) {
+                char *last = line;
+                while ((p = strstr(last + 1, "t2 cb data_received")) != NULL) {
+                    last = p;
+                }
+                p = strstr(last, "sum=");
+                CHECK(p != NULL);
+                if (p != NULL) {
+                    p[4] = p[4] == '0' ? '1' : '0';
+                    CHECK_INT(check_library_trace(text, &rule), AIOTP_ORACLE_VIOLATION);
+                    CHECK_STR(rule, "PROTO-STREAM-1");
+                }
+            }
+        }
+        th_loop_free(loop);
+    }
+}
+
 static const th_case cases[] = {
     T(streaming_sequence_conforms, "PROTO-STREAM-2 PROTO-BASE-1 PROTO-BASE-2 BAD-2"),
     T(buffered_sequence_conforms, "PROTO-BUF-3 PROTO-BUF-1"),
@@ -756,5 +954,7 @@ static const th_case cases[] = {
     T(transport_limit, "BAD-1"),
     T(nesting_limit, "BAD-1"),
     T(report_keeps_recent_events, "READ-2"),
+    T(peer_pairs, "PROTO-STREAM-1 PROTO-BUF-1 WRITE-WRITE-1"),
+    T(library_pairs_tcp_ends, "PROTO-STREAM-1 WRITE-WRITE-1"),
 };
 TH_MAIN(cases)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Record an aiotp trace (spec/trace-format.md, version 1) from CPython's asyncio.
+"""Record an aiotp trace (spec/trace-format.md, version 2) from CPython's asyncio.
 
 Standard library only (Python 3.11). The trace can be checked with the same oracle as
 aiotp's own traces: ``python3 tools/aiotp_trace.py | aiotp-trace-check -``.
@@ -8,7 +8,8 @@ Pieces (spec/oracle.md, "Recording a trace from another implementation"):
 
 * ``TraceLoop``: a selector event loop that writes ``iter N`` at the start of every
   ``_run_once`` pass and, when a socket transport is made, ``tN open ...`` and
-  ``tN limits ...``; it wraps the protocol of every such transport.
+  ``tN limits ...`` (and ``tN peer tM`` when the other end of the TCP connection is a
+  transport of the same loop); it wraps the protocol of every such transport.
 * ``TracedProtocol`` / ``TracedBufferedProtocol``: wrappers that log every callback
   (``cb``/``ret`` lines, with running totals and FNV-1a sums of the received bytes).
 * ``TransportProxy``: what the wrapped protocol sees as its transport; it logs the calls
@@ -65,7 +66,8 @@ class Tracer:
         self.out = out if out is not None else sys.stdout
         self.iteration = 0
         self.next_id = 1
-        self.emit("aiotp-trace 1")
+        self.ends = {}  # (sockname, peername) of traced TCP transports -> id
+        self.emit("aiotp-trace 2")
 
     def emit(self, line):
         self.out.write(line + "\n")
@@ -201,14 +203,25 @@ class TracedProtocol(asyncio.Protocol):
         self._raised = None
         self._buf = None
 
-    def _attach(self, transport, family):
+    def _attach(self, transport, sock):
         self._tid = self._tracer.new_id()
         self._proxy = TransportProxy(transport, self)
+        family = sock.family
         kind = {socket.AF_INET6: "tcp6", getattr(socket, "AF_UNIX", -1): "unix"}.get(
             family, "tcp")
         low, high = transport.get_write_buffer_limits()
         self._emit("open %s" % kind)
         self._emit("limits low=%d high=%d" % (low, high))
+        if family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                ends = (sock.getsockname(), sock.getpeername())
+            except OSError:
+                return
+            other = self._tracer.ends.pop((ends[1], ends[0]), None)
+            if other is not None:
+                self._emit("peer t%d" % other)
+            else:
+                self._tracer.ends[ends] = self._tid
 
     def _adopt(self, old):
         """Take over the transport of a protocol it replaces (set_protocol)."""
@@ -327,7 +340,7 @@ class TraceLoop(asyncio.SelectorEventLoop):
         traced = wrap_protocol(protocol, self.tracer)
         transport = super()._make_socket_transport(sock, traced, waiter, extra=extra,
                                                    server=server)
-        traced._attach(transport, sock.family)
+        traced._attach(transport, sock)
         return transport
 
     async def create_connection(self, protocol_factory, *args, **kwargs):

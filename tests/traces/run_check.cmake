@@ -65,6 +65,15 @@ elseif(MODE STREQUAL "python")
   if(NOT codes STREQUAL "0;0")
     message(FATAL_ERROR "exit statuses (python;checker): ${codes}")
   endif()
+  # the recorder pairs the two ends of each loopback connection (format 2), so the
+  # oracle compared the bytes each side received with what the other wrote
+  execute_process(COMMAND ${PYTHON} ${SCRIPT} RESULT_VARIABLE rc OUTPUT_VARIABLE trace)
+  string(REGEX MATCHALL "\nt[0-9]+ peer t[0-9]+\n" peers "${trace}")
+  list(LENGTH peers npeers)
+  if(NOT rc EQUAL 0 OR npeers LESS 2 OR NOT trace MATCHES "^aiotp-trace 2\n")
+    message(FATAL_ERROR "the CPython trace should start with 'aiotp-trace 2' and pair "
+                        "both connections (peer lines found: ${npeers})")
+  endif()
 else()
   message(FATAL_ERROR "unknown MODE ${MODE}")
 endif()
