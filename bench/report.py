@@ -18,6 +18,7 @@ CASES = {  # label, and whether it is a request/response case
     "pp100": ("pingpong 100", True),
     "stream": ("stream", False),
     "idle": ("10 + 1000 idle", True),
+    "idle10k": ("10 + 10000 idle", True),
 }
 PLACEMENTS = {"same": "same-core", "cross": "cross-core"}
 

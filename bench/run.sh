@@ -10,7 +10,8 @@
 #   --reps N        REPS        repetitions (default 3)
 #   --duration S    DURATION    measured seconds per run (default 5)
 #   --warmup S      WARMUP      warm-up seconds per run (default 2)
-#   --cases LIST    CASES       "pp10 pp100 stream idle"
+#   --cases LIST    CASES       "pp10 pp100 stream idle" (also: idle10k, 10,000 idle
+#                               connections: the memory case, not in the default list)
 #   --transports L  TRANSPORTS  "tcp unix"
 #   --placements L  PLACEMENTS  "same cross" (same core / different cores)
 #   --only NAMES    ONLY        run only these servers (space separated)
@@ -47,6 +48,7 @@ CPU_A=${CPU_A:-0}
 CPU_B=${CPU_B:-1}
 PYTHON=${PYTHON:-/usr/bin/python3}
 IDLE_CONNS=1000
+IDLE10K_CONNS=10000
 
 die() { echo "run.sh: $*" >&2; exit 1; }
 note() { echo "run.sh: $*" >&2; }
@@ -76,7 +78,7 @@ done
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "REPS must be a positive integer, got '$REPS'"
 [[ $DURATION =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "DURATION must be seconds, got '$DURATION'"
 [[ $WARMUP =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "WARMUP must be seconds, got '$WARMUP'"
-for c in $CASES; do case $c in pp10|pp100|stream|idle) ;; *) die "unknown case '$c' (pp10 pp100 stream idle)" ;; esac; done
+for c in $CASES; do case $c in pp10|pp100|stream|idle|idle10k) ;; *) die "unknown case '$c' (pp10 pp100 stream idle idle10k)" ;; esac; done
 for t in $TRANSPORTS; do case $t in tcp|unix) ;; *) die "unknown transport '$t' (tcp unix)" ;; esac; done
 for p in $PLACEMENTS; do case $p in same|cross) ;; *) die "unknown placement '$p' (same cross)" ;; esac; done
 
@@ -192,11 +194,13 @@ if [[ " $PLACEMENTS " == *" cross "* ]] && [ "$NCPU" -lt 2 ]; then
     PLACEMENTS=${PLACEMENTS//cross/}
 fi
 
-# For the idle case: 1000 idle + 100 active connections, in both processes.
-if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
-    ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-    [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge $((IDLE_CONNS + 200)) ] \
-        || note "warning: fd limit $(ulimit -n) is too low for the idle case"
+# For the idle cases: 1000 (or 10,000) idle + 100 active connections, in both processes.
+want_fds=4096
+[[ " $CASES " == *" idle10k "* ]] && want_fds=$((IDLE10K_CONNS + 1024))
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $want_fds ]; then
+    ulimit -n $want_fds 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge $((want_fds - 800)) ] \
+        || die "fd limit $(ulimit -n) is too low for the idle cases (need about $want_fds)"
 fi
 
 # -------------------------------------------------------------- run helpers
@@ -260,6 +264,7 @@ case_args() {
         pp100) echo "--mode pingpong --conns 100 --size 64" ;;
         stream) echo "--mode stream --chunk 65536" ;;
         idle) echo "--mode pingpong --conns 10 --size 64 --idle $IDLE_CONNS" ;;
+        idle10k) echo "--mode pingpong --conns 10 --size 64 --idle $IDLE10K_CONNS" ;;
     esac
 }
 
