@@ -1331,6 +1331,7 @@ static int check_tx_total(aiotp_oracle *o, tstate *ts, frame *f, const pline *pl
     size_t i;
     size_t j;
     const char *rule = "WRITE-WRITE-1";
+    bool range = false;
 
     for (i = 0; i + 1 < o->depth; i++) {
         frame *g = &o->stack[i];
@@ -1353,14 +1354,21 @@ static int check_tx_total(aiotp_oracle *o, tstate *ts, frame *f, const pline *pl
         add[0] = 0;
         rule = refused_rule(pl->status);
     } else {
+        /* ENOMEM or a send error: none, part (what the kernel took before the failure)
+           or all of the data may have been counted: any add in [0, own] */
         add[0] = 0;
         add[1] = own;
         na = 2;
+        range = true;
         rule = "WRITE-WRITE-6";
     }
     for (i = 0; i < nb; i++) {
         for (j = 0; j < na; j++) {
-            if (add[j] <= UINT64_MAX - base[i] && pl->total == base[i] + add[j]) {
+            bool hit = add[j] <= UINT64_MAX - base[i] && pl->total == base[i] + add[j];
+            if (range && j == 0) {
+                hit = pl->total >= base[i] && pl->total - base[i] <= own;
+            }
+            if (hit) {
                 if (i == 1) {
                     for (size_t k = 0; k + 1 < o->depth; k++) {
                         frame *g = &o->stack[k];
