@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "aiotp/oracle.h"
+#include "aiotp/sim.h"
 #include "harness.h"
 
 th_faults th_f;
@@ -92,12 +94,20 @@ static const aiotp_allocator counting = {c_alloc, c_realloc, c_free, NULL};
 
 /* ---- syscalls ------------------------------------------------------------------------- */
 
-static aiotp_syscalls fsys;
+/* The fault-injecting tables: the same entries over POSIX (ctx NULL) or over the case's
+   sim (ctx = the sim, which the sim backend requires); everything not overridden is the
+   base table's own entry. */
+static aiotp_syscalls fsys_posix;
+static aiotp_syscalls fsys_sim;
+
+static const aiotp_syscalls *base_of(void *ctx)
+{
+    return ctx != NULL ? aiotp_sim_syscalls(ctx) : aiotp_syscalls_posix();
+}
 
 static ssize_t f_send(void *ctx, int fd, const void *b, size_t n, int fl)
 {
-    const aiotp_syscalls *p = aiotp_syscalls_posix();
-    (void)ctx;
+    const aiotp_syscalls *p = base_of(ctx);
     th_f.send_calls++;
     if (th_f.send_errno != 0) {
         return -th_f.send_errno;
@@ -113,8 +123,7 @@ static ssize_t f_send(void *ctx, int fd, const void *b, size_t n, int fl)
 
 static ssize_t f_sendmsg(void *ctx, int fd, const struct msghdr *m, int fl)
 {
-    const aiotp_syscalls *p = aiotp_syscalls_posix();
-    (void)ctx;
+    const aiotp_syscalls *p = base_of(ctx);
     th_f.sendmsg_calls++;
     if (th_f.send_errno != 0) {
         return -th_f.send_errno;
@@ -134,8 +143,7 @@ static ssize_t f_sendmsg(void *ctx, int fd, const struct msghdr *m, int fl)
 
 static ssize_t f_recv(void *ctx, int fd, void *b, size_t n, int fl)
 {
-    const aiotp_syscalls *p = aiotp_syscalls_posix();
-    (void)ctx;
+    const aiotp_syscalls *p = base_of(ctx);
     th_f.recv_calls++;
     if (th_f.recv_errno != 0) {
         return -th_f.recv_errno;
@@ -145,8 +153,7 @@ static ssize_t f_recv(void *ctx, int fd, void *b, size_t n, int fl)
 
 static int f_accept(void *ctx, int fd, struct sockaddr *a, socklen_t *l)
 {
-    const aiotp_syscalls *p = aiotp_syscalls_posix();
-    (void)ctx;
+    const aiotp_syscalls *p = base_of(ctx);
     if (th_f.accept_errno != 0) {
         int e = th_f.accept_errno;
         th_f.accept_errno = 0;
@@ -157,8 +164,7 @@ static int f_accept(void *ctx, int fd, struct sockaddr *a, socklen_t *l)
 
 static int f_shutdown(void *ctx, int fd, int how)
 {
-    const aiotp_syscalls *p = aiotp_syscalls_posix();
-    (void)ctx;
+    const aiotp_syscalls *p = base_of(ctx);
     if (th_f.shutdown_errno != 0) {
         return -th_f.shutdown_errno;
     }
@@ -168,8 +174,7 @@ static int f_shutdown(void *ctx, int fd, int how)
 static int f_getaddrinfo(void *ctx, const char *node, const char *svc,
                          const struct addrinfo *h, struct addrinfo **res)
 {
-    const aiotp_syscalls *p = aiotp_syscalls_posix();
-    (void)ctx;
+    const aiotp_syscalls *p = base_of(ctx);
     if (th_f.getaddrinfo_rc != 0) {
         return th_f.getaddrinfo_rc;
     }
@@ -178,8 +183,7 @@ static int f_getaddrinfo(void *ctx, const char *node, const char *svc,
 
 static int f_socket(void *ctx, int d, int t, int pr)
 {
-    const aiotp_syscalls *p = aiotp_syscalls_posix();
-    (void)ctx;
+    const aiotp_syscalls *p = base_of(ctx);
     if (th_f.socket_errno != 0) {
         return -th_f.socket_errno;
     }
@@ -188,12 +192,105 @@ static int f_socket(void *ctx, int d, int t, int pr)
 
 static int f_connect(void *ctx, int fd, const struct sockaddr *a, socklen_t l)
 {
-    const aiotp_syscalls *p = aiotp_syscalls_posix();
-    (void)ctx;
+    const aiotp_syscalls *p = base_of(ctx);
     if (th_f.connect_errno != 0) {
         return -th_f.connect_errno;
     }
     return p->connect(p->ctx, fd, a, l);
+}
+
+static void faulty_table(aiotp_syscalls *t, const aiotp_syscalls *base)
+{
+    *t = *base;
+    t->send = f_send;
+    t->sendmsg = f_sendmsg;
+    t->recv = f_recv;
+    t->accept = f_accept;
+    t->shutdown = f_shutdown;
+    t->getaddrinfo = f_getaddrinfo;
+    t->socket = f_socket;
+    t->connect = f_connect;
+}
+
+/* ---- the simulated kernel (AIOTP_TEST_BACKEND=sim) ------------------------------------- */
+
+/* Only the files that play their peer through th_peer_* run on the sim (TH_MAIN_SIM). */
+static bool sim_capable;
+/* This file's name without "test_" (for sim_exempt). */
+static char section[64];
+/* The case runs on the sim: the backend of the last th_loop() (at the start of a case:
+   what AIOTP_TEST_BACKEND asks for). The peer helpers follow it. */
+static bool sim_mode;
+/* The case may use the sim (sim-suite file, case not exempt). */
+static bool sim_allowed;
+static aiotp_sim *case_sim;
+static int sim_loops; /* loops made on the sim in this case */
+/* The sim's own memory (never failing: th_f.alloc_fail_after is for the library). */
+static th_counter sim_mem = {-1, 0};
+static const aiotp_allocator sim_alloc = TH_COUNTING_ALLOCATOR(&sim_mem);
+
+/* THE table of cases of the sim suite that do not run on the simulated kernel, as
+   "section.case" with the reason; spec/sim.md lists the same. In sim mode such a case
+   runs on poll and says so; every other case of a sim-suite file must run on the sim
+   (a case that makes no loop on it fails). Empty: every case runs on the sim. */
+static const struct sim_exempt {
+    const char *name;
+    const char *reason;
+} sim_exempt[] = {
+    {NULL, NULL} /* end */
+};
+
+static const char *exempt_reason(const char *name)
+{
+    size_t i;
+    char full[160];
+    snprintf(full, sizeof(full), "%s.%s", section, name);
+    for (i = 0; sim_exempt[i].name != NULL; i++) {
+        if (strcmp(sim_exempt[i].name, full) == 0) {
+            return sim_exempt[i].reason;
+        }
+    }
+    return NULL;
+}
+
+static bool env_wants_sim(void)
+{
+    const char *b = getenv("AIOTP_TEST_BACKEND");
+    return b != NULL && strcmp(b, "sim") == 0;
+}
+
+bool th_sim_mode(void)
+{
+    return sim_mode;
+}
+
+/* The case's sim, made on first use. */
+aiotp_sim *th_sim(void)
+{
+    if (case_sim == NULL) {
+        int rc = aiotp_sim_create(&case_sim, &sim_alloc);
+        if (rc != 0) {
+            th_fail(__FILE__, __LINE__, "aiotp_sim_create: %s", aiotp_err_name(rc));
+            exit(1);
+        }
+        faulty_table(&fsys_sim, aiotp_sim_syscalls(case_sim));
+    }
+    return case_sim;
+}
+
+static const aiotp_syscalls *peer_sys(void)
+{
+    return aiotp_sim_syscalls(th_sim());
+}
+
+/* A sim result in the POSIX convention. */
+static long posix_rc(long rc)
+{
+    if (rc < 0) {
+        errno = (int)-rc;
+        return -1;
+    }
+    return rc;
 }
 
 /* ---- trace recorder ------------------------------------------------------------------- */
@@ -203,10 +300,38 @@ static size_t trace_len;
 static size_t trace_cap;
 static char *view_buf;
 
+/* Every loop made by th_loop() has its own conformance oracle (include/aiotp/oracle.h):
+   each trace line goes through it as it is emitted, and th_loop_free() fails the case on
+   the first violation. So every case of every file checks the library's trace against
+   the rules, whatever it asserts itself. Plain malloc (never the counting allocator, so
+   allocation-failure injection only hits the library). */
+typedef struct th_oracle {
+    aiotp_oracle *o;
+    size_t lines;
+} th_oracle;
+
+static void *oracle_alloc(void *ctx, size_t size)
+{
+    (void)ctx;
+    return malloc(size);
+}
+
+static void oracle_free(void *ctx, void *ptr, size_t size)
+{
+    (void)ctx;
+    (void)size;
+    free(ptr);
+}
+
+static const aiotp_oracle_alloc oracle_allocator = {oracle_alloc, oracle_free, NULL};
+
 static void trace_hook(void *arg, const char *line)
 {
     size_t n = strlen(line);
-    (void)arg;
+    th_oracle *to = arg;
+    if (to != NULL && to->o != NULL) {
+        (void)aiotp_oracle_feed_line(to->o, line, ++to->lines);
+    }
     if (trace_len + n + 2 > trace_cap) {
         size_t ncap = trace_cap ? trace_cap * 2 : 4096;
         while (ncap < trace_len + n + 2) {
@@ -305,6 +430,30 @@ const char *th_callbacks(unsigned id)
 
 #define MAX_LOOPS 8
 static aiotp_loop *loops[MAX_LOOPS];
+static th_oracle oracles[MAX_LOOPS];
+
+/* Finish and free the oracle of loop slot i; fail the case if it found a violation. */
+static void oracle_done(size_t i)
+{
+    th_oracle *to = &oracles[i];
+    if (to->o == NULL) {
+        return;
+    }
+    (void)aiotp_oracle_finish(to->o);
+    if (aiotp_oracle_first(to->o) != NULL) {
+        const aiotp_oracle_report *r = aiotp_oracle_first(to->o);
+        size_t k;
+        th_fail(__FILE__, __LINE__, "the oracle rejects this loop's trace at its line %zu: "
+                "%s: %s\n  found: %s", r->lineno, r->rule != NULL ? r->rule : "parse error",
+                r->rule_text != NULL ? r->rule_text : "", r->detail);
+        for (k = 0; k < r->nrecent; k++) {
+            fprintf(stderr, "  %6zu | %s\n", r->recent[k].lineno, r->recent[k].text);
+        }
+    }
+    aiotp_oracle_free(to->o);
+    to->o = NULL;
+    to->lines = 0;
+}
 #define MAX_RETAINED 64
 static aiotp_transport *retained[MAX_RETAINED];
 static size_t nretained;
@@ -316,38 +465,59 @@ aiotp_loop *th_loop(void)
 {
     aiotp_loop_options o;
     aiotp_loop *loop = NULL;
+    const char *b = getenv("AIOTP_TEST_BACKEND");
     size_t i;
     int rc;
 
     memset(&o, 0, sizeof(o));
     o.size = sizeof(o);
     o.allocator = &counting;
-    o.syscalls = &fsys;
-    if (getenv("AIOTP_TEST_BACKEND") != NULL) {
-        const char *b = getenv("AIOTP_TEST_BACKEND");
-        if (strcmp(b, "poll") == 0) {
-            o.backend = aiotp_backend_poll();
+    o.syscalls = &fsys_posix;
+    sim_mode = false;
+    if (b == NULL || strcmp(b, "poll") == 0) {
+        o.backend = aiotp_backend_poll();
 #if defined(__linux__)
-        } else if (strcmp(b, "epoll") == 0) {
-            o.backend = aiotp_backend_epoll();
+    } else if (strcmp(b, "epoll") == 0) {
+        o.backend = aiotp_backend_epoll();
 #endif
+    } else if (strcmp(b, "sim") == 0) {
+        if (sim_allowed) {
+            sim_mode = true;
+            (void)th_sim();
+            o.backend = aiotp_backend_sim();
+            o.syscalls = &fsys_sim;
         } else {
-            fprintf(stderr, "AIOTP_TEST_BACKEND=%s: unknown backend\n", b);
-            exit(2);
+            o.backend = aiotp_backend_poll(); /* see th_main / run_case */
         }
+    } else {
+        fprintf(stderr, "AIOTP_TEST_BACKEND=%s: unknown backend\n", b);
+        exit(2);
     }
     rc = aiotp_loop_create(&loop, &o);
     if (rc != 0) {
-        th_fail(__FILE__, __LINE__, "aiotp_loop_create: %s", aiotp_err_name(rc));
+        th_fail(__FILE__, __LINE__, "aiotp_loop_create: %s%s", aiotp_err_name(rc),
+                sim_mode ? " (the sim backend serves one loop at a time)" : "");
         exit(1);
     }
-    aiotp_loop_set_trace(loop, trace_hook, NULL);
+    if (sim_mode) {
+        sim_loops++;
+    }
     for (i = 0; i < MAX_LOOPS; i++) {
         if (loops[i] == NULL) {
             loops[i] = loop;
             break;
         }
     }
+    if (i == MAX_LOOPS) {
+        th_fail(__FILE__, __LINE__, "more than %d loops in one case", MAX_LOOPS);
+        aiotp_loop_set_trace(loop, trace_hook, NULL);
+        return loop;
+    }
+    if (aiotp_oracle_new(NULL, &oracle_allocator, &oracles[i].o) != 0) {
+        th_fail(__FILE__, __LINE__, "aiotp_oracle_new failed");
+    }
+    oracles[i].lines = 0;
+    aiotp_loop_set_trace(loop, trace_hook, &oracles[i]);
     return loop;
 }
 
@@ -360,12 +530,13 @@ void th_loop_free(aiotp_loop *loop)
             retained[i] = NULL;
         }
     }
+    aiotp_loop_free(loop);
     for (i = 0; i < MAX_LOOPS; i++) {
         if (loops[i] == loop) {
             loops[i] = NULL;
+            oracle_done(i);
         }
     }
-    aiotp_loop_free(loop);
 }
 
 static void noop_cb(aiotp_loop *loop, void *arg)
@@ -409,47 +580,210 @@ void th_run_passes(aiotp_loop *loop, int n)
     }
 }
 
+/* ---- the peer side ------------------------------------------------------------------ */
+
+/* In sim mode a call that would block a blocking POSIX socket cannot wait: the sim
+   returns at once, and the case fails here, saying so. */
+static void would_block(const char *what, int fd, long rc, size_t n)
+{
+    th_fail(__FILE__, __LINE__, "%s on sim fd %d would block (got %ld of %zu): the sim "
+            "never blocks, the case must run the loop first", what, fd, rc, n);
+}
+
+ssize_t th_peer_write(int fd, const void *buf, size_t n)
+{
+    return th_peer_send(fd, buf, n, 0);
+}
+
+ssize_t th_peer_send(int fd, const void *buf, size_t n, int flags)
+{
+    ssize_t rc;
+    if (!sim_mode) {
+        return flags == 0 ? write(fd, buf, n) : send(fd, buf, n, flags);
+    }
+    rc = peer_sys()->send(peer_sys()->ctx, fd, buf, n, flags);
+    if ((flags & MSG_DONTWAIT) == 0 && (rc == -EAGAIN || (rc >= 0 && (size_t)rc < n))) {
+        would_block("send", fd, (long)rc, n);
+    }
+    return (ssize_t)posix_rc((long)rc);
+}
+
+ssize_t th_peer_recv(int fd, void *buf, size_t n, int flags)
+{
+    ssize_t rc;
+    if (!sim_mode) {
+        return recv(fd, buf, n, flags);
+    }
+    rc = peer_sys()->recv(peer_sys()->ctx, fd, buf, n, flags);
+    if ((flags & MSG_DONTWAIT) == 0 && rc == -EAGAIN) {
+        would_block("recv", fd, (long)rc, n);
+    }
+    return (ssize_t)posix_rc((long)rc);
+}
+
+int th_peer_close(int fd)
+{
+    if (!sim_mode) {
+        return close(fd);
+    }
+    return (int)posix_rc(peer_sys()->close(peer_sys()->ctx, fd));
+}
+
+int th_peer_shutdown(int fd, int how)
+{
+    if (!sim_mode) {
+        return shutdown(fd, how);
+    }
+    return (int)posix_rc(peer_sys()->shutdown(peer_sys()->ctx, fd, how));
+}
+
+int th_peer_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+    if (!sim_mode) {
+        return setsockopt(fd, level, name, val, len);
+    }
+    return (int)posix_rc(peer_sys()->setsockopt(peer_sys()->ctx, fd, level, name, val, len));
+}
+
+int th_peer_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+    if (!sim_mode) {
+        return getsockopt(fd, level, name, val, len);
+    }
+    return (int)posix_rc(peer_sys()->getsockopt(peer_sys()->ctx, fd, level, name, val, len));
+}
+
+int th_peer_socket(int domain, int type, int protocol)
+{
+    if (!sim_mode) {
+        return socket(domain, type, protocol);
+    }
+    return (int)posix_rc(peer_sys()->socket(peer_sys()->ctx, domain, type, protocol));
+}
+
+int th_peer_bind(int fd, const struct sockaddr *a, socklen_t len)
+{
+    if (!sim_mode) {
+        return bind(fd, a, len);
+    }
+    return (int)posix_rc(peer_sys()->bind(peer_sys()->ctx, fd, a, len));
+}
+
+int th_peer_listen(int fd, int backlog)
+{
+    if (!sim_mode) {
+        return listen(fd, backlog);
+    }
+    return (int)posix_rc(peer_sys()->listen(peer_sys()->ctx, fd, backlog));
+}
+
+int th_peer_accept(int fd, struct sockaddr *a, socklen_t *len)
+{
+    int rc;
+    if (!sim_mode) {
+        return accept(fd, a, len);
+    }
+    rc = peer_sys()->accept(peer_sys()->ctx, fd, a, len);
+    if (rc == -EAGAIN) {
+        would_block("accept", fd, rc, 1);
+    }
+    return (int)posix_rc(rc);
+}
+
+int th_peer_connect(int fd, const struct sockaddr *a, socklen_t len)
+{
+    if (!sim_mode) {
+        return connect(fd, a, len);
+    }
+    return (int)posix_rc(peer_sys()->connect(peer_sys()->ctx, fd, a, len));
+}
+
+int th_peer_getsockname(int fd, struct sockaddr *a, socklen_t *len)
+{
+    if (!sim_mode) {
+        return getsockname(fd, a, len);
+    }
+    return (int)posix_rc(peer_sys()->getsockname(peer_sys()->ctx, fd, a, len));
+}
+
+int th_peer_unlink(const char *path)
+{
+    int rc;
+    if (!sim_mode) {
+        return unlink(path);
+    }
+    rc = peer_sys()->unlink_socket(peer_sys()->ctx, path);
+    if (rc == 0) {
+        errno = ENOENT;
+        return -1;
+    }
+    return rc < 0 ? (int)posix_rc(rc) : 0;
+}
+
+bool th_fd_is_open(int fd)
+{
+    if (!sim_mode) {
+        return fcntl(fd, F_GETFD) != -1 || errno != EBADF;
+    }
+    {
+        int type = 0;
+        socklen_t len = sizeof(type);
+        return peer_sys()->getsockopt(peer_sys()->ctx, fd, SOL_SOCKET, SO_TYPE, &type,
+                                      &len) != -EBADF;
+    }
+}
+
 /* ---- sockets ----------------------------------------------------------------------------- */
 
 void th_socketpair(int sv[2])
 {
+    if (sim_mode) {
+        int rc = aiotp_sim_socketpair(th_sim(), &sv[0], &sv[1]);
+        if (rc != 0) {
+            th_fail(__FILE__, __LINE__, "aiotp_sim_socketpair: %s", aiotp_err_name(rc));
+            exit(1);
+        }
+        return;
+    }
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
         th_fail(__FILE__, __LINE__, "socketpair: %s", strerror(errno));
         exit(1);
     }
 }
 
+/* The same calls on POSIX and on the sim's virtual network. */
 void th_tcp_pair(int sv[2])
 {
     struct sockaddr_in a;
     socklen_t len = sizeof(a);
-    int l = socket(AF_INET, SOCK_STREAM, 0);
+    int l = th_peer_socket(AF_INET, SOCK_STREAM, 0);
     memset(&a, 0, sizeof(a));
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(l, 1) != 0 ||
-        getsockname(l, (struct sockaddr *)&a, &len) != 0) {
+    if (l < 0 || th_peer_bind(l, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        th_peer_listen(l, 1) != 0 ||
+        th_peer_getsockname(l, (struct sockaddr *)&a, &len) != 0) {
         th_fail(__FILE__, __LINE__, "tcp listen: %s", strerror(errno));
         exit(1);
     }
-    sv[0] = socket(AF_INET, SOCK_STREAM, 0);
-    if (sv[0] < 0 || connect(sv[0], (struct sockaddr *)&a, sizeof(a)) != 0) {
+    sv[0] = th_peer_socket(AF_INET, SOCK_STREAM, 0);
+    if (sv[0] < 0 || th_peer_connect(sv[0], (struct sockaddr *)&a, sizeof(a)) != 0) {
         th_fail(__FILE__, __LINE__, "tcp connect: %s", strerror(errno));
         exit(1);
     }
-    sv[1] = accept(l, NULL, NULL);
+    sv[1] = th_peer_accept(l, NULL, NULL);
     if (sv[1] < 0) {
         th_fail(__FILE__, __LINE__, "tcp accept: %s", strerror(errno));
         exit(1);
     }
-    close(l);
+    th_peer_close(l);
 }
 
 void th_small_buffers(int fd)
 {
     int sz = 4096;
-    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+    (void)th_peer_setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+    (void)th_peer_setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 }
 
 size_t th_drain_fd(int fd, void *buf, size_t cap)
@@ -460,7 +794,7 @@ size_t th_drain_fd(int fd, void *buf, size_t cap)
         if (got == cap) {
             break;
         }
-        n = recv(fd, (char *)buf + got, cap - got, MSG_DONTWAIT);
+        n = th_peer_recv(fd, (char *)buf + got, cap - got, MSG_DONTWAIT);
         if (n <= 0) {
             break;
         }
@@ -473,10 +807,13 @@ void th_read_exact(int fd, void *buf, size_t n)
 {
     size_t got = 0;
     while (got < n) {
-        ssize_t k = recv(fd, (char *)buf + got, n - got, 0);
+        ssize_t k = th_peer_recv(fd, (char *)buf + got, n - got, sim_mode ? MSG_DONTWAIT : 0);
         if (k <= 0) {
-            th_fail(__FILE__, __LINE__, "read_exact: got %zu of %zu (%s)", got, n,
-                    k == 0 ? "EOF" : strerror(errno));
+            th_fail(__FILE__, __LINE__, "read_exact: got %zu of %zu (%s)%s", got, n,
+                    k == 0 ? "EOF" : strerror(errno),
+                    sim_mode && k < 0 && errno == EAGAIN
+                        ? ": the sim never blocks, the bytes must be queued already"
+                        : "");
             return;
         }
         got += (size_t)k;
@@ -630,7 +967,7 @@ void th_set_rst(int fd)
     struct linger lg;
     lg.l_onoff = 1;
     lg.l_linger = 0;
-    CHECK_INT(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+    CHECK_INT(th_peer_setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
 }
 
 void th_ex_init(th_expect *e)
@@ -980,6 +1317,8 @@ static int run_case(const th_case *c)
 {
     int fd_before;
     int fd_after;
+    const char *exempt = NULL;
+    bool sim_case;
     size_t i;
 
     current = c->name;
@@ -987,6 +1326,19 @@ static int run_case(const th_case *c)
     th_trace_clear();
     nretained = 0;
     nrecs = 0;
+    case_sim = NULL;
+    sim_loops = 0;
+    sim_mem.live = 0;
+    if (sim_capable && env_wants_sim()) {
+        exempt = exempt_reason(c->name);
+        if (exempt != NULL) {
+            printf("note: %s.%s runs on poll, not on the sim: %s\n", section, c->name,
+                   exempt);
+        }
+    }
+    sim_allowed = sim_capable && exempt == NULL;
+    sim_case = sim_allowed && env_wants_sim();
+    sim_mode = sim_case;
     fd_before = th_lowest_free_fd();
     signal(SIGALRM, on_alarm);
     alarm(getenv("TH_TIMEOUT") != NULL ? (unsigned)atoi(getenv("TH_TIMEOUT")) : 10u);
@@ -1008,26 +1360,48 @@ static int run_case(const th_case *c)
         th_fail(__FILE__, __LINE__, "fd leak: lowest free fd %d before, %d after (close the "
                 "test's own sockets)", fd_before, fd_after);
     }
+    if (sim_case && sim_loops == 0) {
+        th_fail(__FILE__, __LINE__, "AIOTP_TEST_BACKEND=sim: the case made no loop on the "
+                "simulated kernel (list it in sim_exempt with a reason, or make it run)");
+    }
+    if (case_sim != NULL) {
+        /* every sim fd is closed: the transports' by the loops, the peers' by the case */
+        size_t open = aiotp_sim_open_fds(case_sim);
+        if (open != 0) {
+            th_fail(__FILE__, __LINE__, "sim fd leak: %zu sim fds still open (close the "
+                    "test's own sockets)", open);
+        }
+        aiotp_sim_free(case_sim);
+        case_sim = NULL;
+        if (sim_mem.live != 0) {
+            th_fail(__FILE__, __LINE__, "sim memory leak: %zu allocations not freed",
+                    sim_mem.live);
+        }
+    }
     if (failures != 0 && getenv("TH_TRACE") == NULL) {
         fprintf(stderr, "trace of the failed case:\n%s", th_trace());
     }
     return failures;
 }
 
+int th_main_sim(const th_case *cases, size_t n, int argc, char **argv)
+{
+    sim_capable = true;
+    return th_main(cases, n, argc, argv);
+}
+
 int th_main(const th_case *cases, size_t n, int argc, char **argv)
 {
     size_t i;
     int total = 0;
+    const char *base = argc > 0 && argv[0] != NULL ? strrchr(argv[0], '/') : NULL;
 
-    fsys = *aiotp_syscalls_posix();
-    fsys.send = f_send;
-    fsys.sendmsg = f_sendmsg;
-    fsys.recv = f_recv;
-    fsys.accept = f_accept;
-    fsys.shutdown = f_shutdown;
-    fsys.getaddrinfo = f_getaddrinfo;
-    fsys.socket = f_socket;
-    fsys.connect = f_connect;
+    base = base != NULL ? base + 1 : argc > 0 && argv[0] != NULL ? argv[0] : "";
+    if (strncmp(base, "test_", 5) == 0) {
+        base += 5;
+    }
+    snprintf(section, sizeof(section), "%s", base);
+    faulty_table(&fsys_posix, aiotp_syscalls_posix());
     signal(SIGPIPE, SIG_DFL); /* the library must never raise it (WRITE-WRITE-9) */
 
     if (argc == 2 && strcmp(argv[1], "--list") == 0) {
@@ -1035,6 +1409,10 @@ int th_main(const th_case *cases, size_t n, int argc, char **argv)
             printf("%s\t%s\n", cases[i].name, cases[i].rules);
         }
         return 0;
+    }
+    if (!sim_capable && env_wants_sim()) {
+        printf("note: AIOTP_TEST_BACKEND=sim: %s is not in the sim suite (spec/sim.md); its "
+               "cases run on poll\n", section);
     }
     for (i = 0; i < n; i++) {
         if (argc >= 2 && strcmp(argv[1], cases[i].name) != 0) {
@@ -1045,7 +1423,10 @@ int th_main(const th_case *cases, size_t n, int argc, char **argv)
             fprintf(stderr, "FAIL %s\n", cases[i].name);
             total++;
         } else {
-            printf("ok %s\n", cases[i].name);
+            printf("ok %s%s\n", cases[i].name,
+                   sim_capable && env_wants_sim() && exempt_reason(cases[i].name) == NULL
+                       ? " (sim)"
+                       : "");
         }
         if (argc >= 2) {
             return total != 0;

@@ -13,10 +13,21 @@
  * if it leaked memory or file descriptors, or if it ran over its time (10 s).
  *
  * Every loop made with th_loop() uses a counting allocator (with optional failure
- * injection) and a syscall table that passes through to POSIX unless a fault is armed
- * (th_faults), and records the library's trace (spec/trace-format.md). The backend is
- * poll, or the one named by the environment variable AIOTP_TEST_BACKEND ("poll",
- * "epoll"): the whole suite runs on each.
+ * injection) and a syscall table that passes through to the kernel unless a fault is
+ * armed (th_faults), and records the library's trace (spec/trace-format.md). The backend
+ * is poll, or the one named by the environment variable AIOTP_TEST_BACKEND ("poll",
+ * "epoll", "sim"): the whole suite runs on poll and epoll.
+ *
+ * AIOTP_TEST_BACKEND=sim runs the files that end with TH_MAIN_SIM (the stream-transport
+ * suite, CTest label "stream") on the deterministic simulated kernel (aiotp/sim.h,
+ * spec/sim.md): th_loop() makes the loop with the sim backend and the fault-injecting
+ * table over the case's sim (one per case, made on first use, freed after the case; a
+ * case has one loop at a time), and the test plays the peer through the th_peer_*
+ * helpers below, which are POSIX calls normally and the same calls on the sim in sim
+ * mode. In sim mode a case must make a loop on the sim (else it fails), and every sim fd
+ * must be closed at its end (transports' by the loops, the test's own by the test), like
+ * the real fds. Files with plain TH_MAIN run on poll when AIOTP_TEST_BACKEND=sim, and say
+ * so.
  */
 #ifndef AIOTP_TEST_HARNESS_H
 #define AIOTP_TEST_HARNESS_H
@@ -25,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "aiotp/aiotp.h"
@@ -42,8 +54,17 @@ typedef struct th_case {
     {                                                                                  \
         return th_main(cases, sizeof(cases) / sizeof(cases[0]), argc, argv);           \
     }
+/* The same for a file of the sim suite: its cases run on the sim when
+   AIOTP_TEST_BACKEND=sim (the peer is played only through th_peer_* and th_socketpair,
+   th_tcp_pair, ...). */
+#define TH_MAIN_SIM(cases)                                                             \
+    int main(int argc, char **argv)                                                    \
+    {                                                                                  \
+        return th_main_sim(cases, sizeof(cases) / sizeof(cases[0]), argc, argv);       \
+    }
 
 int th_main(const th_case *cases, size_t n, int argc, char **argv);
+int th_main_sim(const th_case *cases, size_t n, int argc, char **argv);
 
 /* ---- checks ------------------------------------------------------------------------- */
 
@@ -128,21 +149,53 @@ void th_run_until(aiotp_loop *loop, bool (*pred)(void *), void *arg, int max_pas
 /* Run n passes. */
 void th_run_passes(aiotp_loop *loop, int n);
 
-/* ---- sockets --------------------------------------------------------------------------- */
+/* ---- sockets ---------------------------------------------------------------------------
 
-/* A connected AF_UNIX stream socketpair (blocking). */
+   The sockets of a case are real fds, or in sim mode fds of the case's sim: the test
+   never mixes them with POSIX calls, it uses the helpers below. */
+
+/* A connected AF_UNIX stream socketpair (blocking; sim: aiotp_sim_socketpair). */
 void th_socketpair(int sv[2]);
 /* A connected TCP pair over 127.0.0.1 (blocking): sv[0] the client side, sv[1] the
-   accepted side. */
+   accepted side (sim: over the sim's virtual network, with real addresses). */
 void th_tcp_pair(int sv[2]);
-/* Small socket buffers, so that the kernel takes little and writes queue up. */
+/* Small socket buffers (SO_SNDBUF/SO_RCVBUF 4096), so that the kernel takes little and
+   writes queue up (sim: capacities of 4096 bytes in both directions). */
 void th_small_buffers(int fd);
 /* Read what is available on a blocking/nonblocking fd (up to cap), without blocking. */
 size_t th_drain_fd(int fd, void *buf, size_t cap);
-/* Read exactly n bytes from a blocking fd (fails the case on EOF/error). */
+/* Read exactly n bytes from a blocking fd (fails the case on EOF/error; sim: the bytes
+   must be queued already, the sim never blocks). */
 void th_read_exact(int fd, void *buf, size_t n);
 /* The lowest free fd number (for fd-leak checks). */
 int th_lowest_free_fd(void);
+
+/* The peer side: the POSIX call of the same name, or in sim mode the same call on the
+   case's sim (through its syscall table), with the POSIX convention (-1 and errno). A
+   call that would block (no MSG_DONTWAIT: recv with nothing queued, send/write that
+   cannot take everything, accept with an empty backlog) fails the case in sim mode
+   instead of waiting. th_peer_unlink removes a Unix socket path (sim: unlink_socket). */
+ssize_t th_peer_write(int fd, const void *buf, size_t n);
+ssize_t th_peer_send(int fd, const void *buf, size_t n, int flags);
+ssize_t th_peer_recv(int fd, void *buf, size_t n, int flags);
+int th_peer_close(int fd);
+int th_peer_shutdown(int fd, int how);
+int th_peer_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
+int th_peer_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
+int th_peer_socket(int domain, int type, int protocol);
+int th_peer_bind(int fd, const struct sockaddr *a, socklen_t len);
+int th_peer_listen(int fd, int backlog);
+int th_peer_accept(int fd, struct sockaddr *a, socklen_t *len);
+int th_peer_connect(int fd, const struct sockaddr *a, socklen_t len);
+int th_peer_getsockname(int fd, struct sockaddr *a, socklen_t *len);
+int th_peer_unlink(const char *path);
+/* fd is an open descriptor (sim: an open sim fd). */
+bool th_fd_is_open(int fd);
+
+/* The current case runs on the sim (the backend of its last th_loop()). */
+bool th_sim_mode(void);
+/* The case's sim (made on first use; freed by the harness after the case). */
+struct aiotp_sim *th_sim(void);
 
 /* ---- a recording protocol --------------------------------------------------------------- */
 
@@ -227,7 +280,7 @@ const char *th_view(const char *trace, uint64_t base, const char *keep, bool cut
 uint64_t th_mark(aiotp_loop *loop);
 
 /* Make close() of a TCP socket send a RST (SO_LINGER with a zero timeout); checks that
-   setsockopt succeeded. */
+   setsockopt succeeded (sim: the close resets the connection). */
 void th_set_rst(int fd);
 
 /* An expected th_callbacks() text, built line by line. */

@@ -18,7 +18,7 @@ TEST(close_empty_buffer)
     t = th_wrap(loop, sv[0], &th_streaming, r);
     CHECK_INT(aiotp_transport_is_closing(t), 0);
     CHECK_INT(aiotp_transport_is_reading(t), 1);
-    (void)!write(sv[1], "late", 4); /* must never be delivered */
+    (void)!th_peer_write(sv[1], "late", 4); /* must never be delivered */
     CHECK_ERR(aiotp_transport_close(t), 0);
     CHECK_INT(aiotp_transport_is_closing(t), 1);
     CHECK_INT(aiotp_transport_is_reading(t), 0);
@@ -28,7 +28,7 @@ TEST(close_empty_buffer)
     CHECK_INT(r->lost_status, 0);
     CHECK_INT(r->chunks, 0);
     CHECK_STR(th_callbacks(1), "cb connection_made\ncb connection_lost status=0\n");
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* A second close() has no effect. */
@@ -46,7 +46,7 @@ TEST(close_twice)
     th_run_passes(loop, 3);
     CHECK_ERR(aiotp_transport_close(t), AIOTP_ECLOSED);
     CHECK_INT(r->lost, 1);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* close() with buffered data: flushed first, connection_lost in the pass of the last
@@ -82,7 +82,7 @@ TEST(close_flushes_first)
     CHECK_SIZE(n, sizeof(big));
     CHECK(memcmp(got, big, sizeof(big)) == 0);
     CHECK_INT(r->lost_status, 0);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 TEST(extra_info)
@@ -99,7 +99,7 @@ TEST(extra_info)
     dflt.kind = AIOTP_EXTRA_FD;
     dflt.u.fd = 12345;
     th_tcp_pair(sv);
-    getsockname(sv[1], (struct sockaddr *)&ss, &len);
+    th_peer_getsockname(sv[1], (struct sockaddr *)&ss, &len);
     t = th_wrap(loop, sv[0], &th_streaming, r);
     x = aiotp_transport_get_extra_info(t, "peername", NULL);
     CHECK(x != NULL && x->kind == AIOTP_EXTRA_ADDR);
@@ -117,7 +117,7 @@ TEST(extra_info)
     th_run_until(loop, th_is_lost, r, 5);
     x = aiotp_transport_get_extra_info(t, "socket", NULL);
     CHECK(x != NULL && x->kind == AIOTP_EXTRA_FD && x->u.fd == -1);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 static const th_case cases[] = {
@@ -126,4 +126,4 @@ static const th_case cases[] = {
     T(close_flushes_first, "BASE-CLOSE-2 WRITE-WRITE-1"),
     T(extra_info, "BASE-EXTRA-1 BASE-EXTRA-2"),
 };
-TH_MAIN(cases)
+TH_MAIN_SIM(cases)

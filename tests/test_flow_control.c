@@ -76,7 +76,7 @@ TEST(defaults)
     CHECK_LIMITS(t, 16384, 65536);
     CHECK(strstr(th_trace(), "t1 limits low=16384 high=65536\n") != NULL);
     close_and_wait(loop, t, r);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* Derivation (F2, E01). */
@@ -110,7 +110,7 @@ TEST(derivations)
     CHECK_LIMITS(t, 0, 1);
     CHECK_INT(r->pauses, 0);
     close_and_wait(loop, t, r);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* Refused limits leave the limits unchanged (F3, E01): the check runs after the
@@ -159,7 +159,7 @@ TEST(refusals)
               "@0 call set_write_buffer_limits high=NONE low=4611686018427387903\n"
               "@0 ret set_write_buffer_limits EINVAL size=0 low=100 high=1000\n");
     close_and_wait(loop, t, r);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* §11 scenario 1 with a buffer fixed at 512 bytes: (high 0, low 1) refused; (1024, 128)
@@ -196,7 +196,7 @@ TEST(scenario1_fixed_buffer)
               "@0 cb pause_writing size=512 high=256\n"
               "@0 ret set_write_buffer_limits 0 size=512 low=128 high=256\n");
     close_and_wait(loop, t, r);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* ---- pause ------------------------------------------------------------------------------ */
@@ -239,7 +239,7 @@ TEST(pause_strictly_over_high)
               "@0 ret write 0 size=351\n");
     close_and_wait(loop, t, r);
     CHECK_INT(r->resumes, 0);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* A write of 200 KiB with default limits while the kernel takes 8064 bytes per call:
@@ -297,7 +297,7 @@ TEST(pause_resume_200k)
               "@0 ret write 0 size=197760\n"
               "@23 cb resume_writing size=12288 low=16384\n");
     close_and_wait(loop, t, r);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* writelines() and set_write_buffer_limits() pause synchronously too. */
@@ -337,8 +337,8 @@ TEST(pause_inside_writelines_and_setter)
     CHECK_STR(th_callbacks(2), "cb pause_writing size=10 high=9\n"); /* since th_mark() */
     close_and_wait(loop, t, r);
     close_and_wait(loop, t2, r2);
-    close(sv[1]);
-    close(sv2[1]);
+    th_peer_close(sv[1]);
+    th_peer_close(sv2[1]);
 }
 
 /* ---- resume ----------------------------------------------------------------------------- */
@@ -381,7 +381,7 @@ TEST(resume_at_low)
     th_read_exact(sv[1], got, sizeof(got));
     CHECK(memcmp(got, data, sizeof(data)) == 0);
     close_and_wait(loop, t, r);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* pause and resume strictly alternate, starting with pause, over several cycles; the
@@ -446,7 +446,7 @@ TEST(strict_alternation)
                    "cb pause_writing size=60 high=50\n"
                    "cb resume_writing size=20 low=20\n");
     close_and_wait(loop, t, r);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* Lowering high below the size pauses inside the setter; size == high does not; raising
@@ -487,7 +487,7 @@ TEST(setter_pauses_never_resumes)
               "@0 ret set_write_buffer_limits 0 size=500 low=250000000 high=1000000000\n"
               "@3 cb resume_writing size=0 low=250000000\n");
     close_and_wait(loop, t, r);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* A failing pause_writing / resume_writing goes to the exception handler with its
@@ -563,7 +563,7 @@ TEST(flow_callbacks_fail)
     CHECK_ERR(aiotp_transport_close(t), 0);
     th_run_until(loop, th_is_lost, r, 5);
     CHECK_INT(r->lost_status, 0);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* high = 0: a write the kernel takes whole does not pause; any queued byte pauses;
@@ -611,7 +611,7 @@ TEST(high_zero)
     th_read_exact(sv[1], got, 21);
     CHECK(memcmp(got, "0123456789abcdefghijk", 21) == 0);
     close_and_wait(loop, t, r);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 static const th_case cases[] = {
@@ -628,4 +628,4 @@ static const th_case cases[] = {
     T(flow_callbacks_fail, "FLOW-8"),
     T(high_zero, "FLOW-9 FLOW-5"),
 };
-TH_MAIN(cases)
+TH_MAIN_SIM(cases)

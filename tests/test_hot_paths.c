@@ -21,7 +21,7 @@ static void ping(int fd, aiotp_loop *loop, th_rec *r, size_t n)
     static unsigned char back[4096];
     size_t before = r->rx_len;
     memset(msg, 'p', n);
-    CHECK_INT(write(fd, msg, n), (long long)n);
+    CHECK_INT(th_peer_write(fd, msg, n), (long long)n);
     while (r->rx_len < before + n) {
         th_run_once(loop);
     }
@@ -53,7 +53,7 @@ TEST(no_alloc_per_write_or_read)
     }
     CHECK_SIZE(th_f.total_allocs - allocs, 0);
     CHECK_INT(r->chunks, 510);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* Writes that queue (the kernel takes 10 bytes per send): after the ring has grown
@@ -78,7 +78,7 @@ TEST(no_alloc_when_queuing)
         ping(sv[1], loop, r, 100);
     }
     CHECK_SIZE(th_f.total_allocs - allocs, 0);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* The drain: one sendmsg per writable event carries everything queued, including data
@@ -121,7 +121,7 @@ TEST(drain_one_gathered_send)
     CHECK_SIZE(i, sizeof(a) + sizeof(b));
     CHECK(memcmp(got, a, sizeof(a)) == 0);
     CHECK(memcmp(got + sizeof(a), b, sizeof(b)) == 0);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* writelines sends its pieces in one gathered call with nothing queued, no copy. */
@@ -143,13 +143,13 @@ TEST(writelines_one_gathered_send)
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 0);
     th_read_exact(sv[1], got, 15);
     CHECK(memcmp(got, "line1line2line3", 15) == 0);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* The same exchange gives the same callback sequence on every backend. */
 TEST(same_sequence_on_each_backend)
 {
-    static const char *names[] = {"poll", "epoll"};
+    static const char *names[] = {"poll", "epoll", "sim"};
     const char *saved = getenv("AIOTP_TEST_BACKEND");
     char expect[256];
     size_t k;
@@ -170,12 +170,12 @@ TEST(same_sequence_on_each_backend)
         th_trace_clear();
         th_socketpair(sv);
         (void)th_wrap(loop, sv[0], &th_streaming, r);
-        CHECK_INT(write(sv[1], "abc", 3), 3);
-        shutdown(sv[1], SHUT_WR);
+        CHECK_INT(th_peer_write(sv[1], "abc", 3), 3);
+        th_peer_shutdown(sv[1], SHUT_WR);
         th_run_until(loop, th_is_lost, r, 20);
         CHECK_STR(th_callbacks(1), expect);
         th_loop_free(loop);
-        close(sv[1]);
+        th_peer_close(sv[1]);
     }
     if (saved != NULL) {
         setenv("AIOTP_TEST_BACKEND", saved, 1);
@@ -191,4 +191,4 @@ static const th_case cases[] = {
     T(writelines_one_gathered_send, "PERF-2 WRITE-LINES-1"),
     T(same_sequence_on_each_backend, "PERF-3"),
 };
-TH_MAIN(cases)
+TH_MAIN_SIM(cases)

@@ -2,7 +2,6 @@
    connection_lost, defaults, failing callbacks, data_received and eof_received
    (spec/rules.md, "Protocols": PROTO-BASE-*, PROTO-STREAM-*). */
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -76,7 +75,7 @@ static void check_sm_streaming(unsigned id, bool complete, int line)
 /* What an on_lost hook saw. */
 typedef struct lost_probe {
     int fd;            /* "socket" inside connection_lost */
-    int fcntl_rc;      /* fcntl(fd, F_GETFD) inside connection_lost */
+    bool fd_open;      /* th_fd_is_open(fd) inside connection_lost */
     bool closing;      /* is_closing() inside */
     const aiotp_protocol *proto; /* get_protocol() inside */
     uint64_t iter;
@@ -89,7 +88,7 @@ static int probe_lost(th_rec *r, aiotp_transport *t)
     const aiotp_extra *x = aiotp_transport_get_extra_info(t, "socket", NULL);
     void *d = NULL;
     p->fd = x != NULL && x->kind == AIOTP_EXTRA_FD ? x->u.fd : -2;
-    p->fcntl_rc = p->fd >= 0 ? fcntl(p->fd, F_GETFD) : -1;
+    p->fd_open = p->fd >= 0 && th_fd_is_open(p->fd);
     p->closing = aiotp_transport_is_closing(t);
     p->proto = aiotp_transport_get_protocol(t, &d);
     p->iter = aiotp_loop_iteration(aiotp_transport_get_loop(t));
@@ -98,7 +97,7 @@ static int probe_lost(th_rec *r, aiotp_transport *t)
 
 static bool fd_is_closed(int fd)
 {
-    return fcntl(fd, F_GETFD) == -1 && errno == EBADF;
+    return !th_fd_is_open(fd);
 }
 
 static void fill(unsigned char *p, size_t n, unsigned seed)
@@ -140,8 +139,8 @@ TEST(made_first_next_pass_before_read)
     uint64_t open_iter;
 
     th_socketpair(sv);
-    CHECK_INT(write(sv[1], "hello world!", 12), 12);
-    CHECK_INT(shutdown(sv[1], SHUT_WR), 0);
+    CHECK_INT(th_peer_write(sv[1], "hello world!", 12), 12);
+    CHECK_INT(th_peer_shutdown(sv[1], SHUT_WR), 0);
     r->on_made = probe_made;
     r->user = &m;
     (void)th_wrap(loop, sv[0], &th_streaming, r);
@@ -170,7 +169,7 @@ TEST(made_first_next_pass_before_read)
     th_ex_line(&e, "cb connection_lost status=0");
     CHECK_STR(th_callbacks(1), e.s);
     CHECK_SM(1);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* ---- PROTO-BASE-2: connection_lost once, last, on every path ----------------------- */
@@ -228,15 +227,15 @@ static void lost_path(enum lost_path path, int want_status)
         CHECK_ERR(aiotp_transport_abort(t), 0);
         break;
     case LP_PEER_EOF:
-        CHECK_INT(shutdown(sv[1], SHUT_WR), 0);
+        CHECK_INT(th_peer_shutdown(sv[1], SHUT_WR), 0);
         break;
     case LP_PEER_RESET:
         th_set_rst(sv[1]);
-        close(sv[1]);
+        th_peer_close(sv[1]);
         sv[1] = -1;
         break;
     case LP_FATAL_CALLBACK:
-        CHECK_INT(write(sv[1], "boom", 4), 4);
+        CHECK_INT(th_peer_write(sv[1], "boom", 4), 4);
         break;
     case LP_CLOSE_THEN_ABORT:
         fill(big, sizeof(big), 3);
@@ -253,7 +252,7 @@ static void lost_path(enum lost_path path, int want_status)
     th_run_until(loop, th_is_lost, r, 10);
     if (sv[1] >= 0) {
         (void)th_drain_fd(sv[1], sink, sizeof(sink));
-        (void)send(sv[1], "late", 4, MSG_NOSIGNAL); /* never delivered */
+        (void)th_peer_send(sv[1], "late", 4, MSG_NOSIGNAL); /* never delivered */
     }
     th_run_passes(loop, 3);
     CHECK_INT(r->made, 1);
@@ -261,7 +260,7 @@ static void lost_path(enum lost_path path, int want_status)
     CHECK_ERR(r->lost_status, want_status);
     /* the socket was open inside connection_lost, and is closed after it */
     CHECK_INT(p.fd, fd);
-    CHECK(p.fcntl_rc != -1);
+    CHECK(p.fd_open);
     CHECK_INT(p.closing, 1);
     CHECK(p.proto == &th_streaming);
     CHECK(fd_is_closed(fd));
@@ -278,7 +277,7 @@ static void lost_path(enum lost_path path, int want_status)
         CHECK_INT(th_exc.n, 0);
     }
     if (sv[1] >= 0) {
-        close(sv[1]);
+        th_peer_close(sv[1]);
     }
 }
 
@@ -396,14 +395,14 @@ TEST(null_table_defaults)
     CHECK_ERR(d.status, 0);
     CHECK(d.t != NULL);
     if (d.t == NULL) {
-        close(sv[1]);
+        th_peer_close(sv[1]);
         return;
     }
     CHECK(aiotp_transport_get_protocol(d.t, NULL) == &null_proto);
     CHECK_ERR(aiotp_transport_write(d.t, big, sizeof(big)), 0); /* pause_writing: NULL */
     CHECK(aiotp_transport_get_write_buffer_size(d.t) > 65536);
-    CHECK_INT(write(sv[1], "data", 4), 4);
-    CHECK_INT(shutdown(sv[1], SHUT_WR), 0);
+    CHECK_INT(th_peer_write(sv[1], "data", 4), 4);
+    CHECK_INT(th_peer_shutdown(sv[1], SHUT_WR), 0);
     th_run_passes(loop, 3);
     /* data (ignored), then EOF: the default closes; the buffer is flushed first */
     CHECK_INT(aiotp_transport_is_closing(d.t), 1);
@@ -415,7 +414,7 @@ TEST(null_table_defaults)
     n += th_drain_fd(sv[1], got + n, sizeof(got) - n);
     CHECK_SIZE(n, sizeof(big));
     CHECK(memcmp(got, big, sizeof(big)) == 0);
-    CHECK_INT(recv(sv[1], &c, 1, 0), 0); /* the transport closed its socket */
+    CHECK_INT(th_peer_recv(sv[1], &c, 1, 0), 0); /* the transport closed its socket */
     th_ex_init(&e);
     th_ex_line(&e, "cb connection_made");
     th_ex_data(&e, "data_received", "data", 4);
@@ -428,7 +427,7 @@ TEST(null_table_defaults)
     CHECK_INT(th_exc.n, 0);
     CHECK(aiotp_transport_get_protocol(d.t, NULL) == NULL);
     aiotp_transport_release(d.t);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* ---- PROTO-BASE-5 ------------------------------------------------------------------ */
@@ -455,7 +454,7 @@ TEST(made_fails_handler_data_still_delivered)
     CHECK_INT(th_exc.iter, th_iter_of("t1 cb connection_made", 0));
     CHECK_INT(aiotp_transport_is_closing(t), 0);
     CHECK_INT(aiotp_transport_is_reading(t), 1);
-    CHECK_INT(write(sv[1], "ping", 4), 4);
+    CHECK_INT(th_peer_write(sv[1], "ping", 4), 4);
     th_run_once(loop);
     CHECK_INT(r->chunks, 1);
     CHECK_ERR(aiotp_transport_write(t, "pong", 4), 0);
@@ -473,7 +472,7 @@ TEST(made_fails_handler_data_still_delivered)
     th_ex_data(&e, "data_received", "ping", 4);
     th_ex_line(&e, "cb connection_lost status=0");
     CHECK_STR(th_callbacks(1), e.s);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* A failing connection_lost goes to the handler; the socket is closed anyway (E22b). */
@@ -501,7 +500,7 @@ TEST(lost_fails_socket_closed_anyway)
     CHECK_ERR(th_exc.status, -6);
     CHECK(th_exc.t == t);
     CHECK_INT(th_exc.iter, p.iter); /* right after the callback, same pass */
-    CHECK(p.fcntl_rc != -1);
+    CHECK(p.fd_open);
     CHECK_INT(p.fd, fd);
     CHECK(fd_is_closed(fd));
     x = aiotp_transport_get_extra_info(t, "socket", NULL);
@@ -510,7 +509,7 @@ TEST(lost_fails_socket_closed_anyway)
     CHECK_INT(r->lost, 1);
     CHECK_INT(th_exc.n, 1);
     CHECK_STR(th_callbacks(1), "cb connection_made\ncb connection_lost status=0\n");
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* ---- PROTO-STREAM-4 ----------------------------------------------------------------- */
@@ -528,7 +527,7 @@ TEST(data_received_fails_fatal)
     th_socketpair(sv);
     r->data_ret = -9;
     t = th_wrap(loop, sv[0], &th_streaming, r);
-    CHECK_INT(write(sv[1], "dr boom", 7), 7);
+    CHECK_INT(th_peer_write(sv[1], "dr boom", 7), 7);
     th_run_once(loop);
     CHECK_INT(r->chunks, 1);
     CHECK_INT(th_exc.n, 1);
@@ -539,7 +538,7 @@ TEST(data_received_fails_fatal)
     CHECK(th_exc.pdata == r);
     CHECK_INT(aiotp_transport_is_closing(t), 1);
     CHECK_INT(r->lost, 0);
-    CHECK_INT(write(sv[1], "more", 4), 4); /* PROTO-STREAM-3: not delivered */
+    CHECK_INT(th_peer_write(sv[1], "more", 4), 4); /* PROTO-STREAM-3: not delivered */
     th_run_until(loop, th_is_lost, r, 5);
     dr = th_iter_of("t1 cb data_received", 0);
     CHECK_INT(th_exc.iter, dr);
@@ -556,7 +555,7 @@ TEST(data_received_fails_fatal)
     th_ex_init(&e);
     th_ex_linef(&e, "ret data_received %s", aiotp_err_name(-9));
     CHECK_STR(th_trace_lines("t1 ret data_received", true), e.s);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* eof_received failing: handler, then connection_lost(that status) next pass (E04e). */
@@ -572,7 +571,7 @@ TEST(eof_received_fails_fatal)
     th_socketpair(sv);
     r->eof_ret = -3;
     t = th_wrap(loop, sv[0], &th_streaming, r);
-    CHECK_INT(shutdown(sv[1], SHUT_WR), 0);
+    CHECK_INT(th_peer_shutdown(sv[1], SHUT_WR), 0);
     th_run_until(loop, th_is_lost, r, 5);
     er = th_iter_of("t1 cb eof_received", 0);
     CHECK(er > 0);
@@ -591,7 +590,7 @@ TEST(eof_received_fails_fatal)
     th_ex_linef(&e, "cb connection_lost status=%s", aiotp_err_name(-3));
     CHECK_STR(th_callbacks(1), e.s);
     CHECK_SM(1);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* ---- PROTO-STREAM-1 ------------------------------------------------------------------ */
@@ -625,7 +624,7 @@ static void bulk_one(aiotp_loop *loop, bool tcp, unsigned id)
         if (chunk > BULK - sent) {
             chunk = BULK - sent;
         }
-        k = send(sv[1], src + sent, chunk, MSG_DONTWAIT | MSG_NOSIGNAL);
+        k = th_peer_send(sv[1], src + sent, chunk, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (k > 0) {
             sent += (size_t)k;
         }
@@ -634,7 +633,7 @@ static void bulk_one(aiotp_loop *loop, bool tcp, unsigned id)
         }
     }
     CHECK_SIZE(sent, BULK);
-    CHECK_INT(shutdown(sv[1], SHUT_WR), 0);
+    CHECK_INT(th_peer_shutdown(sv[1], SHUT_WR), 0);
     th_run_until(loop, th_is_lost, r, 200);
     CHECK_SIZE(r->rx_len, BULK);
     CHECK(r->rx_len == BULK && memcmp(r->rx, src, BULK) == 0);
@@ -659,7 +658,7 @@ static void bulk_one(aiotp_loop *loop, bool tcp, unsigned id)
     CHECK_INT(r->eofs, 1);
     CHECK_INT(r->lost_status, 0);
     check_sm_streaming(id, true, __LINE__);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 TEST(data_in_order_complete)
@@ -711,13 +710,13 @@ TEST(state_machine_paths)
     r[5]->on_eof = close_in_eof;
     for (i = 0; i < 6; i++) {
         t[i] = th_wrap(loop, sv[i][0], &th_streaming, r[i]);
-        CHECK_INT(write(sv[i][1], "abc", 3), 3);
+        CHECK_INT(th_peer_write(sv[i][1], "abc", 3), 3);
     }
     th_run_once(loop);
     for (i = 0; i < 6; i++) {
         /* t2, t4, t5 are closed already: the peer may see EPIPE */
-        (void)send(sv[i][1], "def", 3, MSG_NOSIGNAL);
-        (void)shutdown(sv[i][1], SHUT_WR);
+        (void)th_peer_send(sv[i][1], "def", 3, MSG_NOSIGNAL);
+        (void)th_peer_shutdown(sv[i][1], SHUT_WR);
     }
     th_run_passes(loop, 4);
     CHECK_INT(r[2]->lost, 0);
@@ -728,7 +727,7 @@ TEST(state_machine_paths)
         CHECK_INT(r[i]->made, 1);
         CHECK_INT(r[i]->lost, 1);
         check_sm_streaming((unsigned)i + 1, true, __LINE__);
-        close(sv[i][1]);
+        th_peer_close(sv[i][1]);
     }
     CHECK_INT(r[0]->chunks, 2);
     CHECK_INT(r[0]->eofs, 1);
@@ -769,8 +768,8 @@ TEST(eof_received_at_most_once)
     th_socketpair(sv);
     r->eof_ret = 1;
     t = th_wrap(loop, sv[0], &th_streaming, r);
-    CHECK_INT(write(sv[1], "x", 1), 1);
-    CHECK_INT(shutdown(sv[1], SHUT_WR), 0);
+    CHECK_INT(th_peer_write(sv[1], "x", 1), 1);
+    CHECK_INT(th_peer_shutdown(sv[1], SHUT_WR), 0);
     th_run_passes(loop, 3);
     CHECK_INT(r->eofs, 1);
     recvs = th_f.recv_calls;
@@ -793,7 +792,7 @@ TEST(eof_received_at_most_once)
     th_ex_line(&e, "ret eof_received 1");
     th_ex_line(&e, "cb connection_lost status=0");
     CHECK_STR(th_callbacks(1), e.s);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* ---- PROTO-STREAM-6 ------------------------------------------------------------------ */
@@ -829,8 +828,8 @@ TEST(eof_true_keeps_open_writable)
     r->on_eof = reply_in_eof;
     r->user = &p;
     t = th_wrap(loop, sv[0], &th_streaming, r);
-    CHECK_INT(write(sv[1], "hello", 5), 5);
-    CHECK_INT(shutdown(sv[1], SHUT_WR), 0);
+    CHECK_INT(th_peer_write(sv[1], "hello", 5), 5);
+    CHECK_INT(th_peer_shutdown(sv[1], SHUT_WR), 0);
     th_run_passes(loop, 2);
     CHECK_INT(r->eofs, 1);
     CHECK_ERR(p.write_rc, 0);
@@ -846,7 +845,7 @@ TEST(eof_true_keeps_open_writable)
     CHECK_ERR(aiotp_transport_close(t), 0);
     th_run_until(loop, th_is_lost, r, 5);
     CHECK_INT(r->lost_status, 0);
-    CHECK_INT(recv(sv[1], &c, 1, 0), 0);
+    CHECK_INT(th_peer_recv(sv[1], &c, 1, 0), 0);
     th_ex_init(&e);
     th_ex_line(&e, "cb connection_made");
     th_ex_data(&e, "data_received", "hello", 5);
@@ -854,7 +853,7 @@ TEST(eof_true_keeps_open_writable)
     th_ex_line(&e, "ret eof_received 1");
     th_ex_line(&e, "cb connection_lost status=0");
     CHECK_STR(th_callbacks(1), e.s);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* ---- PROTO-STREAM-7 ------------------------------------------------------------------ */
@@ -900,7 +899,7 @@ TEST(eof_false_closes_after_flush)
     r->on_lost = size_at_lost;
     r->user = &st.p;
     t = th_wrap(loop, sv[0], &th_streaming, r);
-    CHECK_INT(shutdown(sv[1], SHUT_WR), 0);
+    CHECK_INT(th_peer_shutdown(sv[1], SHUT_WR), 0);
     th_run_passes(loop, 2);
     CHECK_INT(r->eofs, 1);
     CHECK_ERR(st.p.write_rc, 0);
@@ -917,11 +916,11 @@ TEST(eof_false_closes_after_flush)
     CHECK(memcmp(got, eof_big, sizeof(eof_big)) == 0);
     CHECK_SIZE(st.size_at_lost, 0);
     CHECK_INT(r->lost_status, 0);
-    CHECK_INT(recv(sv[1], &c, 1, 0), 0);
+    CHECK_INT(th_peer_recv(sv[1], &c, 1, 0), 0);
     CHECK_STR(th_cbs_no_flow(1), "cb connection_made\ncb eof_received\nret eof_received 0\n"
                               "cb connection_lost status=0\n");
     CHECK_SM(1);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* The small reply of E04b: kernel takes it whole, connection_lost next pass. */
@@ -939,8 +938,8 @@ TEST(eof_false_small_reply)
     r->on_eof = reply_in_eof;
     r->user = &p;
     (void)th_wrap(loop, sv[0], &th_streaming, r);
-    CHECK_INT(write(sv[1], "hello", 5), 5);
-    CHECK_INT(shutdown(sv[1], SHUT_WR), 0);
+    CHECK_INT(th_peer_write(sv[1], "hello", 5), 5);
+    CHECK_INT(th_peer_shutdown(sv[1], SHUT_WR), 0);
     th_run_until(loop, th_is_lost, r, 6);
     CHECK_ERR(p.write_rc, 0);
     CHECK_INT(p.closing, 0); /* inside eof_received, before it returned false */
@@ -948,8 +947,8 @@ TEST(eof_false_small_reply)
     CHECK_INT(th_iter_of("t1 cb connection_lost", 0), er + 1);
     th_read_exact(sv[1], buf, 15);
     CHECK(memcmp(buf, "reply-after-eof", 15) == 0);
-    CHECK_INT(recv(sv[1], &c, 1, 0), 0);
-    close(sv[1]);
+    CHECK_INT(th_peer_recv(sv[1], &c, 1, 0), 0);
+    th_peer_close(sv[1]);
 }
 
 /* ---- PROTO-STREAM-3 ------------------------------------------------------------------ */
@@ -970,7 +969,7 @@ TEST(no_data_after_close_in_made)
     int sv[2];
 
     th_socketpair(sv);
-    CHECK_INT(write(sv[1], "queued", 6), 6);
+    CHECK_INT(th_peer_write(sv[1], "queued", 6), 6);
     r->on_made = close_in_made;
     (void)th_wrap(loop, sv[0], &th_streaming, r);
     th_run_until(loop, th_is_lost, r, 5);
@@ -978,7 +977,7 @@ TEST(no_data_after_close_in_made)
     CHECK_INT(r->chunks, 0);
     CHECK_INT(th_f.recv_calls, 0);
     CHECK_STR(th_callbacks(1), "cb connection_made\ncb connection_lost status=0\n");
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* abort() in data_received: the rest of the data and the EOF are never delivered. */
@@ -992,11 +991,11 @@ TEST(no_data_after_abort_in_data)
     th_socketpair(sv);
     r->on_data = abort_in_data;
     (void)th_wrap(loop, sv[0], &th_streaming, r);
-    CHECK_INT(write(sv[1], "first", 5), 5);
+    CHECK_INT(th_peer_write(sv[1], "first", 5), 5);
     th_run_once(loop);
     CHECK_INT(r->chunks, 1);
-    CHECK_INT(write(sv[1], "second", 6), 6);
-    CHECK_INT(shutdown(sv[1], SHUT_WR), 0);
+    CHECK_INT(th_peer_write(sv[1], "second", 6), 6);
+    CHECK_INT(th_peer_shutdown(sv[1], SHUT_WR), 0);
     th_run_until(loop, th_is_lost, r, 5);
     th_run_passes(loop, 2);
     CHECK_INT(r->chunks, 1);
@@ -1007,7 +1006,7 @@ TEST(no_data_after_abort_in_data)
     th_ex_data(&e, "data_received", "first", 5);
     th_ex_line(&e, "cb connection_lost status=0");
     CHECK_STR(th_callbacks(1), e.s);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* close() in data_received with the EOF already queued: no eof_received; after
@@ -1020,8 +1019,8 @@ TEST(no_eof_after_close_in_data)
     th_expect e;
 
     th_socketpair(sv);
-    CHECK_INT(write(sv[1], "all", 3), 3);
-    CHECK_INT(shutdown(sv[1], SHUT_WR), 0);
+    CHECK_INT(th_peer_write(sv[1], "all", 3), 3);
+    CHECK_INT(th_peer_shutdown(sv[1], SHUT_WR), 0);
     r->on_data = close_in_data;
     (void)th_wrap(loop, sv[0], &th_streaming, r);
     th_run_until(loop, th_is_lost, r, 5);
@@ -1034,7 +1033,7 @@ TEST(no_eof_after_close_in_data)
     th_ex_data(&e, "data_received", "all", 3);
     th_ex_line(&e, "cb connection_lost status=0");
     CHECK_STR(th_callbacks(1), e.s);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 static const th_case cases[] = {
@@ -1060,4 +1059,4 @@ static const th_case cases[] = {
     T(no_data_after_abort_in_data, "PROTO-STREAM-3 WRITE-ABORT-1"),
     T(no_eof_after_close_in_data, "PROTO-STREAM-3 BASE-CLOSE-1"),
 };
-TH_MAIN(cases)
+TH_MAIN_SIM(cases)

@@ -14,7 +14,7 @@
 
 static void send_all(int fd, const void *p, size_t n)
 {
-    CHECK_INT((long)send(fd, p, n, 0), (long)n);
+    CHECK_INT((long)th_peer_send(fd, p, n, 0), (long)n);
 }
 
 /* ---- READ-1 ------------------------------------------------------------------------------ */
@@ -43,14 +43,14 @@ TEST(one_recv_per_event_256k)
     }
     th_socketpair(sv);
     /* room for 700 KiB in flight (capped by net.core.wmem_max; root may force it) */
-    (void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+    (void)th_peer_setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 #ifdef SO_SNDBUFFORCE
-    (void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+    (void)th_peer_setsockopt(sv[1], SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
 #endif
     t = th_wrap(loop, sv[0], &th_streaming, r);
     CHECK_ERR(aiotp_transport_pause_reading(t), 0);
     while (queued < sizeof(data)) {
-        ssize_t n = send(sv[1], data + queued, sizeof(data) - queued, MSG_DONTWAIT);
+        ssize_t n = th_peer_send(sv[1], data + queued, sizeof(data) - queued, MSG_DONTWAIT);
         if (n <= 0) {
             break;
         }
@@ -90,7 +90,7 @@ TEST(one_recv_per_event_256k)
     CHECK_INT(th_f.recv_calls, recvs + 3);
     aiotp_transport_close(t);
     th_run_until(loop, th_is_lost, r, 5);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* Small writes queued before a pass arrive in one data_received (one recv per event). */
@@ -116,7 +116,7 @@ TEST(one_recv_small)
     CHECK_INT(th_f.recv_calls, recvs + 1);
     aiotp_transport_close(t);
     th_run_until(loop, th_is_lost, r, 5);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* ---- READ-2 ------------------------------------------------------------------------------ */
@@ -179,7 +179,7 @@ TEST(pause_resume_idempotent)
                  (unsigned)th_fnv1a(TH_FNV_INIT, "hello", 5));
         CHECK_STR(th_view(th_trace(), base, "cb ", false), want);
     }
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* ---- READ-3 ------------------------------------------------------------------------------ */
@@ -205,7 +205,7 @@ TEST(paused_data_then_eof)
     send_all(sv[1], "-chunk", 6);
     send_all(sv[1], "-chunk", 6);
     send_all(sv[1], "!", 1);
-    shutdown(sv[1], SHUT_WR);
+    th_peer_shutdown(sv[1], SHUT_WR);
     recvs = th_f.recv_calls;
     th_run_passes(loop, 5);
     CHECK_INT(th_f.recv_calls, recvs);
@@ -226,7 +226,7 @@ TEST(paused_data_then_eof)
              "@3 cb connection_lost status=0\n",
              (unsigned)th_fnv1a(TH_FNV_INIT, "chunk-chunk-chunk!", 18));
     CHECK_STR(th_view(th_trace(), base, "cb |ret eof_received", false), want);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* The same with a BufferedProtocol: get_buffer + buffer_updated(18), then get_buffer and
@@ -245,7 +245,7 @@ TEST(paused_data_then_eof_buffered)
     CHECK_ERR(aiotp_transport_pause_reading(t), 0);
     send_all(sv[1], "chunk-chunk-", 12);
     send_all(sv[1], "chunk!", 6);
-    shutdown(sv[1], SHUT_WR);
+    th_peer_shutdown(sv[1], SHUT_WR);
     th_run_passes(loop, 3);
     CHECK_INT(r->get_buffers, 0);
     CHECK_ERR(aiotp_transport_resume_reading(t), 0);
@@ -263,7 +263,7 @@ TEST(paused_data_then_eof_buffered)
              "@3 cb connection_lost status=0\n",
              (unsigned)th_fnv1a(TH_FNV_INIT, "chunk-chunk-chunk!", 18));
     CHECK_STR(th_view(th_trace(), base, "cb |ret eof_received", false), want);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* ---- READ-4 ------------------------------------------------------------------------------ */
@@ -317,7 +317,7 @@ TEST(pause_in_connection_made)
     }
     aiotp_transport_close(t);
     th_run_until(loop, th_is_lost, r, 5);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* ---- READ-5 ------------------------------------------------------------------------------ */
@@ -340,7 +340,7 @@ TEST(no_second_eof)
     t = th_wrap(loop, sv[0], &th_streaming, r);
     recvs = th_f.recv_calls;
     send_all(sv[1], "abc", 3);
-    shutdown(sv[1], SHUT_WR);
+    th_peer_shutdown(sv[1], SHUT_WR);
     th_run_passes(loop, 3);
     CHECK_INT(r->eofs, 1);
     CHECK_INT(th_f.recv_calls, recvs + 2);
@@ -368,7 +368,7 @@ TEST(no_second_eof)
              "cb connection_lost status=0\n",
              (unsigned)th_fnv1a(TH_FNV_INIT, "abc", 3));
     CHECK_STR(th_callbacks(1), want);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* Paused when the EOF is read? Not possible: a paused transport reads nothing. But a
@@ -397,7 +397,7 @@ TEST(no_rearm_inside_eof)
     r->on_eof = pause_resume_in_eof;
     t = th_wrap(loop, sv[0], &th_streaming, r);
     recvs = th_f.recv_calls;
-    shutdown(sv[1], SHUT_WR);
+    th_peer_shutdown(sv[1], SHUT_WR);
     th_run_passes(loop, 4);
     CHECK_INT(r->eofs, 1);
     CHECK_INT(th_f.recv_calls, recvs + 1);
@@ -409,7 +409,7 @@ TEST(no_rearm_inside_eof)
                                "cb eof_received\n"
                                "ret eof_received 1\n"
                                "cb connection_lost status=0\n");
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 static const th_case cases[] = {
@@ -422,4 +422,4 @@ static const th_case cases[] = {
     T(no_second_eof, "READ-5"),
     T(no_rearm_inside_eof, "READ-5"),
 };
-TH_MAIN(cases)
+TH_MAIN_SIM(cases)

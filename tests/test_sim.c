@@ -8,11 +8,15 @@
 
    Scenarios: CPython reference §11 [WM] 1, 87, 88, 93 (adapted to a socket) and [ORDER]
    24, 28, 31, 89, 90, plus re-entrant protocol callbacks. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include "aiotp/oracle.h"
 #include "aiotp/sim.h"
@@ -876,6 +880,706 @@ TEST(poll_backend_over_sim)
     env_close();
 }
 
+/* ---- the virtual network (socket, bind, listen, connect, accept, options, names) ------- */
+
+static aiotp_sim *N;
+static const aiotp_syscalls *S;
+#define SYS(call, ...) S->call(S->ctx, __VA_ARGS__)
+#define SA(x) ((struct sockaddr *)(void *)&(x))
+
+static void net_open(void)
+{
+    sim_mem.live = 0;
+    CHECK_ERR(aiotp_sim_create(&N, &counting), 0);
+    S = aiotp_sim_syscalls(N);
+}
+
+/* Everything closed and freed. */
+static void net_close(void)
+{
+    CHECK_SIZE(aiotp_sim_open_fds(N), 0);
+    aiotp_sim_free(N);
+    N = NULL;
+    CHECK_INT(sim_mem.live, 0);
+}
+
+static struct sockaddr_in in4(const char *ip, unsigned port)
+{
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    CHECK_INT(inet_pton(AF_INET, ip, &a.sin_addr), 1);
+    return a;
+}
+
+static struct sockaddr_in6 in6(const char *ip, unsigned port)
+{
+    struct sockaddr_in6 a;
+    memset(&a, 0, sizeof(a));
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons((uint16_t)port);
+    CHECK_INT(inet_pton(AF_INET6, ip, &a.sin6_addr), 1);
+    return a;
+}
+
+static socklen_t un_addr(struct sockaddr_un *u, const char *path)
+{
+    memset(u, 0, sizeof(*u));
+    u->sun_family = AF_UNIX;
+    memcpy(u->sun_path, path, strlen(path) + 1);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
+}
+
+/* "ip:port" of fd's own (peer = false) or peer's address, for comparing. */
+static const char *name_of(int fd, bool peer)
+{
+    static char out[2][80];
+    static int k;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char ip[INET6_ADDRSTRLEN];
+    char *o = out[k++ % 2];
+    int rc = peer ? SYS(getpeername, fd, SA(ss), &len) : SYS(getsockname, fd, SA(ss), &len);
+    if (rc != 0) {
+        snprintf(o, 80, "%s", aiotp_err_name(rc));
+    } else if (ss.ss_family == AF_INET && len == (socklen_t)sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+        snprintf(o, 80, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
+    } else if (ss.ss_family == AF_INET6 && len == (socklen_t)sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+        snprintf(o, 80, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
+    } else if (ss.ss_family == AF_UNIX) {
+        const struct sockaddr_un *u = (const struct sockaddr_un *)(const void *)&ss;
+        snprintf(o, 80, "unix:%.*s", (int)(len - offsetof(struct sockaddr_un, sun_path)),
+                 len > offsetof(struct sockaddr_un, sun_path) ? u->sun_path : "");
+    } else {
+        snprintf(o, 80, "family %d len %u", ss.ss_family, (unsigned)len);
+    }
+    return o;
+}
+
+static int so_int(int fd, int level, int name)
+{
+    int v = -12345;
+    socklen_t len = sizeof(v);
+    int rc = SYS(getsockopt, fd, level, name, &v, &len);
+    return rc != 0 ? rc : v;
+}
+
+/* A listener of family on ip:port, or a negative errno. */
+static int listener(int family, const char *ip, unsigned port, int backlog)
+{
+    int l = SYS(socket, family, SOCK_STREAM, 0);
+    int rc;
+    if (family == AF_INET) {
+        struct sockaddr_in a = in4(ip, port);
+        rc = SYS(bind, l, SA(a), sizeof(a));
+    } else {
+        struct sockaddr_in6 a = in6(ip, port);
+        rc = SYS(bind, l, SA(a), sizeof(a));
+    }
+    if (rc == 0) {
+        rc = SYS(listen, l, backlog);
+    }
+    if (rc != 0) {
+        (void)SYS(close, l);
+        return rc;
+    }
+    return l;
+}
+
+static unsigned port_of(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    CHECK_INT(SYS(getsockname, fd, SA(ss), &len), 0);
+    return ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)(void *)&ss)->sin6_port)
+                                    : ntohs(((struct sockaddr_in *)(void *)&ss)->sin_port);
+}
+
+/* TCP over IPv4 and IPv6: ephemeral ports in order, a non-blocking connect in progress
+   but connected at once (writable, SO_ERROR 0), bytes sent before the accept wait for
+   it, both ends see each other's addresses; a wildcard listener is reached through any
+   loopback address. */
+TEST(net_tcp_connect_accept)
+{
+    struct sockaddr_in a;
+    struct sockaddr_in got;
+    struct sockaddr_in6 a6;
+    socklen_t len = sizeof(got);
+    char buf[16];
+    int l;
+    int c;
+    int s;
+    int l2;
+    int c2;
+    int s2;
+
+    net_open();
+    l = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    CHECK_INT(l, 3);
+    CHECK_STR(name_of(l, false), "0.0.0.0:0");
+    CHECK_STR(name_of(l, true), "ENOTCONN");
+    a = in4("127.0.0.1", 0);
+    CHECK_INT(SYS(bind, l, SA(a), sizeof(a)), 0);
+    CHECK_INT(SYS(bind, l, SA(a), sizeof(a)), -EINVAL);
+    CHECK_INT(SYS(listen, l, 4), 0);
+    CHECK_STR(name_of(l, false), "127.0.0.1:32768");
+    CHECK_INT(so_int(l, SOL_SOCKET, SO_ACCEPTCONN), 1);
+    CHECK_INT(aiotp_sim_ready(N, l), 0);
+    CHECK_INT(SYS(accept, l, NULL, NULL), -EAGAIN);
+
+    c = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    CHECK_INT(SYS(set_nonblock, c), 0);
+    a = in4("127.0.0.1", 32768);
+    CHECK_INT(SYS(connect, c, SA(a), sizeof(a)), -EINPROGRESS);
+    CHECK_INT(aiotp_sim_ready(N, c), AIOTP_EV_WRITE);
+    CHECK_INT(so_int(c, SOL_SOCKET, SO_ERROR), 0);
+    CHECK_INT(SYS(connect, c, SA(a), sizeof(a)), -EISCONN);
+    CHECK_INT(aiotp_sim_write(N, c, "early", 5), 5);
+    CHECK_INT(aiotp_sim_ready(N, l), AIOTP_EV_READ);
+    s = SYS(accept, l, SA(got), &len);
+    CHECK_INT(s, 5);
+    CHECK_INT(len, sizeof(struct sockaddr_in));
+    CHECK_INT(ntohs(got.sin_port), 32769);
+    CHECK(got.sin_addr.s_addr == htonl(INADDR_LOOPBACK));
+    CHECK_INT(aiotp_sim_ready(N, l), 0);
+    CHECK_STR(name_of(c, false), "127.0.0.1:32769");
+    CHECK_STR(name_of(c, true), "127.0.0.1:32768");
+    CHECK_STR(name_of(s, false), "127.0.0.1:32768");
+    CHECK_STR(name_of(s, true), "127.0.0.1:32769");
+    CHECK_INT(aiotp_sim_read(N, s, buf, sizeof(buf)), 5);
+    CHECK(memcmp(buf, "early", 5) == 0);
+    CHECK_INT(aiotp_sim_write(N, s, "back", 4), 4);
+    CHECK_INT(aiotp_sim_read(N, c, buf, sizeof(buf)), 4);
+    CHECK(memcmp(buf, "back", 4) == 0);
+
+    /* a wildcard listener, a blocking connect through 127.0.0.2: 0 */
+    l2 = listener(AF_INET, "0.0.0.0", 0, 1);
+    CHECK_STR(name_of(l2, false), "0.0.0.0:32770");
+    c2 = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    a = in4("127.0.0.2", 32770);
+    CHECK_INT(SYS(connect, c2, SA(a), sizeof(a)), 0);
+    s2 = SYS(accept, l2, NULL, NULL);
+    CHECK_STR(name_of(s2, false), "127.0.0.2:32770");
+    CHECK_STR(name_of(c2, false), "127.0.0.2:32771");
+    CHECK_INT(SYS(close, c2), 0);
+    CHECK_INT(SYS(close, s2), 0);
+    CHECK_INT(SYS(close, l2), 0);
+
+    /* IPv6: its own port space (32768 again is free there) */
+    l2 = listener(AF_INET6, "::1", 0, 1);
+    CHECK_STR(name_of(l2, false), "[::1]:32772");
+    c2 = SYS(socket, AF_INET6, SOCK_STREAM, 0);
+    a6 = in6("::1", 32772);
+    CHECK_INT(SYS(connect, c2, SA(a), sizeof(a)), -EAFNOSUPPORT);
+    CHECK_INT(SYS(connect, c2, SA(a6), sizeof(a6)), 0);
+    s2 = SYS(accept, l2, NULL, NULL);
+    CHECK_STR(name_of(c2, true), "[::1]:32772");
+    CHECK_STR(name_of(s2, true), name_of(c2, false));
+    CHECK_INT(SYS(close, c2), 0);
+    CHECK_INT(SYS(close, s2), 0);
+    CHECK_INT(SYS(close, l2), 0);
+    l2 = listener(AF_INET6, "::", 32768, 1);
+    CHECK(l2 >= 0);
+    CHECK_INT(SYS(close, l2), 0);
+
+    CHECK_INT(SYS(close, c), 0);
+    CHECK_INT(SYS(close, s), 0);
+    CHECK_INT(SYS(close, l), 0);
+    net_close();
+}
+
+/* Failures: refused (blocking: at once; non-blocking TCP: EINPROGRESS, then a hangup
+   with SO_ERROR ECONNREFUSED), unreachable and non-local addresses, a missing Unix path,
+   a Unix path nobody listens on, calls on unconnected sockets, bad sockets. */
+TEST(net_connect_failures)
+{
+    struct sockaddr_in a = in4("127.0.0.1", 4000);
+    struct sockaddr_un u;
+    socklen_t ul;
+    int c;
+    int b;
+    char ch;
+
+    net_open();
+    CHECK_INT(SYS(socket, AF_UNSPEC, SOCK_STREAM, 0), -EAFNOSUPPORT);
+    CHECK_INT(SYS(socket, AF_INET, SOCK_DGRAM, 0), -EPROTONOSUPPORT);
+    c = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    CHECK_INT(SYS(connect, c, SA(a), sizeof(a)), -ECONNREFUSED);
+    CHECK_INT(SYS(recv, c, &ch, 1, 0), -ENOTCONN);
+    CHECK_INT(SYS(send, c, "x", 1, 0), -ENOTCONN);
+    CHECK_INT(SYS(shutdown, c, SHUT_WR), -ENOTCONN);
+    CHECK_INT(aiotp_sim_set_capacity(N, c, 1), -ENOTCONN);
+    CHECK_INT(aiotp_sim_set_capacity(N, 99, 1), -EBADF);
+    CHECK_INT(SYS(set_nonblock, c), 0);
+    CHECK_INT(SYS(connect, c, SA(a), sizeof(a)), -EINPROGRESS);
+    CHECK_INT(aiotp_sim_ready(N, c), AIOTP_EV_READ | AIOTP_EV_WRITE);
+    CHECK_INT(so_int(c, SOL_SOCKET, SO_ERROR), ECONNREFUSED);
+    CHECK_INT(so_int(c, SOL_SOCKET, SO_ERROR), 0); /* read once */
+    a = in4("10.1.2.3", 80);
+    CHECK_INT(SYS(connect, c, SA(a), sizeof(a)), -ENETUNREACH);
+    CHECK_INT(SYS(bind, c, SA(a), sizeof(a)), -EADDRNOTAVAIL);
+    CHECK_INT(SYS(bind, c, SA(a), 4), -EINVAL);
+    CHECK_INT(SYS(listen, c, 1), 0); /* autobind: wildcard, ephemeral port */
+    CHECK_STR(name_of(c, false), "0.0.0.0:32768");
+    CHECK_INT(SYS(connect, c, SA(a), sizeof(a)), -EINVAL);
+    CHECK_INT(SYS(close, c), 0);
+    CHECK_INT(SYS(close, c), -EBADF);
+
+    c = SYS(socket, AF_UNIX, SOCK_STREAM, 0);
+    ul = un_addr(&u, "/sim/none");
+    CHECK_INT(SYS(connect, c, SA(u), ul), -ENOENT);
+    CHECK_INT(SYS(listen, c, 1), -EINVAL); /* unbound Unix socket */
+    b = SYS(socket, AF_UNIX, SOCK_STREAM, 0);
+    CHECK_INT(SYS(bind, b, SA(u), ul), 0);
+    CHECK_INT(SYS(connect, c, SA(u), ul), -ECONNREFUSED); /* bound, not listening */
+    CHECK_INT(SYS(bind, b, SA(u), (socklen_t)offsetof(struct sockaddr_un, sun_path)),
+              -EINVAL);
+    CHECK_INT(SYS(close, b), 0);
+    CHECK_INT(SYS(close, c), 0);
+    net_close();
+}
+
+/* bind: ports in use, wildcard overlaps, SO_REUSEADDR / SO_REUSEPORT; Unix paths exist
+   until unlinked, and a connect reaches the socket bound to the path now. */
+TEST(net_bind_rules)
+{
+    struct sockaddr_in a;
+    struct sockaddr_un u;
+    socklen_t ul = un_addr(&u, "/sim/s");
+    int one = 1;
+    int l;
+    int x;
+    int y;
+    int c;
+    int l2;
+
+    net_open();
+    l = listener(AF_INET, "127.0.0.1", 5000, 1);
+    CHECK(l >= 0);
+    CHECK_INT(listener(AF_INET, "127.0.0.1", 5000, 1), -EADDRINUSE);
+    CHECK_INT(listener(AF_INET, "0.0.0.0", 5000, 1), -EADDRINUSE);
+    l2 = listener(AF_INET, "127.0.0.2", 5000, 1); /* no overlap */
+    CHECK(l2 >= 0);
+    CHECK_INT(SYS(close, l2), 0);
+    /* SO_REUSEPORT on both: two listeners; connect goes to the first */
+    x = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    y = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    a = in4("127.0.0.1", 6000);
+#ifdef SO_REUSEPORT
+    CHECK_INT(SYS(setsockopt, x, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)), 0);
+    CHECK_INT(SYS(setsockopt, y, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)), 0);
+    CHECK_INT(SYS(bind, x, SA(a), sizeof(a)), 0);
+    CHECK_INT(SYS(bind, y, SA(a), sizeof(a)), 0);
+    CHECK_INT(SYS(listen, x, 1), 0);
+    CHECK_INT(SYS(listen, y, 1), 0);
+    c = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    CHECK_INT(SYS(connect, c, SA(a), sizeof(a)), 0);
+    CHECK_INT(aiotp_sim_ready(N, x), AIOTP_EV_READ);
+    CHECK_INT(aiotp_sim_ready(N, y), 0);
+    CHECK_INT(SYS(close, c), 0);
+#endif
+    CHECK_INT(SYS(close, x), 0);
+    CHECK_INT(SYS(close, y), 0);
+    /* SO_REUSEADDR on both: a bound, non-listening port can be bound again */
+    x = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    y = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    a = in4("127.0.0.1", 7000);
+    CHECK_INT(SYS(setsockopt, x, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+    CHECK_INT(so_int(x, SOL_SOCKET, SO_REUSEADDR), 1);
+    CHECK_INT(SYS(bind, x, SA(a), sizeof(a)), 0);
+    CHECK_INT(SYS(bind, y, SA(a), sizeof(a)), -EADDRINUSE);
+    CHECK_INT(SYS(setsockopt, y, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+    CHECK_INT(SYS(bind, y, SA(a), sizeof(a)), 0);
+    CHECK_INT(SYS(close, x), 0);
+    CHECK_INT(SYS(close, y), 0);
+    CHECK_INT(SYS(close, l), 0);
+
+    /* Unix: the path outlives the socket until unlinked */
+    x = SYS(socket, AF_UNIX, SOCK_STREAM, 0);
+    CHECK_INT(SYS(bind, x, SA(u), ul), 0);
+    CHECK_INT(SYS(listen, x, 1), 0);
+    CHECK_STR(name_of(x, false), "unix:/sim/s");
+    y = SYS(socket, AF_UNIX, SOCK_STREAM, 0);
+    CHECK_INT(SYS(bind, y, SA(u), ul), -EADDRINUSE);
+    CHECK_INT(SYS(unlink_socket, "/sim/s"), 1);
+    CHECK_INT(SYS(unlink_socket, "/sim/s"), 0);
+    CHECK_INT(SYS(bind, y, SA(u), ul), 0); /* a new socket at the path */
+    c = SYS(socket, AF_UNIX, SOCK_STREAM, 0);
+    CHECK_INT(SYS(connect, c, SA(u), ul), -ECONNREFUSED); /* y does not listen; x is gone */
+    CHECK_INT(aiotp_sim_ready(N, x), 0);
+    CHECK_INT(SYS(listen, y, 1), 0);
+    CHECK_INT(SYS(connect, c, SA(u), ul), 0);
+    CHECK_INT(aiotp_sim_ready(N, y), AIOTP_EV_READ);
+    CHECK_STR(name_of(c, true), "unix:/sim/s");
+    CHECK_INT(SYS(close, x), 0);
+    CHECK_INT(SYS(close, y), 0); /* resets c, never accepted */
+    CHECK_INT(SYS(close, c), 0);
+    CHECK_INT(SYS(unlink_socket, "/sim/s"), 1);
+    net_close();
+}
+
+/* The backlog: full -> EAGAIN (Unix) / refused (TCP); accepted oldest first; closing a
+   listener resets what it never accepted; a client closed before the accept leaves its
+   bytes and EOF to the accepted socket. */
+TEST(net_backlog)
+{
+    struct sockaddr_un u;
+    socklen_t ul = un_addr(&u, "/sim/b");
+    struct sockaddr_in a;
+    char buf[8];
+    int l;
+    int c1;
+    int c2;
+    int s;
+
+    net_open();
+    l = SYS(socket, AF_UNIX, SOCK_STREAM, 0);
+    CHECK_INT(SYS(bind, l, SA(u), ul), 0);
+    CHECK_INT(SYS(listen, l, 1), 0);
+    c1 = SYS(socket, AF_UNIX, SOCK_STREAM, 0);
+    c2 = SYS(socket, AF_UNIX, SOCK_STREAM, 0);
+    CHECK_INT(SYS(connect, c1, SA(u), ul), 0);
+    CHECK_INT(SYS(connect, c2, SA(u), ul), -EAGAIN);
+    CHECK_INT(aiotp_sim_write(N, c1, "bye", 3), 3);
+    CHECK_INT(SYS(close, c1), 0);
+    s = SYS(accept, l, NULL, NULL);
+    CHECK(s >= 0);
+    CHECK_INT(aiotp_sim_read(N, s, buf, sizeof(buf)), 3);
+    CHECK_INT(aiotp_sim_read(N, s, buf, sizeof(buf)), 0);
+    CHECK_INT(SYS(close, s), 0);
+    CHECK_INT(SYS(connect, c2, SA(u), ul), 0);
+    CHECK_INT(SYS(close, l), 0); /* c2 never accepted: reset */
+    CHECK_INT(aiotp_sim_ready(N, c2), AIOTP_EV_READ | AIOTP_EV_WRITE);
+    CHECK_INT(aiotp_sim_read(N, c2, buf, sizeof(buf)), -ECONNRESET);
+    CHECK_INT(aiotp_sim_read(N, c2, buf, sizeof(buf)), 0);
+    CHECK_INT(SYS(close, c2), 0);
+    CHECK_INT(SYS(unlink_socket, "/sim/b"), 1);
+
+    l = listener(AF_INET, "127.0.0.1", 0, 1);
+    a = in4("127.0.0.1", port_of(l));
+    c1 = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    c2 = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    CHECK_INT(SYS(connect, c1, SA(a), sizeof(a)), 0);
+    CHECK_INT(SYS(connect, c2, SA(a), sizeof(a)), -ECONNREFUSED);
+    CHECK_INT(SYS(close, c1), 0);
+    CHECK_INT(SYS(close, c2), 0);
+    CHECK_INT(SYS(close, l), 0);
+    net_close();
+}
+
+/* Options: TCP_NODELAY (not on Unix sockets), SO_SNDBUF/SO_RCVBUF as the capacities of
+   the two directions, SO_LINGER {1, 0} resets on close over TCP only, MSG_PEEK. */
+TEST(net_socket_options)
+{
+    struct sockaddr_in a;
+    struct linger lg = {1, 0};
+    int one = 1;
+    int small = 10;
+    int sv[2];
+    int l;
+    int c;
+    int s;
+    char buf[64];
+    static const char data[] = "0123456789abcdefghij";
+
+    net_open();
+    CHECK_INT(aiotp_sim_socketpair(N, &sv[0], &sv[1]), 0);
+    CHECK_STR(name_of(sv[0], false), "unix:");
+    CHECK_INT(so_int(sv[0], IPPROTO_TCP, TCP_NODELAY), -EOPNOTSUPP);
+    CHECK_INT(SYS(setsockopt, sv[0], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)),
+              -EOPNOTSUPP);
+    CHECK_INT(so_int(sv[0], SOL_SOCKET, SO_SNDBUF), (int)AIOTP_SIM_DEFAULT_CAPACITY);
+    CHECK_INT(SYS(setsockopt, sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+    CHECK_INT(aiotp_sim_write(N, sv[0], data, 20), 10);
+    CHECK_INT(SYS(setsockopt, sv[0], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    CHECK_INT(so_int(sv[1], SOL_SOCKET, SO_SNDBUF), 10); /* the same direction */
+    CHECK_INT(aiotp_sim_write(N, sv[1], data, 20), 10);
+    CHECK_INT(SYS(recv, sv[1], buf, sizeof(buf), MSG_PEEK), 10);
+    CHECK_INT(SYS(recv, sv[1], buf, 4, 0), 4);
+    CHECK(memcmp(buf, "0123", 4) == 0);
+    /* linger on a Unix socket: a plain close */
+    CHECK_INT(SYS(setsockopt, sv[0], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+    CHECK_INT(SYS(close, sv[0]), 0);
+    CHECK_INT(SYS(recv, sv[1], buf, sizeof(buf), 0), 6);
+    CHECK_INT(SYS(recv, sv[1], buf, sizeof(buf), 0), 0);
+    CHECK_INT(SYS(close, sv[1]), 0);
+
+    l = listener(AF_INET, "127.0.0.1", 0, 1);
+    a = in4("127.0.0.1", port_of(l));
+    c = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    CHECK_INT(SYS(setsockopt, c, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+    CHECK_INT(SYS(connect, c, SA(a), sizeof(a)), 0);
+    s = SYS(accept, l, NULL, NULL);
+    CHECK_INT(SYS(close, l), 0);
+    CHECK_INT(aiotp_sim_write(N, c, data, 20), 10); /* SO_SNDBUF applied on connect */
+    CHECK_INT(so_int(c, IPPROTO_TCP, TCP_NODELAY), 0);
+    CHECK_INT(SYS(setsockopt, c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), 0);
+    CHECK_INT(so_int(c, IPPROTO_TCP, TCP_NODELAY), 1);
+    CHECK_INT(so_int(s, IPPROTO_TCP, TCP_NODELAY), 0);
+    CHECK_INT(so_int(s, SOL_SOCKET, SO_TYPE), SOCK_STREAM);
+    CHECK_INT(so_int(s, SOL_SOCKET, 12345), -ENOPROTOOPT);
+    /* linger {1, 0} over TCP: the close resets the peer, queued bytes are gone */
+    CHECK_INT(SYS(setsockopt, c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+    CHECK_INT(SYS(close, c), 0);
+    CHECK_INT(aiotp_sim_readable(N, s), 0);
+    CHECK_INT(SYS(recv, s, buf, sizeof(buf), 0), -ECONNRESET);
+    CHECK_INT(SYS(recv, s, buf, sizeof(buf), 0), 0);
+    CHECK_INT(SYS(send, s, "x", 1, 0), -EPIPE);
+    CHECK_INT(SYS(close, s), 0);
+    net_close();
+}
+
+/* getaddrinfo: numeric hosts, "localhost", the NULL host, families, services. */
+static const char *gai(const char *node, const char *service, int family, int flags)
+{
+    static char out[256];
+    struct addrinfo hints;
+    struct addrinfo *res = NULL;
+    struct addrinfo *ai;
+    size_t used = 0;
+    int rc;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = family;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = flags;
+    rc = SYS(getaddrinfo, node, service, &hints, &res);
+    if (rc != 0) {
+        snprintf(out, sizeof(out), "rc %d", rc);
+        return out;
+    }
+    out[0] = '\0';
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        char ip[INET6_ADDRSTRLEN];
+        unsigned port;
+        if (ai->ai_family == AF_INET) {
+            const struct sockaddr_in *a =
+                (const struct sockaddr_in *)(const void *)ai->ai_addr;
+            inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+            port = ntohs(a->sin_port);
+        } else {
+            const struct sockaddr_in6 *a =
+                (const struct sockaddr_in6 *)(const void *)ai->ai_addr;
+            inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+            port = ntohs(a->sin6_port);
+        }
+        used += (size_t)snprintf(out + used, sizeof(out) - used, "%s%s/%u/%d", used ? " " : "",
+                                 ip, port, ai->ai_protocol == IPPROTO_TCP);
+    }
+    SYS(freeaddrinfo, res);
+    return out;
+}
+
+TEST(net_getaddrinfo)
+{
+    net_open();
+    CHECK_STR(gai("127.0.0.1", "80", AF_UNSPEC, 0), "127.0.0.1/80/1");
+    CHECK_STR(gai("::1", "8080", AF_UNSPEC, 0), "::1/8080/1");
+    CHECK_STR(gai("localhost", "1", AF_UNSPEC, 0), "127.0.0.1/1/1 ::1/1/1");
+    CHECK_STR(gai("localhost", "1", AF_INET6, 0), "::1/1/1");
+    CHECK_STR(gai(NULL, "9", AF_UNSPEC, AI_PASSIVE), "0.0.0.0/9/1 ::/9/1");
+    CHECK_STR(gai(NULL, "9", AF_INET, 0), "127.0.0.1/9/1");
+    CHECK_STR(gai("10.0.0.7", NULL, AF_INET, 0), "10.0.0.7/0/1");
+    {
+        char want[32];
+        snprintf(want, sizeof(want), "rc %d", EAI_NONAME);
+        CHECK_STR(gai("example.com", "80", AF_UNSPEC, 0), want);
+        CHECK_STR(gai("localhost", "80", AF_UNSPEC, AI_NUMERICHOST), want);
+        CHECK_STR(gai("127.0.0.1", "80", AF_INET6, 0), want);
+        CHECK_STR(gai(NULL, NULL, AF_UNSPEC, 0), want);
+        snprintf(want, sizeof(want), "rc %d", EAI_SERVICE);
+        CHECK_STR(gai("127.0.0.1", "http", AF_UNSPEC, 0), want);
+        CHECK_STR(gai("127.0.0.1", "65536", AF_UNSPEC, 0), want);
+        snprintf(want, sizeof(want), "rc %d", EAI_FAMILY);
+        CHECK_STR(gai("127.0.0.1", "80", AF_UNIX, 0), want);
+    }
+    net_close();
+}
+
+/* The library on the virtual network: create_server + create_connection("localhost"),
+   both transports with their TCP addresses and TCP_NODELAY; a refused connection;
+   create_unix_server over a stale path + create_unix_connection. */
+typedef struct lib_net {
+    th_rec *r[4];
+    int made;
+    int done;
+    int status;
+    aiotp_transport *t;
+    aiotp_server *srv;
+} lib_net;
+
+static int lib_factory(void *arg, const aiotp_protocol **proto, void **data)
+{
+    lib_net *n = arg;
+    if (n->made >= 4) {
+        return -1;
+    }
+    *proto = &th_streaming;
+    *data = n->r[n->made++];
+    return 0;
+}
+
+static void lib_conn_done(void *arg, int status, aiotp_transport *t)
+{
+    lib_net *n = arg;
+    n->done++;
+    n->status = status;
+    n->t = t;
+    if (t != NULL) {
+        aiotp_transport_retain(t);
+    }
+}
+
+static void lib_srv_done(void *arg, int status, aiotp_server *s)
+{
+    lib_net *n = arg;
+    n->status = status;
+    n->srv = s;
+    if (s != NULL) {
+        aiotp_server_retain(s);
+    }
+}
+
+static void lib_run(aiotp_loop *loop, int passes)
+{
+    int i;
+    for (i = 0; i < passes; i++) {
+        CHECK_INT(aiotp_loop_run_once(loop), 0);
+    }
+}
+
+TEST(net_library_tcp_and_unix)
+{
+    aiotp_loop_options o;
+    aiotp_loop *loop = NULL;
+    lib_net n;
+    lib_net cl;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    const aiotp_extra *x;
+    int fd;
+    int i;
+    char want[64];
+
+    memset(&n, 0, sizeof(n));
+    memset(&cl, 0, sizeof(cl));
+    for (i = 0; i < 4; i++) {
+        n.r[i] = th_rec_new();
+        cl.r[i] = th_rec_new();
+    }
+    net_open();
+    memset(&o, 0, sizeof(o));
+    o.size = sizeof(o);
+    o.backend = aiotp_backend_sim();
+    o.syscalls = S;
+    o.allocator = &counting;
+    CHECK_ERR(aiotp_loop_create(&loop, &o), 0);
+
+    CHECK_ERR(aiotp_loop_create_server(loop, lib_factory, &n, "127.0.0.1", 0, NULL,
+                                       lib_srv_done, &n), 0);
+    lib_run(loop, 1);
+    CHECK(n.srv != NULL);
+    CHECK_ERR(aiotp_server_get_sockname(n.srv, 0, SA(ss), &len), 0);
+    CHECK_INT(ss.ss_family, AF_INET);
+    CHECK_INT(ntohs(((struct sockaddr_in *)(void *)&ss)->sin_port), 32768);
+    CHECK_ERR(aiotp_loop_create_connection(loop, lib_factory, &cl, "localhost", 32768, NULL,
+                                           lib_conn_done, &cl), 0);
+    for (i = 0; i < 6 && (cl.done == 0 || n.made == 0 || n.r[0]->made == 0); i++) {
+        lib_run(loop, 1);
+    }
+    CHECK_INT(cl.done, 1);
+    CHECK_ERR(cl.status, 0);
+    CHECK_INT(n.made, 1);
+    CHECK_INT(n.r[0]->made, 1);
+    if (cl.t != NULL && n.r[0]->t != NULL) {
+        x = aiotp_transport_get_extra_info(cl.t, "socket", NULL);
+        fd = x != NULL ? x->u.fd : -1;
+        CHECK_INT(so_int(fd, IPPROTO_TCP, TCP_NODELAY), 1);
+        CHECK_STR(name_of(fd, true), "127.0.0.1:32768");
+        snprintf(want, sizeof(want), "%s", name_of(fd, false));
+        CHECK_STR(want, "127.0.0.1:32769");
+        x = aiotp_transport_get_extra_info(n.r[0]->t, "peername", NULL);
+        CHECK(x != NULL && x->kind == AIOTP_EXTRA_ADDR &&
+              x->u.addr.len == (socklen_t)sizeof(struct sockaddr_in) &&
+              ntohs(((const struct sockaddr_in *)(const void *)x->u.addr.addr)->sin_port) ==
+                  32769);
+        CHECK_ERR(aiotp_transport_write(cl.t, "hello", 5), 0);
+        lib_run(loop, 1);
+        CHECK(n.r[0]->rx_len == 5 && memcmp(n.r[0]->rx, "hello", 5) == 0);
+        CHECK_ERR(aiotp_transport_close(cl.t), 0);
+        for (i = 0; i < 5 && n.r[0]->lost == 0; i++) {
+            lib_run(loop, 1);
+        }
+        CHECK_INT(cl.r[0]->lost, 1);
+        CHECK_INT(n.r[0]->eofs, 1);
+        CHECK_INT(n.r[0]->lost, 1);
+    }
+    if (cl.t != NULL) {
+        aiotp_transport_release(cl.t);
+        cl.t = NULL;
+    }
+
+    /* nobody listens on 32770: the completion gets ECONNREFUSED */
+    cl.done = 0;
+    CHECK_ERR(aiotp_loop_create_connection(loop, lib_factory, &cl, "127.0.0.1", 32770, NULL,
+                                           lib_conn_done, &cl), 0);
+    for (i = 0; i < 4 && cl.done == 0; i++) {
+        lib_run(loop, 1);
+    }
+    CHECK_INT(cl.done, 1);
+    CHECK_ERR(cl.status, -ECONNREFUSED);
+    CHECK(cl.t == NULL);
+    CHECK_ERR(aiotp_server_close(n.srv), 0);
+    aiotp_server_release(n.srv);
+    n.srv = NULL;
+    lib_run(loop, 2);
+
+    /* a stale path (bound, closed, never unlinked) is removed by create_unix_server */
+    {
+        struct sockaddr_un u;
+        socklen_t ul = un_addr(&u, "/sim/srv");
+        int stale = SYS(socket, AF_UNIX, SOCK_STREAM, 0);
+        CHECK_INT(SYS(bind, stale, SA(u), ul), 0);
+        CHECK_INT(SYS(close, stale), 0);
+    }
+    CHECK_ERR(aiotp_loop_create_unix_server(loop, lib_factory, &n, "/sim/srv", NULL,
+                                            lib_srv_done, &n), 0);
+    lib_run(loop, 1);
+    CHECK_ERR(n.status, 0);
+    CHECK(n.srv != NULL);
+    cl.done = 0;
+    CHECK_ERR(aiotp_loop_create_unix_connection(loop, lib_factory, &cl, "/sim/srv", NULL,
+                                                lib_conn_done, &cl), 0);
+    for (i = 0; i < 6 && (cl.done == 0 || n.made < 2 || n.r[1]->made == 0); i++) {
+        lib_run(loop, 1);
+    }
+    CHECK_ERR(cl.status, 0);
+    CHECK_INT(n.made, 2);
+    if (cl.t != NULL) {
+        x = aiotp_transport_get_extra_info(cl.t, "socket", NULL);
+        fd = x != NULL ? x->u.fd : -1;
+        CHECK_STR(name_of(fd, true), "unix:/sim/srv");
+        CHECK_INT(so_int(fd, IPPROTO_TCP, TCP_NODELAY), -EOPNOTSUPP);
+        CHECK_ERR(aiotp_transport_abort(cl.t), 0);
+        aiotp_transport_release(cl.t);
+        cl.t = NULL;
+    }
+    if (n.srv != NULL) {
+        CHECK_ERR(aiotp_server_close(n.srv), 0);
+        aiotp_server_release(n.srv);
+    }
+    lib_run(loop, 3);
+    CHECK_INT(n.r[1]->lost, 1);
+    aiotp_loop_free(loop);
+    CHECK_INT(SYS(unlink_socket, "/sim/srv"), 1);
+    net_close();
+}
+
 static const th_case cases[] = {
     T(size_at_high_no_pause, "FLOW-4"),
     T(size_high_plus_one_pauses_inside_write, "FLOW-4 FLOW-5 FLOW-6"),
@@ -900,6 +1604,13 @@ static const th_case cases[] = {
     T(peer_reset, "STREAM-ERR-1"),
     T(virtual_time_jumps_to_timer, "PROTO-BASE-1"),
     T(poll_backend_over_sim, "BASE-CLOSE-2 FLOW-4 FLOW-5"),
+    T(net_tcp_connect_accept, "STREAM-TCP-1 SRV-3"),
+    T(net_connect_failures, "METH-5"),
+    T(net_bind_rules, "SRV-1 SRV-8"),
+    T(net_backlog, "SRV-2 SRV-5"),
+    T(net_socket_options, "STREAM-TCP-1 STREAM-UNIX-1 STREAM-ERR-1"),
+    T(net_getaddrinfo, "METH-4"),
+    T(net_library_tcp_and_unix, "METH-4 METH-5 SRV-3 SRV-8 STREAM-TCP-1 STREAM-UNIX-1"),
 };
 
 TH_MAIN(cases)

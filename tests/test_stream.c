@@ -3,7 +3,6 @@
    is_closing (spec/rules.md, "Stream transports and ordering"; BASE-CLOSING-1). */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -28,7 +27,7 @@ static int nodelay(int fd)
 {
     int v = -1;
     socklen_t len = sizeof(v);
-    if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) != 0) {
+    if (th_peer_getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) != 0) {
         return -errno;
     }
     return v != 0;
@@ -113,7 +112,7 @@ TEST(completion_after_made_same_pass)
 
     conn_init(&c);
     th_socketpair(sv);
-    CHECK_INT(write(sv[1], "queued data!", 12), 12);
+    CHECK_INT(th_peer_write(sv[1], "queued data!", 12), 12);
     aiotp_connect_options_init(&o);
     o.sock = sv[0];
     CHECK_ERR(aiotp_loop_create_connection(loop, conn_factory, &c, NULL, 0, &o, conn_done, &c),
@@ -130,7 +129,7 @@ TEST(completion_after_made_same_pass)
     th_run_until(loop, th_is_lost, c.r, 5);
     CHECK_INT(c.done_calls, 1);
     aiotp_transport_release(c.t);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* ---- STREAM-ORDER-2 ------------------------------------------------------------------ */
@@ -167,8 +166,8 @@ static void no_read_after(th_hook hook)
     uint64_t made;
 
     th_socketpair(sv);
-    CHECK_INT(write(sv[1], "never read", 10), 10);
-    CHECK_INT(shutdown(sv[1], SHUT_WR), 0);
+    CHECK_INT(th_peer_write(sv[1], "never read", 10), 10);
+    CHECK_INT(th_peer_shutdown(sv[1], SHUT_WR), 0);
     r->on_made = hook;
     (void)th_wrap(loop, sv[0], &th_streaming, r);
     th_run_until(loop, th_is_lost, r, 5);
@@ -178,7 +177,7 @@ static void no_read_after(th_hook hook)
     CHECK_INT(th_f.recv_calls, 0);
     CHECK_INT(r->chunks + r->eofs, 0);
     CHECK_STR(th_callbacks(1), "cb connection_made\ncb connection_lost status=0\n");
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 TEST(close_in_made_never_reads)
@@ -200,7 +199,7 @@ TEST(pause_in_made_reads_after_resume)
     aiotp_transport *t;
 
     th_socketpair(sv);
-    CHECK_INT(write(sv[1], "held back!", 10), 10);
+    CHECK_INT(th_peer_write(sv[1], "held back!", 10), 10);
     r->on_made = pause_in_made;
     t = th_wrap(loop, sv[0], &th_streaming, r);
     th_run_passes(loop, 4);
@@ -212,7 +211,7 @@ TEST(pause_in_made_reads_after_resume)
     CHECK(r->rx_len == 10 && memcmp(r->rx, "held back!", 10) == 0);
     CHECK_ERR(aiotp_transport_close(t), 0);
     th_run_until(loop, th_is_lost, r, 5);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* ---- STREAM-ERR-1 -------------------------------------------------------------------- */
@@ -228,7 +227,7 @@ static void peer_reset(bool debug)
     th_tcp_pair(sv);
     t = th_wrap(loop, sv[0], &th_streaming, r);
     th_set_rst(sv[1]);
-    close(sv[1]);
+    th_peer_close(sv[1]);
     th_run_until(loop, th_is_lost, r, 5);
     th_run_passes(loop, 2);
     CHECK_INT(r->lost, 1);
@@ -279,7 +278,7 @@ TEST(close_pending_then_reset)
     CHECK_INT(r->lost, 0); /* the peer does not read */
     CHECK(aiotp_transport_get_write_buffer_size(t) > 0);
     th_set_rst(sv[1]);
-    close(sv[1]);
+    th_peer_close(sv[1]);
     th_run_until(loop, th_is_lost, r, 10);
     th_run_passes(loop, 4);
     CHECK_INT(r->lost, 1);
@@ -300,7 +299,7 @@ static void exchange(aiotp_loop *loop, aiotp_transport *t, th_rec *r, int peer)
 {
     char buf[8];
     unsigned char c;
-    CHECK_INT(send(peer, "ping", 4, MSG_NOSIGNAL), 4);
+    CHECK_INT(th_peer_send(peer, "ping", 4, MSG_NOSIGNAL), 4);
     th_run_once(loop);
     CHECK_INT(r->chunks, 1);
     CHECK(r->rx_len == 4 && memcmp(r->rx, "ping", 4) == 0);
@@ -310,9 +309,9 @@ static void exchange(aiotp_loop *loop, aiotp_transport *t, th_rec *r, int peer)
     CHECK(memcmp(buf, "pong", 4) == 0);
     CHECK_INT(aiotp_transport_can_write_eof(t), 1);
     CHECK_ERR(aiotp_transport_write_eof(t), 0);
-    CHECK_INT(recv(peer, &c, 1, 0), 0);
+    CHECK_INT(th_peer_recv(peer, &c, 1, 0), 0);
     CHECK_INT(aiotp_transport_is_closing(t), 0);
-    CHECK_INT(shutdown(peer, SHUT_WR), 0);
+    CHECK_INT(th_peer_shutdown(peer, SHUT_WR), 0);
     th_run_until(loop, th_is_lost, r, 5);
     CHECK_INT(r->eofs, 1);
     CHECK_INT(r->lost_status, 0);
@@ -344,7 +343,7 @@ static int connect_exchange(aiotp_loop *loop, int family, const char *host, unsi
 
     memset(&ss, 0, sizeof(ss));
     conn_init(&c);
-    l = socket(family, SOCK_STREAM, 0);
+    l = th_peer_socket(family, SOCK_STREAM, 0);
     CHECK(l >= 0);
     if (family == AF_INET6) {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
@@ -357,10 +356,10 @@ static int connect_exchange(aiotp_loop *loop, int family, const char *host, unsi
         a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         len = sizeof(*a4);
     }
-    CHECK_INT(bind(l, (struct sockaddr *)&ss, len), 0);
-    CHECK_INT(listen(l, 4), 0);
+    CHECK_INT(th_peer_bind(l, (struct sockaddr *)&ss, len), 0);
+    CHECK_INT(th_peer_listen(l, 4), 0);
     len = sizeof(ss);
-    CHECK_INT(getsockname(l, (struct sockaddr *)&ss, &len), 0);
+    CHECK_INT(th_peer_getsockname(l, (struct sockaddr *)&ss, &len), 0);
     port = family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                               : ntohs(((struct sockaddr_in *)&ss)->sin_port);
     CHECK_ERR(aiotp_loop_create_connection(loop, conn_factory, &c, host, port, NULL, conn_done,
@@ -368,12 +367,12 @@ static int connect_exchange(aiotp_loop *loop, int family, const char *host, unsi
     th_run_until(loop, conn_done_p, &c, 20);
     check_completion(&c, __LINE__);
     if (c.t == NULL) {
-        close(l);
+        th_peer_close(l);
         return -1;
     }
-    peer = accept(l, NULL, NULL);
+    peer = th_peer_accept(l, NULL, NULL);
     CHECK(peer >= 0);
-    close(l);
+    th_peer_close(l);
     {
         const aiotp_extra *x = aiotp_transport_get_extra_info(c.t, "sockname", NULL);
         if (x != NULL && x->kind == AIOTP_EXTRA_ADDR) {
@@ -390,7 +389,7 @@ static int connect_exchange(aiotp_loop *loop, int family, const char *host, unsi
     CHECK_STR(th_trace_lines(prefix, false), want);
     if (peer >= 0) {
         exchange(loop, c.t, c.r, peer);
-        close(peer);
+        th_peer_close(peer);
     }
     CHECK_STR(th_callbacks(id), exchange_cbs());
     aiotp_transport_release(c.t);
@@ -412,7 +411,7 @@ TEST(tcp_ipv4_nodelay)
     CHECK_INT(transport_fd(t), sv[0]);
     exchange(loop, t, r, sv[1]);
     CHECK_STR(th_callbacks(1), exchange_cbs());
-    close(sv[1]);
+    th_peer_close(sv[1]);
     CHECK_INT(connect_exchange(loop, AF_INET, "127.0.0.1", 2), AF_INET);
 }
 
@@ -421,7 +420,7 @@ TEST(tcp_ipv6_loopback)
 {
     aiotp_loop *loop = th_loop();
     struct sockaddr_in6 a6;
-    int probe = socket(AF_INET6, SOCK_STREAM, 0);
+    int probe = th_peer_socket(AF_INET6, SOCK_STREAM, 0);
     int err = 0;
 
     memset(&a6, 0, sizeof(a6));
@@ -429,11 +428,11 @@ TEST(tcp_ipv6_loopback)
     a6.sin6_addr = in6addr_loopback;
     if (probe < 0) {
         err = errno;
-    } else if (bind(probe, (struct sockaddr *)&a6, sizeof(a6)) != 0) {
+    } else if (th_peer_bind(probe, (struct sockaddr *)&a6, sizeof(a6)) != 0) {
         err = errno;
     }
     if (probe >= 0) {
-        close(probe);
+        th_peer_close(probe);
     }
     if (err != 0) {
         printf("tcp_ipv6_loopback: ::1 unavailable (%s); checking IPv4 only\n", strerror(err));
@@ -464,14 +463,14 @@ TEST(unix_same_as_tcp)
     t = th_wrap(loop, sv[0], &th_streaming, r1);
     CHECK(nodelay(transport_fd(t)) < 0); /* the option does not exist on AF_UNIX */
     exchange(loop, t, r1, sv[1]);
-    close(sv[1]);
+    th_peer_close(sv[1]);
     snprintf(cbs1, sizeof(cbs1), "%s", th_callbacks(1));
     CHECK_STR(cbs1, exchange_cbs());
 
     th_tcp_pair(tv);
     t = th_wrap(loop, tv[0], &th_streaming, r2);
     exchange(loop, t, r2, tv[1]);
-    close(tv[1]);
+    th_peer_close(tv[1]);
     CHECK_STR(th_callbacks(2), cbs1);
     CHECK_STR(th_trace_lines("t1 open", false), "t1 open unix\n");
     CHECK_STR(th_trace_lines("t2 open", false), "t2 open tcp\n");
@@ -483,18 +482,18 @@ TEST(unix_same_as_tcp)
     un.sun_family = AF_UNIX;
     CHECK(strlen(path) < sizeof(un.sun_path));
     memcpy(un.sun_path, path, strlen(path) + 1);
-    l = socket(AF_UNIX, SOCK_STREAM, 0);
-    CHECK_INT(bind(l, (struct sockaddr *)&un, sizeof(un)), 0);
-    CHECK_INT(listen(l, 4), 0);
+    l = th_peer_socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_INT(th_peer_bind(l, (struct sockaddr *)&un, sizeof(un)), 0);
+    CHECK_INT(th_peer_listen(l, 4), 0);
     conn_init(&c);
     CHECK_ERR(aiotp_loop_create_unix_connection(loop, conn_factory, &c, path, NULL, conn_done,
                                                 &c), 0);
     th_run_until(loop, conn_done_p, &c, 10);
     check_completion(&c, __LINE__);
-    peer = accept(l, NULL, NULL);
+    peer = th_peer_accept(l, NULL, NULL);
     CHECK(peer >= 0);
-    close(l);
-    unlink(path);
+    th_peer_close(l);
+    th_peer_unlink(path);
     rmdir(dir);
     if (c.t != NULL && peer >= 0) {
         CHECK(nodelay(transport_fd(c.t)) < 0);
@@ -503,7 +502,7 @@ TEST(unix_same_as_tcp)
         CHECK_STR(th_trace_lines("t3 open", false), "t3 open unix\n");
     }
     if (peer >= 0) {
-        close(peer);
+        th_peer_close(peer);
     }
     if (c.t != NULL) {
         aiotp_transport_release(c.t);
@@ -542,7 +541,7 @@ TEST(is_closing_states)
     /* t1: write_eof, then the peer's EOF kept open: still not closing */
     CHECK_ERR(aiotp_transport_write_eof(t[0]), 0);
     CHECK_INT(aiotp_transport_is_closing(t[0]), 0);
-    CHECK_INT(shutdown(sv[0][1], SHUT_WR), 0);
+    CHECK_INT(th_peer_shutdown(sv[0][1], SHUT_WR), 0);
     th_run_passes(loop, 2);
     CHECK_INT(r[0]->eofs, 1);
     CHECK_INT(in_eof, 0);
@@ -553,7 +552,7 @@ TEST(is_closing_states)
     CHECK_INT(aiotp_transport_is_closing(t[1]), 1);
     CHECK_ERR(aiotp_transport_abort(t[2]), 0);
     CHECK_INT(aiotp_transport_is_closing(t[2]), 1);
-    CHECK_INT(send(sv[3][1], "x", 1, MSG_NOSIGNAL), 1);
+    CHECK_INT(th_peer_send(sv[3][1], "x", 1, MSG_NOSIGNAL), 1);
     th_run_once(loop);
     CHECK_INT(r[3]->chunks, 1);
     CHECK_INT(aiotp_transport_is_closing(t[3]), 1);
@@ -569,7 +568,7 @@ TEST(is_closing_states)
     th_run_until(loop, th_is_lost, r[0], 5);
     CHECK_INT(aiotp_transport_is_closing(t[0]), 1);
     for (i = 0; i < 4; i++) {
-        close(sv[i][1]);
+        th_peer_close(sv[i][1]);
     }
 }
 
@@ -586,4 +585,4 @@ static const th_case cases[] = {
     T(unix_same_as_tcp, "STREAM-UNIX-1 WRITE-EOF-1"),
     T(is_closing_states, "BASE-CLOSING-1"),
 };
-TH_MAIN(cases)
+TH_MAIN_SIM(cases)

@@ -21,7 +21,7 @@
 static long peer_peek(int fd)
 {
     char c[4096];
-    ssize_t n = recv(fd, c, sizeof(c), MSG_PEEK | MSG_DONTWAIT);
+    ssize_t n = th_peer_recv(fd, c, sizeof(c), MSG_PEEK | MSG_DONTWAIT);
     if (n < 0) {
         return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
     }
@@ -124,7 +124,7 @@ TEST(write_partial_then_drain)
     aiotp_transport_close(t);
     th_run_until(loop, th_is_lost, r, 5);
     CHECK_INT(r->lost_status, 0);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* write() of 0 bytes makes no system call, with an empty or a non-empty buffer; also
@@ -166,7 +166,7 @@ TEST(write_empty_no_syscall)
 
     aiotp_transport_close(t);
     th_run_until(loop, th_is_lost, r, 5);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* EAGAIN counts as 0 bytes sent: everything is queued and the writer armed; the drain
@@ -207,7 +207,7 @@ TEST(write_eagain_queues)
 
     aiotp_transport_close(t);
     th_run_until(loop, th_is_lost, r, 5);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* Many writes of varied sizes, most of them queued behind a non-empty buffer, with the
@@ -268,7 +268,7 @@ TEST(write_many_in_order)
 
     aiotp_transport_close(t);
     th_run_until(loop, th_is_lost, r, 5);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* close() with pending data, then write(): the late data is queued behind and delivered
@@ -320,7 +320,7 @@ TEST(write_after_close_pending)
     CHECK_ERR(aiotp_transport_write(t, "late", 4), AIOTP_ECLOSED);
     CHECK_ERR(aiotp_transport_write(t, "", 0), 0);
     CHECK_STR(th_callbacks(1), "cb connection_lost status=0\n");
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* close() with an empty buffer: connection_lost is scheduled, write() drops the data
@@ -347,7 +347,7 @@ TEST(write_after_close_empty)
     CHECK_INT(th_f.send_calls + th_f.sendmsg_calls, 0);
     CHECK_INT(peer_peek(sv[1]), 0);
     CHECK_STR(th_callbacks(1), "cb connection_made\ncb connection_lost status=0\n");
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* write() after write_eof() returns AIOTP_ESTATE, even for 0 bytes and for writelines,
@@ -393,8 +393,8 @@ TEST(write_after_write_eof)
     th_run_passes(loop, 2);
     CHECK_INT(r->lost, 1);
     CHECK_INT(r2->lost, 1);
-    close(sv[1]);
-    close(sv2[1]);
+    th_peer_close(sv[1]);
+    th_peer_close(sv2[1]);
 }
 
 /* A write that cannot be queued sends nothing and leaves the transport unchanged:
@@ -464,7 +464,7 @@ TEST(write_enomem_etoobig)
 
     aiotp_transport_close(t);
     th_run_until(loop, th_is_lost, r, 5);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* A send error in write(): write() returns it, connection_lost(error) next pass, the
@@ -494,7 +494,7 @@ TEST(write_send_error)
     CHECK_ERR(r->lost_status, -ECONNRESET);
     CHECK_INT(h.calls, 0);
     CHECK_STR(th_callbacks(1), "cb connection_made\ncb connection_lost status=ECONNRESET\n");
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* A send error in the drain: the buffer is dropped, connection_lost(error) in the next
@@ -552,8 +552,8 @@ TEST(drain_send_error)
     th_run_once(loop);
     CHECK_INT(r2->lost, 1);
     CHECK_ERR(r2->lost_status, -EPIPE);
-    close(sv[1]);
-    close(sv2[1]);
+    th_peer_close(sv[1]);
+    th_peer_close(sv2[1]);
 }
 
 /* The peer has gone: writing must not raise SIGPIPE (the harness restored SIG_DFL, so a
@@ -569,7 +569,7 @@ TEST(sigpipe_unix)
 
     th_socketpair(sv);
     t = th_wrap(loop, sv[0], &th_streaming, r);
-    close(sv[1]);
+    th_peer_close(sv[1]);
     CHECK_ERR(aiotp_transport_write(t, big, sizeof(big)), -EPIPE);
     th_run_until(loop, th_is_lost, r, 5);
     CHECK_INT(r->lost, 1);
@@ -591,7 +591,7 @@ TEST(sigpipe_tcp)
     t = th_wrap(loop, sv[0], &th_streaming, r);
     /* do not read the peer's FIN: the error must come from the write side */
     aiotp_transport_pause_reading(t);
-    close(sv[1]);
+    th_peer_close(sv[1]);
     for (i = 0; i < 50 && r->lost == 0; i++) {
         rc = aiotp_transport_write(t, big, sizeof(big));
         if (rc != 0) {
@@ -654,7 +654,7 @@ TEST(writelines_many_pieces)
 
     aiotp_transport_close(t);
     th_run_until(loop, th_is_lost, r, 5);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* Partial sends through writelines: a piece the kernel took partly is queued from the
@@ -706,7 +706,7 @@ TEST(writelines_partial)
 
     aiotp_transport_close(t);
     th_run_until(loop, th_is_lost, r, 5);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* writelines() is one write of the concatenation for flow control: one pause, inside
@@ -741,7 +741,7 @@ TEST(writelines_one_flow_check)
     th_f.send_eagain = false;
     aiotp_transport_abort(t);
     th_run_until(loop, th_is_lost, r, 5);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* ---- write_eof ------------------------------------------------------------------------- */
@@ -769,7 +769,7 @@ TEST(write_eof_empty_buffer)
     CHECK_INT(aiotp_transport_is_reading(t), 1);
     CHECK_INT(aiotp_transport_can_write_eof(t), 1);
 
-    CHECK_INT((int)write(sv[1], "data", 4), 4);
+    CHECK_INT((int)th_peer_write(sv[1], "data", 4), 4);
     th_run_once(loop);
     CHECK_INT(r->chunks, 1);
     CHECK_SIZE(r->rx_len, 4);
@@ -777,7 +777,7 @@ TEST(write_eof_empty_buffer)
     CHECK_INT(aiotp_transport_is_closing(t), 0);
 
     /* the peer closes: eof_received (false) closes the transport */
-    shutdown(sv[1], SHUT_WR);
+    th_peer_shutdown(sv[1], SHUT_WR);
     th_run_until(loop, th_is_lost, r, 5);
     {
         char want[256];
@@ -790,7 +790,7 @@ TEST(write_eof_empty_buffer)
                  (unsigned)th_fnv1a(2166136261u, "data", 4));
         CHECK_STR(th_callbacks(1), want);
     }
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* With buffered data the shutdown waits for the drain: the peer sees EOF only after the
@@ -835,7 +835,7 @@ TEST(write_eof_pending)
 
     aiotp_transport_close(t);
     th_run_until(loop, th_is_lost, r, 5);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* write_eof() when already done, closing or closed does nothing and returns 0 (no second
@@ -894,9 +894,9 @@ TEST(write_eof_noop)
     CHECK_INT(r2->lost, 1);
     CHECK_INT(r3->lost, 1);
     CHECK_STR(th_callbacks(1), "cb connection_made\ncb connection_lost status=0\n");
-    close(sv[1]);
-    close(sv2[1]);
-    close(sv3[1]);
+    th_peer_close(sv[1]);
+    th_peer_close(sv2[1]);
+    th_peer_close(sv3[1]);
 }
 
 /* ---- abort ------------------------------------------------------------------------------ */
@@ -918,7 +918,7 @@ TEST(abort_drops_pending)
     CHECK_ERR(aiotp_transport_write(t, data, sizeof(data)), 0);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 1000);
     th_f.send_eagain = false;
-    CHECK_INT((int)write(sv[1], "zzz", 3), 3); /* never delivered */
+    CHECK_INT((int)th_peer_write(sv[1], "zzz", 3), 3); /* never delivered */
     base = th_mark(loop);
     CHECK_ERR(aiotp_transport_abort(t), 0);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 0);
@@ -941,7 +941,7 @@ TEST(abort_drops_pending)
         CHECK(p == 0 || p == -ECONNRESET);
     }
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 0);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* abort() never calls resume_writing: a paused protocol stays paused (F10). */
@@ -968,7 +968,7 @@ TEST(abort_no_resume)
     CHECK_STR(th_callbacks(1), "cb connection_made\n"
                                "cb pause_writing size=100 high=10\n"
                                "cb connection_lost status=0\n");
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 /* abort() after close() with pending data still works: the data is dropped, exactly one
@@ -1015,8 +1015,8 @@ TEST(close_then_abort)
     CHECK_INT(r2->lost, 1);
     CHECK_ERR(aiotp_transport_abort(t2), AIOTP_ECLOSED);
     CHECK_STR(th_callbacks(2), "cb connection_made\ncb connection_lost status=0\n");
-    close(sv[1]);
-    close(sv2[1]);
+    th_peer_close(sv[1]);
+    th_peer_close(sv2[1]);
 }
 
 /* The kernel took part of a write and the rest cannot be queued (no memory): the
@@ -1042,7 +1042,7 @@ TEST(write_partial_then_enomem_fails)
     CHECK_ERR(r->lost_status, AIOTP_ENOMEM);
     th_read_exact(sv[1], got, 4);
     CHECK(memcmp(got, "abcd", 4) == 0);
-    close(sv[1]);
+    th_peer_close(sv[1]);
 }
 
 static const th_case cases[] = {
@@ -1069,4 +1069,4 @@ static const th_case cases[] = {
     T(abort_no_resume, "WRITE-ABORT-2"),
     T(close_then_abort, "WRITE-ABORT-3"),
 };
-TH_MAIN(cases)
+TH_MAIN_SIM(cases)
