@@ -1,27 +1,42 @@
 /* fuzz/driver_afl.c - the AFL++ persistent-mode driver (built with afl-clang-fast): one
    process runs many inputs through LLVMFuzzerTestOneInput with shared-memory test cases.
    The harness frees everything per input and checks for leaks, so state does not carry
-   over between inputs. Built with another compiler it reads one input from stdin. */
+   over between inputs; a real fd leaked (or closed) by an input aborts here
+   (fz_fdcheck.h). Built with another compiler it reads one input from stdin. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "fz_fdcheck.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #ifdef __AFL_FUZZ_TESTCASE_LEN
+/* afl-clang-fast's macros use a statement expression and leave an extra ';': the only
+   code of the AFL++ build that is not strict C99 */
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wgnu-statement-expression"
+#pragma clang diagnostic ignored "-Wextra-semi"
+#endif
 __AFL_FUZZ_INIT();
 #endif
 
 int main(void)
 {
+    fz_fds fds;
 #ifdef __AFL_FUZZ_TESTCASE_LEN
     unsigned char *buf;
+    unsigned long k = 0;
+    char label[64];
     __AFL_INIT();
     buf = __AFL_FUZZ_TESTCASE_BUF;
     while (__AFL_LOOP(10000)) {
         int len = __AFL_FUZZ_TESTCASE_LEN;
+        fz_fds_take(&fds);
         (void)LLVMFuzzerTestOneInput(buf, (size_t)len);
+        snprintf(label, sizeof(label), "#%lu of this process (%d bytes)", ++k, len);
+        fz_fds_check(&fds, label);
     }
     return 0;
 #else
@@ -31,7 +46,9 @@ int main(void)
     while (len < sizeof(buf) && (n = read(0, buf + len, sizeof(buf) - len)) > 0) {
         len += (size_t)n;
     }
+    fz_fds_take(&fds);
     (void)LLVMFuzzerTestOneInput(buf, len);
+    fz_fds_check(&fds, "<stdin>");
     return 0;
 #endif
 }

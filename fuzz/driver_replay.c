@@ -1,7 +1,8 @@
 /* fuzz/driver_replay.c - the plain replay driver: runs LLVMFuzzerTestOneInput once per
    file named on the command line, or per regular file of a directory (in name order).
    Used by CTest to replay the committed corpora; exits 2 when nothing was replayed. A
-   violation aborts inside the harness. */
+   violation aborts inside the harness; a real fd leaked (or closed) by an input aborts
+   here (fz_fdcheck.h). */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,11 +10,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fz_fdcheck.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int replay_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
+    fz_fds fds;
     unsigned char *buf = NULL;
     size_t len = 0;
     size_t cap = 0;
@@ -42,7 +46,9 @@ static int replay_file(const char *path)
     if (getenv("FZ_VERBOSE") != NULL) {
         fprintf(stderr, "replay %s (%zu bytes)\n", path, len);
     }
+    fz_fds_take(&fds);
     (void)LLVMFuzzerTestOneInput(buf, len);
+    fz_fds_check(&fds, path);
     free(buf);
     return 0;
 }

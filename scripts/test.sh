@@ -20,10 +20,20 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 step "the unit tests again on the epoll backend (gcc, ASan+UBSan)"
 AIOTP_TEST_BACKEND=epoll ctest --test-dir build/gcc-asan -j"$jobs" --output-on-failure -L unit
 
+step "the stream-transport suite again on the simulated kernel (gcc, ASan+UBSan)"
+AIOTP_TEST_BACKEND=sim ctest --test-dir build/gcc-asan -j"$jobs" --output-on-failure -L stream
+
 step "clang, all tests except proofs"
 cmake -S . -B build/clang -DCMAKE_C_COMPILER=clang >/dev/null
 cmake --build build/clang -j"$jobs" >/dev/null
 ctest --test-dir build/clang -j"$jobs" --output-on-failure -LE proof
+
+step "fuzzing: short AFL++ campaigns and libFuzzer runs, any finding fails (fuzz/README.md)"
+# AFL++ (afl-clang-fast, ASan+UBSan, persistent): 20 s per target; the negative targets
+# must find their planted bug (FLOW-4) and fd leak. Then libFuzzer, 5 s per target.
+fuzz/run_campaign.sh 20 fuzz_stream fuzz_buffered fuzz_trace
+fuzz/run_campaign.sh 10 fuzz_negative fuzz_fdleak
+fuzz/run_campaign.sh --libfuzzer 5 fuzz_stream fuzz_buffered fuzz_trace fuzz_negative
 
 step "valgrind memcheck, unit test binaries and the demo (gcc build)"
 cmake -S . -B build/gcc -DCMAKE_C_COMPILER=gcc >/dev/null

@@ -1782,6 +1782,12 @@ int aiotp_oracle_feed(aiotp_oracle *o, const char *line, size_t len, size_t line
     if (ts == NULL) {
         return violate(o, NULL, "TRACE-3", "t%lu was never opened", pl.tid);
     }
+    if ((pl.kind == L_CB || pl.kind == L_CALL) && o->depth >= AIOTP_ORACLE_MAX_DEPTH) {
+        /* the limit first: a line the oracle cannot track is not judged either, so the
+           result and the report agree (found by fuzz_trace) */
+        return stop(o, AIOTP_ORACLE_ELIMIT, "cb/call nesting deeper than %u",
+                    AIOTP_ORACLE_MAX_DEPTH);
+    }
     ts->seq++;
     ring_push(&ts->recent, o->buf, len, lineno);
     if (pl.kind == L_LIMITS) {

@@ -1,0 +1,648 @@
+/*
+ * fuzz/fuzz_trace.c - the trace parser and checker: the conformance oracle
+ * (include/aiotp/oracle.h) and the command line aiotp-trace-check
+ * (tools/aiotp_trace_check.c) on arbitrary text.
+ *
+ * Input: byte 0 chooses the options, the rest is the trace. Options: bit 0
+ * AIOTP_ORACLE_REQUIRE_LOST (--require-lost); bits 1-2 max_transports 0 (the default,
+ * 256), 1, 2 or 4 (--max-transports N); bit 3 the second run feeds NUL-terminated lines
+ * (aiotp_oracle_feed_line) instead of counted ones. The trace is cut into lines at '\n'
+ * exactly as the command line does: no line after a final '\n', "" has no line at all,
+ * a '\r' stays in its line (and is a parse error), line numbers start at 1.
+ *
+ * Four runs per input, each checked, then compared with the others:
+ *   R  the chosen options, every line fed (aiotp_oracle_feed), then finish; after every
+ *      call: the result is one of OK / VIOLATION / EPARSE / ELIMIT; the oracle's deep
+ *      check (aiotp_oracle_is_valid); the line count; once stopped (EPARSE/ELIMIT) every
+ *      later call returns the same code and counts nothing; an overlong line or a
+ *      non-printable byte is EPARSE, a blank line or a comment is OK; OK adds no
+ *      violation, VIOLATION adds one; first() is NULL exactly until the first non-OK
+ *      result, and from then on describes that problem: its line (the finish() report:
+ *      the last line), its kind (a rule ID that is in the oracle's rule table, with that
+ *      rule's text, for a violation; no rule for a parse or limit error), a detail, and
+ *      recent events with increasing line numbers up to it whose text is the line's text
+ *      (cut with "..." when long).
+ *   D  the default max_transports and REQUIRE_LOST flipped: the same result on every
+ *      line up to R's first ELIMIT (where D must say OK or ELIMIT); the flag only
+ *      changes finish(): without it OK or the same VIOLATION, with it more violations.
+ *   S  the command line's loop (stop at the first non-OK result, finish only after a
+ *      clean trace), optionally with aiotp_oracle_feed_line: the same results and the
+ *      same first report (kind, rule, line, detail, transport, recent events) as R.
+ *   C  aiotp-trace-check itself (its main(), compiled in renamed) on a temporary file
+ *      with the same options: exit 0 / 1 / 2 as S ended OK / VIOLATION / EPARSE or
+ *      ELIMIT, and the first line it prints is S's outcome ("FILE: OK: N lines conform",
+ *      "FILE:LINE: RULE-ID: rule text", "FILE:LINE: parse error: detail", ...).
+ * The oracle's memory comes from a counting allocator: one block, freed with its size.
+ * Any failure prints "FUZZ VIOLATION [TRACE-...] ..." and aborts.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aiotp/oracle.h"
+#include "trace_check_main.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define OPT_REQUIRE_LOST 0x01u
+#define OPT_FEED_LINE 0x08u
+static const size_t max_choice[4] = {0, 1, 2, 4};
+
+/* ---- failures ---------------------------------------------------------------------- */
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3), noreturn))
+#endif
+static void fail(const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "FUZZ VIOLATION [%s] ", what);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    abort();
+}
+
+#define REQUIRE(cond, what, ...)                                                       \
+    do {                                                                               \
+        if (!(cond)) {                                                                 \
+            fail(what, __VA_ARGS__);                                                   \
+        }                                                                              \
+    } while (0)
+
+/* ---- the oracle's allocator: counts blocks and bytes, checks the size at free ------- */
+
+/* An oracle is one block of about 1.5 KiB per tracked transport (380 KiB by default),
+   and three are made per input: large enough for the sanitizer's allocator to map and
+   unmap them every time, which took most of the time. They are carved from a static
+   arena instead, reset for every input (so the same input takes the same path whatever
+   ran before: AFL++ stability), with poisoned gaps between the blocks and poisoned free
+   space under ASan, so overflows and uses after free are still caught. A block that
+   does not fit comes from malloc. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FZ_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FZ_ASAN 1
+#endif
+#endif
+#ifdef FZ_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+#define ARENA ((size_t)2 << 20)
+#define GAP 64u /* poisoned bytes after each block */
+static union {
+    long double ld; /* alignment (C99: no max_align_t) */
+    long long ll;
+    void *vp;
+    unsigned char bytes[ARENA];
+} g_arena;
+static size_t g_used;
+
+static long g_blocks;
+static size_t g_bytes;
+
+static void arena_reset(void)
+{
+    g_used = 0;
+    POISON(g_arena.bytes, ARENA);
+}
+
+static bool in_arena(const void *p)
+{
+    const unsigned char *c = p;
+    return c >= g_arena.bytes && c < g_arena.bytes + ARENA;
+}
+
+static void *t_alloc(void *ctx, size_t n)
+{
+    void *p;
+    size_t need = (n + GAP + 63u) & ~(size_t)63u;
+    (void)ctx;
+    if (n < ARENA && need <= ARENA - g_used) {
+        p = g_arena.bytes + g_used;
+        g_used += need;
+        UNPOISON(p, n);
+        memset(p, 0xa5, n); /* not zeroed: the oracle must initialise it */
+    } else {
+        p = malloc(n);
+    }
+    if (p != NULL) {
+        g_blocks++;
+        g_bytes += n;
+    }
+    return p;
+}
+
+static void t_free(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    REQUIRE(p != NULL, "TRACE-ALLOC", "free(NULL, %zu)", n);
+    REQUIRE(g_blocks > 0 && n <= g_bytes, "TRACE-ALLOC",
+            "free of %zu bytes, %ld blocks / %zu bytes live", n, g_blocks, g_bytes);
+    g_blocks--;
+    g_bytes -= n;
+    if (in_arena(p)) {
+        POISON(p, n); /* the space is reused by the next input only */
+    } else {
+        free(p);
+    }
+}
+
+static const aiotp_oracle_alloc counting = {t_alloc, t_free, NULL};
+
+/* ---- the trace, cut into lines as aiotp-trace-check does --------------------------- */
+
+typedef struct trace {
+    const char *text;
+    size_t size;
+    size_t n;      /* lines */
+    size_t *off;   /* line i: text[off[i] .. off[i] + len[i]) */
+    size_t *len;
+    char *z;       /* copy with every '\n' (and the end) a NUL: for feed_line */
+    bool has_nul;  /* a NUL byte somewhere: feed_line would see other lines */
+} trace;
+
+static void trace_split(trace *tr, const char *text, size_t size)
+{
+    size_t i;
+    size_t start = 0;
+    size_t cap = 1;
+
+    memset(tr, 0, sizeof(*tr));
+    tr->text = text;
+    tr->size = size;
+    for (i = 0; i < size; i++) {
+        cap += text[i] == '\n';
+    }
+    tr->off = malloc(cap * sizeof(size_t));
+    tr->len = malloc(cap * sizeof(size_t));
+    tr->z = malloc(size + 1);
+    REQUIRE(tr->off != NULL && tr->len != NULL && tr->z != NULL, "TRACE-HARNESS", "malloc");
+    if (size > 0) {
+        memcpy(tr->z, text, size);
+    }
+    tr->z[size] = '\0';
+    for (i = 0; i < size; i++) {
+        if (text[i] == '\0') {
+            tr->has_nul = true;
+        }
+        if (text[i] == '\n') {
+            tr->z[i] = '\0';
+            tr->off[tr->n] = start;
+            tr->len[tr->n++] = i - start;
+            start = i + 1;
+        }
+    }
+    if (start < size) {
+        tr->off[tr->n] = start;
+        tr->len[tr->n++] = size - start;
+    }
+}
+
+static void trace_free(trace *tr)
+{
+    free(tr->off);
+    free(tr->len);
+    free(tr->z);
+}
+
+/* ---- one run of the oracle ---------------------------------------------------------- */
+
+#define NOT_CALLED 100 /* finish() was not called */
+
+typedef struct run {
+    const char *name;
+    aiotp_oracle *o;
+    int *rc;            /* result per line fed */
+    size_t fed;
+    int fin;            /* finish() result or NOT_CALLED */
+    int stop;           /* EPARSE / ELIMIT once stopped, else 0 */
+    size_t viol;        /* violations() so far */
+    int first_rc;       /* the first non-OK result (feed or finish), 0 if none */
+    size_t first_line;  /* the line it belongs to */
+    bool first_at_finish; /* ... and it came from finish() */
+    bool deep;          /* run aiotp_oracle_is_valid after every call */
+} run;
+
+static bool printable_line(const char *p, size_t len)
+{
+    size_t i;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x20 || c > 0x7e) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool known_result(int rc)
+{
+    return rc == AIOTP_ORACLE_OK || rc == AIOTP_ORACLE_VIOLATION || rc == AIOTP_ORACLE_EPARSE ||
+           rc == AIOTP_ORACLE_ELIMIT;
+}
+
+/* What the first report must look like once the first non-OK result was `rc` at `line`. */
+static void check_report(const run *r, const trace *tr)
+{
+    const aiotp_oracle_report *rep = aiotp_oracle_first(r->o);
+    size_t i;
+
+    if (r->first_rc == AIOTP_ORACLE_OK) {
+        REQUIRE(rep == NULL, "TRACE-REPORT", "%s: a report (%s, line %zu) but every call said OK",
+                r->name, rep->rule != NULL ? rep->rule : rep->detail, rep->lineno);
+        REQUIRE(aiotp_oracle_violations(r->o) == 0, "TRACE-REPORT",
+                "%s: %zu violations counted but every call said OK", r->name,
+                aiotp_oracle_violations(r->o));
+        return;
+    }
+    REQUIRE(rep != NULL, "TRACE-REPORT", "%s: result %d at line %zu but no report", r->name,
+            r->first_rc, r->first_line);
+    REQUIRE(rep->lineno == r->first_line, "TRACE-REPORT",
+            "%s: report at line %zu, the first problem was at line %zu", r->name, rep->lineno,
+            r->first_line);
+    /* (fuzz/findings/README.md: the oracle once reported a violation for a line that
+       also overflowed its nesting limit, and returned ELIMIT; fixed) */
+    REQUIRE(rep->result == r->first_rc, "TRACE-REPORT",
+            "%s: report of kind %d (%s) at line %zu, but the call returned %d (parse error "
+            "vs violation)", r->name, rep->result, rep->rule != NULL ? rep->rule : "no rule",
+            rep->lineno, r->first_rc);
+    REQUIRE(memchr(rep->detail, '\0', sizeof(rep->detail)) != NULL && rep->detail[0] != '\0',
+            "TRACE-REPORT", "%s: empty or unterminated detail", r->name);
+    if (rep->result == AIOTP_ORACLE_VIOLATION) {
+        const char *text;
+        REQUIRE(rep->rule != NULL, "TRACE-REPORT", "%s: violation without a rule ID", r->name);
+        text = aiotp_oracle_rule_text(rep->rule);
+        REQUIRE(text != NULL, "TRACE-RULE", "%s: rule ID '%s' (line %zu) is not in the rule table",
+                r->name, rep->rule, rep->lineno);
+        REQUIRE(rep->rule_text != NULL && strcmp(rep->rule_text, text) == 0, "TRACE-RULE",
+                "%s: rule text of %s is not the table's", r->name, rep->rule);
+    } else {
+        REQUIRE(rep->rule == NULL && rep->rule_text == NULL, "TRACE-REPORT",
+                "%s: a %s error with a rule ID", r->name,
+                rep->result == AIOTP_ORACLE_EPARSE ? "parse" : "limit");
+        REQUIRE(rep->tid == 0, "TRACE-REPORT", "%s: a parse/limit error names t%lu", r->name,
+                rep->tid);
+    }
+    REQUIRE(rep->nrecent <= AIOTP_ORACLE_RECENT, "TRACE-REPORT", "%s: nrecent %zu", r->name,
+            rep->nrecent);
+    for (i = 0; i < rep->nrecent; i++) {
+        const aiotp_oracle_event *ev = &rep->recent[i];
+        size_t k;
+        size_t len;
+        const char *line;
+        REQUIRE(ev->lineno >= 1 && ev->lineno <= rep->lineno && ev->lineno <= tr->n,
+                "TRACE-REPORT", "%s: recent event %zu at line %zu (report at %zu, %zu lines)",
+                r->name, i, ev->lineno, rep->lineno, tr->n);
+        REQUIRE(i == 0 || ev->lineno > rep->recent[i - 1].lineno, "TRACE-REPORT",
+                "%s: recent events out of order (%zu after %zu)", r->name, ev->lineno,
+                rep->recent[i - 1].lineno);
+        REQUIRE(memchr(ev->text, '\0', sizeof(ev->text)) != NULL, "TRACE-REPORT",
+                "%s: recent event text unterminated", r->name);
+        k = ev->lineno - 1;
+        line = tr->text + tr->off[k];
+        len = tr->len[k];
+        if (len <= AIOTP_ORACLE_KEEP - 1) {
+            REQUIRE(strlen(ev->text) == len && memcmp(ev->text, line, len) == 0, "TRACE-REPORT",
+                    "%s: recent event of line %zu is not that line", r->name, ev->lineno);
+        } else {
+            REQUIRE(strlen(ev->text) == AIOTP_ORACLE_KEEP - 1 &&
+                        memcmp(ev->text, line, AIOTP_ORACLE_KEEP - 4) == 0 &&
+                        strcmp(ev->text + AIOTP_ORACLE_KEEP - 4, "...") == 0,
+                    "TRACE-REPORT", "%s: long recent line %zu not cut with '...'", r->name,
+                    ev->lineno);
+        }
+    }
+}
+
+static void run_begin(run *r, const char *name, const aiotp_oracle_config *cfg, size_t nlines,
+                      bool deep)
+{
+    int rc;
+    memset(r, 0, sizeof(*r));
+    r->name = name;
+    r->fin = NOT_CALLED;
+    r->deep = deep;
+    r->rc = malloc((nlines + 1) * sizeof(int));
+    REQUIRE(r->rc != NULL, "TRACE-HARNESS", "malloc");
+    rc = aiotp_oracle_new(cfg, &counting, &r->o);
+    REQUIRE(rc == 0 && r->o != NULL, "TRACE-NEW", "%s: aiotp_oracle_new: %d", name, rc);
+    REQUIRE(aiotp_oracle_is_valid(r->o), "TRACE-VALID", "%s: invalid right after new", name);
+    REQUIRE(aiotp_oracle_first(r->o) == NULL && aiotp_oracle_lines(r->o) == 0 &&
+                aiotp_oracle_violations(r->o) == 0,
+            "TRACE-NEW", "%s: a new oracle is not empty", name);
+}
+
+static void run_end(run *r)
+{
+    aiotp_oracle_free(r->o);
+    free(r->rc);
+    r->o = NULL;
+    r->rc = NULL;
+}
+
+/* Feed line i (counted, or NUL-terminated) and check everything that must hold. */
+static int run_feed(run *r, const trace *tr, size_t i, bool nul_terminated)
+{
+    const char *p = tr->text + tr->off[i];
+    size_t len = tr->len[i];
+    size_t v;
+    int rc;
+
+    rc = nul_terminated ? aiotp_oracle_feed_line(r->o, tr->z + tr->off[i], i + 1)
+                        : aiotp_oracle_feed(r->o, p, len, i + 1);
+    v = aiotp_oracle_violations(r->o);
+    REQUIRE(known_result(rc), "TRACE-RESULT", "%s: line %zu: result %d", r->name, i + 1, rc);
+    REQUIRE(aiotp_oracle_lines(r->o) == i + 1, "TRACE-LINES", "%s: %zu lines counted after %zu",
+            r->name, aiotp_oracle_lines(r->o), i + 1);
+    if (r->deep) {
+        REQUIRE(aiotp_oracle_is_valid(r->o), "TRACE-VALID", "%s: invalid after line %zu",
+                r->name, i + 1);
+    }
+    if (r->stop != 0) {
+        REQUIRE(rc == r->stop, "TRACE-STOP", "%s: line %zu returned %d after the oracle stopped "
+                "with %d", r->name, i + 1, rc, r->stop);
+        REQUIRE(v == r->viol, "TRACE-STOP", "%s: a violation counted after the stop", r->name);
+    } else {
+        if (len > AIOTP_ORACLE_MAX_LINE || !printable_line(p, len)) {
+            REQUIRE(rc == AIOTP_ORACLE_EPARSE, "TRACE-PARSE",
+                    "%s: line %zu (%zu bytes, %s) returned %d, not a parse error", r->name, i + 1,
+                    len, len > AIOTP_ORACLE_MAX_LINE ? "too long" : "non-printable", rc);
+        } else if (len == 0 || p[0] == '#') {
+            REQUIRE(rc == AIOTP_ORACLE_OK, "TRACE-PARSE",
+                    "%s: line %zu is blank or a comment but returned %d", r->name, i + 1, rc);
+        }
+        REQUIRE(rc != AIOTP_ORACLE_OK || v == r->viol, "TRACE-COUNT",
+                "%s: line %zu returned OK but counted a violation", r->name, i + 1);
+        REQUIRE(rc != AIOTP_ORACLE_VIOLATION || v > r->viol, "TRACE-COUNT",
+                "%s: line %zu returned VIOLATION but counted none", r->name, i + 1);
+        REQUIRE(v >= r->viol, "TRACE-COUNT", "%s: violations went down", r->name);
+        if (rc < 0) {
+            r->stop = rc;
+        }
+    }
+    r->viol = v;
+    r->rc[i] = rc;
+    r->fed = i + 1;
+    if (rc != AIOTP_ORACLE_OK && r->first_rc == AIOTP_ORACLE_OK) {
+        r->first_rc = rc;
+        r->first_line = i + 1;
+    }
+    check_report(r, tr);
+    return rc;
+}
+
+static int run_finish(run *r, const trace *tr)
+{
+    int rc = aiotp_oracle_finish(r->o);
+    size_t v = aiotp_oracle_violations(r->o);
+    REQUIRE(known_result(rc), "TRACE-RESULT", "%s: finish: result %d", r->name, rc);
+    REQUIRE(aiotp_oracle_is_valid(r->o), "TRACE-VALID", "%s: invalid after finish", r->name);
+    REQUIRE(aiotp_oracle_lines(r->o) == r->fed, "TRACE-LINES", "%s: finish changed the line count",
+            r->name);
+    if (r->stop != 0) {
+        REQUIRE(rc == r->stop, "TRACE-STOP", "%s: finish returned %d after the stop %d", r->name,
+                rc, r->stop);
+        REQUIRE(v == r->viol, "TRACE-STOP", "%s: finish counted a violation after the stop",
+                r->name);
+    } else {
+        REQUIRE(rc != AIOTP_ORACLE_OK || v == r->viol, "TRACE-COUNT",
+                "%s: finish returned OK but counted a violation", r->name);
+        REQUIRE(rc != AIOTP_ORACLE_VIOLATION || v > r->viol, "TRACE-COUNT",
+                "%s: finish returned VIOLATION but counted none", r->name);
+        REQUIRE(rc != AIOTP_ORACLE_ELIMIT, "TRACE-RESULT", "%s: finish returned ELIMIT", r->name);
+    }
+    r->viol = v;
+    r->fin = rc;
+    if (rc != AIOTP_ORACLE_OK && r->first_rc == AIOTP_ORACLE_OK) {
+        r->first_rc = rc;
+        r->first_line = r->fed; /* finish() reports at the last line fed (0: none) */
+        r->first_at_finish = true;
+    }
+    check_report(r, tr);
+    return rc;
+}
+
+static void same_report(const run *a, const run *b)
+{
+    const aiotp_oracle_report *x = aiotp_oracle_first(a->o);
+    const aiotp_oracle_report *y = aiotp_oracle_first(b->o);
+    size_t i;
+    REQUIRE((x == NULL) == (y == NULL), "TRACE-SAME", "%s has a report, %s not",
+            x != NULL ? a->name : b->name, x != NULL ? b->name : a->name);
+    if (x == NULL) {
+        return;
+    }
+    REQUIRE(x->result == y->result && x->lineno == y->lineno && x->tid == y->tid &&
+                (x->rule == NULL) == (y->rule == NULL) &&
+                (x->rule == NULL || strcmp(x->rule, y->rule) == 0) &&
+                strcmp(x->detail, y->detail) == 0 && x->nrecent == y->nrecent,
+            "TRACE-SAME", "first reports differ: %s: %d %s line %zu t%lu '%s'; %s: %d %s line "
+            "%zu t%lu '%s'", a->name, x->result, x->rule != NULL ? x->rule : "-", x->lineno,
+            x->tid, x->detail, b->name, y->result, y->rule != NULL ? y->rule : "-", y->lineno,
+            y->tid, y->detail);
+    for (i = 0; i < x->nrecent && i < AIOTP_ORACLE_RECENT; i++) {
+        REQUIRE(x->recent[i].lineno == y->recent[i].lineno &&
+                    strcmp(x->recent[i].text, y->recent[i].text) == 0,
+                "TRACE-SAME", "recent event %zu differs between %s and %s", i, a->name, b->name);
+    }
+}
+
+/* ---- C: the command line, its main() compiled in as aiotp_trace_check_main ---------- */
+
+static void run_cli(const trace *tr, const aiotp_oracle_config *cfg, int want_exit,
+                    const char *want_first_line)
+{
+    FILE *in = tmpfile();
+    FILE *out = tmpfile();
+    char path[64];
+    char maxarg[32];
+    char arg0[] = "aiotp-trace-check";
+    char arg_rl[] = "--require-lost";
+    char arg_mt[] = "--max-transports";
+    char *argv[8];
+    char got[512];
+    int argc = 0;
+    int saved;
+    int ex;
+
+    REQUIRE(in != NULL && out != NULL, "TRACE-HARNESS", "tmpfile failed");
+    REQUIRE(tr->size == 0 || fwrite(tr->text, 1, tr->size, in) == tr->size, "TRACE-HARNESS",
+            "writing the trace file");
+    REQUIRE(fflush(in) == 0, "TRACE-HARNESS", "fflush");
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fileno(in));
+    argv[argc++] = arg0;
+    if (cfg->flags & AIOTP_ORACLE_REQUIRE_LOST) {
+        argv[argc++] = arg_rl;
+    }
+    if (cfg->max_transports != 0) {
+        snprintf(maxarg, sizeof(maxarg), "%zu", cfg->max_transports);
+        argv[argc++] = arg_mt;
+        argv[argc++] = maxarg;
+    }
+    argv[argc++] = path;
+    argv[argc] = NULL;
+
+    /* its report goes to stdout: catch it in `out` */
+    fflush(stdout);
+    saved = dup(1); /* -1 if stdout is closed: then it is closed again afterwards */
+    REQUIRE(dup2(fileno(out), 1) == 1, "TRACE-HARNESS", "dup2");
+    ex = aiotp_trace_check_main(argc, argv);
+    fflush(stdout);
+    if (saved >= 0) {
+        dup2(saved, 1);
+        close(saved);
+    } else {
+        close(1);
+    }
+    fclose(in);
+    rewind(out);
+    if (fgets(got, sizeof(got), out) == NULL) {
+        got[0] = '\0';
+    }
+    fclose(out);
+
+    REQUIRE(ex == want_exit, "TRACE-CLI", "aiotp-trace-check exit %d, %d expected (first line: %s)",
+            ex, want_exit, got);
+    REQUIRE(strncmp(got, path, strlen(path)) == 0 &&
+                strncmp(got + strlen(path), want_first_line, strlen(want_first_line)) == 0,
+            "TRACE-CLI", "aiotp-trace-check printed '%s', expected '<file>%s'", got,
+            want_first_line);
+}
+
+/* What aiotp-trace-check must print first after the file name, from run S. */
+static void expected_cli(const run *s, int *want_exit, char *line, size_t cap)
+{
+    const aiotp_oracle_report *rep = aiotp_oracle_first(s->o);
+    if (s->first_rc == AIOTP_ORACLE_OK) {
+        *want_exit = 0;
+        snprintf(line, cap, ": OK: %zu lines conform\n", s->fed);
+        return;
+    }
+    *want_exit = s->first_rc == AIOTP_ORACLE_VIOLATION ? 1 : 2;
+    if (rep->result == AIOTP_ORACLE_VIOLATION) {
+        snprintf(line, cap, ":%zu: %s: ", rep->lineno, rep->rule);
+    } else {
+        snprintf(line, cap, ":%zu: %s: ", rep->lineno,
+                 rep->result == AIOTP_ORACLE_ELIMIT ? "limit" : "parse error");
+    }
+}
+
+/* ---- one input ------------------------------------------------------------------------ */
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    unsigned opt = size > 0 ? data[0] : 0u;
+    aiotp_oracle_config cfg;
+    aiotp_oracle_config dcfg;
+    trace tr;
+    run R;
+    run D;
+    run S;
+    size_t i;
+    size_t elimit_at;
+    bool feed_line;
+    int want_exit;
+    char want_line[64];
+
+    g_blocks = 0;
+    g_bytes = 0;
+    arena_reset();
+    trace_split(&tr, size > 0 ? (const char *)data + 1 : "", size > 0 ? size - 1 : 0);
+    cfg.flags = (opt & OPT_REQUIRE_LOST) ? AIOTP_ORACLE_REQUIRE_LOST : 0u;
+    cfg.max_transports = max_choice[(opt >> 1) & 3u];
+    dcfg.flags = cfg.flags ^ AIOTP_ORACLE_REQUIRE_LOST;
+    dcfg.max_transports = 0;
+    feed_line = (opt & OPT_FEED_LINE) != 0 && !tr.has_nul;
+
+    /* R: every line, then finish */
+    run_begin(&R, "R", &cfg, tr.n, true);
+    elimit_at = tr.n;
+    for (i = 0; i < tr.n; i++) {
+        if (run_feed(&R, &tr, i, false) == AIOTP_ORACLE_ELIMIT && elimit_at == tr.n) {
+            elimit_at = i;
+        }
+    }
+    (void)run_finish(&R, &tr);
+
+    /* D: default max_transports, REQUIRE_LOST flipped */
+    run_begin(&D, "D", &dcfg, tr.n, false);
+    for (i = 0; i < tr.n; i++) {
+        int rc = run_feed(&D, &tr, i, false);
+        if (i < elimit_at) {
+            REQUIRE(rc == R.rc[i], "TRACE-OPTIONS",
+                    "line %zu: %d with max_transports %zu flags %u, %d with the default and "
+                    "flags %u", i + 1, R.rc[i], cfg.max_transports, cfg.flags, rc, dcfg.flags);
+        } else if (i == elimit_at) {
+            REQUIRE(rc == AIOTP_ORACLE_OK || rc == AIOTP_ORACLE_ELIMIT, "TRACE-OPTIONS",
+                    "line %zu: ELIMIT with max_transports %zu, %d with the default", i + 1,
+                    cfg.max_transports, rc);
+        }
+    }
+    (void)run_finish(&D, &tr);
+    if (elimit_at == tr.n) {
+        const run *without = (cfg.flags & AIOTP_ORACLE_REQUIRE_LOST) ? &D : &R;
+        const run *with = (cfg.flags & AIOTP_ORACLE_REQUIRE_LOST) ? &R : &D;
+        if (R.stop == 0) {
+            REQUIRE(with->viol >= without->viol, "TRACE-OPTIONS",
+                    "fewer violations with REQUIRE_LOST (%zu) than without (%zu)", with->viol,
+                    without->viol);
+            REQUIRE(without->fin != AIOTP_ORACLE_VIOLATION || with->fin == AIOTP_ORACLE_VIOLATION,
+                    "TRACE-OPTIONS", "finish: VIOLATION without REQUIRE_LOST, %d with it",
+                    with->fin);
+            REQUIRE(without->fin == with->fin || (without->fin == AIOTP_ORACLE_OK &&
+                                                  with->fin == AIOTP_ORACLE_VIOLATION),
+                    "TRACE-OPTIONS", "finish: %d without REQUIRE_LOST, %d with it", without->fin,
+                    with->fin);
+        } else {
+            REQUIRE(R.fin == D.fin, "TRACE-OPTIONS", "finish after the stop: %d and %d", R.fin,
+                    D.fin);
+        }
+        if (R.first_rc != AIOTP_ORACLE_OK && !R.first_at_finish) {
+            same_report(&R, &D); /* the first problem was on a line: options do not matter */
+        }
+    }
+
+    /* S: the command line's loop */
+    run_begin(&S, "S", &cfg, tr.n, false);
+    for (i = 0; i < tr.n; i++) {
+        int rc = run_feed(&S, &tr, i, feed_line);
+        REQUIRE(rc == R.rc[i], "TRACE-SAME", "line %zu: %d in S (%s), %d in R", i + 1, rc,
+                feed_line ? "feed_line" : "feed", R.rc[i]);
+        if (rc != AIOTP_ORACLE_OK) {
+            break;
+        }
+    }
+    if (S.first_rc == AIOTP_ORACLE_OK) {
+        int rc = run_finish(&S, &tr);
+        REQUIRE(rc == R.fin, "TRACE-SAME", "finish: %d in S, %d in R", rc, R.fin);
+    }
+    REQUIRE(S.first_rc == R.first_rc && S.first_line == R.first_line, "TRACE-SAME",
+            "first problem: %d at line %zu in S, %d at line %zu in R", S.first_rc, S.first_line,
+            R.first_rc, R.first_line);
+    same_report(&R, &S);
+
+    /* C: aiotp-trace-check on a file with the same options */
+    expected_cli(&S, &want_exit, want_line, sizeof(want_line));
+    run_cli(&tr, &cfg, want_exit, want_line);
+
+    run_end(&R);
+    run_end(&D);
+    run_end(&S);
+    trace_free(&tr);
+    REQUIRE(g_blocks == 0 && g_bytes == 0, "TRACE-LEAK",
+            "the oracle left %ld blocks / %zu bytes allocated", g_blocks, g_bytes);
+    return 0;
+}
