@@ -491,9 +491,26 @@ static uint32_t next_gen(uint32_t g)
     return g == 0 ? 1 : g;
 }
 
-int aiotp__set_reader(aiotp_loop *loop, int fd, aiotp_fd_fn fn, void *arg)
+/* One direction (reader or writer) of an fd's registration. */
+typedef struct fd_side {
+    aiotp_fd_fn *fn;
+    void **arg;
+    uint32_t *gen;
+} fd_side;
+
+static fd_side side_of(aiotp__fdreg *r, bool writer)
 {
-    aiotp__fdreg *r;
+    fd_side s;
+    s.fn = writer ? &r->wfn : &r->rfn;
+    s.arg = writer ? &r->warg : &r->rarg;
+    s.gen = writer ? &r->wgen : &r->rgen;
+    return s;
+}
+
+/* Install fn/arg on one side of fd; if the backend refuses, the old handler stays. */
+static int set_side(aiotp_loop *loop, int fd, bool writer, aiotp_fd_fn fn, void *arg)
+{
+    fd_side s;
     aiotp_fd_fn ofn;
     void *oarg;
     int rc = aiotp__fd_reserve(loop, fd);
@@ -501,74 +518,54 @@ int aiotp__set_reader(aiotp_loop *loop, int fd, aiotp_fd_fn fn, void *arg)
     if (rc != 0) {
         return rc;
     }
-    r = &loop->fds[fd];
-    ofn = r->rfn;
-    oarg = r->rarg;
-    r->rfn = fn;
-    r->rarg = arg;
+    s = side_of(&loop->fds[fd], writer);
+    ofn = *s.fn;
+    oarg = *s.arg;
+    *s.fn = fn;
+    *s.arg = arg;
     rc = fd_update(loop, fd);
     if (rc != 0) {
-        r->rfn = ofn;
-        r->rarg = oarg;
+        *s.fn = ofn;
+        *s.arg = oarg;
         return rc;
     }
-    r->rgen = next_gen(r->rgen); /* an event queued for the old reader is dropped */
+    *s.gen = next_gen(*s.gen); /* an event queued for the old handler is dropped */
     return 0;
 }
 
-int aiotp__set_writer(aiotp_loop *loop, int fd, aiotp_fd_fn fn, void *arg)
+static void clear_side(aiotp_loop *loop, int fd, bool writer)
 {
-    aiotp__fdreg *r;
-    aiotp_fd_fn ofn;
-    void *oarg;
-    int rc = aiotp__fd_reserve(loop, fd);
-
-    if (rc != 0) {
-        return rc;
-    }
-    r = &loop->fds[fd];
-    ofn = r->wfn;
-    oarg = r->warg;
-    r->wfn = fn;
-    r->warg = arg;
-    rc = fd_update(loop, fd);
-    if (rc != 0) {
-        r->wfn = ofn;
-        r->warg = oarg;
-        return rc;
-    }
-    r->wgen = next_gen(r->wgen);
-    return 0;
-}
-
-void aiotp__clear_reader(aiotp_loop *loop, int fd)
-{
-    aiotp__fdreg *r;
+    fd_side s;
     if (fd < 0 || (size_t)fd >= loop->fds_cap) {
         return;
     }
-    r = &loop->fds[fd];
-    if (r->rfn != NULL) {
-        r->rfn = NULL;
-        r->rarg = NULL;
-        r->rgen = next_gen(r->rgen);
+    s = side_of(&loop->fds[fd], writer);
+    if (*s.fn != NULL) {
+        *s.fn = NULL;
+        *s.arg = NULL;
+        *s.gen = next_gen(*s.gen);
         (void)fd_update(loop, fd); /* removing interest cannot need memory */
     }
 }
 
+int aiotp__set_reader(aiotp_loop *loop, int fd, aiotp_fd_fn fn, void *arg)
+{
+    return set_side(loop, fd, false, fn, arg);
+}
+
+int aiotp__set_writer(aiotp_loop *loop, int fd, aiotp_fd_fn fn, void *arg)
+{
+    return set_side(loop, fd, true, fn, arg);
+}
+
+void aiotp__clear_reader(aiotp_loop *loop, int fd)
+{
+    clear_side(loop, fd, false);
+}
+
 void aiotp__clear_writer(aiotp_loop *loop, int fd)
 {
-    aiotp__fdreg *r;
-    if (fd < 0 || (size_t)fd >= loop->fds_cap) {
-        return;
-    }
-    r = &loop->fds[fd];
-    if (r->wfn != NULL) {
-        r->wfn = NULL;
-        r->warg = NULL;
-        r->wgen = next_gen(r->wgen);
-        (void)fd_update(loop, fd);
-    }
+    clear_side(loop, fd, true);
 }
 
 void aiotp__fd_forget(aiotp_loop *loop, int fd)

@@ -530,12 +530,14 @@ void th_loop_free(aiotp_loop *loop)
             retained[i] = NULL;
         }
     }
-    aiotp_loop_free(loop);
-    for (i = 0; i < MAX_LOOPS; i++) {
-        if (loops[i] == loop) {
-            loops[i] = NULL;
-            oracle_done(i);
-        }
+    i = 0;
+    while (i < MAX_LOOPS && loops[i] != loop) {
+        i++;
+    }
+    aiotp_loop_free(loop); /* may still emit lines (to the oracle of slot i) */
+    if (i < MAX_LOOPS) {
+        loops[i] = NULL;
+        oracle_done(i);
     }
 }
 

@@ -58,6 +58,14 @@ typedef struct sim_pair {
 
 enum { EP_FREE = 0, EP_SOCK, EP_LISTEN, EP_CONN };
 
+/* An injected error: the next k calls of one kind return err. */
+typedef struct sim_fail {
+    int err;
+    unsigned k;
+} sim_fail;
+
+enum { FAIL_SEND, FAIL_RECV, FAIL_SHUTDOWN, FAIL_KINDS };
+
 typedef struct sim_ep {
     int kind;          /* EP_*; EP_FREE: the fd number is free */
     int family;        /* AF_UNIX, AF_INET, AF_INET6 */
@@ -87,12 +95,7 @@ typedef struct sim_ep {
     unsigned eagain;   /* next sends returning -EAGAIN */
     bool eintr_send;
     bool eintr_recv;
-    int send_err;      /* injected send error and how many times */
-    unsigned send_err_k;
-    int recv_err;
-    unsigned recv_err_k;
-    int shut_err;
-    unsigned shut_err_k;
+    sim_fail fail[FAIL_KINDS]; /* injected send / recv / shutdown errors */
 } sim_ep;
 
 typedef struct sim_path {
@@ -651,9 +654,9 @@ static ssize_t do_recv(aiotp_sim *sim, int fd, void *buf, size_t len, int flags)
         e->eintr_recv = false;
         return -EINTR;
     }
-    if (e->recv_err_k > 0) {
-        e->recv_err_k--;
-        return e->recv_err;
+    if (e->fail[FAIL_RECV].k > 0) {
+        e->fail[FAIL_RECV].k--;
+        return e->fail[FAIL_RECV].err;
     }
     if (len == 0) {
         return 0;
@@ -706,9 +709,9 @@ static ssize_t do_sendv(aiotp_sim *sim, int fd, const struct iovec *iov, size_t 
         e->eintr_send = false;
         return -EINTR;
     }
-    if (e->send_err_k > 0) {
-        e->send_err_k--;
-        return e->send_err;
+    if (e->fail[FAIL_SEND].k > 0) {
+        e->fail[FAIL_SEND].k--;
+        return e->fail[FAIL_SEND].err;
     }
     if (e->eagain > 0) {
         e->eagain--;
@@ -775,9 +778,9 @@ static int do_shutdown(aiotp_sim *sim, int fd, int how)
     if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) {
         return -EINVAL;
     }
-    if (e->shut_err_k > 0) {
-        e->shut_err_k--;
-        return e->shut_err;
+    if (e->fail[FAIL_SHUTDOWN].k > 0) {
+        e->fail[FAIL_SHUTDOWN].k--;
+        return e->fail[FAIL_SHUTDOWN].err;
     }
     p = e->pair;
     if (how == SHUT_WR || how == SHUT_RDWR) {
@@ -1741,7 +1744,7 @@ int aiotp_sim_eintr_once(aiotp_sim *sim, int fd)
     return 0;
 }
 
-int aiotp_sim_recv_fail(aiotp_sim *sim, int fd, int err, unsigned k)
+static int arm_fail(aiotp_sim *sim, int fd, int kind, int err, unsigned k)
 {
     sim_ep *e = ep_get(sim, fd);
     if (e == NULL) {
@@ -1750,37 +1753,24 @@ int aiotp_sim_recv_fail(aiotp_sim *sim, int fd, int err, unsigned k)
     if (err >= 0) {
         return AIOTP_EINVAL;
     }
-    e->recv_err = err;
-    e->recv_err_k = k;
+    e->fail[kind].err = err;
+    e->fail[kind].k = k;
     return 0;
+}
+
+int aiotp_sim_recv_fail(aiotp_sim *sim, int fd, int err, unsigned k)
+{
+    return arm_fail(sim, fd, FAIL_RECV, err, k);
 }
 
 int aiotp_sim_send_fail(aiotp_sim *sim, int fd, int err, unsigned k)
 {
-    sim_ep *e = ep_get(sim, fd);
-    if (e == NULL) {
-        return not_conn(sim, fd);
-    }
-    if (err >= 0) {
-        return AIOTP_EINVAL;
-    }
-    e->send_err = err;
-    e->send_err_k = k;
-    return 0;
+    return arm_fail(sim, fd, FAIL_SEND, err, k);
 }
 
 int aiotp_sim_shutdown_fail(aiotp_sim *sim, int fd, int err, unsigned k)
 {
-    sim_ep *e = ep_get(sim, fd);
-    if (e == NULL) {
-        return not_conn(sim, fd);
-    }
-    if (err >= 0) {
-        return AIOTP_EINVAL;
-    }
-    e->shut_err = err;
-    e->shut_err_k = k;
-    return 0;
+    return arm_fail(sim, fd, FAIL_SHUTDOWN, err, k);
 }
 
 int aiotp_sim_reset(aiotp_sim *sim, int fd)
