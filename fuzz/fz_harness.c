@@ -285,7 +285,7 @@ static int p_lost(aiotp_transport *t, void *d, int status)
 
 static int p_pause(aiotp_transport *t, void *d)
 {
-    size_t size = aiotp_transport_get_write_buffer_size(t);
+    size_t size = aiotp_transport_get_write_buffer_size(F.t);
     size_t low;
     size_t high;
     (void)d;
@@ -313,7 +313,7 @@ static int p_pause(aiotp_transport *t, void *d)
 
 static int p_resume(aiotp_transport *t, void *d)
 {
-    size_t size = aiotp_transport_get_write_buffer_size(t);
+    size_t size = aiotp_transport_get_write_buffer_size(F.t);
     size_t low;
     size_t high;
     (void)d;
@@ -470,7 +470,7 @@ static void on_done(void *arg, int status, aiotp_transport *t)
 
 static void check_state(void)
 {
-    aiotp_transport *t = F.t;
+    aiotp__stream *t = aiotp__stream_of(F.t);
     size_t size;
     unsigned interest;
 
@@ -482,7 +482,7 @@ static void check_state(void)
     REQUIRE(aiotp__flow_is_valid(&t->flow), "FLOW-3", "flow state invalid");
     REQUIRE(aiotp__wbuf_is_valid(&t->wb), "WBUF", "write buffer invalid");
     size = aiotp__wbuf_size(&t->wb);
-    REQUIRE(size == aiotp_transport_get_write_buffer_size(t), "WRITE-SIZE-1", "size mismatch");
+    REQUIRE(size == aiotp_transport_get_write_buffer_size(F.t), "WRITE-SIZE-1", "size mismatch");
     REQUIRE(F.depth == 0, "HARNESS", "callback depth %d between steps", F.depth);
     REQUIRE((F.lost == 1) == (t->st.ph == AIOTP__PH_LOST), "PROTO-BASE-2",
             "connection_lost delivered %d, ph %d", F.lost, (int)t->st.ph);
@@ -501,7 +501,7 @@ static void check_state(void)
                 "writer_on %d, backend interest %u", (int)t->writer_on, interest);
         REQUIRE(!t->reader_on || aiotp__stream_is_reading(&t->st), "READ-2",
                 "reader registered while not reading");
-        REQUIRE(aiotp__stream_is_reading(&t->st) == aiotp_transport_is_reading(t), "READ-2",
+        REQUIRE(aiotp__stream_is_reading(&t->st) == aiotp_transport_is_reading(F.t), "READ-2",
                 "is_reading mismatch");
         if (aiotp__stream_is_reading(&t->st) && t->st.ph == AIOTP__PH_CONNECTED) {
             REQUIRE(t->reader_on, "READ-2", "reading but no reader registered");
@@ -509,10 +509,10 @@ static void check_state(void)
         if (size > 0 && (t->st.life == AIOTP__LIFE_OPEN || t->st.life == AIOTP__LIFE_CLOSING)) {
             REQUIRE(t->writer_on, "WRITE-WRITE-3", "%zu bytes queued and no writer", size);
         }
-        REQUIRE(!F.user_closed || aiotp_transport_is_closing(t), "BASE-CLOSING-1",
+        REQUIRE(!F.user_closed || aiotp_transport_is_closing(F.t), "BASE-CLOSING-1",
                 "closed but is_closing() false");
         if (F.empty_buffer) {
-            REQUIRE(aiotp_transport_is_closing(t), "PROTO-BUF-2",
+            REQUIRE(aiotp_transport_is_closing(F.t), "PROTO-BUF-2",
                     "empty get_buffer did not close the transport");
         }
     } else {

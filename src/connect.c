@@ -12,127 +12,7 @@
 #include <string.h>
 
 #include "req_int.h"
-
-/* ---- requests ---------------------------------------------------------------------- */
-
-int aiotp__req_start(aiotp_loop *loop, struct aiotp__req *tmpl, const char *host,
-                     aiotp_callback_fn step, struct aiotp__req **out)
-{
-    struct aiotp__req *r = aiotp__alloc(loop, sizeof(*r));
-    int rc;
-
-    if (r == NULL) {
-        return AIOTP_ENOMEM;
-    }
-    *r = *tmpl;
-    r->loop = loop;
-    r->host = NULL;
-    r->ai = NULL;
-    r->cur = NULL;
-    r->state = AIOTP__REQ_QUEUED;
-    r->all_same = true;
-    if (host != NULL) {
-        size_t n = strlen(host) + 1;
-        r->host = aiotp__alloc(loop, n);
-        if (r->host == NULL) {
-            aiotp__free(loop, r);
-            return AIOTP_ENOMEM;
-        }
-        memcpy(r->host, host, n);
-    }
-    rc = aiotp_loop_call_soon(loop, step, r, NULL);
-    if (rc != 0) {
-        aiotp__free(loop, r->host);
-        aiotp__free(loop, r);
-        return rc;
-    }
-    r->prev = NULL;
-    r->next = loop->reqs;
-    if (loop->reqs != NULL) {
-        loop->reqs->prev = r;
-    }
-    loop->reqs = r;
-    if (out != NULL) {
-        *out = r;
-    }
-    return 0;
-}
-
-void aiotp__req_free(struct aiotp__req *r)
-{
-    aiotp_loop *loop = r->loop;
-    if (r->prev != NULL) {
-        r->prev->next = r->next;
-    } else {
-        loop->reqs = r->next;
-    }
-    if (r->next != NULL) {
-        r->next->prev = r->prev;
-    }
-    if (r->fd >= 0) {
-        aiotp__fd_forget(loop, r->fd);
-        (void)loop->sys->close(loop->sys->ctx, r->fd);
-        r->fd = -1;
-    }
-    if (r->ai != NULL) {
-        loop->sys->freeaddrinfo(loop->sys->ctx, r->ai);
-    }
-    aiotp__free(loop, r->host);
-    aiotp__free(loop, r);
-}
-
-void aiotp__req_teardown(struct aiotp__req *r)
-{
-    aiotp__req_free(r); /* loop_free: no callback */
-}
-
-int aiotp__gai_error(int rc)
-{
-    /* rc is getaddrinfo's own code (glibc's EAI_* values are negative) */
-    switch (rc) {
-    case 0:
-        return 0;
-    case EAI_BADFLAGS:
-    case EAI_SOCKTYPE:
-    case EAI_SERVICE:
-        return AIOTP_EINVAL;
-    case EAI_NONAME:
-#ifdef EAI_NODATA
-    case EAI_NODATA:
-#endif
-        return AIOTP_ENONAME;
-    case EAI_AGAIN:
-        return AIOTP_EAI_AGAIN;
-    case EAI_FAIL:
-        return AIOTP_EAI_FAIL;
-    case EAI_FAMILY:
-#ifdef EAI_ADDRFAMILY
-    case EAI_ADDRFAMILY:
-#endif
-        return AIOTP_EAI_FAMILY;
-    case EAI_MEMORY:
-        return AIOTP_ENOMEM;
-    default:
-        return AIOTP_EAI_FAIL; /* EAI_SYSTEM and anything unknown */
-    }
-}
-
-int aiotp__unix_addr(const char *path, struct sockaddr_un *un, socklen_t *len)
-{
-    size_t n;
-    if (path == NULL) {
-        return AIOTP_EINVAL;
-    }
-    n = strlen(path);
-    if (n == 0 || n >= sizeof(un->sun_path)) {
-        return AIOTP_EINVAL;
-    }
-    memset(un, 0, sizeof(*un));
-    un->sun_family = AF_UNIX;
-    memcpy(un->sun_path, path, n + 1);
-    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-    return 0;
-}
+#include "stream_int.h"
 
 /* ---- completing -------------------------------------------------------------------- */
 
@@ -150,14 +30,19 @@ static void connected(struct aiotp__req *r)
 {
     const aiotp_protocol *proto = NULL;
     void *pdata = NULL;
+    const char *why = NULL;
     int fd = r->fd;
     int rc;
 
     aiotp__fd_forget(r->loop, fd);
     rc = r->factory(r->factory_arg, &proto, &pdata); /* METH-3: once per connection */
     if (rc >= 0) {
-        rc = aiotp__stream_create(r->loop, fd, proto, pdata, NULL, NULL, 0, r->ccb, r->cb_arg,
-                                  NULL);
+        rc = aiotp__stream_create(r->loop, fd, proto, pdata, NULL, 0, r->ccb, r->cb_arg, NULL,
+                                  &why);
+        if (rc == AIOTP_EINVAL || rc == AIOTP_EPROTOKIND) {
+            /* PROTO-KIND-1: named in the exception handler, status to the completion */
+            aiotp__report_bad_table(r->loop, "create_connection", rc, why, NULL);
+        }
     }
     if (rc < 0) {
         finish_error(r, rc); /* closes fd */

@@ -308,16 +308,14 @@ void aiotp_loop_free(aiotp_loop *loop)
     if (loop == NULL || loop->running) {
         return;
     }
-    while (loop->reqs != NULL) {
-        aiotp__req_teardown(loop->reqs);
+    /* every object releases its own resources; none may touch another (they all go) */
+    loop->freeing = true;
+    loop->deferred = NULL;
+    while (loop->objs != NULL) {
+        aiotp__obj *o = loop->objs;
+        aiotp__obj_unlink(o);
+        o->ops->teardown(o);
     }
-    while (loop->transports != NULL) {
-        aiotp__stream_teardown(loop->transports);
-    }
-    while (loop->servers != NULL) {
-        aiotp__server_teardown(loop->servers);
-    }
-    aiotp__graveyard_flush(loop);
     loop->backend->close(loop->bstate);
     aiotp__free(loop, loop->slots);
     aiotp__free(loop, loop->rq);
@@ -326,6 +324,81 @@ void aiotp_loop_free(aiotp_loop *loop)
     aiotp__free(loop, loop->events);
     aiotp__free(loop, loop->rbuf);
     loop->alloc.free(loop->alloc.ctx, loop);
+}
+
+/* ---- loop-owned objects ------------------------------------------------------------ */
+
+void aiotp__obj_link(aiotp_loop *loop, aiotp__obj *o, const aiotp__obj_ops *ops)
+{
+    o->ops = ops;
+    o->loop = loop;
+    o->prev = NULL;
+    o->next = loop->objs;
+    o->deferred_next = NULL;
+    o->is_deferred = false;
+    if (loop->objs != NULL) {
+        loop->objs->prev = o;
+    }
+    loop->objs = o;
+}
+
+void aiotp__obj_unlink(aiotp__obj *o)
+{
+    aiotp_loop *loop = o->loop;
+    if (o->prev != NULL) {
+        o->prev->next = o->next;
+    } else if (loop->objs == o) {
+        loop->objs = o->next;
+    }
+    if (o->next != NULL) {
+        o->next->prev = o->prev;
+    }
+    o->next = NULL;
+    o->prev = NULL;
+    if (o->is_deferred) {
+        aiotp__obj **pp;
+        for (pp = &loop->deferred; *pp != NULL; pp = &(*pp)->deferred_next) {
+            if (*pp == o) {
+                *pp = o->deferred_next;
+                break;
+            }
+        }
+        o->is_deferred = false;
+        o->deferred_next = NULL;
+    }
+}
+
+void aiotp__obj_defer(aiotp__obj *o)
+{
+    if (!o->is_deferred) {
+        o->is_deferred = true;
+        o->deferred_next = o->loop->deferred;
+        o->loop->deferred = o;
+    }
+}
+
+aiotp__obj *aiotp__obj_find(aiotp_loop *loop, bool (*fn)(aiotp__obj *o, void *arg), void *arg)
+{
+    aiotp__obj *o;
+    for (o = loop->objs; o != NULL; o = o->next) {
+        if (fn(o, arg)) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+/* After each pass: run the deferred work of the objects that asked for it. An object's
+   deferred hook may free it (after unlinking), and may defer others. */
+static void run_deferred(aiotp_loop *loop)
+{
+    while (loop->deferred != NULL) {
+        aiotp__obj *o = loop->deferred;
+        loop->deferred = o->deferred_next;
+        o->deferred_next = NULL;
+        o->is_deferred = false;
+        o->ops->deferred(o);
+    }
 }
 
 /* ---- scheduling ------------------------------------------------------------------- */
@@ -913,7 +986,7 @@ static int iterate(aiotp_loop *loop)
         aiotp__rq_entry e = rq_pop(loop);
         run_entry(loop, &e);
     }
-    aiotp__graveyard_flush(loop);
+    run_deferred(loop);
     return 0;
 }
 
@@ -951,19 +1024,4 @@ int aiotp_loop_run(aiotp_loop *loop)
     loop->stopping = false;
     loop->running = false;
     return rc;
-}
-
-void aiotp__report(aiotp_loop *loop, const char *message, int status, aiotp_transport *t,
-                   aiotp_server *s)
-{
-    aiotp_exception_context ctx;
-    memset(&ctx, 0, sizeof(ctx));
-    ctx.message = message;
-    ctx.status = status;
-    ctx.transport = t;
-    ctx.server = s;
-    if (t != NULL) {
-        ctx.protocol = aiotp_transport_get_protocol(t, &ctx.protocol_data);
-    }
-    aiotp_loop_call_exception_handler(loop, &ctx);
 }

@@ -1,6 +1,11 @@
 /*
- * src/loop_int.h - the loop's layout and the internal interface the transports and
- * servers use. Tests, fuzz targets and proofs may include it; users may not.
+ * src/loop_int.h - the loop's layout and the internal interface that the objects above
+ * it (transports of every kind, servers, pending requests) use. Tests, fuzz targets and
+ * proofs may include it; users may not.
+ *
+ * Layering (spec/architecture.md): the loop sits below the transports. Nothing here
+ * names a transport kind, a server or a request: every object the loop owns starts with
+ * an aiotp__obj header, and the loop reaches it only through that header's ops table.
  */
 #ifndef AIOTP_LOOP_INT_H
 #define AIOTP_LOOP_INT_H
@@ -31,6 +36,42 @@ typedef struct aiotp__hslot {
     aiotp__hstate state;
     bool cancelled;      /* timers: cancelled, dropped at the next purge */
 } aiotp__hslot;
+
+/*
+ * The common header of every loop-owned object: each transport kind, the server and the
+ * pending request embed it as their first member. The loop keeps all of them on one list
+ * and knows them only through `ops`; it never names a kind.
+ */
+typedef struct aiotp__obj aiotp__obj;
+
+typedef struct aiotp__obj_ops {
+    const char *name; /* the kind, for messages and debugging: "stream", "server", ... */
+    /* aiotp_loop_free: release the object's resources (fds, memory) without calling any
+       user callback and without touching any other object (they are torn down too) */
+    void (*teardown)(aiotp__obj *o);
+    /* runs once after the pass in which aiotp__obj_defer(o) was called (e.g. the loop's
+       reference to a transport whose connection_lost ran is dropped there) */
+    void (*deferred)(aiotp__obj *o);
+} aiotp__obj_ops;
+
+struct aiotp__obj {
+    const aiotp__obj_ops *ops;
+    aiotp_loop *loop;
+    aiotp__obj *next;          /* loop->objs */
+    aiotp__obj *prev;
+    aiotp__obj *deferred_next; /* loop->deferred */
+    bool is_deferred;          /* on loop->deferred */
+};
+
+/* Put o (its ops set) on the loop's list. Cannot fail. */
+void aiotp__obj_link(aiotp_loop *loop, aiotp__obj *o, const aiotp__obj_ops *ops);
+/* Take o off the loop's list (and off the deferred list). */
+void aiotp__obj_unlink(aiotp__obj *o);
+/* Run o->ops->deferred(o) after the current pass (once, however often this is called
+   before then). Cannot fail. */
+void aiotp__obj_defer(aiotp__obj *o);
+/* Visit every object: fn(o, arg) until it returns true (then that object is returned). */
+aiotp__obj *aiotp__obj_find(aiotp_loop *loop, bool (*fn)(aiotp__obj *o, void *arg), void *arg);
 
 /* Ready-queue entry kinds. */
 typedef enum aiotp__rq_kind {
@@ -102,10 +143,9 @@ struct aiotp_loop {
 
     unsigned char *rbuf; /* shared receive buffer, AIOTP__READ_MAX bytes */
 
-    aiotp_transport *transports;  /* live transports (intrusive list) */
-    aiotp_transport *graveyard;   /* transports to release after the current pass */
-    aiotp_server *servers;        /* live servers */
-    struct aiotp__req *reqs;      /* pending connect / listen requests */
+    aiotp__obj *objs;     /* every loop-owned object (intrusive list, newest first) */
+    aiotp__obj *deferred; /* objects whose ops->deferred runs after the current pass */
+    bool freeing;         /* aiotp_loop_free is tearing the objects down */
 };
 
 /* Allocation through the loop's allocator. */
@@ -131,9 +171,6 @@ void aiotp__fd_set_owner(aiotp_loop *loop, int fd, void *owner, bool (*busy)(voi
 /* Forget everything about fd (before it is closed). */
 void aiotp__fd_forget(aiotp_loop *loop, int fd);
 
-/* Exception handler with the usual fields. */
-void aiotp__report(aiotp_loop *loop, const char *message, int status, aiotp_transport *t,
-                   aiotp_server *s);
 
 /* Tracing: true if a trace hook is set; aiotp__tracef formats one line. */
 static inline bool aiotp__tracing(const aiotp_loop *loop)
@@ -145,11 +182,5 @@ __attribute__((format(printf, 2, 3)))
 #endif
 void aiotp__tracef(aiotp_loop *loop, const char *fmt, ...);
 
-/* Teardown hooks used by aiotp_loop_free. */
-void aiotp__stream_teardown(aiotp_transport *t);
-void aiotp__server_teardown(aiotp_server *s);
-void aiotp__req_teardown(struct aiotp__req *r);
-/* Release transports that died during the pass. */
-void aiotp__graveyard_flush(aiotp_loop *loop);
 
 #endif /* AIOTP_LOOP_INT_H */

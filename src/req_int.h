@@ -3,7 +3,8 @@
  *
  * A request lives from the loop method call until its completion callback has run.
  * Its steps run from the loop (never inside the method call), so the completion is
- * always asynchronous (METH-1).
+ * always asynchronous (METH-1). src/req.c keeps them (layer 2, spec/architecture.md);
+ * connect.c and server.c run their steps.
  */
 #ifndef AIOTP_REQ_INT_H
 #define AIOTP_REQ_INT_H
@@ -11,7 +12,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "stream_int.h"
+#include "loop_int.h"
 
 typedef enum aiotp__req_kind {
     AIOTP__REQ_CONNECT_TCP = 0, /* resolve host:port, try each address */
@@ -28,9 +29,8 @@ typedef enum aiotp__req_state {
 } aiotp__req_state;
 
 struct aiotp__req {
+    aiotp__obj obj;        /* the loop's object header: first */
     aiotp_loop *loop;
-    struct aiotp__req *next;
-    struct aiotp__req *prev;
     aiotp__req_kind kind;
     aiotp__req_state state;
     aiotp_protocol_factory_fn factory;
@@ -57,6 +57,10 @@ int aiotp__req_start(aiotp_loop *loop, struct aiotp__req *tmpl, const char *host
                      aiotp_callback_fn step, struct aiotp__req **out);
 /* Unlink and free (closes fd, frees addrinfo). */
 void aiotp__req_free(struct aiotp__req *r);
+/* Report a protocol table that a factory returned and the transport refused, naming the
+   problem (`why`), through the exception handler. */
+void aiotp__report_bad_table(aiotp_loop *loop, const char *who, int status, const char *why,
+                             aiotp_server *server);
 /* Map a getaddrinfo result code to an aiotp code. */
 int aiotp__gai_error(int rc);
 /* Fill a sockaddr_un from a path. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "req_int.h"
+#include "stream_int.h"
 
 /* Delay before accepting again after EMFILE/ENFILE/ENOBUFS/ENOMEM (CPython: 1 s). */
 #define ACCEPT_RETRY_DELAY AIOTP_NS_PER_SEC
@@ -23,9 +24,8 @@ typedef struct aiotp__waiter {
 } aiotp__waiter;
 
 struct aiotp_server {
+    aiotp__obj obj;           /* the loop's object header: first */
     aiotp_loop *loop;
-    aiotp_server *next;
-    aiotp_server *prev;
     unsigned refs;            /* the loop's reference + aiotp_server_retain() */
     bool loop_ref;            /* the loop still holds its reference */
     aiotp__srv_state state;
@@ -49,14 +49,7 @@ static void server_free(aiotp_server *s)
 {
     aiotp_loop *loop = s->loop;
     size_t i;
-    if (s->prev != NULL) {
-        s->prev->next = s->next;
-    } else {
-        loop->servers = s->next;
-    }
-    if (s->next != NULL) {
-        s->next->prev = s->prev;
-    }
+    aiotp__obj_unlink(&s->obj);
     for (i = 0; i < s->nfds; i++) {
         if (s->fds[i] >= 0) {
             aiotp__fd_forget(loop, s->fds[i]);
@@ -76,10 +69,22 @@ static void unref(aiotp_server *s)
     }
 }
 
-void aiotp__server_teardown(aiotp_server *s)
+/* aiotp_loop_free: close the sockets and free, no callbacks. */
+static void server_teardown(aiotp__obj *o)
 {
-    server_free(s); /* loop_free: no callbacks, every handle becomes invalid */
+    server_free((aiotp_server *)(void *)o);
 }
+
+static void server_deferred(aiotp__obj *o)
+{
+    (void)o; /* servers never defer */
+}
+
+static const aiotp__obj_ops server_obj_ops = {
+    .name = "server",
+    .teardown = server_teardown,
+    .deferred = server_deferred,
+};
 
 void aiotp_server_retain(aiotp_server *s)
 {
@@ -126,13 +131,25 @@ static void maybe_finish(aiotp_server *s)
     }
 }
 
-void aiotp__server_detach(aiotp_server *s)
+/* A connection accepted by s was lost (its transport's on_lost hook). */
+static void connection_gone(void *arg)
 {
+    aiotp_server *s = arg;
     s->active--;
     maybe_finish(s);
 }
 
 /* ---- accepting --------------------------------------------------------------------------- */
+
+static void server_report(aiotp_server *s, const char *message, int status)
+{
+    aiotp_exception_context ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.message = message;
+    ctx.status = status;
+    ctx.server = s;
+    aiotp_loop_call_exception_handler(s->loop, &ctx);
+}
 
 static void accept_ready(aiotp_loop *loop, int fd, void *arg);
 
@@ -166,21 +183,30 @@ static void accept_one(aiotp_server *s, int c, const struct sockaddr *addr, sock
 {
     const aiotp_protocol *proto = NULL;
     void *pdata = NULL;
+    const char *why = NULL;
+    aiotp_transport *t = NULL;
     aiotp_loop *loop = s->loop;
     int rc = s->factory(s->factory_arg, &proto, &pdata); /* SRV-3: one per connection */
+    bool bad_table = false;
 
     if (rc >= 0) {
-        rc = aiotp__stream_create(loop, c, proto, pdata, s, addr, alen, NULL, NULL, NULL);
+        rc = aiotp__stream_create(loop, c, proto, pdata, addr, alen, NULL, NULL, &t, &why);
+        bad_table = rc == AIOTP_EINVAL || rc == AIOTP_EPROTOKIND;
     }
     if (rc < 0) {
-        /* SRV-4: the connection is closed; reported in debug mode only, as CPython */
         (void)loop->sys->close(loop->sys->ctx, c);
-        if (loop->debug) {
-            aiotp__report(loop, "Error on transport creation for incoming connection", rc,
-                          NULL, s);
+        if (bad_table) {
+            /* PROTO-KIND-1: a table the transport cannot use is a programming error:
+               always reported, by name */
+            aiotp__report_bad_table(loop, "create_server", rc, why, s);
+        } else if (loop->debug) {
+            /* SRV-4: the connection is closed; reported in debug mode only, as CPython */
+            server_report(s, "Error on transport creation for incoming connection", rc);
         }
         return;
     }
+    t->on_lost = connection_gone;
+    t->on_lost_arg = s;
     s->active++;
 }
 
@@ -205,7 +231,7 @@ static void accept_ready(aiotp_loop *loop, int fd, void *arg)
         if (c == -EMFILE || c == -ENFILE || c == -ENOBUFS || c == -ENOMEM) {
             /* SRV-6: report once, stop accepting on this socket, retry after 1 s */
             int k = index_of(s, fd);
-            aiotp__report(loop, "socket.accept() out of system resource", c, NULL, s);
+            server_report(s, "socket.accept() out of system resource", c);
             if (k >= 0) {
                 aiotp__clear_reader(loop, fd);
                 s->paused[k] = true;
@@ -219,7 +245,7 @@ static void accept_ready(aiotp_loop *loop, int fd, void *arg)
             }
             break;
         }
-        aiotp__report(loop, "Error on accept()", c, NULL, s);
+        server_report(s, "Error on accept()", c);
         break;
     }
 }
@@ -330,11 +356,7 @@ static aiotp_server *server_new(struct aiotp__req *r)
     s->factory = r->factory;
     s->factory_arg = r->factory_arg;
     s->backlog = r->sopts.backlog;
-    s->next = loop->servers;
-    if (loop->servers != NULL) {
-        loop->servers->prev = s;
-    }
-    loop->servers = s;
+    aiotp__obj_link(loop, &s->obj, &server_obj_ops);
     return s;
 }
 

@@ -427,7 +427,7 @@ TEST(bad_protocol_tables)
     bad[0].size = sizeof(aiotp_protocol) - 1;
     bad[1].size = 0;
     bad[2].kind = (aiotp_protocol_kind)0;
-    bad[3].kind = (aiotp_protocol_kind)3;
+    bad[3].kind = (aiotp_protocol_kind)99;
     bad[4] = th_buffered;
     bad[4].get_buffer = NULL; /* PROTO-BUF-4 */
 

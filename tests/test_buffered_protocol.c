@@ -389,8 +389,7 @@ TEST(switch_streaming_buffered_streaming)
     aiotp_transport *t;
     void *d = NULL;
     th_expect e;
-    static const aiotp_protocol bad = {0, AIOTP_PROTOCOL_STREAMING, NULL, NULL, NULL, NULL,
-                                       NULL, NULL, NULL, NULL};
+    static const aiotp_protocol bad = {.size = 0, .kind = AIOTP_PROTOCOL_STREAMING};
 
     th_socketpair(sv);
     t = th_wrap(loop, sv[0], &th_streaming, r1);
@@ -594,7 +593,7 @@ TEST(buffered_without_get_buffer_refused)
     int sv2[2];
     aiotp_transport *t;
 
-    unknown_kind.kind = (aiotp_protocol_kind)3;
+    unknown_kind.kind = (aiotp_protocol_kind)99;
     CHECK_ERR(aiotp_protocol_validate(&no_get_buffer), AIOTP_EINVAL);
     CHECK_ERR(aiotp_protocol_validate(&unknown_kind), AIOTP_EINVAL);
     CHECK_ERR(aiotp_protocol_validate(&th_buffered), 0);

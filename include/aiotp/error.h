@@ -29,7 +29,8 @@
     X(EAI_FAIL, -4008, "non-recoverable failure in name resolution")                  \
     X(EAI_FAMILY, -4009, "address family not supported for this name")               \
     X(ETOOBIG, -4010, "data too large")                                               \
-    X(ERUNNING, -4011, "the loop is already running")
+    X(ERUNNING, -4011, "the loop is already running")                                 \
+    X(EPROTOKIND, -4012, "protocol table kind does not fit this transport")
 
 enum aiotp_errno {
     AIOTP_OK = 0,

@@ -28,11 +28,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include "aiotp/loop.h"
 
 typedef enum aiotp_protocol_kind {
-    AIOTP_PROTOCOL_STREAMING = 1, /* Protocol: data_received(data) */
-    AIOTP_PROTOCOL_BUFFERED = 2   /* BufferedProtocol: get_buffer + buffer_updated */
+    AIOTP_PROTOCOL_STREAMING = 1, /* Protocol: data_received(data) (stream transports) */
+    AIOTP_PROTOCOL_BUFFERED = 2,  /* BufferedProtocol: get_buffer + buffer_updated (streams) */
+    AIOTP_PROTOCOL_DATAGRAM = 3   /* DatagramProtocol: datagram_received + error_received */
 } aiotp_protocol_kind;
 
 /* BaseProtocol */
@@ -53,6 +55,15 @@ typedef int (*aiotp_get_buffer_fn)(aiotp_transport *t, void *data, ptrdiff_t siz
                                    void **buf, size_t *len);
 /* BufferedProtocol: nbytes (> 0) bytes were written at the start of the last buffer */
 typedef int (*aiotp_buffer_updated_fn)(aiotp_transport *t, void *data, size_t nbytes);
+/* DatagramProtocol: one datagram of len bytes (0 is possible: an empty datagram) from
+   addr (addrlen 0 when the sender has no address, e.g. an unnamed Unix socket); buf and
+   addr are valid only during the call */
+typedef int (*aiotp_datagram_received_fn)(aiotp_transport *t, void *data, const void *buf,
+                                          size_t len, const struct sockaddr *addr,
+                                          socklen_t addrlen);
+/* DatagramProtocol: a send or receive failed with status (e.g. -ECONNREFUSED after an
+   ICMP port unreachable on a connected socket); the transport stays open */
+typedef int (*aiotp_error_received_fn)(aiotp_transport *t, void *data, int status);
 
 struct aiotp_protocol {
     size_t size;              /* sizeof(aiotp_protocol): versions the table */
@@ -65,7 +76,18 @@ struct aiotp_protocol {
     aiotp_eof_received_fn eof_received;
     aiotp_get_buffer_fn get_buffer;         /* BUFFERED only, required */
     aiotp_buffer_updated_fn buffer_updated; /* BUFFERED only */
+    /* ---- since version 0.2 (tables whose size is AIOTP_PROTOCOL_SIZE_V1 end above) ---- */
+    aiotp_datagram_received_fn datagram_received; /* DATAGRAM only */
+    aiotp_error_received_fn error_received;       /* DATAGRAM only */
 };
+
+/*
+ * Versioning: `size` is sizeof(aiotp_protocol) of the caller's build. A table of the first
+ * layout (size == AIOTP_PROTOCOL_SIZE_V1, everything up to buffer_updated) is still
+ * accepted for the STREAMING and BUFFERED kinds: the fields after its end are never read.
+ * A DATAGRAM table must have the current size. Any other size is refused (AIOTP_EINVAL).
+ */
+#define AIOTP_PROTOCOL_SIZE_V1 (offsetof(aiotp_protocol, datagram_received))
 
 /*
  * Protocol factory: called once per connection; stores the table and the
@@ -75,8 +97,9 @@ struct aiotp_protocol {
 typedef int (*aiotp_protocol_factory_fn)(void *factory_arg, const aiotp_protocol **proto,
                                          void **data);
 
-/* Check a table: 0, or AIOTP_EINVAL (NULL, wrong size, unknown kind, BUFFERED without
-   get_buffer). */
+/* Check a table on its own: 0, or AIOTP_EINVAL (NULL, wrong size, unknown kind,
+   BUFFERED without get_buffer). Whether a transport takes a table of that kind is checked
+   where the table is used: a table of the wrong kind is refused with AIOTP_EPROTOKIND. */
 int aiotp_protocol_validate(const aiotp_protocol *proto);
 
 #endif /* AIOTP_PROTOCOL_H */

@@ -1,6 +1,11 @@
 /*
  * aiotp/transport.h - transports (BaseTransport, ReadTransport, WriteTransport,
- * Transport).
+ * Transport, DatagramTransport).
+ *
+ * One opaque type for every kind of transport, as asyncio's transports share
+ * BaseTransport; aiotp_transport_kind() tells the kind. A method that the kind does not
+ * have (write() on a datagram transport, sendto() on a stream) returns AIOTP_ENOTSUP and
+ * changes nothing; spec/transports.md has the table of which kind has which method.
  *
  * Transports are created by the loop (aiotp/server.h) and owned by it. A transport
  * stays valid until its connection_lost callback has returned; after that the loop
@@ -17,6 +22,16 @@
 #include <sys/socket.h>
 #include "aiotp/loop.h"
 #include "aiotp/protocol.h"
+
+/* ---- kind ------------------------------------------------------------------------ */
+
+enum aiotp_transport_kinds {
+    AIOTP_TRANSPORT_STREAM = 1,  /* TCP or Unix stream socket: Transport */
+    AIOTP_TRANSPORT_DATAGRAM = 2 /* UDP or Unix datagram socket: DatagramTransport */
+};
+
+/* The kind of t (AIOTP_TRANSPORT_*), 0 for NULL. */
+int aiotp_transport_kind(const aiotp_transport *t);
 
 /* ---- extra info ---------------------------------------------------------------- */
 
@@ -113,6 +128,24 @@ int aiotp_transport_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t
 /* Close the write side after the buffer is flushed. Returns 0 (also when already done
    or closing: no effect), or the shutdown() error. */
 int aiotp_transport_write_eof(aiotp_transport *t);
+
+/* ---- DatagramTransport ---------------------------------------------------------------- */
+
+/*
+ * Send one datagram of len bytes to addr (addr NULL: the connected peer). Never blocks:
+ * sent at once when nothing is queued, otherwise queued (a copy) behind the datagrams the
+ * kernel did not take yet; the write-buffer size counts the queued payload bytes and the
+ * write-buffer limits and pause_writing/resume_writing apply to it. Returns 0 when the
+ * datagram was accepted (also when the send failed with an OS error: error_received(status)
+ * has then been called, inside this call, and the datagram is dropped) or when len is 0
+ * (nothing is sent), AIOTP_EINVAL (data NULL with len > 0; addr NULL on an unconnected
+ * transport; an addr other than the connected peer; a bad address length or family),
+ * AIOTP_ETOOBIG (more than 256 KiB), AIOTP_ECLOSED (closing or closed: dropped),
+ * AIOTP_ENOMEM (could not be queued: nothing changed), AIOTP_ENOTSUP (not a datagram
+ * transport).
+ */
+int aiotp_transport_sendto(aiotp_transport *t, const void *data, size_t len,
+                           const struct sockaddr *addr, socklen_t addrlen);
 
 /* ---- lifetime ------------------------------------------------------------------------ */
 

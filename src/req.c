@@ -1,0 +1,146 @@
+/*
+ * src/req.c - pending asynchronous loop operations (src/req_int.h): their life on the
+ * loop's object list, the argument helpers the loop methods share, and the report of an
+ * unusable protocol table.
+ */
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "req_int.h"
+
+/* ---- requests ---------------------------------------------------------------------- */
+
+/* aiotp_loop_free: close and free, no callback. */
+static void req_teardown(aiotp__obj *o)
+{
+    aiotp__req_free((struct aiotp__req *)(void *)o);
+}
+
+static void req_deferred(aiotp__obj *o)
+{
+    (void)o; /* requests never defer */
+}
+
+static const aiotp__obj_ops req_obj_ops = {
+    .name = "request",
+    .teardown = req_teardown,
+    .deferred = req_deferred,
+};
+
+int aiotp__req_start(aiotp_loop *loop, struct aiotp__req *tmpl, const char *host,
+                     aiotp_callback_fn step, struct aiotp__req **out)
+{
+    struct aiotp__req *r = aiotp__alloc(loop, sizeof(*r));
+    int rc;
+
+    if (r == NULL) {
+        return AIOTP_ENOMEM;
+    }
+    *r = *tmpl;
+    r->loop = loop;
+    r->host = NULL;
+    r->ai = NULL;
+    r->cur = NULL;
+    r->state = AIOTP__REQ_QUEUED;
+    r->all_same = true;
+    if (host != NULL) {
+        size_t n = strlen(host) + 1;
+        r->host = aiotp__alloc(loop, n);
+        if (r->host == NULL) {
+            aiotp__free(loop, r);
+            return AIOTP_ENOMEM;
+        }
+        memcpy(r->host, host, n);
+    }
+    rc = aiotp_loop_call_soon(loop, step, r, NULL);
+    if (rc != 0) {
+        aiotp__free(loop, r->host);
+        aiotp__free(loop, r);
+        return rc;
+    }
+    aiotp__obj_link(loop, &r->obj, &req_obj_ops);
+    if (out != NULL) {
+        *out = r;
+    }
+    return 0;
+}
+
+void aiotp__req_free(struct aiotp__req *r)
+{
+    aiotp_loop *loop = r->loop;
+    aiotp__obj_unlink(&r->obj);
+    if (r->fd >= 0) {
+        aiotp__fd_forget(loop, r->fd);
+        (void)loop->sys->close(loop->sys->ctx, r->fd);
+        r->fd = -1;
+    }
+    if (r->ai != NULL) {
+        loop->sys->freeaddrinfo(loop->sys->ctx, r->ai);
+    }
+    aiotp__free(loop, r->host);
+    aiotp__free(loop, r);
+}
+
+
+int aiotp__gai_error(int rc)
+{
+    /* rc is getaddrinfo's own code (glibc's EAI_* values are negative) */
+    switch (rc) {
+    case 0:
+        return 0;
+    case EAI_BADFLAGS:
+    case EAI_SOCKTYPE:
+    case EAI_SERVICE:
+        return AIOTP_EINVAL;
+    case EAI_NONAME:
+#ifdef EAI_NODATA
+    case EAI_NODATA:
+#endif
+        return AIOTP_ENONAME;
+    case EAI_AGAIN:
+        return AIOTP_EAI_AGAIN;
+    case EAI_FAIL:
+        return AIOTP_EAI_FAIL;
+    case EAI_FAMILY:
+#ifdef EAI_ADDRFAMILY
+    case EAI_ADDRFAMILY:
+#endif
+        return AIOTP_EAI_FAMILY;
+    case EAI_MEMORY:
+        return AIOTP_ENOMEM;
+    default:
+        return AIOTP_EAI_FAIL; /* EAI_SYSTEM and anything unknown */
+    }
+}
+
+int aiotp__unix_addr(const char *path, struct sockaddr_un *un, socklen_t *len)
+{
+    size_t n;
+    if (path == NULL) {
+        return AIOTP_EINVAL;
+    }
+    n = strlen(path);
+    if (n == 0 || n >= sizeof(un->sun_path)) {
+        return AIOTP_EINVAL;
+    }
+    memset(un, 0, sizeof(*un));
+    un->sun_family = AF_UNIX;
+    memcpy(un->sun_path, path, n + 1);
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    return 0;
+}
+
+void aiotp__report_bad_table(aiotp_loop *loop, const char *who, int status, const char *why,
+                             aiotp_server *server)
+{
+    char msg[256];
+    aiotp_exception_context ctx;
+    snprintf(msg, sizeof(msg), "%s: the protocol factory returned an unusable table: %s", who,
+             why != NULL ? why : aiotp_strerror(status));
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.message = msg;
+    ctx.status = status;
+    ctx.server = server;
+    aiotp_loop_call_exception_handler(loop, &ctx);
+}

@@ -1,0 +1,306 @@
+/*
+ * src/transport.c - the public transport functions, for every kind: argument checks
+ * common to all kinds, then dispatch through the kind's method table
+ * (src/transport_int.h). A method the kind does not have answers AIOTP_ENOTSUP and
+ * changes nothing (TRANSPORT-KIND-1); the queries answer false / 0 / the default.
+ */
+#include <string.h>
+
+#include "transport_int.h"
+
+/* ---- base object ----------------------------------------------------------------- */
+
+void aiotp__transport_init(aiotp_transport *t, aiotp_loop *loop,
+                           const aiotp__transport_ops *ops, const aiotp__obj_ops *obj_ops,
+                           const aiotp_protocol *proto, void *pdata)
+{
+    t->ops = ops;
+    t->loop = loop;
+    t->refs = 1;
+    t->user_refs = 0;
+    t->id = loop->next_id++;
+    t->proto = proto;
+    t->pdata = pdata;
+    t->on_lost = NULL;
+    t->on_lost_arg = NULL;
+    aiotp__obj_link(loop, &t->obj, obj_ops);
+}
+
+void aiotp__transport_release_later(aiotp_transport *t)
+{
+    aiotp__obj_defer(&t->obj);
+}
+
+static void unref(aiotp_transport *t)
+{
+    if (--t->refs == 0) {
+        t->ops->free(t);
+    }
+}
+
+void aiotp__transport_deferred(aiotp__obj *o)
+{
+    unref((aiotp_transport *)(void *)o); /* the object header is the first member */
+}
+
+void aiotp__transport_notify_lost(aiotp_transport *t)
+{
+    void (*fn)(void *) = t->on_lost;
+    if (fn != NULL) {
+        t->on_lost = NULL;
+        fn(t->on_lost_arg);
+    }
+}
+
+const char *aiotp__status_name(int status)
+{
+    return status == 0 ? "0" : aiotp_err_name(status);
+}
+
+uint32_t aiotp__fnv1a(uint32_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    size_t i;
+    for (i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+void aiotp__transport_report(aiotp_transport *t, const char *message, int status)
+{
+    aiotp_exception_context ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.message = message;
+    ctx.status = status;
+    ctx.transport = t;
+    ctx.protocol = t->proto;
+    ctx.protocol_data = t->pdata;
+    aiotp_loop_call_exception_handler(t->loop, &ctx);
+}
+
+/* ---- protocol tables ----------------------------------------------------------------- */
+
+static int validate(const aiotp_protocol *proto, const char **why)
+{
+    const char *w = NULL;
+    if (proto == NULL) {
+        w = "the protocol table is NULL";
+    } else if (proto->size != sizeof(aiotp_protocol) && proto->size != AIOTP_PROTOCOL_SIZE_V1) {
+        w = "the protocol table's size field is not sizeof(aiotp_protocol)";
+    } else if (proto->kind != AIOTP_PROTOCOL_STREAMING && proto->kind != AIOTP_PROTOCOL_BUFFERED &&
+               proto->kind != AIOTP_PROTOCOL_DATAGRAM) {
+        w = "the protocol table's kind is not an AIOTP_PROTOCOL_* value";
+    } else if (proto->kind == AIOTP_PROTOCOL_BUFFERED && proto->get_buffer == NULL) {
+        w = "a BUFFERED protocol table has no get_buffer";
+    } else if (proto->kind == AIOTP_PROTOCOL_DATAGRAM && proto->size != sizeof(aiotp_protocol)) {
+        w = "a DATAGRAM protocol table must have the current size";
+    }
+    if (why != NULL) {
+        *why = w;
+    }
+    return w == NULL ? 0 : AIOTP_EINVAL;
+}
+
+int aiotp_protocol_validate(const aiotp_protocol *proto)
+{
+    return validate(proto, NULL);
+}
+
+int aiotp__transport_check_protocol(const aiotp__transport_ops *ops,
+                                    const aiotp_protocol *proto, const char **why)
+{
+    int rc = validate(proto, why);
+    if (rc != 0) {
+        return rc;
+    }
+    if ((ops->protocol_kinds & (1u << (unsigned)proto->kind)) == 0) {
+        if (why != NULL) {
+            *why = proto->kind == AIOTP_PROTOCOL_DATAGRAM
+                       ? "a DATAGRAM protocol table cannot serve a stream transport"
+                       : "a stream (STREAMING or BUFFERED) protocol table cannot serve a "
+                         "datagram transport";
+        }
+        return AIOTP_EPROTOKIND;
+    }
+    return 0;
+}
+
+/* ---- BaseTransport ---------------------------------------------------------------- */
+
+int aiotp_transport_kind(const aiotp_transport *t)
+{
+    return t == NULL ? 0 : t->ops->kind;
+}
+
+int aiotp_transport_close(aiotp_transport *t)
+{
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    return t->ops->close != NULL ? t->ops->close(t) : AIOTP_ENOTSUP;
+}
+
+bool aiotp_transport_is_closing(const aiotp_transport *t)
+{
+    return t != NULL && t->ops->is_closing != NULL && t->ops->is_closing(t);
+}
+
+int aiotp_transport_set_protocol(aiotp_transport *t, const aiotp_protocol *proto,
+                                 void *data)
+{
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    return t->ops->set_protocol != NULL ? t->ops->set_protocol(t, proto, data) : AIOTP_ENOTSUP;
+}
+
+const aiotp_protocol *aiotp_transport_get_protocol(const aiotp_transport *t, void **data)
+{
+    if (data != NULL) {
+        *data = t != NULL ? t->pdata : NULL;
+    }
+    return t != NULL ? t->proto : NULL;
+}
+
+aiotp_loop *aiotp_transport_get_loop(const aiotp_transport *t)
+{
+    return t == NULL ? NULL : t->loop;
+}
+
+const aiotp_extra *aiotp_transport_get_extra_info(const aiotp_transport *t, const char *name,
+                                                  const aiotp_extra *dflt)
+{
+    if (t == NULL || name == NULL || t->ops->get_extra_info == NULL) {
+        return dflt;
+    }
+    return t->ops->get_extra_info(t, name, dflt);
+}
+
+/* ---- ReadTransport ------------------------------------------------------------------- */
+
+bool aiotp_transport_is_reading(const aiotp_transport *t)
+{
+    return t != NULL && t->ops->is_reading != NULL && t->ops->is_reading(t);
+}
+
+int aiotp_transport_pause_reading(aiotp_transport *t)
+{
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    return t->ops->pause_reading != NULL ? t->ops->pause_reading(t) : AIOTP_ENOTSUP;
+}
+
+int aiotp_transport_resume_reading(aiotp_transport *t)
+{
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    return t->ops->resume_reading != NULL ? t->ops->resume_reading(t) : AIOTP_ENOTSUP;
+}
+
+/* ---- WriteTransport ------------------------------------------------------------------ */
+
+int aiotp_transport_abort(aiotp_transport *t)
+{
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    return t->ops->abort != NULL ? t->ops->abort(t) : AIOTP_ENOTSUP;
+}
+
+bool aiotp_transport_can_write_eof(const aiotp_transport *t)
+{
+    return t != NULL && t->ops->can_write_eof != NULL && t->ops->can_write_eof(t);
+}
+
+size_t aiotp_transport_get_write_buffer_size(const aiotp_transport *t)
+{
+    if (t == NULL || t->ops->get_write_buffer_size == NULL) {
+        return 0;
+    }
+    return t->ops->get_write_buffer_size(t);
+}
+
+int aiotp_transport_get_write_buffer_limits(const aiotp_transport *t, size_t *low,
+                                            size_t *high)
+{
+    if (t == NULL || low == NULL || high == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (t->ops->get_write_buffer_limits == NULL) {
+        return AIOTP_ENOTSUP;
+    }
+    return t->ops->get_write_buffer_limits(t, low, high);
+}
+
+int aiotp_transport_set_write_buffer_limits(aiotp_transport *t, int64_t high, int64_t low)
+{
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (t->ops->set_write_buffer_limits == NULL) {
+        return AIOTP_ENOTSUP;
+    }
+    return t->ops->set_write_buffer_limits(t, high, low);
+}
+
+int aiotp_transport_write(aiotp_transport *t, const void *data, size_t len)
+{
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    return t->ops->write != NULL ? t->ops->write(t, data, len) : AIOTP_ENOTSUP;
+}
+
+int aiotp_transport_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t n)
+{
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    return t->ops->writelines != NULL ? t->ops->writelines(t, bufs, n) : AIOTP_ENOTSUP;
+}
+
+int aiotp_transport_write_eof(aiotp_transport *t)
+{
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    return t->ops->write_eof != NULL ? t->ops->write_eof(t) : AIOTP_ENOTSUP;
+}
+
+/* ---- DatagramTransport ------------------------------------------------------------------ */
+
+int aiotp_transport_sendto(aiotp_transport *t, const void *data, size_t len,
+                           const struct sockaddr *addr, socklen_t addrlen)
+{
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (t->ops->sendto == NULL) {
+        return AIOTP_ENOTSUP;
+    }
+    return t->ops->sendto(t, data, len, addr, addrlen);
+}
+
+/* ---- lifetime ---------------------------------------------------------------------------- */
+
+void aiotp_transport_retain(aiotp_transport *t)
+{
+    if (t != NULL) {
+        t->user_refs++;
+        t->refs++;
+    }
+}
+
+void aiotp_transport_release(aiotp_transport *t)
+{
+    /* only references taken with retain() can be given back: an unmatched release is
+       ignored, so it can never free a transport the loop still holds */
+    if (t != NULL && t->user_refs > 0) {
+        t->user_refs--;
+        unref(t);
+    }
+}
