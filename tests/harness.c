@@ -1272,6 +1272,14 @@ static bool wrap_is_done(void *arg)
     return ((wrap_state *)arg)->done;
 }
 
+void th_keep(aiotp_transport *t)
+{
+    aiotp_transport_retain(t);
+    if (nretained < MAX_RETAINED) {
+        retained[nretained++] = t;
+    }
+}
+
 aiotp_transport *th_wrap(aiotp_loop *loop, int fd, const aiotp_protocol *proto, void *data)
 {
     aiotp_connect_options o;

@@ -244,6 +244,9 @@ th_rec *th_rec_new(void);
    transport (retained: the harness releases it at the end of the case). */
 aiotp_transport *th_wrap(aiotp_loop *loop, int fd, const aiotp_protocol *proto, void *data);
 
+/* Retain t until the end of the case (the harness releases it with its loop). */
+void th_keep(aiotp_transport *t);
+
 /* Predicates for th_run_until. */
 bool th_is_lost(void *rec);   /* r->lost > 0 */
 
