@@ -137,6 +137,17 @@ typedef struct aiotp_sim aiotp_sim;
 #define AIOTP_SIM_DEFAULT_CAPACITY ((size_t)65536)
 /* Highest fd number the sim hands out + 1. */
 #define AIOTP_SIM_MAX_FDS 1024
+/* Largest datagram payloads (larger: -EMSGSIZE): UDP over IPv4 and IPv6 (65535 minus
+   the headers), Unix (Linux: the default SO_SNDBUF 212992 minus 32; fixed in the sim). */
+#define AIOTP_SIM_UDP4_MAX ((size_t)65507)
+#define AIOTP_SIM_UDP6_MAX ((size_t)65527)
+#define AIOTP_SIM_UNIX_DGRAM_MAX ((size_t)212960)
+/* Default capacity of a datagram socket's receive queue, in datagrams (what Linux's
+   default buffers hold of small datagrams); aiotp_sim_dgram_set_queue changes it. */
+#define AIOTP_SIM_DGRAM_QUEUE ((size_t)256)
+/* A Unix datagram socket holds at most this many datagrams from senders it is not
+   connected to (Linux: net.unix.max_dgram_qlen 10, plus one). */
+#define AIOTP_SIM_UNIX_DGRAM_QLEN ((size_t)11)
 
 /* Create a sim. alloc NULL: aiotp_allocator_default(). Returns 0, AIOTP_EINVAL or
    AIOTP_ENOMEM. */
@@ -150,9 +161,13 @@ const aiotp_syscalls *aiotp_sim_syscalls(aiotp_sim *sim);
    the sim through the table's ctx); one loop per sim. */
 const aiotp_backend *aiotp_backend_sim(void);
 
-/* A connected stream pair (unnamed AF_UNIX addresses). Returns 0, AIOTP_ENOMEM or
-   -EMFILE. (A TCP pair: socket/bind/listen/connect/accept through the syscall table.) */
+/* A connected stream pair (unnamed AF_UNIX addresses). Returns 0, AIOTP_EINVAL (NULL
+   argument), AIOTP_ENOMEM or -EMFILE. (A TCP pair: socket/bind/listen/connect/accept
+   through the syscall table.) */
 int aiotp_sim_socketpair(aiotp_sim *sim, int *a, int *b);
+/* Its datagram sibling: two unnamed AF_UNIX SOCK_DGRAM sockets connected to each other
+   (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv)). Same results. */
+int aiotp_sim_socketpair_dgram(aiotp_sim *sim, int *a, int *b);
 
 /* ---- playing the peer (same semantics as the syscall entries; close also closes
    listeners and unconnected sockets) ------------------------------------------------- */
@@ -162,22 +177,24 @@ ssize_t aiotp_sim_read(aiotp_sim *sim, int fd, void *buf, size_t len);
 int aiotp_sim_shutdown(aiotp_sim *sim, int fd, int how); /* SHUT_RD/WR/RDWR */
 int aiotp_sim_close(aiotp_sim *sim, int fd);
 
-/* ---- script knobs (apply to connected endpoint fd; -EBADF if fd is not open,
-   -ENOTCONN if it is not connected) ----------------------------------------------------- */
+/* ---- script knobs (apply to connected stream endpoint fd, and those marked "any" also
+   to a datagram socket; -EBADF if fd is not open, -EOPNOTSUPP for a datagram socket where
+   the knob is not marked "any", -ENOTCONN for a stream socket that is not connected) --- */
 
 /* Capacity of the queue fd -> peer (bytes already queued stay, even above it). */
 int aiotp_sim_set_capacity(aiotp_sim *sim, int fd, size_t cap);
 /* The next send/sendmsg on fd that would move bytes takes at most n of them (n > 0). */
 int aiotp_sim_send_limit(aiotp_sim *sim, int fd, size_t n);
-/* The next k send/sendmsg calls on fd return -EAGAIN. */
+/* Any: the next k sends (send/sendmsg/sendto/write/writev) on fd return -EAGAIN. */
 int aiotp_sim_send_eagain(aiotp_sim *sim, int fd, unsigned k);
-/* The next send/sendmsg and the next recv on fd return -EINTR (once each). */
+/* Any: the next send and the next receive on fd return -EINTR (once each). */
 int aiotp_sim_eintr_once(aiotp_sim *sim, int fd);
-/* The next k recv calls on fd return err (a negative errno). */
+/* Any: the next k receives (recv/recvfrom/read) on fd return err (a negative errno;
+   else AIOTP_EINVAL). */
 int aiotp_sim_recv_fail(aiotp_sim *sim, int fd, int err, unsigned k);
-/* The next k send/sendmsg calls on fd return err (a negative errno). */
+/* Any: the next k sends on fd return err (a negative errno; else AIOTP_EINVAL). */
 int aiotp_sim_send_fail(aiotp_sim *sim, int fd, int err, unsigned k);
-/* The next k shutdown calls on fd return err (a negative errno). */
+/* Any: the next k shutdown calls on fd return err (a negative errno; else AIOTP_EINVAL). */
 int aiotp_sim_shutdown_fail(aiotp_sim *sim, int fd, int err, unsigned k);
 /* The peer of fd resets the connection: fd's next recv or send (or SO_ERROR) reports
    -ECONNRESET, the queues are dropped, and afterwards fd behaves as if its peer had
@@ -186,12 +203,45 @@ int aiotp_sim_reset(aiotp_sim *sim, int fd);
 /* The backend's next k waits return -EINTR. */
 void aiotp_sim_wait_eintr(aiotp_sim *sim, unsigned k);
 
+/* ---- datagram knobs (fd a datagram socket: -EBADF if fd is not open, -EOPNOTSUPP if it
+   is not a datagram socket). "Sent to fd": a datagram that a send routed to fd (it
+   passed fd's connect filter); the knobs act in this order, on the way. ------------- */
+
+/* The next k datagrams sent to fd are lost (the sender's call succeeds). */
+int aiotp_sim_dgram_drop(aiotp_sim *sim, int fd, unsigned k);
+/* The next k datagrams sent to fd arrive twice. */
+int aiotp_sim_dgram_duplicate(aiotp_sim *sim, int fd, unsigned k);
+/* Reordering: the next datagram sent to fd is held back and arrives right after the k
+   datagrams that follow it (k >= 1, else AIOTP_EINVAL; k = 1 swaps it with the next
+   one). One datagram is held at a time: a second call while one is armed or held
+   replaces k. A held datagram still held when fd closes is lost. */
+int aiotp_sim_dgram_reorder(aiotp_sim *sim, int fd, unsigned k);
+/* Deliver the held datagram now (and disarm a pending reorder): 1 if one was held, 0
+   if not. */
+int aiotp_sim_dgram_flush(aiotp_sim *sim, int fd);
+/* Capacity of fd's receive queue, in datagrams (0: nothing fits). When it is full, a
+   UDP datagram sent to fd is lost (the sender's call succeeds) and a Unix sender gets
+   -EAGAIN. Datagrams already queued stay, even above it. */
+int aiotp_sim_dgram_set_queue(aiotp_sim *sim, int fd, size_t max);
+/* stalled != 0: fd is not writable and every send on it returns -EAGAIN, until called
+   again with 0 (the sender's buffer is full, as far as the loop can tell). */
+int aiotp_sim_dgram_stall(aiotp_sim *sim, int fd, int stalled);
+/* An asynchronous error arrives at fd (as an ICMP error would, err a negative errno,
+   else AIOTP_EINVAL): fd turns readable (poll: POLLERR), and its next receive or send
+   (or SO_ERROR) reports err once. Unlike the ICMP model, also on an unconnected socket. */
+int aiotp_sim_dgram_error(aiotp_sim *sim, int fd, int err);
+
 /* ---- observation --------------------------------------------------------------------- */
 
-/* Bytes queued towards fd (readable by fd), or -EBADF / -ENOTCONN. */
+/* Bytes queued towards fd (readable by fd; a datagram socket: the payload bytes in its
+   receive queue), or -EBADF / -ENOTCONN. */
 ssize_t aiotp_sim_readable(const aiotp_sim *sim, int fd);
-/* Bytes queued from fd to its peer, or -EBADF / -ENOTCONN. */
+/* Bytes queued from fd to its peer (a datagram socket: 0, sends never wait in the sim),
+   or -EBADF / -ENOTCONN. */
 ssize_t aiotp_sim_queued(const aiotp_sim *sim, int fd);
+/* Datagrams in fd's receive queue (a held one not counted), or -EBADF / -EOPNOTSUPP
+   (not a datagram socket). */
+ssize_t aiotp_sim_dgram_count(const aiotp_sim *sim, int fd);
 /* AIOTP_EV_* readiness of fd now (0 for an unknown fd). */
 unsigned aiotp_sim_ready(const aiotp_sim *sim, int fd);
 /* Number of open fds (connected, unconnected and listening sockets). */
@@ -207,9 +257,12 @@ typedef struct aiotp_sim_stats {
     uint64_t waits;       /* backend waits */
     uint64_t idle_waits;  /* waits that found nothing ready */
     uint64_t stalls;      /* waits with nothing ready and no timeout (would block) */
-    uint64_t sends;       /* send/sendmsg/write/writev calls */
-    uint64_t recvs;       /* recv/read calls */
-    uint64_t bytes_moved; /* bytes accepted by sends */
+    uint64_t sends;       /* send/sendmsg/sendto/write/writev calls */
+    uint64_t recvs;       /* recv/recvfrom/read calls */
+    uint64_t bytes_moved; /* bytes accepted by sends (datagram payloads included) */
+    uint64_t dgrams_sent;    /* datagrams accepted by sends */
+    uint64_t dgrams_dropped; /* datagrams lost on the way: no receiver, a full UDP
+                                queue, aiotp_sim_dgram_drop, a held one at close */
 } aiotp_sim_stats;
 
 void aiotp_sim_get_stats(const aiotp_sim *sim, aiotp_sim_stats *out);

@@ -189,8 +189,8 @@ void aiotp__sim_ep_local(const sim_ep *e, sim_addr *out)
 {
     if (e->kind == EP_CONN) {
         *out = e->pair->addr[e->side];
-    } else if (e->bound) {
-        *out = e->local;
+    } else if (e->bound || e->kind == EP_DGRAM) {
+        *out = e->local; /* a datagram socket keeps its address while unbound */
     } else {
         aiotp__sim_addr_unspec(out, e->family);
     }

@@ -10,13 +10,24 @@
 #include "aiotp/error.h"
 #include "sim_int.h"
 
-unsigned aiotp__sim_ready_of(const sim_ep *e)
+unsigned aiotp__sim_ready_of(const aiotp_sim *sim, const sim_ep *e)
 {
     const sim_pair *p = e->pair;
     int s = e->side;
     unsigned ev = 0;
     const sim_queue *tx;
 
+    if (e->kind == EP_DGRAM) {
+        /* an error wakes the reader and the writer, as POLLERR does */
+        short re = aiotp__sim_dgram_revents(sim, e);
+        if ((re & (POLLIN | POLLERR)) != 0) {
+            ev |= AIOTP_EV_READ;
+        }
+        if ((re & (POLLOUT | POLLERR)) != 0) {
+            ev |= AIOTP_EV_WRITE;
+        }
+        return ev;
+    }
     if (e->kind == EP_LISTEN) {
         return e->nbacklog > 0 ? AIOTP_EV_READ : 0u;
     }
@@ -67,13 +78,16 @@ int aiotp__sim_poll(void *ctx, struct pollfd *fds, nfds_t n, int timeout_ms)
         }
         if (e == NULL) {
             fds[i].revents = POLLNVAL;
+        } else if (e->kind == EP_DGRAM) {
+            fds[i].revents = (short)(aiotp__sim_dgram_revents(sim, e) &
+                                     (fds[i].events | POLLERR));
         } else if (e->kind == EP_SOCK) {
             fds[i].revents = (short)(POLLHUP | (fds[i].events & POLLOUT));
             if (e->sock_err != 0) {
                 fds[i].revents |= POLLERR;
             }
         } else {
-            ev = aiotp__sim_ready_of(e);
+            ev = aiotp__sim_ready_of(sim, e);
             if ((ev & AIOTP_EV_READ) && (fds[i].events & POLLIN)) {
                 fds[i].revents |= POLLIN;
             }
@@ -155,7 +169,7 @@ static int b_wait(void *state, int timeout_ms, aiotp_backend_event *out, size_t 
         if (e->kind == EP_FREE || e->interest == 0) {
             continue;
         }
-        ev = aiotp__sim_ready_of(e) & e->interest;
+        ev = aiotp__sim_ready_of(sim, e) & e->interest;
         if (ev != 0) {
             out[n].fd = (int)i;
             out[n].events = ev;

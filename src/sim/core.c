@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -42,10 +43,11 @@ sim_ep *aiotp__sim_ep_conn(const aiotp_sim *sim, int fd)
     return e != NULL && e->kind == EP_CONN ? e : NULL;
 }
 
-/* Why fd is not a connected endpoint: -EBADF (not open) or -ENOTCONN. */
+/* Why fd is not a connected endpoint: -EBADF, -EOPNOTSUPP (datagram) or -ENOTCONN. */
 int aiotp__sim_not_conn(const aiotp_sim *sim, int fd)
 {
-    return aiotp__sim_ep_open(sim, fd) != NULL ? -ENOTCONN : -EBADF;
+    const sim_ep *e = aiotp__sim_ep_open(sim, fd);
+    return e == NULL ? -EBADF : e->kind == EP_DGRAM ? -EOPNOTSUPP : -ENOTCONN;
 }
 
 /* The lowest free fd number >= SIM_FIRST_FD (the table may move: re-take pointers). */
@@ -80,17 +82,26 @@ int aiotp__sim_fd_alloc(aiotp_sim *sim)
 
 /* ---- the data path of every kind ---------------------------------------------------- */
 
-ssize_t aiotp__sim_recv(aiotp_sim *sim, int fd, void *buf, size_t len, int flags)
+ssize_t aiotp__sim_recv(aiotp_sim *sim, int fd, void *buf, size_t len, int flags,
+                        struct sockaddr *from, socklen_t *fromlen)
 {
     sim_ep *e = aiotp__sim_ep_open(sim, fd);
+    ssize_t rc;
     int err;
 
     sim->stats.recvs++;
     if (e == NULL) {
         return -EBADF;
     }
+    if (e->kind == EP_DGRAM) {
+        return aiotp__sim_dgram_recv(sim, e, buf, len, flags, from, fromlen);
+    }
     if (e->kind == EP_CONN) {
-        return aiotp__sim_stream_recv(e, buf, len, flags);
+        rc = aiotp__sim_stream_recv(e, buf, len, flags);
+        if (rc >= 0 && from != NULL && fromlen != NULL) {
+            *fromlen = 0; /* a stream gives no sender address */
+        }
+        return rc;
     }
     if (e->sock_err != 0) {
         err = e->sock_err;
@@ -100,7 +111,8 @@ ssize_t aiotp__sim_recv(aiotp_sim *sim, int fd, void *buf, size_t len, int flags
     return -ENOTCONN;
 }
 
-ssize_t aiotp__sim_sendv(aiotp_sim *sim, int fd, const struct iovec *iov, size_t n)
+ssize_t aiotp__sim_sendv(aiotp_sim *sim, int fd, const struct iovec *iov, size_t n,
+                         const struct sockaddr *to, socklen_t tolen)
 {
     sim_ep *e = aiotp__sim_ep_open(sim, fd);
     int err;
@@ -108,6 +120,13 @@ ssize_t aiotp__sim_sendv(aiotp_sim *sim, int fd, const struct iovec *iov, size_t
     sim->stats.sends++;
     if (e == NULL) {
         return -EBADF;
+    }
+    if (e->kind == EP_DGRAM) {
+        return aiotp__sim_dgram_sendv(sim, e, iov, n, to, tolen);
+    }
+    if (to != NULL && e->family == AF_UNIX) {
+        /* a Unix stream takes no address (TCP ignores one) */
+        return e->kind == EP_CONN ? -EISCONN : -EOPNOTSUPP;
     }
     if (e->kind == EP_CONN) {
         return aiotp__sim_stream_sendv(sim, e, iov, n);
@@ -125,12 +144,16 @@ static ssize_t do_send(aiotp_sim *sim, int fd, const void *buf, size_t len)
     struct iovec v;
     v.iov_base = (void *)(uintptr_t)buf;
     v.iov_len = len;
-    return aiotp__sim_sendv(sim, fd, &v, 1);
+    return aiotp__sim_sendv(sim, fd, &v, 1, NULL, 0);
 }
 
 int aiotp__sim_shutdown(aiotp_sim *sim, int fd, int how)
 {
-    sim_ep *e = aiotp__sim_ep_conn(sim, fd);
+    sim_ep *e = aiotp__sim_ep_open(sim, fd);
+    if (e != NULL && e->kind == EP_DGRAM) {
+        return aiotp__sim_dgram_shutdown(e, how);
+    }
+    e = aiotp__sim_ep_conn(sim, fd);
     if (e == NULL) {
         return aiotp__sim_not_conn(sim, fd);
     }
@@ -143,7 +166,11 @@ int aiotp__sim_close(aiotp_sim *sim, int fd)
     if (e == NULL) {
         return -EBADF;
     }
-    aiotp__sim_stream_close(sim, e);
+    if (e->kind == EP_DGRAM) {
+        aiotp__sim_dgram_close(sim, e);
+    } else {
+        aiotp__sim_stream_close(sim, e);
+    }
     memset(e, 0, sizeof(*e));
     sim->nopen--;
     return 0;
@@ -167,6 +194,12 @@ static int x_socket(void *ctx, int d, int t, int pr)
 #endif
     if (d != AF_UNIX && d != AF_INET && d != AF_INET6) {
         return -EAFNOSUPPORT;
+    }
+    if (t == SOCK_DGRAM) {
+        if (pr != 0 && !(aiotp__sim_is_inet(d) && pr == IPPROTO_UDP)) {
+            return -EPROTONOSUPPORT;
+        }
+        return aiotp__sim_dgram_socket(sim, d, nb);
     }
     if (t != SOCK_STREAM || (pr != 0 && !(aiotp__sim_is_inet(d) && pr == IPPROTO_TCP))) {
         return -EPROTONOSUPPORT;
@@ -207,8 +240,14 @@ static int x_getsockname(void *ctx, int fd, struct sockaddr *a, socklen_t *l)
 static int x_getpeername(void *ctx, int fd, struct sockaddr *a, socklen_t *l)
 {
     sim_ep *e = aiotp__sim_ep_open(ctx, fd);
+    sim_addr peer;
+    int rc;
     if (e == NULL) {
         return -EBADF;
+    }
+    if (e->kind == EP_DGRAM) {
+        rc = aiotp__sim_dgram_peername(ctx, e, &peer);
+        return rc != 0 ? rc : aiotp__sim_addr_out(&peer, a, l);
     }
     if (e->kind != EP_CONN || aiotp__sim_peer_closed(e->pair, e->side) || e->pair->broken) {
         return -ENOTCONN;
@@ -228,7 +267,7 @@ static int x_set_nonblock(void *ctx, int fd)
 
 static ssize_t x_recv(void *ctx, int fd, void *buf, size_t len, int flags)
 {
-    return aiotp__sim_recv(ctx, fd, buf, len, flags);
+    return aiotp__sim_recv(ctx, fd, buf, len, flags, NULL, NULL);
 }
 
 static ssize_t x_send(void *ctx, int fd, const void *buf, size_t len, int flags)
@@ -243,12 +282,13 @@ static ssize_t x_sendmsg(void *ctx, int fd, const struct msghdr *m, int flags)
     if (m == NULL || (m->msg_iov == NULL && m->msg_iovlen > 0)) {
         return -EFAULT;
     }
-    return aiotp__sim_sendv(ctx, fd, m->msg_iov, (size_t)m->msg_iovlen);
+    return aiotp__sim_sendv(ctx, fd, m->msg_iov, (size_t)m->msg_iovlen,
+                            (const struct sockaddr *)m->msg_name, m->msg_namelen);
 }
 
 static ssize_t x_read(void *ctx, int fd, void *buf, size_t len)
 {
-    return aiotp__sim_recv(ctx, fd, buf, len, 0);
+    return aiotp__sim_recv(ctx, fd, buf, len, 0, NULL, NULL);
 }
 
 static ssize_t x_write(void *ctx, int fd, const void *buf, size_t len)
@@ -261,7 +301,23 @@ static ssize_t x_writev(void *ctx, int fd, const struct iovec *iov, int n)
     if (n < 0) {
         return -EINVAL;
     }
-    return aiotp__sim_sendv(ctx, fd, iov, (size_t)n);
+    return aiotp__sim_sendv(ctx, fd, iov, (size_t)n, NULL, 0);
+}
+
+static ssize_t x_sendto(void *ctx, int fd, const void *buf, size_t len, int flags,
+                        const struct sockaddr *a, socklen_t l)
+{
+    struct iovec v;
+    (void)flags;
+    v.iov_base = (void *)(uintptr_t)buf;
+    v.iov_len = len;
+    return aiotp__sim_sendv(ctx, fd, &v, 1, a, l);
+}
+
+static ssize_t x_recvfrom(void *ctx, int fd, void *buf, size_t len, int flags,
+                          struct sockaddr *a, socklen_t *l)
+{
+    return aiotp__sim_recv(ctx, fd, buf, len, flags, a, l);
 }
 
 /* ---- creation --------------------------------------------------------------------------- */
@@ -312,6 +368,8 @@ int aiotp_sim_create(aiotp_sim **out, const aiotp_allocator *alloc)
     sim->sys.freeaddrinfo = aiotp__sim_freeaddrinfo;
     sim->sys.clock_ns = aiotp__sim_clock_ns;
     sim->sys.unlink_socket = aiotp__sim_unlink_socket;
+    sim->sys.sendto = x_sendto;
+    sim->sys.recvfrom = x_recvfrom;
     *out = sim;
     return 0;
 }
@@ -350,7 +408,7 @@ ssize_t aiotp_sim_write(aiotp_sim *sim, int fd, const void *buf, size_t len)
 
 ssize_t aiotp_sim_read(aiotp_sim *sim, int fd, void *buf, size_t len)
 {
-    return sim != NULL ? aiotp__sim_recv(sim, fd, buf, len, 0) : -EBADF;
+    return sim != NULL ? aiotp__sim_recv(sim, fd, buf, len, 0, NULL, NULL) : -EBADF;
 }
 
 int aiotp_sim_shutdown(aiotp_sim *sim, int fd, int how)
@@ -365,7 +423,11 @@ int aiotp_sim_close(aiotp_sim *sim, int fd)
 
 ssize_t aiotp_sim_readable(const aiotp_sim *sim, int fd)
 {
-    sim_ep *e = aiotp__sim_ep_conn(sim, fd);
+    sim_ep *e = aiotp__sim_ep_open(sim, fd);
+    if (e != NULL && e->kind == EP_DGRAM) {
+        return (ssize_t)aiotp__sim_dgram_bytes(e);
+    }
+    e = aiotp__sim_ep_conn(sim, fd);
     if (e == NULL) {
         return aiotp__sim_not_conn(sim, fd);
     }
@@ -374,7 +436,11 @@ ssize_t aiotp_sim_readable(const aiotp_sim *sim, int fd)
 
 ssize_t aiotp_sim_queued(const aiotp_sim *sim, int fd)
 {
-    sim_ep *e = aiotp__sim_ep_conn(sim, fd);
+    sim_ep *e = aiotp__sim_ep_open(sim, fd);
+    if (e != NULL && e->kind == EP_DGRAM) {
+        return 0; /* a datagram never waits at its sender */
+    }
+    e = aiotp__sim_ep_conn(sim, fd);
     if (e == NULL) {
         return aiotp__sim_not_conn(sim, fd);
     }
@@ -384,7 +450,7 @@ ssize_t aiotp_sim_queued(const aiotp_sim *sim, int fd)
 unsigned aiotp_sim_ready(const aiotp_sim *sim, int fd)
 {
     sim_ep *e = aiotp__sim_ep_open(sim, fd);
-    return e != NULL ? aiotp__sim_ready_of(e) : 0u;
+    return e != NULL ? aiotp__sim_ready_of(sim, e) : 0u;
 }
 
 size_t aiotp_sim_open_fds(const aiotp_sim *sim)

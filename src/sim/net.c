@@ -67,10 +67,12 @@ int aiotp__sim_unlink_socket(void *ctx, const char *path)
 /* The IP addresses of a and b overlap (equal, or one is the wildcard). */
 static bool ip_overlap(const sim_addr *a, const sim_addr *b)
 {
-    return aiotp__sim_addr_is_any(a) || aiotp__sim_addr_is_any(b) || aiotp__sim_addr_same_ip(a, b);
+    return aiotp__sim_addr_is_any(a) || aiotp__sim_addr_is_any(b) ||
+           aiotp__sim_addr_same_ip(a, b);
 }
 
-/* Would binding `want` (family and port of e) conflict with another socket? */
+/* Would binding `want` (family and port of e) conflict with another socket of the same
+   kind (stream and datagram sockets have port spaces of their own)? */
 static bool bind_conflict(const aiotp_sim *sim, const sim_ep *e, const sim_addr *want)
 {
     size_t i;
@@ -78,17 +80,20 @@ static bool bind_conflict(const aiotp_sim *sim, const sim_ep *e, const sim_addr 
     for (i = 0; i < sim->ep_cap; i++) {
         const sim_ep *o = &sim->ep[i];
         sim_addr oa;
-        if (o == e || o->kind == EP_FREE || o->family != e->family) {
+        if (o == e || o->kind == EP_FREE || o->family != e->family ||
+            (o->kind == EP_DGRAM) != (e->kind == EP_DGRAM)) {
             continue;
         }
         if (o->kind == EP_CONN) {
             oa = o->pair->addr[o->side];
-            if (aiotp__sim_addr_port(&oa) == port && ip_overlap(&oa, want) && !e->reuseaddr) {
+            if (aiotp__sim_addr_port(&oa) == port && ip_overlap(&oa, want) &&
+                !e->reuseaddr) {
                 return true;
             }
             continue;
         }
-        if (!o->bound || aiotp__sim_addr_port(&o->local) != port || !ip_overlap(&o->local, want)) {
+        if (!o->bound || aiotp__sim_addr_port(&o->local) != port ||
+            !ip_overlap(&o->local, want)) {
             continue;
         }
         if (e->reuseport && o->reuseport) {
@@ -102,8 +107,7 @@ static bool bind_conflict(const aiotp_sim *sim, const sim_ep *e, const sim_addr 
     return false;
 }
 
-/* A port of this family no socket uses, or 0. */
-unsigned aiotp__sim_ephemeral_port(aiotp_sim *sim, int family)
+unsigned aiotp__sim_ephemeral_port(aiotp_sim *sim, int family, bool dgram)
 {
     unsigned span = SIM_PORT_LAST - SIM_PORT_FIRST + 1;
     unsigned k;
@@ -114,7 +118,7 @@ unsigned aiotp__sim_ephemeral_port(aiotp_sim *sim, int family)
         sim->next_port = port == SIM_PORT_LAST ? SIM_PORT_FIRST : port + 1;
         for (i = 0; i < sim->ep_cap && !used; i++) {
             const sim_ep *o = &sim->ep[i];
-            if (o->kind == EP_FREE || o->family != family) {
+            if (o->kind == EP_FREE || o->family != family || (o->kind == EP_DGRAM) != dgram) {
                 continue;
             }
             if (o->kind == EP_CONN) {
@@ -130,7 +134,8 @@ unsigned aiotp__sim_ephemeral_port(aiotp_sim *sim, int family)
     return 0;
 }
 
-/* The listener that a connect to dst reaches: its fd, or -ECONNREFUSED / -ENOENT. */
+/* The listener that a connect to dst reaches: its fd, or -ECONNREFUSED / -ENOENT /
+   -EPROTOTYPE (a Unix datagram socket is bound to the path). */
 static int find_listener(const aiotp_sim *sim, int family, const sim_addr *dst)
 {
     size_t i;
@@ -144,6 +149,9 @@ static int find_listener(const aiotp_sim *sim, int family, const sim_addr *dst)
     }
     for (i = 0; i < sim->ep_cap; i++) {
         const sim_ep *o = &sim->ep[i];
+        if (family == AF_UNIX && o->kind == EP_DGRAM && o->bound && o->ino == ino) {
+            return -EPROTOTYPE;
+        }
         if (o->kind != EP_LISTEN || o->family != family) {
             continue;
         }
@@ -152,7 +160,8 @@ static int find_listener(const aiotp_sim *sim, int family, const sim_addr *dst)
                 return (int)i;
             }
         } else if (aiotp__sim_addr_port(&o->local) == aiotp__sim_addr_port(dst) &&
-                   (aiotp__sim_addr_is_any(&o->local) || aiotp__sim_addr_same_ip(&o->local, dst))) {
+                   (aiotp__sim_addr_is_any(&o->local) ||
+                    aiotp__sim_addr_same_ip(&o->local, dst))) {
             return (int)i;
         }
     }
@@ -172,6 +181,9 @@ int aiotp__sim_connect(void *ctx, int fd, const struct sockaddr *a, socklen_t l)
 
     if (e == NULL) {
         return -EBADF;
+    }
+    if (e->kind == EP_DGRAM) {
+        return aiotp__sim_dgram_connect(sim, e, a, l);
     }
     if (e->kind == EP_CONN) {
         return -EISCONN;
@@ -224,7 +236,7 @@ int aiotp__sim_connect(void *ctx, int fd, const struct sockaddr *a, socklen_t l)
             aiotp__sim_addr_set_port(&local, aiotp__sim_addr_port(&e->local));
         }
     } else if (aiotp__sim_is_inet(e->family)) {
-        unsigned port = aiotp__sim_ephemeral_port(sim, e->family);
+        unsigned port = aiotp__sim_ephemeral_port(sim, e->family, false);
         if (port == 0) {
             return -EADDRNOTAVAIL;
         }
@@ -269,7 +281,7 @@ int aiotp__sim_accept(void *ctx, int fd, struct sockaddr *a, socklen_t *l)
         return -EBADF;
     }
     if (e->kind != EP_LISTEN) {
-        return -EINVAL;
+        return e->kind == EP_DGRAM ? -EOPNOTSUPP : -EINVAL;
     }
     if (e->nbacklog == 0) {
         return -EAGAIN; /* the sim never blocks */
@@ -302,24 +314,26 @@ int aiotp__sim_bind(void *ctx, int fd, const struct sockaddr *a, socklen_t l)
     aiotp_sim *sim = ctx;
     sim_ep *e = aiotp__sim_ep_open(sim, fd);
     sim_addr want;
+    bool port_given;
     int rc;
 
     if (e == NULL) {
         return -EBADF;
     }
-    if (e->kind != EP_SOCK || e->bound) {
+    if ((e->kind != EP_SOCK && e->kind != EP_DGRAM) || e->bound) {
         return -EINVAL;
     }
     rc = aiotp__sim_addr_in(&want, e->family, a, l);
     if (rc != 0) {
         return rc;
     }
+    port_given = aiotp__sim_addr_port(&want) != 0;
     if (aiotp__sim_is_inet(e->family)) {
         if (!aiotp__sim_addr_is_any(&want) && !aiotp__sim_addr_is_loopback(&want)) {
             return -EADDRNOTAVAIL;
         }
-        if (aiotp__sim_addr_port(&want) == 0) {
-            unsigned port = aiotp__sim_ephemeral_port(sim, e->family);
+        if (!port_given) {
+            unsigned port = aiotp__sim_ephemeral_port(sim, e->family, e->kind == EP_DGRAM);
             if (port == 0) {
                 return -EADDRINUSE;
             }
@@ -336,6 +350,10 @@ int aiotp__sim_bind(void *ctx, int fd, const struct sockaddr *a, socklen_t l)
             return rc;
         }
     }
+    if (e->kind == EP_DGRAM) {
+        aiotp__sim_dgram_bound(e, aiotp__sim_is_inet(e->family) &&
+                                      !aiotp__sim_addr_is_any(&want), port_given);
+    }
     e->local = want;
     e->bound = true;
     return 0;
@@ -348,6 +366,9 @@ int aiotp__sim_listen(void *ctx, int fd, int backlog)
     if (e == NULL) {
         return -EBADF;
     }
+    if (e->kind == EP_DGRAM) {
+        return -EOPNOTSUPP;
+    }
     if (e->kind == EP_CONN) {
         return -EINVAL;
     }
@@ -356,7 +377,7 @@ int aiotp__sim_listen(void *ctx, int fd, int backlog)
         if (e->family == AF_UNIX) {
             return -EINVAL; /* autobind (abstract names) is not modelled */
         }
-        port = aiotp__sim_ephemeral_port(sim, e->family);
+        port = aiotp__sim_ephemeral_port(sim, e->family, false);
         if (port == 0) {
             return -EADDRINUSE;
         }

@@ -35,7 +35,9 @@ int aiotp__sim_getsockopt(void *ctx, int fd, int level, int name, void *val, soc
     conn = e->kind == EP_CONN;
     if (level == SOL_SOCKET) {
         if (name == SO_TYPE) {
-            v = SOCK_STREAM;
+            v = e->kind == EP_DGRAM ? SOCK_DGRAM : SOCK_STREAM;
+        } else if (name == SO_BROADCAST) {
+            v = e->broadcast;
         } else if (name == SO_ERROR) {
             if (conn) {
                 v = -e->pair->err[e->side];
@@ -75,7 +77,7 @@ int aiotp__sim_getsockopt(void *ctx, int fd, int level, int name, void *val, soc
         if (!aiotp__sim_is_inet(e->family)) {
             return -EOPNOTSUPP;
         }
-        if (name != TCP_NODELAY) {
+        if (name != TCP_NODELAY || e->kind == EP_DGRAM) {
             return -ENOPROTOOPT;
         }
         v = e->nodelay;
@@ -110,7 +112,7 @@ int aiotp__sim_setsockopt(void *ctx, int fd, int level, int name, const void *va
             memcpy(&e->linger, val, sizeof(e->linger));
             return 0;
         }
-        if (name == SO_REUSEADDR ||
+        if (name == SO_REUSEADDR || name == SO_BROADCAST ||
 #ifdef SO_REUSEPORT
             name == SO_REUSEPORT ||
 #endif
@@ -126,6 +128,10 @@ int aiotp__sim_setsockopt(void *ctx, int fd, int level, int name, const void *va
             }
             if (name == SO_REUSEADDR) {
                 e->reuseaddr = v != 0;
+                return 0;
+            }
+            if (name == SO_BROADCAST) {
+                e->broadcast = v != 0;
                 return 0;
             }
 #ifdef SO_REUSEPORT
@@ -152,6 +158,9 @@ int aiotp__sim_setsockopt(void *ctx, int fd, int level, int name, const void *va
     if (level == IPPROTO_TCP) {
         if (!aiotp__sim_is_inet(e->family)) {
             return -EOPNOTSUPP;
+        }
+        if (e->kind == EP_DGRAM) {
+            return -ENOPROTOOPT; /* a UDP socket has no TCP options */
         }
         if (name == TCP_NODELAY) {
             rc = get_int(val, len, &v);

@@ -8,6 +8,14 @@
 #include "aiotp/error.h"
 #include "sim_int.h"
 
+/* A socket the knobs marked "any" apply to: a connected stream endpoint or a datagram
+   socket. */
+static sim_ep *knob_ep(const aiotp_sim *sim, int fd)
+{
+    sim_ep *e = aiotp__sim_ep_open(sim, fd);
+    return e != NULL && e->kind == EP_DGRAM ? e : aiotp__sim_ep_conn(sim, fd);
+}
+
 int aiotp_sim_set_capacity(aiotp_sim *sim, int fd, size_t cap)
 {
     sim_ep *e = aiotp__sim_ep_conn(sim, fd);
@@ -30,7 +38,7 @@ int aiotp_sim_send_limit(aiotp_sim *sim, int fd, size_t n)
 
 int aiotp_sim_send_eagain(aiotp_sim *sim, int fd, unsigned k)
 {
-    sim_ep *e = aiotp__sim_ep_conn(sim, fd);
+    sim_ep *e = knob_ep(sim, fd);
     if (e == NULL) {
         return aiotp__sim_not_conn(sim, fd);
     }
@@ -40,7 +48,7 @@ int aiotp_sim_send_eagain(aiotp_sim *sim, int fd, unsigned k)
 
 int aiotp_sim_eintr_once(aiotp_sim *sim, int fd)
 {
-    sim_ep *e = aiotp__sim_ep_conn(sim, fd);
+    sim_ep *e = knob_ep(sim, fd);
     if (e == NULL) {
         return aiotp__sim_not_conn(sim, fd);
     }
@@ -51,7 +59,7 @@ int aiotp_sim_eintr_once(aiotp_sim *sim, int fd)
 
 static int arm_fail(aiotp_sim *sim, int fd, int kind, int err, unsigned k)
 {
-    sim_ep *e = aiotp__sim_ep_conn(sim, fd);
+    sim_ep *e = knob_ep(sim, fd);
     if (e == NULL) {
         return aiotp__sim_not_conn(sim, fd);
     }

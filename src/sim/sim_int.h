@@ -9,6 +9,8 @@
  *   stream.c   connected stream pairs: byte queues, recv/send, shutdown, close
  *   net.c      the virtual network: Unix path names, ports, bind, listen, connect and
  *              accept of stream sockets
+ *   dgram.c    datagram sockets: socket, connect, routing a datagram to its receiver,
+ *              receive queues, sendto/recvfrom, readiness, the datagram knobs
  *   names.c    getaddrinfo / freeaddrinfo
  *   opts.c     getsockopt / setsockopt
  *   backend.c  readiness, the poll entry, the backend, virtual time
@@ -16,7 +18,7 @@
  *
  * An fd is an index into sim->ep. An endpoint (sim_ep) is free, an unconnected stream
  * socket (EP_SOCK), a listener (EP_LISTEN), one side (0 or 1) of a connected stream pair
- * (EP_CONN).
+ * (EP_CONN), or a datagram socket (EP_DGRAM, its state in a sim_dsock of dgram.c).
  */
 #ifndef AIOTP_SIM_INT_H
 #define AIOTP_SIM_INT_H
@@ -40,7 +42,7 @@
 
 typedef struct sim_addr {
     struct sockaddr_storage ss;
-    socklen_t len;
+    socklen_t len;   /* 0: no address (a datagram from an unnamed Unix socket) */
 } sim_addr;
 
 typedef struct sim_queue {
@@ -61,7 +63,7 @@ typedef struct sim_pair {
     sim_addr addr[2]; /* local address of each side (the other side's peername) */
 } sim_pair;
 
-enum { EP_FREE = 0, EP_SOCK, EP_LISTEN, EP_CONN };
+enum { EP_FREE = 0, EP_SOCK, EP_LISTEN, EP_CONN, EP_DGRAM };
 
 /* An injected error: the next k calls of one kind return err. */
 typedef struct sim_fail {
@@ -71,18 +73,22 @@ typedef struct sim_fail {
 
 enum { FAIL_SEND, FAIL_RECV, FAIL_SHUTDOWN, FAIL_KINDS };
 
+typedef struct sim_dsock sim_dsock; /* dgram.c */
+
 typedef struct sim_ep {
     int kind;          /* EP_*; EP_FREE: the fd number is free */
     int family;        /* AF_UNIX, AF_INET, AF_INET6 */
     sim_pair *pair;    /* EP_CONN */
     int side;
+    sim_dsock *dg;     /* EP_DGRAM */
     bool nonblock;
     unsigned interest; /* AIOTP_EV_* the backend watches */
-    /* unconnected and listening sockets */
+    /* unconnected, listening and datagram sockets */
     bool bound;
     sim_addr local;    /* bound (or connected-from) address */
     unsigned ino;      /* AF_UNIX, bound: the number of its path entry */
-    int sock_err;      /* EP_SOCK: pending error of a refused connect (SO_ERROR) */
+    int sock_err;      /* pending error (SO_ERROR): EP_SOCK a refused connect, EP_DGRAM an
+                          ICMP error or a Unix peer's reset */
     sim_pair **backlog; /* EP_LISTEN: connections not yet accepted, oldest first */
     size_t nbacklog;
     size_t backlog_cap;
@@ -92,6 +98,7 @@ typedef struct sim_ep {
     bool reuseaddr;
     bool reuseport;
     bool v6only;
+    bool broadcast;    /* SO_BROADCAST */
     struct linger linger;
     size_t sndbuf;     /* unconnected: SO_SNDBUF/SO_RCVBUF to apply on connect (0: none) */
     size_t rcvbuf;
@@ -120,6 +127,7 @@ struct aiotp_sim {
     size_t paths_cap;
     unsigned next_ino;
     unsigned next_port; /* next ephemeral port to try */
+    uint64_t next_id;   /* datagram sockets: the id of the last one made (never reused) */
     int64_t now;      /* virtual clock, ns */
     unsigned wait_eintr;
     bool backend_open;
@@ -134,14 +142,18 @@ void aiotp__sim_free(aiotp_sim *sim, void *p);
 sim_ep *aiotp__sim_ep_open(const aiotp_sim *sim, int fd);
 /* A connected stream endpoint, or NULL. */
 sim_ep *aiotp__sim_ep_conn(const aiotp_sim *sim, int fd);
-/* Why fd is not a connected stream endpoint: -EBADF (not open) or -ENOTCONN. */
+/* Why fd is not a connected stream endpoint: -EBADF (not open), -EOPNOTSUPP (a datagram
+   socket) or -ENOTCONN. */
 int aiotp__sim_not_conn(const aiotp_sim *sim, int fd);
 /* The lowest free fd number >= SIM_FIRST_FD, or -EMFILE / AIOTP_ENOMEM (the table may
    move: re-take pointers). The number stays free until the caller sets its kind. */
 int aiotp__sim_fd_alloc(aiotp_sim *sim);
-/* The data path of any socket kind (recv/read, send/write/writev/sendmsg). */
-ssize_t aiotp__sim_recv(aiotp_sim *sim, int fd, void *buf, size_t len, int flags);
-ssize_t aiotp__sim_sendv(aiotp_sim *sim, int fd, const struct iovec *iov, size_t n);
+/* The data path of any socket kind (recv/recvfrom/read; send/sendto/sendmsg/write/
+   writev). from/to NULL: no address. */
+ssize_t aiotp__sim_recv(aiotp_sim *sim, int fd, void *buf, size_t len, int flags,
+                        struct sockaddr *from, socklen_t *fromlen);
+ssize_t aiotp__sim_sendv(aiotp_sim *sim, int fd, const struct iovec *iov, size_t n,
+                         const struct sockaddr *to, socklen_t tolen);
 int aiotp__sim_close(aiotp_sim *sim, int fd);
 int aiotp__sim_shutdown(aiotp_sim *sim, int fd, int how);
 
@@ -193,14 +205,39 @@ void aiotp__sim_stream_close(aiotp_sim *sim, sim_ep *e);
 sim_path *aiotp__sim_path_find(const aiotp_sim *sim, const char *path);
 /* Add a path name; *ino gets its number. 0 or -ENOMEM. */
 int aiotp__sim_path_add(aiotp_sim *sim, const char *path, unsigned *ino);
-/* A port of this family that no socket uses, or 0. */
-unsigned aiotp__sim_ephemeral_port(aiotp_sim *sim, int family);
+/* A port of this family that no socket of the same kind (stream or datagram: separate
+   port spaces) uses, or 0. */
+unsigned aiotp__sim_ephemeral_port(aiotp_sim *sim, int family, bool dgram);
 /* The syscall entries of the virtual network. */
 int aiotp__sim_bind(void *ctx, int fd, const struct sockaddr *a, socklen_t l);
 int aiotp__sim_connect(void *ctx, int fd, const struct sockaddr *a, socklen_t l);
 int aiotp__sim_listen(void *ctx, int fd, int backlog);
 int aiotp__sim_accept(void *ctx, int fd, struct sockaddr *a, socklen_t *l);
 int aiotp__sim_unlink_socket(void *ctx, const char *path);
+
+/* ---- dgram.c ------------------------------------------------------------------------ */
+
+/* A new datagram socket: its fd, or -EMFILE / AIOTP_ENOMEM. */
+int aiotp__sim_dgram_socket(aiotp_sim *sim, int family, bool nonblock);
+/* Free e's datagram state (not the fd slot). */
+void aiotp__sim_dgram_close(aiotp_sim *sim, sim_ep *e);
+/* bind() succeeded on e: whether it named an address (IP, not the wildcard) and a port,
+   which a later disconnect keeps. */
+void aiotp__sim_dgram_bound(sim_ep *e, bool ip, bool port);
+int aiotp__sim_dgram_connect(aiotp_sim *sim, sim_ep *e, const struct sockaddr *a,
+                             socklen_t l);
+/* The connected peer's address, or -ENOTCONN. */
+int aiotp__sim_dgram_peername(const aiotp_sim *sim, const sim_ep *e, sim_addr *out);
+/* The data path (the caller counted the call and checked fd). */
+ssize_t aiotp__sim_dgram_recv(aiotp_sim *sim, sim_ep *e, void *buf, size_t len, int flags,
+                              struct sockaddr *from, socklen_t *fromlen);
+ssize_t aiotp__sim_dgram_sendv(aiotp_sim *sim, sim_ep *e, const struct iovec *iov,
+                               size_t n, const struct sockaddr *to, socklen_t tolen);
+int aiotp__sim_dgram_shutdown(sim_ep *e, int how);
+/* What poll() reports for e: POLLIN, POLLOUT, POLLERR. */
+short aiotp__sim_dgram_revents(const aiotp_sim *sim, const sim_ep *e);
+/* Payload bytes in e's receive queue. */
+size_t aiotp__sim_dgram_bytes(const sim_ep *e);
 
 /* ---- names.c ------------------------------------------------------------------------ */
 
@@ -218,7 +255,7 @@ int aiotp__sim_setsockopt(void *ctx, int fd, int level, int name, const void *va
 /* ---- backend.c ---------------------------------------------------------------------- */
 
 /* AIOTP_EV_* readiness of an open endpoint. */
-unsigned aiotp__sim_ready_of(const sim_ep *e);
+unsigned aiotp__sim_ready_of(const aiotp_sim *sim, const sim_ep *e);
 /* A wait found nothing ready: jump the clock by the timeout (count a stall if none). */
 void aiotp__sim_advance_idle(aiotp_sim *sim, int timeout_ms);
 int aiotp__sim_poll(void *ctx, struct pollfd *fds, nfds_t n, int timeout_ms);
