@@ -2614,6 +2614,143 @@ TEST(stream_sendto_recvfrom)
     net_close();
 }
 
+/* The ephemeral port range: handed out in order, wrapping; a range in use runs out for
+   stream sockets (bind, listen, connect) and for a datagram's autobind (send, connect),
+   each kind in its own port space. */
+TEST(sim_port_range)
+{
+    struct sockaddr_in a;
+    int x;
+    int y;
+    int z;
+    int l1;
+    int l2;
+    int c;
+
+    net_open();
+    CHECK_INT(aiotp_sim_set_port_range(N, 0, 10), AIOTP_EINVAL);
+    CHECK_INT(aiotp_sim_set_port_range(N, 11, 10), AIOTP_EINVAL);
+    CHECK_INT(aiotp_sim_set_port_range(N, 10, 65536), AIOTP_EINVAL);
+    CHECK_INT(aiotp_sim_set_port_range(NULL, 10, 11), AIOTP_EINVAL);
+    CHECK_INT(aiotp_sim_set_port_range(N, 40000, 40001), 0);
+    x = dg_bound(AF_INET, "127.0.0.1", 0);
+    y = dg_bound(AF_INET, "127.0.0.1", 0);
+    CHECK_STR(name_of(x, false), "127.0.0.1:40000");
+    CHECK_STR(name_of(y, false), "127.0.0.1:40001");
+    z = SYS(socket, AF_INET, SOCK_DGRAM, 0);
+    CHECK_INT(to4(z, "x", 1, 40000), -EAGAIN);
+    CHECK_INT(connect4(z, "127.0.0.1", 40000), -EAGAIN);
+    a = in4("127.0.0.1", 0);
+    CHECK_INT(SYS(bind, z, SA(a), sizeof(a)), -EADDRINUSE);
+    /* the stream port space is free: both ports once, then none */
+    l1 = listener(AF_INET, "127.0.0.1", 0, 1);
+    l2 = listener(AF_INET, "127.0.0.1", 0, 1);
+    CHECK_STR(name_of(l1, false), "127.0.0.1:40000");
+    CHECK_STR(name_of(l2, false), "127.0.0.1:40001");
+    CHECK_INT(listener(AF_INET, "127.0.0.1", 0, 1), -EADDRINUSE);
+    c = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    CHECK_INT(SYS(listen, c, 1), -EADDRINUSE);
+    CHECK_INT(connect4(c, "127.0.0.1", 40000), -EADDRNOTAVAIL);
+    /* a freed port is found again, the search wrapping around */
+    CHECK_INT(SYS(close, x), 0);
+    CHECK_INT(to4(z, "x", 1, 40001), 1);
+    CHECK_STR(name_of(z, false), "0.0.0.0:40000");
+    CHECK_INT(SYS(close, c), 0);
+    CHECK_INT(SYS(close, l1), 0);
+    CHECK_INT(SYS(close, l2), 0);
+    CHECK_INT(SYS(close, y), 0);
+    CHECK_INT(SYS(close, z), 0);
+    net_close();
+}
+
+/* Corners: equal candidates (the lowest fd takes it), a peer's address differing only in
+   its port (filtered; no ICMP error for another address of the same port), a second
+   shutdown, a too short address, and who is reset when a Unix socket changes peers with
+   datagrams queued (only a live old peer still connected back to it). */
+TEST(dgram_corners)
+{
+    struct sockaddr_in a;
+    int one = 1;
+    char buf[8];
+    int p1;
+    int p2;
+    int b;
+    int b2;
+    int e;
+    int x;
+    int y;
+    int w;
+    int v;
+
+    net_open();
+    p1 = SYS(socket, AF_INET, SOCK_DGRAM, 0);
+    p2 = SYS(socket, AF_INET, SOCK_DGRAM, 0);
+    CHECK_INT(SYS(setsockopt, p1, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+    CHECK_INT(SYS(setsockopt, p2, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+    a = in4("127.0.0.1", 5000);
+    CHECK_INT(SYS(bind, p1, SA(a), sizeof(a)), 0);
+    CHECK_INT(SYS(bind, p2, SA(a), sizeof(a)), 0);
+    b = dg_bound(AF_INET, "127.0.0.1", 0);
+    b2 = dg_bound(AF_INET, "127.0.0.1", 0);
+    CHECK_INT(to4(b, "1", 1, 5000), 1);
+    CHECK_INT(aiotp_sim_dgram_count(N, p1), 1);
+    CHECK_INT(aiotp_sim_dgram_count(N, p2), 0);
+    /* p2 connected to b: b2 (same address, other port) goes to p1 */
+    CHECK_INT(connect4(p2, "127.0.0.1", port_of(b)), 0);
+    CHECK_INT(to4(b2, "2", 1, 5000), 1);
+    CHECK_INT(aiotp_sim_dgram_count(N, p1), 2);
+    CHECK_INT(SYS(close, p1), 0);
+    CHECK_INT(to4(b2, "3", 1, 5000), 1); /* nobody takes it now */
+    CHECK_INT(aiotp_sim_dgram_count(N, p2), 0);
+    CHECK_INT(connect4(p2, "127.0.0.5", port_of(b)), 0); /* another address, b's port */
+    CHECK_INT(to4(b, "4", 1, 5000), 1);
+    CHECK_INT(aiotp_sim_dgram_count(N, p2), 0);
+    /* ICMP only for the connected address itself */
+    e = SYS(socket, AF_INET, SOCK_DGRAM, 0);
+    CHECK_INT(connect4(e, "127.0.0.1", 5001), 0);
+    a = in4("127.0.0.2", 5001);
+    CHECK_INT(SYS(sendto, e, "x", 1, 0, SA(a), sizeof(a)), 1);
+    CHECK_INT(so_int(e, SOL_SOCKET, SO_ERROR), 0);
+    CHECK_INT(SYS(connect, e, SA(a), 1), -EINVAL);
+    CHECK_INT(SYS(shutdown, e, SHUT_WR), 0);
+    CHECK_INT(SYS(shutdown, e, SHUT_WR), 0);
+    CHECK_INT(SYS(shutdown, e, SHUT_RD), 0);
+    CHECK_INT(SYS(shutdown, e, SHUT_RDWR), 0);
+    CHECK_INT(SYS(recv, e, buf, sizeof(buf), 0), 0);
+    CHECK_INT(SYS(close, e), 0);
+
+    /* Unix: x connected to y with y's datagrams queued changes peers */
+    x = dg_bound(AF_UNIX, "/sim/x", 0);
+    y = dg_bound(AF_UNIX, "/sim/y", 0);
+    w = dg_bound(AF_UNIX, "/sim/w", 0);
+    v = dg_bound(AF_UNIX, "/sim/v", 0);
+    CHECK_INT(connect_path(x, "/sim/y"), 0);
+    CHECK_INT(to_path(y, "a", 1, "/sim/x"), 1); /* y is not connected */
+    CHECK_INT(connect_path(x, "/sim/w"), 0);
+    CHECK_INT(aiotp_sim_dgram_count(N, x), 0);
+    CHECK_INT(so_int(y, SOL_SOCKET, SO_ERROR), 0);
+    CHECK_INT(connect_path(x, "/sim/y"), 0);
+    CHECK_INT(connect_path(y, "/sim/v"), 0); /* y is connected, but not to x */
+    CHECK_INT(to_path(y, "b", 1, "/sim/x"), 1);
+    CHECK_INT(connect_path(x, "/sim/w"), 0);
+    CHECK_INT(aiotp_sim_dgram_count(N, x), 0);
+    CHECK_INT(so_int(y, SOL_SOCKET, SO_ERROR), 0);
+    CHECK_INT(connect_path(x, "/sim/y"), -EPERM); /* y takes from v only */
+    CHECK_INT(disconnect(y), 0);
+    CHECK_INT(connect_path(x, "/sim/y"), 0);
+    CHECK_INT(to_path(y, "c", 1, "/sim/x"), 1);
+    CHECK_INT(SYS(close, y), 0); /* the old peer is gone */
+    CHECK_INT(disconnect(x), 0);
+    CHECK_INT(aiotp_sim_dgram_count(N, x), 0);
+    CHECK_INT(SYS(close, x), 0);
+    CHECK_INT(SYS(close, w), 0);
+    CHECK_INT(SYS(close, v), 0);
+    CHECK_INT(SYS(close, p2), 0);
+    CHECK_INT(SYS(close, b), 0);
+    CHECK_INT(SYS(close, b2), 0);
+    net_close();
+}
+
 /* ---- the real kernel and the sim agree -------------------------------------------------
 
    One scenario, written once against a syscall table, runs on the POSIX table (the real
@@ -3277,6 +3414,8 @@ static const th_case cases[] = {
     T(dgram_knobs, "SIM-DGRAM-8"),
     T(dgram_out_of_memory, "SIM-DGRAM-8"),
     T(stream_sendto_recvfrom, "SIM-SYS-1"),
+    T(sim_port_range, "SIM-DGRAM-2"),
+    T(dgram_corners, "SIM-DGRAM-3 SIM-DGRAM-4"),
     T(agree_udp4, "SIM-DGRAM-9"),
     T(agree_udp6, "SIM-DGRAM-9"),
     T(agree_unix_dgram, "SIM-DGRAM-9"),

@@ -202,6 +202,11 @@ int aiotp_sim_shutdown_fail(aiotp_sim *sim, int fd, int err, unsigned k);
 int aiotp_sim_reset(aiotp_sim *sim, int fd);
 /* The backend's next k waits return -EINTR. */
 void aiotp_sim_wait_eintr(aiotp_sim *sim, unsigned k);
+/* The ephemeral port range (Linux: net.ipv4.ip_local_port_range; default 32768 ..
+   60999), handed out in order from first: a small one runs out (bind/listen/connect:
+   -EADDRINUSE / -EADDRNOTAVAIL, a datagram's autobind: -EAGAIN). 0 or AIOTP_EINVAL
+   (first 0, first > last, last > 65535). */
+int aiotp_sim_set_port_range(aiotp_sim *sim, unsigned first, unsigned last);
 
 /* ---- datagram knobs (fd a datagram socket: -EBADF if fd is not open, -EOPNOTSUPP if it
    is not a datagram socket). "Sent to fd": a datagram that a send routed to fd (it

@@ -342,6 +342,8 @@ int aiotp_sim_create(aiotp_sim **out, const aiotp_allocator *alloc)
     memset(sim, 0, sizeof(*sim));
     sim->magic = SIM_MAGIC;
     sim->alloc = *alloc;
+    sim->port_first = SIM_PORT_FIRST;
+    sim->port_last = SIM_PORT_LAST;
     sim->next_port = SIM_PORT_FIRST;
     sim->sys.size = sizeof(sim->sys);
     sim->sys.ctx = sim;

@@ -396,7 +396,7 @@ static bool unix_full(const sim_ep *r, const sim_dsock *s)
 static void deliver_one(aiotp_sim *sim, sim_ep *r, sim_dgram *g)
 {
     sim_dsock *d = r->dg;
-    if (d->reorder > 0 && d->held == NULL) {
+    if (d->reorder > 0) { /* armed only while nothing is held */
         d->held = g;
         d->held_for = d->reorder;
         d->reorder = 0;

@@ -109,13 +109,13 @@ static bool bind_conflict(const aiotp_sim *sim, const sim_ep *e, const sim_addr 
 
 unsigned aiotp__sim_ephemeral_port(aiotp_sim *sim, int family, bool dgram)
 {
-    unsigned span = SIM_PORT_LAST - SIM_PORT_FIRST + 1;
+    unsigned span = sim->port_last - sim->port_first + 1;
     unsigned k;
     for (k = 0; k < span; k++) {
         unsigned port = sim->next_port;
         size_t i;
         bool used = false;
-        sim->next_port = port == SIM_PORT_LAST ? SIM_PORT_FIRST : port + 1;
+        sim->next_port = port == sim->port_last ? sim->port_first : port + 1;
         for (i = 0; i < sim->ep_cap && !used; i++) {
             const sim_ep *o = &sim->ep[i];
             if (o->kind == EP_FREE || o->family != family || (o->kind == EP_DGRAM) != dgram) {
@@ -131,6 +131,17 @@ unsigned aiotp__sim_ephemeral_port(aiotp_sim *sim, int family, bool dgram)
             return port;
         }
     }
+    return 0;
+}
+
+int aiotp_sim_set_port_range(aiotp_sim *sim, unsigned first, unsigned last)
+{
+    if (sim == NULL || first == 0 || first > last || last > 65535) {
+        return AIOTP_EINVAL;
+    }
+    sim->port_first = first;
+    sim->port_last = last;
+    sim->next_port = first;
     return 0;
 }
 

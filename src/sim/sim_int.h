@@ -36,7 +36,7 @@
 #define SIM_FIRST_FD 3
 #define FD_CLOSED (-1)   /* pair side closed */
 #define FD_PENDING (-2)  /* pair side still in a listener's backlog (not accepted yet) */
-#define SIM_PORT_FIRST 32768u /* ephemeral ports: SIM_PORT_FIRST .. SIM_PORT_LAST */
+#define SIM_PORT_FIRST 32768u /* default ephemeral ports: SIM_PORT_FIRST .. SIM_PORT_LAST */
 #define SIM_PORT_LAST 60999u
 #define SIM_SOMAXCONN 4096
 
@@ -126,6 +126,8 @@ struct aiotp_sim {
     size_t npaths;
     size_t paths_cap;
     unsigned next_ino;
+    unsigned port_first; /* ephemeral ports: port_first .. port_last */
+    unsigned port_last;
     unsigned next_port; /* next ephemeral port to try */
     uint64_t next_id;   /* datagram sockets: the id of the last one made (never reused) */
     int64_t now;      /* virtual clock, ns */
