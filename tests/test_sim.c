@@ -7,7 +7,9 @@
    (aiotp/oracle.h) and checks that no memory or sim fd is left.
 
    Scenarios: CPython reference §11 [WM] 1, 87, 88, 93 (adapted to a socket) and [ORDER]
-   24, 28, 31, 89, 90, plus re-entrant protocol callbacks. */
+   24, 28, 31, 89, 90, plus re-entrant protocol callbacks. Then the sim itself: the
+   virtual network (net_*), datagram sockets (dgram_*, rules SIM-DGRAM-* in spec/sim.md),
+   and scenarios that the real kernel and the sim must both pass (agree_*). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

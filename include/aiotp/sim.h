@@ -13,6 +13,10 @@
  *   - a virtual network on one host (see "The virtual network"): socket, bind, listen,
  *     accept, connect for AF_INET, AF_INET6 and AF_UNIX, getaddrinfo for numeric hosts
  *     and "localhost", unlink_socket for Unix socket paths;
+ *   - datagram sockets (see "Datagram sockets"): UDP over AF_INET and AF_INET6, AF_UNIX
+ *     SOCK_DGRAM (bound paths and unnamed; aiotp_sim_socketpair_dgram), sendto/recvfrom
+ *     with message boundaries, connect filtering, ICMP errors, receive queues, and
+ *     knobs for loss, duplication, reordering, stalls and errors;
  *   - readiness computed from the queues (see "Readiness" below);
  *   - virtual time: clock_ns returns the simulated clock, which only moves when the
  *     backend's wait() finds nothing ready and has a finite timeout (it then jumps by the
@@ -45,15 +49,19 @@
  * The virtual network: every address of the host is 127.0.0.0/8 or ::1 (the wildcard
  * addresses 0.0.0.0 and :: mean "this host"); AF_UNIX paths are names in a table of the
  * sim, not files.
- *   socket   AF_UNIX/AF_INET/AF_INET6 and SOCK_STREAM only (SOCK_NONBLOCK and
- *            SOCK_CLOEXEC accepted; protocol 0 or IPPROTO_TCP), else -EAFNOSUPPORT /
+ *   socket   AF_UNIX/AF_INET/AF_INET6 and SOCK_STREAM (protocol 0 or IPPROTO_TCP) or
+ *            SOCK_DGRAM (protocol 0 or IPPROTO_UDP; see "Datagram sockets"), with
+ *            SOCK_NONBLOCK and SOCK_CLOEXEC accepted; else -EAFNOSUPPORT /
  *            -EPROTONOSUPPORT.
  *   bind     once, on an unconnected socket (else -EINVAL). The address family must be
  *            the socket's (-EAFNOSUPPORT). IP: a non-local address -> -EADDRNOTAVAIL;
  *            port 0 -> an ephemeral port (32768, 32769, ... in order, skipping ports in
- *            use); a port in use -> -EADDRINUSE, where "in use" means an overlapping
+ *            use, wrapping at 60999: aiotp_sim_set_port_range changes the range; none
+ *            left -> -EADDRINUSE); a port in use -> -EADDRINUSE, where "in use" means an
+ *            overlapping
  *            address (equal, or either is the wildcard) of the same family bound by a
- *            socket or listener, or used by a connection. SO_REUSEADDR on both lets a
+ *            socket or listener, or used by a connection (stream and datagram sockets
+ *            have port spaces of their own). SO_REUSEADDR on both lets a
  *            port of a non-listening socket be reused, SO_REUSEADDR alone one that only
  *            connections use; SO_REUSEPORT on both lets any number of sockets bind it.
  *            The IPv4 and IPv6 port spaces are separate (AF_INET6 sockets behave as
@@ -68,13 +76,15 @@
  *            -EINVAL). The listener is the first one, in fd order, bound to the
  *            destination (IP: same port, same address or the wildcard; Unix: the path's
  *            current name). A non-local IP destination -> -ENETUNREACH; no path ->
- *            -ENOENT; no listener -> -ECONNREFUSED, except on a non-blocking IP socket,
+ *            -ENOENT; a Unix datagram socket at the path -> -EPROTOTYPE; no listener ->
+ *            -ECONNREFUSED, except on a non-blocking IP socket,
  *            where connect returns -EINPROGRESS and the socket becomes ready (hangup)
  *            with SO_ERROR ECONNREFUSED, as a real TCP connect. A full backlog: -EAGAIN
  *            (Unix) or as if refused (IP). Otherwise the connection is made at once and
  *            queued on the listener's backlog (the listener turns readable); the client
  *            is connected and may send (the bytes wait for the accept). An unbound
- *            client gets the destination's IP and an ephemeral port (Unix: unnamed).
+ *            client gets the destination's IP and an ephemeral port (Unix: unnamed; no
+ *            port left: -EADDRNOTAVAIL).
  *            connect returns 0, or -EINPROGRESS on a non-blocking IP socket (it is
  *            writable at once and SO_ERROR is 0).
  *   accept   the oldest connection of the backlog, as a new non-blocking fd; addr gets
@@ -90,25 +100,96 @@
  *            family or socket type -> EAI_FAMILY / EAI_SOCKTYPE.
  *   unlink_socket  removes a Unix path name: 1 if it existed, else 0.
  *
- * Socket options: getsockopt SOL_SOCKET SO_TYPE (SOCK_STREAM), SO_ERROR (the pending
+ * Socket options: getsockopt SOL_SOCKET SO_TYPE (SOCK_STREAM or SOCK_DGRAM), SO_BROADCAST,
+ * SO_ERROR (the pending
  * error, cleared), SO_ACCEPTCONN, SO_REUSEADDR, SO_REUSEPORT, SO_LINGER, SO_SNDBUF (the
  * capacity of fd -> p), SO_RCVBUF (the capacity of p -> fd); IPPROTO_TCP TCP_NODELAY and
  * IPPROTO_IPV6 IPV6_V6ONLY; anything else -ENOPROTOOPT. setsockopt stores SO_REUSEADDR,
- * SO_REUSEPORT, SO_LINGER, TCP_NODELAY, IPV6_V6ONLY; SO_SNDBUF (SO_SNDBUFFORCE) sets the
+ * SO_REUSEPORT, SO_BROADCAST, SO_LINGER, TCP_NODELAY, IPV6_V6ONLY; SO_SNDBUF (SO_SNDBUFFORCE) sets the
  * capacity of fd -> p and SO_RCVBUF (SO_RCVBUFFORCE) the capacity of p -> fd to the value
  * given (at least 1; not doubled; on a socket not yet connected, when it connects); other
  * SOL_SOCKET options (and other levels) are accepted and ignored. IPPROTO_TCP options on
- * a Unix socket -> -EOPNOTSUPP, IPPROTO_IPV6 options on a non-IPv6 socket -> -ENOPROTOOPT.
+ * a Unix socket -> -EOPNOTSUPP, on a UDP socket -> -ENOPROTOOPT; IPPROTO_IPV6 options on a
+ * non-IPv6 socket -> -ENOPROTOOPT. On a datagram socket SO_SNDBUF/SO_RCVBUF are stored
+ * and reported only (its queue is counted in datagrams, see below).
  * An int option needs len >= sizeof(int), SO_LINGER a struct linger (else -EINVAL). New
  * sockets have all options off and the default capacities.
  *
+ * Datagram sockets (SOCK_DGRAM: UDP over AF_INET / AF_INET6, and AF_UNIX), as Linux does
+ * them unless said otherwise. A send routes the datagram at once to its receiver's
+ * queue; nothing ever waits at the sender (aiotp_sim_queued is 0).
+ *   bind     as above (ports of their own; 0: ephemeral). A UDP socket that sends or
+ *            connects unbound gets one: on a send the wildcard address and an ephemeral
+ *            port (getsockname 0.0.0.0:P), on a connect the route's source address
+ *            (127.0.0.1 or ::1) and an ephemeral port; no port left -> -EAGAIN.
+ *   connect  sets the default destination and filters what arrives. UDP: a wildcard
+ *            destination means this host; a broadcast address without SO_BROADCAST ->
+ *            -EACCES; a non-local address -> -ENETUNREACH; a wildcard local address
+ *            becomes the source address. Unix: the socket bound to the path (no path
+ *            -ENOENT, nothing bound there now -ECONNREFUSED, a stream socket
+ *            -EPROTOTYPE); one connected to another socket -> -EPERM. A family of
+ *            AF_UNSPEC dissolves the association (UDP: a bound address and a bound port
+ *            stay, a port that was not given to bind goes back, the address becomes the
+ *            wildcard unless bind named one). Connecting a Unix socket elsewhere (or
+ *            AF_UNSPEC) while datagrams wait in its queue drops them, and a live old
+ *            peer still connected back to it gets a pending -ECONNRESET.
+ *   send/sendto/sendmsg/write/writev: one datagram (the iovecs gathered). In order:
+ *            a pending error (see ICMP below) once, injected errors (EINTR, send_fail,
+ *            stall, send_eagain), a payload above AIOTP_SIM_UDP4_MAX /
+ *            AIOTP_SIM_UDP6_MAX / AIOTP_SIM_UNIX_DGRAM_MAX -> -EMSGSIZE (a part with no
+ *            memory -> -EFAULT), the destination (an address: checked as for connect,
+ *            UDP port 0 -> -EINVAL, a connected socket may still send elsewhere; none:
+ *            the connected peer, else -EDESTADDRREQ (UDP) / -ENOTCONN (Unix)), the
+ *            sender's SHUT_WR -> -EPIPE, then delivery (the sim never blocks: where
+ *            Linux waits, -EAGAIN). Returns the payload length. flags are ignored.
+ *            UDP: the receiver is the socket bound to the destination's port and address
+ *            (or the wildcard) that takes the datagram: a connected one only from its
+ *            peer; among several, a connected one, then an exact address, then the
+ *            lowest fd. None: the datagram is lost (ICMP below). A full receive queue
+ *            loses it. The sender's address is its bound one, the wildcard replaced by
+ *            127.0.0.1 / ::1.
+ *            Unix: to the path's socket (errors as for connect) or the connected peer (a
+ *            closed peer: -ECONNREFUSED once, and the association is dissolved; then
+ *            -ENOTCONN); a receiver connected to another socket -> -EPERM; a receiver
+ *            that shut its read side -> -EPIPE; a full queue -> -EAGAIN. The sender's
+ *            address is its bound path, or none (unnamed).
+ *   recv/recvfrom/read: a pending error once, injected errors (EINTR, recv_fail), then
+ *            the oldest datagram: up to len bytes of it (a short buffer truncates, the
+ *            rest is lost; len 0 consumes one), MSG_PEEK leaves it queued, MSG_TRUNC
+ *            returns its real length. The sender's address goes to (addr, *alen) as
+ *            getsockname would give it; an unnamed Unix sender has none: *alen = 0.
+ *            Nothing queued: -EAGAIN, or 0 after shutdown(SHUT_RD) (Linux: a
+ *            non-blocking UDP receive says -EAGAIN there). buf NULL with len > 0, or addr
+ *            without alen -> -EFAULT.
+ *   ICMP     a UDP datagram that no socket takes is lost; if its sender is connected to
+ *            that very address, the sender gets a pending -ECONNREFUSED (port
+ *            unreachable): reported once by its next send or receive (before what is
+ *            queued) or by SO_ERROR, and the socket is readable meanwhile (poll:
+ *            POLLERR). An unconnected sender learns nothing.
+ *   queues   a receive queue holds at most AIOTP_SIM_DGRAM_QUEUE datagrams
+ *            (aiotp_sim_dgram_set_queue); a Unix socket holds at most
+ *            AIOTP_SIM_UNIX_DGRAM_QLEN from senders it is not connected to. (Linux
+ *            counts UDP queues in bytes; the sim counts datagrams.)
+ *   shutdown how checked (-EINVAL); SHUT_WR: sends fail with -EPIPE; SHUT_RD: see recv
+ *            and send. An unconnected UDP socket says -ENOTCONN and is shut all the
+ *            same (as Linux); a Unix one says 0.
+ *   getpeername the connected address (a Unix peer's, as it was when connecting), else
+ *            -ENOTCONN. listen and accept -> -EOPNOTSUPP.
+ *   close    frees the queue; a datagram held back by aiotp_sim_dgram_reorder is lost.
+ *            The Unix path stays (as for streams).
+ *
  * Readiness (for the backend and the poll entry):
  *   READ  bytes queued to fd, EOF (see recv), or a pending error; a listener: a
- *         connection waiting in its backlog
- *   WRITE free space towards p, p closed, fd's write side shut, or a pending error
- *   an unconnected socket is always READ and WRITE (poll: POLLHUP, and POLLERR with a
- *   pending error), as Linux reports a hangup for it
- * Injected errors do not change readiness.
+ *         connection waiting in its backlog; a datagram socket: a datagram queued, a
+ *         pending error, or its read side shut
+ *   WRITE free space towards p, p closed, fd's write side shut, or a pending error; a
+ *         datagram socket: always, or a pending error, except while stalled
+ *         (aiotp_sim_dgram_stall) and, for a Unix socket, while its connected peer's
+ *         queue has no room for it
+ *   an unconnected stream socket is always READ and WRITE (poll: POLLHUP, and POLLERR
+ *   with a pending error), as Linux reports a hangup for it; poll of a datagram socket
+ *   gives POLLIN, POLLOUT as asked and POLLERR with a pending error
+ * Injected errors do not change readiness (a stall does).
  *
  * Typical use:
  *   aiotp_sim *sim; aiotp_sim_create(&sim, NULL);
