@@ -12,6 +12,7 @@
    and scenarios that the real kernel and the sim must both pass (agree_*). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -1851,10 +1852,6 @@ TEST(dgram_addresses_and_ports)
     CHECK_INT(SYS(sendto, z, "x", 1, 0, SA(a), sizeof(a)), -ENETUNREACH);
     CHECK_INT(SYS(setsockopt, z, SOL_SOCKET, SO_BROADCAST, &one, 1), -EINVAL);
     CHECK_STR(name_of(z, false), "0.0.0.0:0"); /* nothing sent: still unbound */
-#ifdef SO_REUSEPORT
-    CHECK_INT(SYS(setsockopt, z, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)), 0);
-    CHECK_INT(so_int(z, SOL_SOCKET, SO_REUSEPORT), 1);
-#endif
 
     /* IPv6: its own port space, datagrams from ::1 */
     v6 = dg_bound(AF_INET6, "::1", 32768);
@@ -2753,6 +2750,449 @@ TEST(dgram_corners)
     net_close();
 }
 
+/* ---- the rest of the sim's surface ----------------------------------------------------- */
+
+static void *null_alloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    (void)n;
+    return NULL;
+}
+
+/* Creation and freeing, the fd table running out, calls on fds that are not open or not
+   connected, observation with bad arguments, the poll entry for every kind of fd, and
+   the backend's refusals. */
+TEST(sim_api_corners)
+{
+    static const aiotp_allocator no_free = {th_counting_alloc, th_counting_realloc, NULL,
+                                            &sim_mem};
+    static const aiotp_allocator failing = {null_alloc, th_counting_realloc,
+                                            th_counting_free, &sim_mem};
+    aiotp_sim *other = NULL;
+    aiotp_sim_stats st;
+    aiotp_loop_options o;
+    aiotp_loop *loop = NULL;
+    aiotp_loop *loop2 = NULL;
+    aiotp_syscalls fake;
+    struct sockaddr_in a = in4("127.0.0.1", 4000);
+    struct pollfd pfd[6];
+    struct iovec iov;
+    char buf[8];
+    int fds[AIOTP_SIM_MAX_FDS];
+    int n = 0;
+    int sv[2];
+    int l;
+    int c;
+    int s;
+    int u;
+
+    CHECK_INT(aiotp_sim_create(NULL, NULL), AIOTP_EINVAL);
+    CHECK_INT(aiotp_sim_create(&other, &no_free), AIOTP_EINVAL);
+    CHECK(other == NULL);
+    CHECK_INT(aiotp_sim_create(&other, &failing), AIOTP_ENOMEM);
+    CHECK_INT(aiotp_sim_create(&other, NULL), 0); /* the default allocator */
+    aiotp_sim_free(other);
+    aiotp_sim_free(NULL);
+    CHECK(aiotp_sim_syscalls(NULL) == NULL);
+
+    /* freeing a sim closes what is still open */
+    net_open();
+    CHECK_INT(aiotp_sim_socketpair(N, &sv[0], &sv[1]), 0);
+    CHECK_INT(aiotp_sim_socketpair_dgram(N, &sv[0], &sv[1]), 0);
+    l = listener(AF_INET, "127.0.0.1", 0, 1);
+    c = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    CHECK_INT(connect4(c, "127.0.0.1", port_of(l)), 0);
+    aiotp_sim_free(N);
+    N = NULL;
+    CHECK_INT(sim_mem.live, 0);
+
+    /* the fd table: 3 .. AIOTP_SIM_MAX_FDS - 1, then EMFILE for every kind */
+    net_open();
+    l = listener(AF_INET, "127.0.0.1", 0, 4);
+    c = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    CHECK_INT(connect4(c, "127.0.0.1", port_of(l)), 0);
+    for (;;) {
+        int fd = SYS(socket, AF_UNIX, SOCK_STREAM, 0);
+        if (fd < 0) {
+            CHECK_INT(fd, -EMFILE);
+            break;
+        }
+        fds[n++] = fd;
+    }
+    CHECK_INT(n + 2, AIOTP_SIM_MAX_FDS - 3);
+    CHECK_INT(SYS(socket, AF_INET, SOCK_DGRAM, 0), -EMFILE);
+    CHECK_INT(SYS(accept, l, NULL, NULL), -EMFILE);
+    CHECK_INT(aiotp_sim_socketpair(N, &sv[0], &sv[1]), -EMFILE);
+    CHECK_INT(aiotp_sim_socketpair_dgram(N, &sv[0], &sv[1]), -EMFILE);
+    CHECK_INT(SYS(close, fds[--n]), 0);
+    CHECK_INT(aiotp_sim_socketpair(N, &sv[0], &sv[1]), -EMFILE); /* room for one */
+    CHECK_INT(aiotp_sim_socketpair_dgram(N, &sv[0], &sv[1]), -EMFILE);
+    CHECK_SIZE(aiotp_sim_open_fds(N), (size_t)n + 2);
+    while (n > 0) {
+        CHECK_INT(SYS(close, fds[--n]), 0);
+    }
+    s = SYS(accept, l, NULL, NULL);
+    CHECK(s >= 0);
+
+    /* fds that are not open, or not connected */
+    CHECK_INT(SYS(recv, 99, buf, 1, 0), -EBADF);
+    CHECK_INT(SYS(send, 99, buf, 1, 0), -EBADF);
+    CHECK_INT(SYS(sendto, 99, buf, 1, 0, NULL, 0), -EBADF);
+    CHECK_INT(SYS(recvfrom, 99, buf, 1, 0, NULL, NULL), -EBADF);
+    CHECK_INT(SYS(getsockname, 99, SA(a), NULL), -EBADF);
+    CHECK_INT(SYS(getpeername, 99, SA(a), NULL), -EBADF);
+    CHECK_INT(SYS(set_nonblock, 99), -EBADF);
+    CHECK_INT(SYS(shutdown, 99, SHUT_RD), -EBADF);
+    CHECK_INT(SYS(connect, 99, SA(a), sizeof(a)), -EBADF);
+    CHECK_INT(SYS(bind, 99, SA(a), sizeof(a)), -EBADF);
+    CHECK_INT(SYS(listen, 99, 1), -EBADF);
+    CHECK_INT(SYS(accept, 99, NULL, NULL), -EBADF);
+    CHECK_INT(so_int(99, SOL_SOCKET, SO_TYPE), -EBADF);
+    CHECK_INT(SYS(setsockopt, 99, SOL_SOCKET, SO_REUSEADDR, buf, sizeof(int)), -EBADF);
+    iov.iov_base = buf;
+    iov.iov_len = 1;
+    CHECK_INT(SYS(writev, c, &iov, -1), -EINVAL);
+    CHECK_INT(SYS(getsockname, c, NULL, NULL), -EFAULT);
+    CHECK_INT(aiotp_sim_readable(N, 99), -EBADF);
+    CHECK_INT(aiotp_sim_queued(N, 99), -EBADF);
+    CHECK_INT(aiotp_sim_readable(N, l), -ENOTCONN);
+    CHECK_INT(aiotp_sim_queued(N, l), -ENOTCONN);
+    CHECK_INT(aiotp_sim_recv_fail(N, l, -EIO, 1), -ENOTCONN);
+    CHECK_INT(aiotp_sim_recv_fail(N, c, EIO, 1), AIOTP_EINVAL);
+    CHECK_INT(aiotp_sim_ready(N, 99), 0);
+    CHECK_INT(aiotp_sim_interest(N, 99), 0);
+    CHECK_INT(aiotp_sim_write(NULL, c, "x", 1), -EBADF);
+    CHECK_INT(aiotp_sim_read(NULL, c, buf, 1), -EBADF);
+    CHECK_INT(aiotp_sim_shutdown(NULL, c, SHUT_RD), -EBADF);
+    CHECK_INT(aiotp_sim_close(NULL, c), -EBADF);
+    CHECK_INT(aiotp_sim_shutdown(N, c, 9), -EINVAL);
+    CHECK_INT(aiotp_sim_now(NULL), 0);
+    aiotp_sim_advance(NULL, 5);
+    aiotp_sim_advance(N, -5);
+    CHECK_INT(aiotp_sim_now(N), 0);
+    aiotp_sim_wait_eintr(NULL, 1);
+    aiotp_sim_get_stats(NULL, &st);
+    aiotp_sim_get_stats(N, NULL);
+    /* a refused non-blocking connect: the error once, to a receive or a send */
+    CHECK_INT(SYS(close, l), 0);
+    l = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    CHECK_INT(SYS(set_nonblock, l), 0);
+    CHECK_INT(connect4(l, "127.0.0.1", 4000), -EINPROGRESS);
+    CHECK_INT(SYS(recv, l, buf, 1, 0), -ECONNREFUSED);
+    CHECK_INT(SYS(recv, l, buf, 1, 0), -ENOTCONN);
+    CHECK_INT(connect4(l, "127.0.0.1", 4000), -EINPROGRESS);
+    CHECK_INT(SYS(send, l, "x", 1, 0), -ECONNREFUSED);
+    CHECK_INT(SYS(send, l, "x", 1, 0), -ENOTCONN);
+
+    /* the poll entry for each kind: skipped, not open, unconnected (with and without an
+       error), connected with data, reset; EINTR; nothing ready */
+    CHECK_INT(aiotp_sim_write(N, s, "d", 1), 1);
+    CHECK_INT(SYS(set_nonblock, c), 0);
+    CHECK_INT(aiotp_sim_socketpair(N, &sv[0], &sv[1]), 0);
+    CHECK_INT(aiotp_sim_reset(N, sv[0]), 0);
+    u = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    memset(pfd, 0, sizeof(pfd));
+    pfd[0].fd = -1;
+    pfd[1].fd = 99;
+    pfd[2].fd = u;
+    pfd[2].events = POLLIN | POLLOUT;
+    pfd[3].fd = l;
+    pfd[3].events = POLLIN;
+    pfd[4].fd = c;
+    pfd[4].events = POLLIN | POLLOUT;
+    pfd[5].fd = sv[0];
+    pfd[5].events = POLLIN;
+    CHECK_INT(connect4(l, "127.0.0.1", 4000), -EINPROGRESS);
+    CHECK_INT(SYS(poll, pfd, 6, 0), 5);
+    CHECK_INT(pfd[0].revents, 0);
+    CHECK_INT(pfd[1].revents, POLLNVAL);
+    CHECK_INT(pfd[2].revents, POLLHUP | POLLOUT);
+    CHECK_INT(pfd[3].revents, POLLHUP | POLLERR);
+    CHECK_INT(pfd[4].revents, POLLIN | POLLOUT);
+    CHECK_INT(pfd[5].revents, POLLIN | POLLERR);
+    aiotp_sim_wait_eintr(N, 1);
+    CHECK_INT(SYS(poll, pfd, 1, 0), -EINTR);
+    pfd[0].fd = s;
+    pfd[0].events = POLLIN;
+    CHECK_INT(SYS(poll, pfd, 1, 1000), 0);
+    CHECK_INT(aiotp_sim_now(N), 1000 * AIOTP_NS_PER_MS);
+    CHECK_INT(SYS(close, u), 0);
+    CHECK_INT(SYS(close, sv[0]), 0);
+    CHECK_INT(SYS(close, sv[1]), 0);
+
+    /* the backend wants the sim's own table, one loop at a time */
+    memset(&o, 0, sizeof(o));
+    o.size = sizeof(o);
+    o.backend = aiotp_backend_sim();
+    o.allocator = &counting;
+    o.syscalls = aiotp_syscalls_posix();
+    CHECK_INT(aiotp_loop_create(&loop, &o), AIOTP_EINVAL);
+    fake = *S;
+    fake.ctx = NULL;
+    o.syscalls = &fake;
+    CHECK_INT(aiotp_loop_create(&loop, &o), AIOTP_EINVAL);
+    o.syscalls = S;
+    CHECK_INT(aiotp_loop_create(&loop, &o), 0);
+    CHECK_INT(aiotp_loop_create(&loop2, &o), AIOTP_EINVAL);
+    CHECK_INT(aiotp_loop_add_reader(loop, 99, dg_on_write, NULL), AIOTP_EBADF);
+    CHECK_INT(aiotp_loop_add_reader(loop, s, dg_on_write, NULL), 0);
+    CHECK_INT(aiotp_sim_interest(N, s), AIOTP_EV_READ);
+    CHECK_INT(SYS(close, s), 0);
+    CHECK_INT(aiotp_loop_remove_reader(loop, s), 1); /* the backend forgets a closed fd */
+    aiotp_loop_free(loop);
+    CHECK_INT(SYS(close, c), 0);
+    CHECK_INT(SYS(close, l), 0);
+    net_close();
+}
+
+/* Stream corners: the shared knobs on a connected stream, SHUT_RD, zero-length parts,
+   memory running out (the queue, the socketpair, the backlog, a path), options on every
+   level, address checks, and names. */
+TEST(sim_stream_corners)
+{
+    struct sockaddr_un u;
+    struct sockaddr_in a;
+    struct sockaddr_in6 a6;
+    struct linger lg = {1, 5};
+    struct iovec iov[2];
+    struct addrinfo hints;
+    struct addrinfo *res = NULL;
+    char longpath[200];
+    char buf[16];
+    socklen_t len;
+    int one = 1;
+    int sv[2];
+    int v;
+    int l;
+    int c;
+    int s;
+    int x;
+
+    net_open();
+    CHECK_INT(aiotp_sim_socketpair(N, &sv[0], &sv[1]), 0);
+    CHECK_INT(aiotp_sim_socketpair(N, NULL, &sv[1]), AIOTP_EINVAL);
+    CHECK_INT(aiotp_sim_socketpair(N, &sv[0], NULL), AIOTP_EINVAL);
+    CHECK_INT(aiotp_sim_socketpair(NULL, &sv[0], &sv[1]), AIOTP_EINVAL);
+    CHECK_INT(aiotp_sim_recv_fail(N, sv[1], -EIO, 1), 0);
+    CHECK_INT(aiotp_sim_send_fail(N, sv[0], -ENOBUFS, 1), 0);
+    CHECK_INT(aiotp_sim_shutdown_fail(N, sv[0], -EIO, 1), 0);
+    CHECK_INT(SYS(send, sv[0], "a", 1, 0), -ENOBUFS);
+    CHECK_INT(SYS(recv, sv[1], buf, 1, 0), -EIO);
+    CHECK_INT(SYS(shutdown, sv[0], SHUT_WR), -EIO);
+    iov[0].iov_base = buf;
+    iov[0].iov_len = 0;
+    iov[1].iov_base = (void *)"xy";
+    iov[1].iov_len = 2;
+    CHECK_INT(SYS(writev, sv[0], iov, 2), 2);
+    CHECK_INT(SYS(shutdown, sv[1], SHUT_RD), 0); /* what waits is dropped, EOF */
+    CHECK_INT(SYS(recv, sv[1], buf, sizeof(buf), 0), 0);
+    CHECK_INT(aiotp_sim_readable(N, sv[1]), 0);
+    CHECK_INT(SYS(close, sv[0]), 0);
+    CHECK_INT(SYS(close, sv[1]), 0);
+    /* out of memory: a queue that cannot grow takes nothing; pairs; names */
+    CHECK_INT(aiotp_sim_socketpair(N, &sv[0], &sv[1]), 0);
+    sim_mem.fail_after = 0;
+    CHECK_INT(SYS(send, sv[0], "a", 1, 0), -EAGAIN);
+    CHECK_INT(aiotp_sim_socketpair(N, &x, &c), AIOTP_ENOMEM);
+    memset(&hints, 0, sizeof(hints));
+    CHECK_INT(SYS(getaddrinfo, "127.0.0.1", "1", &hints, &res), EAI_MEMORY);
+    sim_mem.fail_after = 1;
+    CHECK_INT(SYS(getaddrinfo, "localhost", "1", &hints, &res), EAI_MEMORY);
+    CHECK(res == NULL);
+    sim_mem.fail_after = -1;
+    CHECK_INT(SYS(close, sv[0]), 0);
+    CHECK_INT(SYS(close, sv[1]), 0);
+    CHECK_INT(SYS(getaddrinfo, "127.0.0.1", "1", &hints, NULL), EAI_FAIL);
+    hints.ai_socktype = SOCK_RAW;
+    CHECK_INT(SYS(getaddrinfo, "127.0.0.1", "1", &hints, &res), EAI_SOCKTYPE);
+    hints.ai_socktype = SOCK_DGRAM;
+    CHECK_INT(SYS(getaddrinfo, "127.0.0.1", "", &hints, &res), EAI_SERVICE);
+    CHECK_INT(SYS(getaddrinfo, "127.0.0.1", "9999999", &hints, &res), EAI_SERVICE);
+    CHECK_INT(SYS(getaddrinfo, "::1", "53", &hints, &res), 0);
+    CHECK(res != NULL && res->ai_family == AF_INET6 && res->ai_socktype == SOCK_DGRAM &&
+          res->ai_protocol == IPPROTO_UDP && res->ai_next == NULL);
+    SYS(freeaddrinfo, res);
+
+    /* options on an unconnected socket, and on every level */
+    x = SYS(socket, AF_INET6, SOCK_STREAM, 0);
+    len = 1;
+    CHECK_INT(SYS(getsockopt, x, SOL_SOCKET, SO_TYPE, &v, &len), -EINVAL);
+    CHECK_INT(SYS(getsockopt, x, SOL_SOCKET, SO_TYPE, NULL, &len), -EINVAL);
+    CHECK_INT(SYS(getsockopt, x, SOL_SOCKET, SO_TYPE, &v, NULL), -EINVAL);
+    CHECK_INT(so_int(x, SOL_SOCKET, SO_SNDBUF), (int)AIOTP_SIM_DEFAULT_CAPACITY);
+    v = 100;
+    CHECK_INT(SYS(setsockopt, x, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v)), 0);
+    CHECK_INT(so_int(x, SOL_SOCKET, SO_RCVBUF), 100);
+    CHECK_INT(SYS(setsockopt, x, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)), 0);
+    CHECK_INT(SYS(setsockopt, x, SOL_SOCKET, SO_LINGER, &lg, 2), -EINVAL);
+    CHECK_INT(SYS(setsockopt, x, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+    {
+        struct linger got = {0, 0};
+        len = sizeof(int);
+        CHECK_INT(SYS(getsockopt, x, SOL_SOCKET, SO_LINGER, &got, &len), -EINVAL);
+        len = sizeof(got);
+        CHECK_INT(SYS(getsockopt, x, SOL_SOCKET, SO_LINGER, &got, &len), 0);
+        CHECK_INT(got.l_onoff, 1);
+        CHECK_INT(got.l_linger, 5);
+        CHECK_INT(len, sizeof(got));
+    }
+    CHECK_INT(SYS(setsockopt, x, IPPROTO_TCP, TCP_NODELAY, &one, 1), -EINVAL);
+    CHECK_INT(SYS(setsockopt, x, IPPROTO_TCP, TCP_MAXSEG, &one, sizeof(one)), 0);
+    CHECK_INT(so_int(x, IPPROTO_TCP, TCP_MAXSEG), -ENOPROTOOPT);
+    CHECK_INT(so_int(x, IPPROTO_IPV6, IPV6_V6ONLY), 0);
+    CHECK_INT(SYS(setsockopt, x, IPPROTO_IPV6, IPV6_V6ONLY, &one, 1), -EINVAL);
+    CHECK_INT(SYS(setsockopt, x, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)), 0);
+    CHECK_INT(so_int(x, IPPROTO_IPV6, IPV6_V6ONLY), 1);
+    CHECK_INT(SYS(setsockopt, x, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &one, sizeof(one)), 0);
+    CHECK_INT(so_int(x, IPPROTO_IPV6, IPV6_UNICAST_HOPS), -ENOPROTOOPT);
+    CHECK_INT(so_int(x, IPPROTO_IP, IP_TTL), -ENOPROTOOPT);
+    CHECK_INT(SYS(setsockopt, x, IPPROTO_IP, IP_TTL, &one, sizeof(one)), 0);
+    a6 = in6("::1", 1);
+    CHECK_INT(SYS(bind, x, SA(a6), 8), -EINVAL);
+    CHECK_INT(SYS(close, x), 0);
+    x = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    CHECK_INT(so_int(x, IPPROTO_IPV6, IPV6_V6ONLY), -ENOPROTOOPT);
+    CHECK_INT(SYS(setsockopt, x, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)), -ENOPROTOOPT);
+    CHECK_INT(SYS(close, x), 0);
+
+    /* Unix addresses: too short, no name, no room for the end, longer than the struct */
+    x = SYS(socket, AF_UNIX, SOCK_STREAM, 0);
+    un_addr(&u, "/sim/p");
+    CHECK_INT(SYS(bind, x, SA(u), (socklen_t)offsetof(struct sockaddr_un, sun_path)),
+              -EINVAL);
+    memset(u.sun_path, 'p', sizeof(u.sun_path));
+    CHECK_INT(SYS(bind, x, SA(u), sizeof(u)), -EINVAL);
+    memset(longpath, 0, sizeof(longpath));
+    memcpy(longpath, &u, offsetof(struct sockaddr_un, sun_path));
+    memcpy(longpath + offsetof(struct sockaddr_un, sun_path), "/sim/long", 9);
+    CHECK_INT(SYS(bind, x, (struct sockaddr *)(void *)longpath, sizeof(longpath)), 0);
+    CHECK_STR(name_of(x, false), "unix:/sim/long");
+    CHECK_INT(SYS(unlink_socket, NULL), -EFAULT);
+    CHECK_INT(SYS(close, x), 0);
+    /* a path entry or the path table cannot grow */
+    x = SYS(socket, AF_UNIX, SOCK_STREAM, 0);
+    un_addr(&u, "/sim/m");
+    sim_mem.fail_after = 0;
+    CHECK_INT(SYS(bind, x, SA(u), sizeof(u)), -ENOMEM);
+    CHECK_INT(SYS(close, x), 0);
+    sim_mem.fail_after = -1;
+    for (v = 0; v < 7; v++) { /* with /sim/long: 8 entries, a full table */
+        char p[16];
+        snprintf(p, sizeof(p), "/sim/f%d", v);
+        x = SYS(socket, AF_UNIX, SOCK_STREAM, 0);
+        un_addr(&u, p);
+        CHECK_INT(SYS(bind, x, SA(u), sizeof(u)), 0);
+        CHECK_INT(SYS(close, x), 0);
+    }
+    x = SYS(socket, AF_UNIX, SOCK_STREAM, 0);
+    un_addr(&u, "/sim/f7");
+    sim_mem.fail_after = 0; /* the ninth entry needs a bigger table */
+    CHECK_INT(SYS(bind, x, SA(u), sizeof(u)), -ENOMEM);
+    sim_mem.fail_after = -1;
+    CHECK_INT(SYS(bind, x, SA(u), sizeof(u)), 0);
+    CHECK_INT(SYS(close, x), 0);
+
+    /* the network: a port that a connection uses, a bound client, a connect to the
+       wildcard, SO_RCVBUF applied on connect, memory for the backlog and the pair, calls
+       on the wrong kind of socket */
+    l = listener(AF_INET, "0.0.0.0", 0, 8);
+    c = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    v = 10;
+    CHECK_INT(SYS(setsockopt, c, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v)), 0);
+    a = in4("0.0.0.0", 9000);
+    CHECK_INT(SYS(bind, c, SA(a), sizeof(a)), 0);
+    CHECK_INT(SYS(bind, c, SA(a), sizeof(a)), -EINVAL);
+    CHECK_INT(connect4(c, "0.0.0.0", port_of(l)), 0);
+    CHECK_STR(name_of(c, false), "127.0.0.1:9000");
+    CHECK_INT(SYS(listen, c, 1), -EINVAL);
+    CHECK_INT(SYS(bind, c, SA(a), sizeof(a)), -EINVAL);
+    len = 0;
+    s = SYS(accept, l, NULL, &len);
+    CHECK(s >= 0);
+    CHECK_INT(aiotp_sim_write(N, s, big, 20), 10); /* c's SO_RCVBUF */
+    x = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    a = in4("127.0.0.1", 9000);
+    CHECK_INT(SYS(bind, x, SA(a), sizeof(a)), -EADDRINUSE); /* c's connection uses it */
+    CHECK_INT(SYS(close, x), 0);
+    x = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    a = in4("127.0.0.2", 9000);
+    CHECK_INT(SYS(bind, x, SA(a), sizeof(a)), 0); /* another address */
+    CHECK_INT(SYS(close, x), 0);
+    x = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    CHECK_INT(SYS(setsockopt, x, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+    a = in4("127.0.0.1", 9000);
+    CHECK_INT(SYS(bind, x, SA(a), sizeof(a)), 0);
+    CHECK_INT(SYS(close, x), 0);
+    CHECK_INT(SYS(close, s), 0);
+    CHECK_INT(SYS(listen, l, 2), 0); /* again: the backlog's size changes */
+    x = SYS(socket, AF_INET, SOCK_STREAM, 0);
+    for (v = 0; v < 4; v++) { /* 2 fit, then refused */
+        int y = SYS(socket, AF_INET, SOCK_STREAM, 0);
+        CHECK_INT(connect4(y, "127.0.0.1", port_of(l)), v < 2 ? 0 : -ECONNREFUSED);
+        CHECK_INT(SYS(close, y), 0);
+    }
+    CHECK_INT(SYS(listen, l, 8), 0);
+    sim_mem.fail_after = 0;
+    CHECK_INT(connect4(x, "127.0.0.1", port_of(l)), -ENOMEM); /* the pair */
+    sim_mem.fail_after = -1;
+    for (v = 0; v < 2; v++) { /* 4 waiting: the backlog's first 4 slots are full */
+        int y = SYS(socket, AF_INET, SOCK_STREAM, 0);
+        CHECK_INT(connect4(y, "127.0.0.1", port_of(l)), 0);
+        CHECK_INT(SYS(close, y), 0);
+    }
+    sim_mem.fail_after = 0;
+    CHECK_INT(connect4(x, "127.0.0.1", port_of(l)), -ENOMEM); /* the backlog */
+    sim_mem.fail_after = -1;
+    CHECK_INT(connect4(x, "127.0.0.1", port_of(l)), 0);
+    CHECK_INT(SYS(close, x), 0);
+    CHECK_INT(SYS(close, c), 0);
+    CHECK_INT(SYS(close, l), 0);
+    for (v = 0; v < 8; v++) {
+        char p[16];
+        snprintf(p, sizeof(p), "/sim/f%d", v);
+        CHECK_INT(SYS(unlink_socket, p), 1);
+    }
+    CHECK_INT(SYS(unlink_socket, "/sim/long"), 1);
+    net_close();
+}
+
+/* The POSIX table's error paths: every entry returns the negated errno. */
+TEST(syscalls_posix_errors)
+{
+    const aiotp_syscalls *P = aiotp_syscalls_posix();
+    char dir[] = "/tmp/aiotp-posix-XXXXXX";
+    char path[64];
+    char buf[4];
+    struct iovec iov;
+    int sv[2];
+    int fd;
+
+    CHECK_INT(P->set_nonblock(P->ctx, -1), -EBADF);
+    CHECK_INT(P->socket(P->ctx, -1, SOCK_DGRAM, 0), -EAFNOSUPPORT);
+    CHECK_INT(P->close(P->ctx, -1), -EBADF);
+    CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    CHECK_INT(P->write(P->ctx, sv[0], "ab", 2), 2);
+    iov.iov_base = (void *)"c";
+    iov.iov_len = 1;
+    CHECK_INT(P->writev(P->ctx, sv[0], &iov, 1), 1);
+    CHECK_INT(P->read(P->ctx, sv[1], buf, sizeof(buf)), 3);
+    CHECK_INT(P->read(P->ctx, -1, buf, sizeof(buf)), -EBADF);
+    CHECK_INT(P->close(P->ctx, sv[0]), 0);
+    CHECK_INT(P->close(P->ctx, sv[1]), 0);
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/file", dir);
+    CHECK_INT(P->unlink_socket(P->ctx, path), 0); /* absent */
+    fd = open(path, O_CREAT | O_WRONLY, 0600);
+    CHECK(fd >= 0);
+    CHECK_INT(close(fd), 0);
+    CHECK_INT(P->unlink_socket(P->ctx, path), 0); /* not a socket: kept */
+    snprintf(path, sizeof(path), "%s/file/below", dir);
+    CHECK_INT(P->unlink_socket(P->ctx, path), -ENOTDIR);
+    snprintf(path, sizeof(path), "%s/file", dir);
+    CHECK_INT(unlink(path), 0);
+    CHECK_INT(rmdir(dir), 0);
+}
+
 /* ---- the real kernel and the sim agree -------------------------------------------------
 
    One scenario, written once against a syscall table, runs on the POSIX table (the real
@@ -3418,6 +3858,9 @@ static const th_case cases[] = {
     T(stream_sendto_recvfrom, "SIM-SYS-1"),
     T(sim_port_range, "SIM-DGRAM-2"),
     T(dgram_corners, "SIM-DGRAM-3 SIM-DGRAM-4"),
+    T(sim_api_corners, "SIM-API-1"),
+    T(sim_stream_corners, "SIM-API-1"),
+    T(syscalls_posix_errors, "SIM-SYS-1"),
     T(agree_udp4, "SIM-DGRAM-9"),
     T(agree_udp6, "SIM-DGRAM-9"),
     T(agree_unix_dgram, "SIM-DGRAM-9"),

@@ -94,8 +94,9 @@
  *   getaddrinfo  numeric IPv4/IPv6 hosts, "localhost" (127.0.0.1 then ::1) and a NULL
  *            host (the wildcard addresses with AI_PASSIVE, else loopback), filtered by
  *            hints->ai_family; numeric services only. Results are SOCK_STREAM /
- *            IPPROTO_TCP, allocated with the sim's allocator (free them with the table's
- *            freeaddrinfo). Other names, and a numeric host of another family than
+ *            IPPROTO_TCP (hints->ai_socktype SOCK_DGRAM: SOCK_DGRAM / IPPROTO_UDP; 0: the
+ *            stream entry only, where Linux gives one per socket type), allocated with
+ *            the sim's allocator (free them with the table's freeaddrinfo). Other names, and a numeric host of another family than
  *            hints asks for -> EAI_NONAME; a non-numeric service -> EAI_SERVICE; a bad
  *            family or socket type -> EAI_FAMILY / EAI_SOCKTYPE.
  *   unlink_socket  removes a Unix path name: 1 if it existed, else 0.
@@ -216,7 +217,7 @@ typedef struct aiotp_sim aiotp_sim;
 
 /* Default capacity of each direction of a new pair, in bytes. */
 #define AIOTP_SIM_DEFAULT_CAPACITY ((size_t)65536)
-/* Highest fd number the sim hands out + 1. */
+/* Highest fd number the sim hands out + 1 (16 << k: the fd table doubles up to it). */
 #define AIOTP_SIM_MAX_FDS 1024
 /* Largest datagram payloads (larger: -EMSGSIZE): UDP over IPv4 and IPv6 (65535 minus
    the headers), Unix (Linux: the default SO_SNDBUF 212992 minus 32; fixed in the sim). */

@@ -63,11 +63,9 @@ int aiotp__sim_fd_alloc(aiotp_sim *sim)
         return -EMFILE;
     }
     {
+        /* 16, 32, ... AIOTP_SIM_MAX_FDS (16 << k): never beyond it */
         size_t ncap = sim->ep_cap ? sim->ep_cap * 2 : 16;
         sim_ep *n;
-        if (ncap > AIOTP_SIM_MAX_FDS) {
-            ncap = AIOTP_SIM_MAX_FDS;
-        }
         n = sim->alloc.realloc(sim->alloc.ctx, sim->ep, ncap * sizeof(*n));
         if (n == NULL) {
             return AIOTP_ENOMEM;

@@ -17,9 +17,10 @@ typedef struct sim_ai {
     struct sockaddr_storage ss;
 } sim_ai;
 
-/* Append one result (ip: 4 or 16 bytes in network order, port in host order). */
+/* Append one result (ip: 4 or 16 bytes in network order, port in host order; a stream
+   (TCP) or datagram (UDP) entry). */
 static int ai_push(aiotp_sim *sim, struct addrinfo ***tail, int family, const void *ip,
-                   unsigned port)
+                   unsigned port, bool dgram)
 {
     sim_ai *n = aiotp__sim_alloc(sim, sizeof(*n));
     if (n == NULL) {
@@ -27,8 +28,8 @@ static int ai_push(aiotp_sim *sim, struct addrinfo ***tail, int family, const vo
     }
     memset(n, 0, sizeof(*n));
     n->ai.ai_family = family;
-    n->ai.ai_socktype = SOCK_STREAM;
-    n->ai.ai_protocol = IPPROTO_TCP;
+    n->ai.ai_socktype = dgram ? SOCK_DGRAM : SOCK_STREAM;
+    n->ai.ai_protocol = dgram ? IPPROTO_UDP : IPPROTO_TCP;
     n->ai.ai_addr = (struct sockaddr *)(void *)&n->ss;
     if (family == AF_INET) {
         struct sockaddr_in *s = (struct sockaddr_in *)(void *)&n->ss;
@@ -71,6 +72,7 @@ int aiotp__sim_getaddrinfo(void *ctx, const char *node, const char *service,
     bool want6 = family == AF_UNSPEC || family == AF_INET6;
     bool have4 = false;
     bool have6 = false;
+    bool dgram;
     unsigned long port = 0;
     int rc = 0;
 
@@ -81,9 +83,11 @@ int aiotp__sim_getaddrinfo(void *ctx, const char *node, const char *service,
     if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6) {
         return EAI_FAMILY;
     }
-    if (hints != NULL && hints->ai_socktype != 0 && hints->ai_socktype != SOCK_STREAM) {
+    if (hints != NULL && hints->ai_socktype != 0 && hints->ai_socktype != SOCK_STREAM &&
+        hints->ai_socktype != SOCK_DGRAM) {
         return EAI_SOCKTYPE;
     }
+    dgram = hints != NULL && hints->ai_socktype == SOCK_DGRAM;
     if (node == NULL && service == NULL) {
         return EAI_NONAME;
     }
@@ -126,10 +130,10 @@ int aiotp__sim_getaddrinfo(void *ctx, const char *node, const char *service,
         return EAI_NONAME; /* no resolver: other names do not exist */
     }
     if (have4 && want4) {
-        rc = ai_push(sim, &tail, AF_INET, v4, (unsigned)port);
+        rc = ai_push(sim, &tail, AF_INET, v4, (unsigned)port, dgram);
     }
     if (rc == 0 && have6 && want6) {
-        rc = ai_push(sim, &tail, AF_INET6, v6, (unsigned)port);
+        rc = ai_push(sim, &tail, AF_INET6, v6, (unsigned)port, dgram);
     }
     if (rc != 0) {
         aiotp__sim_freeaddrinfo(sim, head);
