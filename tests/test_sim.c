@@ -3077,7 +3077,7 @@ TEST(sim_stream_corners)
     CHECK_INT(SYS(close, x), 0);
     sim_mem.fail_after = -1;
     for (v = 0; v < 7; v++) { /* with /sim/long: 8 entries, a full table */
-        char p[16];
+        char p[32];
         snprintf(p, sizeof(p), "/sim/f%d", v);
         x = SYS(socket, AF_UNIX, SOCK_STREAM, 0);
         un_addr(&u, p);
@@ -3148,7 +3148,7 @@ TEST(sim_stream_corners)
     CHECK_INT(SYS(close, c), 0);
     CHECK_INT(SYS(close, l), 0);
     for (v = 0; v < 8; v++) {
-        char p[16];
+        char p[32];
         snprintf(p, sizeof(p), "/sim/f%d", v);
         CHECK_INT(SYS(unlink_socket, p), 1);
     }
