@@ -808,20 +808,27 @@ bool th_fd_is_open(int fd)
 
 /* ---- sockets ----------------------------------------------------------------------------- */
 
-void th_socketpair(int sv[2])
+/* A connected AF_UNIX pair of this type (sim: the sim's). */
+static void socketpair_of(int type, int sv[2])
 {
     if (sim_mode) {
-        int rc = aiotp_sim_socketpair(th_sim(), &sv[0], &sv[1]);
+        int rc = type == SOCK_STREAM ? aiotp_sim_socketpair(th_sim(), &sv[0], &sv[1])
+                                     : aiotp_sim_socketpair_dgram(th_sim(), &sv[0], &sv[1]);
         if (rc != 0) {
-            th_fail(__FILE__, __LINE__, "aiotp_sim_socketpair: %s", aiotp_err_name(rc));
+            th_fail(__FILE__, __LINE__, "sim socketpair: %s", aiotp_err_name(rc));
             exit(1);
         }
         return;
     }
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+    if (socketpair(AF_UNIX, type, 0, sv) != 0) {
         th_fail(__FILE__, __LINE__, "socketpair: %s", strerror(errno));
         exit(1);
     }
+}
+
+void th_socketpair(int sv[2])
+{
+    socketpair_of(SOCK_STREAM, sv);
 }
 
 /* ---- datagram sockets ------------------------------------------------------------------ */
@@ -929,17 +936,7 @@ void th_unix_dgram_unnamed(int *fd)
 
 void th_dgram_socketpair(int sv[2])
 {
-    if (sim_mode) {
-        int rc = aiotp_sim_socketpair_dgram(th_sim(), &sv[0], &sv[1]);
-        if (rc != 0) {
-            th_fail(__FILE__, __LINE__, "aiotp_sim_socketpair_dgram: %s", aiotp_err_name(rc));
-            exit(1);
-        }
-        return;
-    }
-    if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) != 0) {
-        dgram_fail("datagram socketpair");
-    }
+    socketpair_of(SOCK_DGRAM, sv);
 }
 
 /* The same calls on POSIX and on the sim's virtual network. */
