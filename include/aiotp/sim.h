@@ -58,11 +58,10 @@
  *            port 0 -> an ephemeral port (32768, 32769, ... in order, skipping ports in
  *            use, wrapping at 60999: aiotp_sim_set_port_range changes the range; none
  *            left -> -EADDRINUSE); a port in use -> -EADDRINUSE, where "in use" means an
- *            overlapping
- *            address (equal, or either is the wildcard) of the same family bound by a
- *            socket or listener, or used by a connection (stream and datagram sockets
- *            have port spaces of their own). SO_REUSEADDR on both lets a
- *            port of a non-listening socket be reused, SO_REUSEADDR alone one that only
+ *            overlapping address (equal, or either is the wildcard) of the same family
+ *            bound by a socket or listener, or used by a connection (stream and datagram
+ *            sockets have port spaces of their own). SO_REUSEADDR on both lets a port of
+ *            a non-listening socket be reused, SO_REUSEADDR alone one that only
  *            connections use; SO_REUSEPORT on both lets any number of sockets bind it.
  *            The IPv4 and IPv6 port spaces are separate (AF_INET6 sockets behave as
  *            IPV6_V6ONLY: no IPv4-mapped addresses). Unix: a non-empty path name
@@ -96,25 +95,28 @@
  *            hints->ai_family; numeric services only. Results are SOCK_STREAM /
  *            IPPROTO_TCP (hints->ai_socktype SOCK_DGRAM: SOCK_DGRAM / IPPROTO_UDP; 0: the
  *            stream entry only, where Linux gives one per socket type), allocated with
- *            the sim's allocator (free them with the table's freeaddrinfo). Other names, and a numeric host of another family than
- *            hints asks for -> EAI_NONAME; a non-numeric service -> EAI_SERVICE; a bad
- *            family or socket type -> EAI_FAMILY / EAI_SOCKTYPE.
+ *            the sim's allocator (free them with the table's freeaddrinfo). Other names,
+ *            and a numeric host of another family than hints asks for -> EAI_NONAME; a
+ *            non-numeric service -> EAI_SERVICE; a bad family or socket type ->
+ *            EAI_FAMILY / EAI_SOCKTYPE.
  *   unlink_socket  removes a Unix path name: 1 if it existed, else 0.
  *
  * Socket options: getsockopt SOL_SOCKET SO_TYPE (SOCK_STREAM or SOCK_DGRAM), SO_BROADCAST,
- * SO_ERROR (the pending
- * error, cleared), SO_ACCEPTCONN, SO_REUSEADDR, SO_REUSEPORT, SO_LINGER, SO_SNDBUF (the
- * capacity of fd -> p), SO_RCVBUF (the capacity of p -> fd); IPPROTO_TCP TCP_NODELAY and
- * IPPROTO_IPV6 IPV6_V6ONLY; anything else -ENOPROTOOPT. setsockopt stores SO_REUSEADDR,
- * SO_REUSEPORT, SO_BROADCAST, SO_LINGER, TCP_NODELAY, IPV6_V6ONLY; SO_SNDBUF (SO_SNDBUFFORCE) sets the
- * capacity of fd -> p and SO_RCVBUF (SO_RCVBUFFORCE) the capacity of p -> fd to the value
- * given (at least 1; not doubled; on a socket not yet connected, when it connects); other
+ * SO_ERROR (the pending error, cleared), SO_ACCEPTCONN, SO_REUSEADDR, SO_REUSEPORT,
+ * SO_LINGER, SO_SNDBUF (the capacity of fd -> p), SO_RCVBUF (the capacity of p -> fd);
+ * IPPROTO_TCP TCP_NODELAY and IPPROTO_IPV6 IPV6_V6ONLY; anything else -ENOPROTOOPT.
+ * setsockopt stores SO_REUSEADDR, SO_REUSEPORT, SO_BROADCAST, SO_LINGER, TCP_NODELAY,
+ * IPV6_V6ONLY; SO_SNDBUF (SO_SNDBUFFORCE) sets the capacity of fd -> p and SO_RCVBUF
+ * (SO_RCVBUFFORCE) the capacity of p -> fd to the value given (at least 1; not doubled;
+ * on a socket not yet connected, when it connects); other
  * SOL_SOCKET options (and other levels) are accepted and ignored. IPPROTO_TCP options on
  * a Unix socket -> -EOPNOTSUPP, on a UDP socket -> -ENOPROTOOPT; IPPROTO_IPV6 options on a
  * non-IPv6 socket -> -ENOPROTOOPT. On a datagram socket SO_SNDBUF/SO_RCVBUF are stored
  * and reported only (its queue is counted in datagrams, see below).
  * An int option needs len >= sizeof(int), SO_LINGER a struct linger (else -EINVAL). New
- * sockets have all options off and the default capacities.
+ * sockets have all options off and the default capacities. SO_REUSEPORT is modelled only where
+ * <sys/socket.h> defines it: a strict _POSIX_C_SOURCE build (this project's) does not,
+ * and the sim then knows no such option (setsockopt accepts and ignores the number).
  *
  * Datagram sockets (SOCK_DGRAM: UDP over AF_INET / AF_INET6, and AF_UNIX), as Linux does
  * them unless said otherwise. A send routes the datagram at once to its receiver's
