@@ -138,6 +138,20 @@ static ssize_t p_sendmsg(void *ctx, int fd, const struct msghdr *m, int f)
     return negs(sendmsg(fd, m, f));
 }
 
+static ssize_t p_sendto(void *ctx, int fd, const void *b, size_t n, int f,
+                        const struct sockaddr *a, socklen_t l)
+{
+    (void)ctx;
+    return negs(sendto(fd, b, n, f, a, l));
+}
+
+static ssize_t p_recvfrom(void *ctx, int fd, void *b, size_t n, int f, struct sockaddr *a,
+                          socklen_t *l)
+{
+    (void)ctx;
+    return negs(recvfrom(fd, b, n, f, a, l));
+}
+
 static ssize_t p_read(void *ctx, int fd, void *b, size_t n)
 {
     (void)ctx;
@@ -227,6 +241,8 @@ static const aiotp_syscalls posix_table = {
     .freeaddrinfo = p_freeaddrinfo,
     .clock_ns = p_clock_ns,
     .unlink_socket = p_unlink_socket,
+    .sendto = p_sendto,
+    .recvfrom = p_recvfrom,
 };
 
 const aiotp_syscalls *aiotp_syscalls_posix(void)

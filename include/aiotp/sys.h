@@ -58,6 +58,13 @@ typedef struct aiotp_syscalls {
     /* remove a stale Unix socket file: unlink(path) only if it is a socket.
        returns 1 if removed, 0 if absent or not a socket, -errno on failure */
     int (*unlink_socket)(void *ctx, const char *path);
+    /* datagram sockets: send one datagram to addr (NULL, alen 0: the connected peer);
+       receive one datagram, its sender's address into addr (at most *alen bytes; *alen
+       becomes the address's length, 0 when the sender has none) when addr is not NULL */
+    ssize_t (*sendto)(void *ctx, int fd, const void *buf, size_t len, int flags,
+                      const struct sockaddr *addr, socklen_t alen);
+    ssize_t (*recvfrom)(void *ctx, int fd, void *buf, size_t len, int flags,
+                        struct sockaddr *addr, socklen_t *alen);
 } aiotp_syscalls;
 
 /* The POSIX implementation (the default when a loop is created without a table). */
