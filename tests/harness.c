@@ -5,9 +5,11 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "aiotp/oracle.h"
@@ -151,6 +153,32 @@ static ssize_t f_recv(void *ctx, int fd, void *b, size_t n, int fl)
     return p->recv(p->ctx, fd, b, n, fl);
 }
 
+/* A datagram is sent whole or not at all: send_max does not apply. */
+static ssize_t f_sendto(void *ctx, int fd, const void *b, size_t n, int fl,
+                        const struct sockaddr *a, socklen_t l)
+{
+    const aiotp_syscalls *p = base_of(ctx);
+    th_f.sendto_calls++;
+    if (th_f.send_errno != 0) {
+        return -th_f.send_errno;
+    }
+    if (th_f.send_eagain) {
+        return -EAGAIN;
+    }
+    return p->sendto(p->ctx, fd, b, n, fl, a, l);
+}
+
+static ssize_t f_recvfrom(void *ctx, int fd, void *b, size_t n, int fl, struct sockaddr *a,
+                          socklen_t *l)
+{
+    const aiotp_syscalls *p = base_of(ctx);
+    th_f.recvfrom_calls++;
+    if (th_f.recv_errno != 0) {
+        return -th_f.recv_errno;
+    }
+    return p->recvfrom(p->ctx, fd, b, n, fl, a, l);
+}
+
 static int f_accept(void *ctx, int fd, struct sockaddr *a, socklen_t *l)
 {
     const aiotp_syscalls *p = base_of(ctx);
@@ -210,6 +238,8 @@ static void faulty_table(aiotp_syscalls *t, const aiotp_syscalls *base)
     t->getaddrinfo = f_getaddrinfo;
     t->socket = f_socket;
     t->connect = f_connect;
+    t->sendto = f_sendto;
+    t->recvfrom = f_recvfrom;
 }
 
 /* ---- the simulated kernel (AIOTP_TEST_BACKEND=sim) ------------------------------------- */
@@ -276,6 +306,11 @@ aiotp_sim *th_sim(void)
         faulty_table(&fsys_sim, aiotp_sim_syscalls(case_sim));
     }
     return case_sim;
+}
+
+const aiotp_syscalls *th_syscalls(void)
+{
+    return sim_mode ? (th_sim(), &fsys_sim) : &fsys_posix;
 }
 
 static const aiotp_syscalls *peer_sys(void)
@@ -708,6 +743,42 @@ int th_peer_getsockname(int fd, struct sockaddr *a, socklen_t *len)
     return (int)posix_rc(peer_sys()->getsockname(peer_sys()->ctx, fd, a, len));
 }
 
+int th_peer_getpeername(int fd, struct sockaddr *a, socklen_t *len)
+{
+    if (!sim_mode) {
+        return getpeername(fd, a, len);
+    }
+    return (int)posix_rc(peer_sys()->getpeername(peer_sys()->ctx, fd, a, len));
+}
+
+ssize_t th_peer_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a,
+                       socklen_t alen)
+{
+    ssize_t rc;
+    if (!sim_mode) {
+        return sendto(fd, buf, n, flags, a, alen);
+    }
+    rc = peer_sys()->sendto(peer_sys()->ctx, fd, buf, n, flags, a, alen);
+    if ((flags & MSG_DONTWAIT) == 0 && rc == -EAGAIN) {
+        would_block("sendto", fd, (long)rc, n);
+    }
+    return (ssize_t)posix_rc((long)rc);
+}
+
+ssize_t th_peer_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a,
+                         socklen_t *alen)
+{
+    ssize_t rc;
+    if (!sim_mode) {
+        return recvfrom(fd, buf, n, flags, a, alen);
+    }
+    rc = peer_sys()->recvfrom(peer_sys()->ctx, fd, buf, n, flags, a, alen);
+    if ((flags & MSG_DONTWAIT) == 0 && rc == -EAGAIN) {
+        would_block("recvfrom", fd, (long)rc, n);
+    }
+    return (ssize_t)posix_rc((long)rc);
+}
+
 int th_peer_unlink(const char *path)
 {
     int rc;
@@ -737,20 +808,135 @@ bool th_fd_is_open(int fd)
 
 /* ---- sockets ----------------------------------------------------------------------------- */
 
-void th_socketpair(int sv[2])
+/* A connected AF_UNIX pair of this type (sim: the sim's). */
+static void socketpair_of(int type, int sv[2])
 {
     if (sim_mode) {
-        int rc = aiotp_sim_socketpair(th_sim(), &sv[0], &sv[1]);
+        int rc = type == SOCK_STREAM ? aiotp_sim_socketpair(th_sim(), &sv[0], &sv[1])
+                                     : aiotp_sim_socketpair_dgram(th_sim(), &sv[0], &sv[1]);
         if (rc != 0) {
-            th_fail(__FILE__, __LINE__, "aiotp_sim_socketpair: %s", aiotp_err_name(rc));
+            th_fail(__FILE__, __LINE__, "sim socketpair: %s", aiotp_err_name(rc));
             exit(1);
         }
         return;
     }
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+    if (socketpair(AF_UNIX, type, 0, sv) != 0) {
         th_fail(__FILE__, __LINE__, "socketpair: %s", strerror(errno));
         exit(1);
     }
+}
+
+void th_socketpair(int sv[2])
+{
+    socketpair_of(SOCK_STREAM, sv);
+}
+
+/* ---- datagram sockets ------------------------------------------------------------------ */
+
+/* Unix datagram paths made by th_udp_socket in this case: POSIX ones live in a temporary
+   directory of the case; both are removed (the directory too) at its end. */
+#define MAX_DGRAM_PATHS 32
+static char dgram_dir[64];
+static char dgram_paths[MAX_DGRAM_PATHS][108];
+static bool dgram_path_sim[MAX_DGRAM_PATHS];
+static size_t ndgram_paths;
+
+static void dgram_paths_cleanup(void)
+{
+    size_t i;
+    for (i = 0; i < ndgram_paths; i++) {
+        if (!dgram_path_sim[i]) {
+            (void)unlink(dgram_paths[i]);
+        } else if (case_sim != NULL) {
+            (void)aiotp_sim_syscalls(case_sim)->unlink_socket(case_sim, dgram_paths[i]);
+        }
+    }
+    ndgram_paths = 0;
+    if (dgram_dir[0] != '\0') {
+        (void)rmdir(dgram_dir);
+        dgram_dir[0] = '\0';
+    }
+}
+
+static void dgram_fail(const char *what)
+{
+    th_fail(__FILE__, __LINE__, "%s: %s", what, strerror(errno));
+    exit(1);
+}
+
+void th_udp_socket(int family, int *fd, struct sockaddr_storage *addr, socklen_t *alen)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int s = th_peer_socket(family, SOCK_DGRAM, 0);
+    memset(&ss, 0, sizeof(ss));
+    if (s < 0) {
+        dgram_fail("datagram socket");
+    }
+    if (family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)(void *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        len = sizeof(*a);
+    } else if (family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)(void *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_addr = in6addr_loopback;
+        len = sizeof(*a);
+    } else {
+        struct sockaddr_un *a = (struct sockaddr_un *)(void *)&ss;
+        char *path;
+        if (ndgram_paths == MAX_DGRAM_PATHS) {
+            th_fail(__FILE__, __LINE__, "more than %d Unix datagram paths in one case",
+                    MAX_DGRAM_PATHS);
+            exit(1);
+        }
+        path = dgram_paths[ndgram_paths];
+        dgram_path_sim[ndgram_paths] = sim_mode;
+        if (sim_mode) {
+            snprintf(path, sizeof(dgram_paths[0]), "/sim/th-dgram-%zu", ndgram_paths);
+        } else {
+            if (dgram_dir[0] == '\0') {
+                snprintf(dgram_dir, sizeof(dgram_dir), "/tmp/aiotp-th-XXXXXX");
+                if (mkdtemp(dgram_dir) == NULL) {
+                    dgram_dir[0] = '\0';
+                    dgram_fail("mkdtemp");
+                }
+            }
+            snprintf(path, sizeof(dgram_paths[0]), "%s/d%zu", dgram_dir, ndgram_paths);
+        }
+        ndgram_paths++;
+        a->sun_family = AF_UNIX;
+        memcpy(a->sun_path, path, strlen(path) + 1);
+        len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
+    }
+    if (th_peer_bind(s, (struct sockaddr *)&ss, len) != 0) {
+        dgram_fail("datagram bind");
+    }
+    len = sizeof(ss);
+    if (th_peer_getsockname(s, (struct sockaddr *)&ss, &len) != 0) {
+        dgram_fail("datagram getsockname");
+    }
+    *fd = s;
+    if (addr != NULL) {
+        *addr = ss;
+    }
+    if (alen != NULL) {
+        *alen = len;
+    }
+}
+
+void th_unix_dgram_unnamed(int *fd)
+{
+    *fd = th_peer_socket(AF_UNIX, SOCK_DGRAM, 0);
+    if (*fd < 0) {
+        dgram_fail("unnamed Unix datagram socket");
+    }
+}
+
+void th_dgram_socketpair(int sv[2])
+{
+    socketpair_of(SOCK_DGRAM, sv);
 }
 
 /* The same calls on POSIX and on the sim's virtual network. */
@@ -1362,6 +1548,7 @@ static int run_case(const th_case *c)
     for (i = 0; i < nrecs; i++) {
         rec_free(recs[i]);
     }
+    dgram_paths_cleanup();
     if (th_f.live_allocs != 0) {
         th_fail(__FILE__, __LINE__, "memory leak: %zu allocations not freed", th_f.live_allocs);
     }

@@ -188,14 +188,42 @@ int th_peer_listen(int fd, int backlog);
 int th_peer_accept(int fd, struct sockaddr *a, socklen_t *len);
 int th_peer_connect(int fd, const struct sockaddr *a, socklen_t len);
 int th_peer_getsockname(int fd, struct sockaddr *a, socklen_t *len);
+int th_peer_getpeername(int fd, struct sockaddr *a, socklen_t *len);
 int th_peer_unlink(const char *path);
+/* Datagrams: one datagram per call, with the destination / the sender's address (see
+   the datagram sockets below). In sim mode a sendto that would block (-EAGAIN: a full
+   Unix receiver) and a recvfrom with nothing queued fail the case unless flags has
+   MSG_DONTWAIT. */
+ssize_t th_peer_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a,
+                       socklen_t alen);
+ssize_t th_peer_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a,
+                         socklen_t *alen);
 /* fd is an open descriptor (sim: an open sim fd). */
 bool th_fd_is_open(int fd);
+
+/* Datagram sockets for playing the peer (blocking; POSIX calls, or the sim's in sim mode,
+   so a datagram case runs unchanged on poll, epoll and the sim). Each fails the case on
+   error; close them with th_peer_close.
+   th_udp_socket: AF_INET / AF_INET6: a UDP socket bound to an ephemeral port of
+   127.0.0.1 / ::1; AF_UNIX: a Unix datagram socket bound to a fresh path (POSIX: in a
+   temporary directory of the case; sim: "/sim/th-dgram-N"), removed with its directory
+   at the end of the case. Its address (getsockname) goes to *addr and *alen when they
+   are not NULL.
+   th_unix_dgram_unnamed: a Unix datagram socket that is not bound (its datagrams arrive
+   with no sender address: recvfrom's *alen is 0).
+   th_dgram_socketpair: two unnamed Unix datagram sockets connected to each other
+   (socketpair(AF_UNIX, SOCK_DGRAM); sim: aiotp_sim_socketpair_dgram). */
+void th_udp_socket(int family, int *fd, struct sockaddr_storage *addr, socklen_t *alen);
+void th_unix_dgram_unnamed(int *fd);
+void th_dgram_socketpair(int sv[2]);
 
 /* The current case runs on the sim (the backend of its last th_loop()). */
 bool th_sim_mode(void);
 /* The case's sim (made on first use; freed by the harness after the case). */
 struct aiotp_sim *th_sim(void);
+/* The fault-injecting syscall table th_loop() gives its loops (th_f), over POSIX or, in
+   sim mode, over the case's sim: a case can call its entries directly. */
+const aiotp_syscalls *th_syscalls(void);
 
 /* ---- a recording protocol --------------------------------------------------------------- */
 
@@ -343,10 +371,11 @@ typedef struct th_faults {
     long alloc_fail_after; /* fail allocations after this many more succeed; -1: never */
     size_t live_allocs;    /* allocations not yet freed */
     size_t total_allocs;   /* allocations and reallocations made so far */
-    ssize_t send_max;      /* > 0: send/sendmsg take at most this many bytes */
-    int send_errno;        /* != 0: send/sendmsg fail with -send_errno */
-    bool send_eagain;      /* send/sendmsg fail with -EAGAIN */
-    int recv_errno;        /* != 0: recv fails with -recv_errno */
+    ssize_t send_max;      /* > 0: send/sendmsg take at most this many bytes (not sendto:
+                              a datagram goes whole or not at all) */
+    int send_errno;        /* != 0: send/sendmsg/sendto fail with -send_errno */
+    bool send_eagain;      /* send/sendmsg/sendto fail with -EAGAIN */
+    int recv_errno;        /* != 0: recv/recvfrom fail with -recv_errno */
     int accept_errno;      /* != 0: accept fails with -accept_errno (once) */
     int shutdown_errno;    /* != 0: shutdown fails */
     int getaddrinfo_rc;    /* != 0: getaddrinfo returns this */
@@ -355,6 +384,8 @@ typedef struct th_faults {
     long send_calls;       /* counters */
     long sendmsg_calls;
     long recv_calls;
+    long sendto_calls;
+    long recvfrom_calls;
 } th_faults;
 
 extern th_faults th_f;

@@ -3,8 +3,9 @@
 that does not exist.
 
 usage: check_rules.py spec/rules.md tests/
-Rules are the **ID** markers at the start of the bullets of rules.md; tests name rules
-in the second field of their T(name, "ID ID ...") entries."""
+Rules are the **ID** markers at the start of the bullets of rules.md and of sim.md beside
+it (the simulated kernel's own rules, SIM-*); tests name rules in the second field of
+their T(name, "ID ID ...") entries."""
 import pathlib
 import re
 import sys
@@ -13,7 +14,10 @@ import sys
 def main() -> int:
     rules_md = pathlib.Path(sys.argv[1])
     tests_dir = pathlib.Path(sys.argv[2])
-    rules = re.findall(r"^- \*\*([A-Z][A-Z0-9-]*-[0-9]+)\*\*", rules_md.read_text(), re.M)
+    rules = []
+    for md in (rules_md, rules_md.with_name("sim.md")):
+        if md.exists():
+            rules += re.findall(r"^- \*\*([A-Z][A-Z0-9-]*-[0-9]+)\*\*", md.read_text(), re.M)
     dup = {r for r in rules if rules.count(r) > 1}
     named = {}
     for src in sorted(tests_dir.glob("test_*.c")):
@@ -23,7 +27,7 @@ def main() -> int:
     missing = [r for r in rules if r not in named]
     unknown = sorted(set(named) - set(rules))
     for r in sorted(dup):
-        print(f"duplicate rule ID in {rules_md}: {r}")
+        print(f"duplicate rule ID in {rules_md} or sim.md: {r}")
     for r in missing:
         print(f"rule {r} has no test naming it")
     for r in unknown:
