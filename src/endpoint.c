@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "compat.h"
 #include "dgram_int.h"
 #include "req_int.h"
 

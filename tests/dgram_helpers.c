@@ -5,9 +5,16 @@
 
 #include "dgram_helpers.h"
 
-#define MAX_DRECS 64
-static th_drec *drecs[MAX_DRECS]; /* still reachable until the process ends */
+#define MAX_DRECS 128
+static th_drec *drecs[MAX_DRECS]; /* the recorders of the current case */
 static size_t ndrecs;
+
+static void free_drecs(void)
+{
+    while (ndrecs > 0) {
+        free(drecs[--ndrecs]);
+    }
+}
 
 static th_drec *rec_of(void *data)
 {
@@ -100,6 +107,7 @@ th_drec *th_drec_new(void)
     if (r == NULL || ndrecs == MAX_DRECS) {
         abort();
     }
+    th_on_case_end(free_drecs);
     drecs[ndrecs++] = r;
     return r;
 }

@@ -51,7 +51,7 @@ struct th_drec {
 
 extern const aiotp_protocol th_datagram;
 
-/* A new zeroed recorder (kept until the process ends). */
+/* A new zeroed recorder (freed after the case). */
 th_drec *th_drec_new(void);
 
 bool th_d_is_lost(void *rec); /* r->lost > 0 */

@@ -1458,6 +1458,13 @@ static bool wrap_is_done(void *arg)
     return ((wrap_state *)arg)->done;
 }
 
+static void (*case_end_hook)(void);
+
+void th_on_case_end(void (*fn)(void))
+{
+    case_end_hook = fn;
+}
+
 void th_keep(aiotp_transport *t)
 {
     aiotp_transport_retain(t);
@@ -1547,6 +1554,9 @@ static int run_case(const th_case *c)
     }
     for (i = 0; i < nrecs; i++) {
         rec_free(recs[i]);
+    }
+    if (case_end_hook != NULL) {
+        case_end_hook();
     }
     dgram_paths_cleanup();
     if (th_f.live_allocs != 0) {

@@ -272,6 +272,9 @@ th_rec *th_rec_new(void);
    transport (retained: the harness releases it at the end of the case). */
 aiotp_transport *th_wrap(aiotp_loop *loop, int fd, const aiotp_protocol *proto, void *data);
 
+/* fn runs after each case (one hook: a helper module frees its per-case state there). */
+void th_on_case_end(void (*fn)(void));
+
 /* Retain t until the end of the case (the harness releases it with its loop). */
 void th_keep(aiotp_transport *t);
 

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "dgram_helpers.h"
 
 typedef struct done_rec {
@@ -64,7 +65,9 @@ static void reset_factory(void)
 
 static void close_and_wait(aiotp_loop *loop, aiotp_transport *t, th_drec *r)
 {
-    CHECK_ERR(aiotp_transport_close(t), 0);
+    if (!aiotp_transport_is_closing(t)) { /* (a failure may have closed it already) */
+        CHECK_ERR(aiotp_transport_close(t), 0);
+    }
     th_run_until(loop, th_d_is_lost, r, 10);
 }
 
@@ -501,35 +504,46 @@ TEST(factory_refusals)
     CHECK_INT(th_count_lines("t"), 0); /* no transport */
 }
 
-/* Every allocation failing in turn: either the call fails with ENOMEM (nothing starts) or
-   the completion reports it; nothing leaks (the harness checks memory and fds). */
+/* Every allocation failing in turn, inside the call (phase 0) or inside the pass that sets
+   the endpoint up (phase 1): either the call fails with ENOMEM (nothing starts) or the
+   completion runs once, with the endpoint or ENOMEM; a transport that could not start
+   reading ends with connection_lost(ENOMEM). Nothing leaks (the harness checks memory
+   and fds after the case). */
 TEST(allocation_failures)
 {
+    int phase;
     int k;
-    for (k = 0; k < 40; k++) {
-        aiotp_loop *loop = th_loop();
-        th_drec *r = th_drec_new();
-        done_rec d = {0, 0, NULL, 0, r};
-        int rc;
-        reset_factory();
-        th_f.alloc_fail_after = k;
-        rc = aiotp_loop_create_datagram_endpoint(loop, factory, r, "127.0.0.1", 0, NULL, 0,
-                                                 NULL, ep_done, &d);
-        if (rc == 0) {
+    for (phase = 0; phase < 2; phase++) {
+        for (k = 0; k < 30; k++) {
+            aiotp_loop *loop = th_loop();
+            th_drec *r = th_drec_new();
+            done_rec d = {0, 0, NULL, 0, r};
+            int rc;
             int i;
-            for (i = 0; i < 10 && d.calls == 0; i++) {
-                (void)aiotp_loop_run_once(loop);
+            reset_factory();
+            th_f.alloc_fail_after = phase == 0 ? k : -1;
+            rc = aiotp_loop_create_datagram_endpoint(loop, factory, r, "127.0.0.1", 0, NULL, 0,
+                                                     NULL, ep_done, &d);
+            if (rc != 0) {
+                CHECK_ERR(rc, AIOTP_ENOMEM);
+                CHECK_INT(phase, 0);
+            } else {
+                th_f.alloc_fail_after = phase == 1 ? k : -1;
+                (void)aiotp_loop_run_once(loop); /* the request's step is queued: no wait */
+                th_f.alloc_fail_after = -1;
+                for (i = 0; i < 10 && d.calls == 0; i++) {
+                    th_run_once(loop);
+                }
+                CHECK_INT(d.calls, 1);
+                CHECK(d.status == 0 || d.status == AIOTP_ENOMEM);
+                if (d.t != NULL) {
+                    close_and_wait(loop, d.t, r);
+                    CHECK(r->lost_status == 0 || r->lost_status == AIOTP_ENOMEM);
+                }
             }
-            CHECK_INT(d.calls, 1);
-            CHECK(d.status == 0 || d.status == AIOTP_ENOMEM);
-        } else {
-            CHECK_ERR(rc, AIOTP_ENOMEM);
+            th_f.alloc_fail_after = -1;
+            th_loop_free(loop);
         }
-        th_f.alloc_fail_after = -1;
-        if (d.t != NULL) {
-            close_and_wait(loop, d.t, r);
-        }
-        th_loop_free(loop);
     }
 }
 

@@ -25,6 +25,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "aiotp/oracle.h"
 #include "aiotp/sim.h"
 #include "harness.h"
