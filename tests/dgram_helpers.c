@@ -256,3 +256,18 @@ const char *th_cb_names(unsigned id)
     out[n] = '\0';
     return out;
 }
+
+int th_dgram_factory(void *arg, const aiotp_protocol **proto, void **data)
+{
+    *proto = &th_datagram;
+    *data = arg;
+    return 0;
+}
+
+void th_dgram_done(void *arg, int status, aiotp_transport *t)
+{
+    (void)arg;
+    if (status != 0 || t == NULL) {
+        th_fail(__FILE__, __LINE__, "endpoint completion: %s", aiotp_err_name(status));
+    }
+}

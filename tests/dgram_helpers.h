@@ -69,6 +69,11 @@ aiotp_transport *th_udp_endpoint(aiotp_loop *loop, int family, const struct sock
 /* The local address of a transport (its "sockname"). */
 socklen_t th_sockname(aiotp_transport *t, struct sockaddr_storage *out);
 
+/* A factory handing out th_datagram with the recorder `arg`; a completion that fails the
+   case unless the endpoint was made (for loops a case makes itself). */
+int th_dgram_factory(void *arg, const aiotp_protocol **proto, void **data);
+void th_dgram_done(void *arg, int status, aiotp_transport *t);
+
 /* th_callbacks(id) with each line cut to its first two words ("cb datagram_received"):
    the exact callback sequence without the arguments that change from run to run
    (ephemeral ports). Static storage, overwritten by the next call. */

@@ -547,6 +547,85 @@ TEST(allocation_failures)
     }
 }
 
+/* A backend whose `set` can be told to fail: the transport cannot watch its socket. */
+static bool fail_set;
+static const aiotp_backend *real_backend;
+
+static int failing_set(void *state, int fd, unsigned events)
+{
+    if (fail_set && events != 0) {
+        return -ENOSPC;
+    }
+    return real_backend->set(state, fd, events);
+}
+
+static aiotp_backend failing_backend;
+
+/* (in this file: a loop of its own, on poll only) A fatal error (the socket cannot be watched for writing when a datagram must be
+   queued) ends the transport: connection_lost(status), never error_received; the
+   state changes before the exception handler hears of it. */
+static int close_in_handler_calls;
+static void closing_handler(aiotp_loop *loop, const aiotp_exception_context *ctx, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    close_in_handler_calls++;
+    CHECK(ctx->transport != NULL && aiotp_transport_is_closing(ctx->transport));
+    CHECK_ERR(aiotp_transport_close(ctx->transport), AIOTP_ECLOSED);
+    CHECK_ERR(ctx->status, -ENOSPC);
+}
+
+TEST(fatal_error_ends_transport)
+{
+    aiotp_loop *loop;
+    aiotp_loop_options lo;
+    th_drec *r = th_drec_new();
+    int sv[2];
+    int i;
+    aiotp_datagram_options o;
+
+    real_backend = aiotp_backend_poll();
+    failing_backend = *real_backend;
+    failing_backend.set = failing_set;
+    memset(&lo, 0, sizeof(lo));
+    lo.size = sizeof(lo);
+    lo.backend = &failing_backend;
+    CHECK_ERR(aiotp_loop_create(&loop, &lo), 0);
+    aiotp_loop_set_exception_handler(loop, closing_handler, NULL);
+    CHECK_INT(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+    aiotp_datagram_options_init(&o);
+    o.sock = sv[0];
+    CHECK_ERR(aiotp_loop_create_datagram_endpoint(loop, th_dgram_factory, r, NULL, 0, NULL, 0,
+                                                  &o, th_dgram_done, NULL),
+              0);
+    for (i = 0; i < 5 && r->made == 0; i++) {
+        CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    }
+    CHECK_INT(r->made, 1);
+    fail_set = true;
+    th_f.send_eagain = false;
+    /* fill the peer's queue so that the next datagram must be queued */
+    for (i = 0; i < 10000; i++) {
+        char d[1000] = {0};
+        int rc = aiotp_transport_sendto(r->t, d, sizeof(d), NULL, 0);
+        if (rc != 0) {
+            CHECK_ERR(rc, -ENOSPC); /* the call that failed returns the error */
+            break;
+        }
+    }
+    fail_set = false;
+    CHECK(aiotp_transport_is_closing(r->t));
+    CHECK_INT(close_in_handler_calls, 1);
+    CHECK_INT(r->errors, 0);
+    for (i = 0; i < 5 && r->lost == 0; i++) {
+        CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    }
+    CHECK_INT(r->lost, 1);
+    CHECK_ERR(r->lost_status, -ENOSPC);
+    aiotp_loop_free(loop);
+    close(sv[1]);
+}
+
 static const th_case cases[] = {
     T(local_address, "DGRAM-EP-1 DGRAM-MADE-1"),
     T(remote_address_connects, "DGRAM-EP-2"),
@@ -560,6 +639,7 @@ static const th_case cases[] = {
     T(unix_endpoints, "DGRAM-EP-4"),
     T(factory_refusals, "DGRAM-EP-5 PROTO-KIND-1"),
     T(allocation_failures, "DGRAM-EP-5 BAD-5"),
+    T(fatal_error_ends_transport, "DGRAM-FATAL-1"),
 };
 
 TH_MAIN(cases)
