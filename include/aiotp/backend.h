@@ -10,7 +10,10 @@
 #define AIOTP_BACKEND_H
 
 #include <stddef.h>
+#include "aiotp/export.h"
 #include "aiotp/sys.h"
+
+AIOTP_BEGIN_DECLS
 
 enum aiotp_backend_events {
     AIOTP_EV_READ = 1u,  /* readable, or error/hangup (reported to readers) */
@@ -42,5 +45,7 @@ const aiotp_backend *aiotp_backend_poll(void);
 /* Linux epoll: the same semantics, a wait costs O(ready fds) rather than O(watched). */
 const aiotp_backend *aiotp_backend_epoll(void);
 #endif
+
+AIOTP_END_DECLS
 
 #endif /* AIOTP_BACKEND_H */

@@ -13,6 +13,9 @@
 #define AIOTP_ERROR_H
 
 #include <errno.h>
+#include "aiotp/export.h"
+
+AIOTP_BEGIN_DECLS
 
 /*
  * The library's own codes: X(NAME, VALUE, "description"). One list, from which the
@@ -50,5 +53,7 @@ const char *aiotp_err_name(int err);
 
 /* Human-readable description of a code (library codes and negated errno values). */
 const char *aiotp_strerror(int err);
+
+AIOTP_END_DECLS
 
 #endif /* AIOTP_ERROR_H */

@@ -21,8 +21,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "aiotp/export.h"
 #include "aiotp/backend.h"
 #include "aiotp/sys.h"
+
+AIOTP_BEGIN_DECLS
 
 typedef struct aiotp_loop aiotp_loop;
 typedef struct aiotp_transport aiotp_transport;
@@ -135,5 +138,7 @@ void aiotp_loop_default_exception_handler(aiotp_loop *loop,
 
 /* Trace hook for every transport of this loop (spec/trace-format.md). */
 void aiotp_loop_set_trace(aiotp_loop *loop, aiotp_trace_fn fn, void *arg);
+
+AIOTP_END_DECLS
 
 #endif /* AIOTP_LOOP_H */

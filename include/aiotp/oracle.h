@@ -25,6 +25,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "aiotp/export.h"
+
+AIOTP_BEGIN_DECLS
 
 /* Results of aiotp_oracle_feed_line() / aiotp_oracle_finish(). */
 enum aiotp_oracle_result {
@@ -103,5 +106,7 @@ const char *aiotp_oracle_rule_text(const char *rule);
 
 /* Deep check of the oracle's own state (for tests and fuzzing). */
 bool aiotp_oracle_is_valid(const aiotp_oracle *o);
+
+AIOTP_END_DECLS
 
 #endif /* AIOTP_ORACLE_H */

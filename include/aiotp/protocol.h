@@ -28,7 +28,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "aiotp/export.h"
 #include "aiotp/loop.h"
+
+AIOTP_BEGIN_DECLS
 
 typedef enum aiotp_protocol_kind {
     AIOTP_PROTOCOL_STREAMING = 1, /* Protocol: data_received(data) */
@@ -78,5 +81,7 @@ typedef int (*aiotp_protocol_factory_fn)(void *factory_arg, const aiotp_protocol
 /* Check a table: 0, or AIOTP_EINVAL (NULL, wrong size, unknown kind, BUFFERED without
    get_buffer). */
 int aiotp_protocol_validate(const aiotp_protocol *proto);
+
+AIOTP_END_DECLS
 
 #endif /* AIOTP_PROTOCOL_H */

@@ -21,9 +21,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include "aiotp/export.h"
 #include "aiotp/loop.h"
 #include "aiotp/protocol.h"
 #include "aiotp/transport.h"
+
+AIOTP_BEGIN_DECLS
 
 typedef void (*aiotp_connect_cb)(void *arg, int status, aiotp_transport *t);
 typedef void (*aiotp_server_cb)(void *arg, int status, aiotp_server *server);
@@ -114,5 +117,7 @@ size_t aiotp_server_active_connections(const aiotp_server *s);
 aiotp_loop *aiotp_server_get_loop(const aiotp_server *s);
 void aiotp_server_retain(aiotp_server *s);
 void aiotp_server_release(aiotp_server *s);
+
+AIOTP_END_DECLS
 
 #endif /* AIOTP_SERVER_H */

@@ -128,8 +128,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "aiotp/export.h"
 #include "aiotp/backend.h"
 #include "aiotp/sys.h"
+
+AIOTP_BEGIN_DECLS
 
 typedef struct aiotp_sim aiotp_sim;
 
@@ -213,5 +216,7 @@ typedef struct aiotp_sim_stats {
 } aiotp_sim_stats;
 
 void aiotp_sim_get_stats(const aiotp_sim *sim, aiotp_sim_stats *out);
+
+AIOTP_END_DECLS
 
 #endif /* AIOTP_SIM_H */

@@ -20,6 +20,14 @@
 #include <sys/uio.h>
 #include <poll.h>
 #include <netdb.h>
+#include "aiotp/export.h"
+
+AIOTP_BEGIN_DECLS
+
+/* <netdb.h> declares struct addrinfo only when POSIX features are on; declared here at
+   file scope, so that this header compiles without them and a resolver written against
+   <netdb.h>'s struct fits the table (the same tag). */
+struct addrinfo;
 
 typedef struct aiotp_syscalls {
     size_t size; /* sizeof(aiotp_syscalls) of the caller's build */
@@ -72,5 +80,7 @@ typedef struct aiotp_allocator {
 
 /* malloc/realloc/free. */
 const aiotp_allocator *aiotp_allocator_default(void);
+
+AIOTP_END_DECLS
 
 #endif /* AIOTP_SYS_H */

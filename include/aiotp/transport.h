@@ -15,8 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include "aiotp/export.h"
 #include "aiotp/loop.h"
 #include "aiotp/protocol.h"
+
+AIOTP_BEGIN_DECLS
 
 /* ---- extra info ---------------------------------------------------------------- */
 
@@ -119,5 +122,7 @@ int aiotp_transport_write_eof(aiotp_transport *t);
 /* Keep the transport object alive after connection_lost (see above). */
 void aiotp_transport_retain(aiotp_transport *t);
 void aiotp_transport_release(aiotp_transport *t);
+
+AIOTP_END_DECLS
 
 #endif /* AIOTP_TRANSPORT_H */
