@@ -30,7 +30,9 @@
 /** Closes what #AIOTP_BEGIN_DECLS opened. */
 #define AIOTP_END_DECLS AIOTP__VISIBILITY_POP }
 #else
+/** Opens the declarations of a public header: exported. */
 #define AIOTP_BEGIN_DECLS AIOTP__VISIBILITY_PUSH
+/** Closes what #AIOTP_BEGIN_DECLS opened. */
 #define AIOTP_END_DECLS AIOTP__VISIBILITY_POP
 #endif
 

@@ -1,7 +1,13 @@
-/*
- * aiotp/sim.h - a deterministic simulated kernel: a syscall table (aiotp/sys.h) and a
- * readiness backend (aiotp/backend.h) over one in-memory object.
+/**
+ * @file
+ * @brief A deterministic simulated kernel (library aiotp_sim): a syscall table and a
+ * readiness backend over one in-memory object.
  *
+ * A syscall table (aiotp/sys.h) and a readiness backend (aiotp/backend.h) over one
+ * in-memory object, for tests and fuzzing. It is a library of its own (`aiotp::sim`,
+ * `-laiotp_sim`, pkg-config `aiotp-sim`), not part of libaiotp.
+ *
+ * @verbatim
  * What it models:
  *   - stream sockets with fake fd numbers (the lowest free number >= 3, as a process
  *     would get them): connected pairs (aiotp_sim_socketpair, or connect/accept on the
@@ -120,6 +126,7 @@
  * The peer can also use the virtual network through the table: sys->socket, sys->bind,
  * sys->listen, then aiotp_loop_create_connection(loop, ..., "127.0.0.1", port, ...) and
  * sys->accept for the other end.
+ * @endverbatim
  */
 #ifndef AIOTP_SIM_H
 #define AIOTP_SIM_H
@@ -134,87 +141,230 @@
 
 AIOTP_BEGIN_DECLS
 
+/** A simulated kernel (opaque). */
 typedef struct aiotp_sim aiotp_sim;
 
-/* Default capacity of each direction of a new pair, in bytes. */
+/** Default capacity of each direction of a new pair, in bytes. */
 #define AIOTP_SIM_DEFAULT_CAPACITY ((size_t)65536)
-/* Highest fd number the sim hands out + 1. */
+/** Highest fd number the sim hands out + 1. */
 #define AIOTP_SIM_MAX_FDS 1024
 
-/* Create a sim. alloc NULL: aiotp_allocator_default(). Returns 0, AIOTP_EINVAL or
-   AIOTP_ENOMEM. */
+/**
+ * Create a sim.
+ * @param out receives the sim.
+ * @param alloc its allocator; NULL: aiotp_allocator_default().
+ * @return 0, #AIOTP_EINVAL or #AIOTP_ENOMEM.
+ */
 int aiotp_sim_create(aiotp_sim **out, const aiotp_allocator *alloc);
-/* Free the sim and every pair still open. The loop using it must be freed first. */
+/**
+ * Free the sim and every pair still open. The loop using it must be freed first.
+ * @param sim the sim (NULL: nothing happens).
+ */
 void aiotp_sim_free(aiotp_sim *sim);
 
-/* The syscall table of this sim (ctx = sim); valid as long as the sim. */
+/**
+ * The syscall table of this sim (ctx = sim).
+ * @param sim the sim.
+ * @return the table, valid as long as the sim.
+ */
 const aiotp_syscalls *aiotp_sim_syscalls(aiotp_sim *sim);
-/* The simulated backend. It must be used together with a sim's syscall table (it finds
-   the sim through the table's ctx); one loop per sim. */
+/**
+ * The simulated backend. It must be used together with a sim's syscall table (it finds
+ * the sim through the table's ctx); one loop per sim.
+ * @return a static table.
+ */
 const aiotp_backend *aiotp_backend_sim(void);
 
-/* A connected stream pair (unnamed AF_UNIX addresses). Returns 0, AIOTP_ENOMEM or
-   -EMFILE. (A TCP pair: socket/bind/listen/connect/accept through the syscall table.) */
+/**
+ * A connected stream pair (unnamed AF_UNIX addresses). (A TCP pair:
+ * socket/bind/listen/connect/accept through the syscall table.)
+ * @param sim the sim.
+ * @param a receives one end.
+ * @param b receives the other.
+ * @return 0, #AIOTP_ENOMEM or -EMFILE.
+ */
 int aiotp_sim_socketpair(aiotp_sim *sim, int *a, int *b);
 
 /* ---- playing the peer (same semantics as the syscall entries; close also closes
    listeners and unconnected sockets) ------------------------------------------------- */
 
+/**
+ * send() on fd, as the peer.
+ * @param sim the sim.
+ * @param fd the peer's fd.
+ * @param buf the bytes.
+ * @param len their number.
+ * @return the bytes queued, or a negated errno (see "Semantics").
+ */
 ssize_t aiotp_sim_write(aiotp_sim *sim, int fd, const void *buf, size_t len);
+/**
+ * recv() on fd, as the peer.
+ * @param sim the sim.
+ * @param fd the peer's fd.
+ * @param buf receives the bytes.
+ * @param len its room.
+ * @return the bytes read, 0 at EOF, or a negated errno (-EAGAIN when nothing is
+ *         queued).
+ */
 ssize_t aiotp_sim_read(aiotp_sim *sim, int fd, void *buf, size_t len);
+/**
+ * shutdown() on fd, as the peer.
+ * @param sim the sim.
+ * @param fd the peer's fd.
+ * @param how SHUT_RD, SHUT_WR or SHUT_RDWR.
+ * @return 0 or a negated errno.
+ */
 int aiotp_sim_shutdown(aiotp_sim *sim, int fd, int how); /* SHUT_RD/WR/RDWR */
+/**
+ * close() on fd, as the peer (also closes listeners and unconnected sockets).
+ * @param sim the sim.
+ * @param fd the fd.
+ * @return 0 or -EBADF.
+ */
 int aiotp_sim_close(aiotp_sim *sim, int fd);
 
 /* ---- script knobs (apply to connected endpoint fd; -EBADF if fd is not open,
    -ENOTCONN if it is not connected) ----------------------------------------------------- */
 
-/* Capacity of the queue fd -> peer (bytes already queued stay, even above it). */
+/**
+ * Capacity of the queue fd -> peer (bytes already queued stay, even above it).
+ * @param sim the sim.
+ * @param fd a connected endpoint.
+ * @param cap the capacity in bytes.
+ * @return 0, -EBADF or -ENOTCONN.
+ */
 int aiotp_sim_set_capacity(aiotp_sim *sim, int fd, size_t cap);
-/* The next send/sendmsg on fd that would move bytes takes at most n of them (n > 0). */
+/**
+ * The next send/sendmsg on fd that would move bytes takes at most n of them.
+ * @param sim the sim.
+ * @param fd a connected endpoint.
+ * @param n the limit (> 0; 0 removes it).
+ * @return 0, -EBADF or -ENOTCONN.
+ */
 int aiotp_sim_send_limit(aiotp_sim *sim, int fd, size_t n);
-/* The next k send/sendmsg calls on fd return -EAGAIN. */
+/**
+ * The next k send/sendmsg calls on fd return -EAGAIN.
+ * @param sim the sim.
+ * @param fd a connected endpoint.
+ * @param k how many calls.
+ * @return 0, -EBADF or -ENOTCONN.
+ */
 int aiotp_sim_send_eagain(aiotp_sim *sim, int fd, unsigned k);
-/* The next send/sendmsg and the next recv on fd return -EINTR (once each). */
+/**
+ * The next send/sendmsg and the next recv on fd return -EINTR (once each).
+ * @param sim the sim.
+ * @param fd a connected endpoint.
+ * @return 0, -EBADF or -ENOTCONN.
+ */
 int aiotp_sim_eintr_once(aiotp_sim *sim, int fd);
-/* The next k recv calls on fd return err (a negative errno). */
+/**
+ * The next k recv calls on fd return err.
+ * @param sim the sim.
+ * @param fd a connected endpoint.
+ * @param err a negated errno.
+ * @param k how many calls.
+ * @return 0, -EBADF or -ENOTCONN.
+ */
 int aiotp_sim_recv_fail(aiotp_sim *sim, int fd, int err, unsigned k);
-/* The next k send/sendmsg calls on fd return err (a negative errno). */
+/**
+ * The next k send/sendmsg calls on fd return err.
+ * @param sim the sim.
+ * @param fd a connected endpoint.
+ * @param err a negated errno.
+ * @param k how many calls.
+ * @return 0, -EBADF or -ENOTCONN.
+ */
 int aiotp_sim_send_fail(aiotp_sim *sim, int fd, int err, unsigned k);
-/* The next k shutdown calls on fd return err (a negative errno). */
+/**
+ * The next k shutdown calls on fd return err.
+ * @param sim the sim.
+ * @param fd a connected endpoint.
+ * @param err a negated errno.
+ * @param k how many calls.
+ * @return 0, -EBADF or -ENOTCONN.
+ */
 int aiotp_sim_shutdown_fail(aiotp_sim *sim, int fd, int err, unsigned k);
-/* The peer of fd resets the connection: fd's next recv or send (or SO_ERROR) reports
-   -ECONNRESET, the queues are dropped, and afterwards fd behaves as if its peer had
-   closed. */
+/**
+ * The peer of fd resets the connection: fd's next recv or send (or SO_ERROR) reports
+ * -ECONNRESET, the queues are dropped, and afterwards fd behaves as if its peer had
+ * closed.
+ * @param sim the sim.
+ * @param fd a connected endpoint.
+ * @return 0, -EBADF or -ENOTCONN.
+ */
 int aiotp_sim_reset(aiotp_sim *sim, int fd);
-/* The backend's next k waits return -EINTR. */
+/**
+ * The backend's next k waits return -EINTR.
+ * @param sim the sim.
+ * @param k how many waits.
+ */
 void aiotp_sim_wait_eintr(aiotp_sim *sim, unsigned k);
 
 /* ---- observation --------------------------------------------------------------------- */
 
-/* Bytes queued towards fd (readable by fd), or -EBADF / -ENOTCONN. */
+/**
+ * Bytes queued towards fd (readable by fd).
+ * @param sim the sim.
+ * @param fd a connected endpoint.
+ * @return the count, or -EBADF / -ENOTCONN.
+ */
 ssize_t aiotp_sim_readable(const aiotp_sim *sim, int fd);
-/* Bytes queued from fd to its peer, or -EBADF / -ENOTCONN. */
+/**
+ * Bytes queued from fd to its peer.
+ * @param sim the sim.
+ * @param fd a connected endpoint.
+ * @return the count, or -EBADF / -ENOTCONN.
+ */
 ssize_t aiotp_sim_queued(const aiotp_sim *sim, int fd);
-/* AIOTP_EV_* readiness of fd now (0 for an unknown fd). */
+/**
+ * Readiness of fd now.
+ * @param sim the sim.
+ * @param fd the fd.
+ * @return AIOTP_EV_* bits (0 for an unknown fd).
+ */
 unsigned aiotp_sim_ready(const aiotp_sim *sim, int fd);
-/* Number of open fds (connected, unconnected and listening sockets). */
+/**
+ * Number of open fds (connected, unconnected and listening sockets).
+ * @param sim the sim.
+ * @return the count.
+ */
 size_t aiotp_sim_open_fds(const aiotp_sim *sim);
-/* Interest set the backend holds for fd. */
+/**
+ * Interest set the backend holds for fd.
+ * @param sim the sim.
+ * @param fd the fd.
+ * @return AIOTP_EV_* bits.
+ */
 unsigned aiotp_sim_interest(const aiotp_sim *sim, int fd);
 
-/* Virtual time. */
+/**
+ * Virtual time.
+ * @param sim the sim.
+ * @return the simulated clock in nanoseconds (what clock_ns returns).
+ */
 int64_t aiotp_sim_now(const aiotp_sim *sim);
+/**
+ * Move virtual time forward.
+ * @param sim the sim.
+ * @param ns nanoseconds to add.
+ */
 void aiotp_sim_advance(aiotp_sim *sim, int64_t ns);
 
+/** Counters of a sim (aiotp_sim_get_stats()). */
 typedef struct aiotp_sim_stats {
-    uint64_t waits;       /* backend waits */
-    uint64_t idle_waits;  /* waits that found nothing ready */
-    uint64_t stalls;      /* waits with nothing ready and no timeout (would block) */
-    uint64_t sends;       /* send/sendmsg/write/writev calls */
-    uint64_t recvs;       /* recv/read calls */
-    uint64_t bytes_moved; /* bytes accepted by sends */
+    uint64_t waits;       /**< backend waits */
+    uint64_t idle_waits;  /**< waits that found nothing ready */
+    uint64_t stalls;      /**< waits with nothing ready and no timeout (would block) */
+    uint64_t sends;       /**< send/sendmsg/write/writev calls */
+    uint64_t recvs;       /**< recv/read calls */
+    uint64_t bytes_moved; /**< bytes accepted by sends */
 } aiotp_sim_stats;
 
+/**
+ * Read the counters.
+ * @param sim the sim.
+ * @param out receives them.
+ */
 void aiotp_sim_get_stats(const aiotp_sim *sim, aiotp_sim_stats *out);
 
 AIOTP_END_DECLS
