@@ -5,6 +5,7 @@
 # and nothing declared is missing. The declarations are read from the installed headers
 # run through the preprocessor (comments and #if branches resolved).
 #   cmake -DNM=nm -DCC=cc -DPREFIX=<installed shared tree> -DWORK=<dir> -P check_exports.cmake
+include(${CMAKE_CURRENT_LIST_DIR}/run.cmake)
 file(READ ${PREFIX}/libdir.txt libdir)
 file(MAKE_DIRECTORY ${WORK})
 file(GLOB headers RELATIVE ${PREFIX}/include/aiotp ${PREFIX}/include/aiotp/*.h)
@@ -14,19 +15,15 @@ if(nheaders LESS 5)
   message(FATAL_ERROR "too few installed headers: ${headers}")
 endif()
 
-# declared(<out> <header>...): functions declared by those headers
-function(declared out)
+# declared(<result> <header>...): functions declared by those headers
+function(declared result)
   set(tu "")
   foreach(h IN LISTS ARGN)
     string(APPEND tu "#include <aiotp/${h}>\n")
   endforeach()
   file(WRITE ${WORK}/decls.c "${tu}")
-  execute_process(COMMAND ${CC} -E -P -I${PREFIX}/include ${WORK}/decls.c
-                  RESULT_VARIABLE rc OUTPUT_VARIABLE pp ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "preprocessing ${ARGN} failed:\n${err}")
-  endif()
-  string(REGEX MATCHALL "[(]?[*]?[ ]*aiotp_[a-z0-9_]+[ ]*[(]" calls "${pp}")
+  aiotp_run("preprocessing ${ARGN}" ${CC} -E -P -I${PREFIX}/include ${WORK}/decls.c)
+  string(REGEX MATCHALL "[(]?[*]?[ ]*aiotp_[a-z0-9_]+[ ]*[(]" calls "${out}")
   set(names "")
   foreach(c IN LISTS calls)
     if(c MATCHES "^[(]")
@@ -37,24 +34,20 @@ function(declared out)
   endforeach()
   list(REMOVE_DUPLICATES names)
   list(SORT names)
-  set(${out} "${names}" PARENT_SCOPE)
+  set(${result} "${names}" PARENT_SCOPE)
 endfunction()
 
-# exported(<out> <library>): defined dynamic symbols
-function(exported out lib)
-  execute_process(COMMAND ${NM} -D --defined-only ${lib}
-                  RESULT_VARIABLE rc OUTPUT_VARIABLE syms ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "${NM} -D ${lib} failed:\n${err}")
-  endif()
-  string(REGEX MATCHALL "[^\n]+" lines "${syms}")
+# exported(<result> <library>): defined dynamic symbols
+function(exported result lib)
+  aiotp_run("nm -D" ${NM} -D --defined-only ${lib})
+  string(REGEX MATCHALL "[^\n]+" lines "${out}")
   set(names "")
   foreach(l IN LISTS lines)
     string(REGEX REPLACE "^[0-9a-fA-F]* *[A-Za-z] +" "" name "${l}")
     list(APPEND names ${name})
   endforeach()
   list(SORT names)
-  set(${out} "${names}" PARENT_SCOPE)
+  set(${result} "${names}" PARENT_SCOPE)
 endfunction()
 
 declared(core ${headers})

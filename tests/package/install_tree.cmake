@@ -6,28 +6,17 @@
 #   cmake -DSOURCE=<repo> -DBUILD=<dir> -DPREFIX=<dir> -DSHARED=ON|OFF
 #         -DSOVERSION=<n> -DOBJDUMP=objdump -DCC=<c compiler> -DGENERATOR=<generator>
 #         -P install_tree.cmake
+include(${CMAKE_CURRENT_LIST_DIR}/run.cmake)
 file(REMOVE_RECURSE ${BUILD} ${PREFIX})
-execute_process(
-  COMMAND ${CMAKE_COMMAND} -S ${SOURCE} -B ${BUILD} -G ${GENERATOR}
-          -DCMAKE_C_COMPILER=${CC} -DCMAKE_BUILD_TYPE=RelWithDebInfo
-          -DBUILD_SHARED_LIBS=${SHARED} -DAIOTP_WERROR=ON
-          -DAIOTP_TESTS=OFF -DAIOTP_EXAMPLES=OFF -DAIOTP_DOCS=OFF -DAIOTP_FUZZ=OFF
-          -DAIOTP_TOOLS=ON -DAIOTP_INSTALL=ON
-          -DCMAKE_INSTALL_PREFIX=/nonexistent/aiotp-configured-prefix
-  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "configure failed:\n${out}")
-endif()
-execute_process(COMMAND ${CMAKE_COMMAND} --build ${BUILD} -j 2
-                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "build failed:\n${out}")
-endif()
-execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD} --prefix ${PREFIX}
-                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "install failed:\n${out}")
-endif()
+aiotp_run("configure"
+  ${CMAKE_COMMAND} -S ${SOURCE} -B ${BUILD} -G ${GENERATOR}
+  -DCMAKE_C_COMPILER=${CC} -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  -DBUILD_SHARED_LIBS=${SHARED} -DAIOTP_WERROR=ON
+  -DAIOTP_TESTS=OFF -DAIOTP_EXAMPLES=OFF -DAIOTP_DOCS=OFF -DAIOTP_FUZZ=OFF
+  -DAIOTP_TOOLS=ON -DAIOTP_INSTALL=ON
+  -DCMAKE_INSTALL_PREFIX=/nonexistent/aiotp-configured-prefix)
+aiotp_run("build" ${CMAKE_COMMAND} --build ${BUILD} -j 2)
+aiotp_run("install" ${CMAKE_COMMAND} --install ${BUILD} --prefix ${PREFIX})
 
 # what must be there (libdir is lib or lib64 or lib/<multiarch>: look it up)
 file(GLOB_RECURSE configs ${PREFIX}/*/aiotpConfig.cmake)
@@ -68,18 +57,16 @@ if(missing)
 endif()
 if(SHARED)
   foreach(lib aiotp aiotp_sim aiotp_oracle)
-    execute_process(COMMAND ${OBJDUMP} -p ${libdir}/lib${lib}.so OUTPUT_VARIABLE out
-                    RESULT_VARIABLE rc)
-    if(NOT rc EQUAL 0 OR NOT out MATCHES "SONAME +lib${lib}\\.so\\.${SOVERSION}\n")
+    aiotp_run("objdump -p" ${OBJDUMP} -p ${libdir}/lib${lib}.so)
+    if(NOT out MATCHES "SONAME +lib${lib}\\.so\\.${SOVERSION}\n")
       message(FATAL_ERROR "lib${lib}.so: SONAME is not lib${lib}.so.${SOVERSION}:\n${out}")
     endif()
   endforeach()
 endif()
 # the installed trace checker runs from the prefix (shared: finds its library by RPATH)
-execute_process(COMMAND ${PREFIX}/bin/aiotp-trace-check --help
-                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-if(NOT rc EQUAL 0 OR NOT out MATCHES "usage: aiotp-trace-check")
-  message(FATAL_ERROR "installed aiotp-trace-check --help: exit ${rc}\n${out}")
+aiotp_run("the installed aiotp-trace-check --help" ${PREFIX}/bin/aiotp-trace-check --help)
+if(NOT out MATCHES "usage: aiotp-trace-check")
+  message(FATAL_ERROR "installed aiotp-trace-check --help printed:\n${out}")
 endif()
 file(WRITE ${PREFIX}/libdir.txt ${libdir})
 message("aiotp installed in ${PREFIX} (libraries in ${libdir})")
