@@ -1,44 +1,13 @@
-/* src/error.c - names and descriptions of error codes, from the lists in error.h and the
-   platform's <errno.h> (cmake/errno_names.cmake generates aiotp_errno_names.h). */
+/* src/error.c - names and descriptions of error codes, from the list in error.h and the
+   platform's <errno.h> (cmake/errno_names.cmake generates aiotp__errno_name()). */
 #include <string.h>
 
 #include "aiotp/error.h"
 #include "aiotp/version.h"
-#include "aiotp_errno_names.h"
 
-#ifndef AIOTP__ERRNO_NAMES
-/* Used only when the build could not list the platform's names: the POSIX ones. */
-#define AIOTP__ERRNO_NAMES(X)                                                          \
-    X(EPERM) X(ENOENT) X(EINTR) X(EIO) X(EBADF) X(EAGAIN) X(ENOMEM) X(EACCES)          \
-    X(EFAULT) X(EBUSY) X(EEXIST) X(EINVAL) X(ENFILE) X(EMFILE) X(ENOSPC) X(EPIPE)      \
-    X(ERANGE) X(ENAMETOOLONG) X(ENOTSOCK) X(EDESTADDRREQ) X(EMSGSIZE) X(EPROTOTYPE)    \
-    X(ENOPROTOOPT) X(EPROTONOSUPPORT) X(EOPNOTSUPP) X(EAFNOSUPPORT) X(EADDRINUSE)      \
-    X(EADDRNOTAVAIL) X(ENETDOWN) X(ENETUNREACH) X(ECONNABORTED) X(ECONNRESET)          \
-    X(ENOBUFS) X(EISCONN) X(ENOTCONN) X(ETIMEDOUT) X(ECONNREFUSED) X(EHOSTUNREACH)     \
-    X(EALREADY) X(EINPROGRESS) X(ECANCELED) X(EOVERFLOW) X(ENOTDIR) X(ENXIO)
-#endif
-
-/* The name of errno value e (> 0), or NULL. Each value appears once in the list (aliases
-   such as EWOULDBLOCK are left out by the generator), which the switch checks. */
-static const char *errno_name(int e)
-{
-    switch (e) {
-#define AIOTP__ERRNO_CASE(name)                                                        \
-    case (name):                                                                       \
-        return #name;
-        AIOTP__ERRNO_NAMES(AIOTP__ERRNO_CASE)
-#undef AIOTP__ERRNO_CASE
-    default:
-        break;
-    }
-#if defined(ENOTSUP) && defined(EOPNOTSUPP) && ENOTSUP != EOPNOTSUPP
-    /* "ENOTSUP" is the library code's name (error.h) */
-    if (e == ENOTSUP) {
-        return "ENOTSUP_OS";
-    }
-#endif
-    return NULL;
-}
+/* The platform's name of errno value e (> 0), or NULL: generated from its <errno.h> by
+   cmake/errno_names.cmake into the build tree (aiotp_errno_names.c). */
+const char *aiotp__errno_name(int e);
 
 const char *aiotp_err_name(int err)
 {
@@ -55,7 +24,7 @@ const char *aiotp_err_name(int err)
     default:
         break;
     }
-    name = err < 0 && err > -4000 ? errno_name(-err) : NULL;
+    name = err < 0 && err > -4000 ? aiotp__errno_name(-err) : NULL;
     return name != NULL ? name : "E?";
 }
 
