@@ -280,7 +280,7 @@ void aiotp_loop_set_exception_handler(aiotp_loop *loop, aiotp_exception_fn fn, v
  */
 void aiotp_loop_call_exception_handler(aiotp_loop *loop, const aiotp_exception_context *ctx);
 /**
- * The default handler: prints the message, the status and the objects concerned to
+ * The default handler: prints "aiotp: MESSAGE [NAME: description of status]" to
  * stderr. A user handler may call it.
  * @param loop the loop.
  * @param ctx what to report.
