@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Build and pass every test: unit, examples (with CPython interop), spec coverage and
-# proofs, with gcc + ASan/UBSan, again with clang, and the unit tests under valgrind.
-# Strict flags (-Wall -Wextra -Wpedantic -Werror) everywhere.
+# Build and pass every test: unit, examples (with CPython interop), spec coverage,
+# proofs, the public headers alone in C99 and C++, install + consumer projects
+# (find_package, pkg-config, static, shared, C++, sub-project; nm -D), the API reference
+# (Doxygen, no warning), with gcc + ASan/UBSan, again with clang, and the unit tests under
+# valgrind. Strict flags (-Wall -Wextra -Wpedantic -Werror) everywhere. Installs the
+# verification toolchain first (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -24,7 +27,7 @@ step "the stream-transport suite again on the simulated kernel (gcc, ASan+UBSan)
 AIOTP_TEST_BACKEND=sim ctest --test-dir build/gcc-asan -j"$jobs" --output-on-failure -L stream
 
 step "clang, all tests except proofs"
-cmake -S . -B build/clang -DCMAKE_C_COMPILER=clang >/dev/null
+cmake -S . -B build/clang -DCMAKE_C_COMPILER=clang -DAIOTP_CXX_COMPILER=clang++ >/dev/null
 cmake --build build/clang -j"$jobs" >/dev/null
 ctest --test-dir build/clang -j"$jobs" --output-on-failure -LE proof
 

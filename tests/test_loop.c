@@ -829,8 +829,8 @@ TEST(exception_handler_context)
     CHECK_INT(e.calls, 1);
     snprintf(expect, sizeof(expect),
              "cb connection_made\ncb data_received n=5 total=5 sum=%08x\n"
-             "cb connection_lost status=E?\n",
-             (unsigned)th_fnv1a(TH_FNV_INIT, "hello", 5));
+             "cb connection_lost status=%s\n",
+             (unsigned)th_fnv1a(TH_FNV_INIT, "hello", 5), aiotp_err_name(-42));
     CHECK_STR(th_callbacks(1), expect);
     /* the loop carries on */
     CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)"ok", NULL), 0);

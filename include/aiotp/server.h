@@ -1,12 +1,15 @@
-/*
- * aiotp/server.h - connection-oriented loop methods and servers.
+/**
+ * @file
+ * @brief Connection-oriented loop methods (create_connection, create_server, ...) and
+ * servers.
  *
  * Completion model (spec/rules.md, METH-1): every asynchronous loop method takes
  * a completion callback and its argument. The method returns 0 when the operation has
  * started; the callback is then called exactly once, from the loop, with status 0 and
- * the result, or a negative status (-ECONNREFUSED, -ENETUNREACH, AIOTP_ENONAME, ...)
+ * the result, or a negative status (-ECONNREFUSED, -ENETUNREACH, #AIOTP_ENONAME, ...)
  * and NULL. If the method returns a negative code (invalid arguments, no memory) the
- * operation did not start and the callback is never called.
+ * operation did not start and the callback is never called. (Cancelling a pending
+ * operation, and a connect timeout, are planned: issue 12.)
  *
  * Socket ownership: a socket passed in (opts->sock, connect_accepted_socket) stays the
  * caller's when the method returns an error; once the method has returned 0 it belongs
@@ -14,6 +17,15 @@
  *
  * For connections, the completion runs after the protocol's connection_made, in the
  * same iteration (CPython: create_connection returns after connection_made).
+ *
+ * **Name resolution blocks the loop today.** A host that is not a numeric address
+ * ("localhost", "example.org") is resolved with getaddrinfo() (through the syscall
+ * table) in a loop callback, synchronously: every other callback, timer and transport
+ * of the loop waits until it returns, which for an unreachable DNS server can be
+ * seconds (spec/deviations.md, DEV-6). Numeric addresses ("127.0.0.1", "::1") never
+ * block. To avoid the wait, resolve in another thread and pass the numeric address, or
+ * use a syscall table whose getaddrinfo entry does not block. (A resolver thread pool is
+ * planned: issue 12.)
  */
 #ifndef AIOTP_SERVER_H
 #define AIOTP_SERVER_H
@@ -21,67 +33,157 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include "aiotp/export.h"
 #include "aiotp/loop.h"
 #include "aiotp/protocol.h"
 #include "aiotp/transport.h"
 
+AIOTP_BEGIN_DECLS
+
+/**
+ * Completion of a connection method, called once from the loop.
+ * @param arg the argument given with the callback.
+ * @param status 0, or the error (the transport is then NULL).
+ * @param t the connected transport, after its connection_made; valid until its
+ *        connection_lost has returned.
+ */
 typedef void (*aiotp_connect_cb)(void *arg, int status, aiotp_transport *t);
+/**
+ * Completion of a server method (create_server, wait_closed), called once from the
+ * loop.
+ * @param arg the argument given with the callback.
+ * @param status 0, or the error (the server is then NULL).
+ * @param server the server.
+ */
 typedef void (*aiotp_server_cb)(void *arg, int status, aiotp_server *server);
 
+/** Options of the connection methods; aiotp_connect_options_init() fills the defaults. */
 typedef struct aiotp_connect_options {
-    size_t size;  /* sizeof(aiotp_connect_options) */
-    int family;   /* AF_UNSPEC (0), AF_INET or AF_INET6 */
-    int sock;     /* an existing connected stream socket to wrap, or -1 */
+    size_t size;  /**< sizeof(aiotp_connect_options) */
+    int family;   /**< AF_UNSPEC (0), AF_INET or AF_INET6 */
+    int sock;     /**< an existing connected stream socket to wrap, or -1 */
 } aiotp_connect_options;
 
-/* Defaults: family AF_UNSPEC, sock -1. */
+/**
+ * Fill the defaults: size, family AF_UNSPEC, sock -1.
+ * @param opts the options (NULL: nothing happens).
+ */
 void aiotp_connect_options_init(aiotp_connect_options *opts);
 
-/*
- * Open a TCP connection to host:port (resolved with getaddrinfo; each address is tried
- * in turn), or, with opts->sock >= 0 and host NULL, wrap an existing connected socket.
- * factory is called once, when the connection is established.
+/**
+ * Open a TCP connection to host:port (resolved with getaddrinfo, which blocks the loop
+ * for a name that is not numeric: see above; each address is tried in turn), or, with
+ * opts->sock >= 0 and host NULL, wrap an existing connected socket. factory is called
+ * once, when the connection is established; then connection_made, then cb.
+ * @param loop the loop.
+ * @param factory makes the protocol.
+ * @param factory_arg its argument.
+ * @param host the host name or numeric address (NULL with opts->sock).
+ * @param port 0..65535.
+ * @param opts options, or NULL for the defaults.
+ * @param cb the completion (required).
+ * @param cb_arg its argument.
+ * @return 0 (started), #AIOTP_EINVAL (NULL loop, factory or cb; port out of range;
+ *         host and sock together, or neither; bad opts size), #AIOTP_ENOMEM, or the
+ *         error of checking opts->sock (-EBADF, -ENOTSOCK, #AIOTP_EINVAL when not a
+ *         stream socket). Later failures arrive through cb: -ECONNREFUSED,
+ *         -ENETUNREACH, #AIOTP_ENONAME, #AIOTP_EAI_AGAIN, a failing factory's status...
  */
 int aiotp_loop_create_connection(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
                                  void *factory_arg, const char *host, int port,
                                  const aiotp_connect_options *opts, aiotp_connect_cb cb,
                                  void *cb_arg);
 
-/* The same for a Unix stream socket at `path` (or opts->sock with path NULL). */
+/**
+ * The same as aiotp_loop_create_connection() for a Unix stream socket at `path` (or
+ * opts->sock with path NULL).
+ * @param loop the loop.
+ * @param factory makes the protocol.
+ * @param factory_arg its argument.
+ * @param path the socket's path (NULL with opts->sock).
+ * @param opts options, or NULL (family is ignored).
+ * @param cb the completion (required).
+ * @param cb_arg its argument.
+ * @return 0 (started), #AIOTP_EINVAL (as create_connection; a path too long for
+ *         sockaddr_un), #AIOTP_ENOMEM. Later failures through cb (-ENOENT,
+ *         -ECONNREFUSED, ...).
+ */
 int aiotp_loop_create_unix_connection(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
                                       void *factory_arg, const char *path,
                                       const aiotp_connect_options *opts,
                                       aiotp_connect_cb cb, void *cb_arg);
 
-/* Wrap a socket returned by accept() (SOCK_STREAM); the server-side transport has no
-   server object. */
+/**
+ * Wrap a socket returned by accept() (SOCK_STREAM); the server-side transport has no
+ * server object.
+ * @param loop the loop.
+ * @param factory makes the protocol.
+ * @param factory_arg its argument.
+ * @param sock the accepted socket; the library's once this returns 0.
+ * @param cb the completion (required).
+ * @param cb_arg its argument.
+ * @return 0 (started), #AIOTP_EINVAL (NULL argument, not a stream socket), -EBADF,
+ *         -ENOTSOCK, #AIOTP_ENOMEM. (The fd of a live transport is not refused today:
+ *         never pass one.)
+ */
 int aiotp_loop_connect_accepted_socket(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
                                        void *factory_arg, int sock, aiotp_connect_cb cb,
                                        void *cb_arg);
 
+/** Options of the server methods; aiotp_server_options_init() fills the defaults. */
 typedef struct aiotp_server_options {
-    size_t size;        /* sizeof(aiotp_server_options) */
-    int family;         /* AF_UNSPEC, AF_INET, AF_INET6 */
-    int backlog;        /* listen() backlog and accepts per wakeup; default 100 */
-    bool reuse_address; /* SO_REUSEADDR; default true (POSIX) */
-    bool reuse_port;    /* SO_REUSEPORT; default false */
-    bool start_serving; /* start accepting at once; default true */
-    int sock;           /* an existing listening socket to use, or -1 */
+    size_t size;        /**< sizeof(aiotp_server_options) */
+    int family;         /**< AF_UNSPEC, AF_INET, AF_INET6 */
+    int backlog;        /**< listen() backlog and accepts per wakeup; default 100 */
+    bool reuse_address; /**< SO_REUSEADDR; default true (POSIX) */
+    bool reuse_port;    /**< SO_REUSEPORT; default false */
+    bool start_serving; /**< start accepting at once; default true */
+    int sock;           /**< an existing listening socket to use, or -1 */
 } aiotp_server_options;
 
+/**
+ * Fill the defaults: size, family AF_UNSPEC, backlog 100, reuse_address true,
+ * reuse_port false, start_serving true, sock -1.
+ * @param opts the options (NULL: nothing happens).
+ */
 void aiotp_server_options_init(aiotp_server_options *opts);
 
-/*
+/**
  * Listen on host:port (host NULL: all interfaces; port 0: an ephemeral port) with one
- * listening socket per resolved address (IPV6_V6ONLY on AF_INET6). factory is called
- * once per accepted connection.
+ * listening socket per resolved address (IPV6_V6ONLY on AF_INET6), or on the existing
+ * listening socket opts->sock (host NULL). factory is called once per accepted
+ * connection; each connection's protocol gets connection_made, there is no per-
+ * connection completion.
+ * @param loop the loop.
+ * @param factory makes each connection's protocol.
+ * @param factory_arg its argument.
+ * @param host the host name or numeric address; NULL for all interfaces (a name that
+ *        is not numeric blocks the loop while it resolves: see above).
+ * @param port 0..65535.
+ * @param opts options, or NULL for the defaults.
+ * @param cb the completion: the server once listening, or the error (-EADDRINUSE...).
+ * @param cb_arg its argument.
+ * @return 0 (started), #AIOTP_EINVAL (NULL loop, factory or cb; port out of range;
+ *         host with opts->sock; bad options), #AIOTP_ENOMEM, or the error of checking
+ *         opts->sock.
  */
 int aiotp_loop_create_server(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
                              void *factory_arg, const char *host, int port,
                              const aiotp_server_options *opts, aiotp_server_cb cb,
                              void *cb_arg);
 
-/* Listen on a Unix socket path; an existing socket file at path is removed first. */
+/**
+ * Listen on a Unix socket path; an existing socket file at path is removed first.
+ * @param loop the loop.
+ * @param factory makes each connection's protocol.
+ * @param factory_arg its argument.
+ * @param path the socket's path (NULL with opts->sock).
+ * @param opts options, or NULL for the defaults.
+ * @param cb the completion: the server once listening, or the error.
+ * @param cb_arg its argument.
+ * @return the same as aiotp_loop_create_server(); #AIOTP_EINVAL also for a path too
+ *         long for sockaddr_un.
+ */
 int aiotp_loop_create_unix_server(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
                                   void *factory_arg, const char *path,
                                   const aiotp_server_options *opts, aiotp_server_cb cb,
@@ -91,28 +193,85 @@ int aiotp_loop_create_unix_server(aiotp_loop *loop, aiotp_protocol_factory_fn fa
  * Server lifetime: the loop owns the server until it is closed and its last connection
  * is gone; retain/release keep the object valid for queries beyond that.
  */
-/* Stop listening and close the listening sockets; existing connections are not
-   touched. Returns 0, or AIOTP_ECLOSED if already closed. */
+/**
+ * Stop listening and close the listening sockets; existing connections are not
+ * touched (close each transport to end them; a graceful close_all is planned:
+ * issue 12).
+ * @param s the server.
+ * @return 0, #AIOTP_ECLOSED if already closed, #AIOTP_EINVAL (NULL).
+ */
 int aiotp_server_close(aiotp_server *s);
+/**
+ * Whether the server is accepting.
+ * @param s the server.
+ * @return true while serving; false before start_serving, once closed, and for NULL.
+ */
 bool aiotp_server_is_serving(const aiotp_server *s);
-/* Start accepting (for start_serving = false). 0, or AIOTP_ECLOSED. */
+/**
+ * Start accepting (for start_serving = false).
+ * @param s the server.
+ * @return 0 (also when already serving), #AIOTP_ECLOSED, #AIOTP_EINVAL (NULL), or the
+ *         backend's error.
+ */
 int aiotp_server_start_serving(aiotp_server *s);
-/* Call cb(arg, 0, s) once the server is closed and its last connection has been lost
-   (CPython 3.12.1+ semantics; spec/deviations.md). Returns 0 or AIOTP_ENOMEM. */
+/**
+ * Call cb(arg, 0, s) once the server is closed and its last connection has been lost
+ * (CPython 3.12.1+ semantics; spec/deviations.md).
+ * @param s the server.
+ * @param cb the callback (required).
+ * @param arg its argument.
+ * @return 0, #AIOTP_EINVAL (NULL) or #AIOTP_ENOMEM.
+ */
 int aiotp_server_wait_closed(aiotp_server *s, aiotp_server_cb cb, void *arg);
-/* Start serving and run the loop until the server is closed. Returns 0, AIOTP_ECLOSED
-   (already closed) or the loop's error (AIOTP_ERUNNING inside a running loop). */
+/**
+ * Start serving and run the loop until the server is closed.
+ * @param s the server.
+ * @return 0, #AIOTP_ECLOSED (already closed) or the loop's error (#AIOTP_ERUNNING
+ *         inside a running loop).
+ */
 int aiotp_server_serve_forever(aiotp_server *s);
-/* Listening sockets: stores up to cap fds, returns how many there are (0 once
-   closed). */
+/**
+ * The listening sockets.
+ * @param s the server.
+ * @param fds receives up to cap fds; may be NULL with cap 0.
+ * @param cap room in fds.
+ * @return how many there are (may be more than cap; 0 once closed).
+ */
 size_t aiotp_server_get_sockets(const aiotp_server *s, int *fds, size_t cap);
-/* Local address of listening socket i. 0, AIOTP_EINVAL or -errno. */
+/**
+ * Local address of listening socket i (e.g. to learn the port chosen for port 0).
+ * @param s the server.
+ * @param i index among the listening sockets.
+ * @param addr receives the address.
+ * @param len in: room in addr; out: the address length.
+ * @return 0, #AIOTP_EINVAL (NULL argument, i out of range) or -errno.
+ */
 int aiotp_server_get_sockname(const aiotp_server *s, size_t i, struct sockaddr *addr,
                               socklen_t *len);
-/* Live connections accepted by this server. */
+/**
+ * Live connections accepted by this server.
+ * @param s the server.
+ * @return their number (0 for NULL).
+ */
 size_t aiotp_server_active_connections(const aiotp_server *s);
+/**
+ * The loop that owns the server.
+ * @param s the server.
+ * @return the loop, NULL for NULL.
+ */
 aiotp_loop *aiotp_server_get_loop(const aiotp_server *s);
+/**
+ * Keep the server object valid for queries after it is closed and its last connection
+ * is gone; one aiotp_server_release() per retain, before aiotp_loop_free().
+ * @param s the server (NULL: nothing happens).
+ */
 void aiotp_server_retain(aiotp_server *s);
+/**
+ * Drop a reference taken with aiotp_server_retain().
+ * @param s the server (NULL, or no reference held: nothing happens).
+ */
 void aiotp_server_release(aiotp_server *s);
+
+AIOTP_END_DECLS
 
 #endif /* AIOTP_SERVER_H */

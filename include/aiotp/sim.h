@@ -1,7 +1,13 @@
-/*
- * aiotp/sim.h - a deterministic simulated kernel: a syscall table (aiotp/sys.h) and a
- * readiness backend (aiotp/backend.h) over one in-memory object.
+/**
+ * @file
+ * @brief A deterministic simulated kernel (library aiotp_sim): a syscall table and a
+ * readiness backend over one in-memory object.
  *
+ * A syscall table (aiotp/sys.h) and a readiness backend (aiotp/backend.h) over one
+ * in-memory object, for tests and fuzzing. It is a library of its own (`aiotp::sim`,
+ * `-laiotp_sim`, pkg-config `aiotp-sim`), not part of libaiotp.
+ *
+ * @verbatim
  * What it models:
  *   - stream sockets with fake fd numbers (the lowest free number >= 3, as a process
  *     would get them): connected pairs (aiotp_sim_socketpair, or connect/accept on the
@@ -204,6 +210,7 @@
  * The peer can also use the virtual network through the table: sys->socket, sys->bind,
  * sys->listen, then aiotp_loop_create_connection(loop, ..., "127.0.0.1", port, ...) and
  * sys->accept for the other end.
+ * @endverbatim
  */
 #ifndef AIOTP_SIM_H
 #define AIOTP_SIM_H
@@ -212,148 +219,349 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "aiotp/export.h"
 #include "aiotp/backend.h"
 #include "aiotp/sys.h"
 
+AIOTP_BEGIN_DECLS
+
+/** A simulated kernel (opaque). */
 typedef struct aiotp_sim aiotp_sim;
 
-/* Default capacity of each direction of a new pair, in bytes. */
+/** Default capacity of each direction of a new pair, in bytes. */
 #define AIOTP_SIM_DEFAULT_CAPACITY ((size_t)65536)
-/* Highest fd number the sim hands out + 1 (16 << k: the fd table doubles up to it). */
+/** Highest fd number the sim hands out + 1 (16 << k: the fd table doubles up to it). */
 #define AIOTP_SIM_MAX_FDS 1024
-/* Largest datagram payloads (larger: -EMSGSIZE): UDP over IPv4 and IPv6 (65535 minus
-   the headers), Unix (Linux: the default SO_SNDBUF 212992 minus 32; fixed in the sim). */
+/** Largest UDP-over-IPv4 datagram payload (larger: -EMSGSIZE): 65535 minus the headers. */
 #define AIOTP_SIM_UDP4_MAX ((size_t)65507)
+/** Largest UDP-over-IPv6 datagram payload (larger: -EMSGSIZE). */
 #define AIOTP_SIM_UDP6_MAX ((size_t)65527)
+/** Largest Unix datagram (Linux: the default SO_SNDBUF 212992 minus 32; fixed here). */
 #define AIOTP_SIM_UNIX_DGRAM_MAX ((size_t)212960)
-/* Default capacity of a datagram socket's receive queue, in datagrams (what Linux's
-   default buffers hold of small datagrams); aiotp_sim_dgram_set_queue changes it. */
+/** Default capacity of a datagram socket's receive queue, in datagrams (what Linux's
+    default buffers hold of small datagrams); aiotp_sim_dgram_set_queue() changes it. */
 #define AIOTP_SIM_DGRAM_QUEUE ((size_t)256)
-/* A Unix datagram socket holds at most this many datagrams from senders it is not
-   connected to (Linux: net.unix.max_dgram_qlen 10, plus one). */
+/** A Unix datagram socket holds at most this many datagrams from senders it is not
+    connected to (Linux: net.unix.max_dgram_qlen 10, plus one). */
 #define AIOTP_SIM_UNIX_DGRAM_QLEN ((size_t)11)
 
-/* Create a sim. alloc NULL: aiotp_allocator_default(). Returns 0, AIOTP_EINVAL or
-   AIOTP_ENOMEM. */
+/**
+ * Create a sim.
+ * @param out receives the sim.
+ * @param alloc its allocator; NULL: aiotp_allocator_default().
+ * @return 0, #AIOTP_EINVAL or #AIOTP_ENOMEM.
+ */
 int aiotp_sim_create(aiotp_sim **out, const aiotp_allocator *alloc);
-/* Free the sim and every pair still open. The loop using it must be freed first. */
+/**
+ * Free the sim and every pair still open. The loop using it must be freed first.
+ * @param sim the sim (NULL: nothing happens).
+ */
 void aiotp_sim_free(aiotp_sim *sim);
 
-/* The syscall table of this sim (ctx = sim); valid as long as the sim. */
+/**
+ * The syscall table of this sim (ctx = sim).
+ * @param sim the sim.
+ * @return the table, valid as long as the sim.
+ */
 const aiotp_syscalls *aiotp_sim_syscalls(aiotp_sim *sim);
-/* The simulated backend. It must be used together with a sim's syscall table (it finds
-   the sim through the table's ctx); one loop per sim. */
+/**
+ * The simulated backend. It must be used together with a sim's syscall table (it finds
+ * the sim through the table's ctx); one loop per sim.
+ * @return a static table.
+ */
 const aiotp_backend *aiotp_backend_sim(void);
 
-/* A connected stream pair (unnamed AF_UNIX addresses). Returns 0, AIOTP_EINVAL (NULL
-   argument), AIOTP_ENOMEM or -EMFILE. (A TCP pair: socket/bind/listen/connect/accept
-   through the syscall table.) */
+/**
+ * A connected stream pair (unnamed AF_UNIX addresses). (A TCP pair:
+ * socket/bind/listen/connect/accept through the syscall table.)
+ * @param sim the sim.
+ * @param a receives one end.
+ * @param b receives the other.
+ * @return 0, #AIOTP_EINVAL (a NULL argument), #AIOTP_ENOMEM or -EMFILE.
+ */
 int aiotp_sim_socketpair(aiotp_sim *sim, int *a, int *b);
-/* Its datagram sibling: two unnamed AF_UNIX SOCK_DGRAM sockets connected to each other
-   (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv)). Same results. */
+/**
+ * The datagram sibling of aiotp_sim_socketpair(): two unnamed AF_UNIX SOCK_DGRAM sockets
+ * connected to each other (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv)).
+ * @param sim the sim.
+ * @param a receives one end.
+ * @param b receives the other.
+ * @return 0, #AIOTP_EINVAL (a NULL argument), #AIOTP_ENOMEM or -EMFILE.
+ */
 int aiotp_sim_socketpair_dgram(aiotp_sim *sim, int *a, int *b);
 
 /* ---- playing the peer (same semantics as the syscall entries; close also closes
    listeners and unconnected sockets) ------------------------------------------------- */
 
+/**
+ * send() on fd, as the peer.
+ * @param sim the sim.
+ * @param fd the peer's fd.
+ * @param buf the bytes.
+ * @param len their number.
+ * @return the bytes queued, or a negated errno (see "Semantics").
+ */
 ssize_t aiotp_sim_write(aiotp_sim *sim, int fd, const void *buf, size_t len);
+/**
+ * recv() on fd, as the peer.
+ * @param sim the sim.
+ * @param fd the peer's fd.
+ * @param buf receives the bytes.
+ * @param len its room.
+ * @return the bytes read, 0 at EOF, or a negated errno (-EAGAIN when nothing is
+ *         queued).
+ */
 ssize_t aiotp_sim_read(aiotp_sim *sim, int fd, void *buf, size_t len);
+/**
+ * shutdown() on fd, as the peer.
+ * @param sim the sim.
+ * @param fd the peer's fd.
+ * @param how SHUT_RD, SHUT_WR or SHUT_RDWR.
+ * @return 0 or a negated errno.
+ */
 int aiotp_sim_shutdown(aiotp_sim *sim, int fd, int how); /* SHUT_RD/WR/RDWR */
+/**
+ * close() on fd, as the peer (also closes listeners and unconnected sockets).
+ * @param sim the sim.
+ * @param fd the fd.
+ * @return 0 or -EBADF.
+ */
 int aiotp_sim_close(aiotp_sim *sim, int fd);
 
 /* ---- script knobs (apply to connected stream endpoint fd, and those marked "any" also
    to a datagram socket; -EBADF if fd is not open, -EOPNOTSUPP for a datagram socket where
    the knob is not marked "any", -ENOTCONN for a stream socket that is not connected) --- */
 
-/* Capacity of the queue fd -> peer (bytes already queued stay, even above it). */
+/**
+ * Capacity of the queue fd -> peer (bytes already queued stay, even above it).
+ * @param sim the sim.
+ * @param fd a connected endpoint.
+ * @param cap the capacity in bytes.
+ * @return 0, -EBADF or -ENOTCONN.
+ */
 int aiotp_sim_set_capacity(aiotp_sim *sim, int fd, size_t cap);
-/* The next send/sendmsg on fd that would move bytes takes at most n of them (n > 0). */
+/**
+ * The next send/sendmsg on fd that would move bytes takes at most n of them.
+ * @param sim the sim.
+ * @param fd a connected endpoint.
+ * @param n the limit (> 0; 0 removes it).
+ * @return 0, -EBADF or -ENOTCONN.
+ */
 int aiotp_sim_send_limit(aiotp_sim *sim, int fd, size_t n);
-/* Any: the next k sends (send/sendmsg/sendto/write/writev) on fd return -EAGAIN. */
+/**
+ * Any socket: the next k sends (send/sendmsg/sendto/write/writev) on fd return -EAGAIN.
+ * @param sim the sim.
+ * @param fd an open socket.
+ * @param k how many calls.
+ * @return 0, -EBADF or -ENOTCONN.
+ */
 int aiotp_sim_send_eagain(aiotp_sim *sim, int fd, unsigned k);
-/* Any: the next send and the next receive on fd return -EINTR (once each). */
+/**
+ * Any socket: the next send and the next receive on fd return -EINTR (once each).
+ * @param sim the sim.
+ * @param fd an open socket.
+ * @return 0, -EBADF or -ENOTCONN.
+ */
 int aiotp_sim_eintr_once(aiotp_sim *sim, int fd);
-/* Any: the next k receives (recv/recvfrom/read) on fd return err (a negative errno;
-   else AIOTP_EINVAL). */
+/**
+ * Any socket: the next k receives (recv/recvfrom/read) on fd return err.
+ * @param sim the sim.
+ * @param fd an open socket.
+ * @param err a negated errno (else #AIOTP_EINVAL).
+ * @param k how many calls.
+ * @return 0, #AIOTP_EINVAL, -EBADF or -ENOTCONN.
+ */
 int aiotp_sim_recv_fail(aiotp_sim *sim, int fd, int err, unsigned k);
-/* Any: the next k sends on fd return err (a negative errno; else AIOTP_EINVAL). */
+/**
+ * Any socket: the next k sends on fd return err.
+ * @param sim the sim.
+ * @param fd an open socket.
+ * @param err a negated errno (else #AIOTP_EINVAL).
+ * @param k how many calls.
+ * @return 0, #AIOTP_EINVAL, -EBADF or -ENOTCONN.
+ */
 int aiotp_sim_send_fail(aiotp_sim *sim, int fd, int err, unsigned k);
-/* Any: the next k shutdown calls on fd return err (a negative errno; else AIOTP_EINVAL). */
+/**
+ * Any socket: the next k shutdown calls on fd return err.
+ * @param sim the sim.
+ * @param fd an open socket.
+ * @param err a negated errno (else #AIOTP_EINVAL).
+ * @param k how many calls.
+ * @return 0, #AIOTP_EINVAL, -EBADF or -ENOTCONN.
+ */
 int aiotp_sim_shutdown_fail(aiotp_sim *sim, int fd, int err, unsigned k);
-/* The peer of fd resets the connection: fd's next recv or send (or SO_ERROR) reports
-   -ECONNRESET, the queues are dropped, and afterwards fd behaves as if its peer had
-   closed. */
+/**
+ * The peer of fd resets the connection: fd's next recv or send (or SO_ERROR) reports
+ * -ECONNRESET, the queues are dropped, and afterwards fd behaves as if its peer had
+ * closed.
+ * @param sim the sim.
+ * @param fd a connected endpoint.
+ * @return 0, -EBADF or -ENOTCONN.
+ */
 int aiotp_sim_reset(aiotp_sim *sim, int fd);
-/* The backend's next k waits return -EINTR. */
+/**
+ * The backend's next k waits return -EINTR.
+ * @param sim the sim.
+ * @param k how many waits.
+ */
 void aiotp_sim_wait_eintr(aiotp_sim *sim, unsigned k);
-/* The ephemeral port range (Linux: net.ipv4.ip_local_port_range; default 32768 ..
-   60999), handed out in order from first: a small one runs out (bind/listen/connect:
-   -EADDRINUSE / -EADDRNOTAVAIL, a datagram's autobind: -EAGAIN). 0 or AIOTP_EINVAL
-   (first 0, first > last, last > 65535). */
+/**
+ * The ephemeral port range (Linux: net.ipv4.ip_local_port_range; default 32768 to
+ * 60999), handed out in order from first. A small one runs out: bind, listen and connect
+ * then fail with -EADDRINUSE or -EADDRNOTAVAIL, a datagram's autobind with -EAGAIN.
+ * @param sim the sim.
+ * @param first the first port.
+ * @param last the last port.
+ * @return 0, or #AIOTP_EINVAL (first 0, first > last, last > 65535).
+ */
 int aiotp_sim_set_port_range(aiotp_sim *sim, unsigned first, unsigned last);
 
 /* ---- datagram knobs (fd a datagram socket: -EBADF if fd is not open, -EOPNOTSUPP if it
    is not a datagram socket). "Sent to fd": a datagram that a send routed to fd (it
    passed fd's connect filter); the knobs act in this order, on the way. ------------- */
 
-/* The next k datagrams sent to fd are lost (the sender's call succeeds). */
+/**
+ * The next k datagrams sent to fd are lost (the sender's call succeeds).
+ * @param sim the sim.
+ * @param fd a datagram socket.
+ * @param k how many datagrams.
+ * @return 0, -EBADF or -EOPNOTSUPP.
+ */
 int aiotp_sim_dgram_drop(aiotp_sim *sim, int fd, unsigned k);
-/* The next k datagrams sent to fd arrive twice. */
+/**
+ * The next k datagrams sent to fd arrive twice.
+ * @param sim the sim.
+ * @param fd a datagram socket.
+ * @param k how many datagrams.
+ * @return 0, -EBADF or -EOPNOTSUPP.
+ */
 int aiotp_sim_dgram_duplicate(aiotp_sim *sim, int fd, unsigned k);
-/* Reordering: the next datagram sent to fd is held back and arrives right after the k
-   datagrams that follow it (k >= 1, else AIOTP_EINVAL; k = 1 swaps it with the next
-   one). One datagram is held at a time: a second call while one is armed or held
-   replaces k. A held datagram still held when fd closes is lost. */
+/**
+ * Reordering: the next datagram sent to fd is held back and arrives right after the k
+ * datagrams that follow it (k = 1 swaps it with the next one). One datagram is held at a
+ * time: a second call while one is armed or held replaces k. A datagram still held when
+ * fd closes is lost.
+ * @param sim the sim.
+ * @param fd a datagram socket.
+ * @param k how many datagrams overtake it (at least 1).
+ * @return 0, #AIOTP_EINVAL (k 0), -EBADF or -EOPNOTSUPP.
+ */
 int aiotp_sim_dgram_reorder(aiotp_sim *sim, int fd, unsigned k);
-/* Deliver the held datagram now (and disarm a pending reorder): 1 if one was held, 0
-   if not. */
+/**
+ * Deliver the held datagram now (and disarm a pending reorder).
+ * @param sim the sim.
+ * @param fd a datagram socket.
+ * @return 1 if one was held, 0 if not, -EBADF or -EOPNOTSUPP.
+ */
 int aiotp_sim_dgram_flush(aiotp_sim *sim, int fd);
-/* Capacity of fd's receive queue, in datagrams (0: nothing fits). When it is full, a
-   UDP datagram sent to fd is lost (the sender's call succeeds) and a Unix sender gets
-   -EAGAIN. Datagrams already queued stay, even above it. */
+/**
+ * Capacity of fd's receive queue, in datagrams. When it is full, a UDP datagram sent to
+ * fd is lost (the sender's call succeeds) and a Unix sender gets -EAGAIN. Datagrams
+ * already queued stay, even above it.
+ * @param sim the sim.
+ * @param fd a datagram socket.
+ * @param max the capacity (0: nothing fits).
+ * @return 0, -EBADF or -EOPNOTSUPP.
+ */
 int aiotp_sim_dgram_set_queue(aiotp_sim *sim, int fd, size_t max);
-/* stalled != 0: fd is not writable and every send on it returns -EAGAIN, until called
-   again with 0 (the sender's buffer is full, as far as the loop can tell). */
+/**
+ * Stall fd: it is not writable and every send on it returns -EAGAIN (the sender's buffer
+ * is full, as far as the loop can tell), until called again with 0.
+ * @param sim the sim.
+ * @param fd a datagram socket.
+ * @param stalled nonzero to stall, 0 to release.
+ * @return 0, -EBADF or -EOPNOTSUPP.
+ */
 int aiotp_sim_dgram_stall(aiotp_sim *sim, int fd, int stalled);
-/* An asynchronous error arrives at fd (as an ICMP error would, err a negative errno,
-   else AIOTP_EINVAL): fd turns readable (poll: POLLERR), and its next receive or send
-   (or SO_ERROR) reports err once. Unlike the ICMP model, also on an unconnected socket. */
+/**
+ * An asynchronous error arrives at fd (as an ICMP error would): fd turns readable (poll:
+ * POLLERR), and its next receive or send (or SO_ERROR) reports err once. Unlike the ICMP
+ * model, also on an unconnected socket.
+ * @param sim the sim.
+ * @param fd a datagram socket.
+ * @param err a negated errno (else #AIOTP_EINVAL).
+ * @return 0, #AIOTP_EINVAL, -EBADF or -EOPNOTSUPP.
+ */
 int aiotp_sim_dgram_error(aiotp_sim *sim, int fd, int err);
 
 /* ---- observation --------------------------------------------------------------------- */
 
-/* Bytes queued towards fd (readable by fd; a datagram socket: the payload bytes in its
-   receive queue), or -EBADF / -ENOTCONN. */
+/**
+ * Bytes queued towards fd (readable by fd; a datagram socket: the payload bytes in its
+ * receive queue).
+ * @param sim the sim.
+ * @param fd a connected endpoint or a datagram socket.
+ * @return the count, or -EBADF / -ENOTCONN.
+ */
 ssize_t aiotp_sim_readable(const aiotp_sim *sim, int fd);
-/* Bytes queued from fd to its peer (a datagram socket: 0, sends never wait in the sim),
-   or -EBADF / -ENOTCONN. */
+/**
+ * Bytes queued from fd to its peer (a datagram socket: 0, sends never wait in the sim).
+ * @param sim the sim.
+ * @param fd a connected endpoint or a datagram socket.
+ * @return the count, or -EBADF / -ENOTCONN.
+ */
 ssize_t aiotp_sim_queued(const aiotp_sim *sim, int fd);
-/* Datagrams in fd's receive queue (a held one not counted), or -EBADF / -EOPNOTSUPP
-   (not a datagram socket). */
+/**
+ * Datagrams in fd's receive queue (a held one not counted).
+ * @param sim the sim.
+ * @param fd a datagram socket.
+ * @return the count, or -EBADF / -EOPNOTSUPP (not a datagram socket).
+ */
 ssize_t aiotp_sim_dgram_count(const aiotp_sim *sim, int fd);
-/* AIOTP_EV_* readiness of fd now (0 for an unknown fd). */
+/**
+ * Readiness of fd now.
+ * @param sim the sim.
+ * @param fd the fd.
+ * @return AIOTP_EV_* bits (0 for an unknown fd).
+ */
 unsigned aiotp_sim_ready(const aiotp_sim *sim, int fd);
-/* Number of open fds (connected, unconnected and listening sockets). */
+/**
+ * Number of open fds (connected, unconnected and listening sockets).
+ * @param sim the sim.
+ * @return the count.
+ */
 size_t aiotp_sim_open_fds(const aiotp_sim *sim);
-/* Interest set the backend holds for fd. */
+/**
+ * Interest set the backend holds for fd.
+ * @param sim the sim.
+ * @param fd the fd.
+ * @return AIOTP_EV_* bits.
+ */
 unsigned aiotp_sim_interest(const aiotp_sim *sim, int fd);
 
-/* Virtual time. */
+/**
+ * Virtual time.
+ * @param sim the sim.
+ * @return the simulated clock in nanoseconds (what clock_ns returns).
+ */
 int64_t aiotp_sim_now(const aiotp_sim *sim);
+/**
+ * Move virtual time forward.
+ * @param sim the sim.
+ * @param ns nanoseconds to add.
+ */
 void aiotp_sim_advance(aiotp_sim *sim, int64_t ns);
 
+/** Counters of a sim (aiotp_sim_get_stats()). */
 typedef struct aiotp_sim_stats {
-    uint64_t waits;       /* backend waits */
-    uint64_t idle_waits;  /* waits that found nothing ready */
-    uint64_t stalls;      /* waits with nothing ready and no timeout (would block) */
-    uint64_t sends;       /* send/sendmsg/sendto/write/writev calls */
-    uint64_t recvs;       /* recv/recvfrom/read calls */
-    uint64_t bytes_moved; /* bytes accepted by sends (datagram payloads included) */
-    uint64_t dgrams_sent;    /* datagrams accepted by sends */
-    uint64_t dgrams_dropped; /* datagrams lost on the way: no receiver, a full UDP
-                                queue, aiotp_sim_dgram_drop, a held one at close */
+    uint64_t waits;          /**< backend waits */
+    uint64_t idle_waits;     /**< waits that found nothing ready */
+    uint64_t stalls;         /**< waits with nothing ready and no timeout (would block) */
+    uint64_t sends;          /**< send/sendmsg/sendto/write/writev calls */
+    uint64_t recvs;          /**< recv/recvfrom/read calls */
+    uint64_t bytes_moved;    /**< bytes accepted by sends (datagram payloads included) */
+    uint64_t dgrams_sent;    /**< datagrams accepted by sends */
+    uint64_t dgrams_dropped; /**< datagrams lost on the way: no receiver, a full UDP
+                                  queue, aiotp_sim_dgram_drop, a held one at close */
 } aiotp_sim_stats;
 
+/**
+ * Read the counters.
+ * @param sim the sim.
+ * @param out receives them.
+ */
 void aiotp_sim_get_stats(const aiotp_sim *sim, aiotp_sim_stats *out);
+
+AIOTP_END_DECLS
 
 #endif /* AIOTP_SIM_H */

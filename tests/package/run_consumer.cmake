@@ -1,0 +1,78 @@
+# tests/package/run_consumer.cmake - build tests/package/consumer against aiotp and run it.
+#   -DHOW=cmake      the consumer's CMake project: -DMODE=package (find_package in PREFIX)
+#                    or -DMODE=subproject (add_subdirectory of AIOTP_SOURCE); -DLANG=C|CXX
+#   -DHOW=pkgconfig  consumer.c compiled by hand with the flags `pkg-config [--static]`
+#                    gives for aiotp, aiotp-sim and aiotp-oracle from PREFIX
+# Then: the program prints "consumer: ok", and it is linked the expected way (-DLINK=static:
+# aiotp's code is inside the executable; -DLINK=shared: it comes from libaiotp.so).
+# Other arguments: -DCONSUMER=<consumer dir> -DBUILD=<scratch dir> -DCC= -DCXX= -DNM=
+# -DGENERATOR= -DPKG_CONFIG=
+file(REMOVE_RECURSE ${BUILD})
+file(MAKE_DIRECTORY ${BUILD})
+set(run_env "")
+
+include(${CMAKE_CURRENT_LIST_DIR}/run.cmake)
+
+if(HOW STREQUAL "cmake")
+  set(args -S ${CONSUMER} -B ${BUILD} -G ${GENERATOR} -DCMAKE_C_COMPILER=${CC}
+           -DAIOTP_CONSUMER_MODE=${MODE} -DAIOTP_CONSUMER_LANG=${LANG})
+  if(LANG STREQUAL "CXX")
+    if(NOT CXX)
+      message(FATAL_ERROR "no C++ compiler (Debian: apt-get install g++, or scripts/setup.sh)")
+    endif()
+    list(APPEND args -DCMAKE_CXX_COMPILER=${CXX})
+  endif()
+  if(MODE STREQUAL "package")
+    list(APPEND args -DCMAKE_PREFIX_PATH=${PREFIX})
+  else()
+    list(APPEND args -DAIOTP_SOURCE_DIR=${AIOTP_SOURCE})
+  endif()
+  aiotp_run("configure" ${CMAKE_COMMAND} ${args})
+  aiotp_run("build" ${CMAKE_COMMAND} --build ${BUILD} -j 2)
+  set(exe ${BUILD}/consumer)
+elseif(HOW STREQUAL "pkgconfig")
+  if(NOT PKG_CONFIG)
+    message(FATAL_ERROR "no pkg-config (Debian: apt-get install pkgconf, or scripts/setup.sh)")
+  endif()
+  file(READ ${PREFIX}/libdir.txt libdir)
+  set(ENV{PKG_CONFIG_PATH} ${libdir}/pkgconfig)
+  aiotp_run("pkg-config --modversion" ${PKG_CONFIG} --modversion aiotp)
+  string(STRIP "${out}" version)
+  if(NOT version STREQUAL VERSION)
+    message(FATAL_ERROR "pkg-config says aiotp ${version}, expected ${VERSION}")
+  endif()
+  set(static_flag "")
+  if(LINK STREQUAL "static")
+    set(static_flag --static)
+  endif()
+  aiotp_run("pkg-config" ${PKG_CONFIG} --cflags --libs ${static_flag} aiotp aiotp-sim aiotp-oracle)
+  separate_arguments(flags UNIX_COMMAND "${out}")
+  set(exe ${BUILD}/consumer)
+  aiotp_run("compile" ${CC} -std=c99 -Wall -Wextra -Wpedantic -Werror
+                ${CONSUMER}/consumer.c ${flags} -o ${exe})
+  if(LINK STREQUAL "shared")
+    set(ENV{LD_LIBRARY_PATH} ${libdir})
+  endif()
+else()
+  message(FATAL_ERROR "HOW must be cmake or pkgconfig")
+endif()
+
+aiotp_run("the consumer" ${exe})
+if(NOT out MATCHES "consumer: ok")
+  message(FATAL_ERROR "the consumer printed:\n${out}")
+endif()
+message("${out}")
+
+# linked as expected? (static: aiotp_loop_create defined in the executable; shared: not)
+aiotp_run("nm" ${NM} ${exe})
+if(out MATCHES "[\n^][0-9a-fA-F]+ T aiotp_loop_create\n")
+  set(inside ON)
+else()
+  set(inside OFF)
+endif()
+if(LINK STREQUAL "static" AND NOT inside)
+  message(FATAL_ERROR "expected aiotp linked statically into ${exe}")
+elseif(LINK STREQUAL "shared" AND inside)
+  message(FATAL_ERROR "expected ${exe} to use the shared libaiotp")
+endif()
+message("linked ${LINK}, as expected")
