@@ -528,7 +528,8 @@ static void expected_cli(const run *s, int *want_exit, char *line, size_t cap)
     const aiotp_oracle_report *rep = aiotp_oracle_first(s->o);
     if (s->first_rc == AIOTP_ORACLE_OK) {
         *want_exit = 0;
-        snprintf(line, cap, ": OK: %zu lines conform\n", s->fed);
+        snprintf(line, cap, ": OK: %zu lines conform (profile %s)\n", s->fed,
+                 aiotp_oracle_profile_name(aiotp_oracle_profile(s->o)));
         return;
     }
     *want_exit = s->first_rc == AIOTP_ORACLE_VIOLATION ? 1 : 2;

@@ -1,9 +1,13 @@
 # Run aiotp-trace-check for the oracle.* CTests (tools/CMakeLists.txt).
 #   -DMODE=file   -DCHECK=checker -DTRACE=file.trace
-#        the trace's "# expect: exit=N [rule=ID] [line=L]" line gives the expected result
-#   -DMODE=demo   -DCHECK=checker -DDEMO=demo      demo | sed 's/^  | //' | checker -
+#        the trace's "# expect: exit=N [rule=ID] [line=L] [violations=V] [OPTIONS]" line
+#        gives the expected result and the checker's options (--require-lost, --all,
+#        --json, --profile P, --max-transports N); with --json the output is parsed as
+#        JSON and its exit, first violation (or error) and count are checked
+#   -DMODE=demo   -DCHECK=checker -DDEMO=demo
+#        demo | sed 's/^  | //' | checker --require-lost --profile aiotp -
 #   -DMODE=python -DCHECK=checker -DPYTHON=python3 -DSCRIPT=aiotp_trace.py
-#        python3 aiotp_trace.py | checker --require-lost -
+#        python3 aiotp_trace.py | checker --require-lost --profile cpython -
 cmake_minimum_required(VERSION 3.16)
 
 if(MODE STREQUAL "file")
@@ -16,21 +20,67 @@ if(MODE STREQUAL "file")
   set(want_exit ${CMAKE_MATCH_1})
   set(want_rule "")
   set(want_line "")
+  set(want_count "")
   if(expect_lines MATCHES "rule=([A-Z0-9-]+)")
     set(want_rule ${CMAKE_MATCH_1})
   endif()
   if(expect_lines MATCHES "line=([0-9]+)")
     set(want_line ${CMAKE_MATCH_1})
   endif()
+  if(expect_lines MATCHES "violations=([0-9]+)")
+    set(want_count ${CMAKE_MATCH_1})
+  endif()
+  # the checker's options, as written on the line
   set(args "")
-  if(expect_lines MATCHES "--require-lost")
-    set(args --require-lost)
+  foreach(flag require-lost all json)
+    if(expect_lines MATCHES "--${flag}( |$)")
+      list(APPEND args --${flag})
+    endif()
+  endforeach()
+  if(expect_lines MATCHES "--profile ([a-z]+)")
+    list(APPEND args --profile ${CMAKE_MATCH_1})
+  endif()
+  if(expect_lines MATCHES "--max-transports ([0-9]+)")
+    list(APPEND args --max-transports ${CMAKE_MATCH_1})
   endif()
   execute_process(COMMAND ${CHECK} ${args} ${TRACE}
                   RESULT_VARIABLE got_exit OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  message("${out}${err}")
+  message("${CHECK} ${args} ${TRACE}\n${out}${err}")
   if(NOT got_exit STREQUAL want_exit)
     message(FATAL_ERROR "exit status ${got_exit}, ${want_exit} expected")
+  endif()
+  if("--json" IN_LIST args)
+    # one valid JSON object whose first violation (or error) is the expected one
+    string(JSON jexit ERROR_VARIABLE jerr GET "${out}" exit)
+    if(jerr)
+      message(FATAL_ERROR "not valid JSON: ${jerr}")
+    endif()
+    if(NOT jexit STREQUAL want_exit)
+      message(FATAL_ERROR "JSON exit ${jexit}, ${want_exit} expected")
+    endif()
+    string(JSON nviol LENGTH "${out}" violations)
+    if(NOT want_count STREQUAL "")
+      string(JSON total GET "${out}" total)
+      if(NOT total STREQUAL want_count OR NOT nviol STREQUAL want_count)
+        message(FATAL_ERROR "JSON: ${total} violations (${nviol} listed), ${want_count} expected")
+      endif()
+    endif()
+    if(NOT want_rule STREQUAL "")
+      string(JSON jrule GET "${out}" violations 0 rule)
+      string(JSON jline GET "${out}" violations 0 line)
+      if(NOT jrule STREQUAL want_rule OR (NOT want_line STREQUAL "" AND NOT jline STREQUAL want_line))
+        message(FATAL_ERROR "JSON: first violation ${jrule} at line ${jline}")
+      endif()
+    elseif(NOT want_line STREQUAL "" AND NOT want_exit STREQUAL "0")
+      string(JSON eline GET "${out}" error line)
+      if(NOT eline STREQUAL want_line)
+        message(FATAL_ERROR "JSON: error at line ${eline}, ${want_line} expected")
+      endif()
+    endif()
+    return()
+  endif()
+  if(NOT want_count STREQUAL "" AND NOT out MATCHES "summary: ${want_count} violations ")
+    message(FATAL_ERROR "output does not report ${want_count} violations in its summary")
   endif()
   if(want_exit STREQUAL "0")
     return()
@@ -48,10 +98,18 @@ if(MODE STREQUAL "file")
   elseif(NOT want_rule STREQUAL "" AND NOT out MATCHES ": ${want_rule}: ")
     message(FATAL_ERROR "output does not name rule ${want_rule}")
   endif()
+  if(NOT want_rule STREQUAL "" AND NOT "--all" IN_LIST args)
+    # a bad trace breaks exactly its rule: the checker reports nothing else
+    string(REGEX MATCHALL "\n[^ \n]+:[0-9]+: [A-Z][A-Z0-9-]+-[0-9]+: " reports "\n${out}")
+    list(LENGTH reports nreports)
+    if(NOT nreports EQUAL 1)
+      message(FATAL_ERROR "${nreports} reports, 1 expected")
+    endif()
+  endif()
 elseif(MODE STREQUAL "demo")
   execute_process(COMMAND ${DEMO}
                   COMMAND sed -n "s/^  | //p"
-                  COMMAND ${CHECK} --require-lost -
+                  COMMAND ${CHECK} --require-lost --profile aiotp -
                   RESULTS_VARIABLE codes OUTPUT_VARIABLE out ERROR_VARIABLE err)
   message("${out}${err}")
   if(NOT codes STREQUAL "0;0;0")
@@ -59,7 +117,7 @@ elseif(MODE STREQUAL "demo")
   endif()
 elseif(MODE STREQUAL "python")
   execute_process(COMMAND ${PYTHON} ${SCRIPT}
-                  COMMAND ${CHECK} --require-lost -
+                  COMMAND ${CHECK} --require-lost --profile cpython -
                   RESULTS_VARIABLE codes OUTPUT_VARIABLE out ERROR_VARIABLE err)
   message("${out}${err}")
   if(NOT codes STREQUAL "0;0")
