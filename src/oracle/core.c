@@ -394,6 +394,8 @@ static int stop(orc *o, int code, const char *fmt, ...)
 
 /* ---- the transport table ---------------------------------------------------------------- */
 
+static void reclaim_dead(orc *o);
+
 static size_t hslot(const orc *o, unsigned long id)
 {
     return (size_t)((uint32_t)id * 2654435761u) & (o->tab_cap - 1);
@@ -500,6 +502,9 @@ static bool t_grow(orc *o)
 static orc_t *t_new(orc *o, unsigned long id, int tkind)
 {
     orc_t *ts;
+    if (o->nlive - o->ngone >= o->max_live || (o->free_list == NULL && o->dead_head != NULL)) {
+        reclaim_dead(o); /* before failing or growing, the lost ones of this pass go */
+    }
     if (tkind != TK_GONE && o->nlive - o->ngone >= o->max_live) {
         (void)stop(o, AIOTP_ORACLE_ELIMIT, "more than %zu transports live at once",
                    o->max_live);
@@ -578,11 +583,42 @@ static void t_free(orc *o, orc_t *ts)
     o->free_list = ts;
 }
 
-/* Reclaim it once nothing can still refer to its state. */
+static bool reclaimable(const orc_t *ts)
+{
+    return ts->in_use && ts->lost && ts->nframes == 0 && !ts->exc_pending &&
+           (ts->wait == W_NONE || ts->wait == W_DEAD);
+}
+
+/* Reclaim it once nothing can still refer to its state: a lost transport keeps its state
+   until the next pass (lines of the same pass are judged with it), a gone one at once. */
 static void maybe_reclaim(orc *o, orc_t *ts)
 {
-    if (ts->in_use && ts->lost && ts->nframes == 0 && !ts->exc_pending && ts->wait == W_NONE) {
+    if (!reclaimable(ts)) {
+        return;
+    }
+    if (ts->tkind == TK_GONE || !o->iter_seen) {
         t_free(o, ts);
+    } else if (ts->wait == W_NONE) {
+        ts->wait = W_DEAD;
+        ts->wprev = NULL;
+        ts->wnext = o->dead_head;
+        if (o->dead_head != NULL) {
+            o->dead_head->wprev = ts;
+        }
+        o->dead_head = ts;
+    }
+}
+
+/* Reclaim the lost transports kept for this pass. */
+static void reclaim_dead(orc *o)
+{
+    orc_t *t = o->dead_head;
+    while (t != NULL) {
+        orc_t *next = t->wnext;
+        if (reclaimable(t)) {
+            t_free(o, t);
+        }
+        t = next;
     }
 }
 
@@ -593,11 +629,12 @@ void aiotp__orc_unwait(orc *o, orc_t *ts)
     if (ts->wait == W_NONE) {
         return;
     }
-    if (ts->wait == W_LOST_NOW) {
+    if (ts->wait == W_LOST_NOW || ts->wait == W_DEAD) {
+        orc_t **head = ts->wait == W_DEAD ? &o->dead_head : &o->wnow_head;
         if (ts->wprev != NULL) {
             ts->wprev->wnext = ts->wnext;
         } else {
-            o->wnow_head = ts->wnext;
+            *head = ts->wnext;
         }
         if (ts->wnext != NULL) {
             ts->wnext->wprev = ts->wprev;
@@ -680,14 +717,17 @@ void aiotp__orc_exc_done(orc *o, orc_t *ts)
     unlink_exc(o, ts);
 }
 
-/* Exception reports due before `why`: every one (all) or those of ts / below depth. */
+#define EXC_ALL SIZE_MAX
+
+/* Exception reports due before `why`: those of `only` (NULL: all) expected deeper than
+   `below` (EXC_ALL: at any depth). */
 static int exc_overdue(orc *o, const orc_t *only, size_t below, const char *why)
 {
     int rc = 0;
     orc_t *t = o->xhead;
     while (t != NULL) {
         orc_t *next = t->xnext;
-        if ((only == NULL || t == only) && t->exc_depth > below) {
+        if ((only == NULL || t == only) && (below == EXC_ALL || t->exc_depth > below)) {
             rc = ORC_RC(rc, aiotp__orc_violate(o, t, t->exc_rule,
                                                "t%lu: the failure of line %zu (status %s) "
                                                "was not reported to the exception handler "
@@ -800,6 +840,7 @@ static int check_header(orc *o, const orc_line *pl)
     while (o->wnow_head != NULL) {
         aiotp__orc_unwait(o, o->wnow_head);
     }
+    reclaim_dead(o);
     return rc;
 }
 
@@ -826,7 +867,8 @@ static int check_iter(orc *o, const orc_line *pl)
             }
         }
     }
-    rc = ORC_RC(rc, exc_overdue(o, NULL, 0, "the next pass"));
+    rc = ORC_RC(rc, exc_overdue(o, NULL, EXC_ALL, "the next pass"));
+    reclaim_dead(o);
     while (o->wnow_head != NULL) {
         orc_t *t = o->wnow_head;
         rc = ORC_RC(rc, aiotp__orc_violate(o, t, t->wait_rule,
@@ -944,7 +986,7 @@ static int check_cb(orc *o, orc_t *ts, const orc_line *pl, size_t lineno)
     const orc_kind *kd = KIND(ts);
     int rc = 0;
     if (ts->exc_pending) {
-        rc = exc_overdue(o, ts, 0, "its next callback");
+        rc = exc_overdue(o, ts, EXC_ALL, "its next callback");
     }
     if (!(kd->cbs & ORC_BIT(pl->name))) {
         rc = ORC_RC(rc, aiotp__orc_violate(o, ts, BASE_RULE(BASE_KIND_1),
@@ -1215,7 +1257,7 @@ int aiotp_oracle_finish(aiotp_oracle *o)
                                 ev_name(f), aiotp__orc_names[f->name], f->lineno);
         frames_abandon(o, 0);
     }
-    rc = ORC_RC(rc, exc_overdue(o, NULL, 0, "the end of the trace"));
+    rc = ORC_RC(rc, exc_overdue(o, NULL, EXC_ALL, "the end of the trace"));
     if (o->flags & AIOTP_ORACLE_REQUIRE_LOST) {
         for (t = o->live; t != NULL; t = t->next) {
             if (!t->lost) {
@@ -1263,7 +1305,8 @@ static bool t_ok(const orc *o, const orc_t *ts)
         (ts->peer_gone && ts->peer != NULL)) {
         return false; /* pairs are mutual */
     }
-    if (ts->wait != W_NONE && (ts->wait_rule == NULL || ts->lost)) {
+    if (ts->wait != W_NONE && ((ts->wait == W_DEAD) != ts->lost ||
+                               (ts->wait != W_DEAD && ts->wait_rule == NULL))) {
         return false;
     }
     if (ts->exc_pending && (ts->exc_rule == NULL || ts->exc_depth > AIOTP_ORACLE_MAX_DEPTH)) {
@@ -1337,6 +1380,11 @@ bool aiotp_oracle_is_valid(const aiotp_oracle *o)
     }
     for (t = o->wnow_head; t != NULL; t = t->wnext) {
         if (!t->in_use || t->wait != W_LOST_NOW) {
+            return false;
+        }
+    }
+    for (t = o->dead_head; t != NULL; t = t->wnext) {
+        if (!t->in_use || t->wait != W_DEAD || !t->lost) {
             return false;
         }
     }

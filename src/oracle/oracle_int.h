@@ -190,7 +190,8 @@ enum orc_wait {
     W_NONE = 0,
     W_MADE,      /* connection_made in pass `deadline` */
     W_LOST_NEXT, /* connection_lost in pass `deadline` (scheduled in the one before) */
-    W_LOST_NOW   /* connection_lost in this pass (a closing transport's buffer drained) */
+    W_LOST_NOW,  /* connection_lost in this pass (a closing transport's buffer drained) */
+    W_DEAD       /* lost: reclaimed at the next pass (or sooner if slots run out) */
 };
 
 typedef struct orc_ring {
@@ -358,6 +359,7 @@ struct aiotp_oracle {
     /* pass deadlines */
     orc_t *wnext_head, *wnext_tail; /* W_MADE, W_LOST_NEXT: sorted by deadline */
     orc_t *wnow_head;               /* W_LOST_NOW */
+    orc_t *dead_head;               /* W_DEAD */
     orc_t *xhead;                   /* exception reports due */
     /* nesting */
     orc_frame stack[AIOTP_ORACLE_MAX_DEPTH];
