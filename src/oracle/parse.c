@@ -487,7 +487,7 @@ static bool parse_header(orc_line *pl, const tok *tk, size_t nt, perr *e)
     }
     if (nt >= 2 && tok_is(&tk[1], "3")) {
         pl->version = 3;
-        if (nt != 3 || !kv(&tk[2], "impl", &v) || v.n >= ORC_IMPL_MAX) {
+        if (nt != 3 || !kv(&tk[2], "impl", &v) || v.n == 0 || v.n >= ORC_IMPL_MAX) {
             return fail(e, "bad header (\"aiotp-trace 3 impl=NAME\" expected, NAME of 1 to "
                            "%u characters)", ORC_IMPL_MAX - 1);
         }
