@@ -122,10 +122,10 @@ def main() -> int:
     out = problems(spec, tests, tables, [r for r, _, _ in behaviour])
     for line in out:
         print(line)
-    counts = {t: sum(1 for _, tag, _ in spec if tag == t) for t in TAGS}
+    counts = {t: sum(1 for _, tag, _ in behaviour if tag == t) for t in TAGS}
     print(f"{len(behaviour)} rules ({counts['doc']} doc, {counts['cpython']} cpython, "
-          f"{counts['aiotp']} aiotp, format rules included), {len(tables)} checked by the "
-          f"oracle, {len(out)} problems")
+          f"{counts['aiotp']} aiotp) and {len(spec) - len(behaviour)} format rules; "
+          f"{len(tables)} checked by the oracle; {len(out)} problems")
     return 1 if out else 0
 
 
