@@ -394,8 +394,6 @@ static int stop(orc *o, int code, const char *fmt, ...)
 
 /* ---- the transport table ---------------------------------------------------------------- */
 
-static void reclaim_dead(orc *o);
-
 static size_t hslot(const orc *o, unsigned long id)
 {
     return (size_t)((uint32_t)id * 2654435761u) & (o->tab_cap - 1);
@@ -502,9 +500,8 @@ static bool t_grow(orc *o)
 static orc_t *t_new(orc *o, unsigned long id, int tkind)
 {
     orc_t *ts;
-    if (o->nlive - o->ngone >= o->max_live || (o->free_list == NULL && o->dead_head != NULL)) {
-        reclaim_dead(o); /* before failing or growing, the lost ones of this pass go */
-    }
+    /* a transport lost in this pass still counts: results never depend on the limit
+       before it is reached */
     if (tkind != TK_GONE && o->nlive - o->ngone >= o->max_live) {
         (void)stop(o, AIOTP_ORACLE_ELIMIT, "more than %zu transports live at once",
                    o->max_live);
