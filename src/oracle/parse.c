@@ -8,13 +8,17 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *const aiotp__orc_names[N_COUNT] = {
-    "connection_made", "connection_lost", "data_received",  "eof_received",
-    "get_buffer",      "buffer_updated",  "pause_writing",  "resume_writing",
-    "datagram_received", "error_received",
-    "write",           "writelines",      "close",          "abort",
-    "pause_reading",   "resume_reading",  "write_eof",      "set_write_buffer_limits",
-    "set_protocol",    "sendto"};
+/* In enum orc_name order. */
+#define ORC_NAMES(X)                                                                      \
+    X(connection_made) X(connection_lost) X(data_received) X(eof_received) X(get_buffer)   \
+    X(buffer_updated) X(pause_writing) X(resume_writing) X(datagram_received)             \
+    X(error_received) X(write) X(writelines) X(close) X(abort) X(pause_reading)          \
+    X(resume_reading) X(write_eof) X(set_write_buffer_limits) X(set_protocol) X(sendto)
+
+#define NAME_STR(n) #n,
+#define NAME_LEN(n) sizeof(#n) - 1,
+const char *const aiotp__orc_names[N_COUNT] = {ORC_NAMES(NAME_STR)};
+static const unsigned char NAME_LENGTH[N_COUNT] = {ORC_NAMES(NAME_LEN)};
 
 const char *const aiotp__orc_queries[Q_COUNT] = {
     "is_closing", "is_reading", "can_write_eof", "get_write_buffer_size",
@@ -41,11 +45,13 @@ static bool fail(perr *e, const char *fmt, ...)
     return false;
 }
 
-static bool tok_is(const tok *t, const char *s)
+static bool tok_eq(const tok *t, const char *s, size_t n)
 {
-    size_t n = strlen(s);
     return t->n == n && memcmp(t->p, s, n) == 0;
 }
+
+/* t is the string literal s */
+#define tok_is(t, s) tok_eq((t), (s), sizeof(s) - 1)
 
 static bool parse_u64(const char *p, size_t n, uint64_t *out)
 {
@@ -129,10 +135,9 @@ static bool parse_tid(const tok *t, unsigned long *out)
     return true;
 }
 
-/* "key=VALUE": the value part, or false when the key does not match. */
-static bool kv(const tok *t, const char *key, tok *v)
+/* "key=VALUE": the value part, or false when the key (of length k) does not match. */
+static bool kv_n(const tok *t, const char *key, size_t k, tok *v)
 {
-    size_t k = strlen(key);
     if (t->n <= k || memcmp(t->p, key, k) != 0 || t->p[k] != '=') {
         return false;
     }
@@ -141,10 +146,12 @@ static bool kv(const tok *t, const char *key, tok *v)
     return true;
 }
 
-static bool kv_u64(const tok *t, const char *key, uint64_t *out, perr *e)
+#define kv(t, key, v) kv_n((t), (key), sizeof(key) - 1, (v))
+
+static bool kv_u64_n(const tok *t, const char *key, size_t k, uint64_t *out, perr *e)
 {
     tok v;
-    if (!kv(t, key, &v)) {
+    if (!kv_n(t, key, k, &v)) {
         return fail(e, "expected field %s=", key);
     }
     if (!parse_u64(v.p, v.n, out)) {
@@ -152,6 +159,10 @@ static bool kv_u64(const tok *t, const char *key, uint64_t *out, perr *e)
     }
     return true;
 }
+
+#define kv_u64(t, key, out, e) kv_u64_n((t), (key), sizeof(key) - 1, (out), (e))
+#define kv_i64_none(t, key, out, none, e)                                                 \
+    kv_i64_none_n((t), (key), sizeof(key) - 1, (out), (none), (e))
 
 static bool kv_sum(const tok *t, uint32_t *out, perr *e)
 {
@@ -165,10 +176,11 @@ static bool kv_sum(const tok *t, uint32_t *out, perr *e)
     return true;
 }
 
-static bool kv_i64_none(const tok *t, const char *key, int64_t *out, bool *none, perr *e)
+static bool kv_i64_none_n(const tok *t, const char *key, size_t k, int64_t *out, bool *none,
+                           perr *e)
 {
     tok v;
-    if (!kv(t, key, &v)) {
+    if (!kv_n(t, key, k, &v)) {
         return fail(e, "expected field %s=", key);
     }
     *none = false;
@@ -238,7 +250,7 @@ static int find_name(const tok *t)
 {
     int i;
     for (i = 0; i < N_COUNT; i++) {
-        if (tok_is(t, aiotp__orc_names[i])) {
+        if (t->n == NAME_LENGTH[i] && memcmp(t->p, aiotp__orc_names[i], t->n) == 0) {
             return i;
         }
     }
@@ -456,8 +468,10 @@ static bool split(const char *s, size_t len, tok *tk, size_t *nt, perr *e)
     size_t i = 0;
     size_t n = 0;
     while (i <= len) {
-        const char *sp = memchr(s + i, ' ', len - i);
-        size_t j = sp != NULL ? (size_t)(sp - s) : len;
+        size_t j = i;
+        while (j < len && s[j] != ' ') {
+            j++;
+        }
         if (j == i) {
             return fail(e, "empty field (leading, trailing or double space)");
         }
@@ -629,5 +643,5 @@ bool aiotp__orc_parse(const char *s, size_t len, unsigned version, orc_line *pl,
 
 bool aiotp__orc_is_status(const char *st, const char *name)
 {
-    return strcmp(st, name) == 0;
+    return st[0] == name[0] && strcmp(st, name) == 0;
 }
