@@ -11,6 +11,7 @@
 
 #include "aiotp/oracle.h"
 #include "harness.h"
+#include "oracle/oracle_int.h" /* the deep check's own test */
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
@@ -1730,6 +1731,32 @@ TEST(live_limit)
     CHECK(aiotp_oracle_is_valid(o));
     aiotp_oracle_free(o);
     CHECK_SIZE(bytes_now, 0);
+    /* ids that share a hash slot (t15, t47, t79, t111 all go to the last of 32, so their
+       chain wraps around; t1, t33 to another): reclaiming one moves the rest back, and each
+       is still found (a transport not found would be taken as reclaimed: is_closing 0 would
+       then break BASE-CLOSING-1) */
+    expect_ok("aiotp-trace 3 impl=aiotp\niter 1\n"
+              "t1 open tcp\nt1 limits low=16384 high=65536\n"
+              "t15 open tcp\nt15 limits low=16384 high=65536\n"
+              "t33 open tcp\nt33 limits low=16384 high=65536\n"
+              "t47 open tcp\nt47 limits low=16384 high=65536\n"
+              "t79 open tcp\nt79 limits low=16384 high=65536\n"
+              "t111 open tcp\nt111 limits low=16384 high=65536\niter 2\n"
+              "t1 cb connection_made\nt1 ret connection_made 0\n"
+              "t15 cb connection_made\nt15 ret connection_made 0\n"
+              "t33 cb connection_made\nt33 ret connection_made 0\n"
+              "t47 cb connection_made\nt47 ret connection_made 0\n"
+              "t79 cb connection_made\nt79 ret connection_made 0\n"
+              "t111 cb connection_made\nt111 ret connection_made 0\n"
+              "t15 call abort\nt15 ret abort 0 size=0\nt1 call abort\nt1 ret abort 0 size=0\n"
+              "iter 3\nt15 cb connection_lost status=0\nt15 ret connection_lost 0\n"
+              "t1 cb connection_lost status=0\nt1 ret connection_lost 0\niter 4\n"
+              "t47 query is_closing 0\nt79 query is_closing 0\nt111 query is_closing 0\n"
+              "t33 query is_closing 0\nt15 query is_closing 1\nt1 query is_closing 1\n"
+              "t79 call abort\nt79 ret abort 0 size=0\niter 5\n"
+              "t79 cb connection_lost status=0\nt79 ret connection_lost 0\niter 6\n"
+              "t47 query is_closing 0\nt111 query is_closing 0\nt79 query is_closing 1\n",
+              0);
     /* a transport lost in this pass is live until the next pass */
     {
         static const char t[] = "aiotp-trace 3 impl=aiotp\niter 1\nt1 open tcp\n"
@@ -1849,6 +1876,261 @@ TEST(drain_then_lost)
                           "t1 ret resume_writing 0\niter 5\n",
               0);
 }
+
+/* ---- the deep check finds every corruption ------------------------------------------- */
+
+/* A state with a bit of everything: a pair, a transport waiting for connection_made, one
+   for a scheduled connection_lost, one kept lost until the next pass, one reclaimed and
+   named again inside a call (gone), an exception report due, nested frames. */
+static const char RICH[] =
+    "aiotp-trace 3 impl=aiotp\n"
+    "iter 1\n"
+    "t1 open tcp\nt1 limits low=16384 high=65536\n"
+    "t2 open tcp\nt2 limits low=16384 high=65536\nt2 peer t1\n"
+    "t4 open tcp\nt4 limits low=16384 high=65536\n"
+    "t6 open udp\nt6 limits low=16384 high=65536\n"
+    "iter 2\n"
+    "t1 cb connection_made\nt1 ret connection_made 0\n"
+    "t2 cb connection_made\nt2 ret connection_made 0\n"
+    "t4 cb connection_made\nt4 ret connection_made 0\n"
+    "t6 cb connection_made\nt6 ret connection_made 0\n"
+    "t6 call abort\nt6 ret abort 0 size=0\n"
+    "iter 3\n"
+    "t6 cb connection_lost status=0\nt6 ret connection_lost 0\n"
+    "t4 call abort\nt4 ret abort 0 size=0\n"
+    "t7 open udp\nt7 limits low=16384 high=65536\n"
+    "iter 4\n"
+    "t7 cb connection_made\nt7 ret connection_made 0\n"
+    "t7 cb datagram_received n=1 addr=- sum=01010101\nt7 ret datagram_received EVALUE\n"
+    "t4 cb connection_lost status=0\nt4 ret connection_lost 0\n"
+    "t8 open udp\nt8 limits low=16384 high=65536\n"
+    "t1 call close\nt1 ret close 0 size=0\n"
+    "t9 open tcp\nt9 limits low=16384 high=65536\n"
+    "t6 call close\n"
+    "t2 call write n=70000\n"
+    "t2 cb pause_writing size=70000 high=65536\n"
+    "t2 call set_write_buffer_limits high=1 low=NONE\n"
+    "t2 ret set_write_buffer_limits 0 size=70000 low=0 high=1\n";
+
+static aiotp_oracle *rich_oracle(void)
+{
+    aiotp_oracle *o = NULL;
+    const char *p = RICH;
+    size_t lineno = 0;
+    CHECK_INT(aiotp_oracle_new(NULL, &ALLOC, &o), 0);
+    while (o != NULL && *p != '\0') {
+        const char *nl = strchr(p, '\n');
+        CHECK_INT(aiotp_oracle_feed(o, p, (size_t)(nl - p), ++lineno), 0);
+        p = nl + 1;
+    }
+    return o;
+}
+
+static orc_t *live_t(aiotp_oracle *o, unsigned long id)
+{
+    orc_t *t;
+    for (t = o->live; t != NULL && t->id != id; t = t->next) {
+    }
+    CHECK(t != NULL);
+    return t;
+}
+
+/* Each corruption must be found, and undoing it must make the state valid again. */
+#define BREAKS(field, bad)                                                                \
+    do {                                                                                  \
+        memcpy(&saved, &(field), sizeof(field));                                          \
+        field = bad;                                                                      \
+        if (aiotp_oracle_is_valid(o)) {                                                   \
+            th_fail(__FILE__, __LINE__, "not found: %s = %s", #field, #bad);              \
+        }                                                                                 \
+        memcpy(&(field), &saved, sizeof(field));                                          \
+        CHECK(aiotp_oracle_is_valid(o));                                                  \
+    } while (0)
+
+TEST(deep_check_finds_corruption)
+{
+    aiotp_oracle *o = rich_oracle();
+    union {
+        uint64_t u;
+        void *p;
+        size_t z;
+        long double ld;
+        char text[AIOTP_ORACLE_KEEP];
+        aiotp_oracle_report rep;
+    } saved;
+    orc_t *t1;
+    orc_t *t2;
+    orc_t *t4;
+    orc_t *t6;
+    orc_t *t8;
+    orc_t *t9;
+    orc_t *t7;
+    orc_t *slot;
+    size_t i;
+    if (o == NULL) {
+        return;
+    }
+    CHECK(aiotp_oracle_is_valid(o));
+    CHECK_SIZE(aiotp_oracle_violations(o), 0);
+    t1 = live_t(o, 1);
+    t2 = live_t(o, 2);
+    t4 = live_t(o, 4);
+    t6 = live_t(o, 6);
+    t8 = live_t(o, 8);
+    t9 = live_t(o, 9);
+    t7 = live_t(o, 7);
+    if (t1 == NULL || t2 == NULL || t4 == NULL || t6 == NULL || t8 == NULL || t9 == NULL ||
+        t7 == NULL) {
+        aiotp_oracle_free(o);
+        return;
+    }
+    /* what the trace set up */
+    CHECK_INT(t1->wait, W_LOST_NEXT);
+    CHECK_INT(t4->wait, W_DEAD);
+    CHECK_INT(t6->tkind, TK_GONE);
+    CHECK_INT(t8->wait, W_MADE);
+    CHECK_SIZE(o->depth, 3);
+    /* the oracle */
+    BREAKS(o->max_live, 0);
+    BREAKS(o->max_live, AIOTP_ORACLE_MAX_TRANSPORTS + 1u);
+    BREAKS(o->depth, AIOTP_ORACLE_MAX_DEPTH + 1u);
+    BREAKS(o->recent.head, AIOTP_ORACLE_RECENT);
+    BREAKS(o->recent.count, AIOTP_ORACLE_RECENT + 1u);
+    BREAKS(o->profile, 0);
+    BREAKS(o->profile, 4);
+    BREAKS(o->have_first, true);
+    BREAKS(o->nslots, o->nslots + 1);
+    BREAKS(o->ngone, o->nlive + 1);
+    BREAKS(o->tab_cap, o->tab_cap / 4);
+    BREAKS(o->tab_cap, o->tab_cap - 2);
+    BREAKS(o->nlive, o->nlive + 1);
+    BREAKS(o->nlive, o->nlive - 1);
+    BREAKS(o->live_tail, t1);
+    BREAKS(o->last_open, o->free_list);
+    BREAKS(o->header_seen, false);
+    memcpy(saved.text, o->recent.ev[0].text, AIOTP_ORACLE_KEEP);
+    memset(o->recent.ev[0].text, 'x', AIOTP_ORACLE_KEEP);
+    CHECK(!aiotp_oracle_is_valid(o));
+    memcpy(o->recent.ev[0].text, saved.text, AIOTP_ORACLE_KEEP);
+    /* results */
+    o->nviol = 1;
+    o->have_first = true;
+    CHECK(aiotp_oracle_is_valid(o));
+    BREAKS(o->first.nrecent, AIOTP_ORACLE_RECENT + 1u);
+    o->stopped = true;
+    o->stop_code = AIOTP_ORACLE_EPARSE;
+    CHECK(aiotp_oracle_is_valid(o));
+    BREAKS(o->stop_code, AIOTP_ORACLE_EINVAL);
+    o->stopped = false;
+    o->nviol = 0;
+    o->have_first = false;
+    CHECK(aiotp_oracle_is_valid(o));
+    /* a transport */
+    BREAKS(t1->in_use, false);
+    BREAKS(t1->tkind, TK_COUNT);
+    BREAKS(t1->tkind, -1);
+    BREAKS(t1->recent.head, AIOTP_ORACLE_RECENT);
+    BREAKS(t1->id, 99);
+    BREAKS(t1->segment, 5);
+    BREAKS(t1->cl, CL_UNKNOWN + 1);
+    BREAKS(t1->cl, CL_OPEN - 1);
+    memcpy(saved.text, t1->expect, sizeof(t1->expect));
+    memset(t1->expect, 'x', sizeof(t1->expect));
+    CHECK(!aiotp_oracle_is_valid(o));
+    memcpy(t1->expect, saved.text, sizeof(t1->expect));
+    BREAKS(t1->expect_rule, NULL);
+    BREAKS(t1->cl, CL_FLUSHING);
+    BREAKS(t2->aborted, true);
+    BREAKS(t2->peer, t9);
+    BREAKS(t2->paired, false);
+    BREAKS(t2->peer_gone, true);
+    BREAKS(t1->wait_rule, NULL);
+    BREAKS(t1->lost, true);
+    BREAKS(t4->lost, false);
+    BREAKS(t7->exc_rule, NULL);
+    BREAKS(t7->exc_depth, AIOTP_ORACLE_MAX_DEPTH + 1u);
+    BREAKS(t7->exc_pending, false);
+    BREAKS(t2->cl_by_query, true);
+    BREAKS(t2->ncb, t2->nframes + 1);
+    BREAKS(t2->prev, t9);
+    /* kinds */
+    BREAKS(t2->u.s.pkind, PK_DATAGRAM);
+    BREAKS(t2->u.s.pkind, -1);
+    BREAKS(t2->u.s.pending_pkind, PK_DATAGRAM);
+    BREAKS(t2->u.s.pending_pkind, -1);
+    BREAKS(t9->u.s.eof, true);
+    t9->made = false;
+    CHECK(aiotp_oracle_is_valid(o));
+    BREAKS(t9->u.s.eof, true);
+    t9->made = true;
+    BREAKS(t2->u.s.tx.ck_n, ORC_CHECKPOINTS + 1);
+    BREAKS(t2->u.s.tx.ck_head, ORC_CHECKPOINTS);
+    BREAKS(t2->u.s.peer_final.ck_n, ORC_CHECKPOINTS + 1);
+    BREAKS(t2->u.s.peer_final.ck_head, ORC_CHECKPOINTS);
+    t2->u.s.gb_pending = true;
+    t2->u.s.gb_len = 5;
+    t2->u.s.gb_seq = t2->seq;
+    CHECK(aiotp_oracle_is_valid(o));
+    BREAKS(t2->u.s.gb_len, 0);
+    BREAKS(t2->u.s.gb_seq, t2->seq + 1);
+    BREAKS(t2->lost, true);
+    t2->u.s.gb_pending = false;
+    BREAKS(t8->u.d.sent.n, ORC_DGRAM_SENT + 1);
+    BREAKS(t8->u.d.sent.next, ORC_DGRAM_SENT);
+    BREAKS(t8->u.d.peer_final.n, ORC_DGRAM_SENT + 1);
+    BREAKS(t8->u.d.peer_final.next, ORC_DGRAM_SENT);
+    memset(t8->u.d.err_status, 'x', ORC_STATUS_MAX);
+    CHECK(!aiotp_oracle_is_valid(o));
+    t8->u.d.err_status[0] = '\0';
+    CHECK(aiotp_oracle_is_valid(o));
+    BREAKS(t6->made, false);
+    BREAKS(t6->lost, false);
+    BREAKS(t6->paired, true);
+    BREAKS(t6->peer, t8);
+    /* a pair of another kind */
+    t8->peer = t9;
+    t9->peer = t8;
+    t8->paired = t9->paired = true;
+    CHECK(!aiotp_oracle_is_valid(o));
+    t8->peer = t9->peer = NULL;
+    t8->paired = t9->paired = false;
+    CHECK(aiotp_oracle_is_valid(o));
+    /* lists */
+    BREAKS(o->free_list->in_use, true);
+    BREAKS(o->wnext_head->wait, W_LOST_NOW);
+    BREAKS(o->wnext_head->deadline, 1000);
+    BREAKS(o->wnext_tail, o->wnext_head->wnext);
+    BREAKS(o->dead_head->wait, W_MADE);
+    BREAKS(o->xhead->exc_pending, false);
+    BREAKS(o->xhead, o->free_list);
+    BREAKS(o->dead_head, o->free_list);
+    BREAKS(o->wnext_head, o->free_list);
+    t2->wait = W_LOST_NOW;
+    t2->wait_rule = t1->wait_rule;
+    o->wnow_head = t2;
+    CHECK(aiotp_oracle_is_valid(o));
+    BREAKS(t2->wait, W_MADE);
+    BREAKS(o->wnow_head, o->free_list);
+    o->wnow_head = NULL;
+    t2->wait = W_NONE;
+    t2->wait_rule = NULL;
+    /* the hash: an entry naming a free slot */
+    for (i = 0; i < o->tab_cap && o->tab[i] != NULL; i++) {
+    }
+    slot = o->free_list;
+    BREAKS(o->tab[i], slot);
+    /* frames */
+    BREAKS(o->stack[1].t, NULL);
+    BREAKS(o->stack[1].t, o->free_list);
+    BREAKS(o->stack[1].name, N_COUNT);
+    BREAKS(o->stack[1].is_call, false);
+    BREAKS(o->stack[1].lineno, 1);
+    BREAKS(o->stack[2].t, t9);
+    aiotp_oracle_free(o);
+    CHECK(!aiotp_oracle_is_valid(NULL));
+    CHECK_SIZE(live, 0);
+}
+#undef BREAKS
 
 /* Checks th_trace() with a fresh oracle; returns its result. */
 static int check_library_trace(const char *text, const char **rule)
@@ -2021,5 +2303,6 @@ static const th_case cases[] = {
     T(gone_transports, "BAD-2 WRITE-WRITE-5 WRITE-EOF-3 BASE-CLOSE-4"),
     T(peer_after_reclaim, "PROTO-STREAM-1"),
     T(drain_then_lost, "BASE-CLOSE-2"),
+    T(deep_check_finds_corruption, "BAD-1"),
 };
 TH_MAIN(cases)

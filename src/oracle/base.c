@@ -98,6 +98,8 @@ const orc_rule aiotp__orc_base_rules[RB_COUNT] = {
 };
 #undef R
 
+/* In a chain of checks, a rule of a higher profile than doc is skipped when it is outside
+   the profile, so that the next check still runs (doc rules are always in it). */
 #define WANT(rule) aiotp__orc_want(o, (rule))
 #define OK(pl) aiotp__orc_is_status((pl)->status, "0")
 
@@ -106,11 +108,6 @@ const orc_rule aiotp__orc_base_rules[RB_COUNT] = {
 bool aiotp__orc_closing(const orc_t *ts)
 {
     return ts->cl == CL_FLUSHING || ts->cl == CL_SCHEDULED || ts->cl == CL_UNKNOWN;
-}
-
-bool aiotp__orc_open(const orc_t *ts)
-{
-    return ts->cl == CL_OPEN && !ts->lost;
 }
 
 void aiotp__orc_set_size(orc *o, orc_t *ts, uint64_t size)
@@ -124,7 +121,7 @@ void aiotp__orc_set_size(orc *o, orc_t *ts, uint64_t size)
 static int query_was_wrong(orc *o, orc_t *ts, const char *what)
 {
     int rc = 0;
-    if (ts->cl_by_query && aiotp__orc_closing(ts)) {
+    if (ts->cl_by_query) { /* (a learned closing is a closing) */
         rc = aiotp__orc_violate(o, ts, BASE_RULE(BASE_CLOSING_1),
                                 "t%lu %s, but a query said it was closing", ts->id, what);
         ts->cl = CL_OPEN;
@@ -239,7 +236,7 @@ int aiotp__orc_made(orc *o, orc_t *ts, const orc_line *pl)
 int aiotp__orc_lost(orc *o, orc_t *ts, const orc_line *pl)
 {
     int rc = 0;
-    if (!ts->made && WANT(KIND(ts)->r.lost_early)) {
+    if (!ts->made) {
         rc = aiotp__orc_violate(o, ts, KIND(ts)->r.lost_early,
                                 "t%lu connection_lost before connection_made", ts->id);
     } else if (ts->expect[0] != '\0' && WANT(ts->expect_rule) &&
@@ -279,22 +276,21 @@ int aiotp__orc_pause(orc *o, orc_t *ts, const orc_line *pl)
     const orc_frame *f = aiotp__orc_top(o);
     int rc = 0;
     uint64_t want = high_in_force(ts, f);
-    if (!ts->made && WANT(BASE_RULE(PROTO_BASE_3))) {
+    if (!ts->made) {
         rc = aiotp__orc_violate(o, ts, BASE_RULE(PROTO_BASE_3),
                                 "t%lu pause_writing before connection_made", ts->id);
-    } else if (WANT(kd->r.pause) &&
-               (f == NULL || !f->is_call || f->t != ts || !(kd->pause_in & ORC_BIT(f->name)))) {
+    } else if (f == NULL || !f->is_call || f->t != ts || !(kd->pause_in & ORC_BIT(f->name))) {
         rc = aiotp__orc_violate(o, ts, kd->r.pause,
                                 "t%lu pause_writing not directly inside one of its calls that "
                                 "can grow the buffer or lower the limits", ts->id);
-    } else if (ts->wpaused && WANT(kd->r.alternate)) {
+    } else if (ts->wpaused) {
         rc = aiotp__orc_violate(o, ts, kd->r.alternate,
                                 "t%lu pause_writing while already paused", ts->id);
-    } else if (pl->size <= pl->high && WANT(kd->r.pause)) {
+    } else if (pl->size <= pl->high) {
         rc = aiotp__orc_violate(o, ts, kd->r.pause,
                                 "t%lu pause_writing with size=%llu <= high=%llu", ts->id,
                                 (unsigned long long)pl->size, (unsigned long long)pl->high);
-    } else if (pl->high != want && WANT(kd->r.pause)) {
+    } else if (pl->high != want) {
         rc = aiotp__orc_violate(o, ts, kd->r.pause,
                                 "t%lu pause_writing high=%llu, the limit is %llu", ts->id,
                                 (unsigned long long)pl->high, (unsigned long long)want);
@@ -320,20 +316,20 @@ int aiotp__orc_resume(orc *o, orc_t *ts, const orc_line *pl, int nested)
     const orc_kind *kd = KIND(ts);
     int rc = nested;
     if (nested == 0) {
-        if (!ts->made && WANT(BASE_RULE(PROTO_BASE_3))) {
+        if (!ts->made) {
             rc = aiotp__orc_violate(o, ts, BASE_RULE(PROTO_BASE_3),
                                     "t%lu resume_writing before connection_made", ts->id);
         } else if (ts->aborted && WANT(kd->r.abort_resume)) {
             rc = aiotp__orc_violate(o, ts, kd->r.abort_resume,
                                     "t%lu resume_writing after abort()", ts->id);
-        } else if (!ts->wpaused && WANT(kd->r.alternate)) {
+        } else if (!ts->wpaused) {
             rc = aiotp__orc_violate(o, ts, kd->r.alternate,
                                     "t%lu resume_writing while not paused", ts->id);
-        } else if (pl->size > pl->low && WANT(kd->r.resume)) {
+        } else if (pl->size > pl->low) {
             rc = aiotp__orc_violate(o, ts, kd->r.resume,
                                     "t%lu resume_writing with size=%llu > low=%llu", ts->id,
                                     (unsigned long long)pl->size, (unsigned long long)pl->low);
-        } else if (ts->limits_known && pl->low != ts->low && WANT(kd->r.resume)) {
+        } else if (pl->low != ts->low) {
             rc = aiotp__orc_violate(o, ts, kd->r.resume,
                                     "t%lu resume_writing low=%llu, the limit is %llu", ts->id,
                                     (unsigned long long)pl->low, (unsigned long long)ts->low);
@@ -498,11 +494,11 @@ static int limits_ret(orc *o, orc_t *ts, const orc_frame *f, const orc_line *pl)
         dl = ts->low;
         dh = ts->high;
     }
-    if (pl->low > pl->high && WANT(BASE_RULE(FLOW_3))) {
+    if (pl->low > pl->high) {
         rc = aiotp__orc_violate(o, ts, BASE_RULE(FLOW_3), "t%lu limits low=%llu > high=%llu",
                                 ts->id, (unsigned long long)pl->low,
                                 (unsigned long long)pl->high);
-    } else if (ok && !valid && WANT(BASE_RULE(FLOW_3))) {
+    } else if (ok && !valid) {
         rc = aiotp__orc_violate(o, ts, BASE_RULE(FLOW_3), "t%lu invalid limits accepted",
                                 ts->id);
     } else if (ok && (pl->low != dl || pl->high != dh) && WANT(BASE_RULE(FLOW_2))) {
@@ -511,14 +507,12 @@ static int limits_ret(orc *o, orc_t *ts, const orc_frame *f, const orc_line *pl)
                                 ts->id, (unsigned long long)pl->low,
                                 (unsigned long long)pl->high, (unsigned long long)dl,
                                 (unsigned long long)dh);
-    } else if (!ok && ts->limits_known && (pl->low != ts->low || pl->high != ts->high) &&
-               WANT(BASE_RULE(FLOW_3))) {
+    } else if (!ok && ts->limits_known && (pl->low != ts->low || pl->high != ts->high)) {
         rc = aiotp__orc_violate(o, ts, BASE_RULE(FLOW_3),
                                 "t%lu refused limits changed them to low=%llu high=%llu",
                                 ts->id, (unsigned long long)pl->low,
                                 (unsigned long long)pl->high);
-    } else if (!ok && valid && aiotp__orc_is_status(pl->status, "EINVAL") &&
-               WANT(BASE_RULE(FLOW_3))) {
+    } else if (!ok && valid && aiotp__orc_is_status(pl->status, "EINVAL")) {
         rc = aiotp__orc_violate(o, ts, BASE_RULE(FLOW_3),
                                 "t%lu valid limits low=%llu high=%llu refused", ts->id,
                                 (unsigned long long)dl, (unsigned long long)dh);

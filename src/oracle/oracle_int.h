@@ -467,8 +467,9 @@ bool aiotp__orc_fresh(const orc *o, const orc_t *ts);
 /* The innermost frame, or NULL. */
 orc_frame *aiotp__orc_top(orc *o);
 uint32_t aiotp__orc_fnv(const char *p, size_t n);
-/* The first non-zero of two results. */
-#define ORC_RC(a, b) ((a) != 0 ? (a) : (b))
+/* Two results of rule checks (each 0 or AIOTP_ORACLE_VIOLATION) together; both are
+   evaluated, so a second check always runs. */
+#define ORC_RC(a, b) ((a) | (b))
 
 /* ---- shared rules (base.c) --------------------------------------------------------- */
 
@@ -504,9 +505,8 @@ int aiotp__orc_limits_line(orc *o, orc_t *ts, const orc_line *pl);
 int aiotp__orc_query(orc *o, orc_t *ts, const orc_line *pl);
 /* tN exc status=ST ... */
 int aiotp__orc_exc(orc *o, orc_t *ts, const orc_line *pl);
-/* closing for sure / open for sure */
+/* closing for sure (flushing, lost scheduled, or for a reason not shown) */
 bool aiotp__orc_closing(const orc_t *ts);
-bool aiotp__orc_open(const orc_t *ts);
 /* data delivered: not after close/abort (rule) or a closing learned from a query */
 int aiotp__orc_not_closing(orc *o, orc_t *ts, const char *what);
 bool aiotp__orc_base_valid(const orc *o, const orc_t *ts);

@@ -50,8 +50,8 @@ static bool tok_eq(const tok *t, const char *s, size_t n)
     return t->n == n && memcmp(t->p, s, n) == 0;
 }
 
-/* t is the string literal s */
-#define tok_is(t, s) tok_eq((t), (s), sizeof(s) - 1)
+/* t is the string literal s (a literal only: "" s "" does not compile otherwise) */
+#define tok_is(t, s) tok_eq((t), "" s "", sizeof(s) - 1)
 
 static bool parse_u64(const char *p, size_t n, uint64_t *out)
 {
@@ -146,7 +146,7 @@ static bool kv_n(const tok *t, const char *key, size_t k, tok *v)
     return true;
 }
 
-#define kv(t, key, v) kv_n((t), (key), sizeof(key) - 1, (v))
+#define kv(t, key, v) kv_n((t), "" key "", sizeof(key) - 1, (v))
 
 static bool kv_u64_n(const tok *t, const char *key, size_t k, uint64_t *out, perr *e)
 {
@@ -160,9 +160,9 @@ static bool kv_u64_n(const tok *t, const char *key, size_t k, uint64_t *out, per
     return true;
 }
 
-#define kv_u64(t, key, out, e) kv_u64_n((t), (key), sizeof(key) - 1, (out), (e))
+#define kv_u64(t, key, out, e) kv_u64_n((t), "" key "", sizeof(key) - 1, (out), (e))
 #define kv_i64_none(t, key, out, none, e)                                                 \
-    kv_i64_none_n((t), (key), sizeof(key) - 1, (out), (none), (e))
+    kv_i64_none_n((t), "" key "", sizeof(key) - 1, (out), (none), (e))
 
 static bool kv_sum(const tok *t, uint32_t *out, perr *e)
 {
@@ -418,7 +418,7 @@ static bool parse_query(orc_line *pl, const tok *tk, size_t nt, perr *e)
         return fail(e, "missing query name");
     }
     for (q = 0; q < Q_COUNT; q++) {
-        if (tok_is(&tk[2], aiotp__orc_queries[q])) {
+        if (tok_eq(&tk[2], aiotp__orc_queries[q], strlen(aiotp__orc_queries[q]))) {
             break;
         }
     }
