@@ -2,8 +2,10 @@
 #   -DMODE=file   -DCHECK=checker -DTRACE=file.trace
 #        the trace's "# expect: exit=N [rule=ID] [line=L] [violations=V] [OPTIONS]" line
 #        gives the expected result and the checker's options (--require-lost, --all,
-#        --json, --profile P, --max-transports N); with --json the output is parsed as
-#        JSON and its exit, first violation (or error) and count are checked
+#        --json, --profile P, --max-transports N; a value left out, with args-after-file
+#        the options come after the file); with --json the output is parsed as JSON and
+#        its exit, first violation (or error) and count are checked; output="TEXT": what
+#        the output (stdout and stderr) must say, nothing else is checked
 #   -DMODE=demo   -DCHECK=checker -DDEMO=demo
 #        demo | sed 's/^  | //' | checker --require-lost --profile aiotp -
 #   -DMODE=python -DCHECK=checker -DPYTHON=python3 -DSCRIPT=aiotp_trace.py
@@ -30,24 +32,38 @@ if(MODE STREQUAL "file")
   if(expect_lines MATCHES "violations=([0-9]+)")
     set(want_count ${CMAKE_MATCH_1})
   endif()
-  # the checker's options, as written on the line
+  # the checker's options, as written on the line (outside output="...")
+  string(REGEX REPLACE "output=\"[^\"]*\"" "" opts_line "${expect_lines}")
   set(args "")
   foreach(flag require-lost all json)
-    if(expect_lines MATCHES "--${flag}( |$)")
+    if(opts_line MATCHES "--${flag}( |$)")
       list(APPEND args --${flag})
     endif()
   endforeach()
-  if(expect_lines MATCHES "--profile ([a-z]+)")
-    list(APPEND args --profile ${CMAKE_MATCH_1})
+  foreach(opt profile max-transports)
+    if(opts_line MATCHES "--${opt} ([a-z0-9]+)")
+      list(APPEND args --${opt} ${CMAKE_MATCH_1})
+    elseif(opts_line MATCHES "--${opt}( |$)")
+      list(APPEND args --${opt}) # without its value (a usage error)
+    endif()
+  endforeach()
+  if(opts_line MATCHES "args-after-file")
+    set(argv ${TRACE} ${args})
+  else()
+    set(argv ${args} ${TRACE})
   endif()
-  if(expect_lines MATCHES "--max-transports ([0-9]+)")
-    list(APPEND args --max-transports ${CMAKE_MATCH_1})
-  endif()
-  execute_process(COMMAND ${CHECK} ${args} ${TRACE}
+  execute_process(COMMAND ${CHECK} ${argv}
                   RESULT_VARIABLE got_exit OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  message("${CHECK} ${args} ${TRACE}\n${out}${err}")
+  message("${CHECK} ${argv}\n${out}${err}")
   if(NOT got_exit STREQUAL want_exit)
     message(FATAL_ERROR "exit status ${got_exit}, ${want_exit} expected")
+  endif()
+  if(expect_lines MATCHES "output=\"([^\"]*)\"")
+    string(FIND "${out}${err}" "${CMAKE_MATCH_1}" at)
+    if(at EQUAL -1)
+      message(FATAL_ERROR "the output does not say '${CMAKE_MATCH_1}'")
+    endif()
+    return()
   endif()
   if("--json" IN_LIST args)
     # one valid JSON object whose first violation (or error) is the expected one
