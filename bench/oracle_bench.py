@@ -3,15 +3,16 @@
 revision (main by default), both built from source in Release, on the traces of
 bench/trace_gen.py (bench/README.md, "The trace checker").
 
-usage: bench/oracle_bench.py [--lines N] [--transports T] [--reps K] [--base REV]
-                             [--build DIR] [--skip-base]
+usage: bench/oracle_bench.py [--lines N] [--transports T] [--reps K] [--base-reps B]
+                             [--base REV] [--build DIR] [--skip-base]
 
 Builds DIR/new (this tree) and DIR/base (`git archive REV` of this repository), writes
 DIR/trace2.txt (format 2: both checkers read it) and DIR/trace3.txt (format 3: the new one
-only), runs each checker K times on each trace it reads (`--require-lost`, the base with
+only), runs each checker on each trace it reads (`--require-lost`, the base with
 `--max-transports` T since it keeps every transport ever opened) and prints, per run, the
-best wall time, lines/s and the peak RSS; the exit status says whether every run conformed
-(0) or not (1). Uses two cores at most (cmake -j2).
+best wall time, lines/s and the peak RSS (/usr/bin/time); the exit status says whether every run conformed
+(0) or not (1). K (default 5) runs of each new-checker case, B (default 1) of the base,
+which is slow. Uses two cores at most (cmake -j2).
 """
 import argparse
 import os
@@ -34,9 +35,6 @@ def build(src, out):
     return os.path.join(out, "tools", "aiotp-trace-check")
 
 
-RSS_HELPER = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], "
-              "stdout=subprocess.DEVNULL); print(resource.getrusage("
-              "resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(p.returncode)")
 
 
 def run(checker, args, trace, reps):
@@ -48,17 +46,22 @@ def run(checker, args, trace, reps):
         dt = time.perf_counter() - t0
         best = dt if best is None else min(best, dt)
         last = (p.stdout.strip().splitlines() or [""])[-1]
-    # the peak RSS of one more run, measured by a fresh process that only waits for it
-    r = subprocess.run([sys.executable, "-c", RSS_HELPER, checker] + args + [trace],
-                       capture_output=True, text=True)
-    return best, int(r.stdout.strip() or 0), p.returncode, last
+    # the peak RSS of one more run, by /usr/bin/time (a small process: a fork of this
+    # Python process would count Python's own pages in the child's peak)
+    rss = 0
+    if os.path.exists("/usr/bin/time"):
+        r = subprocess.run(["/usr/bin/time", "-f", "%M", checker] + args + [trace],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        rss = int((r.stderr.strip().splitlines() or ["0"])[-1])
+    return best, rss, p.returncode, last
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--transports", type=int, default=30_000)
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--base-reps", type=int, default=1, help="runs of the base (slow)")
     ap.add_argument("--base", default="main")
     ap.add_argument("--build", default=os.path.join(ROOT, "build", "oracle-bench"))
     ap.add_argument("--skip-base", action="store_true")
@@ -88,22 +91,24 @@ def main() -> int:
 
     rows = []
     ok = True
-    plan = [("new", new, ["--require-lost"], 2), ("new", new, ["--require-lost"], 3),
-            ("new --profile doc", new, ["--require-lost", "--profile", "doc"], 3),
-            ("new --all --json", new, ["--require-lost", "--all", "--json"], 3)]
+    plan = [("new", new, ["--require-lost"], 2, a.reps),
+            ("new", new, ["--require-lost"], 3, a.reps),
+            ("new --profile doc", new, ["--require-lost", "--profile", "doc"], 3, a.reps),
+            ("new --all --json", new, ["--require-lost", "--all", "--json"], 3, a.reps)]
     if base is not None:
         plan.insert(0, (f"{a.base}", base,
                         ["--require-lost", "--max-transports", str(min(a.transports, 65536))],
-                        2))
-    for name, checker, args, fmt in plan:
+                        2, a.base_reps))
+    for name, checker, args, fmt, reps in plan:
         path, lines = traces[fmt]
-        secs, rss, rc, last = run(checker, args, path, a.reps)
+        secs, rss, rc, last = run(checker, args, path, reps)
         ok = ok and rc == 0
         rows.append((name, fmt, lines, secs, lines / secs, rss, rc))
         print(f"{name:20} format {fmt}: {lines} lines in {secs:.3f} s = {lines / secs:,.0f} "
               f"lines/s, peak RSS {rss / 1024:.1f} MiB, exit {rc} ({last[:60]})", flush=True)
     print()
-    print("| checker | trace | lines | best of %d (s) | lines/s | peak RSS (MiB) | exit |" % a.reps)
+    print(f"| checker | trace | lines | best of {a.reps} ({a.base}: {a.base_reps}) (s) | lines/s "
+          f"| peak RSS (MiB) | exit |")
     print("|---------|-------|------:|------:|--------:|------:|-----:|")
     for name, fmt, lines, secs, lps, rss, rc in rows:
         print(f"| {name} | format {fmt} | {lines:,} | {secs:.3f} | {lps:,.0f} | "

@@ -1190,14 +1190,14 @@ TEST(kind_vocabulary)
     check_trace_file("bad_stream_datagram_cb");
     /* a method the kind lacks returns ENOTSUP; one it has never does */
     expect_ok(SMADE "t1 call sendto n=1 addr=- sum=01010101\nt1 ret sendto ENOTSUP size=0\n", 0);
-    EXPECT_VIOLATION(SMADE "t1 call write n=1\nt1 ret write ENOTSUP size=0\n", 0, "BASE-KIND-1",
+    EXPECT_VIOLATION(SMADE "t1 call write n=1\nt1 ret write ENOTSUP size=0\n", 0, "TRANSPORT-KIND-2",
                      9);
     EXPECT_VIOLATION(SMADE "t1 call set_protocol kind=datagram\n"
                            "t1 ret set_protocol 0 size=0\n",
-                     0, "BASE-KIND-1", 9);
+                     0, "PROTO-KIND-2", 9);
     EXPECT_VIOLATION(DMADE "t1 call set_protocol kind=streaming\n"
                            "t1 ret set_protocol 0 size=0\n",
-                     0, "BASE-KIND-1", 9);
+                     0, "PROTO-KIND-2", 9);
     expect_ok(DMADE "t1 call set_protocol kind=datagram\nt1 ret set_protocol 0 size=0\n"
                     "t1 call write_eof\nt1 ret write_eof ENOTSUP size=0\n",
               0);
@@ -2269,7 +2269,7 @@ static const th_case cases[] = {
     T(peer_pairs, "PROTO-STREAM-1 PROTO-BUF-1 WRITE-WRITE-1"),
     T(library_pairs_tcp_ends, "PROTO-STREAM-1 WRITE-WRITE-1"),
     T(dgram_endpoints_conform, "DGRAM-SEND-3 DGRAM-DRAIN-1 DGRAM-FLOW-1 DGRAM-RECV-1 DGRAM-CB-1 "
-                               "DGRAM-PEER-1 BASE-KIND-1"),
+                               "DGRAM-PEER-1 TRANSPORT-KIND-2"),
     T(dgram_made_next_pass, "DGRAM-MADE-1"),
     T(dgram_send_empty, "DGRAM-SEND-1"),
     T(dgram_send_connected_address, "DGRAM-SEND-2"),
@@ -2287,7 +2287,7 @@ static const th_case cases[] = {
     T(dgram_lost_last, "DGRAM-LOST-1"),
     T(dgram_fatal_not_error_received, "DGRAM-FATAL-1"),
     T(dgram_peer, "DGRAM-PEER-1"),
-    T(kind_vocabulary, "BASE-KIND-1"),
+    T(kind_vocabulary, "TRANSPORT-KIND-2 PROTO-KIND-1 PROTO-KIND-2"),
     T(set_protocol_inside_get_buffer, "PROTO-BUF-5 BASE-PROTO-1"),
     T(query_is_closing, "BASE-CLOSING-1"),
     T(query_is_reading, "READ-2 READ-5 BASE-CLOSE-1 BASE-CLOSING-1"),

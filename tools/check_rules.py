@@ -7,7 +7,9 @@ usage: check_rules.py spec/rules.md tests/
 
 Rules are the **ID** markers at the start of the bullets of rules.md (and of
 spec/oracle.md, for the trace format rules TRACE-n); each bullet ends with its origin,
-`[doc]`, `[cpython]` or `[aiotp]` (spec/oracle.md, "Profiles"). Tests name rules in the
+`[doc]`, `[cpython]` or `[aiotp]` (spec/oracle.md, "Profiles"). The simulated kernel's
+own rules (SIM-*, sim.md beside rules.md, when it exists) must be named by tests too but
+have no origin: they are not asyncio's. Tests name rules in the
 second field of their T(name, "ID ID ...") entries. The oracle's tables are the
 R("ID", DOC|CPYTHON|AIOTP, ...) lines of src/oracle/*.c. The repository is found from the
 path of rules.md. The checks run on built-in bad inputs first, so that a checker that
@@ -58,6 +60,9 @@ def problems(spec, tests, tables, behaviour_ids):
         out.append(f"duplicate rule ID in the spec: {r}")
     tags = {}
     for rid, tag, where in spec:
+        if where == "sim.md":
+            tags[rid] = "untagged"
+            continue
         if tag is None:
             out.append(f"rule {rid} ({where}) has no origin tag ([doc], [cpython] or [aiotp])")
         elif tag not in TAGS:
@@ -79,7 +84,7 @@ def problems(spec, tests, tables, behaviour_ids):
                        f"{', '.join(f for _, f in where)}")
         if rid not in tags:
             out.append(f"the oracle checks {rid} ({where[0][1]}), which the spec does not define")
-        elif tags[rid] is not None and where[0][0] != tags[rid]:
+        elif tags[rid] is not None and where[0][0] != tags[rid]:  # ("untagged": sim.md)
             out.append(f"rule {rid}: the oracle's table ({where[0][1]}) says {where[0][0]}, "
                        f"the spec says {tags[rid]}")
     for rid, _, where in spec:
@@ -93,8 +98,9 @@ def selftest():
     spec = spec_rules("- **A-1** one\n  two [doc]\n- **A-2** none\n- **A-3** odd [x]\n\n"
                       "- **A-1** again [aiotp]\n", "s.md")
     spec += spec_rules("- **TRACE-9** t [doc]\n", "oracle.md")
+    spec += spec_rules("- **SIM-1** no tag needed\n", "sim.md")
     tables = table_rules([("t.c", 'R("A-1", CPYTHON, "x"), R("B-1", DOC, "y")')])
-    got = problems(spec, [("test_x", 'T(a, "A-2 C-1")\n')], tables, ["A-1", "A-2"])
+    got = problems(spec, [("test_x", 'T(a, "A-2 C-1 SIM-1")\n')], tables, ["A-1", "A-2", "SIM-1"])
     want = ["duplicate rule ID in the spec: A-1", "rule A-2 (s.md) has no origin tag",
             "rule A-3 (s.md) has an unknown tag [x]", "rule A-1 has no test naming it",
             "tests name unknown rule C-1", "the oracle checks B-1",
@@ -115,17 +121,19 @@ def main() -> int:
     root = rules_md.resolve().parent.parent
     oracle_md = root / "spec" / "oracle.md"
     behaviour = spec_rules(rules_md.read_text(), rules_md.name)
-    spec = behaviour + spec_rules(oracle_md.read_text(), oracle_md.name)
+    sim_md = rules_md.with_name("sim.md")
+    sim = spec_rules(sim_md.read_text(), "sim.md") if sim_md.exists() else []
+    spec = behaviour + spec_rules(oracle_md.read_text(), oracle_md.name) + sim
     tests = [(p.stem, p.read_text()) for p in sorted(tests_dir.glob("test_*.c"))]
     tables = table_rules([(str(p.relative_to(root)), p.read_text())
                           for p in sorted((root / "src" / "oracle").glob("*.c"))])
-    out = problems(spec, tests, tables, [r for r, _, _ in behaviour])
+    out = problems(spec, tests, tables, [r for r, _, _ in behaviour + sim])
     for line in out:
         print(line)
     counts = {t: sum(1 for _, tag, _ in behaviour if tag == t) for t in TAGS}
     print(f"{len(behaviour)} rules ({counts['doc']} doc, {counts['cpython']} cpython, "
-          f"{counts['aiotp']} aiotp) and {len(spec) - len(behaviour)} format rules; "
-          f"{len(tables)} checked by the oracle; {len(out)} problems")
+          f"{counts['aiotp']} aiotp), {len(spec) - len(behaviour) - len(sim)} format rules, "
+          f"{len(sim)} sim rules; {len(tables)} checked by the oracle; {len(out)} problems")
     return 1 if out else 0
 
 

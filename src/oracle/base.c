@@ -44,10 +44,15 @@ const orc_rule aiotp__orc_base_rules[RB_COUNT] = {
                           "receives from the next read event"),
     [RB_BASE_PROTO_2] = R("BASE-PROTO-2", AIOTP,
                           "set_protocol after connection_lost returns ECLOSED"),
-    [RB_BASE_KIND_1] = R("BASE-KIND-1", DOC,
-                         "a transport calls only its protocols' callbacks and takes only "
-                         "protocols of its kind; a method its kind lacks returns ENOTSUP and "
-                         "changes nothing, one it has never returns ENOTSUP"),
+    [RB_TRANSPORT_KIND_2] = R("TRANSPORT-KIND-2", AIOTP,
+                              "a method the transport's kind does not have returns ENOTSUP "
+                              "and changes nothing (one it has never returns ENOTSUP)"),
+    [RB_PROTO_KIND_1] = R("PROTO-KIND-1", AIOTP,
+                          "a transport never calls the callbacks of a protocol of another "
+                          "kind (a table it cannot use is refused)"),
+    [RB_PROTO_KIND_2] = R("PROTO-KIND-2", AIOTP,
+                          "set_protocol with a table of another kind is refused "
+                          "(EPROTOKIND) and keeps the current protocol"),
     [RB_READ_2] = R("READ-2", DOC,
                     "pause_reading() stops data delivery until resume_reading(); it returns "
                     "0; is_reading() reflects it"),
@@ -566,7 +571,7 @@ int aiotp__orc_base_call_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl
                                       ts->id);
         }
         if (ok && !(KIND(ts)->pkinds & ORC_BIT(f->pkind))) {
-            return aiotp__orc_violate(o, ts, BASE_RULE(BASE_KIND_1),
+            return aiotp__orc_violate(o, ts, BASE_RULE(PROTO_KIND_2),
                                       "t%lu (%s transport) set_protocol of another kind "
                                       "returned 0", ts->id, KIND(ts)->name);
         }

@@ -986,7 +986,7 @@ static int check_cb(orc *o, orc_t *ts, const orc_line *pl, size_t lineno)
         rc = exc_overdue(o, ts, EXC_ALL, "its next callback");
     }
     if (!(kd->cbs & ORC_BIT(pl->name))) {
-        rc = ORC_RC(rc, aiotp__orc_violate(o, ts, BASE_RULE(BASE_KIND_1),
+        rc = ORC_RC(rc, aiotp__orc_violate(o, ts, BASE_RULE(PROTO_KIND_1),
                                            "t%lu (%s transport) cb %s: not a callback of its "
                                            "protocols", ts->id, kd->name,
                                            aiotp__orc_names[pl->name]));
@@ -1045,13 +1045,13 @@ static int check_ret(orc *o, orc_t *ts, const orc_line *pl)
     if (f->is_call) {
         if (f->lacks) {
             if (!aiotp__orc_is_status(pl->status, "ENOTSUP")) {
-                rc = ORC_RC(rc, aiotp__orc_violate(o, ts, BASE_RULE(BASE_KIND_1),
+                rc = ORC_RC(rc, aiotp__orc_violate(o, ts, BASE_RULE(TRANSPORT_KIND_2),
                                                    "t%lu (%s transport) %s returned %s, "
                                                    "ENOTSUP expected", ts->id, kd->name,
                                                    aiotp__orc_names[f->name], pl->status));
             }
         } else if (aiotp__orc_is_status(pl->status, "ENOTSUP") && ts->tkind != TK_GONE) {
-            rc = ORC_RC(rc, aiotp__orc_violate(o, ts, BASE_RULE(BASE_KIND_1),
+            rc = ORC_RC(rc, aiotp__orc_violate(o, ts, BASE_RULE(TRANSPORT_KIND_2),
                                                "t%lu (%s transport) %s returned ENOTSUP: it "
                                                "has that method", ts->id, kd->name,
                                                aiotp__orc_names[f->name]));
