@@ -174,15 +174,17 @@ static void expect_ok_count(const char *text, size_t n)
         CHECK(r_.rule == NULL);                                                           \
     } while (0)
 
-/* lines 1-7: a connected transport in pass 2 */
-#define MADE                                                                              \
-    "aiotp-trace 1\n"                                                                     \
+/* lines 2-7 after a header: a connected TCP transport in pass 2 */
+#define MADE_BODY                                                                         \
     "iter 1\n"                                                                            \
     "t1 open tcp\n"                                                                       \
     "t1 limits low=16384 high=65536\n"                                                    \
     "iter 2\n"                                                                            \
     "t1 cb connection_made\n"                                                             \
     "t1 ret connection_made 0\n"
+
+/* lines 1-7 (format 1) */
+#define MADE "aiotp-trace 1\n" MADE_BODY
 
 /* lines 8-11: pause inside a write of 70000 bytes, in pass 3 */
 #define PAUSED                                                                            \
@@ -967,14 +969,7 @@ static void check_trace_file(const char *name)
     "t1 ret connection_made 0\n"
 
 /* lines 1-7 (format 3): a connected stream transport in pass 2 */
-#define SMADE                                                                             \
-    "aiotp-trace 3 impl=aiotp\n"                                                          \
-    "iter 1\n"                                                                            \
-    "t1 open tcp\n"                                                                       \
-    "t1 limits low=16384 high=65536\n"                                                    \
-    "iter 2\n"                                                                            \
-    "t1 cb connection_made\n"                                                             \
-    "t1 ret connection_made 0\n"
+#define SMADE "aiotp-trace 3 impl=aiotp\n" MADE_BODY
 
 /* ---- datagram transports: one case per rule (the traces are tests/traces/) ------------- */
 
@@ -1929,7 +1924,7 @@ static aiotp_oracle *rich_oracle(void)
 static orc_t *live_t(aiotp_oracle *o, unsigned long id)
 {
     orc_t *t;
-    for (t = o->live; t != NULL && t->id != id; t = t->next) {
+    for (t = o->live.head; t != NULL && t->id != id; t = t->live.next) {
     }
     CHECK(t != NULL);
     return t;
@@ -2005,7 +2000,7 @@ TEST(deep_check_finds_corruption)
     BREAKS(o->tab_cap, o->tab_cap - 2);
     BREAKS(o->nlive, o->nlive + 1);
     BREAKS(o->nlive, o->nlive - 1);
-    BREAKS(o->live_tail, t1);
+    BREAKS(o->live.tail, t1);
     BREAKS(o->last_open, o->free_list);
     BREAKS(o->header_seen, false);
     memcpy(saved.text, o->recent.ev[0].text, AIOTP_ORACLE_KEEP);
@@ -2052,7 +2047,7 @@ TEST(deep_check_finds_corruption)
     BREAKS(t7->exc_pending, false);
     BREAKS(t2->cl_by_query, true);
     BREAKS(t2->ncb, t2->nframes + 1);
-    BREAKS(t2->prev, t9);
+    BREAKS(t2->live.prev, t9);
     /* kinds */
     BREAKS(t2->u.s.pkind, PK_DATAGRAM);
     BREAKS(t2->u.s.pkind, -1);
@@ -2097,21 +2092,21 @@ TEST(deep_check_finds_corruption)
     CHECK(aiotp_oracle_is_valid(o));
     /* lists */
     BREAKS(o->free_list->in_use, true);
-    BREAKS(o->wnext_head->wait, W_LOST_NOW);
-    BREAKS(o->wnext_head->deadline, 1000);
-    BREAKS(o->wnext_tail, o->wnext_head->wnext);
-    BREAKS(o->dead_head->wait, W_MADE);
-    BREAKS(o->xhead->exc_pending, false);
-    BREAKS(o->xhead, o->free_list);
-    BREAKS(o->dead_head, o->free_list);
-    BREAKS(o->wnext_head, o->free_list);
+    BREAKS(o->wnext.head->wait, W_LOST_NOW);
+    BREAKS(o->wnext.head->deadline, 1000);
+    BREAKS(o->wnext.tail, o->wnext.head->wl.next);
+    BREAKS(o->dead.head->wait, W_MADE);
+    BREAKS(o->exc.head->exc_pending, false);
+    BREAKS(o->exc.head, o->free_list);
+    BREAKS(o->dead.head, o->free_list);
+    BREAKS(o->wnext.head, o->free_list);
     t2->wait = W_LOST_NOW;
     t2->wait_rule = t1->wait_rule;
-    o->wnow_head = t2;
+    o->wnow.head = o->wnow.tail = t2;
     CHECK(aiotp_oracle_is_valid(o));
     BREAKS(t2->wait, W_MADE);
-    BREAKS(o->wnow_head, o->free_list);
-    o->wnow_head = NULL;
+    BREAKS(o->wnow.head, o->free_list);
+    o->wnow.head = o->wnow.tail = NULL;
     t2->wait = W_NONE;
     t2->wait_rule = NULL;
     /* the hash: an entry naming a free slot */

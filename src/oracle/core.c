@@ -392,6 +392,61 @@ static int stop(orc *o, int code, const char *fmt, ...)
     return code;
 }
 
+/* ---- lists -------------------------------------------------------------------------------- */
+
+/* A transport is in up to four lists at once, each through one orc_link of its own
+   (LIVE, WAIT, EXC: the link's offset in orc_t). */
+#define LIVE offsetof(orc_t, live)
+#define WAIT offsetof(orc_t, wl)
+#define EXC offsetof(orc_t, xl)
+
+static orc_link *lk(orc_t *t, size_t off)
+{
+    return (orc_link *)(void *)((char *)t + off);
+}
+
+/* Put t at the tail (or the head) of l. */
+static void list_add(orc_list *l, orc_t *t, size_t off, bool at_tail)
+{
+    orc_link *k = lk(t, off);
+    if (at_tail) {
+        k->next = NULL;
+        k->prev = l->tail;
+        if (l->tail != NULL) {
+            lk(l->tail, off)->next = t;
+        } else {
+            l->head = t;
+        }
+        l->tail = t;
+    } else {
+        k->prev = NULL;
+        k->next = l->head;
+        if (l->head != NULL) {
+            lk(l->head, off)->prev = t;
+        } else {
+            l->tail = t;
+        }
+        l->head = t;
+    }
+}
+
+static void list_del(orc_list *l, orc_t *t, size_t off)
+{
+    orc_link *k = lk(t, off);
+    if (k->prev != NULL) {
+        lk(k->prev, off)->next = k->next;
+    } else {
+        l->head = k->next;
+    }
+    if (k->next != NULL) {
+        lk(k->next, off)->prev = k->prev;
+    } else {
+        l->tail = k->prev;
+    }
+    k->next = NULL;
+    k->prev = NULL;
+}
+
 /* ---- the transport table ---------------------------------------------------------------- */
 
 static size_t hslot(const orc *o, unsigned long id)
@@ -473,7 +528,7 @@ static bool t_grow(orc *o)
         }
         o->tab = tab;
         o->tab_cap = cap;
-        for (t = o->live; t != NULL; t = t->next) {
+        for (t = o->live.head; t != NULL; t = t->live.next) {
             t_hash(o, t);
         }
     }
@@ -489,7 +544,7 @@ static bool t_grow(orc *o)
     o->nslots += n;
     for (i = n; i-- > 0;) {
         c->slot[i].in_use = false;
-        c->slot[i].next = o->free_list;
+        c->slot[i].live.next = o->free_list;
         o->free_list = &c->slot[i];
     }
     return true;
@@ -512,7 +567,7 @@ static orc_t *t_new(orc *o, unsigned long id, int tkind)
         return NULL;
     }
     ts = o->free_list;
-    o->free_list = ts->next;
+    o->free_list = ts->live.next;
     memset(ts, 0, sizeof(*ts));
     ts->id = id;
     ts->in_use = true;
@@ -521,15 +576,7 @@ static orc_t *t_new(orc *o, unsigned long id, int tkind)
     ts->segment = o->segment;
     ts->low = ORC_DEFAULT_LOW;
     ts->high = ORC_DEFAULT_HIGH;
-    /* the live list keeps opening order: finish() reports in it */
-    ts->prev = o->live_tail;
-    ts->next = NULL;
-    if (o->live_tail != NULL) {
-        o->live_tail->next = ts;
-    } else {
-        o->live = ts;
-    }
-    o->live_tail = ts;
+    list_add(&o->live, ts, LIVE, true); /* opening order: finish() reports in it */
     o->nlive++;
     t_hash(o, ts);
     return ts;
@@ -537,20 +584,10 @@ static orc_t *t_new(orc *o, unsigned long id, int tkind)
 
 static void unlink_exc(orc *o, orc_t *ts)
 {
-    if (!ts->exc_pending) {
-        return;
+    if (ts->exc_pending) {
+        ts->exc_pending = false;
+        list_del(&o->exc, ts, EXC);
     }
-    ts->exc_pending = false;
-    if (ts->xprev != NULL) {
-        ts->xprev->xnext = ts->xnext;
-    } else {
-        o->xhead = ts->xnext;
-    }
-    if (ts->xnext != NULL) {
-        ts->xnext->xprev = ts->xprev;
-    }
-    ts->xnext = NULL;
-    ts->xprev = NULL;
 }
 
 /* Forget a transport; its peer keeps what it needs. */
@@ -560,23 +597,14 @@ static void t_free(orc *o, orc_t *ts)
     aiotp__orc_unwait(o, ts);
     unlink_exc(o, ts);
     t_unhash(o, ts);
-    if (ts->prev != NULL) {
-        ts->prev->next = ts->next;
-    } else {
-        o->live = ts->next;
-    }
-    if (ts->next != NULL) {
-        ts->next->prev = ts->prev;
-    } else {
-        o->live_tail = ts->prev;
-    }
+    list_del(&o->live, ts, LIVE);
     if (o->last_open == ts) {
         o->last_open = NULL;
     }
     o->nlive--;
     o->ngone -= ts->tkind == TK_GONE;
     ts->in_use = false;
-    ts->next = o->free_list;
+    ts->live.next = o->free_list;
     o->free_list = ts;
 }
 
@@ -597,21 +625,16 @@ static void maybe_reclaim(orc *o, orc_t *ts)
         t_free(o, ts);
     } else if (ts->wait == W_NONE) {
         ts->wait = W_DEAD;
-        ts->wprev = NULL;
-        ts->wnext = o->dead_head;
-        if (o->dead_head != NULL) {
-            o->dead_head->wprev = ts;
-        }
-        o->dead_head = ts;
+        list_add(&o->dead, ts, WAIT, false);
     }
 }
 
 /* Reclaim the lost transports kept for this pass. */
 static void reclaim_dead(orc *o)
 {
-    orc_t *t = o->dead_head;
+    orc_t *t = o->dead.head;
     while (t != NULL) {
-        orc_t *next = t->wnext;
+        orc_t *next = t->wl.next;
         if (reclaimable(t)) {
             t_free(o, t);
         }
@@ -621,35 +644,25 @@ static void reclaim_dead(orc *o)
 
 /* ---- pass deadlines and exception reports ------------------------------------------------- */
 
+/* The list of a wait. */
+static orc_list *wait_list(orc *o, int wait)
+{
+    switch (wait) {
+    case W_LOST_NOW:
+        return &o->wnow;
+    case W_DEAD:
+        return &o->dead;
+    default: /* W_MADE, W_LOST_NEXT */
+        return &o->wnext;
+    }
+}
+
 void aiotp__orc_unwait(orc *o, orc_t *ts)
 {
     if (ts->wait == W_NONE) {
         return;
     }
-    if (ts->wait == W_LOST_NOW || ts->wait == W_DEAD) {
-        orc_t **head = ts->wait == W_DEAD ? &o->dead_head : &o->wnow_head;
-        if (ts->wprev != NULL) {
-            ts->wprev->wnext = ts->wnext;
-        } else {
-            *head = ts->wnext;
-        }
-        if (ts->wnext != NULL) {
-            ts->wnext->wprev = ts->wprev;
-        }
-    } else {
-        if (ts->wprev != NULL) {
-            ts->wprev->wnext = ts->wnext;
-        } else {
-            o->wnext_head = ts->wnext;
-        }
-        if (ts->wnext != NULL) {
-            ts->wnext->wprev = ts->wprev;
-        } else {
-            o->wnext_tail = ts->wprev;
-        }
-    }
-    ts->wnext = NULL;
-    ts->wprev = NULL;
+    list_del(wait_list(o, ts->wait), ts, WAIT);
     ts->wait = W_NONE;
     ts->wait_rule = NULL;
 }
@@ -663,26 +676,9 @@ void aiotp__orc_wait(orc *o, orc_t *ts, int wait, const orc_rule *rule)
     ts->wait = wait;
     ts->wait_rule = rule;
     ts->wait_iter = o->iter;
-    if (wait == W_LOST_NOW) {
-        ts->deadline = o->iter;
-        ts->wprev = NULL;
-        ts->wnext = o->wnow_head;
-        if (o->wnow_head != NULL) {
-            o->wnow_head->wprev = ts;
-        }
-        o->wnow_head = ts;
-    } else {
-        /* deadlines are the pass after this one: appending keeps the list sorted */
-        ts->deadline = o->iter + 1;
-        ts->wnext = NULL;
-        ts->wprev = o->wnext_tail;
-        if (o->wnext_tail != NULL) {
-            o->wnext_tail->wnext = ts;
-        } else {
-            o->wnext_head = ts;
-        }
-        o->wnext_tail = ts;
-    }
+    /* W_LOST_NOW: this pass; the others the next one: appending keeps wnext sorted */
+    ts->deadline = wait == W_LOST_NOW ? o->iter : o->iter + 1;
+    list_add(wait_list(o, wait), ts, WAIT, true);
 }
 
 void aiotp__orc_expect_exc(orc *o, orc_t *ts, const char *status, const orc_rule *rule)
@@ -701,12 +697,7 @@ void aiotp__orc_expect_exc(orc *o, orc_t *ts, const char *status, const orc_rule
     ts->exc_rule = rule;
     ts->exc_depth = o->depth;
     ts->exc_line = o->last_lineno;
-    ts->xprev = NULL;
-    ts->xnext = o->xhead;
-    if (o->xhead != NULL) {
-        o->xhead->xprev = ts;
-    }
-    o->xhead = ts;
+    list_add(&o->exc, ts, EXC, true);
 }
 
 void aiotp__orc_exc_done(orc *o, orc_t *ts)
@@ -721,9 +712,9 @@ void aiotp__orc_exc_done(orc *o, orc_t *ts)
 static int exc_overdue(orc *o, const orc_t *only, size_t below, const char *why)
 {
     int rc = 0;
-    orc_t *t = o->xhead;
+    orc_t *t = o->exc.head;
     while (t != NULL) {
-        orc_t *next = t->xnext;
+        orc_t *next = t->xl.next;
         if ((only == NULL || t == only) && (below == EXC_ALL || t->exc_depth > below)) {
             rc = ORC_RC(rc, aiotp__orc_violate(o, t, t->exc_rule,
                                                "t%lu: the failure of line %zu (status %s) "
@@ -831,11 +822,11 @@ static int check_header(orc *o, const orc_line *pl)
     o->iter = 0;
     o->seg_any = false;
     o->seg_max = 0;
-    while (o->wnext_head != NULL) {
-        aiotp__orc_unwait(o, o->wnext_head);
+    while (o->wnext.head != NULL) {
+        aiotp__orc_unwait(o, o->wnext.head);
     }
-    while (o->wnow_head != NULL) {
-        aiotp__orc_unwait(o, o->wnow_head);
+    while (o->wnow.head != NULL) {
+        aiotp__orc_unwait(o, o->wnow.head);
     }
     reclaim_dead(o);
     return rc;
@@ -859,23 +850,23 @@ static int check_iter(orc *o, const orc_line *pl)
                                            (unsigned long long)o->iter));
         if (pl->iter <= o->iter) {
             /* passes went back: the deadlines cannot be judged any more */
-            while (o->wnext_head != NULL) {
-                aiotp__orc_unwait(o, o->wnext_head);
+            while (o->wnext.head != NULL) {
+                aiotp__orc_unwait(o, o->wnext.head);
             }
         }
     }
     rc = ORC_RC(rc, exc_overdue(o, NULL, EXC_ALL, "the next pass"));
     reclaim_dead(o);
-    while (o->wnow_head != NULL) {
-        orc_t *t = o->wnow_head;
+    while (o->wnow.head != NULL) {
+        orc_t *t = o->wnow.head;
         rc = ORC_RC(rc, aiotp__orc_violate(o, t, t->wait_rule,
                                            "t%lu: its buffer drained while closing in iter "
                                            "%llu, connection_lost did not come in that pass",
                                            t->id, (unsigned long long)t->wait_iter));
         aiotp__orc_unwait(o, t);
     }
-    while (o->wnext_head != NULL && o->wnext_head->deadline < pl->iter) {
-        orc_t *t = o->wnext_head;
+    while (o->wnext.head != NULL && o->wnext.head->deadline < pl->iter) {
+        orc_t *t = o->wnext.head;
         if (t->wait == W_MADE) {
             rc = ORC_RC(rc, aiotp__orc_violate(o, t, t->wait_rule,
                                                "t%lu opened in iter %llu, no connection_made "
@@ -1067,7 +1058,7 @@ static int check_ret(orc *o, orc_t *ts, const orc_line *pl)
             rc = ORC_RC(rc, kd->cb_ret(o, ts, &copy, pl));
         }
     }
-    if (o->xhead != NULL) {
+    if (o->exc.head != NULL) {
         rc = ORC_RC(rc, exc_overdue(o, NULL, o->depth, "its caller returned"));
     }
     return rc;
@@ -1256,7 +1247,7 @@ int aiotp_oracle_finish(aiotp_oracle *o)
     }
     rc = ORC_RC(rc, exc_overdue(o, NULL, EXC_ALL, "the end of the trace"));
     if (o->flags & AIOTP_ORACLE_REQUIRE_LOST) {
-        for (t = o->live; t != NULL; t = t->next) {
+        for (t = o->live.head; t != NULL; t = t->live.next) {
             if (!t->lost) {
                 rc = ORC_RC(rc, aiotp__orc_violate(o, t, KIND(t)->r.lost_twice,
                                                    "end of trace: t%lu never got "
@@ -1282,6 +1273,27 @@ static bool ring_ok(const orc_ring *r)
         }
     }
     return true;
+}
+
+static const orc_link *lkc(const orc_t *t, size_t off)
+{
+    return (const orc_link *)(const void *)((const char *)t + off);
+}
+
+/* A list's links agree both ways and with its tail; its members are in use and at most
+   bound. */
+static bool list_ok(const orc_list *l, size_t off, size_t bound)
+{
+    const orc_t *t;
+    const orc_t *prev = NULL;
+    size_t n = 0;
+    for (t = l->head; t != NULL; t = lkc(t, off)->next) {
+        if (!t->in_use || lkc(t, off)->prev != prev || ++n > bound) {
+            return false;
+        }
+        prev = t;
+    }
+    return prev == l->tail;
 }
 
 static bool t_ok(const orc *o, const orc_t *ts)
@@ -1336,7 +1348,7 @@ bool aiotp_oracle_is_valid(const aiotp_oracle *o)
     if (o->have_first && o->first.nrecent > AIOTP_ORACLE_RECENT) {
         return false;
     }
-    if (!o->header_seen && (o->live != NULL || o->depth > 0 || o->iter != 0)) {
+    if (!o->header_seen && (o->live.head != NULL || o->depth > 0 || o->iter != 0)) {
         return false;
     }
     for (c = o->chunks; c != NULL; c = c->next) {
@@ -1346,16 +1358,21 @@ bool aiotp_oracle_is_valid(const aiotp_oracle *o)
         (o->tab != NULL && (o->tab_cap < 2 * o->nslots || (o->tab_cap & (o->tab_cap - 1)) != 0))) {
         return false;
     }
-    for (t = o->live; t != NULL; t = t->next) {
-        if (!t_ok(o, t) || (t->prev != NULL ? t->prev->next != t : t != o->live) ||
-            (t->next == NULL) != (t == o->live_tail) || ++n > o->nlive) {
+    if (!list_ok(&o->live, LIVE, o->nlive) || !list_ok(&o->wnext, WAIT, o->nslots) ||
+        !list_ok(&o->wnow, WAIT, o->nslots) || !list_ok(&o->dead, WAIT, o->nslots) ||
+        !list_ok(&o->exc, EXC, o->nslots)) {
+        return false;
+    }
+    for (t = o->live.head; t != NULL; t = t->live.next) {
+        if (!t_ok(o, t)) {
             return false;
         }
+        n++;
     }
     if (n != o->nlive) {
         return false;
     }
-    for (t = o->free_list; t != NULL; t = t->next) {
+    for (t = o->free_list; t != NULL; t = t->live.next) {
         if (t->in_use || ++nf > o->nslots) {
             return false;
         }
@@ -1368,25 +1385,24 @@ bool aiotp_oracle_is_valid(const aiotp_oracle *o)
             return false;
         }
     }
-    for (t = o->wnext_head; t != NULL; t = t->wnext) {
-        if (!t->in_use || (t->wait != W_MADE && t->wait != W_LOST_NEXT) || t->deadline < last ||
-            (t->wnext == NULL) != (t == o->wnext_tail)) {
+    for (t = o->wnext.head; t != NULL; t = t->wl.next) {
+        if ((t->wait != W_MADE && t->wait != W_LOST_NEXT) || t->deadline < last) {
             return false;
         }
         last = t->deadline;
     }
-    for (t = o->wnow_head; t != NULL; t = t->wnext) {
-        if (!t->in_use || t->wait != W_LOST_NOW) {
+    for (t = o->wnow.head; t != NULL; t = t->wl.next) {
+        if (t->wait != W_LOST_NOW) {
             return false;
         }
     }
-    for (t = o->dead_head; t != NULL; t = t->wnext) {
-        if (!t->in_use || t->wait != W_DEAD || !t->lost) {
+    for (t = o->dead.head; t != NULL; t = t->wl.next) {
+        if (t->wait != W_DEAD) {
             return false;
         }
     }
-    for (t = o->xhead; t != NULL; t = t->xnext) {
-        if (!t->in_use || !t->exc_pending) {
+    for (t = o->exc.head; t != NULL; t = t->xl.next) {
+        if (!t->exc_pending) {
             return false;
         }
     }

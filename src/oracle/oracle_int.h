@@ -259,13 +259,23 @@ typedef struct orc_dgram {
 } orc_dgram;
 
 typedef struct orc_t orc_t;
+
+/* The links of a transport in one of the oracle's lists (core.c: list_add, list_del). */
+typedef struct orc_link {
+    orc_t *next, *prev;
+} orc_link;
+
+typedef struct orc_list {
+    orc_t *head, *tail;
+} orc_list;
+
 struct orc_t {
     unsigned long id;
     int tkind;             /* enum orc_tkind: index of its kind module */
     bool in_use;           /* in the live list (false: on the free list) */
-    orc_t *next, *prev;    /* live list; next is the free-list link when free */
-    orc_t *wnext, *wprev;  /* wait list (core.c) */
-    orc_t *xnext, *xprev;  /* pending exception report list (core.c) */
+    orc_link live;         /* the live list; live.next links the free list when free */
+    orc_link wl;           /* the list of its wait (W_MADE/W_LOST_NEXT, W_LOST_NOW, W_DEAD) */
+    orc_link xl;           /* the list of pending exception reports */
     orc_t *peer;           /* live peer */
     bool paired;           /* a peer line named it (once) */
     bool peer_gone;        /* its peer was reclaimed: u.*.peer_final holds what it sent */
@@ -347,8 +357,7 @@ struct aiotp_oracle {
     orc_chunk *chunks;
     size_t nslots;         /* slots in all chunks */
     orc_t *free_list;
-    orc_t *live;           /* live list, in opening order */
-    orc_t *live_tail;
+    orc_list live;         /* live transports, in opening order */
     bool any_open;         /* an id was opened (max_id is meaningful) */
     size_t nlive;          /* live transports, gone ones included */
     size_t ngone;          /* ... of which gone (they do not count against max_live) */
@@ -359,10 +368,10 @@ struct aiotp_oracle {
     bool seg_any;          /* an id was opened in this loop */
     orc_t *last_open;      /* the previous line was this transport's open line */
     /* pass deadlines */
-    orc_t *wnext_head, *wnext_tail; /* W_MADE, W_LOST_NEXT: sorted by deadline */
-    orc_t *wnow_head;               /* W_LOST_NOW */
-    orc_t *dead_head;               /* W_DEAD */
-    orc_t *xhead;                   /* exception reports due */
+    orc_list wnext;        /* W_MADE, W_LOST_NEXT: sorted by deadline */
+    orc_list wnow;         /* W_LOST_NOW */
+    orc_list dead;         /* W_DEAD */
+    orc_list exc;          /* exception reports due */
     /* nesting */
     orc_frame stack[AIOTP_ORACLE_MAX_DEPTH];
     size_t depth;
