@@ -1852,6 +1852,56 @@ TEST(peer_after_reclaim)
 #undef P1
 }
 
+TEST(corner_cases)
+{
+    aiotp_oracle *o = NULL;
+    char big[AIOTP_ORACLE_MAX_LINE + 8];
+    /* invalid limits accepted */
+    EXPECT_VIOLATION(SMADE "t1 call set_write_buffer_limits high=-1 low=NONE\n"
+                           "t1 ret set_write_buffer_limits 0 size=0 low=0 high=0\n",
+                     0, "FLOW-3", 9);
+    EXPECT_VIOLATION(SMADE "t1 call pause_reading\nt1 ret pause_reading EINVAL size=0\n", 0,
+                     "READ-2", 9);
+    /* an open line right after the same open line */
+    expect_ok_count("aiotp-trace 3 impl=aiotp\nt1 open tcp\nt1 open tcp\n"
+                    "t1 limits low=16384 high=65536\n",
+                    1);
+    /* a repeated header drops the deadlines of this pass too */
+    expect_ok(MADE PAUSED "t1 call close\nt1 ret close 0 size=70000\niter 4\n"
+                          "t1 cb resume_writing size=0 low=16384\nt1 ret resume_writing 0\n"
+                          "aiotp-trace 1\niter 1\n",
+              0);
+    /* a peer of the loop before the header */
+    EXPECT_VIOLATION("aiotp-trace 2\nt1 open tcp\nt1 limits low=16384 high=65536\n"
+                     "aiotp-trace 2\nt2 open tcp\nt2 limits low=16384 high=65536\nt2 peer t1\n",
+                     0, "TRACE-5", 7);
+    /* a live datagram transport after its connection_lost: BAD-2 */
+    EXPECT_VIOLATION(DMADE "t1 call close\nt1 ret close 0 size=0\niter 3\n"
+                           "t1 cb connection_lost status=0\nt1 ret connection_lost 0\n"
+                           "t1 call close\nt1 ret close EPIPE size=0\n",
+                     0, "BAD-2", 14);
+    /* no memory for a reclaimed transport's short-lived state */
+    allocs_left = 4; /* the oracle, its counters, the hash, one chunk of slots */
+    CHECK_INT(aiotp_oracle_new(NULL, &MEASURED, &o), 0);
+    if (o != NULL) {
+        size_t lineno = 0;
+        unsigned i;
+        CHECK_INT(feedf(o, &lineno, "aiotp-trace 3 impl=aiotp"), 0);
+        for (i = 1; i <= ORC_FIRST_CHUNK; i++) {
+            CHECK_INT(feedf(o, &lineno, "t%u open tcp", i), 0);
+            CHECK_INT(feedf(o, &lineno, "t%u limits low=16384 high=65536", i), 0);
+        }
+        CHECK_INT(feedf(o, &lineno, "t0 call close"), AIOTP_ORACLE_ENOMEM);
+        /* once stopped, even a line with no end within the limit says so */
+        memset(big, 'x', sizeof(big));
+        CHECK_INT(aiotp_oracle_feed_line(o, big, ++lineno), AIOTP_ORACLE_ENOMEM);
+        CHECK(aiotp_oracle_is_valid(o));
+        aiotp_oracle_free(o);
+    }
+    allocs_left = -1;
+    CHECK_SIZE(bytes_now, 0);
+}
+
 TEST(drain_then_lost)
 {
     /* BASE-CLOSE-2: the drain that empties a closing transport's buffer ends in
@@ -2299,5 +2349,6 @@ static const th_case cases[] = {
     T(peer_after_reclaim, "PROTO-STREAM-1"),
     T(drain_then_lost, "BASE-CLOSE-2"),
     T(deep_check_finds_corruption, "BAD-1"),
+    T(corner_cases, "FLOW-3 READ-2 TRACE-5 BAD-2 BAD-3"),
 };
 TH_MAIN(cases)
