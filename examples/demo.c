@@ -205,6 +205,7 @@ static int oracle_check(void)
         printf("CHECK FAILED: cannot create the oracle\n");
         return 1;
     }
+    (void)aiotp_oracle_set_profile(o, AIOTP_ORACLE_PROFILE_AIOTP); /* the library's own */
     for (i = 0; i < nlines; i++) {
         aiotp_oracle_feed_line(o, lines[i], i + 1);
     }

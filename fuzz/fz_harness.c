@@ -694,6 +694,7 @@ int fz_run(const uint8_t *data, size_t size, const fz_config *cfg)
     }
 
     REQUIRE(aiotp_oracle_new(&ocfg, &oa, &F.oracle) == 0, "HARNESS", "oracle_new");
+    (void)aiotp_oracle_set_profile(F.oracle, AIOTP_ORACLE_PROFILE_AIOTP); /* the library's */
     REQUIRE(aiotp_sim_create(&F.sim, &counting) == 0, "HARNESS", "sim_create");
     memset(&o, 0, sizeof(o));
     o.size = sizeof(o);

@@ -550,6 +550,9 @@ aiotp_loop *th_loop(void)
     }
     if (aiotp_oracle_new(NULL, &oracle_allocator, &oracles[i].o) != 0) {
         th_fail(__FILE__, __LINE__, "aiotp_oracle_new failed");
+    } else {
+        /* the library's own trace: the strictest profile (spec/oracle.md) */
+        (void)aiotp_oracle_set_profile(oracles[i].o, AIOTP_ORACLE_PROFILE_AIOTP);
     }
     oracles[i].lines = 0;
     aiotp_loop_set_trace(loop, trace_hook, &oracles[i]);

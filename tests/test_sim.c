@@ -179,6 +179,7 @@ static void check_oracle(void)
     if (o == NULL) {
         return;
     }
+    (void)aiotp_oracle_set_profile(o, AIOTP_ORACLE_PROFILE_AIOTP); /* the library's own */
     while (*p != '\0') {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
