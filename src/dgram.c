@@ -44,38 +44,6 @@ static bool dgram_fd_busy(void *owner)
 
 /* ---- addresses ------------------------------------------------------------------------- */
 
-/* "IP:PORT", "[IP6]:PORT", "unix:PATH", "unix:@NAME" (abstract), "-" (no address). */
-static void fmt_addr(const struct sockaddr *a, socklen_t alen, char *out, size_t size)
-{
-    char ip[INET6_ADDRSTRLEN];
-    snprintf(out, size, "-");
-    if (a == NULL || alen < (socklen_t)sizeof(sa_family_t)) {
-        return;
-    }
-    if (a->sa_family == AF_INET && alen >= (socklen_t)sizeof(struct sockaddr_in)) {
-        const struct sockaddr_in *s = (const struct sockaddr_in *)(const void *)a;
-        if (inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip)) != NULL) {
-            snprintf(out, size, "%s:%u", ip, (unsigned)ntohs(s->sin_port));
-        }
-    } else if (a->sa_family == AF_INET6 && alen >= (socklen_t)sizeof(struct sockaddr_in6)) {
-        const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)(const void *)a;
-        if (inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip)) != NULL) {
-            snprintf(out, size, "[%s]:%u", ip, (unsigned)ntohs(s->sin6_port));
-        }
-    } else if (a->sa_family == AF_UNIX) {
-        const struct sockaddr_un *s = (const struct sockaddr_un *)(const void *)a;
-        size_t n = (size_t)alen - offsetof(struct sockaddr_un, sun_path);
-        if (alen <= (socklen_t)offsetof(struct sockaddr_un, sun_path) || n == 0) {
-            return; /* unnamed */
-        }
-        if (s->sun_path[0] == '\0') {
-            snprintf(out, size, "unix:@%.*s", (int)(n - 1), s->sun_path + 1);
-        } else {
-            snprintf(out, size, "unix:%.*s", (int)strnlen(s->sun_path, n), s->sun_path);
-        }
-    }
-}
-
 /* Same address (family, address, port; Unix: path). */
 static bool addr_equal(const struct sockaddr *a, socklen_t alen, const struct sockaddr *b,
                        socklen_t blen)
@@ -585,7 +553,7 @@ static void read_ready(aiotp_loop *loop, int fd, void *arg)
     }
     if (aiotp__tracing(loop)) {
         char a[128];
-        fmt_addr((const struct sockaddr *)&from, flen, a, sizeof(a));
+        aiotp__fmt_addr((const struct sockaddr *)&from, flen, a, sizeof(a));
         aiotp__tracef(loop, "t%u cb datagram_received n=%zd addr=%s sum=%08x", tid(t), n, a,
                       (unsigned)aiotp__crc32(0, loop->rbuf, (size_t)n));
     }
@@ -755,6 +723,9 @@ static int do_sendto(aiotp__dgram *t, const void *data, size_t len, const struct
     if (data == NULL && len > 0) {
         return AIOTP_EINVAL;
     }
+    if (len == 0) {
+        return 0; /* DGRAM-SEND-1: nothing is sent, before any other check (CPython 3.11) */
+    }
     if (len > AIOTP__DGRAM_MAX) {
         return AIOTP_ETOOBIG; /* DGRAM-SEND-5 */
     }
@@ -775,9 +746,6 @@ static int do_sendto(aiotp__dgram *t, const void *data, size_t len, const struct
     if (aiotp__dgram_step(&t->st, AIOTP__DGEV_SEND, t->q.count == 0) == AIOTP__DGA_REFUSED) {
         t->dropped_sends++;
         return AIOTP_ECLOSED; /* DGRAM-SEND-4 */
-    }
-    if (len == 0) {
-        return 0; /* DGRAM-SEND-1: nothing is sent (CPython 3.11) */
     }
     if (t->q.count == 0) {
         /* DGRAM-SEND-3: at once, no copy, no flow check */
@@ -810,7 +778,7 @@ static int dgram_sendto(aiotp_transport *bt, const void *data, size_t len,
     int rc;
     if (aiotp__tracing(t->base.loop)) {
         char a[128];
-        fmt_addr(addr, addr != NULL ? alen : 0, a, sizeof(a));
+        aiotp__fmt_addr(addr, addr != NULL ? alen : 0, a, sizeof(a));
         aiotp__tracef(t->base.loop, "t%u call sendto n=%zu addr=%s sum=%08x", tid(t), len, a,
                       (unsigned)aiotp__crc32(0, data != NULL ? data : "", data != NULL ? len : 0));
     }
