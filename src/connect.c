@@ -110,7 +110,10 @@ static int start_connect(struct aiotp__req *r, const struct sockaddr *addr, sock
     if (rc == 0) {
         return 0;
     }
-    if (rc == -EINPROGRESS || rc == -EAGAIN || rc == -EINTR) {
+    /* METH-7: only EINPROGRESS (and EINTR: POSIX goes on connecting) mean "in progress";
+       EAGAIN (a Unix listener's backlog is full, no ephemeral port) started nothing and
+       fails this attempt */
+    if (rc == -EINPROGRESS || rc == -EINTR) {
         rc = aiotp__set_writer(r->loop, r->fd, connect_ready, r);
         if (rc < 0) {
             return rc;
@@ -228,7 +231,10 @@ static int start_wrap(aiotp_loop *loop, aiotp_protocol_factory_fn factory, void 
                       int sock, aiotp_connect_cb cb, void *cb_arg)
 {
     struct aiotp__req tmpl;
-    int rc = check_stream_socket(loop, sock);
+    int rc = aiotp__req_claim_fd(loop, sock);
+    if (rc == 0) {
+        rc = check_stream_socket(loop, sock);
+    }
     if (rc < 0) {
         return rc;
     }

@@ -60,10 +60,27 @@ int aiotp__req_start(aiotp_loop *loop, struct aiotp__req *tmpl, const char *host
         return rc;
     }
     aiotp__obj_link(loop, &r->obj, &req_obj_ops);
+    if (r->fd >= 0) {
+        /* a user socket being wrapped is the request's until the transport (or server)
+           takes it: wrapping it again is refused (METH-8); the slot was reserved by
+           aiotp__req_claim_fd */
+        aiotp__fd_set_owner(loop, r->fd, r, NULL);
+    }
     if (out != NULL) {
         *out = r;
     }
     return 0;
+}
+
+int aiotp__req_claim_fd(aiotp_loop *loop, int sock)
+{
+    if (sock < 0) {
+        return AIOTP_EBADF;
+    }
+    if (aiotp__fd_owned(loop, sock)) {
+        return AIOTP_EBUSY;
+    }
+    return aiotp__fd_reserve(loop, sock);
 }
 
 void aiotp__req_free(struct aiotp__req *r)

@@ -70,8 +70,8 @@ typedef struct aiotp_loop_options {
     const aiotp_allocator *allocator;  /* NULL: aiotp_allocator_default() */
 } aiotp_loop_options;
 
-/* Create a loop. opts may be NULL. Returns 0, AIOTP_EINVAL or AIOTP_ENOMEM, or the
-   backend's error. */
+/* Create a loop. opts may be NULL. Returns 0, AIOTP_EINVAL (also for an allocator or
+   syscall table with a NULL entry, LOOP-10) or AIOTP_ENOMEM, or the backend's error. */
 int aiotp_loop_create(aiotp_loop **out, const aiotp_loop_options *opts);
 
 /* Free the loop. Every transport and server still alive is closed without callbacks,
@@ -119,7 +119,8 @@ int aiotp_loop_cancel(aiotp_loop *loop, aiotp_handle handle);
 
 /* Watch a user fd. Replaces an existing reader (writer) of the same fd. Returns 0,
    AIOTP_EBADF (fd < 0), AIOTP_EINVAL (fn NULL), AIOTP_EBUSY (fd belongs to a transport
-   that is not closing), AIOTP_ENOMEM or a backend error. */
+   until its connection_lost has run, to a server that is not closed, or to a pending
+   wrap: LOOP-8), AIOTP_ENOMEM or a backend error. */
 int aiotp_loop_add_reader(aiotp_loop *loop, int fd, aiotp_fd_fn fn, void *arg);
 int aiotp_loop_add_writer(aiotp_loop *loop, int fd, aiotp_fd_fn fn, void *arg);
 /* Returns 1 if a reader (writer) was removed, 0 if there was none, AIOTP_EBADF,

@@ -88,8 +88,13 @@ int aiotp_loop_create_unix_server(aiotp_loop *loop, aiotp_protocol_factory_fn fa
                                   void *cb_arg);
 
 /*
- * Server lifetime: the loop owns the server until it is closed and its last connection
- * is gone; retain/release keep the object valid for queries beyond that.
+ * Server lifetime (spec/rules.md, SRV-10): the loop owns the server, and keeps it valid
+ * without retain() through the documented sequence: close() (also from its own protocol
+ * factory), then wait_closed() from any later callback (also from inside a wait_closed
+ * completion). The loop lets go after the pass in which the last pending wait_closed
+ * completion ran; a server nobody waits for stays (closed, no sockets) until the loop is
+ * freed. retain/release keep the object valid beyond that (release() gives back only
+ * what retain() took).
  */
 /* Stop listening and close the listening sockets; existing connections are not
    touched. Returns 0, or AIOTP_ECLOSED if already closed. */
@@ -98,7 +103,9 @@ bool aiotp_server_is_serving(const aiotp_server *s);
 /* Start accepting (for start_serving = false). 0, or AIOTP_ECLOSED. */
 int aiotp_server_start_serving(aiotp_server *s);
 /* Call cb(arg, 0, s) once the server is closed and its last connection has been lost
-   (CPython 3.12.1+ semantics; spec/deviations.md). Returns 0 or AIOTP_ENOMEM. */
+   (CPython 3.12.1+ semantics; spec/deviations.md), never inside this call. Returns 0 or
+   AIOTP_ENOMEM (then cb is never called); once it returned 0 the completion needs no
+   more memory and cannot be lost. */
 int aiotp_server_wait_closed(aiotp_server *s, aiotp_server_cb cb, void *arg);
 /* Start serving and run the loop until the server is closed. Returns 0, AIOTP_ECLOSED
    (already closed) or the loop's error (AIOTP_ERUNNING inside a running loop). */

@@ -21,10 +21,12 @@
 #include <poll.h>
 #include <netdb.h>
 
+/* Every entry must be set: aiotp_loop_create refuses a table with a NULL entry. */
 typedef struct aiotp_syscalls {
     size_t size; /* sizeof(aiotp_syscalls) of the caller's build */
     void *ctx;   /* passed as the first argument of every entry */
 
+    /* the new socket is close-on-exec (SOCK_CLOEXEC, or FD_CLOEXEC at once) */
     int (*socket)(void *ctx, int domain, int type, int protocol);
     int (*close)(void *ctx, int fd);
     int (*connect)(void *ctx, int fd, const struct sockaddr *addr, socklen_t len);

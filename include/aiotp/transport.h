@@ -108,10 +108,13 @@ int aiotp_transport_set_write_buffer_limits(aiotp_transport *t, int64_t high, in
  * Write: never blocks; sends at once when the buffer is empty and queues the rest.
  * Returns 0 when the data was accepted (len 0: nothing happens), AIOTP_EINVAL (data NULL
  * with len > 0), AIOTP_ESTATE (after write_eof, even for len 0), AIOTP_ECLOSED (the
- * transport is closed or connection_lost is scheduled: data dropped), AIOTP_ETOOBIG /
- * AIOTP_ENOMEM (nothing was accepted, the transport is unchanged), or the send error
- * that made the transport fail (-EPIPE, -ECONNRESET...; connection_lost(that error)
- * follows).
+ * transport is closed or connection_lost is scheduled: data dropped; also when this
+ * call's send failed with an error that would read as one of the codes below, e.g. a
+ * kernel ENOMEM or EINVAL: connection_lost(that error) follows, WRITE-WRITE-10),
+ * AIOTP_ETOOBIG / AIOTP_ENOMEM (nothing was accepted, the transport is unchanged; except
+ * WRITE-WRITE-6: when the kernel had already taken part of the data and the rest cannot
+ * be queued, the transport fails with AIOTP_ENOMEM), or the send error that made the
+ * transport fail (-EPIPE, -ECONNRESET...; connection_lost(that error) follows).
  */
 int aiotp_transport_write(aiotp_transport *t, const void *data, size_t len);
 
@@ -126,7 +129,8 @@ typedef struct aiotp_buf {
 int aiotp_transport_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t n);
 
 /* Close the write side after the buffer is flushed. Returns 0 (also when already done
-   or closing: no effect), or the shutdown() error. */
+   or closing: no effect; also when shutdown() says ENOTCONN), or the shutdown() error,
+   which also fails the transport: connection_lost(that error) follows (WRITE-EOF-4). */
 int aiotp_transport_write_eof(aiotp_transport *t);
 
 /* ---- DatagramTransport ---------------------------------------------------------------- */
