@@ -4,9 +4,10 @@
 set -euo pipefail
 
 need_pkgs=(cmake make gcc clang python3 valgrind frama-c-base why3 z3 cvc4 cvc5 jq graphviz
-           afl++ clang-14 lld-14 llvm-14 llvm libclang-rt-14-dev)
+           afl++ clang-14 lld-14 llvm-14 llvm libclang-rt-14-dev gcovr)
 need_cmds=(cmake make gcc clang python3 valgrind frama-c why3 z3 cvc4 cvc5 jq dot
-           afl-fuzz afl-clang-fast afl-cmin afl-showmap clang-14 ld.lld-14 llvm-symbolizer timeout)
+           afl-fuzz afl-clang-fast afl-cmin afl-showmap clang-14 ld.lld-14 llvm-symbolizer timeout
+           gcovr)
 
 # fuzzing (fuzz/README.md): afl++ does not pull lld-14 and, without recommends, clang-14
 # comes without the sanitizer and libFuzzer runtimes (libclang-rt-14-dev): check those too

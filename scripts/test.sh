@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build and pass every test: unit, examples (with CPython interop), spec coverage and
-# proofs, with gcc + ASan/UBSan, again with clang, and the unit tests under valgrind.
+# proofs, with gcc + ASan/UBSan, again with clang, the sweeps and the load test, the
+# coverage gate (scripts/coverage.sh), and the unit tests under valgrind.
 # Strict flags (-Wall -Wextra -Wpedantic -Werror) everywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +35,14 @@ step "fuzzing: short AFL++ campaigns and libFuzzer runs, any finding fails (fuzz
 fuzz/run_campaign.sh 20 fuzz_stream fuzz_buffered fuzz_trace
 fuzz/run_campaign.sh 10 fuzz_negative fuzz_fdleak
 fuzz/run_campaign.sh --libfuzzer 5 fuzz_stream fuzz_buffered fuzz_trace fuzz_negative
+
+step "the sweeps' case counts (re-entrancy matrix, fault sweep) and the load test"
+# (they ran above with everything else; their counts, from the ctest log)
+ctest --test-dir build/gcc-asan -L 'sweep|load' -V 2>/dev/null |
+  grep -E '(re-entrancy matrix|fault sweep|load (clients|server)|emfile):' | sed 's/^[0-9]*: //'
+
+step "coverage of src/ with its floors (scripts/coverage.sh: gcc --coverage, gcovr)"
+scripts/coverage.sh
 
 step "valgrind memcheck, unit test binaries and the demo (gcc build)"
 cmake -S . -B build/gcc -DCMAKE_C_COMPILER=gcc >/dev/null

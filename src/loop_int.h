@@ -50,7 +50,8 @@ typedef struct aiotp__obj_ops {
        user callback and without touching any other object (they are torn down too) */
     void (*teardown)(aiotp__obj *o);
     /* runs once after the pass in which aiotp__obj_defer(o) was called (e.g. the loop's
-       reference to a transport whose connection_lost ran is dropped there) */
+       reference to a transport whose connection_lost ran is dropped there); NULL for an
+       object that never calls aiotp__obj_defer */
     void (*deferred)(aiotp__obj *o);
 } aiotp__obj_ops;
 

@@ -54,7 +54,7 @@ struct aiotp__req {
 
 /* Allocate a request (copies host), link it into the loop, schedule `step`. */
 int aiotp__req_start(aiotp_loop *loop, struct aiotp__req *tmpl, const char *host,
-                     aiotp_callback_fn step, struct aiotp__req **out);
+                     aiotp_callback_fn step);
 /* METH-8: may the user's socket `sock` be wrapped (connect_accepted_socket,
    create_connection(sock=), create_server(sock=))? 0, AIOTP_EBADF (negative),
    AIOTP_EBUSY (it belongs to a live transport, server or pending request of this loop),

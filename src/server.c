@@ -70,9 +70,8 @@ static void server_free(aiotp_server *s)
             (void)loop->sys->close(loop->sys->ctx, s->fds[i]);
         }
     }
-    if (s->reserved > 0 && !loop->freeing) {
-        aiotp__rq_unreserve(loop, s->reserved);
-    }
+    /* (s->reserved > 0 only at aiotp_loop_free: every waiter keeps the loop's
+       reference, and the loop's ready queue goes with it) */
     aiotp__free(loop, s->fds);
     aiotp__free(loop, s->paused);
     aiotp__free(loop, s->waiters);
@@ -673,7 +672,7 @@ int aiotp_loop_create_server(aiotp_loop *loop, aiotp_protocol_factory_fn factory
         return AIOTP_EINVAL;
     }
     tmpl.port = port;
-    return aiotp__req_start(loop, &tmpl, host, aiotp__listen_step, NULL);
+    return aiotp__req_start(loop, &tmpl, host, aiotp__listen_step);
 }
 
 int aiotp_loop_create_unix_server(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
@@ -704,7 +703,7 @@ int aiotp_loop_create_unix_server(aiotp_loop *loop, aiotp_protocol_factory_fn fa
         }
         tmpl.kind = AIOTP__REQ_LISTEN_UNIX;
     }
-    return aiotp__req_start(loop, &tmpl, NULL, aiotp__listen_step, NULL);
+    return aiotp__req_start(loop, &tmpl, NULL, aiotp__listen_step);
 }
 
 int aiotp_server_close(aiotp_server *s)
