@@ -100,6 +100,16 @@ static void fail(const char *what, const char *fmt, ...)
 #define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
+#ifdef FZ_ASAN
+/* ASan's 256 MiB quarantine makes every input touch fresh pages; 8 MiB is still more than
+   an input allocates (fuzz/README.md, throughput). ASAN_OPTIONS overrides it. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "quarantine_size_mb=8";
+}
+#endif
+
 #define ARENA ((size_t)2 << 20)
 #define GAP 64u /* poisoned bytes after each block */
 static union {
