@@ -28,9 +28,11 @@ const char *aiotp_err_name(int err)
     default:
         break;
     }
+#if EWOULDBLOCK != EAGAIN
     if (err == -EWOULDBLOCK) {
         return "EAGAIN";
     }
+#endif
 #define AIOTP__ERRNO_CASE(name)                                                        \
     if (err == -(name)) {                                                              \
         return #name;                                                                  \

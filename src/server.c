@@ -333,7 +333,12 @@ static void accept_ready(aiotp_loop *loop, int fd, void *arg)
             accept_one(s, c, (const struct sockaddr *)&ss, len);
             continue;
         }
-        if (c == -EAGAIN || c == -EWOULDBLOCK || c == -EINTR) {
+#if EWOULDBLOCK != EAGAIN
+        if (c == -EWOULDBLOCK) {
+            break;
+        }
+#endif
+        if (c == -EAGAIN || c == -EINTR) {
             break;
         }
         if (per_connection_error(c)) {

@@ -19,6 +19,18 @@
 #define MSG_NOSIGNAL 0 /* then SO_NOSIGPIPE is set on the socket instead */
 #endif
 
+/* A result that means "try again at the next readiness event": EAGAIN (EWOULDBLOCK where
+   it differs) or EINTR. */
+static bool transient(ssize_t n)
+{
+#if EWOULDBLOCK != EAGAIN
+    if (n == -EWOULDBLOCK) {
+        return true;
+    }
+#endif
+    return n == -EAGAIN || n == -EINTR;
+}
+
 /* Most iovecs one sendmsg() call takes from writelines(). */
 #define IOV_BATCH 64
 
@@ -536,7 +548,7 @@ static void read_streaming(aiotp__stream *t)
         }
     } else if (n == 0) {
         on_eof(t, t->base.proto, t->base.pdata);
-    } else if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
+    } else if (!transient(n)) {
         stream_fatal(t, (int)n, "Fatal read error on socket transport", true);
     }
 }
@@ -598,7 +610,7 @@ static void read_buffered(aiotp__stream *t)
         }
     } else if (n == 0) {
         on_eof(t, proto, pdata);
-    } else if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
+    } else if (!transient(n)) {
         stream_fatal(t, (int)n, "Fatal read error on socket transport", true);
     }
 }
@@ -772,7 +784,7 @@ static int do_write(aiotp__stream *t, const void *data, size_t len)
         n = sys->send(sys->ctx, t->fd, data, len, send_flags());
         if (n >= 0) {
             sent = (size_t)n;
-        } else if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
+        } else if (!transient(n)) {
             stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
             return fatal_code((int)n);
         }
@@ -870,7 +882,7 @@ static int do_writelines(aiotp__stream *t, const aiotp_buf *bufs, size_t nbufs)
             msg.msg_iov = iov;
             msg.msg_iovlen = k;
             m = sys->sendmsg(sys->ctx, t->fd, &msg, send_flags());
-            if (m < 0 && m != -EAGAIN && m != -EWOULDBLOCK && m != -EINTR && n == 0) {
+            if (m < 0 && !transient(m) && n == 0) {
                 stream_fatal(t, (int)m, "Fatal write error on socket transport", true);
                 return fatal_code((int)m);
             }
@@ -996,7 +1008,7 @@ static void write_ready(aiotp_loop *loop, int fd, void *arg)
         msg.msg_iovlen = (size_t)k;
         n = sys->sendmsg(sys->ctx, t->fd, &msg, send_flags());
         if (n < 0) {
-            if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
+            if (!transient(n)) {
                 stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
             }
             return;

@@ -670,6 +670,109 @@ TEST(error_names_and_texts)
     CHECK_STR(aiotp_strerror(5), "unknown error");
     CHECK(strlen(aiotp_strerror(-EPIPE)) > 0);
     CHECK_STR(aiotp_version(), AIOTP_VERSION_STRING);
+    /* every errno value has a name (one the library knows, or "E?") and a text */
+    {
+        int e;
+        int known = 0;
+        for (e = 1; e < 200; e++) {
+            const char *n = aiotp_err_name(-e);
+            CHECK(n != NULL && n[0] == 'E');
+            CHECK(aiotp_strerror(-e) != NULL);
+            known += strcmp(n, "E?") != 0;
+        }
+        CHECK(known >= 44);
+    }
+}
+
+/* ---- the same calls without a trace hook (the untraced paths) -------------------------------- */
+
+static unsigned char ubuf[64];
+static int u_get_buffer(aiotp_transport *t, void *d, ptrdiff_t hint, void **buf, size_t *len)
+{
+    (void)t;
+    (void)d;
+    (void)hint;
+    *buf = ubuf;
+    *len = sizeof(ubuf);
+    return 0;
+}
+static int u_pause(aiotp_transport *t, void *d)
+{
+    (void)t;
+    (*(int *)d)++;
+    return AIOTP_ECALLBACK; /* FLOW-8: reported, the transport carries on */
+}
+static int u_resume(aiotp_transport *t, void *d)
+{
+    (void)t;
+    (*(int *)d)++;
+    return AIOTP_ECALLBACK;
+}
+static const aiotp_protocol u_buffered = {
+    .size = sizeof(aiotp_protocol),
+    .kind = AIOTP_PROTOCOL_BUFFERED,
+    .pause_writing = u_pause,
+    .resume_writing = u_resume,
+    .get_buffer = u_get_buffer,
+};
+static int u_reports;
+static void u_handler(aiotp_loop *loop, const aiotp_exception_context *ctx, void *arg)
+{
+    (void)loop;
+    (void)ctx;
+    (void)arg;
+    u_reports++;
+}
+
+TEST(untraced_session)
+{
+    aiotp_loop *loop = failing_loop();
+    th_rec *r = th_rec_new();
+    aiotp_buf b[2] = {{"ab", 2}, {"cd", 2}};
+    aiotp_transport *t;
+    static unsigned char big[300000];
+    static unsigned char sink[sizeof(big)];
+    size_t got = 0;
+    int flow = 0;
+    int sv[2];
+    int i;
+
+    u_reports = 0;
+    aiotp_loop_set_exception_handler(loop, u_handler, NULL);
+    CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    t = wrap(loop, sv[0], r);
+    if (t == NULL) {
+        close(sv[1]);
+        done_loop(loop);
+        return;
+    }
+    aiotp_transport_retain(t);
+    CHECK_ERR(aiotp_transport_set_protocol(t, &u_buffered, &flow), 0);
+    CHECK_ERR(aiotp_transport_set_write_buffer_limits(t, 1000, 10), 0);
+    CHECK_ERR(aiotp_transport_set_write_buffer_limits(t, AIOTP_LIMIT_NONE, AIOTP_LIMIT_NONE), 0);
+    CHECK_ERR(aiotp_transport_set_write_buffer_limits(t, 4096, AIOTP_LIMIT_NONE), 0);
+    CHECK_ERR(aiotp_transport_write(t, big, sizeof(big)), 0); /* queues: pause_writing */
+    CHECK_ERR(aiotp_transport_writelines(t, b, 2), 0);
+    CHECK_INT(flow, 1);
+    CHECK_ERR(aiotp_transport_pause_reading(t), 0);
+    CHECK_ERR(aiotp_transport_resume_reading(t), 0);
+    CHECK_INT(write(sv[1], "in", 2), 2);
+    while (got < sizeof(big) + 4 && flow < 2) {
+        got += th_drain_fd(sv[1], sink, sizeof(sink));
+        pass(loop);
+    }
+    CHECK_INT(flow, 2); /* resume_writing */
+    CHECK(u_reports >= 2);
+    CHECK_ERR(aiotp_transport_write_eof(t), 0);
+    CHECK_ERR(aiotp_transport_abort(t), 0);
+    CHECK_ERR(aiotp_transport_close(t), AIOTP_ECLOSED);
+    for (i = 0; i < 5 && aiotp_transport_get_protocol(t, NULL) != NULL; i++) {
+        pass(loop);
+    }
+    CHECK(aiotp_transport_get_protocol(t, NULL) == NULL);
+    aiotp_transport_release(t);
+    close(sv[1]);
+    done_loop(loop);
 }
 
 /* ---- the POSIX table's own error returns ------------------------------------------------------ */
@@ -837,6 +940,7 @@ static const th_case cases[] = {
     T(error_names_and_texts, "BAD-1"),
     T(posix_table_entries, "BAD-4 BAD-5 SYS-1"),
     T(kind_without_methods, "TRANSPORT-KIND-2"),
+    T(untraced_session, "FLOW-8 PROTO-BASE-4 BASE-PROTO-1"),
 };
 
 TH_MAIN(cases)
