@@ -43,6 +43,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fz_asan.h"
 #include "aiotp/oracle.h"
 #include "trace_check_main.h"
 
@@ -84,31 +85,8 @@ static void fail(const char *what, const char *fmt, ...)
    ran before: AFL++ stability), with poisoned gaps between the blocks and poisoned free
    space under ASan, so overflows and uses after free are still caught. A block that
    does not fit comes from malloc. */
-#if defined(__SANITIZE_ADDRESS__)
-#define FZ_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FZ_ASAN 1
-#endif
-#endif
-#ifdef FZ_ASAN
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
-
-#ifdef FZ_ASAN
-/* ASan's 256 MiB quarantine makes every input touch fresh pages; 8 MiB is still more than
-   an input allocates (fuzz/README.md, throughput). ASAN_OPTIONS overrides it. */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
-{
-    return "quarantine_size_mb=8";
-}
-#endif
+/* (ASan's quarantine: fz_asan.h) */
+FZ_ASAN_DEFAULT_OPTIONS()
 
 #define ARENA ((size_t)2 << 20)
 #define GAP 64u /* poisoned bytes after each block */

@@ -11,6 +11,7 @@
 #include "aiotp/aiotp.h"
 #include "aiotp/oracle.h"
 #include "aiotp/sim.h"
+#include "fz_asan.h"
 #include "fz_harness.h"
 #include "stream_int.h"
 
@@ -59,33 +60,8 @@ static unsigned char rx_byte(uint64_t i) /* peer -> transport */
    ASan while it is not handed out, so a use after free is still caught; nothing carries
    over from one input to the next that the library could see (it never reads the buffer
    before recv() fills it). */
-#if defined(__SANITIZE_ADDRESS__)
-#define FZ_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FZ_ASAN 1
-#endif
-#endif
-#ifdef FZ_ASAN
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
-
-#ifdef FZ_ASAN
-/* ASan's quarantine keeps freed memory out of use for 256 MiB: every input then touches
-   fresh pages (page faults, the 0xbe fill) for the same few kilobytes. 8 MiB is still
-   far more than one input allocates, so a use after free inside an input is caught as
-   before; across inputs nothing is left to use. (ASAN_OPTIONS still overrides it.) */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
-{
-    return "quarantine_size_mb=8";
-}
-#endif
+/* (ASan's quarantine: fz_asan.h) */
+FZ_ASAN_DEFAULT_OPTIONS()
 
 static long g_live;
 static unsigned char big_block[AIOTP__READ_MAX];

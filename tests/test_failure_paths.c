@@ -25,33 +25,10 @@
 
 /* ---- a loop whose backend and syscalls fail on demand -------------------------------------- */
 
-static bool fail_set;      /* backend set() with a non-empty interest fails */
 static bool send_eagain;   /* send/sendmsg: -EAGAIN */
 static ssize_t send_max;   /* > 0: send/sendmsg take at most this many bytes */
 static bool nonblock_fail; /* set_nonblock fails with -EIO */
 static bool connect_now;   /* connect() completes at once (a blocking connect) */
-
-static int fb_open(void **st, const aiotp_syscalls *sys, const aiotp_allocator *a)
-{
-    return aiotp_backend_poll()->open(st, sys, a);
-}
-static void fb_close(void *st)
-{
-    aiotp_backend_poll()->close(st);
-}
-static int fb_set(void *st, int fd, unsigned ev)
-{
-    if (fail_set && ev != 0) {
-        return AIOTP_ENOMEM;
-    }
-    return aiotp_backend_poll()->set(st, fd, ev);
-}
-static int fb_wait(void *st, int ms, aiotp_backend_event *out, size_t cap)
-{
-    return aiotp_backend_poll()->wait(st, ms, out, cap);
-}
-static const aiotp_backend fbackend = {sizeof(aiotp_backend), "failing", fb_open, fb_close,
-                                       fb_set, fb_wait};
 
 static ssize_t fs_send(void *ctx, int fd, const void *b, size_t n, int fl)
 {
@@ -125,7 +102,7 @@ static aiotp_loop *failing_loop(void)
 {
     aiotp_loop_options o;
     aiotp_loop *loop = NULL;
-    fail_set = false;
+    th_bf.fail_set = false;
     send_eagain = false;
     send_max = 0;
     nonblock_fail = false;
@@ -139,7 +116,7 @@ static aiotp_loop *failing_loop(void)
     fl_sys.connect = fs_connect;
     memset(&o, 0, sizeof(o));
     o.size = sizeof(o);
-    o.backend = &fbackend;
+    o.backend = th_failing_backend();
     o.syscalls = &fl_sys;
     o.allocator = &fl_alloc;
     CHECK_ERR(aiotp_loop_create(&loop, &o), 0);
@@ -215,7 +192,7 @@ TEST(reader_cannot_be_watched)
     memset(&c, 0, sizeof(c));
     CHECK_ERR(aiotp_loop_connect_accepted_socket(loop, rec_factory, r, sv[0], on_conn, &c), 0);
     pass(loop);       /* the transport is made */
-    fail_set = true;  /* connection_made cannot arm the reader: a fatal error */
+    th_bf.fail_set = true;  /* connection_made cannot arm the reader: a fatal error */
     for (i = 0; i < 5 && r->lost == 0; i++) {
         pass(loop);
     }
@@ -249,9 +226,9 @@ static void writer_case(bool partial, bool lines)
     } else {
         send_eagain = true;
     }
-    fail_set = true; /* the rest cannot be watched for: a fatal error */
+    th_bf.fail_set = true; /* the rest cannot be watched for: a fatal error */
     rc = lines ? aiotp_transport_writelines(t, b, 2) : aiotp_transport_write(t, "helloworld", 10);
-    fail_set = false;
+    th_bf.fail_set = false;
     send_eagain = false;
     send_max = 0;
     /* WRITE-WRITE-10: nothing accepted -> ECLOSED; a prefix sent -> the error itself */
@@ -316,10 +293,10 @@ TEST(start_serving_cannot_watch)
         done_loop(loop);
         return;
     }
-    fail_set = true;
+    th_bf.fail_set = true;
     CHECK_ERR(aiotp_server_start_serving(the_server), AIOTP_ENOMEM);
     CHECK_INT(aiotp_server_is_serving(the_server), 0);
-    fail_set = false;
+    th_bf.fail_set = false;
     CHECK_ERR(aiotp_server_start_serving(the_server), 0);
     CHECK_INT(aiotp_server_is_serving(the_server), 1);
     CHECK_ERR(aiotp_server_close(the_server), 0);
@@ -334,7 +311,7 @@ TEST(create_server_cannot_watch)
 
     the_server = NULL;
     server_status = 1;
-    fail_set = true;
+    th_bf.fail_set = true;
     CHECK_ERR(aiotp_loop_create_server(loop, rec_factory, NULL, "127.0.0.1", 0, NULL, on_server,
                                        NULL),
               0);
@@ -376,7 +353,7 @@ static void connect_case(int which)
     } else if (which == 1) {
         nonblock_fail = true; /* the socket cannot be made non-blocking */
     } else {
-        fail_set = true; /* the connecting socket cannot be watched */
+        th_bf.fail_set = true; /* the connecting socket cannot be watched */
     }
     CHECK_ERR(aiotp_loop_create_connection(loop, rec_factory, r, "127.0.0.1",
                                            ntohs(a.sin_port), NULL, on_conn, &c),
@@ -384,7 +361,7 @@ static void connect_case(int which)
     for (i = 0; i < 10 && c.calls == 0; i++) {
         pass(loop);
     }
-    fail_set = false;
+    th_bf.fail_set = false;
     CHECK_INT(c.calls, 1);
     if (which == 0) {
         CHECK_ERR(c.status, 0);

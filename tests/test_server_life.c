@@ -437,30 +437,6 @@ TEST(accept_per_connection_error_skipped)
     }
 }
 
-/* A backend whose set() fails on demand, around poll. */
-static bool fail_set;
-static int fs_open(void **st, const aiotp_syscalls *sys, const aiotp_allocator *a)
-{
-    return aiotp_backend_poll()->open(st, sys, a);
-}
-static void fs_close(void *st)
-{
-    aiotp_backend_poll()->close(st);
-}
-static int fs_set(void *st, int fd, unsigned ev)
-{
-    if (fail_set && ev != 0) {
-        return AIOTP_ENOMEM;
-    }
-    return aiotp_backend_poll()->set(st, fd, ev);
-}
-static int fs_wait(void *st, int ms, aiotp_backend_event *out, size_t cap)
-{
-    return aiotp_backend_poll()->wait(st, ms, out, cap);
-}
-static const aiotp_backend failing_set_backend = {sizeof(aiotp_backend), "failing-set", fs_open,
-                                                  fs_close, fs_set, fs_wait};
-
 /* accept() fails with EMFILE once, on demand */
 static bool emfile_once;
 static int fa_accept(void *ctx, int fd, struct sockaddr *a, socklen_t *l)
@@ -494,7 +470,7 @@ TEST(accept_retry_reregister_fails)
     memset(&lo, 0, sizeof(lo));
     lo.size = sizeof(lo);
     lo.syscalls = &sys;
-    lo.backend = &failing_set_backend;
+    lo.backend = th_failing_backend();
     lo.allocator = &fs_alloc;
     CHECK_ERR(aiotp_loop_create(&loop, &lo), 0);
     if (loop == NULL) {
@@ -515,13 +491,13 @@ TEST(accept_retry_reregister_fails)
     CHECK_ERR(aiotp_loop_run_once(loop), 0);
     CHECK_INT(e.calls, 1);
     CHECK_ERR(e.status, -EMFILE);
-    fail_set = true; /* the retry after 1 s cannot re-register */
+    th_bf.fail_set = true; /* the retry after 1 s cannot re-register */
     CHECK_ERR(aiotp_loop_call_later(loop, 1100 * AIOTP_NS_PER_MS, stop_loop, NULL, NULL), 0);
     CHECK_ERR(aiotp_loop_run(loop), 0);
     CHECK_INT(e.calls, 2);
     CHECK_STR(e.message, "Cannot resume accepting; retrying in 1 s");
     CHECK_INT(c.calls, 0);
-    fail_set = false; /* the next retry succeeds */
+    th_bf.fail_set = false; /* the next retry succeeds */
     CHECK_ERR(aiotp_loop_call_later(loop, 1100 * AIOTP_NS_PER_MS, stop_loop, NULL, NULL), 0);
     CHECK_ERR(aiotp_loop_run(loop), 0);
     while (c.calls == 0 && aiotp_loop_run_once(loop) == 0 && e.calls < 10) {
@@ -856,30 +832,6 @@ TEST(oracle_lost_after_failed_write)
 /* A backend wait that fails: the loop returns the error, but the pass has counted (its
    "iter" line is traced) without running the callbacks queued for it, so they run one
    pass late (src/loop.c, iterate()): the oracle sees connection_made a pass late. */
-static int fail_waits;
-static int fw_open(void **st, const aiotp_syscalls *sys, const aiotp_allocator *a)
-{
-    return aiotp_backend_poll()->open(st, sys, a);
-}
-static void fw_close(void *st)
-{
-    aiotp_backend_poll()->close(st);
-}
-static int fw_set(void *st, int fd, unsigned ev)
-{
-    return aiotp_backend_poll()->set(st, fd, ev);
-}
-static int fw_wait(void *st, int ms, aiotp_backend_event *out, size_t cap)
-{
-    if (fail_waits > 0) {
-        fail_waits--;
-        return -EBADF;
-    }
-    return aiotp_backend_poll()->wait(st, ms, out, cap);
-}
-static const aiotp_backend failing_wait_backend = {sizeof(aiotp_backend), "failing-wait",
-                                                   fw_open, fw_close, fw_set, fw_wait};
-
 static aiotp_oracle *bw_oracle;
 static size_t bw_lines;
 static void *bw_alloc(void *ctx, size_t n)
@@ -911,7 +863,7 @@ TEST(loop_backend_error_pass)
 
     memset(&lo, 0, sizeof(lo));
     lo.size = sizeof(lo);
-    lo.backend = &failing_wait_backend;
+    lo.backend = th_failing_backend();
     lo.allocator = &fs_alloc;
     CHECK_ERR(aiotp_oracle_new(NULL, &oa, &bw_oracle), 0);
     CHECK_ERR(aiotp_loop_create(&loop, &lo), 0);
@@ -923,7 +875,7 @@ TEST(loop_backend_error_pass)
     memset(&d, 0, sizeof(d));
     CHECK_ERR(aiotp_loop_connect_accepted_socket(loop, cli_factory, r, sv[0], on_conn, &d), 0);
     CHECK_ERR(aiotp_loop_run_once(loop), 0);      /* the wrap: the transport is made */
-    fail_waits = 1;
+    th_bf.fail_waits = 1;
     CHECK_ERR(aiotp_loop_run_once(loop), -EBADF); /* the backend fails this pass */
     for (i = 0; i < 5 && d.calls == 0; i++) {
         CHECK_ERR(aiotp_loop_run_once(loop), 0);
