@@ -433,12 +433,17 @@ static int e_factory(void *arg, const aiotp_protocol **proto, void **data)
     return 0;
 }
 static int e_reports;
+static int e_other;
 static void e_handler(aiotp_loop *loop, const aiotp_exception_context *ctx, void *arg)
 {
     (void)loop;
     (void)arg;
     if (ctx->status == -EMFILE) {
         e_reports++;
+    } else {
+        e_other++;
+        fprintf(stderr, "emfile: unexpected report: %s (%s)\n", ctx->message,
+                aiotp_err_name(ctx->status));
     }
 }
 static void stop_cb(aiotp_loop *loop, void *arg)
@@ -466,6 +471,9 @@ TEST(accept_emfile_recovers_without_spinning)
     int cl[NCLIENTS];
     int fillers[20000];
     int nfill = 0;
+    struct rlimit saved;
+    struct rlimit low;
+    size_t expect = NCLIENTS;
     double c0;
     double w0;
     double cpu;
@@ -483,6 +491,7 @@ TEST(accept_emfile_recovers_without_spinning)
     e_accepted = 0;
     e_lost = 0;
     e_reports = 0;
+    e_other = 0;
     server = NULL;
     aiotp_loop_set_exception_handler(loop, e_handler, NULL);
     CHECK_ERR(aiotp_loop_create_server(loop, e_factory, NULL, "127.0.0.1", 0, NULL, on_server,
@@ -495,7 +504,12 @@ TEST(accept_emfile_recovers_without_spinning)
         cl[i] = socket(AF_INET, SOCK_STREAM, 0);
         CHECK_INT(connect(cl[i], (struct sockaddr *)&a, sizeof(a)), 0); /* in the backlog */
     }
-    /* run out of fds, leaving room for two accepts */
+    /* run out of fds, leaving room for two accepts: a soft limit a few fds above the lowest
+       free one (not the whole table: valgrind keeps fds of its own at the top), filled */
+    CHECK_INT(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    low = saved;
+    low.rlim_cur = (rlim_t)th_lowest_free_fd() + 8;
+    CHECK_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
     while (nfill < 20000) {
         int fd = open("/dev/null", O_RDONLY);
         if (fd < 0) {
@@ -521,14 +535,21 @@ TEST(accept_emfile_recovers_without_spinning)
     while (nfill > 0) {
         close(fillers[--nfill]);
     }
+    CHECK_INT(setrlimit(RLIMIT_NOFILE, &saved), 0);
     t_free = now_s();
-    while (e_accepted < NCLIENTS && now_s() - t_free < 5) {
+    /* under valgrind an accept() over its fd limit takes the connection and closes it
+       (valgrind's emulation of EMFILE): each EMFILE report then cost one client */
+    if (getenv("LD_PRELOAD") != NULL && strstr(getenv("LD_PRELOAD"), "vgpreload") != NULL) {
+        expect = NCLIENTS - (size_t)e_reports;
+    }
+    while (e_accepted < expect && now_s() - t_free < 5) {
         CHECK_ERR(aiotp_loop_call_later(loop, 100 * AIOTP_NS_PER_MS, stop_cb, NULL, NULL), 0);
         CHECK_ERR(aiotp_loop_run(loop), 0);
     }
-    printf("emfile: all %d accepted %.2f s after the fds were freed\n", NCLIENTS,
-           now_s() - t_free);
-    CHECK_SIZE(e_accepted, NCLIENTS);
+    printf("emfile: %zu of %d accepted %.2f s after the fds were freed\n", e_accepted,
+           NCLIENTS, now_s() - t_free);
+    CHECK_INT(e_other, 0);
+    CHECK_SIZE(e_accepted, expect);
     CHECK(now_s() - t_free < 2.5);
     for (i = 0; i < NCLIENTS; i++) {
         close(cl[i]);

@@ -301,7 +301,7 @@ static int srv_data(aiotp_transport *t, void *d, const void *buf, size_t n)
     if (rc != 0) {
         /* the transport failed in write(): connection_lost(error) follows. (Returning rc
            from here as well is judged wrongly by the oracle when rc is ECLOSED: see
-           server_life.oracle_lost_after_failed_write.) */
+           known_defects.oracle_lost_after_failed_write.) */
         e->write_err = rc;
     }
     return 0;
@@ -695,7 +695,7 @@ static void syscall_sweep(bool sim, int stride)
             long k;
             if (s == S_POLL) {
                 /* a failing backend wait: the loop's pass counts without running its
-                   callbacks (loop.c; server_life.loop_backend_error_pass, marked
+                   callbacks (loop.c; known_defects.loop_backend_error_pass, marked
                    WILL_FAIL until the loop's owner fixes it) */
                 continue;
             }
