@@ -58,6 +58,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fz_asan.h"
 #include "aiotp/oracle.h"
 #include "trace_check_main.h"
 
@@ -107,21 +108,8 @@ static void fail(const char *what, const char *fmt, ...)
    stability), with poisoned gaps between the blocks and poisoned free space under ASan,
    so overflows and uses after free are still caught. A block that does not fit comes
    from malloc. */
-#if defined(__SANITIZE_ADDRESS__)
-#define FZ_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FZ_ASAN 1
-#endif
-#endif
-#ifdef FZ_ASAN
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
+/* (ASan's quarantine: fz_asan.h) */
+FZ_ASAN_DEFAULT_OPTIONS()
 
 #define ARENA ((size_t)4 << 20)
 #define GAP 64u /* poisoned bytes after each block */

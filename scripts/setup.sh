@@ -14,10 +14,11 @@ if [ "${1:-}" = "--build" ]; then
   build_only=1
 else
   need_pkgs=(cmake make gcc g++ clang python3 valgrind frama-c-base why3 z3 cvc4 cvc5 jq
-             graphviz afl++ clang-14 lld-14 llvm-14 llvm libclang-rt-14-dev doxygen pkgconf)
+             graphviz afl++ clang-14 lld-14 llvm-14 llvm libclang-rt-14-dev doxygen pkgconf
+             gcovr)
   need_cmds=(cmake make gcc g++ clang clang++ python3 valgrind frama-c why3 z3 cvc4 cvc5 jq
              dot afl-fuzz afl-clang-fast afl-cmin afl-showmap clang-14 ld.lld-14
-             llvm-symbolizer timeout doxygen pkg-config nm objdump)
+             llvm-symbolizer timeout doxygen pkg-config nm objdump gcovr)
   build_only=0
 fi
 

@@ -110,7 +110,10 @@ static int start_connect(struct aiotp__req *r, const struct sockaddr *addr, sock
     if (rc == 0) {
         return 0;
     }
-    if (rc == -EINPROGRESS || rc == -EAGAIN || rc == -EINTR) {
+    /* METH-7: only EINPROGRESS (and EINTR: POSIX goes on connecting) mean "in progress";
+       EAGAIN (a Unix listener's backlog is full, no ephemeral port) started nothing and
+       fails this attempt */
+    if (rc == -EINPROGRESS || rc == -EINTR) {
         rc = aiotp__set_writer(r->loop, r->fd, connect_ready, r);
         if (rc < 0) {
             return rc;
@@ -205,16 +208,13 @@ void aiotp_connect_options_init(aiotp_connect_options *opts)
     }
 }
 
-/* METH-6: an existing socket must be a stream socket; made non-blocking. */
+/* METH-6: an existing socket must be a stream socket; made non-blocking. (sock >= 0:
+   aiotp__req_claim_fd checked it.) */
 static int check_stream_socket(aiotp_loop *loop, int sock)
 {
     int type = 0;
     socklen_t len = sizeof(type);
-    int rc;
-    if (sock < 0) {
-        return AIOTP_EBADF;
-    }
-    rc = loop->sys->getsockopt(loop->sys->ctx, sock, SOL_SOCKET, SO_TYPE, &type, &len);
+    int rc = loop->sys->getsockopt(loop->sys->ctx, sock, SOL_SOCKET, SO_TYPE, &type, &len);
     if (rc < 0) {
         return rc;
     }
@@ -228,7 +228,10 @@ static int start_wrap(aiotp_loop *loop, aiotp_protocol_factory_fn factory, void 
                       int sock, aiotp_connect_cb cb, void *cb_arg)
 {
     struct aiotp__req tmpl;
-    int rc = check_stream_socket(loop, sock);
+    int rc = aiotp__req_claim_fd(loop, sock);
+    if (rc == 0) {
+        rc = check_stream_socket(loop, sock);
+    }
     if (rc < 0) {
         return rc;
     }
@@ -239,7 +242,7 @@ static int start_wrap(aiotp_loop *loop, aiotp_protocol_factory_fn factory, void 
     tmpl.ccb = cb;
     tmpl.cb_arg = cb_arg;
     tmpl.fd = sock;
-    return aiotp__req_start(loop, &tmpl, NULL, wrap_step, NULL);
+    return aiotp__req_start(loop, &tmpl, NULL, wrap_step);
 }
 
 static int check_opts(const aiotp_connect_options *opts)
@@ -290,7 +293,7 @@ int aiotp_loop_create_connection(aiotp_loop *loop, aiotp_protocol_factory_fn fac
     tmpl.port = port;
     tmpl.family = opts != NULL ? opts->family : AF_UNSPEC;
     tmpl.fd = -1;
-    return aiotp__req_start(loop, &tmpl, host, tcp_step, NULL);
+    return aiotp__req_start(loop, &tmpl, host, tcp_step);
 }
 
 int aiotp_loop_create_unix_connection(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
@@ -325,7 +328,7 @@ int aiotp_loop_create_unix_connection(aiotp_loop *loop, aiotp_protocol_factory_f
     tmpl.ccb = cb;
     tmpl.cb_arg = cb_arg;
     tmpl.fd = -1;
-    return aiotp__req_start(loop, &tmpl, NULL, unix_step, NULL);
+    return aiotp__req_start(loop, &tmpl, NULL, unix_step);
 }
 
 int aiotp_loop_connect_accepted_socket(aiotp_loop *loop, aiotp_protocol_factory_fn factory,

@@ -35,13 +35,6 @@ aiotp__dgram *aiotp__dgram_of(aiotp_transport *t)
     return t != NULL && t->ops == &dgram_ops ? as_dgram(t) : NULL;
 }
 
-/* The socket belongs to the transport until its connection_lost has run. */
-static bool dgram_fd_busy(void *owner)
-{
-    aiotp__dgram *t = owner;
-    return t->st.ph != AIOTP__DG_PH_LOST;
-}
-
 /* ---- addresses ------------------------------------------------------------------------- */
 
 /* Same address (family, address, port; Unix: path). */
@@ -471,7 +464,7 @@ int aiotp__dgram_create(aiotp_loop *loop, int fd, const aiotp_protocol *proto, v
     t->x_fd.u.fd = fd;
 
     aiotp__transport_init(&t->base, loop, &dgram_ops, &dgram_obj_ops, proto, pdata);
-    aiotp__fd_set_owner(loop, fd, t, dgram_fd_busy);
+    aiotp__transport_own_fd(&t->base, fd); /* until connection_lost has run (LOOP-8) */
     if (aiotp__tracing(loop)) {
         trace_open(t);
     }

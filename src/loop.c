@@ -269,9 +269,9 @@ int aiotp_loop_create(aiotp_loop **out, const aiotp_loop_options *opts)
             s = opts->syscalls;
         }
     }
-    if (a->alloc == NULL || a->realloc == NULL || a->free == NULL ||
-        b->size != sizeof(*b) || b->open == NULL || b->close == NULL || b->set == NULL ||
-        b->wait == NULL || s->size != sizeof(*s)) {
+    if (!aiotp__allocator_complete(a) || b->size != sizeof(*b) || b->open == NULL ||
+        b->close == NULL || b->set == NULL || b->wait == NULL ||
+        !aiotp__syscalls_complete(s)) { /* LOOP-10 */
         return AIOTP_EINVAL;
     }
     loop = a->alloc(a->ctx, sizeof(*loop));
@@ -652,17 +652,23 @@ void aiotp__fd_forget(aiotp_loop *loop, int fd)
     }
 }
 
+bool aiotp__fd_owned(const aiotp_loop *loop, int fd)
+{
+    const aiotp__fdreg *r;
+    if (fd < 0 || (size_t)fd >= loop->fds_cap) {
+        return false;
+    }
+    r = &loop->fds[fd];
+    return r->owner != NULL && (r->owner_busy == NULL || r->owner_busy(r->owner));
+}
+
 static int user_fd_check(aiotp_loop *loop, int fd)
 {
-    aiotp__fdreg *r;
     if (fd < 0) {
         return AIOTP_EBADF;
     }
-    if ((size_t)fd < loop->fds_cap) {
-        r = &loop->fds[fd];
-        if (r->owner != NULL && r->owner_busy != NULL && r->owner_busy(r->owner)) {
-            return AIOTP_EBUSY; /* LOOP-8 */
-        }
+    if (aiotp__fd_owned(loop, fd)) {
+        return AIOTP_EBUSY; /* LOOP-8 */
     }
     return 0;
 }

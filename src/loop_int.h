@@ -50,7 +50,8 @@ typedef struct aiotp__obj_ops {
        user callback and without touching any other object (they are torn down too) */
     void (*teardown)(aiotp__obj *o);
     /* runs once after the pass in which aiotp__obj_defer(o) was called (e.g. the loop's
-       reference to a transport whose connection_lost ran is dropped there) */
+       reference to a transport whose connection_lost ran is dropped there); NULL for an
+       object that never calls aiotp__obj_defer */
     void (*deferred)(aiotp__obj *o);
 } aiotp__obj_ops;
 
@@ -149,6 +150,11 @@ struct aiotp_loop {
     bool freeing;         /* aiotp_loop_free is tearing the objects down */
 };
 
+/* LOOP-10 (src/sys_posix.c): every function pointer of the table is set (and its size
+   is this build's). */
+bool aiotp__syscalls_complete(const aiotp_syscalls *s);
+bool aiotp__allocator_complete(const aiotp_allocator *a);
+
 /* Allocation through the loop's allocator. */
 void *aiotp__alloc(aiotp_loop *loop, size_t n);
 void *aiotp__realloc(aiotp_loop *loop, void *p, size_t n);
@@ -168,7 +174,12 @@ void aiotp__clear_writer(aiotp_loop *loop, int fd);
 /* Make sure fd fits in the registry (so later set_* calls for it cannot fail on
    memory). */
 int aiotp__fd_reserve(aiotp_loop *loop, int fd);
+/* Mark fd as used by an object (a transport, a server, a pending request): user
+   watchers on it are refused with AIOTP_EBUSY while busy(owner) is true (busy NULL:
+   always), and so is wrapping it again (LOOP-8, METH-8). aiotp__fd_forget clears it. */
 void aiotp__fd_set_owner(aiotp_loop *loop, int fd, void *owner, bool (*busy)(void *));
+/* fd is used by an object that forbids user watchers now. */
+bool aiotp__fd_owned(const aiotp_loop *loop, int fd);
 /* Forget everything about fd (before it is closed). */
 void aiotp__fd_forget(aiotp_loop *loop, int fd);
 

@@ -17,19 +17,14 @@ static void req_teardown(aiotp__obj *o)
     aiotp__req_free((struct aiotp__req *)(void *)o);
 }
 
-static void req_deferred(aiotp__obj *o)
-{
-    (void)o; /* requests never defer */
-}
-
 static const aiotp__obj_ops req_obj_ops = {
     .name = "request",
     .teardown = req_teardown,
-    .deferred = req_deferred,
+    .deferred = NULL, /* a request never asks (aiotp__obj_defer) */
 };
 
 int aiotp__req_start(aiotp_loop *loop, struct aiotp__req *tmpl, const char *host,
-                     aiotp_callback_fn step, struct aiotp__req **out)
+                     aiotp_callback_fn step)
 {
     struct aiotp__req *r = aiotp__alloc(loop, sizeof(*r));
     int rc;
@@ -60,10 +55,24 @@ int aiotp__req_start(aiotp_loop *loop, struct aiotp__req *tmpl, const char *host
         return rc;
     }
     aiotp__obj_link(loop, &r->obj, &req_obj_ops);
-    if (out != NULL) {
-        *out = r;
+    if (r->fd >= 0) {
+        /* a user socket being wrapped is the request's until the transport (or server)
+           takes it: wrapping it again is refused (METH-8); the slot was reserved by
+           aiotp__req_claim_fd */
+        aiotp__fd_set_owner(loop, r->fd, r, NULL);
     }
     return 0;
+}
+
+int aiotp__req_claim_fd(aiotp_loop *loop, int sock)
+{
+    if (sock < 0) {
+        return AIOTP_EBADF;
+    }
+    if (aiotp__fd_owned(loop, sock)) {
+        return AIOTP_EBUSY;
+    }
+    return aiotp__fd_reserve(loop, sock);
 }
 
 void aiotp__req_free(struct aiotp__req *r)

@@ -54,7 +54,12 @@ struct aiotp__req {
 
 /* Allocate a request (copies host), link it into the loop, schedule `step`. */
 int aiotp__req_start(aiotp_loop *loop, struct aiotp__req *tmpl, const char *host,
-                     aiotp_callback_fn step, struct aiotp__req **out);
+                     aiotp_callback_fn step);
+/* METH-8: may the user's socket `sock` be wrapped (connect_accepted_socket,
+   create_connection(sock=), create_server(sock=))? 0, AIOTP_EBADF (negative),
+   AIOTP_EBUSY (it belongs to a live transport, server or pending request of this loop),
+   AIOTP_ENOMEM (no registry slot for it). */
+int aiotp__req_claim_fd(aiotp_loop *loop, int sock);
 /* Unlink and free (closes fd, frees addrinfo). */
 void aiotp__req_free(struct aiotp__req *r);
 /* Report a protocol table that a factory returned and the transport refused, naming the

@@ -27,7 +27,8 @@ typedef struct aiotp__waiter {
 struct aiotp_server {
     aiotp__obj obj;           /* the loop's object header: first */
     aiotp_loop *loop;
-    unsigned refs;            /* the loop's reference + aiotp_server_retain() */
+    unsigned refs;            /* the loop's + user_refs + internal holds */
+    unsigned user_refs;       /* taken with aiotp_server_retain() */
     bool loop_ref;            /* the loop still holds its reference */
     aiotp__srv_state state;
     aiotp_protocol_factory_fn factory;
@@ -35,16 +36,29 @@ struct aiotp_server {
     int backlog;
     int *fds;                 /* listening sockets */
     size_t nfds;
-    bool *paused;             /* per socket: reader removed after EMFILE */
+    bool *paused;             /* per socket: reader removed after an accept error */
     size_t active;            /* live connections accepted by this server */
-    aiotp__waiter *waiters;   /* wait_closed() callbacks */
+    aiotp__waiter *waiters;   /* wait_closed() callbacks, in call order */
     size_t nwaiters;
     size_t waiters_cap;
-    bool notify_queued;       /* a wake-up of the waiters is scheduled */
+    size_t reserved;          /* ready-queue entries reserved for waiters (one each) */
+    bool notify_queued;       /* a wake-up of the waiters is queued (holds a reference) */
+    bool completed;           /* a wait_closed completion has been delivered */
+    unsigned held;            /* references to drop after the current pass */
     bool stop_loop_on_close;  /* serve_forever is running */
 };
 
-/* ---- lifetime --------------------------------------------------------------------------- */
+/* ---- lifetime (SRV-10) ----------------------------------------------------------------
+
+   The loop holds a reference from creation until the server is closed, its last
+   connection is gone, and a wait_closed completion has been delivered with no other
+   waiter left; it is dropped after that pass. So the documented sequence (close(), then
+   wait_closed() from any later callback, even from inside a wait_closed completion) is
+   safe without retain(); a server nobody waits for stays (closed, without sockets) until
+   the loop is freed. Every wait_closed reserves its ready-queue entry when it is called,
+   so a completion can never be lost for lack of memory later (in close() or when the
+   last connection goes). A queued notification, a pending retry timer, a running
+   accept handler and serve_forever each hold a reference. */
 
 static void server_free(aiotp_server *s)
 {
@@ -57,6 +71,8 @@ static void server_free(aiotp_server *s)
             (void)loop->sys->close(loop->sys->ctx, s->fds[i]);
         }
     }
+    /* (s->reserved > 0 only at aiotp_loop_free: every waiter keeps the loop's
+       reference, and the loop's ready queue goes with it) */
     aiotp__free(loop, s->fds);
     aiotp__free(loop, s->paused);
     aiotp__free(loop, s->waiters);
@@ -76,9 +92,26 @@ static void server_teardown(aiotp__obj *o)
     server_free((aiotp_server *)(void *)o);
 }
 
+static bool finished(const aiotp_server *s)
+{
+    return s->state == AIOTP__SRV_CLOSED && s->active == 0;
+}
+
+/* After a pass in which completions ran: the notifications' references go, and the
+   loop's too once nobody waits any more. */
 static void server_deferred(aiotp__obj *o)
 {
-    (void)o; /* servers never defer */
+    aiotp_server *s = (aiotp_server *)(void *)o;
+    unsigned drop = s->held;
+    s->held = 0;
+    if (s->loop_ref && s->completed && finished(s) && s->nwaiters == 0 && !s->notify_queued) {
+        s->loop_ref = false;
+        drop++;
+    }
+    s->refs -= drop;
+    if (s->refs == 0) {
+        server_free(s);
+    }
 }
 
 static const aiotp__obj_ops server_obj_ops = {
@@ -90,46 +123,59 @@ static const aiotp__obj_ops server_obj_ops = {
 void aiotp_server_retain(aiotp_server *s)
 {
     if (s != NULL) {
+        s->user_refs++;
         s->refs++;
     }
 }
 
 void aiotp_server_release(aiotp_server *s)
 {
-    if (s != NULL && s->refs > 0) {
+    /* only references taken with retain() can be given back */
+    if (s != NULL && s->user_refs > 0) {
+        s->user_refs--;
         unref(s);
     }
 }
 
-/* Run the wait_closed callbacks once the server is closed and idle (SRV-5). */
+static void notify_cb(aiotp_loop *loop, void *arg);
+
+/* Queue the waiters' wake-up once the server is closed and idle (SRV-5): through the
+   loop, so waiters never run inside close() or connection_lost(). Uses the entry the
+   first waiter reserved: cannot fail. */
+static void maybe_notify(aiotp_server *s)
+{
+    if (finished(s) && s->nwaiters > 0 && !s->notify_queued) {
+        s->notify_queued = true;
+        s->refs++; /* the queued notification's */
+        s->reserved--;
+        aiotp__push_promised(s->loop, notify_cb, s);
+    }
+}
+
+/* Run the waiters that were there when the wake-up was queued or before it ran; those
+   added by their completions get the next pass. */
 static void notify_cb(aiotp_loop *loop, void *arg)
 {
     aiotp_server *s = arg;
-    (void)loop;
+    size_t n = s->nwaiters;
+    size_t i;
     s->notify_queued = false;
-    while (s->nwaiters > 0 && s->state == AIOTP__SRV_CLOSED && s->active == 0) {
+    if (n > 1) {
+        aiotp__rq_unreserve(loop, n - 1); /* the first one's entry was this call */
+        s->reserved -= n - 1;
+    }
+    for (i = 0; i < n; i++) {
         aiotp__waiter w = s->waiters[0];
         memmove(s->waiters, s->waiters + 1, (s->nwaiters - 1) * sizeof(*s->waiters));
         s->nwaiters--;
+        s->completed = true;
         w.cb(w.arg, 0, s);
     }
-    if (s->state == AIOTP__SRV_CLOSED && s->active == 0 && s->nwaiters == 0 && s->loop_ref) {
-        s->loop_ref = false;
-        unref(s);
-    }
-}
-
-static void maybe_finish(aiotp_server *s)
-{
-    if (s->state == AIOTP__SRV_CLOSED && s->active == 0 && !s->notify_queued) {
-        /* through the loop, so waiters never run inside close() or connection_lost() */
-        if (aiotp_loop_call_soon(s->loop, notify_cb, s, NULL) == 0) {
-            s->notify_queued = true;
-        } else if (s->nwaiters == 0 && s->loop_ref) {
-            s->loop_ref = false; /* nobody waits: release without the loop */
-            unref(s);
-        }
-    }
+    maybe_notify(s);
+    /* the notification's reference goes after this pass, so the server stays valid for
+       the rest of it (also when it was the last one) */
+    s->held++;
+    aiotp__obj_defer(&s->obj);
 }
 
 /* A connection accepted by s was lost (its transport's on_lost hook). */
@@ -137,7 +183,7 @@ static void connection_gone(void *arg)
 {
     aiotp_server *s = arg;
     s->active--;
-    maybe_finish(s);
+    maybe_notify(s);
 }
 
 /* ---- accepting --------------------------------------------------------------------------- */
@@ -165,19 +211,53 @@ static int index_of(const aiotp_server *s, int fd)
     return -1;
 }
 
+/* Stop accepting on socket k and try again after 1 s (SRV-6, SRV-11). The timer holds
+   a reference. If no timer can be had, the socket stays watched (the loop's level
+   triggering retries at the next pass). */
+static void pause_accepting(aiotp_server *s, size_t k);
+
 static void retry_accept(aiotp_loop *loop, void *arg)
 {
     aiotp_server *s = arg;
     size_t i;
+    bool again = false;
     (void)loop;
     for (i = 0; i < s->nfds; i++) {
         if (s->paused[i] && s->state == AIOTP__SRV_SERVING) {
-            if (aiotp__set_reader(s->loop, s->fds[i], accept_ready, s) == 0) {
+            int rc = aiotp__set_reader(s->loop, s->fds[i], accept_ready, s);
+            if (rc == 0) {
                 s->paused[i] = false;
+            } else {
+                /* SRV-11: never paused for good: report it and try again later */
+                server_report(s, "Cannot resume accepting; retrying in 1 s", rc);
+                again = true;
             }
         }
     }
+    /* (the timer's slot was just freed by the loop, so scheduling the next one reuses it) */
+    if (again && aiotp_loop_call_later(s->loop, ACCEPT_RETRY_DELAY, retry_accept, s, NULL) == 0) {
+        s->refs++;
+    }
     unref(s); /* the timer's reference */
+}
+
+static void pause_accepting(aiotp_server *s, size_t k)
+{
+    bool timer_pending = false;
+    size_t i;
+    for (i = 0; i < s->nfds; i++) {
+        timer_pending = timer_pending || s->paused[i];
+    }
+    aiotp__clear_reader(s->loop, s->fds[k]);
+    s->paused[k] = true;
+    if (timer_pending) {
+        return; /* one retry timer serves every paused socket */
+    }
+    if (aiotp_loop_call_later(s->loop, ACCEPT_RETRY_DELAY, retry_accept, s, NULL) == 0) {
+        s->refs++;
+    } else if (aiotp__set_reader(s->loop, s->fds[k], accept_ready, s) == 0) {
+        s->paused[k] = false;
+    }
 }
 
 static void accept_one(aiotp_server *s, int c, const struct sockaddr *addr, socklen_t alen)
@@ -211,44 +291,75 @@ static void accept_one(aiotp_server *s, int c, const struct sockaddr *addr, sock
     s->active++;
 }
 
+/* accept() errors that concern one pending connection, not the listening socket: the
+   connection is gone, try the next one (Linux accept(2): "treat them like EAGAIN"). */
+static bool per_connection_error(int e)
+{
+    switch (-e) {
+    case ECONNABORTED:
+    case EPROTO:
+    case ENETDOWN:
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case ENOPROTOOPT:
+    case EOPNOTSUPP:
+    case EPERM:
+#ifdef EHOSTDOWN
+    case EHOSTDOWN:
+#endif
+#ifdef ENONET
+    case ENONET:
+#endif
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void accept_ready(aiotp_loop *loop, int fd, void *arg)
 {
     aiotp_server *s = arg;
     const aiotp_syscalls *sys = loop->sys;
     int i;
 
+    s->refs++; /* the factory may close the server, the wait_closed may complete: the
+                  server stays valid until this handler returns (SRV-10) */
     /* SRV-2: accept up to backlog connections per wakeup */
     for (i = 0; i < s->backlog && s->state == AIOTP__SRV_SERVING; i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
         int c = sys->accept(sys->ctx, fd, (struct sockaddr *)&ss, &len);
+        int k;
         if (c >= 0) {
             accept_one(s, c, (const struct sockaddr *)&ss, len);
             continue;
         }
-        if (c == -EAGAIN || c == -EWOULDBLOCK || c == -EINTR || c == -ECONNABORTED) {
+#if EWOULDBLOCK != EAGAIN
+        if (c == -EWOULDBLOCK) {
             break;
         }
+#endif
+        if (c == -EAGAIN || c == -EINTR) {
+            break;
+        }
+        if (per_connection_error(c)) {
+            continue;
+        }
+        k = index_of(s, fd);
         if (c == -EMFILE || c == -ENFILE || c == -ENOBUFS || c == -ENOMEM) {
             /* SRV-6: report once, stop accepting on this socket, retry after 1 s */
-            int k = index_of(s, fd);
             server_report(s, "socket.accept() out of system resource", c);
-            if (k >= 0) {
-                aiotp__clear_reader(loop, fd);
-                s->paused[k] = true;
-                if (aiotp_loop_call_later(loop, ACCEPT_RETRY_DELAY, retry_accept, s, NULL) ==
-                    0) {
-                    s->refs++;
-                } else {
-                    (void)aiotp__set_reader(loop, fd, accept_ready, s);
-                    s->paused[k] = false;
-                }
-            }
-            break;
+        } else {
+            /* SRV-11: any other error (the socket is not listening, ...): the same,
+               rather than a report at every pass */
+            server_report(s, "Error on accept()", c);
         }
-        server_report(s, "Error on accept()", c);
+        if (k >= 0) {
+            pause_accepting(s, (size_t)k);
+        }
         break;
     }
+    unref(s);
 }
 
 static int start_serving(aiotp_server *s)
@@ -405,14 +516,19 @@ void aiotp__listen_step(aiotp_loop *loop, void *arg)
                 (void)loop->sys->close(loop->sys->ctx, fd);
             }
         }
-    } else if (r->sopts.sock >= 0) {
-        /* METH-1: once the method returned 0 the socket is the library's; on failure
-           it is closed like any other */
-        rc = add_fd(s, r->sopts.sock);
+    } else if (r->fd >= 0) {
+        /* METH-1: once the method returned 0 the socket is the library's (the request
+           held it); on failure it is closed like any other. SRV-10: listen() as CPython
+           does, so a bound socket that is not listening yet works */
+        int sock = r->fd;
+        r->fd = -1;
+        aiotp__fd_forget(loop, sock);
+        rc = loop->sys->listen(loop->sys->ctx, sock, r->sopts.backlog);
         if (rc == 0) {
-            rc = aiotp__fd_reserve(loop, r->sopts.sock);
-        } else {
-            (void)loop->sys->close(loop->sys->ctx, r->sopts.sock);
+            rc = add_fd(s, sock);
+        }
+        if (rc != 0) {
+            (void)loop->sys->close(loop->sys->ctx, sock);
         }
     } else {
         struct addrinfo hints;
@@ -423,7 +539,10 @@ void aiotp__listen_step(aiotp_loop *loop, void *arg)
         hints.ai_socktype = SOCK_STREAM;
         hints.ai_flags = AI_PASSIVE;
         snprintf(port, sizeof(port), "%d", r->port);
-        rc = loop->sys->getaddrinfo(loop->sys->ctx, r->host, port, &hints, &r->ai);
+        /* SRV-1: no host or "" means every interface, as CPython's host='' */
+        rc = loop->sys->getaddrinfo(loop->sys->ctx,
+                                    r->host != NULL && r->host[0] != '\0' ? r->host : NULL,
+                                    port, &hints, &r->ai);
         if (rc != 0) {
             r->ai = NULL;
             rc = aiotp__gai_error(rc);
@@ -514,12 +633,17 @@ static int listen_common(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
     return 0;
 }
 
-/* SRV-7: an existing socket must be a listening-capable stream socket. */
+/* SRV-7: an existing socket must be a listening-capable stream socket, not one this
+   loop already uses (METH-8). */
 static int check_listen_socket(aiotp_loop *loop, int sock)
 {
     int type = 0;
     socklen_t len = sizeof(type);
-    int rc = loop->sys->getsockopt(loop->sys->ctx, sock, SOL_SOCKET, SO_TYPE, &type, &len);
+    int rc = aiotp__req_claim_fd(loop, sock);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = loop->sys->getsockopt(loop->sys->ctx, sock, SOL_SOCKET, SO_TYPE, &type, &len);
     if (rc < 0) {
         return rc;
     }
@@ -549,11 +673,12 @@ int aiotp_loop_create_server(aiotp_loop *loop, aiotp_protocol_factory_fn factory
         if (rc != 0) {
             return rc;
         }
+        tmpl.fd = tmpl.sopts.sock;
     } else if (port < 0 || port > 65535) {
         return AIOTP_EINVAL;
     }
     tmpl.port = port;
-    return aiotp__req_start(loop, &tmpl, host, aiotp__listen_step, NULL);
+    return aiotp__req_start(loop, &tmpl, host, aiotp__listen_step);
 }
 
 int aiotp_loop_create_unix_server(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
@@ -575,6 +700,7 @@ int aiotp_loop_create_unix_server(aiotp_loop *loop, aiotp_protocol_factory_fn fa
         if (rc != 0) {
             return rc;
         }
+        tmpl.fd = tmpl.sopts.sock;
         tmpl.kind = AIOTP__REQ_LISTEN_TCP; /* same path: adopt the socket */
     } else {
         rc = aiotp__unix_addr(path, &tmpl.un, &tmpl.un_len);
@@ -583,7 +709,7 @@ int aiotp_loop_create_unix_server(aiotp_loop *loop, aiotp_protocol_factory_fn fa
         }
         tmpl.kind = AIOTP__REQ_LISTEN_UNIX;
     }
-    return aiotp__req_start(loop, &tmpl, NULL, aiotp__listen_step, NULL);
+    return aiotp__req_start(loop, &tmpl, NULL, aiotp__listen_step);
 }
 
 int aiotp_server_close(aiotp_server *s)
@@ -606,7 +732,7 @@ int aiotp_server_close(aiotp_server *s)
     if (s->stop_loop_on_close) {
         aiotp_loop_stop(s->loop);
     }
-    maybe_finish(s);
+    maybe_notify(s); /* needs no memory (SRV-10) */
     return 0;
 }
 
@@ -625,6 +751,7 @@ int aiotp_server_start_serving(aiotp_server *s)
 
 int aiotp_server_wait_closed(aiotp_server *s, aiotp_server_cb cb, void *arg)
 {
+    int rc;
     if (s == NULL || cb == NULL) {
         return AIOTP_EINVAL;
     }
@@ -637,10 +764,17 @@ int aiotp_server_wait_closed(aiotp_server *s, aiotp_server_cb cb, void *arg)
         s->waiters = p;
         s->waiters_cap = ncap;
     }
+    /* SRV-10: the entry of this completion is reserved now, so nothing later (close(),
+       the last connection going) can lose it for lack of memory */
+    rc = aiotp__rq_reserve(s->loop, 1);
+    if (rc != 0) {
+        return rc;
+    }
+    s->reserved++;
     s->waiters[s->nwaiters].cb = cb;
     s->waiters[s->nwaiters].arg = arg;
     s->nwaiters++;
-    maybe_finish(s);
+    maybe_notify(s);
     return 0;
 }
 

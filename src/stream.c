@@ -20,18 +20,22 @@
 #define MSG_NOSIGNAL 0 /* then SO_NOSIGPIPE is set on the socket instead */
 #endif
 
+/* A result that means "try again at the next readiness event": EAGAIN (EWOULDBLOCK where
+   it differs) or EINTR. */
+static bool transient(ssize_t n)
+{
+#if EWOULDBLOCK != EAGAIN
+    if (n == -EWOULDBLOCK) {
+        return true;
+    }
+#endif
+    return n == -EAGAIN || n == -EINTR;
+}
+
 /* Most iovecs one sendmsg() call takes from writelines(). */
 #define IOV_BATCH 64
 
 static const aiotp__transport_ops stream_ops;
-
-/* ---- small helpers --------------------------------------------------------------- */
-
-static bool transport_busy(void *owner)
-{
-    aiotp__stream *t = owner;
-    return !aiotp__stream_is_closing(&t->st);
-}
 
 /* ---- tracing ------------------------------------------------------------------------ */
 
@@ -245,16 +249,18 @@ static void apply_close_actions(aiotp__stream *t, unsigned act, int status)
     }
 }
 
-/* STREAM-ERR-1..3: report (unless a silent OS error), then close at once. */
+/* STREAM-ERR-1..3: close at once, then report (unless a silent OS error). The state
+   changes first (STREAM-ERR-3): a handler that writes to or closes the transport finds
+   it closing, so it cannot fail it again (no recursion) nor turn connection_lost(error)
+   into connection_lost(0). */
 static void stream_fatal(aiotp__stream *t, int status, const char *message, bool os_error)
 {
-    unsigned act;
-    if (!os_error || t->base.loop->debug) {
-        aiotp__transport_report(&t->base, message, status);
-    }
-    act = aiotp__stream_step(&t->st, AIOTP__EV_FATAL, aiotp__wbuf_size(&t->wb) == 0);
+    unsigned act = aiotp__stream_step(&t->st, AIOTP__EV_FATAL, aiotp__wbuf_size(&t->wb) == 0);
     if (!(act & AIOTP__ACT_REFUSED)) {
         apply_close_actions(t, act, status);
+    }
+    if (!os_error || t->base.loop->debug) {
+        aiotp__transport_report(&t->base, message, status);
     }
 }
 
@@ -420,7 +426,7 @@ int aiotp__stream_create(aiotp_loop *loop, int fd, const aiotp_protocol *proto, 
 #endif
 
     aiotp__transport_init(&t->base, loop, &stream_ops, &stream_obj_ops, proto, pdata);
-    aiotp__fd_set_owner(loop, fd, t, transport_busy);
+    aiotp__transport_own_fd(&t->base, fd); /* until connection_lost has run (LOOP-8) */
 
     if (aiotp__tracing(loop)) {
         aiotp__tracef(loop, "t%u open %s", (unsigned)t->base.id,
@@ -484,7 +490,8 @@ aiotp__stream *aiotp__stream_of(aiotp_transport *t)
 
 /* ---- reading -------------------------------------------------------------------------- */
 
-static void on_eof(aiotp__stream *t)
+/* The peer's EOF, told to `proto` (the protocol this read event started with). */
+static void on_eof(aiotp__stream *t, const aiotp_protocol *proto, void *pdata)
 {
     unsigned act = aiotp__stream_step(&t->st, AIOTP__EV_EOF, aiotp__wbuf_size(&t->wb) == 0);
     int rc = 0;
@@ -496,8 +503,8 @@ static void on_eof(aiotp__stream *t)
     if (aiotp__tracing(t->base.loop)) {
         tr_cb(t, "eof_received");
     }
-    if (t->base.proto->eof_received != NULL) {
-        rc = t->base.proto->eof_received(&t->base, t->base.pdata);
+    if (proto->eof_received != NULL) {
+        rc = proto->eof_received(&t->base, pdata);
     }
     if (aiotp__tracing(t->base.loop)) {
         aiotp__tracef(t->base.loop, "t%u ret eof_received %s", (unsigned)t->base.id,
@@ -539,8 +546,8 @@ static void read_streaming(aiotp__stream *t)
             stream_fatal(t, rc, "Fatal error: protocol.data_received() call failed.", false);
         }
     } else if (n == 0) {
-        on_eof(t);
-    } else if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
+        on_eof(t, t->base.proto, t->base.pdata);
+    } else if (!transient(n)) {
         stream_fatal(t, (int)n, "Fatal read error on socket transport", true);
     }
 }
@@ -548,6 +555,10 @@ static void read_streaming(aiotp__stream *t)
 static void read_buffered(aiotp__stream *t)
 {
     aiotp_loop *loop = t->base.loop;
+    /* the protocol that is asked for the buffer (PROTO-BUF-5) */
+    const aiotp_protocol *proto = t->base.proto;
+    uint32_t switches = t->base.proto_switches;
+    void *pdata = t->base.pdata;
     void *buf = NULL;
     size_t len = 0;
     ssize_t n;
@@ -557,7 +568,7 @@ static void read_buffered(aiotp__stream *t)
     if (aiotp__tracing(loop)) {
         aiotp__tracef(loop, "t%u cb get_buffer sizehint=-1", (unsigned)t->base.id);
     }
-    rc = t->base.proto->get_buffer(&t->base, t->base.pdata, -1, &buf, &len);
+    rc = proto->get_buffer(&t->base, pdata, -1, &buf, &len);
     if (rc >= 0 && (buf == NULL || len == 0)) {
         rc = AIOTP_EEMPTYBUF; /* PROTO-BUF-2 */
     }
@@ -576,6 +587,12 @@ static void read_buffered(aiotp__stream *t)
     if (aiotp__stream_step(&t->st, AIOTP__EV_DATA, true) & AIOTP__ACT_REFUSED) {
         return;
     }
+    /* PROTO-BUF-5: a protocol switched inside get_buffer is never told about bytes (or an
+       EOF) of this read event: nothing is received now, the next read event goes to the
+       new protocol, and the old one is never called again */
+    if (t->base.proto_switches != switches) {
+        return;
+    }
     n = loop->sys->recv(loop->sys->ctx, t->fd, buf, len, 0);
     if (n > 0) {
         if (aiotp__tracing(loop)) {
@@ -586,8 +603,8 @@ static void read_buffered(aiotp__stream *t)
                           (unsigned)t->rx_sum);
         }
         rc = 0;
-        if (t->base.proto->buffer_updated != NULL) {
-            rc = t->base.proto->buffer_updated(&t->base, t->base.pdata, (size_t)n);
+        if (proto->buffer_updated != NULL) {
+            rc = proto->buffer_updated(&t->base, pdata, (size_t)n);
         }
         if (aiotp__tracing(loop)) {
             tr_cbret(t, "buffer_updated", rc < 0 ? rc : 0);
@@ -596,8 +613,8 @@ static void read_buffered(aiotp__stream *t)
             stream_fatal(t, rc, "Fatal error: protocol.buffer_updated() call failed.", false);
         }
     } else if (n == 0) {
-        on_eof(t);
-    } else if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
+        on_eof(t, proto, pdata);
+    } else if (!transient(n)) {
         stream_fatal(t, (int)n, "Fatal read error on socket transport", true);
     }
 }
@@ -717,6 +734,30 @@ static int queue_failed(aiotp__stream *t, const void *data, size_t sent, int rc)
     return rc;
 }
 
+/* What write()/writelines() return when this call failed the transport before any of
+   its bytes was accepted: the error, unless the header gives that code another meaning
+   ("nothing was accepted, the transport is unchanged": AIOTP_ENOMEM, AIOTP_EINVAL,
+   AIOTP_ETOOBIG); then AIOTP_ECLOSED, which is true: the data was dropped and
+   connection_lost(error) is scheduled (WRITE-WRITE-10). */
+static int fatal_code(int err)
+{
+    if (err == AIOTP_ENOMEM || err == AIOTP_EINVAL || err == AIOTP_ETOOBIG) {
+        return AIOTP_ECLOSED;
+    }
+    return err;
+}
+
+/* Account the first `n` bytes of bufs (what the kernel took before a failure). */
+static void account_prefix(aiotp__stream *t, const aiotp_buf *bufs, size_t nbufs, size_t n)
+{
+    size_t i;
+    for (i = 0; i < nbufs && n > 0; i++) {
+        size_t a = bufs[i].len < n ? bufs[i].len : n;
+        account_tx(t, bufs[i].base, a);
+        n -= a;
+    }
+}
+
 static void tr_write_ret(aiotp__stream *t, const char *what, int rc)
 {
     aiotp__tracef(t->base.loop, "t%u ret %s %s size=%zu total=%llu sum=%08x", (unsigned)t->base.id, what,
@@ -747,9 +788,9 @@ static int do_write(aiotp__stream *t, const void *data, size_t len)
         n = sys->send(sys->ctx, t->fd, data, len, send_flags());
         if (n >= 0) {
             sent = (size_t)n;
-        } else if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
+        } else if (!transient(n)) {
             stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
-            return (int)n;
+            return fatal_code((int)n);
         }
         if (sent == len) {
             account_tx(t, data, len);
@@ -759,12 +800,15 @@ static int do_write(aiotp__stream *t, const void *data, size_t len)
         if (rc != 0) {
             return queue_failed(t, data, sent, rc);
         }
-        account_tx(t, data, len);
         rc = writer_start(t);
         if (rc != 0) {
+            if (sent > 0) {
+                account_tx(t, data, sent); /* what the kernel took */
+            }
             stream_fatal(t, rc, "Fatal error: cannot watch the socket for writing", true);
-            return rc;
+            return sent > 0 ? rc : fatal_code(rc);
         }
+        account_tx(t, data, len);
     } else {
         /* WRITE-WRITE-6: queued behind other data: room first, all or nothing */
         rc = wbuf_reserve(t, len);
@@ -820,40 +864,59 @@ static int do_writelines(aiotp__stream *t, const aiotp_buf *bufs, size_t nbufs)
         return rc == 1 ? 0 : rc;
     }
     if (aiotp__wbuf_size(&t->wb) == 0) {
-        /* WRITE-LINES-1: one gathered send of the first buffers, no copy */
-        size_t k = 0;
-        ssize_t n;
-        for (i = 0; i < nbufs && k < IOV_BATCH; i++) {
-            if (bufs[i].len == 0) {
-                continue;
+        /* WRITE-LINES-1: gathered sends of IOV_BATCH buffers at a time, no copy, going on
+           while the kernel takes whole batches: the kernel is offered everything, as by
+           one write() of the concatenation */
+        ssize_t n = 0;
+        size_t next = 0; /* first buffer not offered yet */
+        for (;;) {
+            size_t k = 0;
+            size_t offered = 0;
+            ssize_t m;
+            for (; next < nbufs && k < IOV_BATCH; next++) {
+                if (bufs[next].len == 0) {
+                    continue;
+                }
+                iov[k].iov_base = (void *)(uintptr_t)bufs[next].base;
+                iov[k].iov_len = bufs[next].len;
+                offered += bufs[next].len;
+                k++;
             }
-            iov[k].iov_base = (void *)(uintptr_t)bufs[i].base;
-            iov[k].iov_len = bufs[i].len;
-            k++;
+            memset(&msg, 0, sizeof(msg));
+            msg.msg_iov = iov;
+            msg.msg_iovlen = k;
+            m = sys->sendmsg(sys->ctx, t->fd, &msg, send_flags());
+            if (m < 0 && !transient(m) && n == 0) {
+                stream_fatal(t, (int)m, "Fatal write error on socket transport", true);
+                return fatal_code((int)m);
+            }
+            /* (an error after earlier batches were taken: the rest is queued like after
+               EAGAIN, and the drain meets the error, if it persists, as for write()) */
+            if (m > 0) {
+                n += m;
+            }
+            if (m < 0 || (size_t)m < offered || next >= nbufs) {
+                break;
+            }
         }
-        memset(&msg, 0, sizeof(msg));
-        msg.msg_iov = iov;
-        msg.msg_iovlen = k;
-        n = sys->sendmsg(sys->ctx, t->fd, &msg, send_flags());
-        if (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
-            stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
-            return (int)n;
-        }
-        if (n >= 0 && (size_t)n == total) {
+        if ((size_t)n == total) {
             for (i = 0; i < nbufs; i++) {
                 account_tx(t, bufs[i].base, bufs[i].len);
             }
             return 0;
         }
-        rc = wbuf_reserve(t, total - (n > 0 ? (size_t)n : 0));
-        if (rc != 0) {
-            size_t left = n > 0 ? (size_t)n : 0;
-            for (i = 0; i < nbufs && left > 0; i++) { /* what the kernel took */
-                size_t a = bufs[i].len < left ? bufs[i].len : left;
-                account_tx(t, bufs[i].base, a);
-                left -= a;
+        rc = wbuf_reserve(t, total - (size_t)n);
+        if (rc == 0) {
+            rc = writer_start(t);
+            if (rc != 0) {
+                account_prefix(t, bufs, nbufs, (size_t)n);
+                stream_fatal(t, rc, "Fatal error: cannot watch the socket for writing", true);
+                return n > 0 ? rc : fatal_code(rc);
             }
-            return queue_failed(t, NULL, n > 0 ? (size_t)n : 0, rc);
+        }
+        if (rc != 0) {
+            account_prefix(t, bufs, nbufs, (size_t)n);
+            return queue_failed(t, NULL, (size_t)n, rc);
         }
         for (i = 0; i < nbufs; i++) {
             account_tx(t, bufs[i].base, bufs[i].len); /* accepted from here on */
@@ -865,11 +928,6 @@ static int do_writelines(aiotp__stream *t, const aiotp_buf *bufs, size_t nbufs)
                 first++;
             }
             off = left;
-        }
-        rc = writer_start(t);
-        if (rc != 0) {
-            stream_fatal(t, rc, "Fatal error: cannot watch the socket for writing", true);
-            return rc;
         }
     } else {
         rc = wbuf_reserve(t, total); /* behind queued data: room first, all or nothing */
@@ -910,13 +968,19 @@ static int stream_writelines(aiotp_transport *bt, const aiotp_buf *bufs, size_t 
     return rc;
 }
 
-static void do_shutdown(aiotp__stream *t)
+/* shutdown(SHUT_WR), at once (write_eof with an empty buffer) or after the drain: one
+   behaviour for both (WRITE-EOF-4, DEV-17). ENOTCONN is ignored (the peer is already
+   gone); any other error is a fatal OS error: connection_lost(error). Returns 0 or the
+   error. */
+static int do_shutdown(aiotp__stream *t)
 {
     const aiotp_syscalls *sys = t->base.loop->sys;
     int rc = sys->shutdown(sys->ctx, t->fd, SHUT_WR);
-    if (rc < 0 && rc != -ENOTCONN) {
-        stream_fatal(t, rc, "Fatal error: shutdown(SHUT_WR) failed", true);
+    if (rc >= 0 || rc == -ENOTCONN) {
+        return 0;
     }
+    stream_fatal(t, rc, "Fatal error: shutdown(SHUT_WR) failed", true);
+    return rc;
 }
 
 /* The drain path: one gathered send of the queued bytes per writable event. */
@@ -948,7 +1012,7 @@ static void write_ready(aiotp_loop *loop, int fd, void *arg)
         msg.msg_iovlen = (size_t)k;
         n = sys->sendmsg(sys->ctx, t->fd, &msg, send_flags());
         if (n < 0) {
-            if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
+            if (!transient(n)) {
                 stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
             }
             return;
@@ -965,7 +1029,7 @@ static void write_ready(aiotp_loop *loop, int fd, void *arg)
             writer_stop(t);
         }
         if (act & AIOTP__ACT_SHUTDOWN_WR) {
-            do_shutdown(t); /* WRITE-EOF-2 */
+            (void)do_shutdown(t); /* WRITE-EOF-2 */
         }
         if (act & AIOTP__ACT_CALL_LOST) {
             deliver_lost(t, 0); /* BASE-CLOSE-2: same pass as the last send */
@@ -1071,11 +1135,7 @@ static int stream_write_eof(aiotp_transport *bt)
     }
     act = aiotp__stream_step(&t->st, AIOTP__EV_WRITE_EOF, aiotp__wbuf_size(&t->wb) == 0);
     if (act & AIOTP__ACT_SHUTDOWN_WR) {
-        const aiotp_syscalls *sys = t->base.loop->sys;
-        rc = sys->shutdown(sys->ctx, t->fd, SHUT_WR); /* WRITE-EOF-1: error to the caller */
-        if (rc > 0) {
-            rc = 0;
-        }
+        rc = do_shutdown(t); /* WRITE-EOF-1, WRITE-EOF-4: the error also to the caller */
     }
     if (aiotp__tracing(t->base.loop)) {
         tr_ret(t, "write_eof", rc);
@@ -1155,6 +1215,7 @@ static int stream_set_protocol(aiotp_transport *bt, const aiotp_protocol *proto,
     if (rc == 0) {
         t->base.proto = proto; /* BASE-PROTO-1: takes effect at the next read event */
         t->base.pdata = data;
+        t->base.proto_switches++; /* PROTO-BUF-5 */
     }
     if (aiotp__tracing(t->base.loop)) {
         tr_ret(t, "set_protocol", rc);

@@ -32,6 +32,18 @@ void aiotp__transport_init(aiotp_transport *t, aiotp_loop *loop,
     t->obj.trace_id = t->id;
 }
 
+/* Until connection_lost has run: it clears proto (and the kind forgets the fd). */
+static bool transport_owns_fd(void *owner)
+{
+    const aiotp_transport *t = owner;
+    return t->proto != NULL;
+}
+
+void aiotp__transport_own_fd(aiotp_transport *t, int fd)
+{
+    aiotp__fd_set_owner(t->loop, fd, t, transport_owns_fd);
+}
+
 void aiotp__transport_release_later(aiotp_transport *t)
 {
     aiotp__obj_defer(&t->obj);

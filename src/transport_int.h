@@ -71,6 +71,7 @@ struct aiotp_transport {
     uint32_t id;                      /* "t<id>" in traces */
     const aiotp_protocol *proto;      /* NULL after connection_lost */
     void *pdata;
+    uint32_t proto_switches;          /* successful set_protocol calls (PROTO-BUF-5) */
     /* the creator's hook, called once after connection_lost (a server counts its
        connections with it); NULL if none */
     void (*on_lost)(void *arg);
@@ -82,6 +83,12 @@ struct aiotp_transport {
 void aiotp__transport_init(aiotp_transport *t, aiotp_loop *loop,
                            const aiotp__transport_ops *ops, const aiotp__obj_ops *obj_ops,
                            const aiotp_protocol *proto, void *pdata);
+
+/* The transport's socket belongs to it until its connection_lost has run (then the kind
+   forgets and closes it): user watchers on it and wrapping it again are refused with
+   AIOTP_EBUSY, also while the transport is closing (LOOP-8, METH-8). Every kind calls
+   this for its fd once the base is initialised; the registry slot must be reserved. */
+void aiotp__transport_own_fd(aiotp_transport *t, int fd);
 
 /* Drop the loop's reference at the end of the current pass (after connection_lost). */
 void aiotp__transport_release_later(aiotp_transport *t);

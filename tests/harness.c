@@ -1532,6 +1532,48 @@ static void reset_faults(void)
 {
     memset(&th_f, 0, sizeof(th_f));
     th_f.alloc_fail_after = -1;
+    memset(&th_bf, 0, sizeof(th_bf));
+    th_bf.set_err = AIOTP_ENOMEM;
+    th_bf.wait_err = -EBADF;
+}
+
+/* ---- a backend that fails on demand ----------------------------------------------------- */
+
+th_backend_faults th_bf;
+
+static int fb_open(void **st, const aiotp_syscalls *sys, const aiotp_allocator *a)
+{
+    return aiotp_backend_poll()->open(st, sys, a);
+}
+
+static void fb_close(void *st)
+{
+    aiotp_backend_poll()->close(st);
+}
+
+static int fb_set(void *st, int fd, unsigned ev)
+{
+    if (th_bf.fail_set && ev != 0) {
+        return th_bf.set_err;
+    }
+    return aiotp_backend_poll()->set(st, fd, ev);
+}
+
+static int fb_wait(void *st, int ms, aiotp_backend_event *out, size_t cap)
+{
+    if (th_bf.fail_waits > 0) {
+        th_bf.fail_waits--;
+        return th_bf.wait_err;
+    }
+    return aiotp_backend_poll()->wait(st, ms, out, cap);
+}
+
+static const aiotp_backend failing_backend = {sizeof(aiotp_backend), "failing", fb_open,
+                                              fb_close, fb_set, fb_wait};
+
+const aiotp_backend *th_failing_backend(void)
+{
+    return &failing_backend;
 }
 
 static int run_case(const th_case *c)

@@ -393,4 +393,18 @@ typedef struct th_faults {
 
 extern th_faults th_f;
 
+/* A backend over poll that fails on demand (for loops a case makes itself with
+   aiotp_loop_create): set() with a non-empty interest set fails with set_err while
+   fail_set is true; the next fail_waits waits fail with wait_err. Reset before each
+   case. */
+typedef struct th_backend_faults {
+    bool fail_set;
+    int set_err;    /* default AIOTP_ENOMEM */
+    int fail_waits;
+    int wait_err;   /* default -EBADF */
+} th_backend_faults;
+
+extern th_backend_faults th_bf;
+const aiotp_backend *th_failing_backend(void);
+
 #endif /* AIOTP_TEST_HARNESS_H */

@@ -715,7 +715,8 @@ TEST(reader_before_writer)
     close(sv[1]);
 }
 
-/* The fd of a transport that is not closing is off limits; allowed once it is closing. */
+/* The fd of a transport is off limits until its connection_lost has run (also while it
+   is closing). */
 TEST(transport_fd_busy)
 {
     aiotp_loop *loop = th_loop();
@@ -738,10 +739,11 @@ TEST(transport_fd_busy)
     CHECK_SIZE(r->rx_len, 5);
     CHECK_ERR(aiotp_transport_close(t), 0);
     CHECK_INT(aiotp_transport_is_closing(t), 1);
-    CHECK_ERR(aiotp_loop_add_reader(loop, sv[0], fdw_cb, &w), 0);
-    CHECK_ERR(aiotp_loop_remove_reader(loop, sv[0]), 1);
-    CHECK_ERR(aiotp_loop_add_writer(loop, sv[0], fdw_cb, &w), 0);
-    CHECK_ERR(aiotp_loop_remove_writer(loop, sv[0]), 1);
+    /* still the transport's while closing: until its connection_lost has run */
+    CHECK_ERR(aiotp_loop_add_reader(loop, sv[0], fdw_cb, &w), AIOTP_EBUSY);
+    CHECK_ERR(aiotp_loop_remove_reader(loop, sv[0]), AIOTP_EBUSY);
+    CHECK_ERR(aiotp_loop_add_writer(loop, sv[0], fdw_cb, &w), AIOTP_EBUSY);
+    CHECK_ERR(aiotp_loop_remove_writer(loop, sv[0]), AIOTP_EBUSY);
     th_run_until(loop, th_is_lost, r, 5);
     CHECK_INT(w.calls, 0);
     CHECK_INT(r->lost, 1);

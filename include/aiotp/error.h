@@ -89,7 +89,7 @@ enum aiotp_errno {
     AIOTP_EINVAL = -EINVAL,     /**< invalid argument; nothing was changed */
     AIOTP_ENOMEM = -ENOMEM,     /**< allocation failed; nothing was changed */
     AIOTP_EBADF = -EBADF,       /**< invalid file descriptor */
-    AIOTP_EBUSY = -EBUSY,       /**< fd is owned by a live transport */
+    AIOTP_EBUSY = -EBUSY,       /**< fd is owned by a transport, server or pending wrap */
     AIOTP_ENOENT = -ENOENT,     /**< no such handle / registration */
     AIOTP_ECANCELED = -ECANCELED /**< operation cancelled (loop freed) */
 };

@@ -111,8 +111,8 @@ typedef struct aiotp_loop_options {
  * @param out receives the loop.
  * @param opts options, or NULL for the defaults (poll, POSIX, malloc).
  * @return 0, #AIOTP_EINVAL (out NULL; an options, backend or syscall table whose `size`
- *         is not this build's; an allocator or backend with a NULL entry),
- *         #AIOTP_ENOMEM, or the backend's error.
+ *         is not this build's; an allocator, backend or syscall table with a NULL entry:
+ *         LOOP-10), #AIOTP_ENOMEM, or the backend's error.
  */
 int aiotp_loop_create(aiotp_loop **out, const aiotp_loop_options *opts);
 
@@ -233,11 +233,12 @@ int aiotp_loop_cancel(aiotp_loop *loop, aiotp_handle handle);
  * Watch a user fd for reading: fn runs in every pass where fd is readable (or in
  * error). Replaces an existing reader of the same fd.
  * @param loop the loop.
- * @param fd the file descriptor (not one a live transport owns).
+ * @param fd the file descriptor (not one a transport, server or pending wrap owns).
  * @param fn the watcher.
  * @param arg its argument.
  * @return 0, #AIOTP_EBADF (fd < 0), #AIOTP_EINVAL (fn NULL), #AIOTP_EBUSY (fd belongs
- *         to a transport that is not closing), #AIOTP_ENOMEM or a backend error.
+ *         to a transport until its connection_lost has run, to a server that is not
+ *         closed, or to a pending wrap: LOOP-8), #AIOTP_ENOMEM or a backend error.
  */
 int aiotp_loop_add_reader(aiotp_loop *loop, int fd, aiotp_fd_fn fn, void *arg);
 /**

@@ -190,8 +190,13 @@ int aiotp_loop_create_unix_server(aiotp_loop *loop, aiotp_protocol_factory_fn fa
                                   void *cb_arg);
 
 /*
- * Server lifetime: the loop owns the server until it is closed and its last connection
- * is gone; retain/release keep the object valid for queries beyond that.
+ * Server lifetime (spec/rules.md, SRV-10): the loop owns the server, and keeps it valid
+ * without retain() through the documented sequence: close() (also from its own protocol
+ * factory), then wait_closed() from any later callback (also from inside a wait_closed
+ * completion). The loop lets go after the pass in which the last pending wait_closed
+ * completion ran; a server nobody waits for stays (closed, no sockets) until the loop is
+ * freed. retain/release keep the object valid beyond that (release() gives back only
+ * what retain() took).
  */
 /**
  * Stop listening and close the listening sockets; existing connections are not
@@ -216,11 +221,12 @@ bool aiotp_server_is_serving(const aiotp_server *s);
 int aiotp_server_start_serving(aiotp_server *s);
 /**
  * Call cb(arg, 0, s) once the server is closed and its last connection has been lost
- * (CPython 3.12.1+ semantics; spec/deviations.md).
+ * (CPython 3.12.1+ semantics; spec/deviations.md), never inside this call. Once it
+ * returned 0 the completion needs no more memory and cannot be lost.
  * @param s the server.
  * @param cb the callback (required).
  * @param arg its argument.
- * @return 0, #AIOTP_EINVAL (NULL) or #AIOTP_ENOMEM.
+ * @return 0, #AIOTP_EINVAL (NULL) or #AIOTP_ENOMEM (then cb is never called).
  */
 int aiotp_server_wait_closed(aiotp_server *s, aiotp_server_cb cb, void *arg);
 /**

@@ -37,14 +37,15 @@ AIOTP_BEGIN_DECLS
 struct addrinfo;
 
 /**
- * The syscall table. Every entry is required; each mirrors the POSIX call of the same
- * name with `ctx` first and returns the result or the negated errno value.
+ * The syscall table. Every entry is required (aiotp_loop_create refuses a table with a
+ * NULL entry); each mirrors the POSIX call of the same name with `ctx` first and returns
+ * the result or the negated errno value.
  */
 typedef struct aiotp_syscalls {
     size_t size; /**< sizeof(aiotp_syscalls) of the caller's build */
     void *ctx;   /**< passed as the first argument of every entry */
 
-    /** socket(2) */
+    /** socket(2); the new socket is close-on-exec (SOCK_CLOEXEC, or FD_CLOEXEC at once) */
     int (*socket)(void *ctx, int domain, int type, int protocol);
     /** close(2) */
     int (*close)(void *ctx, int fd);

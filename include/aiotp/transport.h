@@ -223,9 +223,13 @@ int aiotp_transport_set_write_buffer_limits(aiotp_transport *t, int64_t high, in
  * @param len their number; 0 does nothing.
  * @return 0 when the data was accepted; #AIOTP_EINVAL (t NULL, or data NULL with
  *         len > 0); #AIOTP_ESTATE (after write_eof, even for len 0); #AIOTP_ECLOSED
- *         (the transport is closed or connection_lost is scheduled: data dropped);
- *         #AIOTP_ETOOBIG / #AIOTP_ENOMEM (nothing was accepted, the transport is
- *         unchanged); or the send error that made the transport fail (-EPIPE,
+ *         (the transport is closed or connection_lost is scheduled: data dropped; also
+ *         when this call's send failed with an error that would read as one of the codes
+ *         below, e.g. a kernel ENOMEM or EINVAL: connection_lost(that error) follows,
+ *         WRITE-WRITE-10); #AIOTP_ETOOBIG / #AIOTP_ENOMEM (nothing was accepted, the
+ *         transport is unchanged; except WRITE-WRITE-6: when the kernel had already taken
+ *         part of the data and the rest cannot be queued, the transport fails with
+ *         #AIOTP_ENOMEM); or the send error that made the transport fail (-EPIPE,
  *         -ECONNRESET...; connection_lost(that error) follows).
  */
 int aiotp_transport_write(aiotp_transport *t, const void *data, size_t len);
@@ -252,8 +256,9 @@ int aiotp_transport_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t
  * Close the write side after the buffer is flushed (the peer reads EOF); reading
  * continues and is_closing() stays false.
  * @param t the transport.
- * @return 0 (also when already done or closing: no effect), #AIOTP_EINVAL (NULL), or
- *         the shutdown() error.
+ * @return 0 (also when already done or closing: no effect; also when shutdown() says
+ *         ENOTCONN), #AIOTP_EINVAL (NULL), or the shutdown() error, which also fails the
+ *         transport: connection_lost(that error) follows (WRITE-EOF-4).
  */
 int aiotp_transport_write_eof(aiotp_transport *t);
 

@@ -1,0 +1,689 @@
+/* tests/test_sweep_reentry.c - the re-entrancy matrix (issue 9): every protocol callback
+   (and the server's factory and wait_closed completion) x every public call (transport,
+   loop and server methods, including set_protocol to the other protocol kind,
+   add_/remove_reader/writer on the transport's own fd, server close in the factory,
+   wait_closed in its own completion, loop_stop), each case a whole scripted session: a
+   server accepts one connection from the peer, flow control pauses and resumes, data
+   arrives, the peer's EOF, close, server close and wait_closed. The action runs once, the
+   first time its callback fires; the session goes on as far as the action lets it. Every
+   case: the oracle accepts the trace (th_loop), connection_lost exactly once per
+   connection_made, the wait_closed completion exactly once, every return code is one the
+   headers document, nothing leaks (memory, fds, sim fds).
+
+   Table-driven: a row of `protos` bits says which protocol kinds (and later transport
+   kinds: datagram, pipe, subprocess) a callback or an action applies to; a new kind adds
+   its bit, its callbacks and its session script. Runs on poll (and epoll) and, with
+   AIOTP_TEST_BACKEND=sim, on the simulated kernel (TH_MAIN_SIM). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "harness.h"
+
+enum { P_STREAMING = 1u, P_BUFFERED = 2u, P_STREAM = P_STREAMING | P_BUFFERED };
+
+enum cb {
+    CB_FACTORY, CB_MADE, CB_PAUSE, CB_RESUME, CB_DATA, CB_GET_BUFFER, CB_UPDATED, CB_EOF,
+    CB_LOST, CB_WAIT_CLOSED, N_CB
+};
+
+static const struct cb_row {
+    const char *name;
+    unsigned protos;
+} cbs[N_CB] = {
+    [CB_FACTORY] = {"factory", P_STREAM},
+    [CB_MADE] = {"connection_made", P_STREAM},
+    [CB_PAUSE] = {"pause_writing", P_STREAM},
+    [CB_RESUME] = {"resume_writing", P_STREAM},
+    [CB_DATA] = {"data_received", P_STREAMING},
+    [CB_GET_BUFFER] = {"get_buffer", P_BUFFERED},
+    [CB_UPDATED] = {"buffer_updated", P_BUFFERED},
+    [CB_EOF] = {"eof_received", P_STREAM},
+    [CB_LOST] = {"connection_lost", P_STREAM},
+    [CB_WAIT_CLOSED] = {"wait_closed completion", P_STREAM},
+};
+
+/* ---- the state of one case ------------------------------------------------------------ */
+
+typedef struct rx {
+    aiotp_loop *loop;
+    aiotp_server *server;
+    aiotp_transport *t;   /* the accepted transport (NULL before connection_made) */
+    int tfd;              /* its socket */
+    int peer;             /* the peer's socket */
+    int port;
+    unsigned proto;       /* P_STREAMING or P_BUFFERED: the first protocol */
+    int fire_cb;          /* the callback that runs the action */
+    int action;           /* index into actions[] */
+    bool fired;
+    int action_rc;
+    int made, lost, lost_status, eofs, pauses, resumes, chunks, waited, factory_calls;
+    size_t rx;
+    bool server_closed;
+    bool in_factory;
+    unsigned char buf[256];
+    int user_fd_calls;
+    bool fd_owned_at_fire; /* the transport's fd was still its own (before connection_lost
+                              returned) when the action ran */
+} rx;
+
+static rx X;
+
+/* ---- the actions --------------------------------------------------------------------------- */
+
+static void fd_cb(aiotp_loop *loop, int fd, void *arg)
+{
+    (void)loop;
+    (void)fd;
+    (void)arg;
+    X.user_fd_calls++;
+}
+
+static void soon_cb(aiotp_loop *loop, void *arg)
+{
+    (void)loop;
+    (void)arg;
+}
+
+static void nested_wait(void *arg, int status, aiotp_server *s)
+{
+    (void)arg;
+    (void)status;
+    (void)s;
+    X.waited++;
+}
+
+static int connect_done_calls;
+static void conn_done(void *arg, int status, aiotp_transport *t)
+{
+    (void)arg;
+    (void)status;
+    (void)t;
+    connect_done_calls++;
+}
+
+static const aiotp_protocol p_streaming;
+static const aiotp_protocol p_buffered;
+
+static int nop_factory(void *arg, const aiotp_protocol **proto, void **data)
+{
+    (void)arg;
+    *proto = &p_streaming;
+    *data = NULL;
+    return 0;
+}
+
+static int a_write(void)
+{
+    return aiotp_transport_write(X.t, "re-entrant", 10);
+}
+static int a_write_big(void)
+{
+    static unsigned char big[100000];
+    return aiotp_transport_write(X.t, big, sizeof(big));
+}
+static int a_writelines(void)
+{
+    aiotp_buf b[3] = {{"a", 1}, {"", 0}, {"bc", 2}};
+    return aiotp_transport_writelines(X.t, b, 3);
+}
+static int a_write_eof(void)
+{
+    return aiotp_transport_write_eof(X.t);
+}
+static int a_close(void)
+{
+    return aiotp_transport_close(X.t);
+}
+static int a_abort(void)
+{
+    return aiotp_transport_abort(X.t);
+}
+static int a_pause_reading(void)
+{
+    return aiotp_transport_pause_reading(X.t);
+}
+static int a_resume_reading(void)
+{
+    return aiotp_transport_resume_reading(X.t);
+}
+static int a_pause_resume(void)
+{
+    int rc = aiotp_transport_pause_reading(X.t);
+    return rc != 0 ? rc : aiotp_transport_resume_reading(X.t);
+}
+static int a_limits_zero(void)
+{
+    return aiotp_transport_set_write_buffer_limits(X.t, 0, AIOTP_LIMIT_NONE);
+}
+static int a_limits_big(void)
+{
+    return aiotp_transport_set_write_buffer_limits(X.t, 1 << 20, AIOTP_LIMIT_NONE);
+}
+static int a_limits_bad(void)
+{
+    return aiotp_transport_set_write_buffer_limits(X.t, 10, 20);
+}
+static int a_set_streaming(void)
+{
+    return aiotp_transport_set_protocol(X.t, &p_streaming, &X);
+}
+static int a_set_buffered(void)
+{
+    return aiotp_transport_set_protocol(X.t, &p_buffered, &X);
+}
+static int a_set_bad(void)
+{
+    return aiotp_transport_set_protocol(X.t, NULL, NULL);
+}
+static int a_queries(void)
+{
+    size_t lo = 0;
+    size_t hi = 0;
+    void *d = NULL;
+    const aiotp_extra *x = aiotp_transport_get_extra_info(X.t, "peername", NULL);
+    (void)x;
+    (void)aiotp_transport_get_extra_info(X.t, "sockname", NULL);
+    (void)aiotp_transport_get_extra_info(X.t, "socket", NULL);
+    (void)aiotp_transport_get_extra_info(X.t, "nope", NULL);
+    (void)aiotp_transport_is_closing(X.t);
+    (void)aiotp_transport_is_reading(X.t);
+    (void)aiotp_transport_can_write_eof(X.t);
+    (void)aiotp_transport_get_write_buffer_size(X.t);
+    (void)aiotp_transport_get_protocol(X.t, &d);
+    (void)aiotp_transport_get_loop(X.t);
+    (void)aiotp_transport_kind(X.t);
+    return aiotp_transport_get_write_buffer_limits(X.t, &lo, &hi);
+}
+static int a_retain_release(void)
+{
+    aiotp_transport_retain(X.t);
+    aiotp_transport_release(X.t);
+    return 0;
+}
+static int a_sendto(void)
+{
+    return aiotp_transport_sendto(X.t, "x", 1, NULL, 0);
+}
+static int a_add_reader(void)
+{
+    return aiotp_loop_add_reader(X.loop, X.tfd, fd_cb, NULL);
+}
+static int a_remove_reader(void)
+{
+    return aiotp_loop_remove_reader(X.loop, X.tfd);
+}
+static int a_add_writer(void)
+{
+    return aiotp_loop_add_writer(X.loop, X.tfd, fd_cb, NULL);
+}
+static int a_remove_writer(void)
+{
+    return aiotp_loop_remove_writer(X.loop, X.tfd);
+}
+static int a_loop_stop(void)
+{
+    aiotp_loop_stop(X.loop);
+    return 0;
+}
+static int a_call_soon(void)
+{
+    return aiotp_loop_call_soon(X.loop, soon_cb, NULL, NULL);
+}
+static int a_call_later_cancel(void)
+{
+    aiotp_handle h = 0;
+    int rc = aiotp_loop_call_later(X.loop, AIOTP_NS_PER_MS, soon_cb, NULL, &h);
+    return rc != 0 ? rc : aiotp_loop_cancel(X.loop, h);
+}
+static int a_run_once(void)
+{
+    return aiotp_loop_run_once(X.loop); /* ERUNNING */
+}
+static int a_loop_free(void)
+{
+    aiotp_loop_free(X.loop); /* refused while running */
+    return 0;
+}
+static int a_debug(void)
+{
+    aiotp_loop_set_debug(X.loop, !aiotp_loop_get_debug(X.loop));
+    return 0;
+}
+static int a_wrap_own_fd(void)
+{
+    return aiotp_loop_connect_accepted_socket(X.loop, nop_factory, NULL, X.tfd, conn_done, NULL);
+}
+static int a_server_close(void)
+{
+    int rc = aiotp_server_close(X.server);
+    if (rc == 0) {
+        X.server_closed = true;
+    }
+    return rc;
+}
+static int a_wait_closed(void)
+{
+    return aiotp_server_wait_closed(X.server, nested_wait, NULL);
+}
+static int a_start_serving(void)
+{
+    return aiotp_server_start_serving(X.server);
+}
+static int a_server_queries(void)
+{
+    int fds[4];
+    (void)aiotp_server_is_serving(X.server);
+    (void)aiotp_server_get_sockets(X.server, fds, 4);
+    (void)aiotp_server_active_connections(X.server);
+    (void)aiotp_server_get_loop(X.server);
+    return 0;
+}
+static int a_serve_forever(void)
+{
+    return aiotp_server_serve_forever(X.server); /* ERUNNING inside the loop */
+}
+
+static const struct action_row {
+    const char *name;
+    int (*run)(void);
+    unsigned protos;
+} actions[] = {
+    {"write", a_write, P_STREAM},
+    {"write_big", a_write_big, P_STREAM},
+    {"writelines", a_writelines, P_STREAM},
+    {"write_eof", a_write_eof, P_STREAM},
+    {"close", a_close, P_STREAM},
+    {"abort", a_abort, P_STREAM},
+    {"pause_reading", a_pause_reading, P_STREAM},
+    {"resume_reading", a_resume_reading, P_STREAM},
+    {"pause_resume_reading", a_pause_resume, P_STREAM},
+    {"set_limits_high0", a_limits_zero, P_STREAM},
+    {"set_limits_big", a_limits_big, P_STREAM},
+    {"set_limits_invalid", a_limits_bad, P_STREAM},
+    {"set_protocol_streaming", a_set_streaming, P_STREAM},
+    {"set_protocol_buffered", a_set_buffered, P_STREAM},
+    {"set_protocol_null", a_set_bad, P_STREAM},
+    {"queries", a_queries, P_STREAM},
+    {"retain_release", a_retain_release, P_STREAM},
+    {"sendto", a_sendto, P_STREAM},
+    {"add_reader_own_fd", a_add_reader, P_STREAM},
+    {"remove_reader_own_fd", a_remove_reader, P_STREAM},
+    {"add_writer_own_fd", a_add_writer, P_STREAM},
+    {"remove_writer_own_fd", a_remove_writer, P_STREAM},
+    {"loop_stop", a_loop_stop, P_STREAM},
+    {"call_soon", a_call_soon, P_STREAM},
+    {"call_later_cancel", a_call_later_cancel, P_STREAM},
+    {"run_once", a_run_once, P_STREAM},
+    {"loop_free", a_loop_free, P_STREAM},
+    {"set_debug", a_debug, P_STREAM},
+    {"wrap_own_fd", a_wrap_own_fd, P_STREAM},
+    {"server_close", a_server_close, P_STREAM},
+    {"wait_closed", a_wait_closed, P_STREAM},
+    {"start_serving", a_start_serving, P_STREAM},
+    {"server_queries", a_server_queries, P_STREAM},
+    {"serve_forever", a_serve_forever, P_STREAM},
+};
+#define N_ACTIONS (sizeof(actions) / sizeof(actions[0]))
+
+/* Codes the headers document for these calls. */
+static bool documented(int rc)
+{
+    return rc >= 0 || rc == AIOTP_ECLOSED || rc == AIOTP_ESTATE || rc == AIOTP_EBUSY ||
+           rc == AIOTP_EINVAL || rc == AIOTP_ENOTSUP || rc == AIOTP_ERUNNING ||
+           rc == AIOTP_ENOENT || rc == AIOTP_EBADF;
+}
+
+static void fire(int cb)
+{
+    if (!X.fired && X.fire_cb == cb) {
+        X.fired = true;
+        X.fd_owned_at_fire = X.tfd >= 0 && X.lost < X.made;
+        X.action_rc = actions[X.action].run();
+        if (!documented(X.action_rc)) {
+            th_fail(__FILE__, __LINE__, "%s in %s returned %s", actions[X.action].name,
+                    cbs[cb].name, aiotp_err_name(X.action_rc));
+        }
+    }
+}
+
+/* ---- the protocols ---------------------------------------------------------------------------- */
+
+static int p_made(aiotp_transport *t, void *d)
+{
+    const aiotp_extra *x = aiotp_transport_get_extra_info(t, "socket", NULL);
+    (void)d;
+    X.t = t;
+    X.tfd = x != NULL ? x->u.fd : -1;
+    X.made++;
+    aiotp_transport_retain(t); /* released at the end of the case */
+    fire(CB_MADE);
+    return 0;
+}
+static int p_lost(aiotp_transport *t, void *d, int status)
+{
+    (void)t;
+    (void)d;
+    X.lost++;
+    X.lost_status = status;
+    fire(CB_LOST);
+    return 0;
+}
+static int p_pause(aiotp_transport *t, void *d)
+{
+    (void)t;
+    (void)d;
+    X.pauses++;
+    fire(CB_PAUSE);
+    return 0;
+}
+static int p_resume(aiotp_transport *t, void *d)
+{
+    (void)t;
+    (void)d;
+    X.resumes++;
+    fire(CB_RESUME);
+    return 0;
+}
+static int p_data(aiotp_transport *t, void *d, const void *buf, size_t n)
+{
+    (void)t;
+    (void)d;
+    (void)buf;
+    X.chunks++;
+    X.rx += n;
+    fire(CB_DATA);
+    return 0;
+}
+static int p_eof(aiotp_transport *t, void *d)
+{
+    (void)t;
+    (void)d;
+    X.eofs++;
+    fire(CB_EOF);
+    return 1; /* keep the transport open */
+}
+static int p_get_buffer(aiotp_transport *t, void *d, ptrdiff_t hint, void **buf, size_t *len)
+{
+    (void)t;
+    (void)d;
+    (void)hint;
+    fire(CB_GET_BUFFER);
+    *buf = X.buf;
+    *len = sizeof(X.buf);
+    return 0;
+}
+static int p_updated(aiotp_transport *t, void *d, size_t n)
+{
+    (void)t;
+    (void)d;
+    X.chunks++;
+    X.rx += n;
+    fire(CB_UPDATED);
+    return 0;
+}
+
+static const aiotp_protocol p_streaming = {
+    .size = sizeof(aiotp_protocol),
+    .kind = AIOTP_PROTOCOL_STREAMING,
+    .connection_made = p_made,
+    .connection_lost = p_lost,
+    .pause_writing = p_pause,
+    .resume_writing = p_resume,
+    .data_received = p_data,
+    .eof_received = p_eof,
+};
+
+static const aiotp_protocol p_buffered = {
+    .size = sizeof(aiotp_protocol),
+    .kind = AIOTP_PROTOCOL_BUFFERED,
+    .connection_made = p_made,
+    .connection_lost = p_lost,
+    .pause_writing = p_pause,
+    .resume_writing = p_resume,
+    .eof_received = p_eof,
+    .get_buffer = p_get_buffer,
+    .buffer_updated = p_updated,
+};
+
+static int factory(void *arg, const aiotp_protocol **proto, void **data)
+{
+    (void)arg;
+    X.factory_calls++;
+    fire(CB_FACTORY);
+    *proto = X.proto == P_BUFFERED ? &p_buffered : &p_streaming;
+    *data = &X;
+    return 0;
+}
+
+static void on_server(void *arg, int status, aiotp_server *s)
+{
+    (void)arg;
+    CHECK_ERR(status, 0);
+    X.server = s;
+}
+
+static void on_wait(void *arg, int status, aiotp_server *s)
+{
+    (void)arg;
+    (void)s;
+    CHECK_ERR(status, 0);
+    X.waited++;
+    fire(CB_WAIT_CLOSED);
+}
+
+/* ---- the session ----------------------------------------------------------------------------- */
+
+static void tick(aiotp_loop *loop, void *arg)
+{
+    (void)loop;
+    (void)arg;
+}
+
+/* One pass, the wait bounded to 2 ms (virtual on the sim). */
+static void pass(void)
+{
+    aiotp_handle h = 0;
+    int rc;
+    (void)aiotp_loop_call_later(X.loop, 2 * AIOTP_NS_PER_MS, tick, NULL, &h);
+    rc = aiotp_loop_run_once(X.loop);
+    (void)aiotp_loop_cancel(X.loop, h);
+    CHECK_ERR(rc, 0);
+}
+
+static void peer_drain(void)
+{
+    static unsigned char sink[1 << 18];
+    if (X.peer >= 0) {
+        (void)th_drain_fd(X.peer, sink, sizeof(sink));
+    }
+}
+
+static void write_block(aiotp_loop *loop, void *arg)
+{
+    static unsigned char block[65536];
+    (void)loop;
+    (void)arg;
+    if (X.t != NULL) {
+        (void)aiotp_transport_set_write_buffer_limits(X.t, 2048, 512);
+        (void)aiotp_transport_write(X.t, block, sizeof(block));
+    }
+}
+
+static bool gone(void)
+{
+    return X.made > 0 && X.lost == X.made;
+}
+
+static void run_case(unsigned proto, int cb, int action)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    int i;
+
+    memset(&X, 0, sizeof(X));
+    X.peer = -1;
+    X.tfd = -1;
+    X.proto = proto;
+    X.fire_cb = cb;
+    X.action = action;
+    connect_done_calls = 0;
+    X.loop = th_loop();
+    aiotp_loop_set_exception_handler(X.loop, th_exc_record, NULL);
+
+    /* the server, and the peer's connection */
+    CHECK_ERR(aiotp_loop_create_server(X.loop, factory, NULL, "127.0.0.1", 0, NULL, on_server,
+                                       NULL),
+              0);
+    for (i = 0; i < 5 && X.server == NULL; i++) {
+        pass();
+    }
+    if (X.server == NULL) {
+        return;
+    }
+    aiotp_server_retain(X.server);
+    CHECK_ERR(aiotp_server_get_sockname(X.server, 0, (struct sockaddr *)&a, &len), 0);
+    X.peer = th_peer_socket(AF_INET, SOCK_STREAM, 0);
+    CHECK_INT(th_peer_connect(X.peer, (struct sockaddr *)&a, sizeof(a)), 0);
+    for (i = 0; i < 10 && X.made == 0 && X.factory_calls == 0; i++) {
+        pass();
+    }
+    for (i = 0; i < 3 && X.made == 0; i++) {
+        pass();
+    }
+    if (X.made > 0 && !gone()) {
+        /* flow control: a small socket buffer and a low high-water mark */
+        th_small_buffers(X.tfd);
+        /* from a loop callback, as every other call: pause_writing then runs inside the
+           loop, like all the callbacks of the matrix */
+        CHECK_ERR(aiotp_loop_call_soon(X.loop, write_block, NULL, NULL), 0);
+        pass();
+        for (i = 0; i < 200 && !gone() && aiotp_transport_get_write_buffer_size(X.t) > 0; i++) {
+            peer_drain();
+            pass();
+        }
+        /* data from the peer */
+        if (X.peer >= 0) {
+            (void)th_peer_send(X.peer, "hello", 5, MSG_DONTWAIT);
+        }
+        for (i = 0; i < 4 && !gone() && X.chunks == 0; i++) {
+            pass();
+        }
+        /* the peer's EOF */
+        if (X.peer >= 0) {
+            (void)th_peer_shutdown(X.peer, SHUT_WR);
+        }
+        for (i = 0; i < 4 && !gone() && X.eofs == 0; i++) {
+            pass();
+        }
+        /* close, and wait for connection_lost (the peer reads everything) */
+        (void)aiotp_transport_resume_reading(X.t);
+        (void)aiotp_transport_close(X.t);
+        for (i = 0; i < 300 && !gone(); i++) {
+            peer_drain();
+            pass();
+        }
+        CHECK(gone());
+    }
+    /* the server closes; wait_closed completes */
+    (void)aiotp_server_close(X.server);
+    CHECK_ERR(aiotp_server_wait_closed(X.server, on_wait, NULL), 0);
+    for (i = 0; i < 10 && X.waited == 0; i++) {
+        pass();
+    }
+    if (X.peer >= 0) {
+        th_peer_close(X.peer);
+        X.peer = -1;
+    }
+    for (i = 0; i < 3; i++) {
+        pass();
+    }
+    CHECK_INT(X.lost, X.made);
+    CHECK(X.made <= 1);
+    CHECK(X.waited >= 1);
+    if (actions[X.action].run == a_add_reader || actions[X.action].run == a_add_writer ||
+        actions[X.action].run == a_remove_reader || actions[X.action].run == a_remove_writer ||
+        actions[X.action].run == a_wrap_own_fd) {
+        if (X.fd_owned_at_fire) {
+            CHECK_ERR(X.action_rc, AIOTP_EBUSY); /* LOOP-8, METH-8 */
+            CHECK_INT(X.user_fd_calls, 0);
+        } else if (X.action_rc == 0 && X.tfd >= 0) {
+            /* the fd was closed and its number free: the user watched a closed fd */
+            (void)aiotp_loop_remove_reader(X.loop, X.tfd);
+            (void)aiotp_loop_remove_writer(X.loop, X.tfd);
+        }
+    }
+    if (X.t != NULL) {
+        aiotp_transport_release(X.t);
+    }
+    aiotp_server_release(X.server);
+    th_loop_free(X.loop);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Every (callback, action) for one protocol kind. */
+static void matrix(unsigned proto)
+{
+    int cb;
+    size_t act;
+    int cases = 0;
+    int fired = 0;
+    int failed = 0;
+    double t0 = now_s();
+    for (cb = 0; cb < N_CB; cb++) {
+        if ((cbs[cb].protos & proto) == 0) {
+            continue;
+        }
+        for (act = 0; act < N_ACTIONS; act++) {
+            int before = th_failures();
+            if ((actions[act].protos & proto) == 0) {
+                continue;
+            }
+            if (getenv("RX_VERBOSE") != NULL) {
+                fprintf(stderr, "case: %s inside %s\n", actions[act].name, cbs[cb].name);
+            }
+            run_case(proto, cb, (int)act);
+            cases++;
+            fired += X.fired;
+            if (th_failures() != before) {
+                fprintf(stderr, "  ^ case: %s inside %s (%s protocol)\n", actions[act].name,
+                        cbs[cb].name, proto == P_BUFFERED ? "buffered" : "streaming");
+                if (++failed > 10) {
+                    return;
+                }
+            }
+        }
+    }
+    printf("re-entrancy matrix (%s protocol, %s): %d cases (callbacks x public calls), the "
+           "action ran in %d; %.1f s\n",
+           proto == P_BUFFERED ? "buffered" : "streaming", th_sim_mode() ? "sim" : "real sockets",
+           cases, fired, now_s() - t0);
+}
+
+TEST(streaming_protocol)
+{
+    matrix(P_STREAMING);
+}
+
+TEST(buffered_protocol)
+{
+    matrix(P_BUFFERED);
+}
+
+static const th_case cases[] = {
+    T(streaming_protocol, "PROTO-BASE-2 PROTO-STREAM-2 LOOP-8 METH-8 SRV-10 BASE-PROTO-1"),
+    T(buffered_protocol, "PROTO-BASE-2 PROTO-BUF-3 LOOP-8 METH-8 SRV-10 BASE-PROTO-1"),
+};
+
+TH_MAIN_SIM(cases)
