@@ -123,7 +123,7 @@ void aiotp__fmt_addr(const struct sockaddr *a, socklen_t alen, char *out, size_t
 
 static bool tracing(const aiotp_transport *t)
 {
-    return aiotp__tracing(t->loop);
+    return t->loop != NULL && aiotp__tracing(t->loop); /* (a test's bare transport has none) */
 }
 
 static void tr_query(const aiotp_transport *t, const char *name, unsigned long long v)
