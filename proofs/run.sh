@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # proofs/run.sh - prove the pure core modules (src/core) with Frama-C WP.
 #
-# Usage: proofs/run.sh [options] [module...]      modules: flow wbuf stream_sm (default: all)
+# Usage: proofs/run.sh [options] [module...]      modules: flow wbuf stream_sm dgram_sm dgq (default: all)
 #
 #   --out DIR              work directory: why3.conf, logs, JSON reports
 #                          (default: $AIOTP_PROOF_OUT or ${TMPDIR:-/tmp}/aiotp-proofs)
@@ -43,11 +43,11 @@ while [ $# -gt 0 ]; do
     --prop) PROP=$2; shift 2 ;;
     --expect-unproved) EXPECT=$2; shift 2 ;;
     -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    flow|wbuf|stream_sm) MODULES+=("$1"); shift ;;
+    flow|wbuf|stream_sm|dgram_sm|dgq) MODULES+=("$1"); shift ;;
     *) die "unknown argument: $1 (try --help)" ;;
     esac
 done
-[ ${#MODULES[@]} -gt 0 ] || MODULES=(flow wbuf stream_sm)
+[ ${#MODULES[@]} -gt 0 ] || MODULES=(flow wbuf stream_sm dgram_sm dgq)
 
 # Files of each proof target: the module and its proof driver (proofs/drivers/).
 files_of() {
@@ -55,6 +55,8 @@ files_of() {
     flow) echo "$SRC/src/core/flow.c $ROOT/proofs/drivers/flow_trace.c" ;;
     wbuf) echo "$SRC/src/core/wbuf.c" ;;
     stream_sm) echo "$SRC/src/core/stream_sm.c $ROOT/proofs/drivers/stream_trace.c" ;;
+    dgram_sm) echo "$SRC/src/core/dgram_sm.c $ROOT/proofs/drivers/dgram_trace.c" ;;
+    dgq) echo "$SRC/src/core/dgq.c" ;;
     esac
 }
 
@@ -83,6 +85,14 @@ required_of() {
                 schedule_once made_count eof_count lost_count after_write_eof dropped
                 accepted lemma_ph_lost_final lemma_life_closed_final lemma_rd_stopped_final
                 lemma_wr_shut_final rte" ;;
+    dgram_sm) echo "is_valid_iff next_life next_rd next_ph acts DGRAM_INV edges tables_match
+                refused_alone made_on_entry lost_on_entry deliver_when_reading
+                error_when_connected no_silent_drop no_op unchanged life_table rd_table
+                ph_table DGRAM_made_once DGRAM_lost_once DGRAM_nothing_after_lost
+                DGRAM_error_between lemma_dg_life_closed_final lemma_dg_ph_lost_final
+                lemma_dg_rd_stopped_final rte" ;;
+    dgq) echo "is_valid_iff empty valid fits compact grow tail count payload
+                reset front moved installed rte" ;;
     esac
 }
 

@@ -332,6 +332,7 @@ void aiotp__obj_link(aiotp_loop *loop, aiotp__obj *o, const aiotp__obj_ops *ops)
 {
     o->ops = ops;
     o->loop = loop;
+    o->trace_id = 0;
     o->prev = NULL;
     o->next = loop->objs;
     o->deferred_next = NULL;
@@ -750,10 +751,37 @@ void aiotp_loop_set_exception_handler(aiotp_loop *loop, aiotp_exception_fn fn, v
     }
 }
 
+/* Trace format 3: "tN exc status=ST MESSAGE" (or "loop exc ..."), the message with every
+   byte outside printable ASCII written as '?'. A transport is a loop object whose header
+   carries its trace id. */
+static void trace_exc(aiotp_loop *loop, const aiotp_exception_context *ctx)
+{
+    char msg[384];
+    char who[16];
+    size_t i;
+    const char *m = ctx->message != NULL ? ctx->message : "";
+    for (i = 0; m[i] != '\0' && i + 1 < sizeof(msg); i++) {
+        unsigned char c = (unsigned char)m[i];
+        msg[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    msg[i] = '\0';
+    if (ctx->transport != NULL) {
+        const aiotp__obj *o = (const aiotp__obj *)(const void *)ctx->transport;
+        snprintf(who, sizeof(who), "t%u", (unsigned)o->trace_id);
+    } else {
+        snprintf(who, sizeof(who), "loop");
+    }
+    aiotp__tracef(loop, "%s exc status=%s%s%s", who,
+                  ctx->status == 0 ? "0" : aiotp_err_name(ctx->status), msg[0] ? " " : "", msg);
+}
+
 void aiotp_loop_call_exception_handler(aiotp_loop *loop, const aiotp_exception_context *ctx)
 {
     if (loop == NULL || ctx == NULL) {
         return;
+    }
+    if (aiotp__tracing(loop)) {
+        trace_exc(loop, ctx);
     }
     if (loop->exc_fn != NULL) {
         loop->exc_fn(loop, ctx, loop->exc_arg);
@@ -780,7 +808,7 @@ void aiotp_loop_set_trace(aiotp_loop *loop, aiotp_trace_fn fn, void *arg)
         loop->trace_fn = fn;
         loop->trace_arg = arg;
         if (fn != NULL) {
-            fn(arg, "aiotp-trace 2");
+            fn(arg, "aiotp-trace 3 impl=aiotp");
         }
     }
 }

@@ -58,13 +58,14 @@ typedef struct aiotp__obj_ops {
 struct aiotp__obj {
     const aiotp__obj_ops *ops;
     aiotp_loop *loop;
+    uint32_t trace_id;         /* "tN" in traces (transports), 0 for other objects */
     aiotp__obj *next;          /* loop->objs */
     aiotp__obj *prev;
     aiotp__obj *deferred_next; /* loop->deferred */
     bool is_deferred;          /* on loop->deferred */
 };
 
-/* Put o (its ops set) on the loop's list. Cannot fail. */
+/* Put o (its ops set, trace_id 0) on the loop's list. Cannot fail. */
 void aiotp__obj_link(aiotp_loop *loop, aiotp__obj *o, const aiotp__obj_ops *ops);
 /* Take o off the loop's list (and off the deferred list). */
 void aiotp__obj_unlink(aiotp__obj *o);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "compat.h"
 #include "req_int.h"
 #include "stream_int.h"
 

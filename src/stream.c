@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "checksum.h"
 #include "stream_int.h"
 
 #ifndef MSG_NOSIGNAL
@@ -398,8 +399,6 @@ int aiotp__stream_create(aiotp_loop *loop, int fd, const aiotp_protocol *proto, 
     t->fd = fd;
     t->done_cb = done_cb;
     t->done_arg = done_arg;
-    t->rx_sum = AIOTP__FNV_INIT;
-    t->tx_sum = AIOTP__FNV_INIT;
     aiotp__stream_init(&t->st);
     aiotp__flow_init(&t->flow); /* FLOW-1 */
     aiotp__wbuf_init(&t->wb);
@@ -532,7 +531,7 @@ static void read_streaming(aiotp__stream *t)
     if (n > 0) {
         if (aiotp__tracing(loop)) {
             t->rx_total += (uint64_t)n;
-            t->rx_sum = aiotp__fnv1a(t->rx_sum, loop->rbuf, (size_t)n);
+            t->rx_sum = aiotp__crc32(t->rx_sum, loop->rbuf, (size_t)n);
             aiotp__tracef(loop, "t%u cb data_received n=%zd total=%llu sum=%08x",
                           (unsigned)t->base.id, n, (unsigned long long)t->rx_total,
                           (unsigned)t->rx_sum);
@@ -598,7 +597,7 @@ static void read_buffered(aiotp__stream *t)
     if (n > 0) {
         if (aiotp__tracing(loop)) {
             t->rx_total += (uint64_t)n;
-            t->rx_sum = aiotp__fnv1a(t->rx_sum, buf, (size_t)n);
+            t->rx_sum = aiotp__crc32(t->rx_sum, buf, (size_t)n);
             aiotp__tracef(loop, "t%u cb buffer_updated n=%zd total=%llu sum=%08x",
                           (unsigned)t->base.id, n, (unsigned long long)t->rx_total,
                           (unsigned)t->rx_sum);
@@ -698,7 +697,7 @@ static void account_tx(aiotp__stream *t, const void *p, size_t n)
 {
     if (aiotp__tracing(t->base.loop)) {
         t->tx_total += n;
-        t->tx_sum = aiotp__fnv1a(t->tx_sum, p, n);
+        t->tx_sum = aiotp__crc32(t->tx_sum, p, n);
     }
 }
 

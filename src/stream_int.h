@@ -38,9 +38,9 @@ typedef struct aiotp__stream {
     aiotp_extra x_fd;            /* "socket" */
 
     uint64_t rx_total;           /* trace: bytes delivered to the protocol */
-    uint32_t rx_sum;             /* trace: running checksum of delivered bytes */
+    uint32_t rx_sum;             /* trace: running CRC-32 of delivered bytes */
     uint64_t tx_total;           /* trace: bytes accepted by write */
-    uint32_t tx_sum;             /* trace: running checksum of accepted bytes */
+    uint32_t tx_sum;             /* trace: running CRC-32 of accepted bytes */
 } aiotp__stream;
 
 /*

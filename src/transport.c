@@ -4,8 +4,13 @@
  * (src/transport_int.h). A method the kind does not have answers AIOTP_ENOTSUP and
  * changes nothing (TRANSPORT-KIND-1); the queries answer false / 0 / the default.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/un.h>
 
+#include "checksum.h"
 #include "transport_int.h"
 
 /* ---- base object ----------------------------------------------------------------- */
@@ -24,6 +29,7 @@ void aiotp__transport_init(aiotp_transport *t, aiotp_loop *loop,
     t->on_lost = NULL;
     t->on_lost_arg = NULL;
     aiotp__obj_link(loop, &t->obj, obj_ops);
+    t->obj.trace_id = t->id;
 }
 
 /* Until connection_lost has run: it clears proto (and the kind forgets the fd). */
@@ -69,17 +75,6 @@ const char *aiotp__status_name(int status)
     return status == 0 ? "0" : aiotp_err_name(status);
 }
 
-uint32_t aiotp__fnv1a(uint32_t h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    size_t i;
-    for (i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 void aiotp__transport_report(aiotp_transport *t, const char *message, int status)
 {
     aiotp_exception_context ctx;
@@ -90,6 +85,67 @@ void aiotp__transport_report(aiotp_transport *t, const char *message, int status
     ctx.protocol = t->proto;
     ctx.protocol_data = t->pdata;
     aiotp_loop_call_exception_handler(t->loop, &ctx);
+}
+
+/* "IP:PORT", "[IP6]:PORT", "unix:PATH", "unix:@NAME" (abstract), "-" (no address). */
+void aiotp__fmt_addr(const struct sockaddr *a, socklen_t alen, char *out, size_t size)
+{
+    char ip[INET6_ADDRSTRLEN];
+    snprintf(out, size, "-");
+    if (a == NULL || alen < (socklen_t)sizeof(sa_family_t)) {
+        return;
+    }
+    if (a->sa_family == AF_INET && alen >= (socklen_t)sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *s = (const struct sockaddr_in *)(const void *)a;
+        if (inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip)) != NULL) {
+            snprintf(out, size, "%s:%u", ip, (unsigned)ntohs(s->sin_port));
+        }
+    } else if (a->sa_family == AF_INET6 && alen >= (socklen_t)sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)(const void *)a;
+        if (inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip)) != NULL) {
+            snprintf(out, size, "[%s]:%u", ip, (unsigned)ntohs(s->sin6_port));
+        }
+    } else if (a->sa_family == AF_UNIX) {
+        const struct sockaddr_un *s = (const struct sockaddr_un *)(const void *)a;
+        size_t n = (size_t)alen - offsetof(struct sockaddr_un, sun_path);
+        if (alen <= (socklen_t)offsetof(struct sockaddr_un, sun_path) || n == 0) {
+            return; /* unnamed */
+        }
+        if (s->sun_path[0] == '\0') {
+            snprintf(out, size, "unix:@%.*s", (int)(n - 1), s->sun_path + 1);
+        } else {
+            snprintf(out, size, "unix:%.*s", (int)strnlen(s->sun_path, n), s->sun_path);
+        }
+    }
+}
+
+/* ---- traces of queries and of methods a kind lacks (trace format 3) ------------------ */
+
+static bool tracing(const aiotp_transport *t)
+{
+    return t->loop != NULL && aiotp__tracing(t->loop); /* (a test's bare transport has none) */
+}
+
+static void tr_query(const aiotp_transport *t, const char *name, unsigned long long v)
+{
+    aiotp__tracef(t->loop, "t%u query %s %llu", (unsigned)t->id, name, v);
+}
+
+static size_t wbuf_size(const aiotp_transport *t)
+{
+    return t->ops->get_write_buffer_size != NULL ? t->ops->get_write_buffer_size(t) : 0;
+}
+
+/* TRANSPORT-KIND-2: "tN call NAME ARGS" then "tN ret NAME ENOTSUP size=S". */
+static int not_supported(aiotp_transport *t, const char *name, const char *args)
+{
+    if (tracing(t)) {
+        aiotp__tracef(t->loop, "t%u call %s%s%s", (unsigned)t->id, name, args[0] ? " " : "",
+                      args);
+        aiotp__tracef(t->loop, "t%u ret %s ENOTSUP size=%zu", (unsigned)t->id, name,
+                      wbuf_size(t));
+    }
+    return AIOTP_ENOTSUP;
 }
 
 /* ---- protocol tables ----------------------------------------------------------------- */
@@ -156,7 +212,15 @@ int aiotp_transport_close(aiotp_transport *t)
 
 bool aiotp_transport_is_closing(const aiotp_transport *t)
 {
-    return t != NULL && t->ops->is_closing != NULL && t->ops->is_closing(t);
+    bool v;
+    if (t == NULL) {
+        return false;
+    }
+    v = t->ops->is_closing != NULL && t->ops->is_closing(t);
+    if (tracing(t)) {
+        tr_query(t, "is_closing", v);
+    }
+    return v;
 }
 
 int aiotp_transport_set_protocol(aiotp_transport *t, const aiotp_protocol *proto,
@@ -194,7 +258,15 @@ const aiotp_extra *aiotp_transport_get_extra_info(const aiotp_transport *t, cons
 
 bool aiotp_transport_is_reading(const aiotp_transport *t)
 {
-    return t != NULL && t->ops->is_reading != NULL && t->ops->is_reading(t);
+    bool v;
+    if (t == NULL) {
+        return false;
+    }
+    v = t->ops->is_reading != NULL && t->ops->is_reading(t);
+    if (tracing(t)) {
+        tr_query(t, "is_reading", v);
+    }
+    return v;
 }
 
 int aiotp_transport_pause_reading(aiotp_transport *t)
@@ -225,27 +297,46 @@ int aiotp_transport_abort(aiotp_transport *t)
 
 bool aiotp_transport_can_write_eof(const aiotp_transport *t)
 {
-    return t != NULL && t->ops->can_write_eof != NULL && t->ops->can_write_eof(t);
+    bool v;
+    if (t == NULL) {
+        return false;
+    }
+    v = t->ops->can_write_eof != NULL && t->ops->can_write_eof(t);
+    if (tracing(t)) {
+        tr_query(t, "can_write_eof", v);
+    }
+    return v;
 }
 
 size_t aiotp_transport_get_write_buffer_size(const aiotp_transport *t)
 {
-    if (t == NULL || t->ops->get_write_buffer_size == NULL) {
+    size_t v;
+    if (t == NULL) {
         return 0;
     }
-    return t->ops->get_write_buffer_size(t);
+    v = wbuf_size(t);
+    if (tracing(t)) {
+        tr_query(t, "get_write_buffer_size", v);
+    }
+    return v;
 }
 
 int aiotp_transport_get_write_buffer_limits(const aiotp_transport *t, size_t *low,
                                             size_t *high)
 {
+    int rc;
     if (t == NULL || low == NULL || high == NULL) {
         return AIOTP_EINVAL;
     }
     if (t->ops->get_write_buffer_limits == NULL) {
         return AIOTP_ENOTSUP;
     }
-    return t->ops->get_write_buffer_limits(t, low, high);
+    rc = t->ops->get_write_buffer_limits(t, low, high);
+    if (rc == 0 && tracing(t)) {
+        aiotp__tracef(t->loop, "t%u query get_write_buffer_limits low=%zu high=%zu",
+                      (unsigned)t->id, *low, *high);
+    }
+    return rc;
 }
 
 int aiotp_transport_set_write_buffer_limits(aiotp_transport *t, int64_t high, int64_t low)
@@ -264,7 +355,12 @@ int aiotp_transport_write(aiotp_transport *t, const void *data, size_t len)
     if (t == NULL) {
         return AIOTP_EINVAL;
     }
-    return t->ops->write != NULL ? t->ops->write(t, data, len) : AIOTP_ENOTSUP;
+    if (t->ops->write == NULL) {
+        char args[32];
+        snprintf(args, sizeof(args), "n=%zu", len);
+        return not_supported(t, "write", args);
+    }
+    return t->ops->write(t, data, len);
 }
 
 int aiotp_transport_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t n)
@@ -272,7 +368,17 @@ int aiotp_transport_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t
     if (t == NULL) {
         return AIOTP_EINVAL;
     }
-    return t->ops->writelines != NULL ? t->ops->writelines(t, bufs, n) : AIOTP_ENOTSUP;
+    if (t->ops->writelines == NULL) {
+        char args[64];
+        size_t total = 0;
+        size_t i;
+        for (i = 0; bufs != NULL && i < n; i++) {
+            total += bufs[i].len;
+        }
+        snprintf(args, sizeof(args), "count=%zu n=%zu", n, total);
+        return not_supported(t, "writelines", args);
+    }
+    return t->ops->writelines(t, bufs, n);
 }
 
 int aiotp_transport_write_eof(aiotp_transport *t)
@@ -280,7 +386,7 @@ int aiotp_transport_write_eof(aiotp_transport *t)
     if (t == NULL) {
         return AIOTP_EINVAL;
     }
-    return t->ops->write_eof != NULL ? t->ops->write_eof(t) : AIOTP_ENOTSUP;
+    return t->ops->write_eof != NULL ? t->ops->write_eof(t) : not_supported(t, "write_eof", "");
 }
 
 /* ---- DatagramTransport ------------------------------------------------------------------ */
@@ -292,7 +398,12 @@ int aiotp_transport_sendto(aiotp_transport *t, const void *data, size_t len,
         return AIOTP_EINVAL;
     }
     if (t->ops->sendto == NULL) {
-        return AIOTP_ENOTSUP;
+        char args[192];
+        char a[128];
+        aiotp__fmt_addr(addr, addr != NULL ? addrlen : 0, a, sizeof(a));
+        snprintf(args, sizeof(args), "n=%zu addr=%s sum=%08x", len, a,
+                 (unsigned)(data != NULL ? aiotp__crc32(0, data, len) : 0u));
+        return not_supported(t, "sendto", args);
     }
     return t->ops->sendto(t, data, len, addr, addrlen);
 }

@@ -110,11 +110,12 @@ int aiotp__transport_check_protocol(const aiotp__transport_ops *ops,
 /* Report to the exception handler with the transport and its protocol filled in. */
 void aiotp__transport_report(aiotp_transport *t, const char *message, int status);
 
+/* An address as traces write it: "IP:PORT", "[IP6]:PORT", "unix:PATH", "unix:@NAME"
+   (abstract), "-" (none, or an unnamed Unix socket). */
+void aiotp__fmt_addr(const struct sockaddr *a, socklen_t alen, char *out, size_t size);
+
 /* Status for traces: "0" or the error name. */
 const char *aiotp__status_name(int status);
 
-/* FNV-1a running checksum used by traces (spec/trace-format.md). */
-uint32_t aiotp__fnv1a(uint32_t h, const void *data, size_t len);
-#define AIOTP__FNV_INIT 2166136261u
 
 #endif /* AIOTP_TRANSPORT_INT_H */

@@ -426,11 +426,21 @@ static const char *filter(bool (*keep)(const char *line, size_t len, const void 
     return view_buf;
 }
 
+/* The lines that start with prefix; query lines (the case's own queries, trace format 3)
+   only when the prefix names them. */
 static bool keep_prefix(const char *line, size_t len, const void *arg)
 {
     const char *prefix = arg;
     size_t n = strlen(prefix);
-    return len >= n && strncmp(line, prefix, n) == 0;
+    const char *sp;
+    if (len < n || strncmp(line, prefix, n) != 0) {
+        return false;
+    }
+    sp = memchr(line, ' ', len);
+    if (sp != NULL && (size_t)(line + len - sp) > 7 && strncmp(sp, " query ", 7) == 0) {
+        return strstr(prefix, "query") != NULL;
+    }
+    return true;
 }
 
 const char *th_trace_lines(const char *prefix, bool strip_id)
@@ -1022,15 +1032,20 @@ int th_lowest_free_fd(void)
 
 /* ---- shared helpers ------------------------------------------------------------------ */
 
-uint32_t th_fnv1a(uint32_t h, const void *data, size_t len)
+/* Bit by bit, independently of the library's table-driven aiotp__crc32. */
+uint32_t th_sum(uint32_t h, const void *data, size_t len)
 {
     const unsigned char *p = data;
     size_t i;
+    int k;
+    h = ~h;
     for (i = 0; i < len; i++) {
         h ^= p[i];
-        h *= 16777619u;
+        for (k = 0; k < 8; k++) {
+            h = (h & 1u) ? (h >> 1) ^ 0xEDB88320u : h >> 1;
+        }
     }
-    return h;
+    return ~h;
 }
 
 bool th_starts(const char *line, const char *prefix)
@@ -1166,7 +1181,7 @@ void th_ex_init(th_expect *e)
     e->s[0] = '\0';
     e->len = 0;
     e->total = 0;
-    e->sum = TH_FNV_INIT;
+    e->sum = TH_SUM_INIT;
 }
 
 void th_ex_linef(th_expect *e, const char *fmt, ...)
@@ -1191,7 +1206,7 @@ void th_ex_line(th_expect *e, const char *line)
 void th_ex_data(th_expect *e, const char *what, const void *p, size_t n)
 {
     e->total += n;
-    e->sum = th_fnv1a(e->sum, p, n);
+    e->sum = th_sum(e->sum, p, n);
     th_ex_linef(e, "cb %s n=%zu total=%llu sum=%08x", what, n, (unsigned long long)e->total,
                 (unsigned)e->sum);
 }
@@ -1461,6 +1476,21 @@ static bool wrap_is_done(void *arg)
     return ((wrap_state *)arg)->done;
 }
 
+static void (*case_end_hook)(void);
+
+void th_on_case_end(void (*fn)(void))
+{
+    case_end_hook = fn;
+}
+
+void th_keep(aiotp_transport *t)
+{
+    aiotp_transport_retain(t);
+    if (nretained < MAX_RETAINED) {
+        retained[nretained++] = t;
+    }
+}
+
 aiotp_transport *th_wrap(aiotp_loop *loop, int fd, const aiotp_protocol *proto, void *data)
 {
     aiotp_connect_options o;
@@ -1584,6 +1614,9 @@ static int run_case(const th_case *c)
     }
     for (i = 0; i < nrecs; i++) {
         rec_free(recs[i]);
+    }
+    if (case_end_hook != NULL) {
+        case_end_hook();
     }
     dgram_paths_cleanup();
     if (th_f.live_allocs != 0) {

@@ -272,15 +272,21 @@ th_rec *th_rec_new(void);
    transport (retained: the harness releases it at the end of the case). */
 aiotp_transport *th_wrap(aiotp_loop *loop, int fd, const aiotp_protocol *proto, void *data);
 
+/* fn runs after each case (one hook: a helper module frees its per-case state there). */
+void th_on_case_end(void (*fn)(void));
+
+/* Retain t until the end of the case (the harness releases it with its loop). */
+void th_keep(aiotp_transport *t);
+
 /* Predicates for th_run_until. */
 bool th_is_lost(void *rec);   /* r->lost > 0 */
 
 /* ---- shared helpers ------------------------------------------------------------------ */
 
-/* FNV-1a, as in the "sum=" fields of the trace: h = TH_FNV_INIT, then h = th_fnv1a(h, ...)
-   over each chunk. */
-#define TH_FNV_INIT 2166136261u
-uint32_t th_fnv1a(uint32_t h, const void *data, size_t len);
+/* CRC-32 (as zlib.crc32), as in the "sum=" fields of trace format 3: h = TH_SUM_INIT,
+   then h = th_sum(h, ...) over each chunk. */
+#define TH_SUM_INIT 0u
+uint32_t th_sum(uint32_t h, const void *data, size_t len);
 
 /* True when `line` starts with `prefix`. */
 bool th_starts(const char *line, const char *prefix);
@@ -316,7 +322,7 @@ typedef struct th_expect {
     char s[8192];
     size_t len;
     uint64_t total; /* bytes announced by th_ex_data so far */
-    uint32_t sum;   /* their FNV-1a */
+    uint32_t sum;   /* their CRC-32 */
 } th_expect;
 
 void th_ex_init(th_expect *e);

@@ -398,11 +398,11 @@ TEST(tcp_roundtrip)
     snprintf(want_c, sizeof(want_c),
              "cb connection_made\ncb data_received n=5 total=5 sum=%08x\n"
              "cb connection_lost status=0\n",
-             th_fnv1a(TH_FNV_INIT, "hello", 5));
+             th_sum(TH_SUM_INIT, "hello", 5));
     snprintf(want_s, sizeof(want_s),
              "cb connection_made\ncb data_received n=5 total=5 sum=%08x\n"
              "cb eof_received\nret eof_received 0\ncb connection_lost status=0\n",
-             th_fnv1a(TH_FNV_INIT, "hello", 5));
+             th_sum(TH_SUM_INIT, "hello", 5));
     CHECK_STR(th_callbacks(cid), want_c);
     CHECK_STR(th_callbacks(sid), want_s);
     CHECK_INT(sc.calls, 1);
@@ -1046,7 +1046,7 @@ TEST(ipv6_loopback)
     snprintf(want, sizeof(want),
              "cb connection_made\ncb data_received n=5 total=5 sum=%08x\n"
              "cb connection_lost status=0\n",
-             th_fnv1a(TH_FNV_INIT, "hello", 5));
+             th_sum(TH_SUM_INIT, "hello", 5));
     CHECK_STR(th_callbacks(cid), want);
     CHECK_INT(sc.calls, 1);
     if (sc.recs[0] != NULL) {
@@ -1211,7 +1211,7 @@ TEST(server_close)
     snprintf(want, sizeof(want),
              "cb connection_made\ncb data_received n=5 total=5 sum=%08x\n"
              "cb eof_received\nret eof_received 0\ncb connection_lost status=0\n",
-             th_fnv1a(TH_FNV_INIT, "ping!", 5));
+             th_sum(TH_SUM_INIT, "ping!", 5));
     CHECK_STR(th_callbacks(sid), want);
 
     /* wait_closed after the fact completes at the next pass */
@@ -1397,11 +1397,11 @@ TEST(unix_server_and_connection)
         snprintf(want_c, sizeof(want_c),
                  "cb connection_made\ncb data_received n=5 total=5 sum=%08x\n"
                  "cb connection_lost status=0\n",
-                 th_fnv1a(TH_FNV_INIT, "hello", 5));
+                 th_sum(TH_SUM_INIT, "hello", 5));
         snprintf(want_s, sizeof(want_s),
                  "cb connection_made\ncb data_received n=5 total=5 sum=%08x\n"
                  "cb eof_received\nret eof_received 0\ncb connection_lost status=0\n",
-                 th_fnv1a(TH_FNV_INIT, "hello", 5));
+                 th_sum(TH_SUM_INIT, "hello", 5));
         CHECK_STR(th_callbacks(cid), want_c);
         CHECK_STR(th_callbacks(sid), want_s);
         CHECK(strstr(th_trace(), "t1 open unix\n") != NULL);
@@ -1488,7 +1488,7 @@ TEST(connect_accepted_socket)
         snprintf(want, sizeof(want),
                  "cb connection_made\ncb data_received n=3 total=3 sum=%08x\n"
                  "cb eof_received\nret eof_received 0\ncb connection_lost status=0\n",
-                 th_fnv1a(TH_FNV_INIT, "abc", 3));
+                 th_sum(TH_SUM_INIT, "abc", 3));
         CHECK_STR(th_callbacks(id), want);
     }
     free(cc.rec->user);

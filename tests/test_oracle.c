@@ -2251,7 +2251,7 @@ TEST(library_pairs_tcp_ends)
         CHECK_INT(r[0]->lost_status, 0);
         CHECK_INT(r[1]->lost_status, 0);
         CHECK((strstr(th_trace(), "\nt2 peer t1\n") != NULL) == tcp);
-        CHECK(strstr(th_trace(), "aiotp-trace 2\n") != NULL);
+        CHECK(strstr(th_trace(), "aiotp-trace 3 impl=aiotp\n") != NULL);
         CHECK_INT(check_library_trace(th_trace(), &rule), 0);
 
         /* the same trace with one byte of t2's last chunk changed (its sum) or one chunk

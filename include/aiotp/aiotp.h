@@ -13,4 +13,5 @@
 #include "aiotp/protocol.h"
 #include "aiotp/transport.h"
 #include "aiotp/server.h"
+#include "aiotp/datagram.h"
 #endif

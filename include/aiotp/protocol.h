@@ -18,7 +18,11 @@
  *          socket is closed anyway);
  *   pause_writing, resume_writing fail
  *       -> exception handler "protocol.pause_writing() failed" / "...resume_writing()
- *          failed"; the paused flag keeps its new value; the transport carries on.
+ *          failed"; the paused flag keeps its new value; the transport carries on;
+ *   datagram_received, error_received fail (datagram transports)
+ *       -> exception handler "Exception in callback protocol.datagram_received()" /
+ *          "...error_received()"; the transport stays open (CPython 3.11 does the same;
+ *          the opposite of data_received on a stream).
  *
  * A NULL entry means the documented default: do nothing and succeed; for eof_received,
  * return 0 ("false": the transport closes itself). get_buffer has no default and is

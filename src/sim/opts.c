@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 
+#include "compat.h"
 #include "sim_int.h"
 
 static int get_int(const void *val, socklen_t len, int *out)
