@@ -125,6 +125,25 @@ void bench_set_nodelay(int fd)
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+/* fd made non-blocking and close-on-exec; or closed, and -1, after a message. */
+static int nonblock_cloexec(int fd)
+{
+    if (bench_set_nonblock(fd) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+        perror("fcntl");
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void loopback(struct sockaddr_in *sin, int port)
+{
+    memset(sin, 0, sizeof *sin);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons((unsigned short)port);
+    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+}
+
 int bench_listen(const struct bench_addr *addr)
 {
     int fd;
@@ -152,10 +171,7 @@ int bench_listen(const struct bench_addr *addr)
     } else {
         struct sockaddr_in sin;
         int one = 1;
-        memset(&sin, 0, sizeof sin);
-        sin.sin_family = AF_INET;
-        sin.sin_port = htons((unsigned short)addr->port);
-        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        loopback(&sin, addr->port);
         fd = socket(AF_INET, SOCK_STREAM, 0);
         if (fd < 0) {
             perror("socket(AF_INET)");
@@ -173,12 +189,7 @@ int bench_listen(const struct bench_addr *addr)
         close(fd);
         return -1;
     }
-    if (bench_set_nonblock(fd) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-        perror("fcntl");
-        close(fd);
-        return -1;
-    }
-    return fd;
+    return nonblock_cloexec(fd);
 }
 
 int bench_udp_socket(const struct bench_addr *addr)
@@ -186,10 +197,7 @@ int bench_udp_socket(const struct bench_addr *addr)
     struct sockaddr_in sin;
     int fd;
 
-    memset(&sin, 0, sizeof sin);
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons((unsigned short)addr->port);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    loopback(&sin, addr->port);
     fd = socket(AF_INET, SOCK_DGRAM, 0);
     if (fd < 0) {
         perror("socket(AF_INET, SOCK_DGRAM)");
@@ -200,12 +208,7 @@ int bench_udp_socket(const struct bench_addr *addr)
         close(fd);
         return -1;
     }
-    if (bench_set_nonblock(fd) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-        perror("fcntl");
-        close(fd);
-        return -1;
-    }
-    return fd;
+    return nonblock_cloexec(fd);
 }
 
 static int would_block(int err)
@@ -281,6 +284,38 @@ void bench_process_setup(void)
         rl.rlim_cur = rl.rlim_max;
         (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
+}
+
+static int signal_fd = -1;
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char c = (unsigned char)sig;
+    (void)!write(signal_fd, &c, 1);
+    errno = saved;
+}
+
+int bench_signal_pipe(int fds[2])
+{
+    struct sigaction sa;
+    int i;
+
+    if (pipe(fds) < 0) {
+        perror("pipe");
+        return -1;
+    }
+    for (i = 0; i < 2; i++) {
+        (void)bench_set_nonblock(fds[i]);
+        (void)fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+    }
+    signal_fd = fds[1];
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return 0;
 }
 
 void bench_ready(void)

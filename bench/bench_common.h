@@ -95,6 +95,13 @@ void bench_set_nodelay(int fd);
  */
 void bench_process_setup(void);
 
+/*
+ * A self-pipe for SIGTERM and SIGINT: makes fds (both non-blocking and
+ * close-on-exec) and installs handlers that write the signal's number to
+ * fds[1]; the loop watches fds[0].  Returns 0, or -1 after printing an error.
+ */
+int bench_signal_pipe(int fds[2]);
+
 /* Prints "ready" on stdout and flushes it. */
 void bench_ready(void);
 

@@ -16,7 +16,6 @@
  * the same flow control (pause_writing -> pause_reading). Receives are the transport's:
  * one recvfrom per readiness event into the loop's buffer.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,12 +105,6 @@ static aiotp_server *server;
 static aiotp_transport *udp;
 static int listen_status = 1;
 
-static void on_signal(int sig)
-{
-    char c = (char)sig;
-    (void)!write(stop_pipe[1], &c, 1);
-}
-
 static void on_stop(aiotp_loop *loop, int fd, void *arg)
 {
     (void)fd;
@@ -173,13 +166,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "echo_aiotp: AIOTP_BENCH_BACKEND must be poll or epoll\n");
         return 2;
     }
-    if (aiotp_loop_create(&loop, &o) != 0 || pipe(stop_pipe) != 0) {
+    if (aiotp_loop_create(&loop, &o) != 0 || bench_signal_pipe(stop_pipe) != 0) {
         fprintf(stderr, "echo_aiotp: setup failed\n");
         return 1;
     }
     aiotp_loop_add_reader(loop, stop_pipe[0], on_stop, NULL);
-    signal(SIGTERM, on_signal);
-    signal(SIGINT, on_signal);
 
     aiotp_server_options_init(&so);
     so.backlog = BENCH_BACKLOG;

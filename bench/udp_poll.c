@@ -13,50 +13,26 @@
 #include "bench_common.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 static int sig_pipe[2] = {-1, -1};
 static char rbuf[BENCH_READ_SIZE];
 static struct bench_udp_pending pending;
 
-static void on_signal(int sig)
-{
-    int saved = errno;
-    unsigned char c = (unsigned char)sig;
-    (void)!write(sig_pipe[1], &c, 1);
-    errno = saved;
-}
-
 int main(int argc, char **argv)
 {
     struct bench_addr addr;
-    struct sigaction sa;
     struct pollfd pfds[2];
-    int fd, batch, status = 0, i;
+    int fd, batch, status = 0;
 
     bench_parse_args_for(argc, argv, &addr, BENCH_ARGS_UDP);
     bench_process_setup();
     batch = bench_udp_batch();
 
-    if (pipe(sig_pipe) < 0) {
-        perror("pipe");
+    if (bench_signal_pipe(sig_pipe) < 0)
         return 1;
-    }
-    for (i = 0; i < 2; i++) {
-        (void)bench_set_nonblock(sig_pipe[i]);
-        (void)fcntl(sig_pipe[i], F_SETFD, FD_CLOEXEC);
-    }
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-
     fd = bench_udp_socket(&addr);
     if (fd < 0)
         return 1;
