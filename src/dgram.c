@@ -531,7 +531,11 @@ static void read_ready(aiotp_loop *loop, int fd, void *arg)
     if (aiotp__dgram_step(&t->st, AIOTP__DGEV_RECV, t->q.count == 0) != AIOTP__DGA_DELIVER) {
         return; /* DGRAM-RECV-3 */
     }
-    memset(&from, 0, sizeof(from));
+    /* Performance (bench/README.md): only the family is cleared, not the whole 128 bytes
+       (21 of the ~560 user-space instructions per datagram). Only the first flen bytes,
+       which recvfrom fills, are read (by the trace, and by the protocol, which gets
+       flen); a receive that reports no address leaves flen 0, or the family AF_UNSPEC. */
+    from.ss_family = AF_UNSPEC;
     n = loop->sys->recvfrom(loop->sys->ctx, t->fd, loop->rbuf, AIOTP__DGRAM_MAX, 0,
                             (struct sockaddr *)&from, &flen);
     if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR) {
