@@ -157,6 +157,9 @@ def downgrade(path):
                     line = drop(line, w[1])
                 elif w[1] == "peer" and len(w) >= 3 and kinds.get(w[2], "tcp") not in STREAM_KINDS:
                     line = drop(line, "peer")
+                elif " total=0 sum=00000000" in line:
+                    # the empty CRC-32 is 0; a version-2 reader expects the empty FNV-1a
+                    line = line.replace(" total=0 sum=00000000", " total=0 sum=811c9dc5")
             out.write(line + "\n")
     return tmp, dropped
 

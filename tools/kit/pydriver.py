@@ -33,6 +33,14 @@ CHILDREN = {
 }
 
 
+def relative(word, tr):
+    """A limit: a number, or @size[+-N] (the write-buffer size now, plus or minus N)."""
+    if word.startswith("@size"):
+        base = tr._aiotp_t.get_write_buffer_size()
+        return base + int(word[5:] or 0)
+    return int(word)
+
+
 class Fail(Exception):
     """What a scripted callback raises for 'fail'."""
 
@@ -184,6 +192,7 @@ class Driver:
         self.subject_addr = None
         self.cleanup = []
         self.exited = False
+        self.sendfile_done = False
 
     # ---- loop passes ---------------------------------------------------------------------
     def one_pass(self):
@@ -200,6 +209,8 @@ class Driver:
             return self.lost
         if c == "exited":
             return self.exited
+        if c == "sendfile-done":
+            return self.sendfile_done
         if c == "cb":
             name, k = (w[1].split("#") + ["1"])[:2]
             return self.counts.get(("t1", name), 0) >= int(k)
@@ -373,7 +384,7 @@ class Driver:
             elif op in ("write_eof", "close", "abort", "pause_reading", "resume_reading"):
                 getattr(tr, op)()
             elif op == "limits":
-                h = None if w[1] == "-" else int(w[1])
+                h = None if w[1] == "-" else relative(w[1], tr)
                 lo = None if len(w) < 3 or w[2] == "-" else int(w[2])
                 tr.set_write_buffer_limits(high=h, low=lo)
             elif op == "set_protocol":
@@ -452,6 +463,7 @@ class Driver:
                 self.rec.comment("kit sendfile sent=%d tell=%d" % (sent, f.tell()))
             except Exception as e:
                 self.rec.comment("kit raised %s %s" % (type(e).__name__, str(e)[:120]))
+            self.sendfile_done = True
         self.loop.create_task(go())
 
     # ---- run ---------------------------------------------------------------------------
@@ -486,6 +498,8 @@ class Driver:
             if self.subject is not None and not self.lost:
                 # leave nothing open: the checker requires connection_lost
                 real = self.subject._aiotp_t
+                if self.peer is not None:
+                    self.peer.autoread = True
                 if not real.is_closing():
                     self.rec.comment("kit cleanup close")
                     self.subject.close()

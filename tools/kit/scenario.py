@@ -5,7 +5,6 @@ tools/kit/cdriver/ for aiotp), which writes a trace; its ``expect`` lines are th
 evaluated here, on that trace, the same way for every implementation."""
 import os
 import re
-import shlex
 
 import tracefile
 
@@ -101,7 +100,7 @@ def load(path):
                 if m:
                     rule = m.group(1)
                     rest = rest[:rest.rindex("[")].strip()
-                cur.expects.append(Expect(lineno, shlex.split(rest), profile, rule, rest))
+                cur.expects.append(Expect(lineno, rest.split(), profile, rule, rest))
             elif word in ("start", "run", "peer", "call"):
                 cur.steps.append((lineno, line.split()))
             else:
@@ -145,6 +144,13 @@ def _name_k(word):
 def _pattern_regex(tokens):
     parts = []
     for tok in tokens:
+        if tok.startswith("(") and not tok.startswith("()"):
+            parts.append("(?:")
+            tok = tok[1:]
+        close = ""
+        m = re.match(r"^(.*[^)])\)([*+?]?)$", tok) or re.match(r"^(.*\(.*\))\)([*+?]?)$", tok)
+        if m and tok.count(")") > tok.count("("):
+            tok, close = m.group(1), ")" + m.group(2)
         q = ""
         if tok[-1] in "*+?":
             q = tok[-1]
@@ -153,8 +159,8 @@ def _pattern_regex(tokens):
         if not m:
             raise ScenarioError("bad pattern token %r" % tok)
         name, arg, rep = m.group(1), m.group(2), m.group(3)
-        val = re.escape(arg) if arg is not None else r"[^)]*"
-        parts.append("(?:%s\\(%s\\) )%s%s" % (name, val, rep or "", q))
+        val = re.escape(arg).replace("\\*", "[^)]*") if arg is not None else r"[^)]*"
+        parts.append("(?:%s\\(%s\\) )%s%s%s" % (name, val, rep or "", q, close))
     return re.compile("^" + "".join(parts) + "$")
 
 

@@ -414,8 +414,12 @@ static void soon_cb(aiotp_loop *loop, void *arg)
     free(w);
 }
 
+/* a limit: "-" (none), a number, or @size[+-N]: the write-buffer size now, plus N */
 static int64_t limit_arg(const char *s)
 {
+    if (strncmp(s, "@size", 5) == 0) {
+        return (int64_t)aiotp_transport_get_write_buffer_size(D.t) + (int64_t)atoll(s + 5);
+    }
     return strcmp(s, "-") == 0 ? AIOTP_LIMIT_NONE : (int64_t)atoll(s);
 }
 
@@ -930,6 +934,7 @@ int main(int argc, char **argv)
     }
     kit("end");
     if (D.t != NULL && !D.lost) {
+        D.peer_autoread = true;
         if (!aiotp_transport_is_closing(D.t)) {
             kit("cleanup close");
             aiotp_transport_close(D.t);
