@@ -333,12 +333,14 @@ class Recorder:
     def _exception_handler(self, loop, context):
         exc = context.get("exception")
         status = "0"
-        if exc is not None:
-            status = status_of(exc, callback=any(e is exc for e in self.raised))
-        who = "loop"
         p = None
+        if exc is not None:
+            raiser = next((q for e, q in self.raised if e is exc), None)
+            status = status_of(exc, callback=raiser is not None)
+            p = raiser  # a traced callback raised it: its transport is concerned
+        who = "loop"
         t = context.get("transport")
-        if t is not None:
+        if t is not None and p is None:
             p = self._by_transport.get(id(t))
             if p is None and isinstance(t, TransportProxy):
                 p = t._aiotp_p
@@ -647,7 +649,7 @@ class _TracedBase:
         try:
             result = fn(*args)
         except BaseException as exc:
-            self._rec.raised.append(exc)
+            self._rec.raised.append((exc, self))
             self._emit("ret %s ECALLBACK" % name)
             raise
         self._emit("ret %s %s" % (name, ret(result) if ret else "0"))
@@ -656,7 +658,7 @@ class _TracedBase:
     def _status(self, exc):
         if exc is None:
             return "0"
-        return status_of(exc, callback=any(e is exc for e in self._rec.raised))
+        return status_of(exc, callback=any(e is exc for e, _ in self._rec.raised))
 
     # -- BaseProtocol --
     def connection_made(self, transport):
@@ -717,7 +719,7 @@ class TracedBufferedProtocol(_TracedBase, asyncio.BufferedProtocol):
             buf = self._inner.get_buffer(sizehint)
             view = memoryview(buf).cast("B")
         except BaseException as exc:
-            self._rec.raised.append(exc)
+            self._rec.raised.append((exc, self))
             self._emit("ret get_buffer ECALLBACK")
             raise
         if len(view) == 0:
