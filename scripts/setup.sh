@@ -15,7 +15,7 @@ if [ "${1:-}" = "--build" ]; then
 else
   need_pkgs=(cmake make gcc g++ clang python3 valgrind frama-c-base why3 z3 cvc4 cvc5 jq
              graphviz afl++ clang-14 lld-14 llvm-14 llvm libclang-rt-14-dev doxygen pkgconf
-             gcovr)
+             gcovr python3-uvloop chromium fonts-dejavu-core)
   need_cmds=(cmake make gcc g++ clang clang++ python3 valgrind frama-c why3 z3 cvc4 cvc5 jq
              dot afl-fuzz afl-clang-fast afl-cmin afl-showmap clang-14 ld.lld-14
              llvm-symbolizer timeout doxygen pkg-config nm objdump gcovr)
@@ -44,8 +44,13 @@ for c in "${need_cmds[@]}"; do
   command -v "$c" >/dev/null 2>&1 || missing+=("$c")
 done
 have_cc || missing+=("a C compiler")
+# the conformance kit (docs/conformance-kit.md): uvloop for Debian's interpreter, and
+# Chromium for the trace viewer's test
+uvloop_ok() { /usr/bin/python3 -c 'import uvloop' >/dev/null 2>&1; }
 if [ "$build_only" -eq 0 ]; then
   libfuzzer_rt || missing+=("libFuzzer/ASan runtime of clang-14")
+  uvloop_ok || missing+=("python3-uvloop")
+  command -v chromium >/dev/null 2>&1 || missing+=("chromium")
 fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
@@ -69,6 +74,10 @@ for c in "${need_cmds[@]}"; do
     exit 1
   fi
 done
+if [ "$build_only" -eq 0 ] && ! uvloop_ok; then
+  echo "setup: uvloop is still missing for /usr/bin/python3 (python3-uvloop)" >&2
+  exit 1
+fi
 if [ "$build_only" -eq 0 ] && ! libfuzzer_rt; then
   echo "setup: the libFuzzer/ASan runtime of clang-14 is still missing (libclang-rt-14-dev)" >&2
   exit 1
