@@ -83,6 +83,13 @@ typedef struct driver {
 
 static driver D;
 
+#if defined(__GNUC__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+static void kit(const char *fmt, ...) PRINTF_LIKE(1, 2);
 static void kit(const char *fmt, ...)
 {
     va_list ap;
@@ -95,6 +102,7 @@ static void kit(const char *fmt, ...)
 
 /* A version-3 line (query, exc) for a library that emits an older version, as a "#= "
    comment; a library that emits version 3 writes those lines itself. */
+static void v3line(const char *fmt, ...) PRINTF_LIKE(1, 2);
 static void v3line(const char *fmt, ...)
 {
     va_list ap;
@@ -118,6 +126,7 @@ static void on_trace(void *arg, const char *line)
     fputc('\n', D.out);
 }
 
+static void die(const char *fmt, ...) PRINTF_LIKE(1, 2);
 static void die(const char *fmt, ...)
 {
     va_list ap;
