@@ -277,7 +277,7 @@ static void load(const char *path, const char *name)
             r->nact = acts.n < MAXACT ? acts.n : MAXACT;
         } else if (strcmp(p, "start") == 0 || strcmp(p, "run") == 0 ||
                    strcmp(p, "peer") == 0 || strcmp(p, "call") == 0) {
-            char buf[MAXLINE];
+            char buf[2 * MAXLINE + 2]; /* p and rest come from one line of MAXLINE */
             if (D.nsteps == MAXSTEPS) {
                 die("too many steps");
             }
