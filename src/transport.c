@@ -195,6 +195,14 @@ int aiotp__transport_check_protocol(const aiotp__transport_ops *ops,
     return 0;
 }
 
+const char *aiotp__protocol_kind_name(const aiotp_protocol *proto)
+{
+    if (proto != NULL && proto->kind == AIOTP_PROTOCOL_BUFFERED) {
+        return "buffered";
+    }
+    return proto != NULL && proto->kind == AIOTP_PROTOCOL_DATAGRAM ? "datagram" : "streaming";
+}
+
 /* ---- BaseTransport ---------------------------------------------------------------- */
 
 int aiotp_transport_kind(const aiotp_transport *t)

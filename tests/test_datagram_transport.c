@@ -174,6 +174,10 @@ TEST(sendto_bad_arguments)
     CHECK_ERR(aiotp_transport_write_eof(p.t), AIOTP_ENOTSUP);
     CHECK(!aiotp_transport_can_write_eof(p.t));
     CHECK_ERR(aiotp_transport_set_protocol(p.t, &th_streaming, NULL), AIOTP_EPROTOKIND);
+    /* the trace names the table's own kind (it said kind=datagram before), so that the
+       oracle can judge PROTO-KIND-2 */
+    CHECK_INT(th_count_lines("t1 call set_protocol kind=streaming"), 1);
+    CHECK_INT(th_count_lines("t1 ret set_protocol EPROTOKIND"), 1);
     CHECK_INT(peer_recv(p.peer, buf, sizeof(buf)), -1);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(p.t), 0);
     CHECK(!aiotp_transport_is_closing(p.t));
