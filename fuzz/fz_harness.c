@@ -1,7 +1,6 @@
 /* fuzz/fz_harness.c - see fz_harness.h. Deterministic: no real fds, no real time, no
    global state that survives an input. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,36 +8,13 @@
 #include <sys/socket.h>
 
 #include "aiotp/aiotp.h"
-#include "aiotp/oracle.h"
 #include "aiotp/sim.h"
-#include "fz_asan.h"
+#include "fz_common.h"
 #include "fz_harness.h"
 #include "stream_int.h"
 
-/* ---- violations ------------------------------------------------------------------------ */
-
-static size_t g_step; /* record being executed, for messages */
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3), noreturn))
-#endif
-static void violation(const char *rule, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "FUZZ VIOLATION [%s] at record %zu: ", rule, g_step);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    abort();
-}
-
-#define REQUIRE(cond, rule, ...)                                                       \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            violation(rule, __VA_ARGS__);                                              \
-        }                                                                              \
-    } while (0)
+#define REQUIRE FZ_REQUIRE
+#define violation fz_violation
 
 /* ---- byte streams: byte i of each direction is a function of i ---------------------- */
 
@@ -50,88 +26,6 @@ static unsigned char tx_byte(uint64_t i) /* transport -> peer */
 static unsigned char rx_byte(uint64_t i) /* peer -> transport */
 {
     return (unsigned char)(((uint32_t)i * 0x85EBCA6Bu) >> 23 ^ 0x5a);
-}
-
-/* ---- counting allocator ------------------------------------------------------------------ */
-
-/* Throughput (fuzz/README.md): the loop's receive buffer (AIOTP__READ_MAX, 256 KiB) is the
-   one large block of an input; with malloc the sanitizer maps, poisons and unmaps it at
-   every input. One static block serves it instead (one loop per input), poisoned under
-   ASan while it is not handed out, so a use after free is still caught; nothing carries
-   over from one input to the next that the library could see (it never reads the buffer
-   before recv() fills it). */
-/* (ASan's quarantine: fz_asan.h) */
-FZ_ASAN_DEFAULT_OPTIONS()
-
-static long g_live;
-static unsigned char big_block[AIOTP__READ_MAX];
-static bool big_used;
-static long alloc_fail_next; /* OP_ALLOC_FAIL: fail this many allocations from now on */
-
-static void *c_alloc(void *ctx, size_t n)
-{
-    void *p;
-    (void)ctx;
-    if (alloc_fail_next > 0) {
-        alloc_fail_next--;
-        return NULL;
-    }
-    if (n == sizeof(big_block) && !big_used) {
-        big_used = true;
-        UNPOISON(big_block, sizeof(big_block));
-        g_live++;
-        return big_block;
-    }
-    p = malloc(n);
-    if (p != NULL) {
-        g_live++;
-    }
-    return p;
-}
-
-static void *c_realloc(void *ctx, void *old, size_t n)
-{
-    void *p;
-    (void)ctx;
-    if (alloc_fail_next > 0) {
-        alloc_fail_next--;
-        return NULL;
-    }
-    p = realloc(old, n);
-    if (p != NULL && old == NULL) {
-        g_live++;
-    }
-    return p;
-}
-
-static void c_free(void *ctx, void *p)
-{
-    (void)ctx;
-    if (p == (void *)big_block) {
-        g_live--;
-        big_used = false;
-        POISON(big_block, sizeof(big_block));
-        return;
-    }
-    if (p != NULL) {
-        g_live--;
-        free(p);
-    }
-}
-
-static const aiotp_allocator counting = {c_alloc, c_realloc, c_free, NULL};
-
-static void *o_alloc(void *ctx, size_t n)
-{
-    (void)ctx;
-    return malloc(n);
-}
-
-static void o_free(void *ctx, void *p, size_t n)
-{
-    (void)ctx;
-    (void)n;
-    free(p);
 }
 
 /* ---- the state of one input ------------------------------------------------------------- */
@@ -149,12 +43,9 @@ enum {
 };
 
 typedef struct fz {
-    bool print_trace;   /* FZ_TRACE is set (read once per input) */
     aiotp_sim *sim;
     aiotp_loop *loop;
     aiotp_transport *t;
-    aiotp_oracle *oracle;
-    size_t trace_lines;
     int a;              /* transport's fd */
     int b;              /* peer's fd, -1 once the peer closed it */
     bool wrapped;
@@ -198,32 +89,7 @@ typedef struct fz {
 
 static fz F;
 
-/* ---- trace -> oracle --------------------------------------------------------------------- */
-
-static void on_trace(void *arg, const char *line)
-{
-    int rc;
-    (void)arg;
-    if (F.print_trace) {
-        fprintf(stderr, "  | %s\n", line);
-    }
-    if (F.oracle == NULL) {
-        return;
-    }
-    rc = aiotp_oracle_feed_line(F.oracle, line, ++F.trace_lines);
-    if (rc != AIOTP_ORACLE_OK) {
-        const aiotp_oracle_report *r = aiotp_oracle_first(F.oracle);
-        size_t i;
-        if (r != NULL) {
-            for (i = 0; i < r->nrecent; i++) {
-                fprintf(stderr, "  oracle recent %zu: %s\n", r->recent[i].lineno,
-                        r->recent[i].text);
-            }
-        }
-        violation(r != NULL && r->rule != NULL ? r->rule : "ORACLE", "oracle: %s (line %zu: %s)",
-                  r != NULL ? r->detail : "?", F.trace_lines, line);
-    }
-}
+/* ---- trace -> oracle: fz_oracle_trace (fz_common.c) -------------------------------- */
 
 static void on_exception(aiotp_loop *loop, const aiotp_exception_context *ctx, void *arg)
 {
@@ -919,8 +785,8 @@ static void step(uint8_t op, uint8_t a, uint16_t b)
         (void)aiotp_sim_shutdown_fail(F.sim, F.a, -fault_errnos[a % N_FAULT_ERRNOS], 1);
         break;
     case OP_ALLOC_FAIL:
-        alloc_fail_next = (long)(a % 4u);
-        F.alloc_armed = F.alloc_armed || alloc_fail_next > 0;
+        fz_fail_next = (long)(a % 4u);
+        F.alloc_armed = F.alloc_armed || fz_fail_next > 0;
         break;
     default: /* OP_RUN, OP_RUN2, OP_RUN3 */
         run_pass();
@@ -934,19 +800,13 @@ int fz_run(const uint8_t *data, size_t size, const fz_config *cfg)
 {
     aiotp_loop_options o;
     aiotp_connect_options co;
-    aiotp_oracle_alloc oa = {o_alloc, o_free, NULL};
-    /* one transport per input: an oracle sized for 2, not the default 256 (its block is
-       then 3 KiB instead of 380 KiB, allocated and cleared at every input) */
-    aiotp_oracle_config ocfg = {2, AIOTP_ORACLE_REQUIRE_LOST};
     size_t nrec = size / FZ_REC;
     size_t i;
     int rc;
 
     memset(&F, 0, sizeof(F));
-    F.print_trace = getenv("FZ_TRACE") != NULL;
-    alloc_fail_next = 0;
-    g_live = 0;
-    g_step = 0;
+    fz_alloc_reset();
+    fz_step = 0;
     F.b = -1;
     F.getbuf_size = 64;
     g_first = cfg != NULL && cfg->buffered ? &proto_buffered : &proto_streaming;
@@ -954,17 +814,16 @@ int fz_run(const uint8_t *data, size_t size, const fz_config *cfg)
         nrec = FZ_MAX_OPS;
     }
 
-    REQUIRE(aiotp_oracle_new(&ocfg, &oa, &F.oracle) == 0, "HARNESS", "oracle_new");
-    (void)aiotp_oracle_set_profile(F.oracle, AIOTP_ORACLE_PROFILE_AIOTP); /* the library's */
-    REQUIRE(aiotp_sim_create(&F.sim, &counting) == 0, "HARNESS", "sim_create");
+    fz_oracle_begin(2); /* one transport per input */
+    REQUIRE(aiotp_sim_create(&F.sim, &fz_counting) == 0, "HARNESS", "sim_create");
     memset(&o, 0, sizeof(o));
     o.size = sizeof(o);
     o.backend = aiotp_backend_sim();
     o.syscalls = aiotp_sim_syscalls(F.sim);
-    o.allocator = &counting;
+    o.allocator = &fz_counting;
     REQUIRE(aiotp_loop_create(&F.loop, &o) == 0, "HARNESS", "loop_create");
     aiotp_loop_set_exception_handler(F.loop, on_exception, NULL);
-    aiotp_loop_set_trace(F.loop, on_trace, NULL);
+    aiotp_loop_set_trace(F.loop, fz_oracle_trace, NULL);
     REQUIRE(aiotp_sim_socketpair(F.sim, &F.a, &F.b) == 0, "HARNESS", "socketpair");
     /* a small socket buffer by default so that writes queue up */
     (void)aiotp_sim_set_capacity(F.sim, F.a, 1024);
@@ -979,14 +838,14 @@ int fz_run(const uint8_t *data, size_t size, const fz_config *cfg)
 
     for (i = 0; i < nrec; i++) {
         const uint8_t *r = data + i * FZ_REC;
-        g_step = i + 1;
+        fz_step = i + 1;
         step(r[0], r[1], (uint16_t)(r[2] | (r[3] << 8)));
         check_state();
     }
 
     /* the end: let everything flow, close, and expect connection_lost */
-    g_step = nrec + 1;
-    alloc_fail_next = 0;
+    fz_step = nrec + 1;
+    fz_fail_next = 0;
     F.ci_armed = false;
     F.hooks &= ~(unsigned)(H_WRITE_IN_DATA | H_WRITE_IN_RESUME);
     (void)aiotp_sim_set_capacity(F.sim, F.a, (size_t)1 << 20);
@@ -1023,14 +882,7 @@ int fz_run(const uint8_t *data, size_t size, const fz_config *cfg)
             aiotp_sim_open_fds(F.sim));
     aiotp_sim_free(F.sim);
     F.sim = NULL;
-    REQUIRE(g_live == 0, "LEAK", "%ld allocations not freed", g_live);
-    rc = aiotp_oracle_finish(F.oracle);
-    if (rc != AIOTP_ORACLE_OK || aiotp_oracle_violations(F.oracle) != 0) {
-        const aiotp_oracle_report *r = aiotp_oracle_first(F.oracle);
-        violation(r != NULL && r->rule != NULL ? r->rule : "ORACLE", "oracle at finish: %s",
-                  r != NULL ? r->detail : "?");
-    }
-    aiotp_oracle_free(F.oracle);
-    F.oracle = NULL;
+    REQUIRE(fz_live == 0, "LEAK", "%ld allocations not freed", fz_live);
+    fz_oracle_end();
     return 0;
 }

@@ -1,0 +1,163 @@
+/* fuzz/fz_common.c - see fz_common.h. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fz_asan.h"
+#include "fz_common.h"
+#include "loop_int.h" /* AIOTP__READ_MAX */
+
+/* ---- violations ------------------------------------------------------------------------ */
+
+size_t fz_step;
+
+void fz_violation(const char *rule, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "FUZZ VIOLATION [%s] at record %zu: ", rule, fz_step);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    abort();
+}
+
+/* ---- counting allocator ------------------------------------------------------------------ */
+
+/* Throughput (fuzz/README.md): the loop's receive buffer (AIOTP__READ_MAX, 256 KiB) is the
+   one large block of an input; with malloc the sanitizer maps, poisons and unmaps it at
+   every input. One static block serves it instead (one loop per input), poisoned under
+   ASan while it is not handed out, so a use after free is still caught; nothing carries
+   over from one input to the next that the library could see (it never reads the buffer
+   before recv() fills it). */
+/* (ASan's quarantine: fz_asan.h) */
+FZ_ASAN_DEFAULT_OPTIONS()
+
+long fz_live;
+long fz_fail_next;
+static unsigned char big_block[AIOTP__READ_MAX];
+static bool big_used;
+
+static void *c_alloc(void *ctx, size_t n)
+{
+    void *p;
+    (void)ctx;
+    if (fz_fail_next > 0) {
+        fz_fail_next--;
+        return NULL;
+    }
+    if (n == sizeof(big_block) && !big_used) {
+        big_used = true;
+        UNPOISON(big_block, sizeof(big_block));
+        fz_live++;
+        return big_block;
+    }
+    p = malloc(n);
+    if (p != NULL) {
+        fz_live++;
+    }
+    return p;
+}
+
+static void *c_realloc(void *ctx, void *old, size_t n)
+{
+    void *p;
+    (void)ctx;
+    if (fz_fail_next > 0) {
+        fz_fail_next--;
+        return NULL;
+    }
+    p = realloc(old, n);
+    if (p != NULL && old == NULL) {
+        fz_live++;
+    }
+    return p;
+}
+
+static void c_free(void *ctx, void *p)
+{
+    (void)ctx;
+    if (p == (void *)big_block) {
+        fz_live--;
+        big_used = false;
+        POISON(big_block, sizeof(big_block));
+        return;
+    }
+    if (p != NULL) {
+        fz_live--;
+        free(p);
+    }
+}
+
+const aiotp_allocator fz_counting = {c_alloc, c_realloc, c_free, NULL};
+
+void fz_alloc_reset(void)
+{
+    fz_live = 0;
+    fz_fail_next = 0;
+}
+
+/* ---- the oracle ----------------------------------------------------------------------------- */
+
+static aiotp_oracle *g_oracle;
+static size_t g_lines;
+static bool g_print;
+
+static void *o_alloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return malloc(n);
+}
+
+static void o_free(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    (void)n;
+    free(p);
+}
+
+void fz_oracle_begin(size_t max_transports)
+{
+    aiotp_oracle_alloc oa = {o_alloc, o_free, NULL};
+    /* an oracle sized for the input's transports, not the default 256 (its block is then
+       a few KiB instead of 380 KiB, allocated and cleared at every input) */
+    aiotp_oracle_config cfg = {max_transports, AIOTP_ORACLE_REQUIRE_LOST};
+    g_lines = 0;
+    g_print = getenv("FZ_TRACE") != NULL; /* read once per input */
+    FZ_REQUIRE(aiotp_oracle_new(&cfg, &oa, &g_oracle) == 0, "HARNESS", "oracle_new");
+    (void)aiotp_oracle_set_profile(g_oracle, AIOTP_ORACLE_PROFILE_AIOTP); /* the library's */
+}
+
+static void report(const char *when, const char *line)
+{
+    const aiotp_oracle_report *r = aiotp_oracle_first(g_oracle);
+    size_t i;
+    if (r != NULL) {
+        for (i = 0; i < r->nrecent; i++) {
+            fprintf(stderr, "  oracle recent %zu: %s\n", r->recent[i].lineno, r->recent[i].text);
+        }
+    }
+    fz_violation(r != NULL && r->rule != NULL ? r->rule : "ORACLE", "oracle%s: %s (line %zu: %s)",
+                 when, r != NULL ? r->detail : "?", g_lines, line);
+}
+
+void fz_oracle_trace(void *arg, const char *line)
+{
+    (void)arg;
+    if (g_print) {
+        fprintf(stderr, "  | %s\n", line);
+    }
+    if (g_oracle != NULL && aiotp_oracle_feed_line(g_oracle, line, ++g_lines) != AIOTP_ORACLE_OK) {
+        report("", line);
+    }
+}
+
+void fz_oracle_end(void)
+{
+    int rc = aiotp_oracle_finish(g_oracle);
+    if (rc != AIOTP_ORACLE_OK || aiotp_oracle_violations(g_oracle) != 0) {
+        report(" at finish", "-");
+    }
+    aiotp_oracle_free(g_oracle);
+    g_oracle = NULL;
+}
