@@ -2,8 +2,8 @@
 # text ${FROM} replaced by ${TO}, written to ${DST}. Fails if ${FROM} is not found, so a
 # negative target can never silently test the unmodified code.
 #   fuzz_negative:       src/core/flow.c, `size > f->high` -> `size >= f->high` (FLOW-4)
-#   fuzz_dgram_negative: src/dgram.c, resume_writing checked against half the queue's
-#                        size: resume_writing at a size above low (DGRAM-FLOW-1)
+#   fuzz_dgram_negative: src/dgram.c, maybe_resume() with the size 0: a drain that stops
+#                        on EAGAIN resumes at a size above low (DGRAM-FLOW-1)
 file(READ "${SRC}" text)
 string(FIND "${text}" "${FROM}" pos)
 if(pos EQUAL -1)
