@@ -2,7 +2,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "core/flow.h"
 #include "fz_asan.h"
 #include "fz_common.h"
 #include "loop_int.h" /* AIOTP__READ_MAX */
@@ -160,4 +162,102 @@ void fz_oracle_end(void)
     }
     aiotp_oracle_free(g_oracle);
     g_oracle = NULL;
+}
+
+/* ---- one input's sim and loop ------------------------------------------------------------ */
+
+void fz_loop_new(aiotp_sim **sim, aiotp_loop **loop, aiotp_exception_fn exc)
+{
+    aiotp_loop_options o;
+    FZ_REQUIRE(aiotp_sim_create(sim, &fz_counting) == 0, "HARNESS", "sim_create");
+    memset(&o, 0, sizeof(o));
+    o.size = sizeof(o);
+    o.backend = aiotp_backend_sim();
+    o.syscalls = aiotp_sim_syscalls(*sim);
+    o.allocator = &fz_counting;
+    FZ_REQUIRE(aiotp_loop_create(loop, &o) == 0, "HARNESS", "loop_create");
+    aiotp_loop_set_exception_handler(*loop, exc, NULL);
+    aiotp_loop_set_trace(*loop, fz_oracle_trace, NULL);
+}
+
+void fz_run_pass(aiotp_loop *loop, bool alloc_armed)
+{
+    int rc = aiotp_loop_run_once(loop);
+    FZ_REQUIRE(rc == 0 || (alloc_armed && rc == AIOTP_ENOMEM), "LOOP", "run_once: %s",
+               aiotp_err_name(rc));
+}
+
+void fz_end(aiotp_sim *sim)
+{
+    FZ_REQUIRE(aiotp_sim_open_fds(sim) == 0, "LEAK", "%zu sim fds left open",
+               aiotp_sim_open_fds(sim));
+    aiotp_sim_free(sim);
+    FZ_REQUIRE(fz_live == 0, "LEAK", "%ld allocations not freed", fz_live);
+    fz_oracle_end();
+}
+
+/* ---- checks both harnesses make after every record ------------------------------------- */
+
+void fz_check_flow(const aiotp__flow *flow, bool paused, size_t size, const char *rule_state,
+                   const char *rule_high)
+{
+    FZ_REQUIRE((flow->state == AIOTP__FLOW_PAUSED) == paused, rule_state,
+               "flow state %d, protocol paused %d", (int)flow->state, (int)paused);
+    FZ_REQUIRE(paused || size <= flow->high, rule_high, "not paused with size %zu > high %zu",
+               size, flow->high);
+}
+
+void fz_check_watch(aiotp_sim *sim, int fd, bool reader_on, bool writer_on,
+                    const char *rule_writer)
+{
+    unsigned interest = aiotp_sim_interest(sim, fd);
+    FZ_REQUIRE(reader_on == ((interest & AIOTP_EV_READ) != 0), "READ-2",
+               "reader_on %d, backend interest %u", (int)reader_on, interest);
+    FZ_REQUIRE(writer_on == ((interest & AIOTP_EV_WRITE) != 0), rule_writer,
+               "writer_on %d, backend interest %u", (int)writer_on, interest);
+}
+
+/* ---- pieces of the call-in alphabet ---------------------------------------------------------- */
+
+void fz_noop_cb(aiotp_loop *loop, void *arg)
+{
+    (void)loop;
+    (void)arg;
+}
+
+static void watcher(aiotp_loop *loop, int fd, void *arg)
+{
+    (void)loop;
+    (void)fd;
+    (void)arg;
+    fz_violation("LOOP-8", "a user watcher on the transport's fd was called");
+}
+
+void fz_wrap_done(void *arg, int status, aiotp_transport *t)
+{
+    (void)arg;
+    (void)status;
+    (void)t;
+    fz_violation("METH-8", "a wrap of the transport's own fd completed");
+}
+
+void fz_user_fd_call(aiotp_loop *loop, int fd, unsigned which)
+{
+    int rc;
+    switch (which % 4u) {
+    case 0:
+        rc = aiotp_loop_add_reader(loop, fd, watcher, NULL);
+        break;
+    case 1:
+        rc = aiotp_loop_add_writer(loop, fd, watcher, NULL);
+        break;
+    case 2:
+        rc = aiotp_loop_remove_reader(loop, fd);
+        break;
+    default:
+        rc = aiotp_loop_remove_writer(loop, fd);
+        break;
+    }
+    FZ_REQUIRE(rc == AIOTP_EBUSY, "LOOP-8", "user watcher call %u on the transport's fd: %s",
+               which % 4u, aiotp_err_name(rc));
 }

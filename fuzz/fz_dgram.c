@@ -658,28 +658,16 @@ static int p_error(aiotp_transport *t, void *d, int status)
     return (F.hooks & H_FAIL_ERROR) ? AIOTP_ECALLBACK : rc; /* DGRAM-CB-1 */
 }
 
-static const aiotp_protocol proto_a = {
-    .size = sizeof(aiotp_protocol),
-    .kind = AIOTP_PROTOCOL_DATAGRAM,
-    .connection_made = p_made,
-    .connection_lost = p_lost,
-    .pause_writing = p_pause,
-    .resume_writing = p_resume,
-    .datagram_received = p_dgram,
-    .error_received = p_error,
-};
-
-/* a second table (the same callbacks, other data: set_protocol's switch is seen) */
-static const aiotp_protocol proto_b = {
-    .size = sizeof(aiotp_protocol),
-    .kind = AIOTP_PROTOCOL_DATAGRAM,
-    .connection_made = p_made,
-    .connection_lost = p_lost,
-    .pause_writing = p_pause,
-    .resume_writing = p_resume,
-    .datagram_received = p_dgram,
-    .error_received = p_error,
-};
+/* Tables A and B: the same callbacks, other data (set_protocol's switch is seen). */
+#define DGRAM_TABLE                                                                    \
+    {                                                                                  \
+        .size = sizeof(aiotp_protocol), .kind = AIOTP_PROTOCOL_DATAGRAM,               \
+        .connection_made = p_made, .connection_lost = p_lost,                          \
+        .pause_writing = p_pause, .resume_writing = p_resume,                          \
+        .datagram_received = p_dgram, .error_received = p_error,                       \
+    }
+static const aiotp_protocol proto_a = DGRAM_TABLE;
+static const aiotp_protocol proto_b = DGRAM_TABLE;
 
 static int s_data(aiotp_transport *t, void *d, const void *buf, size_t len)
 {
@@ -756,56 +744,12 @@ enum {
     CA_FAIL, CA_RUN_ONCE, CA_LOOP_FREE, CA_COUNT
 };
 
-static void noop_cb(aiotp_loop *loop, void *arg)
-{
-    (void)loop;
-    (void)arg;
-}
-
-static void noop_fd(aiotp_loop *loop, int fd, void *arg)
-{
-    (void)loop;
-    (void)fd;
-    (void)arg;
-    violation("LOOP-8", "a user watcher on the transport's fd was called");
-}
-
 static int wrap_factory(void *arg, const aiotp_protocol **proto, void **data)
 {
     (void)arg;
     *proto = &proto_a;
     *data = &tags[0];
     return 0;
-}
-
-static void wrap_done(void *arg, int status, aiotp_transport *t)
-{
-    (void)arg;
-    (void)status;
-    (void)t;
-    violation("METH-8", "a wrap of the transport's own fd completed");
-}
-
-/* The transport's fd belongs to it until connection_lost has returned (LOOP-8). */
-static void user_fd_call(unsigned which)
-{
-    int rc;
-    switch (which % 4u) {
-    case 0:
-        rc = aiotp_loop_add_reader(F.loop, F.a, noop_fd, NULL);
-        break;
-    case 1:
-        rc = aiotp_loop_add_writer(F.loop, F.a, noop_fd, NULL);
-        break;
-    case 2:
-        rc = aiotp_loop_remove_reader(F.loop, F.a);
-        break;
-    default:
-        rc = aiotp_loop_remove_writer(F.loop, F.a);
-        break;
-    }
-    REQUIRE(rc == AIOTP_EBUSY, "LOOP-8", "user watcher call %u on the transport's fd: %s",
-            which % 4u, aiotp_err_name(rc));
 }
 
 /* The queries, and the methods a datagram transport lacks (ENOTSUP, nothing changes). */
@@ -884,13 +828,13 @@ static void call_action(aiotp_transport *t, unsigned act, uint16_t arg)
         (void)do_set_protocol(t, arg);
         break;
     case CA_USER_FD:
-        user_fd_call(arg);
+        fz_user_fd_call(F.loop, F.a, arg); /* LOOP-8 */
         break;
     case CA_LOOP_STOP:
         aiotp_loop_stop(F.loop);
         break;
     case CA_CALL_SOON:
-        REQUIRE(aiotp_loop_call_soon(F.loop, noop_cb, NULL, NULL) == 0 || F.alloc_armed,
+        REQUIRE(aiotp_loop_call_soon(F.loop, fz_noop_cb, NULL, NULL) == 0 || F.alloc_armed,
                 "LOOP-1", "call_soon");
         break;
     case CA_WRAP_OWN_FD: {
@@ -899,7 +843,7 @@ static void call_action(aiotp_transport *t, unsigned act, uint16_t arg)
         aiotp_datagram_options_init(&o);
         o.sock = F.a;
         rc = aiotp_loop_create_datagram_endpoint(F.loop, wrap_factory, NULL, NULL, 0, NULL, 0,
-                                                 &o, wrap_done, NULL);
+                                                 &o, fz_wrap_done, NULL);
         REQUIRE(rc == AIOTP_EBUSY, "METH-8", "wrapping the transport's own fd: %s",
                 aiotp_err_name(rc));
         break;
@@ -1061,7 +1005,6 @@ static void check_state(void)
 {
     aiotp__dgram *t = aiotp__dgram_of(F.t);
     size_t size;
-    unsigned interest;
     bool reading;
 
     REQUIRE(t != NULL, "HARNESS", "not a datagram transport");
@@ -1077,17 +1020,9 @@ static void check_state(void)
     reading = t->st.life == AIOTP__DG_OPEN && t->st.rd == AIOTP__DG_RD_ACTIVE &&
               t->st.ph == AIOTP__DG_PH_CONNECTED;
     if (F.lost == 0) {
-        /* the flow flag mirrors what the protocol was told */
-        REQUIRE((t->flow.state == AIOTP__FLOW_PAUSED) == F.paused, "DGRAM-FLOW-1",
-                "flow state %d, protocol paused %d", (int)t->flow.state, (int)F.paused);
-        REQUIRE(F.paused || size <= t->flow.high, "DGRAM-FLOW-1",
-                "not paused with size %zu > high %zu", size, t->flow.high);
+        fz_check_flow(&t->flow, F.paused, size, "DGRAM-FLOW-1", "DGRAM-FLOW-1");
         REQUIRE(t->fd == F.a, "DGRAM-LOST-1", "socket closed before connection_lost");
-        interest = aiotp_sim_interest(F.sim, F.a);
-        REQUIRE(t->reader_on == ((interest & AIOTP_EV_READ) != 0), "READ-2",
-                "reader_on %d, backend interest %u", (int)t->reader_on, interest);
-        REQUIRE(t->writer_on == ((interest & AIOTP_EV_WRITE) != 0), "DGRAM-DRAIN-1",
-                "writer_on %d, backend interest %u", (int)t->writer_on, interest);
+        fz_check_watch(F.sim, F.a, t->reader_on, t->writer_on, "DGRAM-DRAIN-1");
         REQUIRE(t->reader_on == reading, "DGRAM-MADE-1", "reader_on %d, reading %d",
                 (int)t->reader_on, (int)reading);
         REQUIRE(t->st.rd != AIOTP__DG_RD_PAUSED || F.read_paused, "READ-2",
@@ -1167,10 +1102,7 @@ static void send_to_transport(bool third, size_t len)
 
 static void run_pass(void)
 {
-    int rc = aiotp_loop_run_once(F.loop);
-    /* (with allocations failing the loop may say ENOMEM: its events come back next pass) */
-    REQUIRE(rc == 0 || (F.alloc_armed && rc == AIOTP_ENOMEM), "LOOP", "run_once: %s",
-            aiotp_err_name(rc));
+    fz_run_pass(F.loop, F.alloc_armed);
 }
 
 /* ---- ops --------------------------------------------------------------------------------- */
@@ -1331,7 +1263,7 @@ static void step(uint8_t op, uint8_t a, uint16_t b)
         break;
     case OP_USER_FD:
         if (F.lost == 0) {
-            user_fd_call(a);
+            fz_user_fd_call(F.loop, F.a, a);
         }
         break;
     case OP_QUERIES:
@@ -1347,7 +1279,6 @@ static void step(uint8_t op, uint8_t a, uint16_t b)
 
 int fz_dgram_run(const uint8_t *data, size_t size)
 {
-    aiotp_loop_options o;
     size_t nrec;
     size_t i;
     uint8_t h = size > 0 ? data[0] : 0;
@@ -1376,16 +1307,8 @@ int fz_dgram_run(const uint8_t *data, size_t size)
     }
 
     fz_oracle_begin(2); /* one transport per input */
-    REQUIRE(aiotp_sim_create(&F.sim, &fz_counting) == 0, "HARNESS", "sim_create");
+    fz_loop_new(&F.sim, &F.loop, on_exception);
     F.sys = aiotp_sim_syscalls(F.sim);
-    memset(&o, 0, sizeof(o));
-    o.size = sizeof(o);
-    o.backend = aiotp_backend_sim();
-    o.syscalls = F.sys;
-    o.allocator = &fz_counting;
-    REQUIRE(aiotp_loop_create(&F.loop, &o) == 0, "HARNESS", "loop_create");
-    aiotp_loop_set_exception_handler(F.loop, on_exception, NULL);
-    aiotp_loop_set_trace(F.loop, fz_oracle_trace, NULL);
     setup(h);
     check_state();
 
@@ -1452,11 +1375,7 @@ int fz_dgram_run(const uint8_t *data, size_t size)
     if (F.third >= 0) {
         (void)aiotp_sim_close(F.sim, F.third);
     }
-    REQUIRE(aiotp_sim_open_fds(F.sim) == 0, "LEAK", "%zu sim fds left open",
-            aiotp_sim_open_fds(F.sim));
-    aiotp_sim_free(F.sim);
+    fz_end(F.sim);
     F.sim = NULL;
-    REQUIRE(fz_live == 0, "LEAK", "%ld allocations not freed", fz_live);
-    fz_oracle_end();
     return 0;
 }

@@ -229,20 +229,6 @@ enum {
 static const aiotp_protocol proto_streaming;
 static const aiotp_protocol proto_buffered;
 
-static void noop_cb(aiotp_loop *loop, void *arg)
-{
-    (void)loop;
-    (void)arg;
-}
-
-static void noop_fd(aiotp_loop *loop, int fd, void *arg)
-{
-    (void)loop;
-    (void)fd;
-    (void)arg;
-    violation("LOOP-8", "a user watcher on the transport's fd was called");
-}
-
 static int wrap_factory(void *arg, const aiotp_protocol **proto, void **data)
 {
     (void)arg;
@@ -251,39 +237,8 @@ static int wrap_factory(void *arg, const aiotp_protocol **proto, void **data)
     return 0;
 }
 
-static void wrap_done(void *arg, int status, aiotp_transport *t)
-{
-    (void)arg;
-    (void)status;
-    (void)t;
-    violation("METH-8", "a wrap of the transport's own fd completed");
-}
-
 static int do_write(aiotp_transport *t, size_t n);
 static int do_writelines(aiotp_transport *t, unsigned count, uint16_t b);
-
-/* The transport's fd belongs to it until connection_lost has returned (LOOP-8, METH-8). */
-static void user_fd_call(aiotp_transport *t, unsigned which)
-{
-    int rc;
-    switch (which % 4u) {
-    case 0:
-        rc = aiotp_loop_add_reader(F.loop, F.a, noop_fd, NULL);
-        break;
-    case 1:
-        rc = aiotp_loop_add_writer(F.loop, F.a, noop_fd, NULL);
-        break;
-    case 2:
-        rc = aiotp_loop_remove_reader(F.loop, F.a);
-        break;
-    default:
-        rc = aiotp_loop_remove_writer(F.loop, F.a);
-        break;
-    }
-    (void)t;
-    REQUIRE(rc == AIOTP_EBUSY, "LOOP-8", "user watcher call %u on the transport's fd: %d", which % 4u,
-            rc);
-}
 
 static void call_action(aiotp_transport *t, unsigned act, uint16_t arg)
 {
@@ -327,16 +282,16 @@ static void call_action(aiotp_transport *t, unsigned act, uint16_t arg)
         (void)aiotp_transport_set_protocol(t, &proto_buffered, &F);
         break;
     case CA_USER_FD:
-        user_fd_call(t, arg);
+        fz_user_fd_call(F.loop, F.a, arg); /* LOOP-8, METH-8 */
         break;
     case CA_LOOP_STOP:
         aiotp_loop_stop(F.loop);
         break;
     case CA_CALL_SOON:
-        (void)aiotp_loop_call_soon(F.loop, noop_cb, NULL, NULL);
+        (void)aiotp_loop_call_soon(F.loop, fz_noop_cb, NULL, NULL);
         break;
     case CA_WRAP_OWN_FD: {
-        int rc = aiotp_loop_connect_accepted_socket(F.loop, wrap_factory, NULL, F.a, wrap_done,
+        int rc = aiotp_loop_connect_accepted_socket(F.loop, wrap_factory, NULL, F.a, fz_wrap_done,
                                                     NULL);
         REQUIRE(rc == AIOTP_EBUSY, "METH-8", "wrapping the transport's own fd: %d", rc);
         break;
@@ -562,7 +517,6 @@ static void check_state(void)
 {
     aiotp__stream *t = aiotp__stream_of(F.t);
     size_t size;
-    unsigned interest;
 
     if (t == NULL) {
         return;
@@ -579,17 +533,9 @@ static void check_state(void)
     REQUIRE(F.tx_accepted + F.tx_maybe >= F.peer_rx, "WRITE-WRITE-1",
             "peer read more than accepted");
     if (F.lost == 0) {
-        /* the flow flag mirrors what the protocol was told */
-        REQUIRE((t->flow.state == AIOTP__FLOW_PAUSED) == F.paused, "FLOW-6",
-                "flow state %d, protocol paused %d", (int)t->flow.state, (int)F.paused);
-        REQUIRE(F.paused || size <= t->flow.high, "FLOW-4",
-                "not paused with size %zu > high %zu", size, t->flow.high);
+        fz_check_flow(&t->flow, F.paused, size, "FLOW-6", "FLOW-4");
         REQUIRE(t->fd == F.a, "PROTO-BASE-2", "socket closed before connection_lost");
-        interest = aiotp_sim_interest(F.sim, F.a);
-        REQUIRE(t->reader_on == ((interest & AIOTP_EV_READ) != 0), "READ-2",
-                "reader_on %d, backend interest %u", (int)t->reader_on, interest);
-        REQUIRE(t->writer_on == ((interest & AIOTP_EV_WRITE) != 0), "WRITE-WRITE-3",
-                "writer_on %d, backend interest %u", (int)t->writer_on, interest);
+        fz_check_watch(F.sim, F.a, t->reader_on, t->writer_on, "WRITE-WRITE-3");
         REQUIRE(!t->reader_on || aiotp__stream_is_reading(&t->st), "READ-2",
                 "reader registered while not reading");
         REQUIRE(aiotp__stream_is_reading(&t->st) == aiotp_transport_is_reading(F.t), "READ-2",
@@ -660,9 +606,7 @@ static void peer_send(size_t n)
 
 static void run_pass(void)
 {
-    int rc = aiotp_loop_run_once(F.loop);
-    /* (with allocations failing the loop may say ENOMEM: its events come back next pass) */
-    REQUIRE(rc == 0 || (F.alloc_armed && rc == AIOTP_ENOMEM), "LOOP", "run_once: %d", rc);
+    fz_run_pass(F.loop, F.alloc_armed);
 }
 
 /* ---- ops --------------------------------------------------------------------------------- */
@@ -772,7 +716,7 @@ static void step(uint8_t op, uint8_t a, uint16_t b)
         break;
     case OP_USER_FD:
         if (F.lost == 0) {
-            user_fd_call(t, a);
+            fz_user_fd_call(F.loop, F.a, a);
         }
         break;
     case OP_SEND_FAIL:
@@ -798,7 +742,6 @@ static void step(uint8_t op, uint8_t a, uint16_t b)
 
 int fz_run(const uint8_t *data, size_t size, const fz_config *cfg)
 {
-    aiotp_loop_options o;
     aiotp_connect_options co;
     size_t nrec = size / FZ_REC;
     size_t i;
@@ -815,15 +758,7 @@ int fz_run(const uint8_t *data, size_t size, const fz_config *cfg)
     }
 
     fz_oracle_begin(2); /* one transport per input */
-    REQUIRE(aiotp_sim_create(&F.sim, &fz_counting) == 0, "HARNESS", "sim_create");
-    memset(&o, 0, sizeof(o));
-    o.size = sizeof(o);
-    o.backend = aiotp_backend_sim();
-    o.syscalls = aiotp_sim_syscalls(F.sim);
-    o.allocator = &fz_counting;
-    REQUIRE(aiotp_loop_create(&F.loop, &o) == 0, "HARNESS", "loop_create");
-    aiotp_loop_set_exception_handler(F.loop, on_exception, NULL);
-    aiotp_loop_set_trace(F.loop, fz_oracle_trace, NULL);
+    fz_loop_new(&F.sim, &F.loop, on_exception);
     REQUIRE(aiotp_sim_socketpair(F.sim, &F.a, &F.b) == 0, "HARNESS", "socketpair");
     /* a small socket buffer by default so that writes queue up */
     (void)aiotp_sim_set_capacity(F.sim, F.a, 1024);
@@ -878,11 +813,7 @@ int fz_run(const uint8_t *data, size_t size, const fz_config *cfg)
     if (F.b >= 0) {
         (void)aiotp_sim_close(F.sim, F.b);
     }
-    REQUIRE(aiotp_sim_open_fds(F.sim) == 0, "LEAK", "%zu sim fds left open",
-            aiotp_sim_open_fds(F.sim));
-    aiotp_sim_free(F.sim);
+    fz_end(F.sim);
     F.sim = NULL;
-    REQUIRE(fz_live == 0, "LEAK", "%ld allocations not freed", fz_live);
-    fz_oracle_end();
     return 0;
 }

@@ -547,28 +547,17 @@ static const aiotp_protocol p_buffered = {
     .buffer_updated = p_updated,
 };
 
-static const aiotp_protocol p_datagram = {
-    .size = sizeof(aiotp_protocol),
-    .kind = AIOTP_PROTOCOL_DATAGRAM,
-    .connection_made = p_made,
-    .connection_lost = p_lost,
-    .pause_writing = p_pause,
-    .resume_writing = p_resume,
-    .datagram_received = p_dgram,
-    .error_received = p_error,
-};
-
-/* another datagram table (set_protocol's target): the same callbacks */
-static const aiotp_protocol p_datagram2 = {
-    .size = sizeof(aiotp_protocol),
-    .kind = AIOTP_PROTOCOL_DATAGRAM,
-    .connection_made = p_made,
-    .connection_lost = p_lost,
-    .pause_writing = p_pause,
-    .resume_writing = p_resume,
-    .datagram_received = p_dgram,
-    .error_received = p_error,
-};
+/* two datagram tables with the same callbacks: the first protocol and set_protocol's
+   target */
+#define DGRAM_TABLE                                                                    \
+    {                                                                                  \
+        .size = sizeof(aiotp_protocol), .kind = AIOTP_PROTOCOL_DATAGRAM,               \
+        .connection_made = p_made, .connection_lost = p_lost,                          \
+        .pause_writing = p_pause, .resume_writing = p_resume,                          \
+        .datagram_received = p_dgram, .error_received = p_error,                       \
+    }
+static const aiotp_protocol p_datagram = DGRAM_TABLE;
+static const aiotp_protocol p_datagram2 = DGRAM_TABLE;
 
 static int factory(void *arg, const aiotp_protocol **proto, void **data)
 {
