@@ -1,7 +1,6 @@
 /* fuzz/fz_harness.c - see fz_harness.h. Deterministic: no real fds, no real time, no
    global state that survives an input. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,36 +8,13 @@
 #include <sys/socket.h>
 
 #include "aiotp/aiotp.h"
-#include "aiotp/oracle.h"
 #include "aiotp/sim.h"
-#include "fz_asan.h"
+#include "fz_common.h"
 #include "fz_harness.h"
 #include "stream_int.h"
 
-/* ---- violations ------------------------------------------------------------------------ */
-
-static size_t g_step; /* record being executed, for messages */
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3), noreturn))
-#endif
-static void violation(const char *rule, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "FUZZ VIOLATION [%s] at record %zu: ", rule, g_step);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    abort();
-}
-
-#define REQUIRE(cond, rule, ...)                                                       \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            violation(rule, __VA_ARGS__);                                              \
-        }                                                                              \
-    } while (0)
+#define REQUIRE FZ_REQUIRE
+#define violation fz_violation
 
 /* ---- byte streams: byte i of each direction is a function of i ---------------------- */
 
@@ -50,88 +26,6 @@ static unsigned char tx_byte(uint64_t i) /* transport -> peer */
 static unsigned char rx_byte(uint64_t i) /* peer -> transport */
 {
     return (unsigned char)(((uint32_t)i * 0x85EBCA6Bu) >> 23 ^ 0x5a);
-}
-
-/* ---- counting allocator ------------------------------------------------------------------ */
-
-/* Throughput (fuzz/README.md): the loop's receive buffer (AIOTP__READ_MAX, 256 KiB) is the
-   one large block of an input; with malloc the sanitizer maps, poisons and unmaps it at
-   every input. One static block serves it instead (one loop per input), poisoned under
-   ASan while it is not handed out, so a use after free is still caught; nothing carries
-   over from one input to the next that the library could see (it never reads the buffer
-   before recv() fills it). */
-/* (ASan's quarantine: fz_asan.h) */
-FZ_ASAN_DEFAULT_OPTIONS()
-
-static long g_live;
-static unsigned char big_block[AIOTP__READ_MAX];
-static bool big_used;
-static long alloc_fail_next; /* OP_ALLOC_FAIL: fail this many allocations from now on */
-
-static void *c_alloc(void *ctx, size_t n)
-{
-    void *p;
-    (void)ctx;
-    if (alloc_fail_next > 0) {
-        alloc_fail_next--;
-        return NULL;
-    }
-    if (n == sizeof(big_block) && !big_used) {
-        big_used = true;
-        UNPOISON(big_block, sizeof(big_block));
-        g_live++;
-        return big_block;
-    }
-    p = malloc(n);
-    if (p != NULL) {
-        g_live++;
-    }
-    return p;
-}
-
-static void *c_realloc(void *ctx, void *old, size_t n)
-{
-    void *p;
-    (void)ctx;
-    if (alloc_fail_next > 0) {
-        alloc_fail_next--;
-        return NULL;
-    }
-    p = realloc(old, n);
-    if (p != NULL && old == NULL) {
-        g_live++;
-    }
-    return p;
-}
-
-static void c_free(void *ctx, void *p)
-{
-    (void)ctx;
-    if (p == (void *)big_block) {
-        g_live--;
-        big_used = false;
-        POISON(big_block, sizeof(big_block));
-        return;
-    }
-    if (p != NULL) {
-        g_live--;
-        free(p);
-    }
-}
-
-static const aiotp_allocator counting = {c_alloc, c_realloc, c_free, NULL};
-
-static void *o_alloc(void *ctx, size_t n)
-{
-    (void)ctx;
-    return malloc(n);
-}
-
-static void o_free(void *ctx, void *p, size_t n)
-{
-    (void)ctx;
-    (void)n;
-    free(p);
 }
 
 /* ---- the state of one input ------------------------------------------------------------- */
@@ -149,12 +43,9 @@ enum {
 };
 
 typedef struct fz {
-    bool print_trace;   /* FZ_TRACE is set (read once per input) */
     aiotp_sim *sim;
     aiotp_loop *loop;
     aiotp_transport *t;
-    aiotp_oracle *oracle;
-    size_t trace_lines;
     int a;              /* transport's fd */
     int b;              /* peer's fd, -1 once the peer closed it */
     bool wrapped;
@@ -198,32 +89,7 @@ typedef struct fz {
 
 static fz F;
 
-/* ---- trace -> oracle --------------------------------------------------------------------- */
-
-static void on_trace(void *arg, const char *line)
-{
-    int rc;
-    (void)arg;
-    if (F.print_trace) {
-        fprintf(stderr, "  | %s\n", line);
-    }
-    if (F.oracle == NULL) {
-        return;
-    }
-    rc = aiotp_oracle_feed_line(F.oracle, line, ++F.trace_lines);
-    if (rc != AIOTP_ORACLE_OK) {
-        const aiotp_oracle_report *r = aiotp_oracle_first(F.oracle);
-        size_t i;
-        if (r != NULL) {
-            for (i = 0; i < r->nrecent; i++) {
-                fprintf(stderr, "  oracle recent %zu: %s\n", r->recent[i].lineno,
-                        r->recent[i].text);
-            }
-        }
-        violation(r != NULL && r->rule != NULL ? r->rule : "ORACLE", "oracle: %s (line %zu: %s)",
-                  r != NULL ? r->detail : "?", F.trace_lines, line);
-    }
-}
+/* ---- trace -> oracle: fz_oracle_trace (fz_common.c) -------------------------------- */
 
 static void on_exception(aiotp_loop *loop, const aiotp_exception_context *ctx, void *arg)
 {
@@ -363,20 +229,6 @@ enum {
 static const aiotp_protocol proto_streaming;
 static const aiotp_protocol proto_buffered;
 
-static void noop_cb(aiotp_loop *loop, void *arg)
-{
-    (void)loop;
-    (void)arg;
-}
-
-static void noop_fd(aiotp_loop *loop, int fd, void *arg)
-{
-    (void)loop;
-    (void)fd;
-    (void)arg;
-    violation("LOOP-8", "a user watcher on the transport's fd was called");
-}
-
 static int wrap_factory(void *arg, const aiotp_protocol **proto, void **data)
 {
     (void)arg;
@@ -385,39 +237,8 @@ static int wrap_factory(void *arg, const aiotp_protocol **proto, void **data)
     return 0;
 }
 
-static void wrap_done(void *arg, int status, aiotp_transport *t)
-{
-    (void)arg;
-    (void)status;
-    (void)t;
-    violation("METH-8", "a wrap of the transport's own fd completed");
-}
-
 static int do_write(aiotp_transport *t, size_t n);
 static int do_writelines(aiotp_transport *t, unsigned count, uint16_t b);
-
-/* The transport's fd belongs to it until connection_lost has returned (LOOP-8, METH-8). */
-static void user_fd_call(aiotp_transport *t, unsigned which)
-{
-    int rc;
-    switch (which % 4u) {
-    case 0:
-        rc = aiotp_loop_add_reader(F.loop, F.a, noop_fd, NULL);
-        break;
-    case 1:
-        rc = aiotp_loop_add_writer(F.loop, F.a, noop_fd, NULL);
-        break;
-    case 2:
-        rc = aiotp_loop_remove_reader(F.loop, F.a);
-        break;
-    default:
-        rc = aiotp_loop_remove_writer(F.loop, F.a);
-        break;
-    }
-    (void)t;
-    REQUIRE(rc == AIOTP_EBUSY, "LOOP-8", "user watcher call %u on the transport's fd: %d", which % 4u,
-            rc);
-}
 
 static void call_action(aiotp_transport *t, unsigned act, uint16_t arg)
 {
@@ -461,16 +282,16 @@ static void call_action(aiotp_transport *t, unsigned act, uint16_t arg)
         (void)aiotp_transport_set_protocol(t, &proto_buffered, &F);
         break;
     case CA_USER_FD:
-        user_fd_call(t, arg);
+        fz_user_fd_call(F.loop, F.a, arg); /* LOOP-8, METH-8 */
         break;
     case CA_LOOP_STOP:
         aiotp_loop_stop(F.loop);
         break;
     case CA_CALL_SOON:
-        (void)aiotp_loop_call_soon(F.loop, noop_cb, NULL, NULL);
+        (void)aiotp_loop_call_soon(F.loop, fz_noop_cb, NULL, NULL);
         break;
     case CA_WRAP_OWN_FD: {
-        int rc = aiotp_loop_connect_accepted_socket(F.loop, wrap_factory, NULL, F.a, wrap_done,
+        int rc = aiotp_loop_connect_accepted_socket(F.loop, wrap_factory, NULL, F.a, fz_wrap_done,
                                                     NULL);
         REQUIRE(rc == AIOTP_EBUSY, "METH-8", "wrapping the transport's own fd: %d", rc);
         break;
@@ -696,7 +517,6 @@ static void check_state(void)
 {
     aiotp__stream *t = aiotp__stream_of(F.t);
     size_t size;
-    unsigned interest;
 
     if (t == NULL) {
         return;
@@ -713,17 +533,9 @@ static void check_state(void)
     REQUIRE(F.tx_accepted + F.tx_maybe >= F.peer_rx, "WRITE-WRITE-1",
             "peer read more than accepted");
     if (F.lost == 0) {
-        /* the flow flag mirrors what the protocol was told */
-        REQUIRE((t->flow.state == AIOTP__FLOW_PAUSED) == F.paused, "FLOW-6",
-                "flow state %d, protocol paused %d", (int)t->flow.state, (int)F.paused);
-        REQUIRE(F.paused || size <= t->flow.high, "FLOW-4",
-                "not paused with size %zu > high %zu", size, t->flow.high);
+        fz_check_flow(&t->flow, F.paused, size, "FLOW-6", "FLOW-4");
         REQUIRE(t->fd == F.a, "PROTO-BASE-2", "socket closed before connection_lost");
-        interest = aiotp_sim_interest(F.sim, F.a);
-        REQUIRE(t->reader_on == ((interest & AIOTP_EV_READ) != 0), "READ-2",
-                "reader_on %d, backend interest %u", (int)t->reader_on, interest);
-        REQUIRE(t->writer_on == ((interest & AIOTP_EV_WRITE) != 0), "WRITE-WRITE-3",
-                "writer_on %d, backend interest %u", (int)t->writer_on, interest);
+        fz_check_watch(F.sim, F.a, t->reader_on, t->writer_on, "WRITE-WRITE-3");
         REQUIRE(!t->reader_on || aiotp__stream_is_reading(&t->st), "READ-2",
                 "reader registered while not reading");
         REQUIRE(aiotp__stream_is_reading(&t->st) == aiotp_transport_is_reading(F.t), "READ-2",
@@ -794,9 +606,7 @@ static void peer_send(size_t n)
 
 static void run_pass(void)
 {
-    int rc = aiotp_loop_run_once(F.loop);
-    /* (with allocations failing the loop may say ENOMEM: its events come back next pass) */
-    REQUIRE(rc == 0 || (F.alloc_armed && rc == AIOTP_ENOMEM), "LOOP", "run_once: %d", rc);
+    fz_run_pass(F.loop, F.alloc_armed);
 }
 
 /* ---- ops --------------------------------------------------------------------------------- */
@@ -906,7 +716,7 @@ static void step(uint8_t op, uint8_t a, uint16_t b)
         break;
     case OP_USER_FD:
         if (F.lost == 0) {
-            user_fd_call(t, a);
+            fz_user_fd_call(F.loop, F.a, a);
         }
         break;
     case OP_SEND_FAIL:
@@ -919,8 +729,8 @@ static void step(uint8_t op, uint8_t a, uint16_t b)
         (void)aiotp_sim_shutdown_fail(F.sim, F.a, -fault_errnos[a % N_FAULT_ERRNOS], 1);
         break;
     case OP_ALLOC_FAIL:
-        alloc_fail_next = (long)(a % 4u);
-        F.alloc_armed = F.alloc_armed || alloc_fail_next > 0;
+        fz_fail_next = (long)(a % 4u);
+        F.alloc_armed = F.alloc_armed || fz_fail_next > 0;
         break;
     default: /* OP_RUN, OP_RUN2, OP_RUN3 */
         run_pass();
@@ -932,21 +742,14 @@ static void step(uint8_t op, uint8_t a, uint16_t b)
 
 int fz_run(const uint8_t *data, size_t size, const fz_config *cfg)
 {
-    aiotp_loop_options o;
     aiotp_connect_options co;
-    aiotp_oracle_alloc oa = {o_alloc, o_free, NULL};
-    /* one transport per input: an oracle sized for 2, not the default 256 (its block is
-       then 3 KiB instead of 380 KiB, allocated and cleared at every input) */
-    aiotp_oracle_config ocfg = {2, AIOTP_ORACLE_REQUIRE_LOST};
     size_t nrec = size / FZ_REC;
     size_t i;
     int rc;
 
     memset(&F, 0, sizeof(F));
-    F.print_trace = getenv("FZ_TRACE") != NULL;
-    alloc_fail_next = 0;
-    g_live = 0;
-    g_step = 0;
+    fz_alloc_reset();
+    fz_step = 0;
     F.b = -1;
     F.getbuf_size = 64;
     g_first = cfg != NULL && cfg->buffered ? &proto_buffered : &proto_streaming;
@@ -954,17 +757,8 @@ int fz_run(const uint8_t *data, size_t size, const fz_config *cfg)
         nrec = FZ_MAX_OPS;
     }
 
-    REQUIRE(aiotp_oracle_new(&ocfg, &oa, &F.oracle) == 0, "HARNESS", "oracle_new");
-    (void)aiotp_oracle_set_profile(F.oracle, AIOTP_ORACLE_PROFILE_AIOTP); /* the library's */
-    REQUIRE(aiotp_sim_create(&F.sim, &counting) == 0, "HARNESS", "sim_create");
-    memset(&o, 0, sizeof(o));
-    o.size = sizeof(o);
-    o.backend = aiotp_backend_sim();
-    o.syscalls = aiotp_sim_syscalls(F.sim);
-    o.allocator = &counting;
-    REQUIRE(aiotp_loop_create(&F.loop, &o) == 0, "HARNESS", "loop_create");
-    aiotp_loop_set_exception_handler(F.loop, on_exception, NULL);
-    aiotp_loop_set_trace(F.loop, on_trace, NULL);
+    fz_oracle_begin(2); /* one transport per input */
+    fz_loop_new(&F.sim, &F.loop, on_exception);
     REQUIRE(aiotp_sim_socketpair(F.sim, &F.a, &F.b) == 0, "HARNESS", "socketpair");
     /* a small socket buffer by default so that writes queue up */
     (void)aiotp_sim_set_capacity(F.sim, F.a, 1024);
@@ -979,14 +773,14 @@ int fz_run(const uint8_t *data, size_t size, const fz_config *cfg)
 
     for (i = 0; i < nrec; i++) {
         const uint8_t *r = data + i * FZ_REC;
-        g_step = i + 1;
+        fz_step = i + 1;
         step(r[0], r[1], (uint16_t)(r[2] | (r[3] << 8)));
         check_state();
     }
 
     /* the end: let everything flow, close, and expect connection_lost */
-    g_step = nrec + 1;
-    alloc_fail_next = 0;
+    fz_step = nrec + 1;
+    fz_fail_next = 0;
     F.ci_armed = false;
     F.hooks &= ~(unsigned)(H_WRITE_IN_DATA | H_WRITE_IN_RESUME);
     (void)aiotp_sim_set_capacity(F.sim, F.a, (size_t)1 << 20);
@@ -1019,18 +813,7 @@ int fz_run(const uint8_t *data, size_t size, const fz_config *cfg)
     if (F.b >= 0) {
         (void)aiotp_sim_close(F.sim, F.b);
     }
-    REQUIRE(aiotp_sim_open_fds(F.sim) == 0, "LEAK", "%zu sim fds left open",
-            aiotp_sim_open_fds(F.sim));
-    aiotp_sim_free(F.sim);
+    fz_end(F.sim);
     F.sim = NULL;
-    REQUIRE(g_live == 0, "LEAK", "%ld allocations not freed", g_live);
-    rc = aiotp_oracle_finish(F.oracle);
-    if (rc != AIOTP_ORACLE_OK || aiotp_oracle_violations(F.oracle) != 0) {
-        const aiotp_oracle_report *r = aiotp_oracle_first(F.oracle);
-        violation(r != NULL && r->rule != NULL ? r->rule : "ORACLE", "oracle at finish: %s",
-                  r != NULL ? r->detail : "?");
-    }
-    aiotp_oracle_free(F.oracle);
-    F.oracle = NULL;
     return 0;
 }

@@ -927,7 +927,9 @@ static int dgram_set_protocol(aiotp_transport *bt, const aiotp_protocol *proto, 
         rc = AIOTP_ECLOSED;
     }
     if (aiotp__tracing(t->base.loop)) {
-        aiotp__tracef(t->base.loop, "t%u call set_protocol kind=datagram", tid(t));
+        /* the table's own kind: a stream table is refused with EPROTOKIND (PROTO-KIND-2) */
+        aiotp__tracef(t->base.loop, "t%u call set_protocol kind=%s", tid(t),
+                      aiotp__protocol_kind_name(proto));
     }
     if (rc == 0) {
         t->base.proto = proto; /* takes effect at the next event */

@@ -305,8 +305,8 @@ int aiotp_loop_create(aiotp_loop **out, const aiotp_loop_options *opts)
 
 void aiotp_loop_free(aiotp_loop *loop)
 {
-    if (loop == NULL || loop->running) {
-        return;
+    if (loop == NULL || loop->running || loop->in_methods > 0) {
+        return; /* LOOP-7, LOOP-11 */
     }
     /* every object releases its own resources; none may touch another (they all go) */
     loop->freeing = true;
@@ -1030,8 +1030,8 @@ int aiotp_loop_run_once(aiotp_loop *loop)
     if (loop == NULL) {
         return AIOTP_EINVAL;
     }
-    if (loop->running) {
-        return AIOTP_ERUNNING;
+    if (loop->running || loop->in_methods > 0) {
+        return AIOTP_ERUNNING; /* LOOP-7, LOOP-11 */
     }
     loop->running = true;
     rc = iterate(loop);
@@ -1045,8 +1045,8 @@ int aiotp_loop_run(aiotp_loop *loop)
     if (loop == NULL) {
         return AIOTP_EINVAL;
     }
-    if (loop->running) {
-        return AIOTP_ERUNNING;
+    if (loop->running || loop->in_methods > 0) {
+        return AIOTP_ERUNNING; /* LOOP-7, LOOP-11 */
     }
     loop->running = true;
     for (;;) {

@@ -133,6 +133,7 @@ struct aiotp_loop {
     size_t events_cap;
 
     bool running;
+    unsigned in_methods; /* transport methods in progress (LOOP-11): no pass, no free */
     bool stopping;
     bool debug;
     uint64_t iteration;

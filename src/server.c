@@ -784,8 +784,8 @@ int aiotp_server_serve_forever(aiotp_server *s)
     if (s == NULL) {
         return AIOTP_EINVAL;
     }
-    if (s->loop->running) {
-        return AIOTP_ERUNNING;
+    if (s->loop->running || s->loop->in_methods > 0) {
+        return AIOTP_ERUNNING; /* LOOP-7, LOOP-11 */
     }
     rc = start_serving(s);
     if (rc != 0) {

@@ -1209,8 +1209,7 @@ static int stream_set_protocol(aiotp_transport *bt, const aiotp_protocol *proto,
     }
     if (aiotp__tracing(t->base.loop)) {
         aiotp__tracef(t->base.loop, "t%u call set_protocol kind=%s", (unsigned)t->base.id,
-                      proto != NULL && proto->kind == AIOTP_PROTOCOL_BUFFERED ? "buffered"
-                                                                              : "streaming");
+                      aiotp__protocol_kind_name(proto));
     }
     if (rc == 0) {
         t->base.proto = proto; /* BASE-PROTO-1: takes effect at the next read event */

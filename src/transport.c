@@ -195,6 +195,14 @@ int aiotp__transport_check_protocol(const aiotp__transport_ops *ops,
     return 0;
 }
 
+const char *aiotp__protocol_kind_name(const aiotp_protocol *proto)
+{
+    if (proto != NULL && proto->kind == AIOTP_PROTOCOL_BUFFERED) {
+        return "buffered";
+    }
+    return proto != NULL && proto->kind == AIOTP_PROTOCOL_DATAGRAM ? "datagram" : "streaming";
+}
+
 /* ---- BaseTransport ---------------------------------------------------------------- */
 
 int aiotp_transport_kind(const aiotp_transport *t)
@@ -339,19 +347,45 @@ int aiotp_transport_get_write_buffer_limits(const aiotp_transport *t, size_t *lo
     return rc;
 }
 
+/* LOOP-11: the methods that may call the protocol before they return (pause_writing
+   inside set_write_buffer_limits(), write() or sendto(); error_received inside sendto())
+   count themselves on the loop while they run: run()/run_once() called from such a
+   callback refuse (AIOTP_ERUNNING) and aiotp_loop_free() does nothing, so no pass runs
+   inside a method, and no connection_lost or freeing of the transport comes under it.
+   (Found by fuzz_dgram: a pass run from pause_writing inside set_write_buffer_limits()
+   delivered connection_lost and freed the transport the method went on using.) */
+static aiotp_loop *method_enter(aiotp_transport *t)
+{
+    if (t->loop != NULL) {
+        t->loop->in_methods++;
+    }
+    return t->loop;
+}
+
+static int method_leave(aiotp_loop *loop, int rc)
+{
+    if (loop != NULL) {
+        loop->in_methods--;
+    }
+    return rc;
+}
+
 int aiotp_transport_set_write_buffer_limits(aiotp_transport *t, int64_t high, int64_t low)
 {
+    aiotp_loop *loop;
     if (t == NULL) {
         return AIOTP_EINVAL;
     }
     if (t->ops->set_write_buffer_limits == NULL) {
         return AIOTP_ENOTSUP;
     }
-    return t->ops->set_write_buffer_limits(t, high, low);
+    loop = method_enter(t);
+    return method_leave(loop, t->ops->set_write_buffer_limits(t, high, low));
 }
 
 int aiotp_transport_write(aiotp_transport *t, const void *data, size_t len)
 {
+    aiotp_loop *loop;
     if (t == NULL) {
         return AIOTP_EINVAL;
     }
@@ -360,11 +394,13 @@ int aiotp_transport_write(aiotp_transport *t, const void *data, size_t len)
         snprintf(args, sizeof(args), "n=%zu", len);
         return not_supported(t, "write", args);
     }
-    return t->ops->write(t, data, len);
+    loop = method_enter(t);
+    return method_leave(loop, t->ops->write(t, data, len));
 }
 
 int aiotp_transport_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t n)
 {
+    aiotp_loop *loop;
     if (t == NULL) {
         return AIOTP_EINVAL;
     }
@@ -378,15 +414,21 @@ int aiotp_transport_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t
         snprintf(args, sizeof(args), "count=%zu n=%zu", n, total);
         return not_supported(t, "writelines", args);
     }
-    return t->ops->writelines(t, bufs, n);
+    loop = method_enter(t);
+    return method_leave(loop, t->ops->writelines(t, bufs, n));
 }
 
 int aiotp_transport_write_eof(aiotp_transport *t)
 {
+    aiotp_loop *loop;
     if (t == NULL) {
         return AIOTP_EINVAL;
     }
-    return t->ops->write_eof != NULL ? t->ops->write_eof(t) : not_supported(t, "write_eof", "");
+    if (t->ops->write_eof == NULL) {
+        return not_supported(t, "write_eof", "");
+    }
+    loop = method_enter(t);
+    return method_leave(loop, t->ops->write_eof(t));
 }
 
 /* ---- DatagramTransport ------------------------------------------------------------------ */
@@ -394,6 +436,7 @@ int aiotp_transport_write_eof(aiotp_transport *t)
 int aiotp_transport_sendto(aiotp_transport *t, const void *data, size_t len,
                            const struct sockaddr *addr, socklen_t addrlen)
 {
+    aiotp_loop *loop;
     if (t == NULL) {
         return AIOTP_EINVAL;
     }
@@ -405,7 +448,8 @@ int aiotp_transport_sendto(aiotp_transport *t, const void *data, size_t len,
                  (unsigned)(data != NULL ? aiotp__crc32(0, data, len) : 0u));
         return not_supported(t, "sendto", args);
     }
-    return t->ops->sendto(t, data, len, addr, addrlen);
+    loop = method_enter(t);
+    return method_leave(loop, t->ops->sendto(t, data, len, addr, addrlen));
 }
 
 /* ---- lifetime ---------------------------------------------------------------------------- */

@@ -107,6 +107,10 @@ void aiotp__transport_notify_lost(aiotp_transport *t);
 int aiotp__transport_check_protocol(const aiotp__transport_ops *ops,
                                     const aiotp_protocol *proto, const char **why);
 
+/* The kind of a protocol table as the trace's `set_protocol kind=K` names it: "buffered",
+   "datagram", or "streaming" (also for NULL or an unknown kind; spec/trace-format.md). */
+const char *aiotp__protocol_kind_name(const aiotp_protocol *proto);
+
 /* Report to the exception handler with the transport and its protocol filled in. */
 void aiotp__transport_report(aiotp_transport *t, const char *message, int status);
 

@@ -1039,6 +1039,20 @@ TEST(dgram_flow)
     EXPECT_VIOLATION(DMADE "t1 call sendto n=70000 addr=- sum=01010101\n"
                            "t1 cb pause_writing size=60000 high=65536\n",
                      0, "DGRAM-FLOW-1", 9);
+    /* a sendto inside the error_received of a sendto whose datagram was dropped queues
+       its own: the outer call returns with that size (found by fuzz_dgram) */
+    expect_ok(DMADE "t1 call sendto n=5 addr=- sum=01010101\n"
+                    "t1 cb error_received status=EPERM\n"
+                    "t1 call sendto n=302 addr=- sum=02020202\nt1 ret sendto 0 size=302\n"
+                    "t1 ret error_received 0\nt1 ret sendto 0 size=302\n",
+              0);
+    /* ... but no more than that */
+    EXPECT_VIOLATION(DMADE "t1 call sendto n=5 addr=- sum=01010101\n"
+                           "t1 cb error_received status=EPERM\n"
+                           "t1 call sendto n=302 addr=- sum=02020202\n"
+                           "t1 ret sendto 0 size=302\n"
+                           "t1 ret error_received 0\nt1 ret sendto 0 size=303\n",
+                     0, "DGRAM-FLOW-1", 13);
 }
 
 TEST(dgram_recv_one_per_pass)
@@ -1880,6 +1894,14 @@ TEST(corner_cases)
                            "t1 cb connection_lost status=0\nt1 ret connection_lost 0\n"
                            "t1 call close\nt1 ret close EPIPE size=0\n",
                      0, "BAD-2", 14);
+    /* ... but argument errors come before the state (found by fuzz_dgram: the library
+       refuses an oversized datagram and a stream table whatever the state) */
+    expect_ok(DMADE "t1 call close\nt1 ret close 0 size=0\niter 3\n"
+                    "t1 cb connection_lost status=0\nt1 ret connection_lost 0\n"
+                    "t1 call sendto n=262145 addr=- sum=00000000\n"
+                    "t1 ret sendto ETOOBIG size=0\n"
+                    "t1 call set_protocol kind=streaming\nt1 ret set_protocol EPROTOKIND size=0\n",
+              0);
     /* no memory for a reclaimed transport's short-lived state */
     allocs_left = 4; /* the oracle, its counters, the hash, one chunk of slots */
     CHECK_INT(aiotp_oracle_new(NULL, &MEASURED, &o), 0);

@@ -1,19 +1,24 @@
 /* tests/test_sweep_reentry.c - the re-entrancy matrix (issue 9): every protocol callback
-   (and the server's factory and wait_closed completion) x every public call (transport,
-   loop and server methods, including set_protocol to the other protocol kind,
+   (and the factory and the server's wait_closed completion) x every public call
+   (transport, loop and server methods, including set_protocol to a table of each kind,
    add_/remove_reader/writer on the transport's own fd, server close in the factory,
-   wait_closed in its own completion, loop_stop), each case a whole scripted session: a
-   server accepts one connection from the peer, flow control pauses and resumes, data
-   arrives, the peer's EOF, close, server close and wait_closed. The action runs once, the
-   first time its callback fires; the session goes on as far as the action lets it. Every
-   case: the oracle accepts the trace (th_loop), connection_lost exactly once per
+   wait_closed in its own completion, loop_stop), each case a whole scripted session. The
+   stream kinds: a server accepts one connection from the peer, flow control pauses and
+   resumes, data arrives, the peer's EOF, close, server close and wait_closed. The datagram
+   kind: a server (for the server calls), a UDP endpoint connected to the peer, flow
+   control pauses and resumes, a datagram arrives, a receive error and a send error
+   (error_received), close, server close and wait_closed. The action runs once, the first
+   time its callback fires; the session goes on as far as the action lets it. Every case:
+   the oracle accepts the trace (th_loop), connection_lost exactly once per
    connection_made, the wait_closed completion exactly once, every return code is one the
-   headers document, nothing leaks (memory, fds, sim fds).
+   headers document (and ENOTSUP / EPROTOKIND where the kind lacks the method or refuses
+   the table), nothing leaks (memory, fds, sim fds).
 
-   Table-driven: a row of `protos` bits says which protocol kinds (and later transport
-   kinds: datagram, pipe, subprocess) a callback or an action applies to; a new kind adds
-   its bit, its callbacks and its session script. Runs on poll (and epoll) and, with
-   AIOTP_TEST_BACKEND=sim, on the simulated kernel (TH_MAIN_SIM). */
+   Table-driven: a row of `protos` bits says which protocol kinds (streaming, buffered,
+   datagram; pipe and subprocess later) a callback or an action applies to, and `kinds`
+   names each kind's session; a new kind adds its bit, its callbacks, its rows and its
+   session script. Runs on poll (and epoll) and, with AIOTP_TEST_BACKEND=sim, on the
+   simulated kernel (TH_MAIN_SIM). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -25,27 +30,35 @@
 
 #include "harness.h"
 
-enum { P_STREAMING = 1u, P_BUFFERED = 2u, P_STREAM = P_STREAMING | P_BUFFERED };
+enum {
+    P_STREAMING = 1u,
+    P_BUFFERED = 2u,
+    P_DATAGRAM = 4u,
+    P_STREAM = P_STREAMING | P_BUFFERED,
+    P_ALL = P_STREAM | P_DATAGRAM
+};
 
 enum cb {
     CB_FACTORY, CB_MADE, CB_PAUSE, CB_RESUME, CB_DATA, CB_GET_BUFFER, CB_UPDATED, CB_EOF,
-    CB_LOST, CB_WAIT_CLOSED, N_CB
+    CB_DGRAM, CB_ERROR, CB_LOST, CB_WAIT_CLOSED, N_CB
 };
 
 static const struct cb_row {
     const char *name;
     unsigned protos;
 } cbs[N_CB] = {
-    [CB_FACTORY] = {"factory", P_STREAM},
-    [CB_MADE] = {"connection_made", P_STREAM},
-    [CB_PAUSE] = {"pause_writing", P_STREAM},
-    [CB_RESUME] = {"resume_writing", P_STREAM},
+    [CB_FACTORY] = {"factory", P_ALL},
+    [CB_MADE] = {"connection_made", P_ALL},
+    [CB_PAUSE] = {"pause_writing", P_ALL},
+    [CB_RESUME] = {"resume_writing", P_ALL},
     [CB_DATA] = {"data_received", P_STREAMING},
     [CB_GET_BUFFER] = {"get_buffer", P_BUFFERED},
     [CB_UPDATED] = {"buffer_updated", P_BUFFERED},
     [CB_EOF] = {"eof_received", P_STREAM},
-    [CB_LOST] = {"connection_lost", P_STREAM},
-    [CB_WAIT_CLOSED] = {"wait_closed completion", P_STREAM},
+    [CB_DGRAM] = {"datagram_received", P_DATAGRAM},
+    [CB_ERROR] = {"error_received", P_DATAGRAM},
+    [CB_LOST] = {"connection_lost", P_ALL},
+    [CB_WAIT_CLOSED] = {"wait_closed completion", P_ALL},
 };
 
 /* ---- the state of one case ------------------------------------------------------------ */
@@ -57,12 +70,13 @@ typedef struct rx {
     int tfd;              /* its socket */
     int peer;             /* the peer's socket */
     int port;
-    unsigned proto;       /* P_STREAMING or P_BUFFERED: the first protocol */
+    unsigned proto;       /* P_STREAMING, P_BUFFERED or P_DATAGRAM: the first protocol */
     int fire_cb;          /* the callback that runs the action */
     int action;           /* index into actions[] */
     bool fired;
     int action_rc;
     int made, lost, lost_status, eofs, pauses, resumes, chunks, waited, factory_calls;
+    int errors;           /* error_received calls */
     size_t rx;
     bool server_closed;
     bool in_factory;
@@ -109,6 +123,8 @@ static void conn_done(void *arg, int status, aiotp_transport *t)
 
 static const aiotp_protocol p_streaming;
 static const aiotp_protocol p_buffered;
+static const aiotp_protocol p_datagram;
+static const aiotp_protocol p_datagram2;
 
 static int nop_factory(void *arg, const aiotp_protocol **proto, void **data)
 {
@@ -177,6 +193,10 @@ static int a_set_buffered(void)
 {
     return aiotp_transport_set_protocol(X.t, &p_buffered, &X);
 }
+static int a_set_datagram(void)
+{
+    return aiotp_transport_set_protocol(X.t, &p_datagram2, &X);
+}
 static int a_set_bad(void)
 {
     return aiotp_transport_set_protocol(X.t, NULL, NULL);
@@ -209,6 +229,28 @@ static int a_retain_release(void)
 static int a_sendto(void)
 {
     return aiotp_transport_sendto(X.t, "x", 1, NULL, 0);
+}
+static int a_sendto_big(void)
+{
+    static unsigned char big[60000]; /* queued while sends would block: flow control */
+    return aiotp_transport_sendto(X.t, big, sizeof(big), NULL, 0);
+}
+static int a_sendto_other(void)
+{
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons(9);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return aiotp_transport_sendto(X.t, "x", 1, (struct sockaddr *)&a, sizeof(a));
+}
+static int a_sendto_error(void)
+{
+    int rc;
+    th_f.send_errno = EPERM; /* error_received inside sendto */
+    rc = aiotp_transport_sendto(X.t, "e", 1, NULL, 0);
+    th_f.send_errno = 0;
+    return rc;
 }
 static int a_add_reader(void)
 {
@@ -259,6 +301,21 @@ static int a_wrap_own_fd(void)
 {
     return aiotp_loop_connect_accepted_socket(X.loop, nop_factory, NULL, X.tfd, conn_done, NULL);
 }
+static int nop_dfactory(void *arg, const aiotp_protocol **proto, void **data)
+{
+    (void)arg;
+    *proto = &p_datagram2;
+    *data = NULL;
+    return 0;
+}
+static int a_wrap_own_fd_dgram(void)
+{
+    aiotp_datagram_options o;
+    aiotp_datagram_options_init(&o);
+    o.sock = X.tfd;
+    return aiotp_loop_create_datagram_endpoint(X.loop, nop_dfactory, NULL, NULL, 0, NULL, 0, &o,
+                                               conn_done, NULL);
+}
 static int a_server_close(void)
 {
     int rc = aiotp_server_close(X.server);
@@ -289,45 +346,55 @@ static int a_serve_forever(void)
     return aiotp_server_serve_forever(X.server); /* ERUNNING inside the loop */
 }
 
+/* protos: the kinds the call applies to; lacks: the kinds that do not have the method
+   (it must return AIOTP_ENOTSUP, TRANSPORT-KIND-2); refuses: the kinds whose transport
+   refuses the table (AIOTP_EPROTOKIND, PROTO-KIND-2). */
 static const struct action_row {
     const char *name;
     int (*run)(void);
     unsigned protos;
+    unsigned lacks;
+    unsigned refuses;
 } actions[] = {
-    {"write", a_write, P_STREAM},
-    {"write_big", a_write_big, P_STREAM},
-    {"writelines", a_writelines, P_STREAM},
-    {"write_eof", a_write_eof, P_STREAM},
-    {"close", a_close, P_STREAM},
-    {"abort", a_abort, P_STREAM},
-    {"pause_reading", a_pause_reading, P_STREAM},
-    {"resume_reading", a_resume_reading, P_STREAM},
-    {"pause_resume_reading", a_pause_resume, P_STREAM},
-    {"set_limits_high0", a_limits_zero, P_STREAM},
-    {"set_limits_big", a_limits_big, P_STREAM},
-    {"set_limits_invalid", a_limits_bad, P_STREAM},
-    {"set_protocol_streaming", a_set_streaming, P_STREAM},
-    {"set_protocol_buffered", a_set_buffered, P_STREAM},
-    {"set_protocol_null", a_set_bad, P_STREAM},
-    {"queries", a_queries, P_STREAM},
-    {"retain_release", a_retain_release, P_STREAM},
-    {"sendto", a_sendto, P_STREAM},
-    {"add_reader_own_fd", a_add_reader, P_STREAM},
-    {"remove_reader_own_fd", a_remove_reader, P_STREAM},
-    {"add_writer_own_fd", a_add_writer, P_STREAM},
-    {"remove_writer_own_fd", a_remove_writer, P_STREAM},
-    {"loop_stop", a_loop_stop, P_STREAM},
-    {"call_soon", a_call_soon, P_STREAM},
-    {"call_later_cancel", a_call_later_cancel, P_STREAM},
-    {"run_once", a_run_once, P_STREAM},
-    {"loop_free", a_loop_free, P_STREAM},
-    {"set_debug", a_debug, P_STREAM},
-    {"wrap_own_fd", a_wrap_own_fd, P_STREAM},
-    {"server_close", a_server_close, P_STREAM},
-    {"wait_closed", a_wait_closed, P_STREAM},
-    {"start_serving", a_start_serving, P_STREAM},
-    {"server_queries", a_server_queries, P_STREAM},
-    {"serve_forever", a_serve_forever, P_STREAM},
+    {"write", a_write, P_ALL, P_DATAGRAM, 0},
+    {"write_big", a_write_big, P_STREAM, 0, 0},
+    {"writelines", a_writelines, P_ALL, P_DATAGRAM, 0},
+    {"write_eof", a_write_eof, P_ALL, P_DATAGRAM, 0},
+    {"close", a_close, P_ALL, 0, 0},
+    {"abort", a_abort, P_ALL, 0, 0},
+    {"pause_reading", a_pause_reading, P_ALL, 0, 0},
+    {"resume_reading", a_resume_reading, P_ALL, 0, 0},
+    {"pause_resume_reading", a_pause_resume, P_ALL, 0, 0},
+    {"set_limits_high0", a_limits_zero, P_ALL, 0, 0},
+    {"set_limits_big", a_limits_big, P_ALL, 0, 0},
+    {"set_limits_invalid", a_limits_bad, P_ALL, 0, 0},
+    {"set_protocol_streaming", a_set_streaming, P_ALL, 0, P_DATAGRAM},
+    {"set_protocol_buffered", a_set_buffered, P_ALL, 0, P_DATAGRAM},
+    {"set_protocol_datagram", a_set_datagram, P_ALL, 0, P_STREAM},
+    {"set_protocol_null", a_set_bad, P_ALL, 0, 0},
+    {"queries", a_queries, P_ALL, 0, 0},
+    {"retain_release", a_retain_release, P_ALL, 0, 0},
+    {"sendto", a_sendto, P_ALL, P_STREAM, 0},
+    {"sendto_big", a_sendto_big, P_DATAGRAM, 0, 0},
+    {"sendto_other_address", a_sendto_other, P_DATAGRAM, 0, 0},
+    {"sendto_send_error", a_sendto_error, P_DATAGRAM, 0, 0},
+    {"add_reader_own_fd", a_add_reader, P_ALL, 0, 0},
+    {"remove_reader_own_fd", a_remove_reader, P_ALL, 0, 0},
+    {"add_writer_own_fd", a_add_writer, P_ALL, 0, 0},
+    {"remove_writer_own_fd", a_remove_writer, P_ALL, 0, 0},
+    {"loop_stop", a_loop_stop, P_ALL, 0, 0},
+    {"call_soon", a_call_soon, P_ALL, 0, 0},
+    {"call_later_cancel", a_call_later_cancel, P_ALL, 0, 0},
+    {"run_once", a_run_once, P_ALL, 0, 0},
+    {"loop_free", a_loop_free, P_ALL, 0, 0},
+    {"set_debug", a_debug, P_ALL, 0, 0},
+    {"wrap_own_fd", a_wrap_own_fd, P_ALL, 0, 0},
+    {"wrap_own_fd_as_datagram", a_wrap_own_fd_dgram, P_ALL, 0, 0},
+    {"server_close", a_server_close, P_ALL, 0, 0},
+    {"wait_closed", a_wait_closed, P_ALL, 0, 0},
+    {"start_serving", a_start_serving, P_ALL, 0, 0},
+    {"server_queries", a_server_queries, P_ALL, 0, 0},
+    {"serve_forever", a_serve_forever, P_ALL, 0, 0},
 };
 #define N_ACTIONS (sizeof(actions) / sizeof(actions[0]))
 
@@ -336,7 +403,7 @@ static bool documented(int rc)
 {
     return rc >= 0 || rc == AIOTP_ECLOSED || rc == AIOTP_ESTATE || rc == AIOTP_EBUSY ||
            rc == AIOTP_EINVAL || rc == AIOTP_ENOTSUP || rc == AIOTP_ERUNNING ||
-           rc == AIOTP_ENOENT || rc == AIOTP_EBADF;
+           rc == AIOTP_ENOENT || rc == AIOTP_EBADF || rc == AIOTP_EPROTOKIND;
 }
 
 static void fire(int cb)
@@ -348,6 +415,12 @@ static void fire(int cb)
         if (!documented(X.action_rc)) {
             th_fail(__FILE__, __LINE__, "%s in %s returned %s", actions[X.action].name,
                     cbs[cb].name, aiotp_err_name(X.action_rc));
+        }
+        if (X.t != NULL && (actions[X.action].lacks & X.proto) != 0) {
+            CHECK_ERR(X.action_rc, AIOTP_ENOTSUP); /* TRANSPORT-KIND-2 */
+        }
+        if (X.t != NULL && (actions[X.action].refuses & X.proto) != 0) {
+            CHECK_ERR(X.action_rc, AIOTP_EPROTOKIND); /* PROTO-KIND-2 */
         }
     }
 }
@@ -428,6 +501,29 @@ static int p_updated(aiotp_transport *t, void *d, size_t n)
     return 0;
 }
 
+static int p_dgram(aiotp_transport *t, void *d, const void *buf, size_t n,
+                   const struct sockaddr *addr, socklen_t alen)
+{
+    (void)t;
+    (void)d;
+    (void)buf;
+    (void)addr;
+    (void)alen;
+    X.chunks++;
+    X.rx += n;
+    fire(CB_DGRAM);
+    return 0;
+}
+static int p_error(aiotp_transport *t, void *d, int status)
+{
+    (void)t;
+    (void)d;
+    (void)status;
+    X.errors++;
+    fire(CB_ERROR);
+    return 0;
+}
+
 static const aiotp_protocol p_streaming = {
     .size = sizeof(aiotp_protocol),
     .kind = AIOTP_PROTOCOL_STREAMING,
@@ -451,12 +547,25 @@ static const aiotp_protocol p_buffered = {
     .buffer_updated = p_updated,
 };
 
+/* two datagram tables with the same callbacks: the first protocol and set_protocol's
+   target */
+#define DGRAM_TABLE                                                                    \
+    {                                                                                  \
+        .size = sizeof(aiotp_protocol), .kind = AIOTP_PROTOCOL_DATAGRAM,               \
+        .connection_made = p_made, .connection_lost = p_lost,                          \
+        .pause_writing = p_pause, .resume_writing = p_resume,                          \
+        .datagram_received = p_dgram, .error_received = p_error,                       \
+    }
+static const aiotp_protocol p_datagram = DGRAM_TABLE;
+static const aiotp_protocol p_datagram2 = DGRAM_TABLE;
+
 static int factory(void *arg, const aiotp_protocol **proto, void **data)
 {
     (void)arg;
     X.factory_calls++;
     fire(CB_FACTORY);
-    *proto = X.proto == P_BUFFERED ? &p_buffered : &p_streaming;
+    *proto = X.proto == P_BUFFERED ? &p_buffered
+                                   : (X.proto == P_DATAGRAM ? &p_datagram : &p_streaming);
     *data = &X;
     return 0;
 }
@@ -520,33 +629,14 @@ static bool gone(void)
     return X.made > 0 && X.lost == X.made;
 }
 
-static void run_case(unsigned proto, int cb, int action)
+/* ---- the stream session: a connection accepted by the server ----------------------------- */
+
+static void stream_session(void)
 {
     struct sockaddr_in a;
     socklen_t len = sizeof(a);
     int i;
 
-    memset(&X, 0, sizeof(X));
-    X.peer = -1;
-    X.tfd = -1;
-    X.proto = proto;
-    X.fire_cb = cb;
-    X.action = action;
-    connect_done_calls = 0;
-    X.loop = th_loop();
-    aiotp_loop_set_exception_handler(X.loop, th_exc_record, NULL);
-
-    /* the server, and the peer's connection */
-    CHECK_ERR(aiotp_loop_create_server(X.loop, factory, NULL, "127.0.0.1", 0, NULL, on_server,
-                                       NULL),
-              0);
-    for (i = 0; i < 5 && X.server == NULL; i++) {
-        pass();
-    }
-    if (X.server == NULL) {
-        return;
-    }
-    aiotp_server_retain(X.server);
     CHECK_ERR(aiotp_server_get_sockname(X.server, 0, (struct sockaddr *)&a, &len), 0);
     X.peer = th_peer_socket(AF_INET, SOCK_STREAM, 0);
     CHECK_INT(th_peer_connect(X.peer, (struct sockaddr *)&a, sizeof(a)), 0);
@@ -590,6 +680,172 @@ static void run_case(unsigned proto, int cb, int action)
         }
         CHECK(gone());
     }
+}
+
+/* ---- the datagram session: a UDP endpoint connected to the peer --------------------------- */
+
+static bool dgram_done_called;
+
+static void dgram_done(void *arg, int status, aiotp_transport *t)
+{
+    (void)arg;
+    (void)status;
+    (void)t;
+    dgram_done_called = true;
+}
+
+/* From a loop callback: four datagrams while sends would block, over a high-water mark of
+   2048: queued, pause_writing inside sendto; the drain in the next pass resumes. */
+static void send_queue(aiotp_loop *loop, void *arg)
+{
+    static unsigned char d[1000];
+    int i;
+    (void)loop;
+    (void)arg;
+    if (X.t != NULL && !gone()) {
+        (void)aiotp_transport_set_write_buffer_limits(X.t, 2048, 512);
+        th_f.send_eagain = true;
+        for (i = 0; i < 4; i++) {
+            (void)aiotp_transport_sendto(X.t, d, sizeof(d), NULL, 0);
+        }
+        th_f.send_eagain = false;
+    }
+}
+
+/* From a loop callback: a send that fails (error_received inside sendto). */
+static void send_error(aiotp_loop *loop, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    if (X.t != NULL && !gone()) {
+        th_f.send_errno = EPERM;
+        (void)aiotp_transport_sendto(X.t, "e", 1, NULL, 0);
+        th_f.send_errno = 0;
+    }
+}
+
+/* The peer sends one datagram to the transport. */
+static void peer_sendto_transport(const char *text)
+{
+    const aiotp_extra *x;
+    if (X.peer < 0 || X.t == NULL || gone()) {
+        return;
+    }
+    x = aiotp_transport_get_extra_info(X.t, "sockname", NULL);
+    if (x != NULL && x->kind == AIOTP_EXTRA_ADDR) {
+        (void)th_peer_sendto(X.peer, text, strlen(text), MSG_DONTWAIT, x->u.addr.addr,
+                             x->u.addr.len);
+    }
+}
+
+static void dgram_session(void)
+{
+    struct sockaddr_storage pa;
+    socklen_t plen = sizeof(pa);
+    int i;
+
+    dgram_done_called = false;
+    th_udp_socket(AF_INET, &X.peer, &pa, &plen);
+    CHECK_ERR(aiotp_loop_create_datagram_endpoint(
+                  X.loop, factory, NULL, "127.0.0.1", 0, "127.0.0.1",
+                  ntohs(((struct sockaddr_in *)(void *)&pa)->sin_port), NULL, dgram_done, NULL),
+              0);
+    for (i = 0; i < 10 && X.made == 0 && !dgram_done_called; i++) {
+        pass();
+    }
+    if (X.made > 0 && !gone()) {
+        /* flow control */
+        CHECK_ERR(aiotp_loop_call_soon(X.loop, send_queue, NULL, NULL), 0);
+        pass();
+        for (i = 0; i < 50 && !gone() && aiotp_transport_get_write_buffer_size(X.t) > 0; i++) {
+            peer_drain();
+            pass();
+        }
+        /* a datagram from the peer */
+        peer_sendto_transport("hello");
+        for (i = 0; i < 4 && !gone() && X.chunks == 0; i++) {
+            pass();
+        }
+        /* a receive error (the datagram behind it arrives next) */
+        peer_sendto_transport("after the error");
+        th_f.recv_errno = ECONNREFUSED;
+        for (i = 0; i < 4 && !gone() && X.errors == 0; i++) {
+            pass();
+        }
+        th_f.recv_errno = 0;
+        /* a send error, inside sendto in a loop callback */
+        CHECK_ERR(aiotp_loop_call_soon(X.loop, send_error, NULL, NULL), 0);
+        pass();
+        /* close, and wait for connection_lost */
+        (void)aiotp_transport_resume_reading(X.t);
+        (void)aiotp_transport_close(X.t);
+        for (i = 0; i < 300 && !gone(); i++) {
+            peer_drain();
+            pass();
+        }
+        CHECK(gone());
+    }
+}
+
+/* ---- the kinds ------------------------------------------------------------------------------ */
+
+static const struct kind_row {
+    unsigned proto;
+    const char *name;
+    void (*session)(void);
+} kinds[] = {
+    {P_STREAMING, "streaming", stream_session},
+    {P_BUFFERED, "buffered", stream_session},
+    {P_DATAGRAM, "datagram", dgram_session},
+};
+#define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
+
+static const struct kind_row *kind_of(unsigned proto)
+{
+    size_t k;
+    for (k = 0; k < N_KINDS; k++) {
+        if (kinds[k].proto == proto) {
+            return &kinds[k];
+        }
+    }
+    return NULL;
+}
+
+static bool is_fd_action(int (*run)(void))
+{
+    return run == a_add_reader || run == a_add_writer || run == a_remove_reader ||
+           run == a_remove_writer || run == a_wrap_own_fd || run == a_wrap_own_fd_dgram;
+}
+
+static void run_case(unsigned proto, int cb, int action)
+{
+    int i;
+
+    memset(&X, 0, sizeof(X));
+    X.peer = -1;
+    X.tfd = -1;
+    X.proto = proto;
+    X.fire_cb = cb;
+    X.action = action;
+    connect_done_calls = 0;
+    X.loop = th_loop();
+    aiotp_loop_set_exception_handler(X.loop, th_exc_record, NULL);
+
+    /* the server (the stream kinds' peer connects to it; every kind calls its methods) */
+    CHECK_ERR(aiotp_loop_create_server(X.loop, factory, NULL, "127.0.0.1", 0, NULL, on_server,
+                                       NULL),
+              0);
+    for (i = 0; i < 5 && X.server == NULL; i++) {
+        pass();
+    }
+    if (X.server == NULL) {
+        return;
+    }
+    aiotp_server_retain(X.server);
+    kind_of(proto)->session();
+    th_f.send_eagain = false; /* (an action may have stopped a session half-way) */
+    th_f.send_errno = 0;
+    th_f.recv_errno = 0;
     /* the server closes; wait_closed completes */
     (void)aiotp_server_close(X.server);
     CHECK_ERR(aiotp_server_wait_closed(X.server, on_wait, NULL), 0);
@@ -606,11 +862,13 @@ static void run_case(unsigned proto, int cb, int action)
     CHECK_INT(X.lost, X.made);
     CHECK(X.made <= 1);
     CHECK(X.waited >= 1);
-    if (actions[X.action].run == a_add_reader || actions[X.action].run == a_add_writer ||
-        actions[X.action].run == a_remove_reader || actions[X.action].run == a_remove_writer ||
-        actions[X.action].run == a_wrap_own_fd) {
-        if (X.fd_owned_at_fire) {
-            CHECK_ERR(X.action_rc, AIOTP_EBUSY); /* LOOP-8, METH-8 */
+    if (is_fd_action(actions[X.action].run)) {
+        if (X.fd_owned_at_fire && actions[X.action].run == a_wrap_own_fd_dgram &&
+            proto != P_DATAGRAM) {
+            CHECK_ERR(X.action_rc, AIOTP_EINVAL); /* DGRAM-EP-6: not a datagram socket */
+            CHECK_INT(X.user_fd_calls, 0);
+        } else if (X.fd_owned_at_fire) {
+            CHECK_ERR(X.action_rc, AIOTP_EBUSY); /* LOOP-8, METH-8, DGRAM-EP-6 */
             CHECK_INT(X.user_fd_calls, 0);
         } else if (X.action_rc == 0 && X.tfd >= 0) {
             /* the fd was closed and its number free: the user watched a closed fd */
@@ -658,7 +916,7 @@ static void matrix(unsigned proto)
             fired += X.fired;
             if (th_failures() != before) {
                 fprintf(stderr, "  ^ case: %s inside %s (%s protocol)\n", actions[act].name,
-                        cbs[cb].name, proto == P_BUFFERED ? "buffered" : "streaming");
+                        cbs[cb].name, kind_of(proto)->name);
                 if (++failed > 10) {
                     return;
                 }
@@ -667,7 +925,7 @@ static void matrix(unsigned proto)
     }
     printf("re-entrancy matrix (%s protocol, %s): %d cases (callbacks x public calls), the "
            "action ran in %d; %.1f s\n",
-           proto == P_BUFFERED ? "buffered" : "streaming", th_sim_mode() ? "sim" : "real sockets",
+           kind_of(proto)->name, th_sim_mode() ? "sim" : "real sockets",
            cases, fired, now_s() - t0);
 }
 
@@ -681,9 +939,16 @@ TEST(buffered_protocol)
     matrix(P_BUFFERED);
 }
 
+TEST(datagram_protocol)
+{
+    matrix(P_DATAGRAM);
+}
+
 static const th_case cases[] = {
     T(streaming_protocol, "PROTO-BASE-2 PROTO-STREAM-2 LOOP-8 METH-8 SRV-10 BASE-PROTO-1"),
     T(buffered_protocol, "PROTO-BASE-2 PROTO-BUF-3 LOOP-8 METH-8 SRV-10 BASE-PROTO-1"),
+    T(datagram_protocol, "DGRAM-LOST-1 DGRAM-CB-1 DGRAM-SEND-3 DGRAM-RECV-2 DGRAM-EP-6 LOOP-8 "
+                         "METH-8 TRANSPORT-KIND-2 PROTO-KIND-2 BASE-PROTO-1"),
 };
 
 TH_MAIN_SIM(cases)

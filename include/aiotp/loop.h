@@ -122,8 +122,8 @@ int aiotp_loop_create(aiotp_loop **out, const aiotp_loop_options *opts);
  * freed), pending callbacks are dropped, and every handle and pointer the loop gave
  * out becomes invalid, also a transport or server the user retained: release every
  * reference before (a graceful aiotp_loop_close_all() and a free that never frees a
- * retained object are planned: issue 12). Calling it while the loop runs is refused
- * (nothing happens).
+ * retained object are planned: issue 12). Calling it while the loop runs, or from a
+ * protocol callback inside a transport method (LOOP-11), is refused (nothing happens).
  * @param loop the loop (NULL: nothing happens).
  */
 void aiotp_loop_free(aiotp_loop *loop);
@@ -132,7 +132,9 @@ void aiotp_loop_free(aiotp_loop *loop);
  * Run until aiotp_loop_stop().
  * @param loop the loop.
  * @return 0 after stop(), #AIOTP_EINVAL (loop NULL), #AIOTP_ERUNNING if already running
- *         (e.g. called from a callback), or a backend failure.
+ *         (e.g. called from a callback) or called from a protocol callback inside a
+ *         transport method, such as pause_writing inside write() (LOOP-11), or a backend
+ *         failure.
  */
 int aiotp_loop_run(aiotp_loop *loop);
 

@@ -233,7 +233,7 @@ int aiotp_server_wait_closed(aiotp_server *s, aiotp_server_cb cb, void *arg);
  * Start serving and run the loop until the server is closed.
  * @param s the server.
  * @return 0, #AIOTP_ECLOSED (already closed) or the loop's error (#AIOTP_ERUNNING
- *         inside a running loop).
+ *         inside a running loop or inside a transport method's callback: LOOP-11).
  */
 int aiotp_server_serve_forever(aiotp_server *s);
 /**

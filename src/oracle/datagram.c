@@ -299,6 +299,22 @@ static void dgram_call(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
     }
 }
 
+/* A sendto nested in another sendto of the same transport (inside its error_received or
+   pause_writing) may queue its datagram: the outer call's bound grows by as much (found by
+   fuzz_dgram: a sendto inside error_received inside sendto queued 302 bytes, and the outer
+   call, whose own datagram was dropped, was held to its size at the call). */
+static void nested_growth(orc *o, const orc_t *ts, const orc_frame *f, uint64_t size)
+{
+    uint64_t grown = size > f->size_before ? size - f->size_before : 0;
+    size_t k;
+    for (k = 0; grown > 0 && k + 1 < o->depth; k++) {
+        orc_frame *g = &o->stack[k];
+        if (g->is_call && g->name == N_SENDTO && g->t == ts && g != f) {
+            g->size_before += grown;
+        }
+    }
+}
+
 static int sendto_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
 {
     orc_dgram *d = &ts->u.d;
@@ -343,6 +359,7 @@ static int sendto_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
             rc = aiotp__orc_missed_pause(o, ts, pl->size, RULE(FLOW_1));
         }
     }
+    nested_growth(o, ts, f, pl->size);
     return rc;
 }
 

@@ -38,13 +38,7 @@ def record(loop_name, coro_fn):
 
 def check(chk, path, loop_name):
     res = chk.check(path, "doc")
-    for n in res.notes:
-        print("note:", n)
     if res.status == "pass":
-        return res
-    if loop_name == "uvloop" and res.profile_applied is None and res.violations and \
-            all(v["rule"] == "FLOW-1" for v in res.violations):
-        print("uvloop: FLOW-1 only (initial low=16; no --profile in this checker)")
         return res
     os.system("cat %s | head -80" % path)
     fail("checker: %s %r" % (res.status, res.violations))

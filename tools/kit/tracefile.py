@@ -1,9 +1,8 @@
 """Read an aiotp trace (versions 1-3, spec/trace-format.md) into events.
 
 Lenient on purpose (the checker is the strict reader): the kit uses it to evaluate a
-scenario's expectations and to draw the viewer. ``#= LINE`` comments (what the C driver
-writes for version-3 lines when the library emits an older version) are read as LINE;
-``# kit ...`` comments become ``kit`` events (the drivers' peer actions and steps)."""
+scenario's expectations and to draw the viewer. ``# kit ...`` comments become ``kit``
+events (the drivers' peer actions and steps)."""
 import re
 
 _FIELD = re.compile(r"^([a-z_]+)=(.*)$")
@@ -42,8 +41,6 @@ def parse_lines(lines):
     header = None
     for lineno, raw in enumerate(lines, 1):
         line = raw.rstrip("\n")
-        if line.startswith("#= "):
-            line = line[3:]
         e = Event(lineno, line)
         e.iter = it
         e.index = len(events)

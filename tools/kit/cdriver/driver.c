@@ -5,19 +5,20 @@
  *   aiotp-kit-driver SCENARIO_FILE NAME TRACE_OUT
  *
  * The subject transport is made with aiotp_loop_connect_accepted_socket (setups unix,
- * tcp), aiotp_loop_create_connection (connect) or aiotp_loop_create_server (server);
- * the library's own trace hook writes the trace; the peer is a plain socket played by
- * the driver between passes, and the driver's actions are written as "# kit ..." lines.
- * Lines of format 3 (query, exc) that a library emitting an older version lacks are
- * written by the driver, as "#= LINE"; aiotp emits version 3 and writes them itself.
- * One loop pass is one aiotp_loop_run_once(), bounded by a 20 ms timer.
+ * tcp), aiotp_loop_create_connection (connect), aiotp_loop_create_server (server) or
+ * aiotp_loop_create_datagram_endpoint (udp: connected to the peer; udp-unconnected: bound
+ * to 127.0.0.1); the library's own trace hook writes the trace (format 3: its query and
+ * exc lines too); the peer is a plain socket played by the driver between passes, and
+ * the driver's actions are written as "# kit ..." lines. One loop pass is one
+ * aiotp_loop_run_once(), bounded by a 20 ms timer.
  *
  * Exit 0: the scenario ran (its expectations are judged on the trace afterwards);
  * 2: usage or scenario error; 3: the scenario needs something aiotp does not have yet
- * (datagram, pipe, subprocess kinds).
+ * (pipe, subprocess, ssl, sendfile kinds).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,8 +51,8 @@ typedef struct reaction {
 
 typedef struct driver {
     FILE *out;
-    int version;         /* the library's trace format version */
     char setup[32];
+    bool dgram;          /* kind datagram: the udp setups */
     int sndbuf, rcvbuf, bufsize;
     bool autoread_default;
     bool buffered;
@@ -76,6 +77,8 @@ typedef struct driver {
     uint64_t peer_total;
     int subject_fd;
     int port;
+    struct sockaddr_in peer_addr;    /* udp: the peer's address */
+    struct sockaddr_in subject_addr; /* udp: the subject's address (its sockname) */
     unsigned char *buf;  /* get_buffer's buffer */
     size_t buflen;
     int fail_next, ret_next, buffer_next; /* results a reaction asked for */
@@ -100,28 +103,9 @@ static void kit(const char *fmt, ...)
     fputc('\n', D.out);
 }
 
-/* A version-3 line (query, exc) for a library that emits an older version, as a "#= "
-   comment; a library that emits version 3 writes those lines itself. */
-static void v3line(const char *fmt, ...) PRINTF_LIKE(1, 2);
-static void v3line(const char *fmt, ...)
-{
-    va_list ap;
-    if (D.version >= 3) {
-        return;
-    }
-    fputs("#= ", D.out);
-    va_start(ap, fmt);
-    vfprintf(D.out, fmt, ap);
-    va_end(ap);
-    fputc('\n', D.out);
-}
-
 static void on_trace(void *arg, const char *line)
 {
     (void)arg;
-    if (strncmp(line, "aiotp-trace ", 12) == 0) {
-        D.version = atoi(line + 12);
-    }
     fputs(line, D.out);
     fputc('\n', D.out);
 }
@@ -231,7 +215,8 @@ static void load(const char *path, const char *name)
             continue;
         }
         if (strcmp(p, "kind") == 0) {
-            if (strcmp(rest, "stream") != 0) {
+            D.dgram = strcmp(rest, "datagram") == 0;
+            if (strcmp(rest, "stream") != 0 && !D.dgram) {
                 fprintf(stderr, "aiotp-kit-driver: kind %s not in aiotp yet\n", rest);
                 exit(3);
             }
@@ -290,7 +275,8 @@ static void load(const char *path, const char *name)
         die("no scenario %s in %s", name, path);
     }
     if (strcmp(D.setup, "unix") != 0 && strcmp(D.setup, "tcp") != 0 &&
-        strcmp(D.setup, "connect") != 0 && strcmp(D.setup, "server") != 0) {
+        strcmp(D.setup, "connect") != 0 && strcmp(D.setup, "server") != 0 &&
+        strcmp(D.setup, "udp") != 0 && strcmp(D.setup, "udp-unconnected") != 0) {
         fprintf(stderr, "aiotp-kit-driver: setup %s not in aiotp yet\n", D.setup);
         exit(3);
     }
@@ -311,10 +297,32 @@ static unsigned char *payload(size_t n)
     return p;
 }
 
+/* The datagram peer reads up to limit datagrams (-1: all there are). */
+static void peer_read_dgrams(long limit)
+{
+    static unsigned char buf[1 << 17];
+    long got = 0;
+    while (D.peer >= 0 && (limit < 0 || got < limit)) {
+        ssize_t n = recv(D.peer, buf, sizeof buf, 0);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                kit("peer recv-error %s", aiotp_err_name(-errno));
+            }
+            return;
+        }
+        got++;
+        kit("peer dgram n=%ld", (long)n);
+    }
+}
+
 static void peer_read(long limit)
 {
     static unsigned char buf[1 << 18];
     long got = 0;
+    if (D.dgram) {
+        peer_read_dgrams(limit);
+        return;
+    }
     if (D.peer < 0 || D.peer_eof) {
         return;
     }
@@ -417,6 +425,21 @@ static void peer_act(words *w, int i0)
         free(p);
         kit("peer send n=%zu", n);
         peer_send_some();
+    } else if (strcmp(op, "sendto") == 0 && w->n > i0 + 1) {
+        size_t n = (size_t)atol(w->w[i0 + 1]);
+        unsigned char *p = payload(n);
+        if (D.peer >= 0 &&
+            sendto(D.peer, p, n, 0, (struct sockaddr *)&D.subject_addr, sizeof D.subject_addr) < 0) {
+            kit("peer send-error %s", aiotp_err_name(-errno));
+        }
+        free(p);
+        kit("peer sendto n=%zu", n);
+    } else if (strcmp(op, "close") == 0 && D.dgram) {
+        if (D.peer >= 0) {
+            close(D.peer);
+            D.peer = -1;
+        }
+        kit("peer close");
     } else if (strcmp(op, "shut") == 0) {
         flush_peer();
         shutdown(D.peer, SHUT_WR);
@@ -445,6 +468,7 @@ static void peer_act(words *w, int i0)
 
 static const aiotp_protocol streaming_proto;
 static const aiotp_protocol buffered_proto;
+static const aiotp_protocol datagram_proto;
 
 static void action(words *w, int i0);
 
@@ -515,24 +539,46 @@ static void action(words *w, int i0)
                 D.bufsize = atoi(w->w[i] + 8);
             }
         }
-        aiotp_transport_set_protocol(t, strcmp(a1, "buffered") == 0 ? &buffered_proto
-                                                                    : &streaming_proto, &D);
+        aiotp_transport_set_protocol(t,
+                                     strcmp(a1, "buffered") == 0   ? &buffered_proto
+                                     : strcmp(a1, "datagram") == 0 ? &datagram_proto
+                                                                   : &streaming_proto,
+                                     &D);
     } else if (strcmp(op, "query") == 0) {
+        /* the library writes the query line itself */
         if (strcmp(a1, "is_closing") == 0) {
-            v3line("t1 query is_closing %d", aiotp_transport_is_closing(t) ? 1 : 0);
+            (void)aiotp_transport_is_closing(t);
         } else if (strcmp(a1, "is_reading") == 0) {
-            v3line("t1 query is_reading %d", aiotp_transport_is_reading(t) ? 1 : 0);
+            (void)aiotp_transport_is_reading(t);
         } else if (strcmp(a1, "can_write_eof") == 0) {
-            v3line("t1 query can_write_eof %d", aiotp_transport_can_write_eof(t) ? 1 : 0);
+            (void)aiotp_transport_can_write_eof(t);
         } else if (strcmp(a1, "get_write_buffer_size") == 0) {
-            v3line("t1 query get_write_buffer_size %zu", aiotp_transport_get_write_buffer_size(t));
+            (void)aiotp_transport_get_write_buffer_size(t);
         } else if (strcmp(a1, "get_write_buffer_limits") == 0) {
             size_t lo = 0, hi = 0;
             aiotp_transport_get_write_buffer_limits(t, &lo, &hi);
-            v3line("t1 query get_write_buffer_limits low=%zu high=%zu", lo, hi);
         } else {
             die("unknown query %s", a1);
         }
+    } else if (strcmp(op, "sendto") == 0) {
+        size_t n = (size_t)atol(a1);
+        unsigned char *p = payload(n);
+        struct sockaddr_in other;
+        const struct sockaddr *addr = (const struct sockaddr *)&D.peer_addr;
+        int i;
+        for (i = i0 + 2; i < w->n; i++) {
+            if (strcmp(w->w[i], "addr=none") == 0) {
+                addr = NULL;
+            } else if (strcmp(w->w[i], "addr=other") == 0) {
+                memset(&other, 0, sizeof other);
+                other.sin_family = AF_INET;
+                other.sin_port = htons(9);
+                other.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                addr = (const struct sockaddr *)&other;
+            }
+        }
+        aiotp_transport_sendto(t, p, n, addr, addr != NULL ? sizeof(struct sockaddr_in) : 0);
+        free(p);
     } else if (strcmp(op, "extra") == 0) {
         const aiotp_extra *x = aiotp_transport_get_extra_info(t, a1, NULL);
         const char *v = x == NULL                       ? "DEFAULT"
@@ -695,6 +741,26 @@ static int p_updated(aiotp_transport *t, void *data, size_t n)
     return react("buffer_updated");
 }
 
+static int p_dgram(aiotp_transport *t, void *data, const void *buf, size_t len,
+                   const struct sockaddr *addr, socklen_t alen)
+{
+    (void)t;
+    (void)data;
+    (void)buf;
+    (void)addr;
+    (void)alen;
+    D.rx_total += len;
+    return react("datagram_received");
+}
+
+static int p_error(aiotp_transport *t, void *data, int status)
+{
+    (void)t;
+    (void)data;
+    (void)status;
+    return react("error_received");
+}
+
 static const aiotp_protocol streaming_proto = {
     .size = sizeof(aiotp_protocol),
     .kind = AIOTP_PROTOCOL_STREAMING,
@@ -717,36 +783,32 @@ static const aiotp_protocol buffered_proto = {
     .buffer_updated = p_updated,
 };
 
+static const aiotp_protocol datagram_proto = {
+    .size = sizeof(aiotp_protocol),
+    .kind = AIOTP_PROTOCOL_DATAGRAM,
+    .connection_made = p_made,
+    .connection_lost = p_lost,
+    .pause_writing = p_pause,
+    .resume_writing = p_resume,
+    .datagram_received = p_dgram,
+    .error_received = p_error,
+};
+
 static int factory(void *arg, const aiotp_protocol **proto, void **data)
 {
     (void)arg;
-    *proto = D.buffered ? &buffered_proto : &streaming_proto;
+    *proto = D.dgram ? &datagram_proto : D.buffered ? &buffered_proto : &streaming_proto;
     *data = &D;
     return 0;
 }
 
-static void printable(char *s)
-{
-    for (; *s != '\0'; s++) {
-        if (*s == '\n' || *s == '\r') {
-            *s = '\0';
-            return;
-        }
-        if (*s < ' ' || *s > '~') {
-            *s = '?';
-        }
-    }
-}
-
+/* The library writes the exc line of every exception-handler call itself; this handler
+   only keeps the default one from printing. */
 static void on_exception(aiotp_loop *loop, const aiotp_exception_context *ctx, void *arg)
 {
-    char msg[400];
     (void)loop;
+    (void)ctx;
     (void)arg;
-    snprintf(msg, sizeof msg, "%s", ctx->message != NULL ? ctx->message : "-");
-    printable(msg);
-    v3line("%s exc status=%s %s", ctx->transport != NULL && ctx->transport == D.t ? "t1" : "loop",
-           ctx->status == 0 ? "0" : aiotp_err_name(ctx->status), msg);
 }
 
 static void done_cb(void *arg, int status, aiotp_transport *t)
@@ -882,9 +944,35 @@ static void prepare(void)
     D.peer = sv[1];
 }
 
+/* udp setups: the peer, a UDP socket bound to 127.0.0.1. */
+static void udp_peer(void)
+{
+    socklen_t len = sizeof D.peer_addr;
+    D.peer = socket(AF_INET, SOCK_DGRAM, 0);
+    memset(&D.peer_addr, 0, sizeof D.peer_addr);
+    D.peer_addr.sin_family = AF_INET;
+    D.peer_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (D.peer < 0 || bind(D.peer, (struct sockaddr *)&D.peer_addr, sizeof D.peer_addr) != 0 ||
+        getsockname(D.peer, (struct sockaddr *)&D.peer_addr, &len) != 0 || nonblock(D.peer) != 0) {
+        die("udp peer: %s", strerror(errno));
+    }
+}
+
 static void start(void)
 {
-    if (strcmp(D.setup, "unix") == 0 || strcmp(D.setup, "tcp") == 0) {
+    if (D.dgram) {
+        bool connected = strcmp(D.setup, "udp") == 0;
+        udp_peer();
+        kit("start %s", D.setup);
+        /* udp: the remote address only (connect() picks the local one), as
+           create_datagram_endpoint(remote_addr=peer); udp-unconnected: local_addr only */
+        if (aiotp_loop_create_datagram_endpoint(
+                D.loop, factory, NULL, connected ? NULL : "127.0.0.1", 0,
+                connected ? "127.0.0.1" : NULL, connected ? ntohs(D.peer_addr.sin_port) : 0, NULL,
+                done_cb, NULL) != 0) {
+            die("create_datagram_endpoint failed");
+        }
+    } else if (strcmp(D.setup, "unix") == 0 || strcmp(D.setup, "tcp") == 0) {
         kit("start %s", D.setup);
         if (aiotp_loop_connect_accepted_socket(D.loop, factory, NULL, D.subject_fd, done_cb,
                                                NULL) != 0) {
@@ -927,6 +1015,14 @@ static void start(void)
         char buf[] = "made max=2000";
         split(buf, &w, " ");
         run_until(&w, 0);
+    }
+    if (D.dgram && D.t != NULL) {
+        /* where the peer sends its datagrams */
+        const aiotp_extra *x = aiotp_transport_get_extra_info(D.t, "sockname", NULL);
+        if (x == NULL || x->kind != AIOTP_EXTRA_ADDR || x->u.addr.len > sizeof D.subject_addr) {
+            die("no sockname");
+        }
+        memcpy(&D.subject_addr, x->u.addr.addr, x->u.addr.len);
     }
 }
 
