@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/dgq.h"
+#include "core/dgram_sm.h"
 #include "core/flow.h"
 #include "core/stream_sm.h"
 #include "core/wbuf.h"
@@ -227,10 +229,211 @@ TEST(wbuf_every_shape)
     CHECK(aiotp__wbuf_is_valid(&w));
 }
 
+/* ---- dgram_sm --------------------------------------------------------------------------- */
+
+/* The table of spec/datagram-transport.md written a second time, event by event, as the
+   reader of that table would: the next state and the actions, or REFUSED. */
+static unsigned dgram_expect(aiotp__dgram_state *n, aiotp__dgram_event ev, bool empty)
+{
+    bool open = n->life == AIOTP__DG_OPEN;
+    bool connected = n->ph == AIOTP__DG_PH_CONNECTED;
+    bool reading = open && n->rd == AIOTP__DG_RD_ACTIVE && connected;
+    switch (ev) {
+    case AIOTP__DGEV_MADE:
+        if (n->ph != AIOTP__DG_PH_INIT) {
+            return AIOTP__DGA_REFUSED;
+        }
+        n->ph = AIOTP__DG_PH_CONNECTED;
+        return AIOTP__DGA_CALL_MADE;
+    case AIOTP__DGEV_READER_START:
+        return reading ? AIOTP__DGA_START_READER : AIOTP__DGA_NONE;
+    case AIOTP__DGEV_PAUSE_READING:
+        if (!open || n->rd != AIOTP__DG_RD_ACTIVE) {
+            return AIOTP__DGA_NONE;
+        }
+        n->rd = AIOTP__DG_RD_PAUSED;
+        return AIOTP__DGA_STOP_READER;
+    case AIOTP__DGEV_RESUME_READING:
+        if (!open || n->rd != AIOTP__DG_RD_PAUSED) {
+            return AIOTP__DGA_NONE;
+        }
+        n->rd = AIOTP__DG_RD_ACTIVE;
+        return connected ? AIOTP__DGA_START_READER : AIOTP__DGA_NONE;
+    case AIOTP__DGEV_RECV:
+        return reading ? AIOTP__DGA_DELIVER : AIOTP__DGA_REFUSED;
+    case AIOTP__DGEV_SEND:
+        return open ? AIOTP__DGA_NONE : AIOTP__DGA_REFUSED;
+    case AIOTP__DGEV_SEND_ERROR:
+        return (open || n->life == AIOTP__DG_CLOSING) && connected ? AIOTP__DGA_CALL_ERROR
+                                                                   : AIOTP__DGA_REFUSED;
+    case AIOTP__DGEV_CLOSE:
+        if (!open || n->ph == AIOTP__DG_PH_INIT) {
+            return AIOTP__DGA_REFUSED;
+        }
+        n->rd = AIOTP__DG_RD_STOPPED;
+        n->life = empty ? AIOTP__DG_LOST_PENDING : AIOTP__DG_CLOSING;
+        return empty ? AIOTP__DGA_STOP_READER | AIOTP__DGA_STOP_WRITER | AIOTP__DGA_SCHEDULE_LOST
+                     : AIOTP__DGA_STOP_READER;
+    case AIOTP__DGEV_ABORT:
+    case AIOTP__DGEV_FATAL:
+        if (!(open || n->life == AIOTP__DG_CLOSING) || n->ph == AIOTP__DG_PH_INIT) {
+            return AIOTP__DGA_REFUSED;
+        }
+        n->rd = AIOTP__DG_RD_STOPPED;
+        n->life = AIOTP__DG_LOST_PENDING;
+        return AIOTP__DGA_STOP_READER | AIOTP__DGA_STOP_WRITER | AIOTP__DGA_DROP_QUEUE |
+               AIOTP__DGA_SCHEDULE_LOST;
+    case AIOTP__DGEV_DRAINED:
+        if (n->life == AIOTP__DG_CLOSING) {
+            n->life = AIOTP__DG_CLOSED;
+            n->ph = AIOTP__DG_PH_LOST;
+            return AIOTP__DGA_STOP_WRITER | AIOTP__DGA_CALL_LOST;
+        }
+        return open ? AIOTP__DGA_STOP_WRITER : AIOTP__DGA_REFUSED;
+    case AIOTP__DGEV_LOST:
+        if (n->life != AIOTP__DG_LOST_PENDING) {
+            return AIOTP__DGA_REFUSED;
+        }
+        n->life = AIOTP__DG_CLOSED;
+        n->ph = AIOTP__DG_PH_LOST;
+        return AIOTP__DGA_CALL_LOST;
+    default:
+        return AIOTP__DGA_REFUSED;
+    }
+}
+
+TEST(dgram_sm_every_state_and_event)
+{
+    int life;
+    int rd;
+    int ph;
+    int valid = 0;
+    int steps = 0;
+    aiotp__dgram_state s;
+
+    aiotp__dgram_init(&s);
+    CHECK(aiotp__dgram_is_valid(&s));
+    CHECK(!aiotp__dgram_is_closing(&s));
+    CHECK(aiotp__dgram_is_reading(&s));
+    /* out-of-range parts */
+    s.life = AIOTP__DG_LIFE_COUNT;
+    CHECK(!aiotp__dgram_is_valid(&s));
+    aiotp__dgram_init(&s);
+    s.rd = AIOTP__DG_RD_COUNT;
+    CHECK(!aiotp__dgram_is_valid(&s));
+    aiotp__dgram_init(&s);
+    s.ph = AIOTP__DG_PH_COUNT;
+    CHECK(!aiotp__dgram_is_valid(&s));
+
+    for (life = 0; life < AIOTP__DG_LIFE_COUNT; life++) {
+        for (rd = 0; rd < AIOTP__DG_RD_COUNT; rd++) {
+            for (ph = 0; ph < AIOTP__DG_PH_COUNT; ph++) {
+                int ev;
+                int empty;
+                bool inv;
+                s.life = (aiotp__dg_life)life;
+                s.rd = (aiotp__dg_rd)rd;
+                s.ph = (aiotp__dg_ph)ph;
+                CHECK(aiotp__dg_life_names[life] != NULL && aiotp__dg_rd_names[rd] != NULL &&
+                      aiotp__dg_ph_names[ph] != NULL);
+                /* DGRAM-INV-1..3, read from the spec's invariants */
+                inv = (life == AIOTP__DG_OPEN || rd == AIOTP__DG_RD_STOPPED) &&
+                      (life == AIOTP__DG_CLOSED) == (ph == AIOTP__DG_PH_LOST) &&
+                      (ph != AIOTP__DG_PH_INIT || life == AIOTP__DG_OPEN);
+                CHECK_INT(aiotp__dgram_is_valid(&s), inv);
+                if (!inv) {
+                    continue;
+                }
+                valid++;
+                CHECK_INT(aiotp__dgram_is_closing(&s), life != AIOTP__DG_OPEN);
+                CHECK_INT(aiotp__dgram_is_reading(&s),
+                          life == AIOTP__DG_OPEN && rd == AIOTP__DG_RD_ACTIVE);
+                for (ev = 0; ev <= AIOTP__DGEV_COUNT; ev++) {
+                    for (empty = 0; empty < 2; empty++) {
+                        aiotp__dgram_state n = s;
+                        aiotp__dgram_state want = s;
+                        unsigned wact = dgram_expect(&want, (aiotp__dgram_event)ev, empty != 0);
+                        unsigned act = aiotp__dgram_step(&n, (aiotp__dgram_event)ev, empty != 0);
+                        steps++;
+                        CHECK_INT(act, wact);
+                        CHECK(n.life == want.life && n.rd == want.rd && n.ph == want.ph);
+                        CHECK(aiotp__dgram_is_valid(&n));
+                        if (ev < AIOTP__DGEV_COUNT) {
+                            CHECK(aiotp__dgram_event_names[ev] != NULL);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    CHECK_INT(valid, 9);
+    printf("dgram_sm: %d valid states, %d steps\n", valid, steps);
+}
+
+/* ---- dgq -------------------------------------------------------------------------------- */
+
+TEST(dgq_accounting)
+{
+    aiotp__dgq q;
+    aiotp__dgq bad;
+
+    aiotp__dgq_init(&q);
+    CHECK(aiotp__dgq_is_valid(&q));
+    CHECK(q.cap == 0 && q.head == 0 && q.tail == 0 && q.count == 0 && q.payload == 0);
+    /* each clause of DgqValid broken alone */
+    bad = (aiotp__dgq){.cap = 100, .head = 20, .tail = 10, .count = 1, .payload = 0};
+    CHECK(!aiotp__dgq_is_valid(&bad)); /* head > tail */
+    bad = (aiotp__dgq){.cap = 100, .head = 0, .tail = 120, .count = 1, .payload = 0};
+    CHECK(!aiotp__dgq_is_valid(&bad)); /* tail > cap */
+    bad = (aiotp__dgq){.cap = 100, .head = 0, .tail = 10, .count = 0, .payload = 0};
+    CHECK(!aiotp__dgq_is_valid(&bad)); /* bytes without records */
+    bad = (aiotp__dgq){.cap = 100, .head = 10, .tail = 10, .count = 0, .payload = 0};
+    CHECK(!aiotp__dgq_is_valid(&bad)); /* empty but not at offset 0 */
+    bad = (aiotp__dgq){.cap = 100, .head = 0, .tail = 10, .count = 1, .payload = 11};
+    CHECK(!aiotp__dgq_is_valid(&bad)); /* more payload than bytes */
+    bad = (aiotp__dgq){.cap = 100, .head = 0, .tail = 10, .count = 11, .payload = 0};
+    CHECK(!aiotp__dgq_is_valid(&bad)); /* more records than bytes */
+
+    /* an empty block: anything grows it */
+    CHECK_INT(aiotp__dgq_room_for(&q, 1), AIOTP__DGQ_GROW);
+    CHECK_INT(aiotp__dgq_room_for(&q, 0), AIOTP__DGQ_FITS);
+    aiotp__dgq_rebase(&q, 64);
+    CHECK(q.cap == 64 && q.head == 0 && q.tail == 0 && aiotp__dgq_is_valid(&q));
+    /* three records of 16 bytes (payloads 8, 0, 12) */
+    aiotp__dgq_push(&q, 16, 8);
+    aiotp__dgq_push(&q, 16, 0);
+    aiotp__dgq_push(&q, 16, 12);
+    CHECK(q.tail == 48 && q.count == 3 && q.payload == 20 && aiotp__dgq_is_valid(&q));
+    CHECK_INT(aiotp__dgq_room_for(&q, 16), AIOTP__DGQ_FITS);
+    CHECK_INT(aiotp__dgq_room_for(&q, 17), AIOTP__DGQ_GROW);
+    aiotp__dgq_pop(&q, 16, 8);
+    CHECK(q.head == 16 && q.tail == 48 && q.count == 2 && q.payload == 12);
+    CHECK_INT(aiotp__dgq_room_for(&q, 16), AIOTP__DGQ_FITS);
+    CHECK_INT(aiotp__dgq_room_for(&q, 32), AIOTP__DGQ_COMPACT); /* 16 at the tail + 16 freed */
+    CHECK_INT(aiotp__dgq_room_for(&q, 33), AIOTP__DGQ_GROW);
+    aiotp__dgq_compact(&q);
+    CHECK(q.head == 0 && q.tail == 32 && q.count == 2 && q.payload == 12 &&
+          aiotp__dgq_is_valid(&q));
+    CHECK_INT(aiotp__dgq_room_for(&q, 32), AIOTP__DGQ_FITS);
+    aiotp__dgq_pop(&q, 16, 0);
+    CHECK(q.head == 16 && q.tail == 32);
+    aiotp__dgq_rebase(&q, 128); /* a new block: the rest moves to offset 0 */
+    CHECK(q.cap == 128 && q.head == 0 && q.tail == 16 && q.count == 1 && q.payload == 12);
+    aiotp__dgq_pop(&q, 16, 12); /* the last record: offsets back to 0 */
+    CHECK(q.head == 0 && q.tail == 0 && q.count == 0 && q.payload == 0 &&
+          aiotp__dgq_is_valid(&q));
+    aiotp__dgq_push(&q, 40, 30);
+    aiotp__dgq_clear(&q);
+    CHECK(q.cap == 128 && q.head == 0 && q.tail == 0 && q.count == 0 && q.payload == 0);
+}
+
 static const th_case cases[] = {
     T(stream_sm_every_state_and_event, "PROTO-BASE-1 PROTO-BASE-2 PROTO-STREAM-2 BASE-CLOSE-4"),
     T(flow_limits_and_checks, "FLOW-2 FLOW-3 FLOW-4 FLOW-5 FLOW-6"),
     T(wbuf_every_shape, "WRITE-SIZE-1 WRITE-WRITE-3"),
+    T(dgram_sm_every_state_and_event, "DGRAM-MADE-1 DGRAM-READ-1 DGRAM-CLOSE-1 DGRAM-LOST-1"),
+    T(dgq_accounting, "DGRAM-FLOW-1"),
 };
 
 TH_MAIN(cases)
+
