@@ -99,6 +99,21 @@ void aiotp__transport_deferred(aiotp__obj *o);
 /* Call the creator's on_lost hook (once). */
 void aiotp__transport_notify_lost(aiotp_transport *t);
 
+/* The loop-object ops `shut` and `owes` of every kind (aiotp_loop_close_all, CLOSE-1):
+   close() (abort() with abort) a transport whose connection_lost has not run; it owes
+   its connection_lost until then. A kind's obj ops name these two, which also tells
+   aiotp__transport_of_obj that the object is a transport. */
+void aiotp__transport_obj_shut(aiotp__obj *o, bool abort);
+bool aiotp__transport_obj_owes(const aiotp__obj *o);
+/* The transport behind a loop object, or NULL if it is not a transport. */
+aiotp_transport *aiotp__transport_of_obj(aiotp__obj *o);
+
+/* aiotp_loop_free (LIFE-1), from a kind's teardown once its socket is closed, its
+   buffers freed and its state stepped to "lost": a transport the user retained
+   survives (true: the kind must not free it; the last release frees it through
+   ops->free); false: free it now. */
+bool aiotp__transport_survive(aiotp_transport *t);
+
 /*
  * Is proto a valid table that this kind takes? 0, AIOTP_EINVAL (malformed: NULL, bad
  * size, unknown kind, a required callback missing) or AIOTP_EPROTOKIND (a valid table of

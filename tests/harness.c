@@ -502,6 +502,8 @@ static void oracle_done(size_t i)
 #define MAX_RETAINED 64
 static aiotp_transport *retained[MAX_RETAINED];
 static size_t nretained;
+static aiotp_server *kept_servers[MAX_RETAINED];
+static size_t nkept_servers;
 #define MAX_RECS 64
 static th_rec *recs[MAX_RECS];
 static size_t nrecs;
@@ -576,6 +578,12 @@ void th_loop_free(aiotp_loop *loop)
         if (retained[i] != NULL && aiotp_transport_get_loop(retained[i]) == loop) {
             aiotp_transport_release(retained[i]);
             retained[i] = NULL;
+        }
+    }
+    for (i = 0; i < nkept_servers; i++) {
+        if (kept_servers[i] != NULL && aiotp_server_get_loop(kept_servers[i]) == loop) {
+            aiotp_server_release(kept_servers[i]);
+            kept_servers[i] = NULL;
         }
     }
     i = 0;
@@ -1491,6 +1499,14 @@ void th_keep(aiotp_transport *t)
     }
 }
 
+void th_keep_server(aiotp_server *s)
+{
+    aiotp_server_retain(s);
+    if (nkept_servers < MAX_RETAINED) {
+        kept_servers[nkept_servers++] = s;
+    }
+}
+
 aiotp_transport *th_wrap(aiotp_loop *loop, int fd, const aiotp_protocol *proto, void *data)
 {
     aiotp_connect_options o;
@@ -1588,6 +1604,7 @@ static int run_case(const th_case *c)
     reset_faults();
     th_trace_clear();
     nretained = 0;
+    nkept_servers = 0;
     nrecs = 0;
     case_sim = NULL;
     sim_loops = 0;

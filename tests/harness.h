@@ -277,6 +277,8 @@ void th_on_case_end(void (*fn)(void));
 
 /* Retain t until the end of the case (the harness releases it with its loop). */
 void th_keep(aiotp_transport *t);
+/* The same for a server (released before its loop is freed). */
+void th_keep_server(aiotp_server *s);
 
 /* Predicates for th_run_until. */
 bool th_is_lost(void *rec);   /* r->lost > 0 */

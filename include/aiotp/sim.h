@@ -23,6 +23,9 @@
  *     SOCK_DGRAM (bound paths and unnamed; aiotp_sim_socketpair_dgram), sendto/recvfrom
  *     with message boundaries, connect filtering, ICMP errors, receive queues, and
  *     knobs for loss, duplication, reordering, stalls and errors;
+ *   - pipe: a connected AF_UNIX stream pair whose read end cannot send and whose write
+ *     end cannot receive (the loop's wake-up uses one); a sim is single-threaded, so
+ *     aiotp_loop_call_soon_threadsafe() on a loop over a sim is for the loop's own thread;
  *   - readiness computed from the queues (see "Readiness" below);
  *   - virtual time: clock_ns returns the simulated clock, which only moves when the
  *     backend's wait() finds nothing ready and has a finite timeout (it then jumps by the
