@@ -948,12 +948,13 @@ static int dgram_set_write_buffer_limits(aiotp_transport *bt, int64_t high, int6
 static int dgram_set_protocol(aiotp_transport *bt, const aiotp_protocol *proto, void *data)
 {
     aiotp__dgram *t = as_dgram(bt);
-    int rc = aiotp__transport_check_protocol(&dgram_ops, proto, NULL);
-    if (rc == 0 && t->st.ph == AIOTP__DG_PH_LOST) {
-        rc = AIOTP_ECLOSED;
-    }
+    int rc;
     if (aiotp__tracing(t->base.loop)) {
         aiotp__tracef(t->base.loop, "t%u call set_protocol kind=datagram", tid(t));
+    }
+    rc = aiotp__transport_check_new_protocol(&t->base, proto); /* named when refused */
+    if (rc == 0 && t->st.ph == AIOTP__DG_PH_LOST) {
+        rc = AIOTP_ECLOSED;
     }
     if (rc == 0) {
         t->base.proto = proto; /* takes effect at the next event */

@@ -200,7 +200,7 @@ int aiotp__resolve(aiotp_loop *loop, const char *node, const char *service,
         now->free = sys->freeaddrinfo;
         now->ctx = sys->ctx;
         rc = sys->getaddrinfo(sys->ctx, node, service, &h, &now->ai);
-        if (rc == EAI_NONAME && (hints->ai_flags & AI_NUMERICHOST) == 0) {
+        if (rc == EAI_NONAME && node != NULL && (hints->ai_flags & AI_NUMERICHOST) == 0) {
             now->ai = NULL;
             return submit(loop, node, service, hints, cb, arg, q);
         }

@@ -1241,14 +1241,14 @@ static int stream_set_protocol(aiotp_transport *bt, const aiotp_protocol *proto,
 {
     aiotp__stream *t = (aiotp__stream *)(void *)bt;
     int rc;
-    rc = aiotp__transport_check_protocol(&stream_ops, proto, NULL);
-    if (rc == 0 && t->st.life == AIOTP__LIFE_CLOSED) {
-        rc = AIOTP_ECLOSED;
-    }
     if (aiotp__tracing(t->base.loop)) {
         aiotp__tracef(t->base.loop, "t%u call set_protocol kind=%s", (unsigned)t->base.id,
                       proto != NULL && proto->kind == AIOTP_PROTOCOL_BUFFERED ? "buffered"
                                                                               : "streaming");
+    }
+    rc = aiotp__transport_check_new_protocol(&t->base, proto); /* named when refused */
+    if (rc == 0 && t->st.life == AIOTP__LIFE_CLOSED) {
+        rc = AIOTP_ECLOSED;
     }
     if (rc == 0) {
         t->base.proto = proto; /* BASE-PROTO-1: takes effect at the next read event */

@@ -232,6 +232,18 @@ int aiotp__transport_check_protocol(const aiotp__transport_ops *ops,
     return 0;
 }
 
+int aiotp__transport_check_new_protocol(aiotp_transport *t, const aiotp_protocol *proto)
+{
+    const char *why = NULL;
+    int rc = aiotp__transport_check_protocol(t->ops, proto, &why);
+    if (rc != 0) {
+        char msg[192];
+        snprintf(msg, sizeof(msg), "set_protocol(): unusable protocol table: %s", why);
+        aiotp__transport_report(t, msg, rc);
+    }
+    return rc;
+}
+
 /* ---- BaseTransport ---------------------------------------------------------------- */
 
 int aiotp_transport_kind(const aiotp_transport *t)

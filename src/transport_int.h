@@ -122,6 +122,11 @@ bool aiotp__transport_survive(aiotp_transport *t);
 int aiotp__transport_check_protocol(const aiotp__transport_ops *ops,
                                     const aiotp_protocol *proto, const char **why);
 
+/* set_protocol's check of the new table (PROTO-KIND-1, PROTO-KIND-2): 0, or
+   AIOTP_EINVAL / AIOTP_EPROTOKIND, which is also reported to the exception handler with
+   the problem named (outside debug mode too). */
+int aiotp__transport_check_new_protocol(aiotp_transport *t, const aiotp_protocol *proto);
+
 /* Report to the exception handler with the transport and its protocol filled in. */
 void aiotp__transport_report(aiotp_transport *t, const char *message, int status);
 

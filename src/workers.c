@@ -21,6 +21,7 @@ struct aiotp__pool {
     unsigned nthreads;
     unsigned max;
     unsigned idle;     /* threads waiting for a job (under mu) */
+    unsigned queued;   /* jobs in the queue (under mu) */
     bool stop;         /* aiotp_loop_free: every thread returns (under mu) */
 };
 
@@ -41,6 +42,7 @@ static void *worker_main(void *arg)
         if (p->head == NULL) {
             p->tail = NULL;
         }
+        p->queued--;
         w->qnext = NULL;
         w->state = AIOTP__WORK_RUNNING;
         p->idle--;
@@ -161,7 +163,8 @@ int aiotp__work_submit(aiotp_loop *loop, aiotp__work *w)
         return rc;
     }
     pthread_mutex_lock(&p->mu);
-    if (p->idle == 0 && p->nthreads < p->max) {
+    if (p->queued + 1 > p->idle && p->nthreads < p->max) {
+        /* RESOLVE-3: a thread for every job that would wait, up to the limit */
         rc = spawn(p);
         if (rc != 0 && p->nthreads > 0) {
             rc = 0; /* the threads there are will take it */
@@ -176,6 +179,7 @@ int aiotp__work_submit(aiotp_loop *loop, aiotp__work *w)
             p->head = w;
         }
         p->tail = w;
+        p->queued++;
         pthread_cond_signal(&p->cv);
     }
     pthread_mutex_unlock(&p->mu);
@@ -203,6 +207,7 @@ bool aiotp__work_cancel(aiotp_loop *loop, aiotp__work *w)
             }
             prev = *pp;
         }
+        p->queued--;
         w->qnext = NULL;
         w->state = AIOTP__WORK_IDLE;
     }

@@ -508,6 +508,14 @@ static size_t nkept_servers;
 static th_rec *recs[MAX_RECS];
 static size_t nrecs;
 
+/* the resolver th_loop() gives its loops (th_set_resolver), reset before each case */
+static const aiotp_resolver *case_resolver;
+
+void th_set_resolver(const aiotp_resolver *r)
+{
+    case_resolver = r;
+}
+
 aiotp_loop *th_loop(void)
 {
     aiotp_loop_options o;
@@ -520,6 +528,7 @@ aiotp_loop *th_loop(void)
     o.size = sizeof(o);
     o.allocator = &counting;
     o.syscalls = &fsys_posix;
+    o.resolver = case_resolver;
     sim_mode = false;
     if (b == NULL || strcmp(b, "poll") == 0) {
         o.backend = aiotp_backend_poll();
@@ -1605,6 +1614,7 @@ static int run_case(const th_case *c)
     th_trace_clear();
     nretained = 0;
     nkept_servers = 0;
+    case_resolver = NULL;
     nrecs = 0;
     case_sim = NULL;
     sim_loops = 0;

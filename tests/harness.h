@@ -128,6 +128,9 @@ int th_failures(void);
    not free it with th_loop_free(). */
 aiotp_loop *th_loop(void);
 void th_loop_free(aiotp_loop *loop);
+/* The resolver of the loops th_loop() makes from now on in this case (NULL: the loop's
+   default, which with the harness's own syscall table resolves on the loop thread). */
+void th_set_resolver(const aiotp_resolver *r);
 
 /* The whole recorded trace, one event per line ('\n' after each). */
 const char *th_trace(void);
