@@ -2,7 +2,9 @@
    (and the server's factory and wait_closed completion) x every public call (transport,
    loop and server methods, including set_protocol to the other protocol kind,
    add_/remove_reader/writer on the transport's own fd, server close in the factory,
-   wait_closed in its own completion, loop_stop), each case a whole scripted session: a
+   wait_closed in its own completion, loop_stop, close_all, close_clients,
+   call_soon_threadsafe, starting and cancelling operations), each case a whole scripted
+   session: a
    server accepts one connection from the peer, flow control pauses and resumes, data
    arrives, the peer's EOF, close, server close and wait_closed. The action runs once, the
    first time its callback fires; the session goes on as far as the action lets it. Every
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netdb.h>
 #include <time.h>
 
 #include "harness.h"
@@ -70,6 +73,10 @@ typedef struct rx {
     int user_fd_calls;
     bool fd_owned_at_fire; /* the transport's fd was still its own (before connection_lost
                               returned) when the action ran */
+    int closed_all;        /* close_all's done calls (CLOSE-2: exactly once) */
+    int op_done;           /* completions of the operations an action started and
+                              cancelled (OP-1: exactly once each) */
+    int op_started;
 } rx;
 
 static rx X;
@@ -288,6 +295,79 @@ static int a_serve_forever(void)
 {
     return aiotp_server_serve_forever(X.server); /* ERUNNING inside the loop */
 }
+static void all_closed(aiotp_loop *loop, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    X.closed_all++;
+}
+static int a_close_all(bool abort)
+{
+    int rc = aiotp_loop_close_all(X.loop, abort, all_closed, NULL);
+    if (rc == 0) {
+        X.server_closed = true;
+    }
+    return rc;
+}
+static int a_close_all_close(void)
+{
+    return a_close_all(false);
+}
+static int a_close_all_abort(void)
+{
+    return a_close_all(true);
+}
+static int a_close_clients(void)
+{
+    return aiotp_server_close_clients(X.server);
+}
+static int a_abort_clients(void)
+{
+    return aiotp_server_abort_clients(X.server);
+}
+static int a_call_soon_threadsafe(void)
+{
+    return aiotp_loop_call_soon_threadsafe(X.loop, soon_cb, NULL);
+}
+static void op_cb(void *arg, int status, aiotp_transport *t)
+{
+    (void)arg;
+    (void)t;
+    if (status != AIOTP_ECANCELED) {
+        th_fail(__FILE__, __LINE__, "a cancelled operation completed with %s",
+                aiotp_err_name(status));
+    }
+    X.op_done++;
+}
+static void gai_cb(void *arg, int status, const struct addrinfo *res)
+{
+    (void)res;
+    op_cb(arg, status, NULL);
+}
+/* a connect to the server and a lookup, each cancelled at once (OP-1) */
+static int a_start_and_cancel(void)
+{
+    aiotp_connect_options o;
+    aiotp_op op = 0;
+    aiotp_op gop = 0;
+    int rc;
+    aiotp_connect_options_init(&o);
+    o.op = &op;
+    rc = aiotp_loop_create_connection(X.loop, nop_factory, NULL, "127.0.0.1", X.port, &o,
+                                      op_cb, NULL);
+    if (rc == 0) {
+        X.op_started++;
+        rc = aiotp_loop_cancel_op(X.loop, op);
+    }
+    if (rc == 0) {
+        rc = aiotp_loop_getaddrinfo(X.loop, "127.0.0.1", "1", NULL, gai_cb, NULL, &gop);
+    }
+    if (rc == 0) {
+        X.op_started++;
+        rc = aiotp_loop_cancel_op(X.loop, gop);
+    }
+    return rc != 0 ? rc : aiotp_loop_cancel_op(X.loop, gop); /* twice: ENOENT */
+}
 
 static const struct action_row {
     const char *name;
@@ -328,6 +408,12 @@ static const struct action_row {
     {"start_serving", a_start_serving, P_STREAM},
     {"server_queries", a_server_queries, P_STREAM},
     {"serve_forever", a_serve_forever, P_STREAM},
+    {"close_all", a_close_all_close, P_STREAM},
+    {"close_all_abort", a_close_all_abort, P_STREAM},
+    {"close_clients", a_close_clients, P_STREAM},
+    {"abort_clients", a_abort_clients, P_STREAM},
+    {"call_soon_threadsafe", a_call_soon_threadsafe, P_STREAM},
+    {"start_and_cancel_ops", a_start_and_cancel, P_STREAM},
 };
 #define N_ACTIONS (sizeof(actions) / sizeof(actions[0]))
 
@@ -548,6 +634,7 @@ static void run_case(unsigned proto, int cb, int action)
     }
     aiotp_server_retain(X.server);
     CHECK_ERR(aiotp_server_get_sockname(X.server, 0, (struct sockaddr *)&a, &len), 0);
+    X.port = ntohs(a.sin_port);
     X.peer = th_peer_socket(AF_INET, SOCK_STREAM, 0);
     CHECK_INT(th_peer_connect(X.peer, (struct sockaddr *)&a, sizeof(a)), 0);
     for (i = 0; i < 10 && X.made == 0 && X.factory_calls == 0; i++) {
@@ -606,6 +693,11 @@ static void run_case(unsigned proto, int cb, int action)
     CHECK_INT(X.lost, X.made);
     CHECK(X.made <= 1);
     CHECK(X.waited >= 1);
+    CHECK_INT(X.op_done, X.op_started);
+    if (X.fired && (actions[X.action].run == a_close_all_close ||
+                    actions[X.action].run == a_close_all_abort)) {
+        CHECK_INT(X.closed_all, 1);
+    }
     if (actions[X.action].run == a_add_reader || actions[X.action].run == a_add_writer ||
         actions[X.action].run == a_remove_reader || actions[X.action].run == a_remove_writer ||
         actions[X.action].run == a_wrap_own_fd) {
@@ -682,8 +774,10 @@ TEST(buffered_protocol)
 }
 
 static const th_case cases[] = {
-    T(streaming_protocol, "PROTO-BASE-2 PROTO-STREAM-2 LOOP-8 METH-8 SRV-10 BASE-PROTO-1"),
-    T(buffered_protocol, "PROTO-BASE-2 PROTO-BUF-3 LOOP-8 METH-8 SRV-10 BASE-PROTO-1"),
+    T(streaming_protocol,
+      "PROTO-BASE-2 PROTO-STREAM-2 LOOP-8 METH-8 SRV-10 BASE-PROTO-1 CLOSE-1 CLOSE-2 OP-1"),
+    T(buffered_protocol,
+      "PROTO-BASE-2 PROTO-BUF-3 LOOP-8 METH-8 SRV-10 BASE-PROTO-1 CLOSE-1 CLOSE-2 OP-1"),
 };
 
 TH_MAIN_SIM(cases)
