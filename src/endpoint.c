@@ -70,9 +70,7 @@ static void ep_free(ep_req *r)
     aiotp_loop *loop = r->loop;
     aiotp__obj_unlink(&r->obj);
     aiotp__op_done(loop, &r->op);
-    if (r->query != NULL) {
-        aiotp__query_cancel(loop, r->query); /* aiotp_loop_free while a worker has it */
-    }
+    aiotp__cancel_stage(loop, &r->step, &r->query); /* aiotp_loop_free while pending */
     if (r->reserved) {
         aiotp__rq_unreserve(loop, 1);
     }
@@ -134,13 +132,7 @@ static void ep_cancelled(aiotp_loop *loop, void *arg)
 static void ep_cancel(aiotp__op *op, int status)
 {
     ep_req *r = (ep_req *)(void *)((char *)op - offsetof(ep_req, op));
-    if (r->state == EP_QUEUED) {
-        (void)aiotp_loop_cancel(r->loop, r->step);
-        r->step = 0;
-    } else {
-        aiotp__query_cancel(r->loop, r->query);
-        r->query = NULL;
-    }
+    aiotp__cancel_stage(r->loop, &r->step, &r->query);
     r->state = EP_CANCELLED;
     r->cancel_status = status;
     r->reserved = false;

@@ -39,20 +39,13 @@ static void req_cancel(aiotp__op *op, int status)
 {
     struct aiotp__req *r = of_op(op);
     aiotp_loop *loop = r->loop;
-    switch (r->state) {
-    case AIOTP__REQ_QUEUED:
-        (void)aiotp_loop_cancel(loop, r->step); /* (a wrapped socket stays to be closed) */
-        r->step = 0;
-        break;
-    case AIOTP__REQ_RESOLVING:
-        aiotp__query_cancel(loop, r->query); /* a worker may still have it: orphaned */
-        r->query = NULL;
-        break;
-    default: /* AIOTP__REQ_CONNECTING: the socket (maybe just connected) is closed now */
+    /* queued or resolving (a wrapped socket stays, to be closed with the request) */
+    aiotp__cancel_stage(loop, &r->step, &r->query);
+    if (r->state == AIOTP__REQ_CONNECTING) {
+        /* the socket (maybe just connected) is closed now */
         aiotp__fd_forget(loop, r->fd);
         (void)loop->sys->close(loop->sys->ctx, r->fd);
         r->fd = -1;
-        break;
     }
     if (r->timer != 0) {
         (void)aiotp_loop_cancel(loop, r->timer);
@@ -187,10 +180,7 @@ void aiotp__req_free(struct aiotp__req *r)
     aiotp_loop *loop = r->loop;
     aiotp__obj_unlink(&r->obj);
     aiotp__req_settle(r);
-    if (r->query != NULL) {
-        aiotp__query_cancel(loop, r->query); /* aiotp_loop_free while a worker has it */
-        r->query = NULL;
-    }
+    aiotp__cancel_stage(loop, &r->step, &r->query); /* aiotp_loop_free while pending */
     if (r->reserved) {
         aiotp__rq_unreserve(loop, 1);
     }

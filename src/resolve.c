@@ -126,36 +126,58 @@ void aiotp__query_cancel(aiotp_loop *loop, aiotp__query *q)
     }
 }
 
-static size_t str_size(const char *s)
+void aiotp__cancel_stage(aiotp_loop *loop, aiotp_handle *step, aiotp__query **query)
 {
-    return s != NULL ? strlen(s) + 1 : 0;
+    if (*step != 0) {
+        (void)aiotp_loop_cancel(loop, *step);
+        *step = 0;
+    }
+    if (*query != NULL) {
+        aiotp__query_cancel(loop, *query); /* a worker may still have it: orphaned */
+        *query = NULL;
+    }
+}
+
+/* A zeroed block of `size` bytes followed by copies of host and service (each NULL when
+   not given): a query, or a getaddrinfo request, owns its strings. */
+static void *alloc_with_names(aiotp_loop *loop, size_t size, const char *host,
+                              const char *service, const char **host_copy,
+                              const char **service_copy)
+{
+    size_t nh = host != NULL ? strlen(host) + 1 : 0;
+    size_t ns = service != NULL ? strlen(service) + 1 : 0;
+    char *block = aiotp__alloc(loop, size + nh + ns);
+    if (block == NULL) {
+        return NULL;
+    }
+    memset(block, 0, size);
+    *host_copy = host != NULL ? memcpy(block + size, host, nh) : NULL;
+    *service_copy = service != NULL ? memcpy(block + size + nh, service, ns) : NULL;
+    return block;
+}
+
+/* What of the hints getaddrinfo reads (the rest of the copy stays zero). */
+static void copy_hints(struct addrinfo *to, const struct addrinfo *from)
+{
+    to->ai_family = from->ai_family;
+    to->ai_socktype = from->ai_socktype;
+    to->ai_protocol = from->ai_protocol;
+    to->ai_flags = from->ai_flags;
 }
 
 static int submit(aiotp_loop *loop, const char *node, const char *service,
                   const struct addrinfo *hints, aiotp__query_cb cb, void *arg,
                   aiotp__query **out)
 {
-    size_t nn = str_size(node);
-    size_t ns = str_size(service);
     aiotp__query *q;
-    char *p;
     int rc;
 
-    q = aiotp__alloc(loop, sizeof(*q) + nn + ns);
+    q = alloc_with_names(loop, sizeof(*q), node, service, &node, &service);
     if (q == NULL) {
         return AIOTP_ENOMEM;
     }
-    memset(q, 0, sizeof(*q));
-    p = (char *)(q + 1);
-    if (node != NULL) {
-        memcpy(p, node, nn);
-        q->node = p;
-        p += nn;
-    }
-    if (service != NULL) {
-        memcpy(p, service, ns);
-        q->service = p;
-    }
+    q->node = node;
+    q->service = service;
     q->work.node.run = query_run;
     q->work.node.drop = query_drop;
     q->work.work = query_work;
@@ -163,10 +185,7 @@ static int submit(aiotp_loop *loop, const char *node, const char *service,
     q->gai = loop->resolver.getaddrinfo;
     q->gfree = loop->resolver.freeaddrinfo;
     q->gctx = loop->resolver.ctx;
-    q->hints.ai_family = hints->ai_family;
-    q->hints.ai_socktype = hints->ai_socktype;
-    q->hints.ai_protocol = hints->ai_protocol;
-    q->hints.ai_flags = hints->ai_flags;
+    copy_hints(&q->hints, hints);
     q->cb = cb;
     q->arg = arg;
     rc = aiotp__work_submit(loop, &q->work);
@@ -225,8 +244,8 @@ typedef struct gai_req {
     aiotp__op op;
     aiotp_loop *loop;
     gai_state state;
-    char *host;     /* copies (in the same block); NULL: none */
-    char *service;
+    const char *host; /* copies (in the same block); NULL: none */
+    const char *service;
     struct addrinfo hints;
     aiotp_getaddrinfo_cb cb;
     void *arg;
@@ -241,9 +260,7 @@ static void gai_free(gai_req *r)
     aiotp_loop *loop = r->loop;
     aiotp__obj_unlink(&r->obj);
     aiotp__op_done(loop, &r->op);
-    if (r->q != NULL) {
-        aiotp__query_cancel(loop, r->q);
-    }
+    aiotp__cancel_stage(loop, &r->step, &r->q); /* aiotp_loop_free while pending */
     if (r->reserved) {
         aiotp__rq_unreserve(loop, 1);
     }
@@ -293,13 +310,7 @@ static void gai_cancelled(aiotp_loop *loop, void *arg)
 static void gai_cancel(aiotp__op *op, int status)
 {
     gai_req *r = (gai_req *)(void *)((char *)op - offsetof(gai_req, op));
-    if (r->state == GAI_QUEUED) {
-        (void)aiotp_loop_cancel(r->loop, r->step);
-        r->step = 0;
-    } else {
-        aiotp__query_cancel(r->loop, r->q);
-        r->q = NULL;
-    }
+    aiotp__cancel_stage(r->loop, &r->step, &r->q);
     r->state = GAI_CANCELLED;
     r->status = status;
     r->reserved = false; /* the entry is used now */
@@ -336,35 +347,20 @@ int aiotp_loop_getaddrinfo(aiotp_loop *loop, const char *host, const char *servi
                            const struct addrinfo *hints, aiotp_getaddrinfo_cb cb, void *arg,
                            aiotp_op *op)
 {
-    size_t nh = str_size(host);
-    size_t ns = str_size(service);
     gai_req *r;
-    char *p;
     int rc;
 
     if (loop == NULL || cb == NULL || (host == NULL && service == NULL)) {
         return AIOTP_EINVAL;
     }
-    r = aiotp__alloc(loop, sizeof(*r) + nh + ns);
+    r = alloc_with_names(loop, sizeof(*r), host, service, &host, &service);
     if (r == NULL) {
         return AIOTP_ENOMEM;
     }
-    memset(r, 0, sizeof(*r));
-    p = (char *)(r + 1);
-    if (host != NULL) {
-        memcpy(p, host, nh);
-        r->host = p;
-        p += nh;
-    }
-    if (service != NULL) {
-        memcpy(p, service, ns);
-        r->service = p;
-    }
+    r->host = host;
+    r->service = service;
     if (hints != NULL) {
-        r->hints.ai_family = hints->ai_family;
-        r->hints.ai_socktype = hints->ai_socktype;
-        r->hints.ai_protocol = hints->ai_protocol;
-        r->hints.ai_flags = hints->ai_flags;
+        copy_hints(&r->hints, hints);
     }
     r->loop = loop;
     r->cb = cb;

@@ -43,6 +43,10 @@ int aiotp__resolve(aiotp_loop *loop, const char *node, const char *service,
    or when the worker's answer arrives. */
 void aiotp__query_cancel(aiotp_loop *loop, aiotp__query *q);
 
+/* Cancel the stage a pending operation is in: its first step still scheduled (*step not
+   0) or its query in a worker (*query not NULL); both are cleared. */
+void aiotp__cancel_stage(aiotp_loop *loop, aiotp_handle *step, aiotp__query **query);
+
 /* Map a getaddrinfo result code to an aiotp code. */
 int aiotp__gai_error(int rc);
 
