@@ -30,73 +30,74 @@ static aiotp_connect_options copts(aiotp_op *op)
     return o;
 }
 
+/* A connect to "slow.test" (the slow resolver, one worker, its gate closed), whose
+   listener is on the real kernel; its number in op. */
+typedef struct slow_connect {
+    aiotp_loop *loop;
+    th_rec *r;
+    th_done d;
+    aiotp_op op;
+    int l;
+    int port;
+} slow_connect;
+
+static void slow_connect_start(slow_connect *c)
+{
+    aiotp_connect_options o;
+    memset(c, 0, sizeof(*c));
+    o = copts(&c->op);
+    c->r = th_rec_new();
+    c->l = th_listen_tcp(8, &c->port);
+    th_set_resolver(th_slow_resolver(1));
+    c->loop = th_loop();
+    c->d.loop = c->loop;
+    CHECK_ERR(aiotp_loop_create_connection(c->loop, th_rec_factory, c->r, "slow.test", c->port,
+                                           &o, th_on_conn, &c->d),
+              0);
+    CHECK(c->op != 0);
+}
+
 /* OP-1: cancelled with its step still queued (before any resolving). */
 TEST(cancel_before_resolving)
 {
-    aiotp_loop *loop;
-    th_rec *r = th_rec_new();
-    th_done d;
-    aiotp_op op = 0;
-    aiotp_connect_options o = copts(&op);
-    int port;
-    int l = th_listen_tcp(8, &port);
-
-    th_set_resolver(th_slow_resolver(1));
-    loop = th_loop();
-    memset(&d, 0, sizeof(d));
-    d.loop = loop;
-    CHECK_ERR(aiotp_loop_create_connection(loop, th_rec_factory, r, "slow.test", port, &o,
-                                           th_on_conn, &d),
-              0);
-    CHECK(op != 0);
-    CHECK_ERR(aiotp_loop_cancel_op(loop, op), 0);
-    CHECK_INT(d.calls, 0); /* never inside the cancel */
-    th_run_once(loop);
-    CHECK_INT(d.calls, 1);
-    CHECK_ERR(d.status, AIOTP_ECANCELED);
-    CHECK(d.t == NULL);
-    CHECK_INT(d.iter, 1);
-    th_run_passes(loop, 3);
-    CHECK_INT(d.calls, 1);
-    CHECK_INT(r->made, 0);
+    slow_connect c;
+    slow_connect_start(&c);
+    CHECK_ERR(aiotp_loop_cancel_op(c.loop, c.op), 0);
+    CHECK_INT(c.d.calls, 0); /* never inside the cancel */
+    th_run_once(c.loop);
+    CHECK_INT(c.d.calls, 1);
+    CHECK_ERR(c.d.status, AIOTP_ECANCELED);
+    CHECK(c.d.t == NULL);
+    CHECK_INT(c.d.iter, 1);
+    th_run_passes(c.loop, 3);
+    CHECK_INT(c.d.calls, 1);
+    CHECK_INT(c.r->made, 0);
     CHECK_INT(th_slow_calls(), 0); /* the name was never looked up */
-    CHECK_ERR(aiotp_loop_cancel_op(loop, op), AIOTP_ENOENT); /* OP-2: twice */
-    close(l);
+    CHECK_ERR(aiotp_loop_cancel_op(c.loop, c.op), AIOTP_ENOENT); /* OP-2: twice */
+    close(c.l);
 }
 
 /* OP-1: cancelled while a worker resolves the name: the completion comes at once (the
    next pass), the worker's late answer is dropped and freed. */
 TEST(cancel_while_resolving)
 {
-    aiotp_loop *loop;
-    th_rec *r = th_rec_new();
-    th_done d;
-    aiotp_op op = 0;
-    aiotp_connect_options o = copts(&op);
-    int port;
-    int l = th_listen_tcp(8, &port);
-
-    th_set_resolver(th_slow_resolver(1));
-    loop = th_loop();
-    memset(&d, 0, sizeof(d));
-    CHECK_ERR(aiotp_loop_create_connection(loop, th_rec_factory, r, "slow.test", port, &o,
-                                           th_on_conn, &d),
-              0);
-    th_run_once(loop);
+    slow_connect c;
+    slow_connect_start(&c);
+    th_run_once(c.loop);
     CHECK(th_slow_wait_entered(1));
-    CHECK_ERR(aiotp_loop_cancel_op(loop, op), 0);
-    CHECK_INT(d.calls, 0);
-    th_run_once(loop);
-    CHECK_INT(d.calls, 1);
-    CHECK_ERR(d.status, AIOTP_ECANCELED);
+    CHECK_ERR(aiotp_loop_cancel_op(c.loop, c.op), 0);
+    CHECK_INT(c.d.calls, 0);
+    th_run_once(c.loop);
+    CHECK_INT(c.d.calls, 1);
+    CHECK_ERR(c.d.status, AIOTP_ECANCELED);
     th_slow_open(); /* the answer arrives: nobody wants it */
-    th_run_passes(loop, 5);
-    CHECK_INT(d.calls, 1);
-    CHECK_INT(r->made, 0);
+    th_run_passes(c.loop, 5);
+    CHECK_INT(c.d.calls, 1);
+    CHECK_INT(c.r->made, 0);
     CHECK_INT(th_slow_calls(), 1);
     CHECK_INT(th_slow_live_lists(), 0);
-    CHECK_ERR(aiotp_loop_cancel_op(loop, op), AIOTP_ENOENT);
-    close(l);
+    CHECK_ERR(aiotp_loop_cancel_op(c.loop, c.op), AIOTP_ENOENT);
+    close(c.l);
 }
 
 /* OP-1: cancelled while connecting to an address that never answers (a full backlog:
