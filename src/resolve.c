@@ -100,12 +100,9 @@ static void query_run(aiotp_loop *loop, aiotp__wake_node *n)
         return;
     }
     status = aiotp__gai_error(q->rc);
-    res.ai = status == 0 ? q->ai : NULL;
+    res.ai = q->ai; /* (NULL on an error: query_work) */
     res.free = q->gfree;
     res.ctx = q->gctx;
-    if (status != 0 && q->ai != NULL) {
-        q->gfree(q->gctx, q->ai);
-    }
     q->ai = NULL;
     query_free(q);
     cb(arg, status, &res);

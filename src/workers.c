@@ -101,7 +101,7 @@ static const aiotp__obj_ops pool_obj_ops = {
 static struct aiotp__pool *pool_get(aiotp_loop *loop, int *rc)
 {
     struct aiotp__pool *p = loop->pool;
-    unsigned max = loop->resolver.threads > 0 ? loop->resolver.threads : 1u;
+    unsigned max = loop->resolver.threads; /* (> 0: a loop without threads never asks) */
     if (p != NULL) {
         return p;
     }

@@ -200,6 +200,89 @@ TEST(close_all_everything)
     close(bl);
 }
 
+/* aiotp_loop_free with everything pending: a connect, a listen and an endpoint whose
+   names a worker resolves, a lookup, a close_all waiting for a connection_lost, a
+   call_soon_threadsafe: no completion or callback runs, nothing leaks (the workers'
+   answers that arrive meanwhile are dropped with the wake-up). */
+TEST(free_with_everything_pending)
+{
+    aiotp_loop *loop;
+    th_rec *r = th_rec_new();
+    th_done d[4];
+    done_log dl;
+    int calls = 0;
+    int sv[2];
+    int filler;
+    int bport;
+    int bl = th_blackhole(&bport, &filler);
+
+    th_set_resolver(th_slow_resolver(4));
+    loop = th_loop();
+    memset(d, 0, sizeof(d));
+    memset(&dl, 0, sizeof(dl));
+    th_socketpair(sv);
+    (void)th_wrap(loop, sv[0], &th_streaming, r);
+    CHECK_ERR(aiotp_loop_create_connection(loop, th_counting_factory, &calls, "127.0.0.1",
+                                           bport, NULL, th_on_conn, &d[0]),
+              0);
+    CHECK_ERR(aiotp_loop_create_server(loop, th_counting_factory, &calls, "slow.test", 0, NULL,
+                                       th_on_server, &d[1]),
+              0);
+    CHECK_ERR(aiotp_loop_create_datagram_endpoint(loop, th_counting_factory, &calls,
+                                                  "slow.test", 0, NULL, 0, NULL, th_on_conn,
+                                                  &d[2]),
+              0);
+    CHECK_ERR(aiotp_loop_getaddrinfo(loop, "slow.test", "1", NULL, th_on_gai, &d[3], NULL), 0);
+    th_run_once(loop);
+    CHECK(th_slow_wait_entered(3));
+    CHECK_ERR(aiotp_loop_close_all(loop, false, on_done, &dl), 0);
+    CHECK_ERR(aiotp_loop_call_soon_threadsafe(loop, (aiotp_callback_fn)on_done, &dl), 0);
+    th_slow_open(); /* the answers come back to a loop that will not run again */
+    th_loop_free(loop);
+    CHECK_INT(d[0].calls + d[1].calls + d[2].calls + d[3].calls, 0);
+    CHECK_INT(dl.calls, 0);
+    CHECK_INT(r->lost, 0);
+    CHECK_INT(calls, 0);
+    CHECK_INT(th_slow_live_lists(), 0);
+    th_peer_close(sv[1]);
+    close(filler);
+    close(bl);
+}
+
+/* close_all cancels a listen and an endpoint while their names resolve. */
+TEST(close_all_cancels_resolving)
+{
+    aiotp_loop *loop;
+    th_done d[2];
+    done_log dl;
+    int calls = 0;
+
+    th_set_resolver(th_slow_resolver(2));
+    loop = th_loop();
+    memset(d, 0, sizeof(d));
+    memset(&dl, 0, sizeof(dl));
+    CHECK_ERR(aiotp_loop_create_server(loop, th_counting_factory, &calls, "slow.test", 0, NULL,
+                                       th_on_server, &d[0]),
+              0);
+    CHECK_ERR(aiotp_loop_create_datagram_endpoint(loop, th_counting_factory, &calls,
+                                                  "slow.test", 0, NULL, 0, NULL, th_on_conn,
+                                                  &d[1]),
+              0);
+    th_run_once(loop);
+    CHECK(th_slow_wait_entered(2));
+    CHECK_ERR(aiotp_loop_close_all(loop, false, on_done, &dl), 0);
+    th_run_passes(loop, 2);
+    CHECK_INT(d[0].calls, 1);
+    CHECK_ERR(d[0].status, AIOTP_ECANCELED);
+    CHECK_INT(d[1].calls, 1);
+    CHECK_ERR(d[1].status, AIOTP_ECANCELED);
+    CHECK_INT(dl.calls, 1);
+    th_slow_open();
+    th_run_passes(loop, 3);
+    CHECK_INT(th_slow_live_lists(), 0);
+    CHECK_INT(calls, 0);
+}
+
 /* A transport with queued data flushes it before its connection_lost (close); with
    abort the data is dropped. */
 TEST(close_all_flushes_or_aborts)
@@ -308,6 +391,8 @@ TEST(close_all_twice_and_no_memory)
     th_socketpair(sv2);
     t1 = th_wrap(loop, sv1[0], &th_streaming, r1);
     th_f.alloc_fail_after = 0;
+    CHECK_ERR(aiotp_loop_close_all(loop, false, on_done, &a), AIOTP_ENOMEM);
+    th_f.alloc_fail_after = 1; /* its waiter list is made; the waiter is not */
     CHECK_ERR(aiotp_loop_close_all(loop, false, on_done, &a), AIOTP_ENOMEM);
     th_f.alloc_fail_after = -1;
     CHECK_INT(aiotp_transport_is_closing(t1), 0); /* nothing was closed */
@@ -534,6 +619,8 @@ TEST(free_keeps_retained_server_and_datagram)
 
 static const th_case cases[] = {
     T(close_all_everything, "CLOSE-1 CLOSE-2 OP-1"),
+    T(free_with_everything_pending, "LIFE-1 WAKE-2 RESOLVE-3"),
+    T(close_all_cancels_resolving, "CLOSE-1 OP-1"),
     T(close_all_flushes_or_aborts, "CLOSE-1 BASE-CLOSE-2 WRITE-ABORT-2"),
     T(close_all_nothing_open, "CLOSE-2 BAD-1"),
     T(close_all_twice_and_no_memory, "CLOSE-3 CLOSE-2 BAD-3"),

@@ -491,6 +491,71 @@ TEST(worker_threads_capped)
     CHECK_INT(th_slow_live_lists(), 0);
 }
 
+/* A lookup still queued (every worker busy) is taken back when cancelled: the worker
+   never runs it; the others keep their order. */
+TEST(cancel_queued_lookups)
+{
+    aiotp_loop *loop;
+    th_done g[4];
+    aiotp_op op[4] = {0, 0, 0, 0};
+    int i;
+
+    th_set_resolver(th_slow_resolver(1));
+    loop = th_loop();
+    memset(g, 0, sizeof(g));
+    for (i = 0; i < 4; i++) {
+        CHECK_ERR(aiotp_loop_getaddrinfo(loop, "slow.test", "80", NULL, th_on_gai, &g[i],
+                                         &op[i]),
+                  0);
+    }
+    th_run_once(loop);
+    CHECK(th_slow_wait_entered(1)); /* the first runs; three wait in the queue */
+    CHECK_ERR(aiotp_loop_cancel_op(loop, op[2]), 0); /* from the middle */
+    CHECK_ERR(aiotp_loop_cancel_op(loop, op[3]), 0); /* the tail */
+    th_run_once(loop);
+    CHECK_ERR(g[2].status, AIOTP_ECANCELED);
+    CHECK_ERR(g[3].status, AIOTP_ECANCELED);
+    th_slow_open();
+    th_run_until(loop, th_done_yet, &g[0], 100);
+    th_run_until(loop, th_done_yet, &g[1], 100);
+    CHECK_ERR(g[0].status, 0);
+    CHECK_ERR(g[1].status, 0);
+    CHECK_INT(th_slow_calls(), 2); /* the cancelled two never ran */
+    for (i = 0; i < 4; i++) {
+        CHECK_INT(g[i].calls, 1);
+    }
+    CHECK_INT(th_slow_live_lists(), 0);
+}
+
+/* No memory for a lookup's query, the worker pool or its thread table: the operation
+   fails with AIOTP_ENOMEM, nothing is left; the next one works. */
+TEST(lookup_without_memory)
+{
+    aiotp_loop *loop;
+    th_done g;
+    long k;
+
+    th_set_resolver(th_slow_resolver(1));
+    th_slow_open();
+    loop = th_loop();
+    th_run_once(loop); /* (the loop's own arrays made) */
+    for (k = 0; k < 3; k++) {
+        memset(&g, 0, sizeof(g));
+        CHECK_ERR(aiotp_loop_getaddrinfo(loop, "slow.test", "80", NULL, th_on_gai, &g, NULL),
+                  0);
+        th_f.alloc_fail_after = k; /* the query, then the pool, then its threads */
+        CHECK_ERR(aiotp_loop_run_once(loop), 0);
+        th_f.alloc_fail_after = -1;
+        CHECK_INT(g.calls, 1);
+        CHECK_ERR(g.status, AIOTP_ENOMEM);
+    }
+    memset(&g, 0, sizeof(g));
+    CHECK_ERR(aiotp_loop_getaddrinfo(loop, "slow.test", "80", NULL, th_on_gai, &g, NULL), 0);
+    th_run_until(loop, th_done_yet, &g, 100);
+    CHECK_ERR(g.status, 0);
+    CHECK_INT(th_slow_calls(), 1);
+}
+
 static void *open_gate_later(void *arg)
 {
     (void)arg;
@@ -971,6 +1036,8 @@ static const th_case cases[] = {
     T(resolver_option_checked, "RESOLVE-3 LOOP-10"),
     T(worker_threads_capped, "RESOLVE-3"),
     T(free_waits_for_running_lookup, "RESOLVE-3 OP-1"),
+    T(cancel_queued_lookups, "RESOLVE-3 OP-1"),
+    T(lookup_without_memory, "RESOLVE-3 BAD-3"),
     T(threadsafe_wakes_in_order, "WAKE-1 BAD-1"),
     T(threadsafe_stress, "WAKE-1"),
     T(wakeup_owns_its_fds, "WAKE-2 LOOP-8 SYS-1"),
