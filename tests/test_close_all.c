@@ -565,6 +565,7 @@ TEST(free_keeps_retained_server_and_datagram)
     int port;
     int sv[2];
 
+    memset(&wc_log, 0, sizeof(wc_log));
     s = start_server(loop, &port);
     if (s == NULL) {
         return;
