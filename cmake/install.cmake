@@ -44,6 +44,8 @@ install(FILES ${PROJECT_BINARY_DIR}/cmake/aiotpConfig.cmake
 
 # pkg-config files, relocatable: the prefix is found from the .pc file's own directory.
 file(RELATIVE_PATH AIOTP_PC_TO_PREFIX /x/${AIOTP_PKGCONFIG_DIR} /x)
+# what a static link needs for the worker threads: empty where the C library has them
+set(AIOTP_PC_THREADS "${CMAKE_THREAD_LIBS_INIT}")
 string(REGEX REPLACE "/$" "" AIOTP_PC_TO_PREFIX "${AIOTP_PC_TO_PREFIX}")
 foreach(pc aiotp aiotp-sim aiotp-oracle)
   configure_file(cmake/${pc}.pc.in ${PROJECT_BINARY_DIR}/cmake/${pc}.pc @ONLY)

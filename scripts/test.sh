@@ -3,7 +3,8 @@
 # proofs, the public headers alone in C99 and C++, install + consumer projects
 # (find_package, pkg-config, static, shared, C++, sub-project; nm -D), the API reference
 # (Doxygen, no warning), with gcc + ASan/UBSan, again with clang, the sweeps and the load
-# test, the unit tests under valgrind, and the coverage gate (scripts/coverage.sh).
+# test, the threaded tests under ThreadSanitizer, the unit tests under valgrind, and the
+# coverage gate (scripts/coverage.sh).
 # Strict flags (-Wall -Wextra -Wpedantic -Werror) everywhere. Installs the verification
 # toolchain first (scripts/setup.sh).
 set -euo pipefail
@@ -26,6 +27,16 @@ AIOTP_TEST_BACKEND=epoll ctest --test-dir build/gcc-asan -j"$jobs" --output-on-f
 
 step "the stream-transport suite again on the simulated kernel (gcc, ASan+UBSan)"
 AIOTP_TEST_BACKEND=sim ctest --test-dir build/gcc-asan -j"$jobs" --output-on-failure -L stream
+
+step "the threaded tests under ThreadSanitizer (gcc; TSan excludes ASan: a build of its own)"
+# the wake-up, call_soon_threadsafe from other threads, the resolver's workers (label
+# "threads"); any report of a race fails the run (TSan's exit status)
+cmake -S . -B build/gcc-tsan -DCMAKE_C_COMPILER=gcc -DAIOTP_SANITIZE_THREAD=ON \
+      -DAIOTP_PACKAGE_TESTS=OFF -DAIOTP_DOCS=OFF -DAIOTP_FUZZ=OFF >/dev/null
+cmake --build build/gcc-tsan -j"$jobs" --target test_resolver test_cancel test_close_all \
+      >/dev/null
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/gcc-tsan -j"$jobs" --output-on-failure \
+  -L threads
 
 step "clang, all tests except proofs"
 cmake -S . -B build/clang -DCMAKE_C_COMPILER=clang -DAIOTP_CXX_COMPILER=clang++ >/dev/null

@@ -2,10 +2,10 @@
  * src/connect.c - create_connection, create_unix_connection, connect_accepted_socket
  * (spec/rules.md, "Loop methods and servers", METH-*).
  *
- * Name resolution calls getaddrinfo through the syscall table from a loop callback: it
- * is synchronous, so a name that is not numeric blocks the loop while it resolves
- * (spec/deviations.md, DEV-6). Connecting is non-blocking: each resolved address is
- * tried in turn until one connects.
+ * Names are resolved without blocking the loop (src/resolve.c: a numeric host at once, a
+ * name in a worker thread). Connecting is non-blocking: each resolved address is tried
+ * in turn until one connects. The operation can be cancelled (aiotp_loop_cancel_op, a
+ * timeout) until the socket is handed to its transport (aiotp__req_settle).
  */
 #include <netinet/in.h>
 #include <stdio.h>
@@ -34,6 +34,7 @@ static void connected(struct aiotp__req *r)
     int fd = r->fd;
     int rc;
 
+    aiotp__req_settle(r); /* OP-2: from here on the completion is due with the result */
     aiotp__fd_forget(r->loop, fd);
     rc = r->factory(r->factory_arg, &proto, &pdata); /* METH-3: once per connection */
     if (rc >= 0) {
@@ -148,8 +149,27 @@ static void try_next(struct aiotp__req *r)
         record_error(r, rc);
         close_attempt(r);
     }
-    /* METH-5: every address failed */
-    finish_error(r, r->first_err != 0 ? r->first_err : AIOTP_ENONAME);
+    /* METH-5: every address failed: their error when they agree, else AIOTP_EMULTIPLE
+       (CPython: OSError('Multiple exceptions: ...')); no address at all: ENONAME */
+    if (r->first_err == 0) {
+        finish_error(r, AIOTP_ENONAME);
+    } else {
+        finish_error(r, r->all_same ? r->first_err : AIOTP_EMULTIPLE);
+    }
+}
+
+/* RESOLVE-2: a worker's answer. */
+static void tcp_resolved(void *arg, int status, aiotp__addrs *res)
+{
+    struct aiotp__req *r = arg;
+    r->query = NULL;
+    if (status != 0) {
+        finish_error(r, status);
+        return;
+    }
+    r->addrs = *res;
+    r->cur = r->addrs.ai;
+    try_next(r); /* (no user code runs before it connects or settles: no cancel) */
 }
 
 static void tcp_step(aiotp_loop *loop, void *arg)
@@ -159,24 +179,30 @@ static void tcp_step(aiotp_loop *loop, void *arg)
     char port[16];
     int rc;
 
+    r->step = 0;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = r->family;
     hints.ai_socktype = SOCK_STREAM;
     snprintf(port, sizeof(port), "%d", r->port);
-    rc = loop->sys->getaddrinfo(loop->sys->ctx, r->host, port, &hints, &r->ai);
-    if (rc != 0) {
-        r->ai = NULL;
-        finish_error(r, aiotp__gai_error(rc));
+    rc = aiotp__resolve(loop, r->host, port, &hints, &r->addrs, tcp_resolved, r, &r->query);
+    if (rc == 1) {
+        r->state = AIOTP__REQ_RESOLVING; /* the loop runs on meanwhile */
         return;
     }
-    r->cur = r->ai;
+    if (rc != 0) {
+        finish_error(r, rc);
+        return;
+    }
+    r->cur = r->addrs.ai;
     try_next(r);
 }
 
 static void unix_step(aiotp_loop *loop, void *arg)
 {
     struct aiotp__req *r = arg;
-    int rc = loop->sys->socket(loop->sys->ctx, AF_UNIX, SOCK_STREAM, 0);
+    int rc;
+    r->step = 0;
+    rc = loop->sys->socket(loop->sys->ctx, AF_UNIX, SOCK_STREAM, 0);
     if (rc < 0) {
         finish_error(r, rc);
         return;
@@ -192,8 +218,10 @@ static void unix_step(aiotp_loop *loop, void *arg)
 
 static void wrap_step(aiotp_loop *loop, void *arg)
 {
+    struct aiotp__req *r = arg;
     (void)loop;
-    connected(arg);
+    r->step = 0;
+    connected(r);
 }
 
 /* ---- public ---------------------------------------------------------------------------- */
@@ -205,7 +233,25 @@ void aiotp_connect_options_init(aiotp_connect_options *opts)
         opts->size = sizeof(*opts);
         opts->family = AF_UNSPEC;
         opts->sock = -1;
+        opts->timeout = 0;
+        opts->op = NULL;
     }
+}
+
+/* The options in this build's layout: a copy of the caller's (a first-layout struct is
+   read only up to its end; the rest keeps the defaults). */
+static int read_opts(const aiotp_connect_options *opts, aiotp_connect_options *o)
+{
+    aiotp_connect_options_init(o);
+    if (opts == NULL) {
+        return 0;
+    }
+    if (opts->size != sizeof(*opts) && opts->size != AIOTP_CONNECT_OPTIONS_SIZE_V1) {
+        return AIOTP_EINVAL;
+    }
+    memcpy(o, opts, opts->size);
+    o->size = sizeof(*o);
+    return o->timeout < 0 ? AIOTP_EINVAL : 0;
 }
 
 /* METH-6: an existing socket must be a stream socket; made non-blocking. (sock >= 0:
@@ -225,7 +271,8 @@ static int check_stream_socket(aiotp_loop *loop, int sock)
 }
 
 static int start_wrap(aiotp_loop *loop, aiotp_protocol_factory_fn factory, void *factory_arg,
-                      int sock, aiotp_connect_cb cb, void *cb_arg)
+                      int sock, aiotp_connect_cb cb, void *cb_arg,
+                      const aiotp_connect_options *o)
 {
     struct aiotp__req tmpl;
     int rc = aiotp__req_claim_fd(loop, sock);
@@ -242,19 +289,18 @@ static int start_wrap(aiotp_loop *loop, aiotp_protocol_factory_fn factory, void 
     tmpl.ccb = cb;
     tmpl.cb_arg = cb_arg;
     tmpl.fd = sock;
-    return aiotp__req_start(loop, &tmpl, NULL, wrap_step);
+    return aiotp__req_start(loop, &tmpl, NULL, wrap_step, o != NULL ? o->op : NULL,
+                            o != NULL ? o->timeout : 0);
 }
 
-static int check_opts(const aiotp_connect_options *opts)
+static int check_opts(const aiotp_connect_options *opts, aiotp_connect_options *o)
 {
-    if (opts != NULL) {
-        if (opts->size != sizeof(*opts)) {
-            return AIOTP_EINVAL;
-        }
-        if (opts->family != AF_UNSPEC && opts->family != AF_INET &&
-            opts->family != AF_INET6) {
-            return AIOTP_EINVAL;
-        }
+    int rc = read_opts(opts, o);
+    if (rc != 0) {
+        return rc;
+    }
+    if (o->family != AF_UNSPEC && o->family != AF_INET && o->family != AF_INET6) {
+        return AIOTP_EINVAL;
     }
     return 0;
 }
@@ -265,21 +311,23 @@ int aiotp_loop_create_connection(aiotp_loop *loop, aiotp_protocol_factory_fn fac
                                  void *cb_arg)
 {
     struct aiotp__req tmpl;
-    int sock = opts != NULL ? opts->sock : -1;
+    aiotp_connect_options o;
+    int sock;
     int rc;
 
     if (loop == NULL || factory == NULL || cb == NULL) {
         return AIOTP_EINVAL;
     }
-    rc = check_opts(opts);
+    rc = check_opts(opts, &o);
     if (rc != 0) {
         return rc;
     }
+    sock = o.sock;
     if (sock >= 0) {
         if (host != NULL) {
             return AIOTP_EINVAL; /* host/port and sock are exclusive */
         }
-        return start_wrap(loop, factory, factory_arg, sock, cb, cb_arg);
+        return start_wrap(loop, factory, factory_arg, sock, cb, cb_arg, &o);
     }
     if (host == NULL || host[0] == '\0' || port < 0 || port > 65535) {
         return AIOTP_EINVAL;
@@ -291,9 +339,9 @@ int aiotp_loop_create_connection(aiotp_loop *loop, aiotp_protocol_factory_fn fac
     tmpl.ccb = cb;
     tmpl.cb_arg = cb_arg;
     tmpl.port = port;
-    tmpl.family = opts != NULL ? opts->family : AF_UNSPEC;
+    tmpl.family = o.family;
     tmpl.fd = -1;
-    return aiotp__req_start(loop, &tmpl, host, tcp_step);
+    return aiotp__req_start(loop, &tmpl, host, tcp_step, o.op, o.timeout);
 }
 
 int aiotp_loop_create_unix_connection(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
@@ -302,20 +350,23 @@ int aiotp_loop_create_unix_connection(aiotp_loop *loop, aiotp_protocol_factory_f
                                       aiotp_connect_cb cb, void *cb_arg)
 {
     struct aiotp__req tmpl;
-    int sock = opts != NULL ? opts->sock : -1;
+    aiotp_connect_options o;
+    int sock;
     int rc;
 
     if (loop == NULL || factory == NULL || cb == NULL) {
         return AIOTP_EINVAL;
     }
-    if (opts != NULL && opts->size != sizeof(*opts)) {
-        return AIOTP_EINVAL;
+    rc = read_opts(opts, &o);
+    if (rc != 0) {
+        return rc;
     }
+    sock = o.sock;
     if (sock >= 0) {
         if (path != NULL) {
             return AIOTP_EINVAL;
         }
-        return start_wrap(loop, factory, factory_arg, sock, cb, cb_arg);
+        return start_wrap(loop, factory, factory_arg, sock, cb, cb_arg, &o);
     }
     memset(&tmpl, 0, sizeof(tmpl));
     rc = aiotp__unix_addr(path, &tmpl.un, &tmpl.un_len);
@@ -328,7 +379,7 @@ int aiotp_loop_create_unix_connection(aiotp_loop *loop, aiotp_protocol_factory_f
     tmpl.ccb = cb;
     tmpl.cb_arg = cb_arg;
     tmpl.fd = -1;
-    return aiotp__req_start(loop, &tmpl, NULL, unix_step);
+    return aiotp__req_start(loop, &tmpl, NULL, unix_step, o.op, o.timeout);
 }
 
 int aiotp_loop_connect_accepted_socket(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
@@ -338,5 +389,5 @@ int aiotp_loop_connect_accepted_socket(aiotp_loop *loop, aiotp_protocol_factory_
     if (loop == NULL || factory == NULL || cb == NULL) {
         return AIOTP_EINVAL;
     }
-    return start_wrap(loop, factory, factory_arg, sock, cb, cb_arg);
+    return start_wrap(loop, factory, factory_arg, sock, cb, cb_arg, NULL);
 }

@@ -498,22 +498,42 @@ static void dgram_free(aiotp_transport *bt)
     release_memory(t);
 }
 
-/* aiotp_loop_free: close the socket, no callback, touch no other object. */
+/* aiotp_loop_free: close the socket, no callback, touch no other object. A transport the
+   user retained survives, closed (LIFE-1). */
 static void dgram_teardown(aiotp__obj *o)
 {
     aiotp__dgram *t = (aiotp__dgram *)(void *)o;
+    aiotp_loop *loop = t->base.loop;
     if (t->fd >= 0) {
-        aiotp__fd_forget(t->base.loop, t->fd);
-        (void)t->base.loop->sys->close(t->base.loop->sys->ctx, t->fd);
+        aiotp__fd_forget(loop, t->fd);
+        (void)loop->sys->close(loop->sys->ctx, t->fd);
         t->fd = -1;
+        t->x_fd.u.fd = -1;
     }
-    release_memory(t);
+    if (t->base.user_refs == 0) {
+        release_memory(t);
+        return;
+    }
+    /* as if a fatal error had closed it and its connection_lost had run (no callback) */
+    aiotp__dgq_clear(&t->q);
+    (void)aiotp__dgram_step(&t->st, AIOTP__DGEV_FATAL, true);
+    (void)aiotp__dgram_step(&t->st, AIOTP__DGEV_LOST, true);
+    aiotp__free(loop, t->qbuf);
+    t->qbuf = NULL;
+    aiotp__dgq_init(&t->q);
+    t->promised = 0; /* (the loop's ready queue goes with it) */
+    t->reader_on = false;
+    t->writer_on = false;
+    t->done_cb = NULL;
+    (void)aiotp__transport_survive(&t->base);
 }
 
 static const aiotp__obj_ops dgram_obj_ops = {
     .name = "datagram",
     .teardown = dgram_teardown,
     .deferred = aiotp__transport_deferred,
+    .shut = aiotp__transport_obj_shut,
+    .owes = aiotp__transport_obj_owes,
 };
 
 /* ---- receiving ------------------------------------------------------------------------- */
@@ -839,33 +859,39 @@ static bool dgram_is_reading(const aiotp_transport *bt)
 static int dgram_pause_reading(aiotp_transport *bt)
 {
     aiotp__dgram *t = as_dgram(bt);
+    int rc = 0;
     if (aiotp__tracing(t->base.loop)) {
         aiotp__tracef(t->base.loop, "t%u call pause_reading", tid(t));
     }
-    if (aiotp__dgram_step(&t->st, AIOTP__DGEV_PAUSE_READING, t->q.count == 0) ==
-        AIOTP__DGA_STOP_READER) {
+    if (aiotp__dgram_is_closing(&t->st)) {
+        rc = AIOTP_ECLOSED; /* DONE-1 (error.h, "already done") */
+    } else if (aiotp__dgram_step(&t->st, AIOTP__DGEV_PAUSE_READING, t->q.count == 0) ==
+               AIOTP__DGA_STOP_READER) {
         reader_stop(t);
     }
     if (aiotp__tracing(t->base.loop)) {
-        tr_ret(t, "pause_reading", 0);
+        tr_ret(t, "pause_reading", rc);
     }
-    return 0;
+    return rc;
 }
 
 static int dgram_resume_reading(aiotp_transport *bt)
 {
     aiotp__dgram *t = as_dgram(bt);
+    int rc = 0;
     if (aiotp__tracing(t->base.loop)) {
         aiotp__tracef(t->base.loop, "t%u call resume_reading", tid(t));
     }
-    if (aiotp__dgram_step(&t->st, AIOTP__DGEV_RESUME_READING, t->q.count == 0) ==
-        AIOTP__DGA_START_READER) {
+    if (aiotp__dgram_is_closing(&t->st)) {
+        rc = AIOTP_ECLOSED; /* DONE-1 */
+    } else if (aiotp__dgram_step(&t->st, AIOTP__DGEV_RESUME_READING, t->q.count == 0) ==
+               AIOTP__DGA_START_READER) {
         reader_start(t);
     }
     if (aiotp__tracing(t->base.loop)) {
-        tr_ret(t, "resume_reading", 0);
+        tr_ret(t, "resume_reading", rc);
     }
-    return 0;
+    return rc;
 }
 
 static bool dgram_can_write_eof(const aiotp_transport *bt)
@@ -922,14 +948,15 @@ static int dgram_set_write_buffer_limits(aiotp_transport *bt, int64_t high, int6
 static int dgram_set_protocol(aiotp_transport *bt, const aiotp_protocol *proto, void *data)
 {
     aiotp__dgram *t = as_dgram(bt);
-    int rc = aiotp__transport_check_protocol(&dgram_ops, proto, NULL);
-    if (rc == 0 && t->st.ph == AIOTP__DG_PH_LOST) {
-        rc = AIOTP_ECLOSED;
-    }
+    int rc;
     if (aiotp__tracing(t->base.loop)) {
         /* the table's own kind: a stream table is refused with EPROTOKIND (PROTO-KIND-2) */
         aiotp__tracef(t->base.loop, "t%u call set_protocol kind=%s", tid(t),
                       aiotp__protocol_kind_name(proto));
+    }
+    rc = aiotp__transport_check_new_protocol(&t->base, proto); /* named when refused */
+    if (rc == 0 && t->st.ph == AIOTP__DG_PH_LOST) {
+        rc = AIOTP_ECLOSED;
     }
     if (rc == 0) {
         t->base.proto = proto; /* takes effect at the next event */

@@ -4,10 +4,10 @@
  *
  * Layer 4 (spec/architecture.md): a loop method that makes datagram transports. The work
  * runs from the loop in the pass after the call (the completion is never called inside
- * the method): resolve the local and the remote address (through the syscall table's
- * getaddrinfo, as create_connection does), then try each (local, remote) pair of the same
+ * the method): resolve the local and the remote address (as create_connection does: a
+ * name in a worker thread, src/resolve.c), then try each (local, remote) pair of the same
  * family in turn: socket, options, bind, connect; the first pair that works makes the
- * transport.
+ * transport. Until then the operation can be cancelled (aiotp_loop_cancel_op, OP-1).
  */
 #include <netinet/in.h>
 #include <stdio.h>
@@ -16,7 +16,9 @@
 
 #include "compat.h"
 #include "dgram_int.h"
+#include "ops_int.h"
 #include "req_int.h"
+#include "resolve_int.h"
 
 typedef enum ep_kind {
     EP_INET = 0, /* host/port addresses, resolved */
@@ -24,11 +26,23 @@ typedef enum ep_kind {
     EP_WRAP      /* an existing socket */
 } ep_kind;
 
+typedef enum ep_state {
+    EP_QUEUED = 0, /* the step is scheduled */
+    EP_RESOLVING,  /* a worker resolves a host (`query`) */
+    EP_CANCELLED   /* the cancelled completion is queued */
+} ep_state;
+
 /* A pending endpoint: a loop-owned object until its completion has run. */
 typedef struct ep_req {
     aiotp__obj obj; /* the loop's object header: first */
+    aiotp__op op;   /* the pending operation (aiotp_loop_cancel_op) */
     aiotp_loop *loop;
     ep_kind kind;
+    ep_state state;
+    aiotp_handle step;   /* EP_QUEUED: the step */
+    aiotp__query *query; /* EP_RESOLVING */
+    bool reserved;       /* a ready-queue entry is reserved for a cancelled completion */
+    int cancel_status;
     aiotp_protocol_factory_fn factory;
     void *factory_arg;
     aiotp_connect_cb cb;
@@ -42,8 +56,10 @@ typedef struct ep_req {
     socklen_t lun_len;       /* 0: no local path */
     struct sockaddr_un run;
     socklen_t run_len;       /* 0: no remote path */
-    struct addrinfo *lai;    /* resolved addresses */
-    struct addrinfo *rai;
+    aiotp__addrs lai;        /* resolved addresses */
+    aiotp__addrs rai;
+    bool lai_done;           /* the local (remote) host is resolved */
+    bool rai_done;
     int fd;                  /* the socket being set up (or wrapped), -1 if none */
 } ep_req;
 
@@ -53,16 +69,17 @@ static void ep_free(ep_req *r)
 {
     aiotp_loop *loop = r->loop;
     aiotp__obj_unlink(&r->obj);
+    aiotp__op_done(loop, &r->op);
+    aiotp__cancel_stage(loop, &r->step, &r->query); /* aiotp_loop_free while pending */
+    if (r->reserved) {
+        aiotp__rq_unreserve(loop, 1);
+    }
     if (r->fd >= 0) {
         aiotp__fd_forget(loop, r->fd);
         (void)loop->sys->close(loop->sys->ctx, r->fd);
     }
-    if (r->lai != NULL) {
-        loop->sys->freeaddrinfo(loop->sys->ctx, r->lai);
-    }
-    if (r->rai != NULL) {
-        loop->sys->freeaddrinfo(loop->sys->ctx, r->rai);
-    }
+    aiotp__addrs_free(&r->lai);
+    aiotp__addrs_free(&r->rai);
     aiotp__free(loop, r->lhost);
     aiotp__free(loop, r->rhost);
     aiotp__free(loop, r);
@@ -78,11 +95,49 @@ static void ep_deferred(aiotp__obj *o)
     (void)o; /* never deferred */
 }
 
+/* aiotp_loop_close_all: cancel (CLOSE-1). */
+static void ep_shut(aiotp__obj *o, bool abort)
+{
+    ep_req *r = (ep_req *)(void *)o;
+    (void)abort;
+    aiotp__op_cancel(r->loop, &r->op, AIOTP_ECANCELED);
+}
+
+static bool ep_owes(const aiotp__obj *o)
+{
+    (void)o;
+    return true; /* its completion (the request is freed just before it runs) */
+}
+
 static const aiotp__obj_ops ep_obj_ops = {
     .name = "datagram endpoint request",
     .teardown = ep_teardown,
     .deferred = ep_deferred,
+    .shut = ep_shut,
+    .owes = ep_owes,
 };
+
+static void ep_cancelled(aiotp_loop *loop, void *arg)
+{
+    ep_req *r = arg;
+    aiotp_connect_cb cb = r->cb;
+    void *cb_arg = r->cb_arg;
+    int status = r->cancel_status;
+    (void)loop;
+    ep_free(r);
+    cb(cb_arg, status, NULL);
+}
+
+/* OP-1: nothing made survives; the completion comes next pass, from a reserved entry. */
+static void ep_cancel(aiotp__op *op, int status)
+{
+    ep_req *r = (ep_req *)(void *)((char *)op - offsetof(ep_req, op));
+    aiotp__cancel_stage(r->loop, &r->step, &r->query);
+    r->state = EP_CANCELLED;
+    r->cancel_status = status;
+    r->reserved = false;
+    aiotp__push_promised(r->loop, ep_cancelled, r);
+}
 
 static void ep_fail(ep_req *r, int err)
 {
@@ -100,6 +155,7 @@ static void ep_finish(ep_req *r, const struct sockaddr *remote, socklen_t rlen, 
     const char *why = NULL;
     int rc;
 
+    aiotp__op_done(r->loop, &r->op); /* OP-2: the completion is due with the result */
     aiotp__fd_forget(r->loop, r->fd);
     rc = r->factory(r->factory_arg, &proto, &pdata);
     if (rc >= 0) {
@@ -170,11 +226,32 @@ static int ep_open(ep_req *r, int family, const struct sockaddr *local, socklen_
     return 0;
 }
 
-static int resolve(ep_req *r, const char *host, int port, bool passive, struct addrinfo **out)
+static void inet_step(ep_req *r);
+
+/* RESOLVE-2: a worker's answer for the host being resolved. */
+static void ep_resolved(void *arg, int status, aiotp__addrs *res)
+{
+    ep_req *r = arg;
+    r->query = NULL;
+    if (status != 0) {
+        ep_fail(r, status);
+        return;
+    }
+    if (!r->lai_done) {
+        r->lai = *res;
+        r->lai_done = true;
+    } else {
+        r->rai = *res;
+        r->rai_done = true;
+    }
+    inet_step(r);
+}
+
+/* 0 resolved (out filled), 1 a worker resolves it (ep_resolved follows), or an error. */
+static int resolve(ep_req *r, const char *host, int port, bool passive, aiotp__addrs *out)
 {
     struct addrinfo hints;
     char svc[16];
-    int rc;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = r->o.family;
     hints.ai_socktype = SOCK_DGRAM;
@@ -185,12 +262,25 @@ static int resolve(ep_req *r, const char *host, int port, bool passive, struct a
         host = NULL;
     }
     snprintf(svc, sizeof(svc), "%d", port);
-    rc = r->loop->sys->getaddrinfo(r->loop->sys->ctx, host, svc, &hints, out);
-    if (rc != 0) {
-        *out = NULL;
-        return aiotp__gai_error(rc);
+    return aiotp__resolve(r->loop, host, svc, &hints, out, ep_resolved, r, &r->query);
+}
+
+/* Resolve a side not resolved yet: 0 done, 1 waiting for a worker, or an error. */
+static int resolve_side(ep_req *r, const char *host, int port, bool passive, aiotp__addrs *out,
+                        bool *done)
+{
+    int rc;
+    if (host == NULL || *done) {
+        *done = true;
+        return 0;
     }
-    return 0;
+    rc = resolve(r, host, port, passive, out);
+    if (rc == 1) {
+        r->state = EP_RESOLVING; /* the loop runs on meanwhile */
+    } else if (rc == 0) {
+        *done = true;
+    }
+    return rc;
 }
 
 static const struct addrinfo *next_of(const struct addrinfo *a)
@@ -202,15 +292,16 @@ static void inet_step(ep_req *r)
 {
     const struct addrinfo *l;
     const struct addrinfo *m;
-    int rc = 0;
+    int rc;
     int first_err = 0;
     bool tried = false;
 
-    if (r->lhost != NULL) {
-        rc = resolve(r, r->lhost, r->lport, true, &r->lai);
+    rc = resolve_side(r, r->lhost, r->lport, true, &r->lai, &r->lai_done);
+    if (rc == 0) {
+        rc = resolve_side(r, r->rhost, r->rport, false, &r->rai, &r->rai_done);
     }
-    if (rc == 0 && r->rhost != NULL) {
-        rc = resolve(r, r->rhost, r->rport, false, &r->rai);
+    if (rc == 1) {
+        return; /* ep_resolved goes on */
     }
     if (rc != 0) {
         ep_fail(r, rc);
@@ -218,9 +309,9 @@ static void inet_step(ep_req *r)
     }
     /* DGRAM-EP-1: each (local, remote) pair of one family, in resolution order; a side
        that was not given is NULL once */
-    l = r->lai;
+    l = r->lai.ai;
     do {
-        m = r->rai;
+        m = r->rai.ai;
         do {
             if (l == NULL || m == NULL || l->ai_family == m->ai_family) {
                 int family = l != NULL ? l->ai_family : (m != NULL ? m->ai_family : r->o.family);
@@ -281,6 +372,7 @@ static void ep_step(aiotp_loop *loop, void *arg)
 {
     ep_req *r = arg;
     (void)loop;
+    r->step = 0;
     switch (r->kind) {
     case EP_INET:
         inet_step(r);
@@ -303,6 +395,7 @@ void aiotp_datagram_options_init(aiotp_datagram_options *opts)
         opts->size = sizeof(*opts);
         opts->family = AF_UNSPEC;
         opts->sock = -1;
+        opts->op = NULL;
     }
 }
 
@@ -335,16 +428,26 @@ static int ep_start(aiotp_loop *loop, const ep_req *tmpl)
     r->loop = loop;
     r->lhost = dup_str(loop, tmpl->lhost, &rc);
     r->rhost = rc == 0 ? dup_str(loop, tmpl->rhost, &rc) : NULL;
+    r->op.cancel = ep_cancel;
     if (rc == 0) {
-        rc = aiotp_loop_call_soon(loop, ep_step, r, NULL);
+        /* OP-1: the cancelled completion's entry, so that cancelling needs no memory */
+        rc = aiotp__rq_reserve(loop, 1);
+        r->reserved = rc == 0;
+    }
+    if (rc == 0) {
+        rc = aiotp_loop_call_soon(loop, ep_step, r, &r->step);
     }
     if (rc != 0) {
+        if (r->reserved) {
+            aiotp__rq_unreserve(loop, 1);
+        }
         aiotp__free(loop, r->lhost);
         aiotp__free(loop, r->rhost);
         aiotp__free(loop, r);
         return rc;
     }
     aiotp__obj_link(loop, &r->obj, &ep_obj_ops);
+    aiotp__op_register(loop, &r->op, r->o.op);
     return 0;
 }
 
@@ -358,10 +461,11 @@ static int ep_common(aiotp_loop *loop, aiotp_protocol_factory_fn factory, aiotp_
     memset(tmpl, 0, sizeof(*tmpl));
     aiotp_datagram_options_init(&tmpl->o);
     if (opts != NULL) {
-        if (opts->size != sizeof(*opts)) {
+        if (opts->size != sizeof(*opts) && opts->size != AIOTP_DATAGRAM_OPTIONS_SIZE_V1) {
             return AIOTP_EINVAL;
         }
-        tmpl->o = *opts;
+        memcpy(&tmpl->o, opts, opts->size); /* a first-layout struct: up to its end */
+        tmpl->o.size = sizeof(tmpl->o);
     }
     tmpl->factory = factory;
     tmpl->cb = cb;

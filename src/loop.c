@@ -256,7 +256,7 @@ int aiotp_loop_create(aiotp_loop **out, const aiotp_loop_options *opts)
     }
     *out = NULL;
     if (opts != NULL) {
-        if (opts->size != sizeof(*opts)) {
+        if (opts->size != sizeof(*opts) && opts->size != AIOTP_LOOP_OPTIONS_SIZE_V1) {
             return AIOTP_EINVAL;
         }
         if (opts->allocator != NULL) {
@@ -299,6 +299,11 @@ int aiotp_loop_create(aiotp_loop **out, const aiotp_loop_options *opts)
         a->free(a->ctx, loop);
         return rc;
     }
+    rc = aiotp__services_open(loop, opts); /* the wake-up, the resolver (src/services.c) */
+    if (rc != 0) {
+        aiotp_loop_free(loop);
+        return rc;
+    }
     *out = loop;
     return 0;
 }
@@ -323,6 +328,9 @@ void aiotp_loop_free(aiotp_loop *loop)
     aiotp__free(loop, loop->fds);
     aiotp__free(loop, loop->events);
     aiotp__free(loop, loop->rbuf);
+    if (aiotp__services_keep_shell(loop)) {
+        return; /* retained objects survive: the last one frees the shell (LIFE-1) */
+    }
     loop->alloc.free(loop->alloc.ctx, loop);
 }
 
@@ -1021,6 +1029,7 @@ static int iterate(aiotp_loop *loop)
         run_entry(loop, &e);
     }
     run_deferred(loop);
+    aiotp__services_pass_end(loop);
     return 0;
 }
 

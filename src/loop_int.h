@@ -53,6 +53,14 @@ typedef struct aiotp__obj_ops {
        reference to a transport whose connection_lost ran is dropped there); NULL for an
        object that never calls aiotp__obj_defer */
     void (*deferred)(aiotp__obj *o);
+    /* aiotp_loop_close_all (src/services.c): close the object (a transport: close() or,
+       with abort, abort(); a server: close(); a pending operation: cancel), calling no
+       user code inside; NULL: nothing to close */
+    void (*shut)(aiotp__obj *o, bool abort);
+    /* true while the object still owes the user a callback (a transport before its
+       connection_lost, a pending operation before its completion, a server before it is
+       closed without connections and waiters); NULL: never */
+    bool (*owes)(const aiotp__obj *o);
 } aiotp__obj_ops;
 
 struct aiotp__obj {
@@ -149,7 +157,30 @@ struct aiotp_loop {
     aiotp__obj *objs;     /* every loop-owned object (intrusive list, newest first) */
     aiotp__obj *deferred; /* objects whose ops->deferred runs after the current pass */
     bool freeing;         /* aiotp_loop_free is tearing the objects down */
+
+    /* the loop's services (src/services.c and the files it names) */
+    struct aiotp__wakeup *wakeup;  /* the wake-up pipe (src/wakeup.c) */
+    struct aiotp__pool *pool;      /* worker threads, made on first use (src/workers.c) */
+    aiotp_resolver resolver;       /* name resolution (src/resolve.c); threads 0: inline */
+    struct aiotp__op *ops;         /* pending operations (src/ops.c) */
+    uint64_t next_op;              /* the last operation number given out */
+    struct aiotp__closer *closer;  /* aiotp_loop_close_all waiters (src/services.c) */
+    unsigned survivors;            /* retained objects still alive after aiotp_loop_free */
+    bool dead;                     /* aiotp_loop_free ran; survivors keep this shell */
 };
+
+/* The loop's services, called by loop.c (src/services.c): open them at the end of
+   aiotp_loop_create (0 or an error: then nothing is left open); after each pass; and at
+   the end of aiotp_loop_free, after the objects' teardown: true when retained objects
+   survive and keep the loop's shell (then loop.c must not free it). */
+int aiotp__services_open(aiotp_loop *loop, const aiotp_loop_options *opts);
+void aiotp__services_pass_end(aiotp_loop *loop);
+bool aiotp__services_keep_shell(aiotp_loop *loop);
+/* A retained object survives aiotp_loop_free (its teardown calls this instead of freeing
+   it); its last release frees it, then calls aiotp__loop_survivor_gone, which frees the
+   loop's shell after the last one (LIFE-1). */
+void aiotp__loop_survivor(aiotp_loop *loop);
+void aiotp__loop_survivor_gone(aiotp_loop *loop);
 
 /* LOOP-10 (src/sys_posix.c): every function pointer of the table is set (and its size
    is this build's). */

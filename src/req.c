@@ -11,20 +11,99 @@
 
 /* ---- requests ---------------------------------------------------------------------- */
 
+static struct aiotp__req *of_op(aiotp__op *op)
+{
+    return (struct aiotp__req *)(void *)((char *)op - offsetof(struct aiotp__req, op));
+}
+
+/* The cancelled completion (OP-1): its status, no result, from the loop. */
+static void req_cancelled(aiotp_loop *loop, void *arg)
+{
+    struct aiotp__req *r = arg;
+    aiotp_connect_cb ccb = r->ccb;
+    aiotp_server_cb scb = r->scb;
+    void *cb_arg = r->cb_arg;
+    int status = r->cancel_status;
+    (void)loop;
+    aiotp__req_free(r);
+    if (ccb != NULL) {
+        ccb(cb_arg, status, NULL);
+    } else {
+        scb(cb_arg, status, NULL);
+    }
+}
+
+/* OP-1: undo what the current stage started (no user code runs), then queue the
+   completion with the entry reserved at the start, so it cannot fail. */
+static void req_cancel(aiotp__op *op, int status)
+{
+    struct aiotp__req *r = of_op(op);
+    aiotp_loop *loop = r->loop;
+    /* queued or resolving (a wrapped socket stays, to be closed with the request) */
+    aiotp__cancel_stage(loop, &r->step, &r->query);
+    if (r->state == AIOTP__REQ_CONNECTING) {
+        /* the socket (maybe just connected) is closed now */
+        aiotp__fd_forget(loop, r->fd);
+        (void)loop->sys->close(loop->sys->ctx, r->fd);
+        r->fd = -1;
+    }
+    if (r->timer != 0) {
+        (void)aiotp_loop_cancel(loop, r->timer);
+        r->timer = 0;
+    }
+    r->state = AIOTP__REQ_CANCELLED;
+    r->cancel_status = status;
+    r->reserved = false; /* used now */
+    aiotp__push_promised(loop, req_cancelled, r);
+}
+
+/* OP-3: the timeout ran out before the operation could complete. */
+static void req_timeout(aiotp_loop *loop, void *arg)
+{
+    struct aiotp__req *r = arg;
+    r->timer = 0;
+    aiotp__op_cancel(loop, &r->op, -ETIMEDOUT);
+}
+
+void aiotp__req_settle(struct aiotp__req *r)
+{
+    aiotp__op_done(r->loop, &r->op);
+    if (r->timer != 0) {
+        (void)aiotp_loop_cancel(r->loop, r->timer);
+        r->timer = 0;
+    }
+}
+
 /* aiotp_loop_free: close and free, no callback. */
 static void req_teardown(aiotp__obj *o)
 {
     aiotp__req_free((struct aiotp__req *)(void *)o);
 }
 
+/* aiotp_loop_close_all: cancel (CLOSE-1). */
+static void req_shut(aiotp__obj *o, bool abort)
+{
+    struct aiotp__req *r = (struct aiotp__req *)(void *)o;
+    (void)abort;
+    aiotp__op_cancel(r->loop, &r->op, AIOTP_ECANCELED);
+}
+
+static bool req_owes(const aiotp__obj *o)
+{
+    (void)o;
+    return true; /* its completion: the request is freed just before it runs */
+}
+
 static const aiotp__obj_ops req_obj_ops = {
     .name = "request",
     .teardown = req_teardown,
     .deferred = NULL, /* a request never asks (aiotp__obj_defer) */
+    .shut = req_shut,
+    .owes = req_owes,
 };
 
 int aiotp__req_start(aiotp_loop *loop, struct aiotp__req *tmpl, const char *host,
-                     aiotp_callback_fn step)
+                     aiotp_callback_fn step, aiotp_op *op, aiotp_time timeout)
 {
     struct aiotp__req *r = aiotp__alloc(loop, sizeof(*r));
     int rc;
@@ -35,10 +114,14 @@ int aiotp__req_start(aiotp_loop *loop, struct aiotp__req *tmpl, const char *host
     *r = *tmpl;
     r->loop = loop;
     r->host = NULL;
-    r->ai = NULL;
+    r->addrs.ai = NULL;
     r->cur = NULL;
+    r->query = NULL;
+    r->timer = 0;
+    r->reserved = false;
     r->state = AIOTP__REQ_QUEUED;
     r->all_same = true;
+    r->op.cancel = req_cancel;
     if (host != NULL) {
         size_t n = strlen(host) + 1;
         r->host = aiotp__alloc(loop, n);
@@ -48,13 +131,30 @@ int aiotp__req_start(aiotp_loop *loop, struct aiotp__req *tmpl, const char *host
         }
         memcpy(r->host, host, n);
     }
-    rc = aiotp_loop_call_soon(loop, step, r, NULL);
+    /* OP-1: the cancelled completion's entry, so that cancelling never needs memory */
+    rc = aiotp__rq_reserve(loop, 1);
+    if (rc == 0) {
+        r->reserved = true;
+        if (timeout > 0) {
+            rc = aiotp_loop_call_later(loop, timeout, req_timeout, r, &r->timer);
+        }
+    }
+    if (rc == 0) {
+        rc = aiotp_loop_call_soon(loop, step, r, &r->step);
+    }
     if (rc != 0) {
+        if (r->timer != 0) {
+            (void)aiotp_loop_cancel(loop, r->timer);
+        }
+        if (r->reserved) {
+            aiotp__rq_unreserve(loop, 1);
+        }
         aiotp__free(loop, r->host);
         aiotp__free(loop, r);
         return rc;
     }
     aiotp__obj_link(loop, &r->obj, &req_obj_ops);
+    aiotp__op_register(loop, &r->op, op);
     if (r->fd >= 0) {
         /* a user socket being wrapped is the request's until the transport (or server)
            takes it: wrapping it again is refused (METH-8); the slot was reserved by
@@ -79,49 +179,21 @@ void aiotp__req_free(struct aiotp__req *r)
 {
     aiotp_loop *loop = r->loop;
     aiotp__obj_unlink(&r->obj);
+    aiotp__req_settle(r);
+    aiotp__cancel_stage(loop, &r->step, &r->query); /* aiotp_loop_free while pending */
+    if (r->reserved) {
+        aiotp__rq_unreserve(loop, 1);
+    }
     if (r->fd >= 0) {
         aiotp__fd_forget(loop, r->fd);
         (void)loop->sys->close(loop->sys->ctx, r->fd);
         r->fd = -1;
     }
-    if (r->ai != NULL) {
-        loop->sys->freeaddrinfo(loop->sys->ctx, r->ai);
-    }
+    aiotp__addrs_free(&r->addrs);
     aiotp__free(loop, r->host);
     aiotp__free(loop, r);
 }
 
-
-int aiotp__gai_error(int rc)
-{
-    /* rc is getaddrinfo's own code (glibc's EAI_* values are negative) */
-    switch (rc) {
-    case 0:
-        return 0;
-    case EAI_BADFLAGS:
-    case EAI_SOCKTYPE:
-    case EAI_SERVICE:
-        return AIOTP_EINVAL;
-    case EAI_NONAME:
-#ifdef EAI_NODATA
-    case EAI_NODATA:
-#endif
-        return AIOTP_ENONAME;
-    case EAI_AGAIN:
-        return AIOTP_EAI_AGAIN;
-    case EAI_FAIL:
-        return AIOTP_EAI_FAIL;
-    case EAI_FAMILY:
-#ifdef EAI_ADDRFAMILY
-    case EAI_ADDRFAMILY:
-#endif
-        return AIOTP_EAI_FAMILY;
-    case EAI_MEMORY:
-        return AIOTP_ENOMEM;
-    default:
-        return AIOTP_EAI_FAIL; /* EAI_SYSTEM and anything unknown */
-    }
-}
 
 int aiotp__unix_addr(const char *path, struct sockaddr_un *un, socklen_t *len)
 {

@@ -13,6 +13,8 @@
 #include <sys/un.h>
 
 #include "loop_int.h"
+#include "ops_int.h"
+#include "resolve_int.h"
 
 typedef enum aiotp__req_kind {
     AIOTP__REQ_CONNECT_TCP = 0, /* resolve host:port, try each address */
@@ -24,12 +26,15 @@ typedef enum aiotp__req_kind {
 
 typedef enum aiotp__req_state {
     AIOTP__REQ_QUEUED = 0,   /* first step scheduled */
+    AIOTP__REQ_RESOLVING,    /* a worker resolves the host (`query`) */
     AIOTP__REQ_CONNECTING,   /* waiting for a non-blocking connect() */
+    AIOTP__REQ_CANCELLED,    /* cancelled: the completion is queued (OP-1) */
     AIOTP__REQ_DONE          /* completion delivered or being delivered */
 } aiotp__req_state;
 
 struct aiotp__req {
     aiotp__obj obj;        /* the loop's object header: first */
+    aiotp__op op;          /* the pending operation's number (aiotp_loop_cancel_op) */
     aiotp_loop *loop;
     aiotp__req_kind kind;
     aiotp__req_state state;
@@ -42,8 +47,13 @@ struct aiotp__req {
     int port;
     int family;
     int fd;                /* socket being connected / wrapped, -1 if none */
-    struct addrinfo *ai;   /* resolved addresses */
+    aiotp__addrs addrs;    /* resolved addresses */
     struct addrinfo *cur;  /* address being tried */
+    aiotp__query *query;   /* AIOTP__REQ_RESOLVING: the worker's query */
+    aiotp_handle step;     /* AIOTP__REQ_QUEUED: the first step */
+    aiotp_handle timer;    /* the timeout (OP-3), 0 if none */
+    bool reserved;         /* a ready-queue entry is reserved for a cancelled completion */
+    int cancel_status;     /* AIOTP__REQ_CANCELLED: AIOTP_ECANCELED or -ETIMEDOUT */
     int first_err;         /* error of the first failed attempt */
     int last_err;          /* error of the latest failed attempt */
     bool all_same;         /* every attempt failed with the same error */
@@ -52,9 +62,14 @@ struct aiotp__req {
     aiotp_server_options sopts;
 };
 
-/* Allocate a request (copies host), link it into the loop, schedule `step`. */
+/* Allocate a request (copies host), link it into the loop, schedule `step`, register its
+   operation (its number to *op when op is not NULL) and, with timeout > 0, its timeout
+   (the completion then gets -ETIMEDOUT). */
 int aiotp__req_start(aiotp_loop *loop, struct aiotp__req *tmpl, const char *host,
-                     aiotp_callback_fn step);
+                     aiotp_callback_fn step, aiotp_op *op, aiotp_time timeout);
+/* The operation can no longer be cancelled (its result is being made, or it failed):
+   unregister it, stop its timeout. */
+void aiotp__req_settle(struct aiotp__req *r);
 /* METH-8: may the user's socket `sock` be wrapped (connect_accepted_socket,
    create_connection(sock=), create_server(sock=))? 0, AIOTP_EBADF (negative),
    AIOTP_EBUSY (it belongs to a live transport, server or pending request of this loop),
@@ -66,8 +81,6 @@ void aiotp__req_free(struct aiotp__req *r);
    problem (`why`), through the exception handler. */
 void aiotp__report_bad_table(aiotp_loop *loop, const char *who, int status, const char *why,
                              aiotp_server *server);
-/* Map a getaddrinfo result code to an aiotp code. */
-int aiotp__gai_error(int rc);
 /* Fill a sockaddr_un from a path. */
 int aiotp__unix_addr(const char *path, struct sockaddr_un *un, socklen_t *len);
 

@@ -63,6 +63,7 @@ struct aiotp_server {
 static void server_free(aiotp_server *s)
 {
     aiotp_loop *loop = s->loop;
+    bool survivor = loop->dead; /* LIFE-1: the last release after aiotp_loop_free */
     size_t i;
     aiotp__obj_unlink(&s->obj);
     for (i = 0; i < s->nfds; i++) {
@@ -77,6 +78,9 @@ static void server_free(aiotp_server *s)
     aiotp__free(loop, s->paused);
     aiotp__free(loop, s->waiters);
     aiotp__free(loop, s);
+    if (survivor) {
+        aiotp__loop_survivor_gone(loop);
+    }
 }
 
 static void unref(aiotp_server *s)
@@ -86,10 +90,32 @@ static void unref(aiotp_server *s)
     }
 }
 
-/* aiotp_loop_free: close the sockets and free, no callbacks. */
+/* aiotp_loop_free: close the sockets and free, no callbacks. A server the user retained
+   survives (LIFE-1): closed, without sockets, connections or waiters (their completions
+   never run), until its last release. */
 static void server_teardown(aiotp__obj *o)
 {
-    server_free((aiotp_server *)(void *)o);
+    aiotp_server *s = (aiotp_server *)(void *)o;
+    size_t i;
+    if (s->user_refs == 0) {
+        server_free(s);
+        return;
+    }
+    for (i = 0; i < s->nfds; i++) {
+        aiotp__fd_forget(s->loop, s->fds[i]);
+        (void)s->loop->sys->close(s->loop->sys->ctx, s->fds[i]);
+    }
+    s->nfds = 0;
+    s->state = AIOTP__SRV_CLOSED;
+    s->active = 0;
+    s->nwaiters = 0;
+    s->reserved = 0; /* (the loop's ready queue goes with it) */
+    s->notify_queued = false;
+    s->held = 0;
+    s->loop_ref = false;
+    s->stop_loop_on_close = false;
+    s->refs = s->user_refs;
+    aiotp__loop_survivor(s->loop);
 }
 
 static bool finished(const aiotp_server *s)
@@ -114,10 +140,28 @@ static void server_deferred(aiotp__obj *o)
     }
 }
 
+/* aiotp_loop_close_all (CLOSE-1): the server closes; its connections are transports of
+   the loop and are closed as such. */
+static void server_shut(aiotp__obj *o, bool abort)
+{
+    (void)abort;
+    (void)aiotp_server_close((aiotp_server *)(void *)o); /* (closed already: ECLOSED) */
+}
+
+/* Until it is closed, its connections are gone and no wait_closed completion is due. */
+static bool server_owes(const aiotp__obj *o)
+{
+    const aiotp_server *s = (const aiotp_server *)(const void *)o;
+    return s->state != AIOTP__SRV_CLOSED || s->active > 0 || s->nwaiters > 0 ||
+           s->notify_queued;
+}
+
 static const aiotp__obj_ops server_obj_ops = {
     .name = "server",
     .teardown = server_teardown,
     .deferred = server_deferred,
+    .shut = server_shut,
+    .owes = server_owes,
 };
 
 void aiotp_server_retain(aiotp_server *s)
@@ -489,15 +533,18 @@ static bool same_addr(const struct addrinfo *a, const struct addrinfo *b)
            memcmp(a->ai_addr, b->ai_addr, a->ai_addrlen) == 0;
 }
 
-void aiotp__listen_step(aiotp_loop *loop, void *arg)
+/* Bind and listen on what was resolved (or the socket or path given), then complete. */
+static void listen_bind(struct aiotp__req *r)
 {
-    struct aiotp__req *r = arg;
-    aiotp_server *s = server_new(r);
+    aiotp_loop *loop = r->loop;
+    aiotp_server *s;
     aiotp_server_cb cb;
     void *cbarg;
     int rc = 0;
     size_t i;
 
+    aiotp__req_settle(r); /* OP-2: no user code runs until the completion */
+    s = server_new(r);
     if (s == NULL) {
         listen_fail(r, NULL, AIOTP_ENOMEM);
         return;
@@ -531,27 +578,12 @@ void aiotp__listen_step(aiotp_loop *loop, void *arg)
             (void)loop->sys->close(loop->sys->ctx, sock);
         }
     } else {
-        struct addrinfo hints;
         struct addrinfo *ai;
-        char port[16];
-        memset(&hints, 0, sizeof(hints));
-        hints.ai_family = r->family;
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = AI_PASSIVE;
-        snprintf(port, sizeof(port), "%d", r->port);
-        /* SRV-1: no host or "" means every interface, as CPython's host='' */
-        rc = loop->sys->getaddrinfo(loop->sys->ctx,
-                                    r->host != NULL && r->host[0] != '\0' ? r->host : NULL,
-                                    port, &hints, &r->ai);
-        if (rc != 0) {
-            r->ai = NULL;
-            rc = aiotp__gai_error(rc);
-        }
-        for (ai = r->ai; rc == 0 && ai != NULL; ai = ai->ai_next) {
+        for (ai = r->addrs.ai; rc == 0 && ai != NULL; ai = ai->ai_next) {
             struct addrinfo *prev;
             bool dup = false;
             int fd;
-            for (prev = r->ai; prev != ai; prev = prev->ai_next) {
+            for (prev = r->addrs.ai; prev != ai; prev = prev->ai_next) {
                 if (same_addr(prev, ai)) {
                     dup = true; /* SRV-1: each address bound once */
                 }
@@ -589,6 +621,47 @@ void aiotp__listen_step(aiotp_loop *loop, void *arg)
     cb(cbarg, 0, s);
 }
 
+/* RESOLVE-2: a worker's answer. */
+static void listen_resolved(void *arg, int status, aiotp__addrs *res)
+{
+    struct aiotp__req *r = arg;
+    r->query = NULL;
+    if (status != 0) {
+        listen_fail(r, NULL, status);
+        return;
+    }
+    r->addrs = *res;
+    listen_bind(r);
+}
+
+void aiotp__listen_step(aiotp_loop *loop, void *arg)
+{
+    struct aiotp__req *r = arg;
+    r->step = 0;
+    if (r->kind == AIOTP__REQ_LISTEN_TCP && r->fd < 0) {
+        struct addrinfo hints;
+        char port[16];
+        int rc;
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = r->family;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_PASSIVE;
+        snprintf(port, sizeof(port), "%d", r->port);
+        /* SRV-1: no host or "" means every interface, as CPython's host='' */
+        rc = aiotp__resolve(loop, r->host != NULL && r->host[0] != '\0' ? r->host : NULL,
+                            port, &hints, &r->addrs, listen_resolved, r, &r->query);
+        if (rc == 1) {
+            r->state = AIOTP__REQ_RESOLVING; /* the loop runs on meanwhile */
+            return;
+        }
+        if (rc != 0) {
+            listen_fail(r, NULL, rc);
+            return;
+        }
+    }
+    listen_bind(r);
+}
+
 /* ---- public ---------------------------------------------------------------------------- */
 
 void aiotp_server_options_init(aiotp_server_options *opts)
@@ -602,6 +675,7 @@ void aiotp_server_options_init(aiotp_server_options *opts)
         opts->reuse_port = false;
         opts->start_serving = true;
         opts->sock = -1;
+        opts->op = NULL;
     }
 }
 
@@ -615,12 +689,15 @@ static int listen_common(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
     memset(tmpl, 0, sizeof(*tmpl));
     aiotp_server_options_init(&tmpl->sopts);
     if (opts != NULL) {
-        if (opts->size != sizeof(*opts) || opts->backlog < 0 ||
+        if ((opts->size != sizeof(*opts) && opts->size != AIOTP_SERVER_OPTIONS_SIZE_V1) ||
+            opts->backlog < 0 ||
             (opts->family != AF_UNSPEC && opts->family != AF_INET &&
              opts->family != AF_INET6)) {
             return AIOTP_EINVAL;
         }
-        tmpl->sopts = *opts;
+        /* a first-layout struct is read up to its end; the rest keeps the defaults */
+        memcpy(&tmpl->sopts, opts, opts->size);
+        tmpl->sopts.size = sizeof(tmpl->sopts);
         if (tmpl->sopts.backlog == 0) {
             tmpl->sopts.backlog = 100;
         }
@@ -678,7 +755,7 @@ int aiotp_loop_create_server(aiotp_loop *loop, aiotp_protocol_factory_fn factory
         return AIOTP_EINVAL;
     }
     tmpl.port = port;
-    return aiotp__req_start(loop, &tmpl, host, aiotp__listen_step);
+    return aiotp__req_start(loop, &tmpl, host, aiotp__listen_step, tmpl.sopts.op, 0);
 }
 
 int aiotp_loop_create_unix_server(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
@@ -709,7 +786,7 @@ int aiotp_loop_create_unix_server(aiotp_loop *loop, aiotp_protocol_factory_fn fa
         }
         tmpl.kind = AIOTP__REQ_LISTEN_UNIX;
     }
-    return aiotp__req_start(loop, &tmpl, NULL, aiotp__listen_step);
+    return aiotp__req_start(loop, &tmpl, NULL, aiotp__listen_step, tmpl.sopts.op, 0);
 }
 
 int aiotp_server_close(aiotp_server *s)
@@ -754,6 +831,9 @@ int aiotp_server_wait_closed(aiotp_server *s, aiotp_server_cb cb, void *arg)
     int rc;
     if (s == NULL || cb == NULL) {
         return AIOTP_EINVAL;
+    }
+    if (s->loop->dead) {
+        return AIOTP_ECLOSED; /* LIFE-1: no loop to complete it */
     }
     if (s->nwaiters == s->waiters_cap) {
         size_t ncap = s->waiters_cap ? s->waiters_cap * 2 : 4;
@@ -827,5 +907,33 @@ size_t aiotp_server_active_connections(const aiotp_server *s)
 
 aiotp_loop *aiotp_server_get_loop(const aiotp_server *s)
 {
-    return s == NULL ? NULL : s->loop;
+    return s == NULL || s->loop->dead ? NULL : s->loop;
+}
+
+/* CLOSE-4: every transport this server accepted whose connection_lost has not run. */
+static int each_client(aiotp_server *s, bool abort)
+{
+    aiotp__obj *o;
+    int n = 0;
+    if (s == NULL) {
+        return AIOTP_EINVAL;
+    }
+    for (o = s->loop->objs; o != NULL; o = o->next) {
+        aiotp_transport *t = aiotp__transport_of_obj(o);
+        if (t != NULL && t->on_lost == connection_gone && t->on_lost_arg == s &&
+            (abort ? aiotp_transport_abort(t) : aiotp_transport_close(t)) == 0) {
+            n++; /* (one already closing answers ECLOSED: not counted) */
+        }
+    }
+    return n;
+}
+
+int aiotp_server_close_clients(aiotp_server *s)
+{
+    return each_client(s, false);
+}
+
+int aiotp_server_abort_clients(aiotp_server *s)
+{
+    return each_client(s, true);
 }

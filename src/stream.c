@@ -460,7 +460,8 @@ static void stream_free(aiotp_transport *bt)
     aiotp__free(loop, t);
 }
 
-/* aiotp_loop_free: close the socket, no callback, touch no other object. */
+/* aiotp_loop_free: close the socket, no callback, touch no other object. A transport the
+   user retained survives, closed (LIFE-1). */
 static void stream_teardown(aiotp__obj *o)
 {
     aiotp__stream *t = (aiotp__stream *)(void *)o;
@@ -469,18 +470,32 @@ static void stream_teardown(aiotp__obj *o)
         aiotp__fd_forget(loop, t->fd);
         (void)loop->sys->close(loop->sys->ctx, t->fd);
         t->fd = -1;
+        t->x_fd.u.fd = -1;
     }
     if (t->promised > 0) {
         aiotp__rq_unreserve(loop, t->promised);
+        t->promised = 0;
     }
     aiotp__free(loop, t->wb.data);
-    aiotp__free(loop, t);
+    aiotp__wbuf_init(&t->wb);
+    /* as if a fatal error had closed it and its connection_lost had run (no callback:
+       the state a retained transport shows from now on) */
+    (void)aiotp__stream_step(&t->st, AIOTP__EV_FATAL, true);
+    (void)aiotp__stream_step(&t->st, AIOTP__EV_LOST, true);
+    t->reader_on = false;
+    t->writer_on = false;
+    t->done_cb = NULL;
+    if (!aiotp__transport_survive(&t->base)) {
+        aiotp__free(loop, t);
+    }
 }
 
 static const aiotp__obj_ops stream_obj_ops = {
     .name = "stream",
     .teardown = stream_teardown,
     .deferred = aiotp__transport_deferred,
+    .shut = aiotp__transport_obj_shut,
+    .owes = aiotp__transport_obj_owes,
 };
 
 aiotp__stream *aiotp__stream_of(aiotp_transport *t)
@@ -1091,38 +1106,57 @@ static bool stream_is_reading(const aiotp_transport *bt)
     return aiotp__stream_is_reading(&t->st);
 }
 
+/* DONE-1 (error.h, "already done"): a closing or closed transport answers AIOTP_ECLOSED
+   to pause_reading, resume_reading and write_eof, and changes nothing. */
+static bool done_closing(const aiotp__stream *t)
+{
+    return aiotp__stream_is_closing(&t->st);
+}
+
 static int stream_pause_reading(aiotp_transport *bt)
 {
     aiotp__stream *t = (aiotp__stream *)(void *)bt;
     unsigned act;
+    int rc = 0;
     if (aiotp__tracing(t->base.loop)) {
         aiotp__tracef(t->base.loop, "t%u call pause_reading", (unsigned)t->base.id);
     }
-    act = aiotp__stream_step(&t->st, AIOTP__EV_PAUSE_READING, aiotp__wbuf_size(&t->wb) == 0);
-    if (act & AIOTP__ACT_STOP_READER) {
-        reader_stop(t);
+    if (done_closing(t)) {
+        rc = AIOTP_ECLOSED; /* DONE-1 */
+    } else {
+        act = aiotp__stream_step(&t->st, AIOTP__EV_PAUSE_READING,
+                                 aiotp__wbuf_size(&t->wb) == 0);
+        if (act & AIOTP__ACT_STOP_READER) {
+            reader_stop(t);
+        }
     }
     if (aiotp__tracing(t->base.loop)) {
-        tr_ret(t, "pause_reading", 0);
+        tr_ret(t, "pause_reading", rc);
     }
-    return 0;
+    return rc;
 }
 
 static int stream_resume_reading(aiotp_transport *bt)
 {
     aiotp__stream *t = (aiotp__stream *)(void *)bt;
     unsigned act;
+    int rc = 0;
     if (aiotp__tracing(t->base.loop)) {
         aiotp__tracef(t->base.loop, "t%u call resume_reading", (unsigned)t->base.id);
     }
-    act = aiotp__stream_step(&t->st, AIOTP__EV_RESUME_READING, aiotp__wbuf_size(&t->wb) == 0);
-    if (act & AIOTP__ACT_START_READER) {
-        reader_start(t);
+    if (done_closing(t)) {
+        rc = AIOTP_ECLOSED; /* DONE-1 */
+    } else {
+        act = aiotp__stream_step(&t->st, AIOTP__EV_RESUME_READING,
+                                 aiotp__wbuf_size(&t->wb) == 0);
+        if (act & AIOTP__ACT_START_READER) {
+            reader_start(t);
+        }
     }
     if (aiotp__tracing(t->base.loop)) {
-        tr_ret(t, "resume_reading", 0);
+        tr_ret(t, "resume_reading", rc);
     }
-    return 0;
+    return rc;
 }
 
 static int stream_write_eof(aiotp_transport *bt)
@@ -1133,9 +1167,13 @@ static int stream_write_eof(aiotp_transport *bt)
     if (aiotp__tracing(t->base.loop)) {
         aiotp__tracef(t->base.loop, "t%u call write_eof", (unsigned)t->base.id);
     }
-    act = aiotp__stream_step(&t->st, AIOTP__EV_WRITE_EOF, aiotp__wbuf_size(&t->wb) == 0);
-    if (act & AIOTP__ACT_SHUTDOWN_WR) {
-        rc = do_shutdown(t); /* WRITE-EOF-1, WRITE-EOF-4: the error also to the caller */
+    if (done_closing(t)) {
+        rc = AIOTP_ECLOSED; /* DONE-1; twice on an open transport: 0 (WRITE-EOF-3) */
+    } else {
+        act = aiotp__stream_step(&t->st, AIOTP__EV_WRITE_EOF, aiotp__wbuf_size(&t->wb) == 0);
+        if (act & AIOTP__ACT_SHUTDOWN_WR) {
+            rc = do_shutdown(t); /* WRITE-EOF-1, WRITE-EOF-4: the error also to the caller */
+        }
     }
     if (aiotp__tracing(t->base.loop)) {
         tr_ret(t, "write_eof", rc);
@@ -1203,13 +1241,13 @@ static int stream_set_protocol(aiotp_transport *bt, const aiotp_protocol *proto,
 {
     aiotp__stream *t = (aiotp__stream *)(void *)bt;
     int rc;
-    rc = aiotp__transport_check_protocol(&stream_ops, proto, NULL);
-    if (rc == 0 && t->st.life == AIOTP__LIFE_CLOSED) {
-        rc = AIOTP_ECLOSED;
-    }
     if (aiotp__tracing(t->base.loop)) {
         aiotp__tracef(t->base.loop, "t%u call set_protocol kind=%s", (unsigned)t->base.id,
                       aiotp__protocol_kind_name(proto));
+    }
+    rc = aiotp__transport_check_new_protocol(&t->base, proto); /* named when refused */
+    if (rc == 0 && t->st.life == AIOTP__LIFE_CLOSED) {
+        rc = AIOTP_ECLOSED;
     }
     if (rc == 0) {
         t->base.proto = proto; /* BASE-PROTO-1: takes effect at the next read event */

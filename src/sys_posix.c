@@ -201,6 +201,28 @@ static int p_poll(void *ctx, struct pollfd *f, nfds_t n, int t)
     return neg(poll(f, n, t));
 }
 
+/* pipe(2), both ends close-on-exec from birth where the system can (SYS-1). */
+static int p_pipe(void *ctx, int fds[2])
+{
+    (void)ctx;
+#if defined(__linux__) && defined(O_CLOEXEC)
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        return -errno;
+    }
+#else
+    if (pipe(fds) < 0) {
+        return -errno;
+    }
+    if (fcntl(fds[0], F_SETFD, FD_CLOEXEC) < 0 || fcntl(fds[1], F_SETFD, FD_CLOEXEC) < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return -e;
+    }
+#endif
+    return 0;
+}
+
 static int p_getaddrinfo(void *ctx, const char *node, const char *svc,
                          const struct addrinfo *h, struct addrinfo **res)
 {
@@ -268,11 +290,26 @@ static const aiotp_syscalls posix_table = {
     .unlink_socket = p_unlink_socket,
     .sendto = p_sendto,
     .recvfrom = p_recvfrom,
+    .pipe = p_pipe,
 };
 
 const aiotp_syscalls *aiotp_syscalls_posix(void)
 {
     return &posix_table;
+}
+
+/* RESOLVE-2: the C library's getaddrinfo, in up to 4 worker threads. */
+static const aiotp_resolver default_resolver = {
+    .size = sizeof(aiotp_resolver),
+    .ctx = NULL,
+    .getaddrinfo = p_getaddrinfo,
+    .freeaddrinfo = p_freeaddrinfo,
+    .threads = 4,
+};
+
+const aiotp_resolver *aiotp_resolver_default(void)
+{
+    return &default_resolver;
 }
 
 /* LOOP-10: every entry after ctx is a function pointer; each must be set. Read through

@@ -52,7 +52,12 @@ void aiotp__transport_release_later(aiotp_transport *t)
 static void unref(aiotp_transport *t)
 {
     if (--t->refs == 0) {
+        aiotp_loop *loop = t->loop;
+        bool survivor = loop->dead; /* LIFE-1: released after aiotp_loop_free */
         t->ops->free(t);
+        if (survivor) {
+            aiotp__loop_survivor_gone(loop);
+        }
     }
 }
 
@@ -68,6 +73,38 @@ void aiotp__transport_notify_lost(aiotp_transport *t)
         t->on_lost = NULL;
         fn(t->on_lost_arg);
     }
+}
+
+void aiotp__transport_obj_shut(aiotp__obj *o, bool abort)
+{
+    aiotp_transport *t = (aiotp_transport *)(void *)o;
+    if (t->proto != NULL) {
+        (void)(abort ? aiotp_transport_abort(t) : aiotp_transport_close(t));
+    }
+}
+
+bool aiotp__transport_obj_owes(const aiotp__obj *o)
+{
+    const aiotp_transport *t = (const aiotp_transport *)(const void *)o;
+    return t->proto != NULL; /* connection_lost clears it */
+}
+
+aiotp_transport *aiotp__transport_of_obj(aiotp__obj *o)
+{
+    return o->ops->owes == aiotp__transport_obj_owes ? (aiotp_transport *)(void *)o : NULL;
+}
+
+bool aiotp__transport_survive(aiotp_transport *t)
+{
+    if (t->user_refs == 0) {
+        return false;
+    }
+    t->refs = t->user_refs; /* the loop's reference goes with the loop */
+    t->proto = NULL;        /* answers as after connection_lost (none was called) */
+    t->pdata = NULL;
+    t->on_lost = NULL;
+    aiotp__loop_survivor(t->loop);
+    return true;
 }
 
 const char *aiotp__status_name(int status)
@@ -203,6 +240,18 @@ const char *aiotp__protocol_kind_name(const aiotp_protocol *proto)
     return proto != NULL && proto->kind == AIOTP_PROTOCOL_DATAGRAM ? "datagram" : "streaming";
 }
 
+int aiotp__transport_check_new_protocol(aiotp_transport *t, const aiotp_protocol *proto)
+{
+    const char *why = NULL;
+    int rc = aiotp__transport_check_protocol(t->ops, proto, &why);
+    if (rc != 0) {
+        char msg[192];
+        snprintf(msg, sizeof(msg), "set_protocol(): unusable protocol table: %s", why);
+        aiotp__transport_report(t, msg, rc);
+    }
+    return rc;
+}
+
 /* ---- BaseTransport ---------------------------------------------------------------- */
 
 int aiotp_transport_kind(const aiotp_transport *t)
@@ -250,7 +299,7 @@ const aiotp_protocol *aiotp_transport_get_protocol(const aiotp_transport *t, voi
 
 aiotp_loop *aiotp_transport_get_loop(const aiotp_transport *t)
 {
-    return t == NULL ? NULL : t->loop;
+    return t == NULL || t->loop == NULL || t->loop->dead ? NULL : t->loop;
 }
 
 const aiotp_extra *aiotp_transport_get_extra_info(const aiotp_transport *t, const char *name,

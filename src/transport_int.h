@@ -99,6 +99,21 @@ void aiotp__transport_deferred(aiotp__obj *o);
 /* Call the creator's on_lost hook (once). */
 void aiotp__transport_notify_lost(aiotp_transport *t);
 
+/* The loop-object ops `shut` and `owes` of every kind (aiotp_loop_close_all, CLOSE-1):
+   close() (abort() with abort) a transport whose connection_lost has not run; it owes
+   its connection_lost until then. A kind's obj ops name these two, which also tells
+   aiotp__transport_of_obj that the object is a transport. */
+void aiotp__transport_obj_shut(aiotp__obj *o, bool abort);
+bool aiotp__transport_obj_owes(const aiotp__obj *o);
+/* The transport behind a loop object, or NULL if it is not a transport. */
+aiotp_transport *aiotp__transport_of_obj(aiotp__obj *o);
+
+/* aiotp_loop_free (LIFE-1), from a kind's teardown once its socket is closed, its
+   buffers freed and its state stepped to "lost": a transport the user retained
+   survives (true: the kind must not free it; the last release frees it through
+   ops->free); false: free it now. */
+bool aiotp__transport_survive(aiotp_transport *t);
+
 /*
  * Is proto a valid table that this kind takes? 0, AIOTP_EINVAL (malformed: NULL, bad
  * size, unknown kind, a required callback missing) or AIOTP_EPROTOKIND (a valid table of
@@ -110,6 +125,11 @@ int aiotp__transport_check_protocol(const aiotp__transport_ops *ops,
 /* The kind of a protocol table as the trace's `set_protocol kind=K` names it: "buffered",
    "datagram", or "streaming" (also for NULL or an unknown kind; spec/trace-format.md). */
 const char *aiotp__protocol_kind_name(const aiotp_protocol *proto);
+
+/* set_protocol's check of the new table (PROTO-KIND-1, PROTO-KIND-2): 0, or
+   AIOTP_EINVAL / AIOTP_EPROTOKIND, which is also reported to the exception handler with
+   the problem named (outside debug mode too). */
+int aiotp__transport_check_new_protocol(aiotp_transport *t, const aiotp_protocol *proto);
 
 /* Report to the exception handler with the transport and its protocol filled in. */
 void aiotp__transport_report(aiotp_transport *t, const char *message, int status);

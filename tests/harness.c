@@ -502,9 +502,19 @@ static void oracle_done(size_t i)
 #define MAX_RETAINED 64
 static aiotp_transport *retained[MAX_RETAINED];
 static size_t nretained;
+static aiotp_server *kept_servers[MAX_RETAINED];
+static size_t nkept_servers;
 #define MAX_RECS 64
 static th_rec *recs[MAX_RECS];
 static size_t nrecs;
+
+/* the resolver th_loop() gives its loops (th_set_resolver), reset before each case */
+static const aiotp_resolver *case_resolver;
+
+void th_set_resolver(const aiotp_resolver *r)
+{
+    case_resolver = r;
+}
 
 aiotp_loop *th_loop(void)
 {
@@ -518,6 +528,7 @@ aiotp_loop *th_loop(void)
     o.size = sizeof(o);
     o.allocator = &counting;
     o.syscalls = &fsys_posix;
+    o.resolver = case_resolver;
     sim_mode = false;
     if (b == NULL || strcmp(b, "poll") == 0) {
         o.backend = aiotp_backend_poll();
@@ -576,6 +587,12 @@ void th_loop_free(aiotp_loop *loop)
         if (retained[i] != NULL && aiotp_transport_get_loop(retained[i]) == loop) {
             aiotp_transport_release(retained[i]);
             retained[i] = NULL;
+        }
+    }
+    for (i = 0; i < nkept_servers; i++) {
+        if (kept_servers[i] != NULL && aiotp_server_get_loop(kept_servers[i]) == loop) {
+            aiotp_server_release(kept_servers[i]);
+            kept_servers[i] = NULL;
         }
     }
     i = 0;
@@ -1491,6 +1508,14 @@ void th_keep(aiotp_transport *t)
     }
 }
 
+void th_keep_server(aiotp_server *s)
+{
+    aiotp_server_retain(s);
+    if (nkept_servers < MAX_RETAINED) {
+        kept_servers[nkept_servers++] = s;
+    }
+}
+
 aiotp_transport *th_wrap(aiotp_loop *loop, int fd, const aiotp_protocol *proto, void *data)
 {
     aiotp_connect_options o;
@@ -1588,6 +1613,8 @@ static int run_case(const th_case *c)
     reset_faults();
     th_trace_clear();
     nretained = 0;
+    nkept_servers = 0;
+    case_resolver = NULL;
     nrecs = 0;
     case_sim = NULL;
     sim_loops = 0;

@@ -128,6 +128,9 @@ int th_failures(void);
    not free it with th_loop_free(). */
 aiotp_loop *th_loop(void);
 void th_loop_free(aiotp_loop *loop);
+/* The resolver of the loops th_loop() makes from now on in this case (NULL: the loop's
+   default, which with the harness's own syscall table resolves on the loop thread). */
+void th_set_resolver(const aiotp_resolver *r);
 
 /* The whole recorded trace, one event per line ('\n' after each). */
 const char *th_trace(void);
@@ -277,6 +280,8 @@ void th_on_case_end(void (*fn)(void));
 
 /* Retain t until the end of the case (the harness releases it with its loop). */
 void th_keep(aiotp_transport *t);
+/* The same for a server (released before its loop is freed). */
+void th_keep_server(aiotp_server *s);
 
 /* Predicates for th_run_until. */
 bool th_is_lost(void *rec);   /* r->lost > 0 */

@@ -560,10 +560,10 @@ TEST(calls_after_close_and_lost)
     CHECK_ERR(aiotp_transport_writelines(t, &b, 1), AIOTP_ECLOSED);
     CHECK_ERR(aiotp_transport_close(t), AIOTP_ECLOSED);
     CHECK_ERR(aiotp_transport_abort(t), AIOTP_ECLOSED);
-    CHECK_ERR(aiotp_transport_pause_reading(t), 0);
-    CHECK_ERR(aiotp_transport_resume_reading(t), 0);
+    CHECK_ERR(aiotp_transport_pause_reading(t), AIOTP_ECLOSED); /* DONE-1 */
+    CHECK_ERR(aiotp_transport_resume_reading(t), AIOTP_ECLOSED);
     CHECK_INT(aiotp_transport_is_reading(t), 0);
-    CHECK_ERR(aiotp_transport_write_eof(t), 0);
+    CHECK_ERR(aiotp_transport_write_eof(t), AIOTP_ECLOSED);
     CHECK(aiotp_transport_get_protocol(t, NULL) == &th_streaming);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 0);
     th_run_until(loop, th_is_lost, r, 5);
@@ -576,12 +576,12 @@ TEST(calls_after_close_and_lost)
     CHECK_ERR(aiotp_transport_writelines(t, &b, 1), AIOTP_ECLOSED);
     CHECK_ERR(aiotp_transport_close(t), AIOTP_ECLOSED);
     CHECK_ERR(aiotp_transport_abort(t), AIOTP_ECLOSED);
-    CHECK_ERR(aiotp_transport_pause_reading(t), 0);
-    CHECK_ERR(aiotp_transport_resume_reading(t), 0);
-    CHECK_ERR(aiotp_transport_pause_reading(t), 0);
+    CHECK_ERR(aiotp_transport_pause_reading(t), AIOTP_ECLOSED);
+    CHECK_ERR(aiotp_transport_resume_reading(t), AIOTP_ECLOSED);
+    CHECK_ERR(aiotp_transport_pause_reading(t), AIOTP_ECLOSED);
     CHECK_INT(aiotp_transport_is_reading(t), 0);
     CHECK_INT(aiotp_transport_is_closing(t), 1);
-    CHECK_ERR(aiotp_transport_write_eof(t), 0);
+    CHECK_ERR(aiotp_transport_write_eof(t), AIOTP_ECLOSED);
     CHECK(aiotp_transport_get_protocol(t, &data) == NULL);
     CHECK(data == NULL);
     CHECK_ERR(aiotp_transport_set_protocol(t, &th_streaming, r), AIOTP_ECLOSED);
@@ -1257,7 +1257,7 @@ static const th_case cases[] = {
     T(null_server_arguments, "BAD-1 METH-1 METH-5"),
     T(bad_protocol_tables, "PROTO-BUF-4 BASE-PROTO-2 BAD-1 METH-3"),
     T(bad_watermarks, "FLOW-3 BAD-1"),
-    T(calls_after_close_and_lost, "BAD-2 WRITE-WRITE-5 BASE-PROTO-2 WRITE-EOF-3 READ-2"),
+    T(calls_after_close_and_lost, "BAD-2 WRITE-WRITE-5 BASE-PROTO-2 WRITE-EOF-3 READ-2 DONE-1"),
     T(oversized_and_empty_data, "WRITE-WRITE-6 WRITE-WRITE-2 BAD-1"),
     T(invalid_fds, "BAD-5 METH-6"),
     T(alloc_fail_loop_create, "BAD-3"),

@@ -404,8 +404,9 @@ TEST(pause_and_resume_reading)
     CHECK_INT(r->dgrams, 1);
     CHECK_SIZE(r->len[0], 4);
     finish(loop, p.t, r, p.peer);
-    /* after close: still idempotent, still not reading */
-    CHECK_ERR(aiotp_transport_resume_reading(p.t), 0);
+    /* after close: nothing changes, the code says it is closed (DONE-1) */
+    CHECK_ERR(aiotp_transport_resume_reading(p.t), AIOTP_ECLOSED);
+    CHECK_ERR(aiotp_transport_pause_reading(p.t), AIOTP_ECLOSED);
     CHECK(!aiotp_transport_is_reading(p.t));
 }
 
@@ -604,7 +605,7 @@ static const th_case cases[] = {
     T(abort_drops_queue, "DGRAM-ABORT-1 DGRAM-FLOW-1"),
     T(send_error_inside_sendto, "DGRAM-SEND-3"),
     T(drain_error_drops_one, "DGRAM-DRAIN-1"),
-    T(pause_and_resume_reading, "DGRAM-READ-1 DGRAM-RECV-3"),
+    T(pause_and_resume_reading, "DGRAM-READ-1 DGRAM-RECV-3 DONE-1"),
     T(extra_info, "DGRAM-EXTRA-1"),
     T(write_buffer_limits, "DGRAM-FLOW-1 FLOW-2 FLOW-3 FLOW-7"),
     T(set_protocol_datagram, "DGRAM-PROTO-1"),

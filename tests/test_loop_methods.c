@@ -213,7 +213,7 @@ static void run_until_count(aiotp_loop *loop, const int *v, int goal, int max_pa
 }
 
 /* Create a TCP server and run until it is listening. The server is retained (released
-   by the loop's teardown at the end of the case). */
+   by the harness before it frees the loop, th_keep_server). */
 static aiotp_server *start_server(aiotp_loop *loop, srv_ctx *ctx, const char *host,
                                   const aiotp_server_options *opts)
 {
@@ -231,7 +231,7 @@ static aiotp_server *start_server(aiotp_loop *loop, srv_ctx *ctx, const char *ho
     CHECK_INT(d.calls, 1);
     CHECK_ERR(d.status, 0);
     if (d.s != NULL) {
-        aiotp_server_retain(d.s);
+        th_keep_server(d.s);
     }
     return d.s;
 }
@@ -410,7 +410,6 @@ TEST(tcp_roundtrip)
     CHECK_INT(d.calls, 1);
     CHECK_SIZE(aiotp_server_active_connections(s), 0);
     CHECK_ERR(aiotp_server_close(s), 0);
-    aiotp_server_release(s);
 }
 
 /* One protocol instance per accepted connection; each peername is its client's address. */
@@ -493,7 +492,6 @@ TEST(connect_refused)
     }
     port = server_port(s);
     CHECK_ERR(aiotp_server_close(s), 0);
-    aiotp_server_release(s);
     th_run_once(loop);
 
     CHECK_ERR(connect_to(loop, "127.0.0.1", port, &cc, &d), 0);
@@ -1222,7 +1220,6 @@ TEST(server_close)
     th_run_passes(loop, 2);
     CHECK_INT(w1.calls, 1);
     CHECK_INT(w2.calls, 1);
-    aiotp_server_release(s);
 }
 
 /* start_serving = false: bound and listening, but nothing is accepted until
@@ -1261,7 +1258,6 @@ TEST(start_serving_false)
     }
     CHECK_ERR(aiotp_server_close(s), 0);
     CHECK_ERR(aiotp_server_start_serving(s), AIOTP_ECLOSED);
-    aiotp_server_release(s);
 }
 
 static void stop_loop(aiotp_loop *loop, void *arg)
@@ -1625,7 +1621,6 @@ TEST(serve_forever)
     if (sc.recs[0] != NULL) {
         th_run_until(loop, th_is_lost, sc.recs[0], 20);
     }
-    aiotp_server_release(s);
 }
 
 static const th_case cases[] = {

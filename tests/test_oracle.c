@@ -1808,6 +1808,43 @@ TEST(allocation_failures)
     CHECK_SIZE(bytes_now, 0);
 }
 
+/* DONE-1 is aiotp's: on a closing or closed transport pause_reading, resume_reading and
+   write_eof answer ECLOSED; CPython's None (0) conforms to the doc and cpython profiles;
+   ECLOSED on an open transport is a READ-2/READ-3/WRITE-EOF-3 violation. */
+TEST(done_rule_profiles)
+{
+#define CLOSING SMADE "t1 call close\nt1 ret close 0 size=0\n"
+    expect_ok(CLOSING "t1 call pause_reading\nt1 ret pause_reading ECLOSED size=0\n"
+                      "t1 call resume_reading\nt1 ret resume_reading ECLOSED size=0\n"
+                      "t1 call write_eof\nt1 ret write_eof ECLOSED size=0\n",
+              0);
+    EXPECT_VIOLATION(CLOSING "t1 call pause_reading\nt1 ret pause_reading 0 size=0\n", 0,
+                     "DONE-1", 11);
+    EXPECT_VIOLATION(CLOSING "t1 call resume_reading\nt1 ret resume_reading 0 size=0\n", 0,
+                     "DONE-1", 11);
+    EXPECT_VIOLATION(CLOSING "t1 call write_eof\nt1 ret write_eof 0 size=0\n", 0, "DONE-1",
+                     11);
+    EXPECT_VIOLATION(CLOSING "t1 call write_eof\nt1 ret write_eof EPIPE size=0\n", 0,
+                     "WRITE-EOF-3", 11);
+    EXPECT_VIOLATION(CLOSING "t1 call pause_reading\nt1 ret pause_reading EPIPE size=0\n", 0,
+                     "READ-2", 11);
+    /* open: ECLOSED is wrong, a repeated call answers 0 */
+    EXPECT_VIOLATION(SMADE "t1 call pause_reading\nt1 ret pause_reading ECLOSED size=0\n", 0,
+                     "READ-2", 9);
+    EXPECT_VIOLATION(SMADE "t1 call resume_reading\nt1 ret resume_reading ECLOSED size=0\n", 0,
+                     "READ-3", 9);
+    EXPECT_VIOLATION(SMADE "t1 call write_eof\nt1 ret write_eof 0 size=0\n"
+                           "t1 call write_eof\nt1 ret write_eof ECLOSED size=0\n",
+                     0, "WRITE-EOF-3", 11);
+    /* CPython's None */
+    g_profile = AIOTP_ORACLE_PROFILE_CPYTHON;
+    expect_ok(CLOSING "t1 call pause_reading\nt1 ret pause_reading 0 size=0\n"
+                      "t1 call write_eof\nt1 ret write_eof 0 size=0\n",
+              0);
+    g_profile = AIOTP_ORACLE_PROFILE_AIOTP;
+#undef CLOSING
+}
+
 TEST(gone_transports)
 {
     /* lines naming a transport reclaimed after its connection_lost (a pass later): the
@@ -1818,7 +1855,7 @@ TEST(gone_transports)
     expect_ok(GONE "t1 call close\nt1 ret close ECLOSED size=0\n"
                    "t1 call write n=3\nt1 ret write ECLOSED size=0 total=99 sum=01010101\n"
                    "t1 call sendto n=3 addr=- sum=01010101\nt1 ret sendto ENOTSUP size=0\n"
-                   "t1 call write_eof\nt1 ret write_eof 0 size=0\n"
+                   "t1 call write_eof\nt1 ret write_eof ECLOSED size=0\n"
                    "t1 call set_write_buffer_limits high=10 low=NONE\n"
                    "t1 ret set_write_buffer_limits 0 size=0 low=2 high=10\n"
                    "t1 query is_closing 1\nt1 query is_reading 0\n"
@@ -1828,8 +1865,9 @@ TEST(gone_transports)
               0);
     EXPECT_VIOLATION(GONE "t1 call write n=3\nt1 ret write 0 size=0 total=3 sum=01010101\n", 0,
                      "WRITE-WRITE-5", 15);
-    EXPECT_VIOLATION(GONE "t1 call write_eof\nt1 ret write_eof ECLOSED size=0\n", 0,
-                     "WRITE-EOF-3", 15);
+    EXPECT_VIOLATION(GONE "t1 call write_eof\nt1 ret write_eof EPIPE size=0\n", 0, "BAD-2",
+                     15);
+    EXPECT_VIOLATION(GONE "t1 call write_eof\nt1 ret write_eof 0 size=0\n", 0, "DONE-1", 15);
     EXPECT_VIOLATION(GONE "t1 call close\nt1 ret close 0 size=0\n", 0, "BASE-CLOSE-4", 15);
     EXPECT_VIOLATION(GONE "t1 call close\nt1 ret close EPIPE size=0\n", 0, "BAD-2", 15);
     EXPECT_VIOLATION(GONE "t1 call close\nt1 ret close ECLOSED size=3\n", 0, "BAD-2", 15);
@@ -2367,7 +2405,8 @@ static const th_case cases[] = {
     T(reclaims_closed_transports, "BAD-1"),
     T(live_limit, "BAD-1"),
     T(allocation_failures, "BAD-3"),
-    T(gone_transports, "BAD-2 WRITE-WRITE-5 WRITE-EOF-3 BASE-CLOSE-4"),
+    T(gone_transports, "BAD-2 WRITE-WRITE-5 WRITE-EOF-3 BASE-CLOSE-4 DONE-1"),
+    T(done_rule_profiles, "DONE-1 READ-2 READ-3 WRITE-EOF-3"),
     T(peer_after_reclaim, "PROTO-STREAM-1"),
     T(drain_then_lost, "BASE-CLOSE-2"),
     T(deep_check_finds_corruption, "BAD-1"),

@@ -156,18 +156,19 @@ TEST(pause_resume_idempotent)
     /* after close(): no-ops, no reading */
     send_all(sv[1], "late", 4);
     CHECK_ERR(aiotp_transport_close(t), 0);
-    CHECK_ERR(aiotp_transport_pause_reading(t), 0);
-    CHECK_ERR(aiotp_transport_resume_reading(t), 0);
+    /* DONE-1: a closing transport answers ECLOSED and changes nothing */
+    CHECK_ERR(aiotp_transport_pause_reading(t), AIOTP_ECLOSED);
+    CHECK_ERR(aiotp_transport_resume_reading(t), AIOTP_ECLOSED);
     CHECK_INT(aiotp_transport_is_reading(t), 0);
-    CHECK_ERR(aiotp_transport_resume_reading(t), 0);
+    CHECK_ERR(aiotp_transport_resume_reading(t), AIOTP_ECLOSED);
     CHECK_INT(aiotp_transport_is_reading(t), 0);
     th_run_once(loop);
     CHECK_INT(r->lost, 1);
     CHECK_INT(r->chunks, 1);
     CHECK_INT(th_f.recv_calls, recvs + 1);
     /* after connection_lost (the harness holds a reference) */
-    CHECK_ERR(aiotp_transport_pause_reading(t), 0);
-    CHECK_ERR(aiotp_transport_resume_reading(t), 0);
+    CHECK_ERR(aiotp_transport_pause_reading(t), AIOTP_ECLOSED);
+    CHECK_ERR(aiotp_transport_resume_reading(t), AIOTP_ECLOSED);
     CHECK_INT(aiotp_transport_is_reading(t), 0);
     th_run_passes(loop, 2);
     CHECK_INT(r->chunks, 1);
@@ -415,7 +416,7 @@ TEST(no_rearm_inside_eof)
 static const th_case cases[] = {
     T(one_recv_per_event_256k, "READ-1 READ-3"),
     T(one_recv_small, "READ-1"),
-    T(pause_resume_idempotent, "READ-2"),
+    T(pause_resume_idempotent, "READ-2 DONE-1"),
     T(paused_data_then_eof, "READ-3 READ-1"),
     T(paused_data_then_eof_buffered, "READ-3"),
     T(pause_in_connection_made, "READ-4"),

@@ -2,14 +2,15 @@
    (and the factory and the server's wait_closed completion) x every public call
    (transport, loop and server methods, including set_protocol to a table of each kind,
    add_/remove_reader/writer on the transport's own fd, server close in the factory,
-   wait_closed in its own completion, loop_stop), each case a whole scripted session. The
-   stream kinds: a server accepts one connection from the peer, flow control pauses and
-   resumes, data arrives, the peer's EOF, close, server close and wait_closed. The datagram
-   kind: a server (for the server calls), a UDP endpoint connected to the peer, flow
-   control pauses and resumes, a datagram arrives, a receive error and a send error
-   (error_received), close, server close and wait_closed. The action runs once, the first
-   time its callback fires; the session goes on as far as the action lets it. Every case:
-   the oracle accepts the trace (th_loop), connection_lost exactly once per
+   wait_closed in its own completion, loop_stop, close_all, close_clients,
+   call_soon_threadsafe, starting and cancelling operations), each case a whole scripted
+   session. The stream kinds: a server accepts one connection from the peer, flow control
+   pauses and resumes, data arrives, the peer's EOF, close, server close and wait_closed.
+   The datagram kind: a server (for the server calls), a UDP endpoint connected to the
+   peer, flow control pauses and resumes, a datagram arrives, a receive error and a send
+   error (error_received), close, server close and wait_closed. The action runs once, the
+   first time its callback fires; the session goes on as far as the action lets it. Every
+   case: the oracle accepts the trace (th_loop), connection_lost exactly once per
    connection_made, the wait_closed completion exactly once, every return code is one the
    headers document (and ENOTSUP / EPROTOKIND where the kind lacks the method or refuses
    the table), nothing leaks (memory, fds, sim fds).
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netdb.h>
 #include <time.h>
 
 #include "harness.h"
@@ -84,6 +86,10 @@ typedef struct rx {
     int user_fd_calls;
     bool fd_owned_at_fire; /* the transport's fd was still its own (before connection_lost
                               returned) when the action ran */
+    int closed_all;        /* close_all's done calls (CLOSE-2: exactly once) */
+    int op_done;           /* completions of the operations an action started and
+                              cancelled (OP-1: exactly once each) */
+    int op_started;
 } rx;
 
 static rx X;
@@ -345,6 +351,79 @@ static int a_serve_forever(void)
 {
     return aiotp_server_serve_forever(X.server); /* ERUNNING inside the loop */
 }
+static void all_closed(aiotp_loop *loop, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    X.closed_all++;
+}
+static int a_close_all(bool abort)
+{
+    int rc = aiotp_loop_close_all(X.loop, abort, all_closed, NULL);
+    if (rc == 0) {
+        X.server_closed = true;
+    }
+    return rc;
+}
+static int a_close_all_close(void)
+{
+    return a_close_all(false);
+}
+static int a_close_all_abort(void)
+{
+    return a_close_all(true);
+}
+static int a_close_clients(void)
+{
+    return aiotp_server_close_clients(X.server);
+}
+static int a_abort_clients(void)
+{
+    return aiotp_server_abort_clients(X.server);
+}
+static int a_call_soon_threadsafe(void)
+{
+    return aiotp_loop_call_soon_threadsafe(X.loop, soon_cb, NULL);
+}
+static void op_cb(void *arg, int status, aiotp_transport *t)
+{
+    (void)arg;
+    (void)t;
+    if (status != AIOTP_ECANCELED) {
+        th_fail(__FILE__, __LINE__, "a cancelled operation completed with %s",
+                aiotp_err_name(status));
+    }
+    X.op_done++;
+}
+static void gai_cb(void *arg, int status, const struct addrinfo *res)
+{
+    (void)res;
+    op_cb(arg, status, NULL);
+}
+/* a connect to the server and a lookup, each cancelled at once (OP-1) */
+static int a_start_and_cancel(void)
+{
+    aiotp_connect_options o;
+    aiotp_op op = 0;
+    aiotp_op gop = 0;
+    int rc;
+    aiotp_connect_options_init(&o);
+    o.op = &op;
+    rc = aiotp_loop_create_connection(X.loop, nop_factory, NULL, "127.0.0.1", X.port, &o,
+                                      op_cb, NULL);
+    if (rc == 0) {
+        X.op_started++;
+        rc = aiotp_loop_cancel_op(X.loop, op);
+    }
+    if (rc == 0) {
+        rc = aiotp_loop_getaddrinfo(X.loop, "127.0.0.1", "1", NULL, gai_cb, NULL, &gop);
+    }
+    if (rc == 0) {
+        X.op_started++;
+        rc = aiotp_loop_cancel_op(X.loop, gop);
+    }
+    return rc != 0 ? rc : aiotp_loop_cancel_op(X.loop, gop); /* twice: ENOENT */
+}
 
 /* protos: the kinds the call applies to; lacks: the kinds that do not have the method
    (it must return AIOTP_ENOTSUP, TRANSPORT-KIND-2); refuses: the kinds whose transport
@@ -395,6 +474,12 @@ static const struct action_row {
     {"start_serving", a_start_serving, P_ALL, 0, 0},
     {"server_queries", a_server_queries, P_ALL, 0, 0},
     {"serve_forever", a_serve_forever, P_ALL, 0, 0},
+    {"close_all", a_close_all_close, P_ALL, 0, 0},
+    {"close_all_abort", a_close_all_abort, P_ALL, 0, 0},
+    {"close_clients", a_close_clients, P_ALL, 0, 0},
+    {"abort_clients", a_abort_clients, P_ALL, 0, 0},
+    {"call_soon_threadsafe", a_call_soon_threadsafe, P_ALL, 0, 0},
+    {"start_and_cancel_ops", a_start_and_cancel, P_ALL, 0, 0},
 };
 #define N_ACTIONS (sizeof(actions) / sizeof(actions[0]))
 
@@ -842,6 +927,12 @@ static void run_case(unsigned proto, int cb, int action)
         return;
     }
     aiotp_server_retain(X.server);
+    {
+        struct sockaddr_in sa;
+        socklen_t salen = sizeof(sa);
+        CHECK_ERR(aiotp_server_get_sockname(X.server, 0, (struct sockaddr *)&sa, &salen), 0);
+        X.port = ntohs(sa.sin_port); /* the operations an action starts connect to it */
+    }
     kind_of(proto)->session();
     th_f.send_eagain = false; /* (an action may have stopped a session half-way) */
     th_f.send_errno = 0;
@@ -862,6 +953,11 @@ static void run_case(unsigned proto, int cb, int action)
     CHECK_INT(X.lost, X.made);
     CHECK(X.made <= 1);
     CHECK(X.waited >= 1);
+    CHECK_INT(X.op_done, X.op_started);
+    if (X.fired && (actions[X.action].run == a_close_all_close ||
+                    actions[X.action].run == a_close_all_abort)) {
+        CHECK_INT(X.closed_all, 1);
+    }
     if (is_fd_action(actions[X.action].run)) {
         if (X.fd_owned_at_fire && actions[X.action].run == a_wrap_own_fd_dgram &&
             proto != P_DATAGRAM) {
@@ -945,10 +1041,13 @@ TEST(datagram_protocol)
 }
 
 static const th_case cases[] = {
-    T(streaming_protocol, "PROTO-BASE-2 PROTO-STREAM-2 LOOP-8 METH-8 SRV-10 BASE-PROTO-1"),
-    T(buffered_protocol, "PROTO-BASE-2 PROTO-BUF-3 LOOP-8 METH-8 SRV-10 BASE-PROTO-1"),
+    T(streaming_protocol,
+      "PROTO-BASE-2 PROTO-STREAM-2 LOOP-8 METH-8 SRV-10 BASE-PROTO-1 CLOSE-1 CLOSE-2 OP-1"),
+    T(buffered_protocol,
+      "PROTO-BASE-2 PROTO-BUF-3 LOOP-8 METH-8 SRV-10 BASE-PROTO-1 CLOSE-1 CLOSE-2 OP-1"),
     T(datagram_protocol, "DGRAM-LOST-1 DGRAM-CB-1 DGRAM-SEND-3 DGRAM-RECV-2 DGRAM-EP-6 LOOP-8 "
-                         "METH-8 TRANSPORT-KIND-2 PROTO-KIND-2 BASE-PROTO-1"),
+                         "METH-8 TRANSPORT-KIND-2 PROTO-KIND-2 BASE-PROTO-1 CLOSE-1 CLOSE-2 "
+                         "OP-1"),
 };
 
 TH_MAIN_SIM(cases)

@@ -879,13 +879,13 @@ TEST(write_eof_noop)
     th_run_once(loop);
     CHECK_INT(peer_peek(sv2[1]), 1);
 
-    /* closing, then closed */
+    /* closing, then closed: nothing happens, the code says so (DONE-1) */
     th_f.shutdown_errno = EIO;
     CHECK_ERR(aiotp_transport_close(t), 0);
-    CHECK_ERR(aiotp_transport_write_eof(t), 0);
+    CHECK_ERR(aiotp_transport_write_eof(t), AIOTP_ECLOSED);
     th_run_passes(loop, 2);
     CHECK_INT(r->lost, 1);
-    CHECK_ERR(aiotp_transport_write_eof(t), 0);
+    CHECK_ERR(aiotp_transport_write_eof(t), AIOTP_ECLOSED);
 
     /* the first write_eof reports a failing shutdown() */
     CHECK_ERR(aiotp_transport_write_eof(t3), -EIO);
@@ -1120,7 +1120,7 @@ static const th_case cases[] = {
     T(writelines_one_flow_check, "WRITE-LINES-1 FLOW-4"),
     T(write_eof_empty_buffer, "WRITE-EOF-1 WRITE-CANEOF-1"),
     T(write_eof_pending, "WRITE-EOF-2"),
-    T(write_eof_noop, "WRITE-EOF-3"),
+    T(write_eof_noop, "WRITE-EOF-3 DONE-1"),
     T(abort_drops_pending, "WRITE-ABORT-1 WRITE-SIZE-1"),
     T(abort_no_resume, "WRITE-ABORT-2"),
     T(close_then_abort, "WRITE-ABORT-3"),

@@ -10,7 +10,8 @@
  * ownership and error codes as the other loop methods (aiotp/server.h): the method
  * returns 0 when the operation started, and the completion is called once, from the loop,
  * after the protocol's connection_made, with status 0 and the transport, or with a
- * negative status and NULL.
+ * negative status and NULL. A pending endpoint can be cancelled (opts->op,
+ * aiotp_loop_cancel_op()): the completion then gets #AIOTP_ECANCELED.
  */
 #ifndef AIOTP_DATAGRAM_H
 #define AIOTP_DATAGRAM_H
@@ -27,7 +28,8 @@ AIOTP_BEGIN_DECLS
 
 /** Options of create_datagram_endpoint (aiotp_datagram_options_init() sets the defaults). */
 typedef struct aiotp_datagram_options {
-    size_t size;          /**< sizeof(aiotp_datagram_options) */
+    size_t size;          /**< sizeof(aiotp_datagram_options), or
+                               #AIOTP_DATAGRAM_OPTIONS_SIZE_V1 */
     int family;           /**< AF_UNSPEC (0), AF_INET, AF_INET6 (AF_UNIX: the unix variant) */
     int proto;            /**< protocol number for socket() and name resolution; default 0 */
     int flags;            /**< getaddrinfo() ai_flags for name resolution; default 0 */
@@ -35,11 +37,17 @@ typedef struct aiotp_datagram_options {
     bool allow_broadcast; /**< SO_BROADCAST; with a remote address the socket is then not
                                connected, the address is only the default destination */
     int sock;             /**< an existing SOCK_DGRAM socket to wrap, or -1 */
+    /* ---- since 0.2 (options of size AIOTP_DATAGRAM_OPTIONS_SIZE_V1 end above) ---- */
+    aiotp_op *op;         /**< receives the operation's number for aiotp_loop_cancel_op()
+                               when the method returns 0; NULL: not wanted */
 } aiotp_datagram_options;
+
+/** Size of the first layout of #aiotp_datagram_options (up to `sock`), still accepted. */
+#define AIOTP_DATAGRAM_OPTIONS_SIZE_V1 (offsetof(aiotp_datagram_options, op))
 
 /**
  * Set the defaults: family AF_UNSPEC, proto 0, flags 0, reuse_port and allow_broadcast
- * false, sock -1.
+ * false, sock -1, op NULL.
  * @param opts the options (NULL: nothing happens).
  */
 void aiotp_datagram_options_init(aiotp_datagram_options *opts);

@@ -36,19 +36,21 @@
  * - aiotp_transport_write_eof() twice on an open transport: 0; after close():
  *   #AIOTP_ECLOSED;
  * - aiotp_transport_pause_reading() on a paused open transport: 0; on a closing one:
- *   #AIOTP_ECLOSED (the same for resume_reading);
+ *   #AIOTP_ECLOSED (the same for resume_reading, on every transport kind);
  * - aiotp_server_close() twice: #AIOTP_ECLOSED; aiotp_server_start_serving() on a serving
- *   server: 0.
+ *   server: 0, on a closed one #AIOTP_ECLOSED;
+ * - aiotp_loop_close_all() while an earlier one is under way: 0 (it closes what was
+ *   made since).
  *
  * A request that does something new is not "already done": write() after close() with
  * data still queued is accepted (it is sent before connection_lost, as CPython does),
- * and abort() after close() drops that data. Handles are not objects:
- * aiotp_loop_cancel() of a handle that already ran or was cancelled returns
- * #AIOTP_ENOENT.
- *
- * @note Not applied everywhere yet (issue 12): today write_eof(), pause_reading() and
- *       resume_reading() on a closing or closed transport return 0; transport.h
- *       documents what each method returns now.
+ * abort() after close() drops that data, set_protocol() and set_write_buffer_limits()
+ * on a closing transport take effect, and aiotp_server_close_clients() on a closed
+ * server closes its remaining connections. Handles are not objects:
+ * aiotp_loop_cancel() of a handle that already ran or was cancelled, and
+ * aiotp_loop_cancel_op() of an operation that completed or was cancelled, return
+ * #AIOTP_ENOENT. (CPython returns None in every one of these cases: the codes are the
+ * C API's; rule DONE-1.)
  */
 #ifndef AIOTP_ERROR_H
 #define AIOTP_ERROR_H
@@ -77,7 +79,8 @@ AIOTP_BEGIN_DECLS
     X(EAI_FAMILY, -4009, "address family not supported for this name")               \
     X(ETOOBIG, -4010, "data too large")                                               \
     X(ERUNNING, -4011, "the loop is already running")                                 \
-    X(EPROTOKIND, -4012, "protocol table kind does not fit this transport")
+    X(EPROTOKIND, -4012, "protocol table kind does not fit this transport")           \
+    X(EMULTIPLE, -4013, "every address was tried and they failed with different errors")
 
 /** The library's codes, and the errno values it returns most, by name. */
 enum aiotp_errno {
@@ -91,7 +94,8 @@ enum aiotp_errno {
     AIOTP_EBADF = -EBADF,       /**< invalid file descriptor */
     AIOTP_EBUSY = -EBUSY,       /**< fd is owned by a transport, server or pending wrap */
     AIOTP_ENOENT = -ENOENT,     /**< no such handle / registration */
-    AIOTP_ECANCELED = -ECANCELED /**< operation cancelled (loop freed) */
+    AIOTP_ECANCELED = -ECANCELED /**< operation cancelled (aiotp_loop_cancel_op(),
+                                      aiotp_loop_close_all()) */
 };
 
 /**

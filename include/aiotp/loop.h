@@ -14,11 +14,17 @@
  * BaseEventLoop._run_once.
  *
  * The loop is not thread-safe: every function must be called from the thread that runs
- * the loop. (A thread-safe aiotp_loop_call_soon_threadsafe() is planned: issue 12.)
+ * the loop, except aiotp_loop_call_soon_threadsafe(), which any thread may call (it
+ * wakes the loop through the loop's wake-up pipe).
  *
- * Nothing in the loop blocks except step 3, with one exception today: resolving a host
- * name that is not a numeric address (create_connection, create_server) calls
- * getaddrinfo() on the loop thread, and the loop waits for it (server.h).
+ * Nothing in the loop blocks except step 3. Host names (create_connection,
+ * create_server, create_datagram_endpoint, aiotp_loop_getaddrinfo()) are resolved with
+ * getaddrinfo() in a small pool of worker threads, the result delivered on the loop
+ * thread; numeric addresses ("127.0.0.1", "::1") are resolved on the loop thread at
+ * once (getaddrinfo with AI_NUMERICHOST, which never blocks). #aiotp_resolver replaces
+ * the resolver. A loop made with a syscall table of its own (e.g. the simulated
+ * kernel's) and no resolver resolves through that table on the loop thread, as before,
+ * which keeps it deterministic.
  */
 #ifndef AIOTP_LOOP_H
 #define AIOTP_LOOP_H
@@ -50,6 +56,13 @@ typedef int64_t aiotp_time;
 
 /** Identifies a scheduled callback; 0 is never a valid handle. */
 typedef uint64_t aiotp_handle;
+
+/**
+ * Identifies a pending asynchronous operation (a connect, a listen, a datagram endpoint,
+ * a name resolution) for aiotp_loop_cancel_op(); 0 is never a valid operation. An
+ * operation's number is never reused by its loop.
+ */
+typedef uint64_t aiotp_op;
 
 /**
  * A scheduled callback (call_soon, call_later, call_at).
@@ -98,35 +111,120 @@ typedef void (*aiotp_exception_fn)(aiotp_loop *loop, const aiotp_exception_conte
  */
 typedef void (*aiotp_trace_fn)(void *arg, const char *line);
 
-/** Options of aiotp_loop_create(); zero-fill, then set `size`. */
-typedef struct aiotp_loop_options {
-    size_t size;                       /**< sizeof(aiotp_loop_options) */
-    const aiotp_backend *backend;      /**< NULL: aiotp_backend_poll() */
-    const aiotp_syscalls *syscalls;    /**< NULL: aiotp_syscalls_posix() */
-    const aiotp_allocator *allocator;  /**< NULL: aiotp_allocator_default() */
-} aiotp_loop_options;
+/**
+ * A blocking getaddrinfo() for the resolver: the convention of the syscall table's entry
+ * (sys.h): returns 0 or an EAI_* code, *res is freed with the matching
+ * #aiotp_freeaddrinfo_fn.
+ * @param ctx the resolver's `ctx`.
+ * @param node the host (NULL: the wildcard or loopback address, as getaddrinfo()).
+ * @param service the port, as a decimal string.
+ * @param hints family, socket type, protocol and flags.
+ * @param res receives the list.
+ * @return 0 or an EAI_* code.
+ */
+typedef int (*aiotp_getaddrinfo_fn)(void *ctx, const char *node, const char *service,
+                                    const struct addrinfo *hints, struct addrinfo **res);
+/**
+ * Frees what an #aiotp_getaddrinfo_fn returned.
+ * @param ctx the resolver's `ctx`.
+ * @param res the list.
+ */
+typedef void (*aiotp_freeaddrinfo_fn)(void *ctx, struct addrinfo *res);
 
 /**
- * Create a loop.
+ * A name resolver (aiotp_loop_options.resolver). `getaddrinfo` is called for host names
+ * (numeric addresses are resolved on the loop thread first, through the syscall table
+ * with AI_NUMERICHOST): with `threads` > 0 in up to that many worker threads (POSIX
+ * threads made when the first name is resolved, every signal blocked in them, joined by
+ * aiotp_loop_free()), so it may block and must be thread-safe; with `threads` 0 on the
+ * loop thread, where a blocking entry blocks the loop. The results are delivered on the
+ * loop thread through the loop's wake-up. The table must outlive the loop.
+ */
+typedef struct aiotp_resolver {
+    size_t size;                        /**< sizeof(aiotp_resolver) */
+    void *ctx;                          /**< passed to both entries */
+    aiotp_getaddrinfo_fn getaddrinfo;   /**< resolves one name (required) */
+    aiotp_freeaddrinfo_fn freeaddrinfo; /**< frees its result (required) */
+    unsigned threads;                   /**< worker threads at most; 0: the loop thread */
+} aiotp_resolver;
+
+/**
+ * The default resolver: the C library's getaddrinfo() in up to 4 worker threads (the
+ * resolver of a loop made with the POSIX syscall table and no resolver of its own).
+ * @return a static table.
+ */
+const aiotp_resolver *aiotp_resolver_default(void);
+
+/** Options of aiotp_loop_create(); zero-fill, then set `size`. */
+typedef struct aiotp_loop_options {
+    size_t size;                       /**< sizeof(aiotp_loop_options), or
+                                            #AIOTP_LOOP_OPTIONS_SIZE_V1 */
+    const aiotp_backend *backend;      /**< NULL: aiotp_backend_poll() */
+    const aiotp_syscalls *syscalls;    /**< NULL: aiotp_syscalls_posix() */
+    const aiotp_allocator *allocator;  /**< NULL: aiotp_allocator_default(). With
+                                            aiotp_loop_call_soon_threadsafe() it is also
+                                            called from the calling thread: it must be
+                                            thread-safe then (malloc is) */
+    /* ---- since 0.2 (options of size AIOTP_LOOP_OPTIONS_SIZE_V1 end above) ---- */
+    const aiotp_resolver *resolver;    /**< NULL: aiotp_resolver_default() with the POSIX
+                                            syscall table; with another table, that
+                                            table's getaddrinfo on the loop thread */
+} aiotp_loop_options;
+
+/** Size of the first layout of #aiotp_loop_options (up to `allocator`), still accepted. */
+#define AIOTP_LOOP_OPTIONS_SIZE_V1 (offsetof(aiotp_loop_options, resolver))
+
+/**
+ * Create a loop. Its wake-up pipe (aiotp_loop_call_soon_threadsafe()) is made here: two
+ * file descriptors the loop owns until it is freed.
  * @param out receives the loop.
- * @param opts options, or NULL for the defaults (poll, POSIX, malloc).
- * @return 0, #AIOTP_EINVAL (out NULL; an options, backend or syscall table whose `size`
- *         is not this build's; an allocator, backend or syscall table with a NULL entry:
- *         LOOP-10), #AIOTP_ENOMEM, or the backend's error.
+ * @param opts options, or NULL for the defaults (poll, POSIX, malloc, the default
+ *        resolver).
+ * @return 0, #AIOTP_EINVAL (out NULL; an options, backend, syscall table or resolver
+ *         whose `size` is not this build's; an allocator, backend, syscall table or
+ *         resolver with a NULL entry: LOOP-10), #AIOTP_ENOMEM, the backend's error, or
+ *         the error of making the wake-up pipe (-EMFILE, ...).
  */
 int aiotp_loop_create(aiotp_loop **out, const aiotp_loop_options *opts);
 
 /**
- * Free the loop. Every transport and server still alive is closed without callbacks
- * (no connection_lost: per-connection data the protocol would free there is not
- * freed), pending callbacks are dropped, and every handle and pointer the loop gave
- * out becomes invalid, also a transport or server the user retained: release every
- * reference before (a graceful aiotp_loop_close_all() and a free that never frees a
- * retained object are planned: issue 12). Calling it while the loop runs, or from a
- * protocol callback inside a transport method (LOOP-11), is refused (nothing happens).
+ * Free the loop, without calling any callback: every transport and server still alive
+ * is closed (no connection_lost: per-connection data a protocol would free there is not
+ * freed: call aiotp_loop_close_all() first and run the loop until it completes), pending
+ * operations and callbacks are dropped (no completion), name resolutions still running
+ * in worker threads are waited for (getaddrinfo() cannot be interrupted), and every
+ * handle the loop gave out becomes invalid.
+ *
+ * **Retained objects: deferred.** A transport or server the user retained
+ * (aiotp_transport_retain(), aiotp_server_retain()) is not freed: its socket is closed,
+ * its buffers freed, and the object stays valid, behaving as a closed transport or
+ * server (every method defined, answering #AIOTP_ECLOSED or a neutral value;
+ * aiotp_transport_get_loop() returns NULL), until its last release, which frees it; the
+ * loop's own memory goes with the last such object (LIFE-1). Calling it while the loop
+ * runs is refused (nothing happens).
  * @param loop the loop (NULL: nothing happens).
  */
 void aiotp_loop_free(aiotp_loop *loop);
+
+/**
+ * Close everything, gracefully (asyncio 3.13's Server.close_clients() for a whole loop):
+ * every server is closed (aiotp_server_close()), every transport whose connection_lost
+ * has not run is closed (aiotp_transport_close(): its buffer is flushed first) or, with
+ * `abort`, aborted, and every pending operation is cancelled (its completion runs with
+ * #AIOTP_ECANCELED). Nothing is called back inside this call; every protocol then gets
+ * its connection_lost from the loop. `done`, if not NULL, runs once, from the loop, in
+ * the pass after the last of them (every transport lost, every completion delivered,
+ * every server closed without connections or waiting wait_closed): the place to call
+ * aiotp_loop_stop() and then aiotp_loop_free(). A second call while the first is under
+ * way closes what was made since and adds its own `done` (CLOSE-1..CLOSE-3).
+ * @param loop the loop.
+ * @param abort abort transports rather than close them (queued data is dropped).
+ * @param done called once everything is closed; may be NULL.
+ * @param arg its argument.
+ * @return 0, #AIOTP_EINVAL (loop NULL), #AIOTP_ENOMEM (no memory for `done`: nothing
+ *         was closed).
+ */
+int aiotp_loop_close_all(aiotp_loop *loop, bool abort, aiotp_callback_fn done, void *arg);
 
 /**
  * Run until aiotp_loop_stop().
@@ -221,6 +319,63 @@ int aiotp_loop_call_later(aiotp_loop *loop, aiotp_time delay, aiotp_callback_fn 
  */
 int aiotp_loop_call_at(aiotp_loop *loop, aiotp_time when, aiotp_callback_fn fn, void *arg,
                        aiotp_handle *out);
+
+/**
+ * Schedule fn(loop, arg) from any thread (asyncio's call_soon_threadsafe): the loop is
+ * woken through its wake-up pipe if it waits, and runs fn in the pass in which it sees
+ * the wake-up, never inside this call. Callbacks posted by one thread run in the order
+ * of the calls (WAKE-1). Unlike CPython no handle is returned: such a callback cannot be
+ * cancelled. Not during or after aiotp_loop_free(). The loop's allocator is called
+ * from the calling thread (aiotp_loop_options.allocator).
+ * @param loop the loop.
+ * @param fn the callback.
+ * @param arg its argument.
+ * @return 0, #AIOTP_EINVAL (loop or fn NULL) or #AIOTP_ENOMEM (then fn never runs).
+ */
+int aiotp_loop_call_soon_threadsafe(aiotp_loop *loop, aiotp_callback_fn fn, void *arg);
+
+/**
+ * Cancel a pending asynchronous operation (OP-1): its completion then runs once, from
+ * the loop in the next pass (never inside this call), with #AIOTP_ECANCELED and no
+ * result. Whatever the operation had made is released: a name resolution running in a
+ * worker thread is abandoned (its result freed when it comes back), a socket being
+ * connected is closed (also one whose connection was just established: its protocol
+ * factory is never called, no connection_made), a pending listen or endpoint makes no
+ * socket. An operation is pending from the call that returned it until its transport or
+ * server exists or it failed: from then on the completion is due with that result, and
+ * cancelling returns #AIOTP_ENOENT (the completion still comes, once).
+ * @param loop the loop.
+ * @param op what the method stored in its options' `op` (or aiotp_loop_getaddrinfo()).
+ * @return 0 (cancelled), #AIOTP_ENOENT (completed or completing, already cancelled,
+ *         never existed; 0), #AIOTP_EINVAL (loop NULL).
+ */
+int aiotp_loop_cancel_op(aiotp_loop *loop, aiotp_op op);
+
+/**
+ * Completion of aiotp_loop_getaddrinfo(), called once from the loop.
+ * @param arg the argument given with the callback.
+ * @param status 0, or the error (#AIOTP_ENONAME, #AIOTP_EAI_AGAIN, #AIOTP_ECANCELED, ...).
+ * @param res the addresses (status 0), valid only during the call; NULL otherwise.
+ */
+typedef void (*aiotp_getaddrinfo_cb)(void *arg, int status, const struct addrinfo *res);
+
+/**
+ * Resolve a host and service without blocking the loop (asyncio's loop.getaddrinfo()):
+ * a numeric host on the loop thread, a name through the loop's resolver (worker
+ * threads). The completion runs once, from the loop, never inside this call (RESOLVE-1).
+ * @param loop the loop.
+ * @param host the host (NULL: the wildcard or loopback address, as getaddrinfo()).
+ * @param service the port as a decimal string, or a service name (NULL: none).
+ * @param hints family, socket type, protocol and flags (NULL: none, AF_UNSPEC).
+ * @param cb the completion (required).
+ * @param arg its argument.
+ * @param op receives the operation's number for aiotp_loop_cancel_op(); may be NULL.
+ * @return 0 (started), #AIOTP_EINVAL (loop or cb NULL; host and service both NULL),
+ *         #AIOTP_ENOMEM.
+ */
+int aiotp_loop_getaddrinfo(aiotp_loop *loop, const char *host, const char *service,
+                           const struct addrinfo *hints, aiotp_getaddrinfo_cb cb, void *arg,
+                           aiotp_op *op);
 
 /**
  * Cancel a scheduled callback; it will not run.

@@ -8,8 +8,12 @@
  * started; the callback is then called exactly once, from the loop, with status 0 and
  * the result, or a negative status (-ECONNREFUSED, -ENETUNREACH, #AIOTP_ENONAME, ...)
  * and NULL. If the method returns a negative code (invalid arguments, no memory) the
- * operation did not start and the callback is never called. (Cancelling a pending
- * operation, and a connect timeout, are planned: issue 12.)
+ * operation did not start and the callback is never called.
+ *
+ * Cancelling: each method stores the number of its pending operation in the `op` field
+ * of its options (when not NULL); aiotp_loop_cancel_op() cancels it, and the completion
+ * then runs once with #AIOTP_ECANCELED (loop.h). create_connection also takes a timeout
+ * (aiotp_connect_options.timeout): the completion then runs with -ETIMEDOUT.
  *
  * Socket ownership: a socket passed in (opts->sock, connect_accepted_socket) stays the
  * caller's when the method returns an error; once the method has returned 0 it belongs
@@ -18,14 +22,12 @@
  * For connections, the completion runs after the protocol's connection_made, in the
  * same iteration (CPython: create_connection returns after connection_made).
  *
- * **Name resolution blocks the loop today.** A host that is not a numeric address
- * ("localhost", "example.org") is resolved with getaddrinfo() (through the syscall
- * table) in a loop callback, synchronously: every other callback, timer and transport
- * of the loop waits until it returns, which for an unreachable DNS server can be
- * seconds (spec/deviations.md, DEV-6). Numeric addresses ("127.0.0.1", "::1") never
- * block. To avoid the wait, resolve in another thread and pass the numeric address, or
- * use a syscall table whose getaddrinfo entry does not block. (A resolver thread pool is
- * planned: issue 12.)
+ * **Name resolution never blocks the loop.** A host that is not a numeric address
+ * ("localhost", "example.org") is resolved by the loop's resolver in a worker thread;
+ * the loop keeps running meanwhile and the operation goes on when the result arrives
+ * (RESOLVE-2). Numeric addresses ("127.0.0.1", "::1") are resolved on the loop thread at
+ * once. (A loop made with a syscall table of its own and no resolver resolves through
+ * that table on the loop thread, as loop.h says.)
  */
 #ifndef AIOTP_SERVER_H
 #define AIOTP_SERVER_H
@@ -59,22 +61,34 @@ typedef void (*aiotp_server_cb)(void *arg, int status, aiotp_server *server);
 
 /** Options of the connection methods; aiotp_connect_options_init() fills the defaults. */
 typedef struct aiotp_connect_options {
-    size_t size;  /**< sizeof(aiotp_connect_options) */
-    int family;   /**< AF_UNSPEC (0), AF_INET or AF_INET6 */
-    int sock;     /**< an existing connected stream socket to wrap, or -1 */
+    size_t size;        /**< sizeof(aiotp_connect_options), or
+                             #AIOTP_CONNECT_OPTIONS_SIZE_V1 */
+    int family;         /**< AF_UNSPEC (0), AF_INET or AF_INET6 */
+    int sock;           /**< an existing connected stream socket to wrap, or -1 */
+    /* ---- since 0.2 (options of size AIOTP_CONNECT_OPTIONS_SIZE_V1 end above) ---- */
+    aiotp_time timeout; /**< > 0: the whole operation (resolving, every attempt) must end
+                             within this many ns, else the completion gets -ETIMEDOUT
+                             (OP-3); 0: no limit (the kernel's own connect timeout) */
+    aiotp_op *op;       /**< receives the operation's number for aiotp_loop_cancel_op()
+                             when the method returns 0; NULL: not wanted */
 } aiotp_connect_options;
 
+/** Size of the first layout of #aiotp_connect_options (up to `sock`), still accepted. */
+#define AIOTP_CONNECT_OPTIONS_SIZE_V1 (offsetof(aiotp_connect_options, timeout))
+
 /**
- * Fill the defaults: size, family AF_UNSPEC, sock -1.
+ * Fill the defaults: size, family AF_UNSPEC, sock -1, timeout 0, op NULL.
  * @param opts the options (NULL: nothing happens).
  */
 void aiotp_connect_options_init(aiotp_connect_options *opts);
 
 /**
- * Open a TCP connection to host:port (resolved with getaddrinfo, which blocks the loop
- * for a name that is not numeric: see above; each address is tried in turn), or, with
- * opts->sock >= 0 and host NULL, wrap an existing connected socket. factory is called
- * once, when the connection is established; then connection_made, then cb.
+ * Open a TCP connection to host:port (resolved without blocking the loop: see above), or,
+ * with opts->sock >= 0 and host NULL, wrap an existing connected socket. Each resolved
+ * address is tried in turn, in the resolver's order, until one connects (METH-4); when
+ * every one fails the completion gets their error if they all failed with the same one,
+ * else #AIOTP_EMULTIPLE (CPython: OSError('Multiple exceptions: ...'); METH-5). factory
+ * is called once, when the connection is established; then connection_made, then cb.
  * @param loop the loop.
  * @param factory makes the protocol.
  * @param factory_arg its argument.
@@ -86,8 +100,10 @@ void aiotp_connect_options_init(aiotp_connect_options *opts);
  * @return 0 (started), #AIOTP_EINVAL (NULL loop, factory or cb; port out of range;
  *         host and sock together, or neither; bad opts size), #AIOTP_ENOMEM, or the
  *         error of checking opts->sock (-EBADF, -ENOTSOCK, #AIOTP_EINVAL when not a
- *         stream socket). Later failures arrive through cb: -ECONNREFUSED,
- *         -ENETUNREACH, #AIOTP_ENONAME, #AIOTP_EAI_AGAIN, a failing factory's status...
+ *         stream socket), #AIOTP_EINVAL also for a negative timeout. Later failures
+ *         arrive through cb: -ECONNREFUSED, -ENETUNREACH, #AIOTP_ENONAME,
+ *         #AIOTP_EAI_AGAIN, #AIOTP_EMULTIPLE, -ETIMEDOUT, #AIOTP_ECANCELED, a failing
+ *         factory's status...
  */
 int aiotp_loop_create_connection(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
                                  void *factory_arg, const char *host, int port,
@@ -132,18 +148,25 @@ int aiotp_loop_connect_accepted_socket(aiotp_loop *loop, aiotp_protocol_factory_
 
 /** Options of the server methods; aiotp_server_options_init() fills the defaults. */
 typedef struct aiotp_server_options {
-    size_t size;        /**< sizeof(aiotp_server_options) */
+    size_t size;        /**< sizeof(aiotp_server_options), or
+                             #AIOTP_SERVER_OPTIONS_SIZE_V1 */
     int family;         /**< AF_UNSPEC, AF_INET, AF_INET6 */
     int backlog;        /**< listen() backlog and accepts per wakeup; default 100 */
     bool reuse_address; /**< SO_REUSEADDR; default true (POSIX) */
     bool reuse_port;    /**< SO_REUSEPORT; default false */
     bool start_serving; /**< start accepting at once; default true */
     int sock;           /**< an existing listening socket to use, or -1 */
+    /* ---- since 0.2 (options of size AIOTP_SERVER_OPTIONS_SIZE_V1 end above) ---- */
+    aiotp_op *op;       /**< receives the operation's number for aiotp_loop_cancel_op()
+                             when the method returns 0; NULL: not wanted */
 } aiotp_server_options;
+
+/** Size of the first layout of #aiotp_server_options (up to `sock`), still accepted. */
+#define AIOTP_SERVER_OPTIONS_SIZE_V1 (offsetof(aiotp_server_options, op))
 
 /**
  * Fill the defaults: size, family AF_UNSPEC, backlog 100, reuse_address true,
- * reuse_port false, start_serving true, sock -1.
+ * reuse_port false, start_serving true, sock -1, op NULL.
  * @param opts the options (NULL: nothing happens).
  */
 void aiotp_server_options_init(aiotp_server_options *opts);
@@ -157,8 +180,8 @@ void aiotp_server_options_init(aiotp_server_options *opts);
  * @param loop the loop.
  * @param factory makes each connection's protocol.
  * @param factory_arg its argument.
- * @param host the host name or numeric address; NULL for all interfaces (a name that
- *        is not numeric blocks the loop while it resolves: see above).
+ * @param host the host name or numeric address; NULL for all interfaces (a name is
+ *        resolved without blocking the loop: see above).
  * @param port 0..65535.
  * @param opts options, or NULL for the defaults.
  * @param cb the completion: the server once listening, or the error (-EADDRINUSE...).
@@ -200,12 +223,28 @@ int aiotp_loop_create_unix_server(aiotp_loop *loop, aiotp_protocol_factory_fn fa
  */
 /**
  * Stop listening and close the listening sockets; existing connections are not
- * touched (close each transport to end them; a graceful close_all is planned:
- * issue 12).
+ * touched (aiotp_server_close_clients() ends them, aiotp_loop_close_all() ends
+ * everything).
  * @param s the server.
  * @return 0, #AIOTP_ECLOSED if already closed, #AIOTP_EINVAL (NULL).
  */
 int aiotp_server_close(aiotp_server *s);
+/**
+ * Close every connection this server accepted whose connection_lost has not run
+ * (asyncio 3.13's Server.close_clients()): aiotp_transport_close() on each (buffers
+ * are flushed first); each protocol then gets its connection_lost from the loop. The
+ * server itself keeps listening unless it was closed (CLOSE-4).
+ * @param s the server.
+ * @return the number of transports closed by this call, #AIOTP_EINVAL (NULL).
+ */
+int aiotp_server_close_clients(aiotp_server *s);
+/**
+ * The same with aiotp_transport_abort() (asyncio 3.13's Server.abort_clients()): queued
+ * data is dropped.
+ * @param s the server.
+ * @return the number of transports aborted by this call, #AIOTP_EINVAL (NULL).
+ */
+int aiotp_server_abort_clients(aiotp_server *s);
 /**
  * Whether the server is accepting.
  * @param s the server.
@@ -226,7 +265,8 @@ int aiotp_server_start_serving(aiotp_server *s);
  * @param s the server.
  * @param cb the callback (required).
  * @param arg its argument.
- * @return 0, #AIOTP_EINVAL (NULL) or #AIOTP_ENOMEM (then cb is never called).
+ * @return 0, #AIOTP_EINVAL (NULL), #AIOTP_ENOMEM (then cb is never called) or
+ *         #AIOTP_ECLOSED (a retained server whose loop was freed: nothing can complete).
  */
 int aiotp_server_wait_closed(aiotp_server *s, aiotp_server_cb cb, void *arg);
 /**
@@ -263,12 +303,13 @@ size_t aiotp_server_active_connections(const aiotp_server *s);
 /**
  * The loop that owns the server.
  * @param s the server.
- * @return the loop, NULL for NULL.
+ * @return the loop; NULL for NULL and once the loop was freed (a retained server).
  */
 aiotp_loop *aiotp_server_get_loop(const aiotp_server *s);
 /**
  * Keep the server object valid for queries after it is closed and its last connection
- * is gone; one aiotp_server_release() per retain, before aiotp_loop_free().
+ * is gone, also after aiotp_loop_free() (which then closes it and leaves the memory to
+ * the last release: LIFE-1); one aiotp_server_release() per retain.
  * @param s the server (NULL: nothing happens).
  */
 void aiotp_server_retain(aiotp_server *s);

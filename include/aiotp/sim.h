@@ -23,6 +23,9 @@
  *     SOCK_DGRAM (bound paths and unnamed; aiotp_sim_socketpair_dgram), sendto/recvfrom
  *     with message boundaries, connect filtering, ICMP errors, receive queues, and
  *     knobs for loss, duplication, reordering, stalls and errors;
+ *   - pipe: a connected AF_UNIX stream pair whose read end cannot send and whose write
+ *     end cannot receive (the loop's wake-up uses one); a sim is single-threaded, so
+ *     aiotp_loop_call_soon_threadsafe() on a loop over a sim is for the loop's own thread;
  *   - readiness computed from the queues (see "Readiness" below);
  *   - virtual time: clock_ns returns the simulated clock, which only moves when the
  *     backend's wait() finds nothing ready and has a finite timeout (it then jumps by the
@@ -415,6 +418,17 @@ void aiotp_sim_wait_eintr(aiotp_sim *sim, unsigned k);
  * @return 0, or #AIOTP_EINVAL (first 0, first > last, last > 65535).
  */
 int aiotp_sim_set_port_range(aiotp_sim *sim, unsigned first, unsigned last);
+/**
+ * A firewall that drops SYNs: every later TCP connect (AF_INET, AF_INET6) to `port`, on
+ * any address, is never answered: a non-blocking connect returns -EINPROGRESS and the
+ * socket never becomes readable or writable (a blocking one fails with -ETIMEDOUT); a
+ * second connect on it returns -EALREADY; close works as usual (SIM-NET-1). For tests of
+ * connect timeouts and cancelling a pending connect.
+ * @param sim the sim.
+ * @param port the port; 0 turns the knob off (sockets already waiting keep waiting).
+ * @return 0, or #AIOTP_EINVAL (sim NULL, port above 65535).
+ */
+int aiotp_sim_blackhole(aiotp_sim *sim, unsigned port);
 
 /* ---- datagram knobs (fd a datagram socket: -EBADF if fd is not open, -EOPNOTSUPP if it
    is not a datagram socket). "Sent to fd": a datagram that a send routed to fd (it

@@ -85,7 +85,11 @@ typedef struct aiotp_syscalls {
     int (*poll)(void *ctx, struct pollfd *fds, nfds_t nfds, int timeout_ms);
     /** the exception to the -errno rule: returns getaddrinfo's own result, 0 or an EAI_*
        code (whose sign is the C library's: negative on glibc); *res is freed with
-       freeaddrinfo. Called on the loop thread: a blocking entry blocks the loop. */
+       freeaddrinfo. Called on the loop thread only: with AI_NUMERICHOST for every
+       lookup of a loop that resolves names in worker threads (which never blocks), and
+       for every lookup of a loop whose table is not aiotp_syscalls_posix() and that has
+       no resolver of its own (aiotp_loop_options.resolver), where a blocking entry
+       blocks the loop */
     int (*getaddrinfo)(void *ctx, const char *node, const char *service,
                        const struct addrinfo *hints, struct addrinfo **res);
     /** frees what getaddrinfo returned */
@@ -102,6 +106,11 @@ typedef struct aiotp_syscalls {
         becomes the address's length, 0 when the sender has none) when addr is not NULL */
     ssize_t (*recvfrom)(void *ctx, int fd, void *buf, size_t len, int flags,
                         struct sockaddr *addr, socklen_t *alen);
+    /** pipe(2): fds[0] the read end, fds[1] the write end, both close-on-exec (pipe2 with
+        O_CLOEXEC where the system has it, FD_CLOEXEC at once otherwise), blocking. The
+        loop's wake-up (aiotp_loop_call_soon_threadsafe(), the resolver's workers) is one:
+        its write entry is then called from other threads too */
+    int (*pipe)(void *ctx, int fds[2]);
 } aiotp_syscalls;
 
 /**

@@ -15,8 +15,8 @@
  * loop frees it at the end of that iteration, unless the user holds a reference taken
  * with aiotp_transport_retain(). While such a reference is held every method stays
  * callable and behaves as documented for a closed transport (spec/stream-transport.md);
- * the memory goes with the last aiotp_transport_release(). aiotp_loop_free() frees
- * every transport, retained or not.
+ * the memory goes with the last aiotp_transport_release(), also after aiotp_loop_free(),
+ * which closes a retained transport (no callback) and leaves it to that release (LIFE-1).
  *
  * **What runs inside a method.** A transport method calls back into the protocol in
  * exactly one case: pause_writing() may run synchronously inside aiotp_transport_write(),
@@ -115,11 +115,14 @@ int aiotp_transport_close(aiotp_transport *t);
 bool aiotp_transport_is_closing(const aiotp_transport *t);
 /**
  * Switch protocol; the new one gets no connection_made and receives from the next read
- * event (streaming and buffered tables may be exchanged).
+ * event (streaming and buffered tables may be exchanged). A table the transport cannot
+ * use is refused and named to the exception handler ("set_protocol(): unusable protocol
+ * table: ...", outside debug mode too: PROTO-KIND-1).
  * @param t the transport.
  * @param proto the new table (aiotp_protocol_validate() must accept it).
  * @param data the new per-connection data.
- * @return 0, #AIOTP_EINVAL (bad table) or #AIOTP_ECLOSED (after connection_lost).
+ * @return 0, #AIOTP_EINVAL (malformed table), #AIOTP_EPROTOKIND (a table of another kind)
+ *         or #AIOTP_ECLOSED (after connection_lost).
  */
 int aiotp_transport_set_protocol(aiotp_transport *t, const aiotp_protocol *proto,
                                  void *data);
@@ -134,7 +137,7 @@ const aiotp_protocol *aiotp_transport_get_protocol(const aiotp_transport *t, voi
 /**
  * The loop that owns the transport.
  * @param t the transport.
- * @return the loop, NULL for NULL.
+ * @return the loop; NULL for NULL and once the loop was freed (a retained transport).
  */
 aiotp_loop *aiotp_transport_get_loop(const aiotp_transport *t);
 
@@ -147,17 +150,19 @@ aiotp_loop *aiotp_transport_get_loop(const aiotp_transport *t);
  */
 bool aiotp_transport_is_reading(const aiotp_transport *t);
 /**
- * Stop delivering received data until aiotp_transport_resume_reading(). Idempotent;
- * also when closing or closed.
+ * Stop delivering received data until aiotp_transport_resume_reading(). Idempotent: on
+ * an open transport a second call returns 0; on a closing or closed one it changes
+ * nothing and returns #AIOTP_ECLOSED (error.h, "already done": DONE-1).
  * @param t the transport.
- * @return 0, #AIOTP_EINVAL (NULL).
+ * @return 0, #AIOTP_ECLOSED (closing or closed), #AIOTP_EINVAL (NULL), #AIOTP_ENOTSUP.
  */
 int aiotp_transport_pause_reading(aiotp_transport *t);
 /**
- * Deliver data again, first what arrived while paused (then the EOF). Idempotent; also
- * when closing or closed; after EOF it does not re-arm reading.
+ * Deliver data again, first what arrived while paused (then the EOF). Idempotent as
+ * pause_reading() (closing or closed: #AIOTP_ECLOSED, nothing changes); after EOF it
+ * does not re-arm reading.
  * @param t the transport.
- * @return 0, #AIOTP_EINVAL (NULL).
+ * @return 0, #AIOTP_ECLOSED (closing or closed), #AIOTP_EINVAL (NULL), #AIOTP_ENOTSUP.
  */
 int aiotp_transport_resume_reading(aiotp_transport *t);
 
@@ -256,9 +261,10 @@ int aiotp_transport_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t
  * Close the write side after the buffer is flushed (the peer reads EOF); reading
  * continues and is_closing() stays false.
  * @param t the transport.
- * @return 0 (also when already done or closing: no effect; also when shutdown() says
- *         ENOTCONN), #AIOTP_EINVAL (NULL), or the shutdown() error, which also fails the
- *         transport: connection_lost(that error) follows (WRITE-EOF-4).
+ * @return 0 (also when already done: no effect; also when shutdown() says ENOTCONN),
+ *         #AIOTP_ECLOSED (closing or closed: no effect, DONE-1), #AIOTP_EINVAL (NULL),
+ *         or the shutdown() error, which also fails the transport: connection_lost(that
+ *         error) follows (WRITE-EOF-4).
  */
 int aiotp_transport_write_eof(aiotp_transport *t);
 
@@ -289,8 +295,8 @@ int aiotp_transport_sendto(aiotp_transport *t, const void *data, size_t len,
 /* ---- lifetime ------------------------------------------------------------------------ */
 
 /**
- * Keep the transport object alive after connection_lost (see "Lifetime" above). Each
- * retain needs one aiotp_transport_release(), before aiotp_loop_free().
+ * Keep the transport object alive after connection_lost (see "Lifetime" above), also
+ * after aiotp_loop_free(). Each retain needs one aiotp_transport_release().
  * @param t the transport (NULL: nothing happens).
  */
 void aiotp_transport_retain(aiotp_transport *t);

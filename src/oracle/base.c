@@ -54,10 +54,11 @@ const orc_rule aiotp__orc_base_rules[RB_COUNT] = {
                           "set_protocol with a table of another kind is refused "
                           "(EPROTOKIND) and keeps the current protocol"),
     [RB_READ_2] = R("READ-2", DOC,
-                    "pause_reading() stops data delivery until resume_reading(); it returns "
-                    "0; is_reading() reflects it"),
+                    "pause_reading() stops data delivery until resume_reading(); on an open "
+                    "transport it returns 0; is_reading() reflects it"),
     [RB_READ_3] = R("READ-3", DOC,
-                    "resume_reading() returns 0 and delivers what arrived while paused"),
+                    "resume_reading() on an open transport returns 0 and delivers what "
+                    "arrived while paused"),
     [RB_WRITE_ABORT_1] = R("WRITE-ABORT-1", DOC,
                            "abort() drops buffered data (size 0) and connection_lost(0) "
                            "follows"),
@@ -100,6 +101,9 @@ const orc_rule aiotp__orc_base_rules[RB_COUNT] = {
     [RB_BAD_2] = R("BAD-2", AIOTP,
                    "calls after connection_lost are no-ops returning 0, ECLOSED, ESTATE or "
                    "EINVAL, with an empty buffer"),
+    [RB_DONE_1] = R("DONE-1", AIOTP,
+                    "on a closing or closed transport pause_reading(), resume_reading() "
+                    "and write_eof() change nothing and return ECLOSED"),
 };
 #undef R
 
@@ -544,6 +548,27 @@ static int limits_ret(orc *o, orc_t *ts, const orc_frame *f, const orc_line *pl)
     return rc;
 }
 
+/* READ-2, READ-3 on an open transport; DONE-1 on a closing or closed one (where CPython
+   returns None: a 0 breaks only the aiotp profile). */
+static int reading_ret(orc *o, orc_t *ts, bool pause, const orc_line *pl)
+{
+    bool closing = aiotp__orc_closing(ts) || ts->lost;
+    const char *name = pause ? "pause_reading" : "resume_reading";
+    if (OK(pl)) {
+        ts->rpaused = pause;
+        if (closing && WANT(BASE_RULE(DONE_1))) {
+            return aiotp__orc_violate(o, ts, BASE_RULE(DONE_1), "t%lu %s returned 0 while %s",
+                                      ts->id, name, ts->lost ? "closed" : "closing");
+        }
+        return 0;
+    }
+    if (aiotp__orc_is_status(pl->status, "ECLOSED") && (closing || ts->cl == CL_MAYBE)) {
+        return 0;
+    }
+    return aiotp__orc_violate(o, ts, pause ? BASE_RULE(READ_2) : BASE_RULE(READ_3),
+                              "t%lu %s returned %s", ts->id, name, pl->status);
+}
+
 int aiotp__orc_base_call_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
 {
     bool ok = OK(pl);
@@ -553,19 +578,8 @@ int aiotp__orc_base_call_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl
     case N_ABORT:
         return abort_ret(o, ts, pl);
     case N_PAUSE_READING:
-        if (!ok) {
-            return aiotp__orc_violate(o, ts, BASE_RULE(READ_2), "t%lu pause_reading returned %s",
-                                      ts->id, pl->status);
-        }
-        ts->rpaused = true;
-        return 0;
     case N_RESUME_READING:
-        if (!ok) {
-            return aiotp__orc_violate(o, ts, BASE_RULE(READ_3),
-                                      "t%lu resume_reading returned %s", ts->id, pl->status);
-        }
-        ts->rpaused = false;
-        return 0;
+        return reading_ret(o, ts, f->name == N_PAUSE_READING, pl);
     case N_SET_LIMITS:
         return limits_ret(o, ts, f, pl);
     default: /* N_SET_PROTOCOL */
@@ -789,7 +803,13 @@ static int gone_call_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
         }
         return 0;
     case N_WRITE_EOF:
-        if (!OK(pl) && !aiotp__orc_is_status(pl->status, "ENOTSUP")) {
+        if (OK(pl) && WANT(BASE_RULE(DONE_1))) {
+            return aiotp__orc_violate(o, ts, BASE_RULE(DONE_1),
+                                      "t%lu write_eof() after connection_lost returned 0",
+                                      ts->id);
+        }
+        if (!OK(pl) && !aiotp__orc_is_status(pl->status, "ENOTSUP") &&
+            !aiotp__orc_is_status(pl->status, "ECLOSED")) {
             return aiotp__orc_violate(o, ts, aiotp__orc_rule_write_eof_closed,
                                       "t%lu write_eof() after connection_lost returned %s",
                                       ts->id, pl->status);

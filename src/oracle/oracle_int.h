@@ -90,6 +90,7 @@ enum orc_base_rule {
     RB_FLOW_8,
     RB_FLOW_10,
     RB_BAD_2,
+    RB_DONE_1,
     RB_COUNT
 };
 extern const orc_rule aiotp__orc_base_rules[RB_COUNT];

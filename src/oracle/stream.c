@@ -77,8 +77,8 @@ static const orc_rule RULES[R_COUNT] = {
                           "a send error closes the transport: write() returns it and "
                           "connection_lost(error) follows"),
     [R_WRITE_EOF_3] = R("WRITE-EOF-3", CPYTHON,
-                        "write_eof() when already done, closing or closed does nothing and "
-                        "returns 0"),
+                        "write_eof() when already done does nothing and returns 0; when "
+                        "closing or closed it does nothing (DONE-1: ECLOSED)"),
     [R_WRITE_CANEOF_1] = R("WRITE-CANEOF-1", CPYTHON, "can_write_eof() is true for stream "
                                                       "sockets"),
 };
@@ -564,10 +564,19 @@ static int stream_call_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
     case N_WRITELINES:
         return write_ret(o, ts, f, pl);
     case N_WRITE_EOF:
-        if ((aiotp__orc_closing(ts) || ts->lost || s->eof_written) && !ok) {
+        if (aiotp__orc_closing(ts) || ts->lost) {
+            if (ok && WANT(BASE_RULE(DONE_1))) {
+                rc = aiotp__orc_violate(o, ts, BASE_RULE(DONE_1),
+                                        "t%lu write_eof() when closing returned 0", ts->id);
+            } else if (!ok && !aiotp__orc_is_status(pl->status, "ECLOSED")) {
+                rc = aiotp__orc_violate(o, ts, RULE(WRITE_EOF_3),
+                                        "t%lu write_eof() when closing returned %s", ts->id,
+                                        pl->status);
+            }
+        } else if (s->eof_written && !ok) {
             rc = aiotp__orc_violate(o, ts, RULE(WRITE_EOF_3),
-                                    "t%lu write_eof() when %s returned %s", ts->id,
-                                    s->eof_written ? "already done" : "closing", pl->status);
+                                    "t%lu write_eof() when already done returned %s", ts->id,
+                                    pl->status);
         }
         if (!aiotp__orc_closing(ts) && !ts->lost) {
             s->eof_written = true;

@@ -32,8 +32,9 @@ unsigned aiotp__sim_ready_of(const aiotp_sim *sim, const sim_ep *e)
         return e->nbacklog > 0 ? AIOTP_EV_READ : 0u;
     }
     if (e->kind == EP_SOCK) {
-        /* unconnected: a hangup (and maybe an error), for readers and writers */
-        return AIOTP_EV_READ | AIOTP_EV_WRITE;
+        /* unconnected: a hangup (and maybe an error), for readers and writers; a connect
+           nobody answers: nothing, ever (SIM-NET-1) */
+        return e->blackholed ? 0u : AIOTP_EV_READ | AIOTP_EV_WRITE;
     }
     tx = &p->q[s];
     if (p->err[s] != 0) {
@@ -82,7 +83,8 @@ int aiotp__sim_poll(void *ctx, struct pollfd *fds, nfds_t n, int timeout_ms)
             fds[i].revents = (short)(aiotp__sim_dgram_revents(sim, e) &
                                      (fds[i].events | POLLERR));
         } else if (e->kind == EP_SOCK) {
-            fds[i].revents = (short)(POLLHUP | (fds[i].events & POLLOUT));
+            fds[i].revents = e->blackholed ? 0
+                                           : (short)(POLLHUP | (fds[i].events & POLLOUT));
             if (e->sock_err != 0) {
                 fds[i].revents |= POLLERR;
             }

@@ -318,6 +318,25 @@ static ssize_t x_recvfrom(void *ctx, int fd, void *buf, size_t len, int flags,
     return aiotp__sim_recv(ctx, fd, buf, len, flags, a, l);
 }
 
+/* pipe(2): the sim has no pipes of its own; a connected AF_UNIX stream pair with the
+   read end's sending side and the write end's receiving side shut does what a pipe does
+   for read/write/close and readiness (the write end's close is the reader's EOF). */
+static int x_pipe(void *ctx, int fds[2])
+{
+    aiotp_sim *sim = ctx;
+    int rc;
+    if (fds == NULL) {
+        return -EFAULT;
+    }
+    rc = aiotp_sim_socketpair(sim, &fds[0], &fds[1]);
+    if (rc != 0) {
+        return rc;
+    }
+    (void)aiotp__sim_shutdown(sim, fds[0], SHUT_WR);
+    (void)aiotp__sim_shutdown(sim, fds[1], SHUT_RD);
+    return 0;
+}
+
 /* ---- creation --------------------------------------------------------------------------- */
 
 int aiotp_sim_create(aiotp_sim **out, const aiotp_allocator *alloc)
@@ -370,6 +389,7 @@ int aiotp_sim_create(aiotp_sim **out, const aiotp_allocator *alloc)
     sim->sys.unlink_socket = aiotp__sim_unlink_socket;
     sim->sys.sendto = x_sendto;
     sim->sys.recvfrom = x_recvfrom;
+    sim->sys.pipe = x_pipe;
     *out = sim;
     return 0;
 }

@@ -202,6 +202,9 @@ int aiotp__sim_connect(void *ctx, int fd, const struct sockaddr *a, socklen_t l)
     if (e->kind == EP_LISTEN) {
         return -EINVAL;
     }
+    if (e->blackholed) {
+        return -EALREADY; /* the connect nobody answers is still under way */
+    }
     rc = aiotp__sim_addr_in(&dst, e->family, a, l);
     if (rc != 0) {
         return rc;
@@ -215,6 +218,15 @@ int aiotp__sim_connect(void *ctx, int fd, const struct sockaddr *a, socklen_t l)
         }
     }
     e->sock_err = 0;
+    if (aiotp__sim_is_inet(e->family) && sim->blackhole != 0 &&
+        aiotp__sim_addr_port(&dst) == sim->blackhole) {
+        /* SIM-NET-1: the SYN is dropped: in progress for ever, never ready */
+        if (!e->nonblock) {
+            return -ETIMEDOUT; /* (the sim never blocks: at once) */
+        }
+        e->blackholed = true;
+        return -EINPROGRESS;
+    }
     li = find_listener(sim, e->family, &dst);
     if (li >= 0 && sim->ep[li].nbacklog >= sim->ep[li].backlog_max) {
         if (e->family == AF_UNIX) {
@@ -399,5 +411,14 @@ int aiotp__sim_listen(void *ctx, int fd, int backlog)
     e->kind = EP_LISTEN;
     e->backlog_max = backlog < 1 ? 1u : backlog > SIM_SOMAXCONN ? (size_t)SIM_SOMAXCONN
                                                                  : (size_t)backlog;
+    return 0;
+}
+
+int aiotp_sim_blackhole(aiotp_sim *sim, unsigned port)
+{
+    if (sim == NULL || port > 65535) {
+        return AIOTP_EINVAL;
+    }
+    sim->blackhole = port;
     return 0;
 }

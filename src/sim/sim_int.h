@@ -89,6 +89,7 @@ typedef struct sim_ep {
     unsigned ino;      /* AF_UNIX, bound: the number of its path entry */
     int sock_err;      /* pending error (SO_ERROR): EP_SOCK a refused connect, EP_DGRAM an
                           ICMP error or a Unix peer's reset */
+    bool blackholed;   /* EP_SOCK: a connect nobody answers (aiotp_sim_blackhole) */
     sim_pair **backlog; /* EP_LISTEN: connections not yet accepted, oldest first */
     size_t nbacklog;
     size_t backlog_cap;
@@ -129,6 +130,7 @@ struct aiotp_sim {
     unsigned port_first; /* ephemeral ports: port_first .. port_last */
     unsigned port_last;
     unsigned next_port; /* next ephemeral port to try */
+    unsigned blackhole; /* TCP connects to this port are never answered; 0: none */
     uint64_t next_id;   /* datagram sockets: the id of the last one made (never reused) */
     int64_t now;      /* virtual clock, ns */
     unsigned wait_eintr;
