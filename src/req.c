@@ -4,6 +4,7 @@
  * unusable protocol table.
  */
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,6 +40,7 @@ int aiotp__req_start(aiotp_loop *loop, struct aiotp__req *tmpl, const char *host
     r->cur = NULL;
     r->state = AIOTP__REQ_QUEUED;
     r->all_same = true;
+    r->lp.server_hostname = NULL;
     if (host != NULL) {
         size_t n = strlen(host) + 1;
         r->host = aiotp__alloc(loop, n);
@@ -48,11 +50,26 @@ int aiotp__req_start(aiotp_loop *loop, struct aiotp__req *tmpl, const char *host
         }
         memcpy(r->host, host, n);
     }
+    if (tmpl->lp.server_hostname != NULL) {
+        size_t n = strlen(tmpl->lp.server_hostname) + 1;
+        char *copy = aiotp__alloc(loop, n);
+        if (copy == NULL) {
+            aiotp__free(loop, r->host);
+            aiotp__free(loop, r);
+            return AIOTP_ENOMEM;
+        }
+        memcpy(copy, tmpl->lp.server_hostname, n);
+        r->lp.server_hostname = copy;
+    }
     rc = aiotp_loop_call_soon(loop, step, r, NULL);
     if (rc != 0) {
+        aiotp__free(loop, (void *)(uintptr_t)r->lp.server_hostname);
         aiotp__free(loop, r->host);
         aiotp__free(loop, r);
         return rc;
+    }
+    if (r->tls != NULL) {
+        AIOTP__LAYER_OPS(r->tls)->retain(r->tls);
     }
     aiotp__obj_link(loop, &r->obj, &req_obj_ops);
     if (r->fd >= 0) {
@@ -87,8 +104,36 @@ void aiotp__req_free(struct aiotp__req *r)
     if (r->ai != NULL) {
         loop->sys->freeaddrinfo(loop->sys->ctx, r->ai);
     }
+    if (r->tls != NULL) {
+        AIOTP__LAYER_OPS(r->tls)->release(r->tls);
+    }
+    aiotp__free(loop, (void *)(uintptr_t)r->lp.server_hostname);
     aiotp__free(loop, r->host);
     aiotp__free(loop, r);
+}
+
+int aiotp__layer_params_init(aiotp__layer_params *p, const aiotp_tls_context *tls,
+                             bool server_side, const char *server_hostname,
+                             aiotp_time handshake_timeout, aiotp_time shutdown_timeout)
+{
+    memset(p, 0, sizeof(*p));
+    if (tls == NULL) {
+        /* CPython: "server_hostname is only meaningful with ssl", "ssl_handshake_timeout
+           is only meaningful with ssl" (ValueError) */
+        return server_hostname != NULL || handshake_timeout != 0 || shutdown_timeout != 0
+                   ? AIOTP_EINVAL
+                   : 0;
+    }
+    if (handshake_timeout < 0 || shutdown_timeout < 0) {
+        return AIOTP_EINVAL; /* CPython: "... should be a positive number" */
+    }
+    p->server_side = server_side;
+    p->server_hostname = server_hostname;
+    p->handshake_timeout = handshake_timeout != 0 ? handshake_timeout
+                                                  : AIOTP__TLS_HANDSHAKE_TIMEOUT;
+    p->shutdown_timeout = shutdown_timeout != 0 ? shutdown_timeout
+                                                : AIOTP__TLS_SHUTDOWN_TIMEOUT;
+    return AIOTP__LAYER_OPS(tls)->check(tls, p);
 }
 
 

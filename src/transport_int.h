@@ -90,6 +90,11 @@ void aiotp__transport_init(aiotp_transport *t, aiotp_loop *loop,
    this for its fd once the base is initialised; the registry slot must be reserved. */
 void aiotp__transport_own_fd(aiotp_transport *t, int fd);
 
+/* An internal reference (a queued callback of the kind's that must find the object): taken
+   with hold, given back with drop (which frees the object when it was the last). */
+void aiotp__transport_hold(aiotp_transport *t);
+void aiotp__transport_drop(aiotp_transport *t);
+
 /* Drop the loop's reference at the end of the current pass (after connection_lost). */
 void aiotp__transport_release_later(aiotp_transport *t);
 

@@ -77,7 +77,10 @@ AIOTP_BEGIN_DECLS
     X(EAI_FAMILY, -4009, "address family not supported for this name")               \
     X(ETOOBIG, -4010, "data too large")                                               \
     X(ERUNNING, -4011, "the loop is already running")                                 \
-    X(EPROTOKIND, -4012, "protocol table kind does not fit this transport")
+    X(EPROTOKIND, -4012, "protocol table kind does not fit this transport")            \
+    X(ETLS, -4013, "TLS protocol error (handshake or record layer)")                  \
+    X(ETLSCERT, -4014, "TLS certificate verification failed")                         \
+    X(ETLSEOF, -4015, "the peer closed the connection without a TLS close_notify")
 
 /** The library's codes, and the errno values it returns most, by name. */
 enum aiotp_errno {
