@@ -76,6 +76,15 @@ static int tls_cb(orc *o, orc_t *ts, const orc_line *pl)
                                            "t%lu connection_lost without a completed "
                                            "handshake", ts->id));
     }
+    if (pl->name == N_EOF_RECEIVED) {
+        /* the TLS layer knows the close_notify without a buffer to receive into: a
+           buffered protocol gets eof_received without get_buffer first (PROTO-BUF-1 is the
+           socket's; DEV-33) */
+        orc_stream *st = &ts->u.s;
+        st->gb_pending = true;
+        st->gb_seq = ts->seq - 1;
+        st->gb_len = 1;
+    }
     return ORC_RC(rc, aiotp__orc_stream_cb(o, ts, pl));
 }
 
