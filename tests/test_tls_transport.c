@@ -219,6 +219,31 @@ TEST(abort_drops)
     CHECK_ERR(aiotp_transport_set_protocol(p.c.t, &th_streaming, NULL), AIOTP_ECLOSED);
 }
 
+/* A peer that never sends its close_notify (its protocol paused reading: the close_notify
+   waits unread): after the shutdown timeout the connection is aborted,
+   connection_lost(-ETIMEDOUT). The peer, resumed, finds the close_notify and the EOF. */
+TEST(shutdown_timeout)
+{
+    aiotp_loop *loop = th_loop();
+    th_tls_pair p;
+    aiotp_time start;
+    th_tls_client_shutdown_timeout = 200 * AIOTP_NS_PER_MS;
+    pair(loop, &p);
+    th_run_passes(loop, 3);
+    CHECK_ERR(aiotp_transport_pause_reading(p.s.t), 0);
+    start = aiotp_loop_time(loop);
+    CHECK_ERR(aiotp_transport_close(p.c.t), 0);
+    th_run_until(loop, th_is_lost, p.cr, 40);
+    CHECK(aiotp_loop_time(loop) - start >= 200 * AIOTP_NS_PER_MS);
+    CHECK_ERR(p.cr->lost_status, -ETIMEDOUT);
+    CHECK_STR(th_tls_cbs(2), "cb connection_made\ncb connection_lost status=ETIMEDOUT\n");
+    CHECK_INT(p.sr->lost, 0); /* it waits for its protocol */
+    CHECK_ERR(aiotp_transport_resume_reading(p.s.t), 0);
+    th_run_until(loop, th_is_lost, p.sr, 40);
+    CHECK_INT(p.sr->eofs, 1);
+    CHECK_INT(p.sr->chunks, 0);
+}
+
 /* ---- reading ------------------------------------------------------------------------------- */
 
 /* pause_reading() is the protocol's: nothing is delivered until resume_reading(), which
@@ -416,13 +441,14 @@ TEST(extra_info)
 }
 
 static const th_case cases[] = {
-    T(data_both_ways, "TLS-DATA-1 PROTO-STREAM-1 TLS-EOF-2"),
+    T(data_both_ways, "TLS-DATA-1 PROTO-STREAM-1 TLS-EOF-2 TLS-LOST-1"),
     T(writelines_and_empty, "TLS-DATA-1 WRITE-LINES-1 WRITE-WRITE-2 WRITE-WRITE-8"),
     T(no_half_close, "TLS-EOF-1 TRANSPORT-KIND-2"),
     T(eof_received_true_closes, "TLS-EOF-2 READ-5"),
     T(bare_fin_is_no_eof, "TLS-EOF-3"),
     T(close_flushes_then_close_notify, "TLS-CLOSE-1 TLS-CLOSE-2 TLS-CLOSE-3 TLS-WRITE-2 BASE-CLOSE-4"),
-    T(abort_drops, "TLS-ABORT-1 WRITE-ABORT-4 TLS-EOF-3 BAD-2"),
+    T(abort_drops, "TLS-ABORT-1 WRITE-ABORT-4 TLS-EOF-3 BAD-2 TLS-LOST-1"),
+    T(shutdown_timeout, "TLS-CLOSE-4 TLS-EOF-3"),
     T(pause_reading_waits, "TLS-READ-1 READ-2 READ-3"),
     T(buffered_protocol, "TLS-BUF-1 PROTO-BUF-1"),
     T(failing_callbacks_are_fatal, "TLS-FATAL-1 PROTO-BUF-2 PROTO-STREAM-4"),

@@ -21,9 +21,12 @@ static aiotp_tls_context *ctxs[MAX_CTX];
 static size_t nctx;
 static bool hooked;
 
+aiotp_time th_tls_client_shutdown_timeout;
+
 static void free_ctxs(void)
 {
     size_t i;
+    th_tls_client_shutdown_timeout = 0;
     for (i = 0; i < nctx; i++) {
         aiotp_tls_context_free(ctxs[i]);
     }
@@ -179,6 +182,7 @@ void th_tls_pair_make(aiotp_loop *loop, th_tls_pair *p, aiotp_tls_context *cctx,
     o.sock = sv[0];
     o.tls = cctx;
     o.server_hostname = host;
+    o.tls_shutdown_timeout = th_tls_client_shutdown_timeout;
     CHECK_ERR(aiotp_loop_create_connection(loop, factory_c, NULL, NULL, 0, &o, th_tls_done,
                                            &p->c),
               0);

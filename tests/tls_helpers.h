@@ -48,6 +48,9 @@ typedef struct th_tls_pair {
     th_rec *sr;
 } th_tls_pair;
 
+/* The client's shutdown timeout in th_tls_pair_make (0: the default), reset after a case. */
+extern aiotp_time th_tls_client_shutdown_timeout;
+
 void th_tls_pair_make(aiotp_loop *loop, th_tls_pair *p, aiotp_tls_context *cctx,
                       aiotp_tls_context *sctx, const char *host,
                       const aiotp_protocol *cproto, const aiotp_protocol *sproto);
