@@ -65,11 +65,16 @@ static int tls_cb(orc *o, orc_t *ts, const orc_line *pl)
                                              "t%lu cb %s after its handshake failed", ts->id,
                                              aiotp__orc_names[pl->name]));
     }
-    if (pl->name == N_CONNECTION_MADE && (!x->hs_ok || x->upgrade)) {
+    if (pl->name == N_CONNECTION_MADE && x->upgrade) {
+        /* (its protocol counts as connected: judged here alone, not as a second one) */
+        return ORC_RC(rc, aiotp__orc_violate(o, ts, RULE(TLS_HS_2),
+                                             "t%lu connection_made of a transport made by "
+                                             "start_tls", ts->id));
+    }
+    if (pl->name == N_CONNECTION_MADE && !x->hs_ok) {
         rc = ORC_RC(rc, aiotp__orc_violate(o, ts, RULE(TLS_HS_2),
-                                           "t%lu connection_made %s", ts->id,
-                                           x->upgrade ? "of a transport made by start_tls"
-                                                      : "before its handshake completed"));
+                                           "t%lu connection_made before its handshake "
+                                           "completed", ts->id));
     }
     if (pl->name == N_CONNECTION_LOST && !ts->made) {
         rc = ORC_RC(rc, aiotp__orc_violate(o, ts, RULE(TLS_HS_3),
