@@ -40,8 +40,9 @@ static void connected(struct aiotp__req *r)
         if (r->tls != NULL) {
             /* TLS-MAKE-1: the layer makes the stream transport below and the TLS transport;
                the completion follows the handshake */
-            rc = AIOTP__LAYER_OPS(r->tls)->wrap(r->tls, r->loop, fd, proto, pdata, NULL, 0,
-                                                &r->lp, r->ccb, r->cb_arg, NULL, &why);
+            rc = AIOTP__LAYER_OPS(r->tls)->wrap(r->tls, &aiotp__layer_svc, r->loop, fd, proto,
+                                                pdata, NULL, 0, &r->lp, r->ccb, r->cb_arg,
+                                                NULL, &why);
         } else {
             rc = aiotp__stream_create(r->loop, fd, proto, pdata, NULL, 0, r->ccb, r->cb_arg,
                                       NULL, &why);

@@ -279,8 +279,9 @@ static void accept_one(aiotp_server *s, int c, const struct sockaddr *addr, sock
         if (s->tls != NULL) {
             /* TLS-SRV-1: a TLS transport over the accepted connection; its protocol gets
                connection_made after the handshake */
-            rc = AIOTP__LAYER_OPS(s->tls)->wrap(s->tls, loop, c, proto, pdata, addr, alen,
-                                                &s->lp, NULL, NULL, &t, &why);
+            rc = AIOTP__LAYER_OPS(s->tls)->wrap(s->tls, &aiotp__layer_svc, loop, c, proto,
+                                                pdata, addr, alen, &s->lp, NULL, NULL, &t,
+                                                &why);
         } else {
             rc = aiotp__stream_create(loop, c, proto, pdata, addr, alen, NULL, NULL, &t, &why);
         }

@@ -55,6 +55,10 @@ typedef struct aiotp__transport_ops {
 
     /* the last reference is gone: free the object (unlink it from the loop first) */
     void (*free)(aiotp_transport *t);
+
+    /* stream transports: what libaiotp lends a kind layered on them (start_tls finds it
+       here; src/layer_int.h); NULL for the other kinds */
+    const struct aiotp__layer_services *layer_services;
 } aiotp__transport_ops;
 
 /*

@@ -578,7 +578,7 @@ TEST(start_tls_bad_input)
     th_tls_pair_finish(loop, &p, 20);
 }
 
-/* ---- allocation failures ---------------------------------------------------------------------- */
+/* ---- allocation failures ------------------------------------------------------------------ */
 
 /* Every allocation of a TLS connection's setup failing in turn (the layer's wrap, as the
    loop methods call it): ENOMEM, nothing made, nothing leaked (the harness counts), the
@@ -601,8 +601,8 @@ TEST(allocation_failures)
     CHECK_ERR(aiotp__layer_params_init(&lp, c, false, "localhost", 0, 0), 0);
     for (k = 0; k < 50 && rc != 0; k++) {
         th_f.alloc_fail_after = k;
-        rc = AIOTP__LAYER_OPS(c)->wrap(c, loop, sv[0], &th_streaming, r, NULL, 0, &lp,
-                                       th_tls_done, &side, &t, NULL);
+        rc = AIOTP__LAYER_OPS(c)->wrap(c, &aiotp__layer_svc, loop, sv[0], &th_streaming, r,
+                                       NULL, 0, &lp, th_tls_done, &side, &t, NULL);
         th_f.alloc_fail_after = -1;
         if (rc != 0) {
             CHECK_ERR(rc, AIOTP_ENOMEM);

@@ -16,8 +16,6 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "checksum.h"
-#include "stream_int.h"
 #include "tls_int.h"
 
 #define TLS_WRITE_HIGH 524288 /* CPython's FLOW_CONTROL_HIGH_WATER_SSL_WRITE (KiB) */
@@ -47,7 +45,7 @@ static unsigned tid(const aiotp__tls *t)
 
 static void tr_cbret(aiotp__tls *t, const char *what, int rc)
 {
-    aiotp__tracef(t->base.loop, "t%u ret %s %s", tid(t), what, aiotp__status_name(rc));
+    t->svc->tracef(t->base.loop, "t%u ret %s %s", tid(t), what, t->svc->status_name(rc));
 }
 
 /* ---- sizes ------------------------------------------------------------------------ */
@@ -56,7 +54,7 @@ static void tr_cbret(aiotp__tls *t, const char *what, int rc)
 static size_t write_size(const aiotp__tls *t)
 {
     size_t pend = t->wbio != NULL ? BIO_ctrl_pending(t->wbio) : 0;
-    return aiotp__wbuf_size(&t->bl) + pend;
+    return t->svc->wbuf_size(&t->bl) + pend;
 }
 
 static size_t read_size(const aiotp__tls *t)
@@ -80,7 +78,7 @@ static void call_pause(aiotp__tls *t)
 {
     int rc = 0;
     if (tracing(t)) {
-        aiotp__tracef(t->base.loop, "t%u cb pause_writing size=%zu high=%zu", tid(t),
+        t->svc->tracef(t->base.loop, "t%u cb pause_writing size=%zu high=%zu", tid(t),
                       write_size(t), t->wflow.high);
     }
     if (t->base.proto->pause_writing != NULL) {
@@ -90,7 +88,7 @@ static void call_pause(aiotp__tls *t)
         tr_cbret(t, "pause_writing", rc < 0 ? rc : 0);
     }
     if (rc < 0) {
-        aiotp__transport_report(&t->base, "protocol.pause_writing() failed", rc); /* FLOW-8 */
+        t->svc->report(&t->base, "protocol.pause_writing() failed", rc); /* FLOW-8 */
     }
 }
 
@@ -98,7 +96,7 @@ static void call_resume(aiotp__tls *t)
 {
     int rc = 0;
     if (tracing(t)) {
-        aiotp__tracef(t->base.loop, "t%u cb resume_writing size=%zu low=%zu", tid(t),
+        t->svc->tracef(t->base.loop, "t%u cb resume_writing size=%zu low=%zu", tid(t),
                       write_size(t), t->wflow.low);
     }
     if (t->base.proto->resume_writing != NULL) {
@@ -108,7 +106,7 @@ static void call_resume(aiotp__tls *t)
         tr_cbret(t, "resume_writing", rc < 0 ? rc : 0);
     }
     if (rc < 0) {
-        aiotp__transport_report(&t->base, "protocol.resume_writing() failed", rc);
+        t->svc->report(&t->base, "protocol.resume_writing() failed", rc);
     }
 }
 
@@ -117,7 +115,7 @@ static void call_resume(aiotp__tls *t)
 static void maybe_pause(aiotp__tls *t)
 {
     if (has_protocol(t) && !aiotp__tls_is_closing(&t->st) &&
-        aiotp__flow_check_pause(&t->wflow, write_size(t)) == AIOTP__FLOW_CALL_PAUSE) {
+        t->svc->flow_check_pause(&t->wflow, write_size(t)) == AIOTP__FLOW_CALL_PAUSE) {
         call_pause(t);
     }
 }
@@ -127,7 +125,7 @@ static void maybe_pause(aiotp__tls *t)
 static void maybe_resume(aiotp__tls *t)
 {
     if (has_protocol(t) && !aiotp__tls_is_closing(&t->st) &&
-        aiotp__flow_check_resume(&t->wflow, write_size(t)) == AIOTP__FLOW_CALL_RESUME) {
+        t->svc->flow_check_resume(&t->wflow, write_size(t)) == AIOTP__FLOW_CALL_RESUME) {
         call_resume(t);
     }
 }
@@ -146,7 +144,7 @@ static void tls_fatal(aiotp__tls *t, int status, const char *message, bool callb
         apply(t, act);
     }
     if (callback || t->base.loop->debug) {
-        aiotp__transport_report(&t->base, message, status);
+        t->svc->report(&t->base, message, status);
     }
 }
 
@@ -185,11 +183,11 @@ static void control_reading(aiotp__tls *t)
         return;
     }
     if (!t->reading_below_paused &&
-        aiotp__flow_check_pause(&t->rflow, n) == AIOTP__FLOW_CALL_PAUSE) {
+        t->svc->flow_check_pause(&t->rflow, n) == AIOTP__FLOW_CALL_PAUSE) {
         t->reading_below_paused = true;
         (void)aiotp_transport_pause_reading(t->lower);
     } else if (t->reading_below_paused &&
-               aiotp__flow_check_resume(&t->rflow, n) == AIOTP__FLOW_CALL_RESUME) {
+               t->svc->flow_check_resume(&t->rflow, n) == AIOTP__FLOW_CALL_RESUME) {
         t->reading_below_paused = false;
         (void)aiotp_transport_resume_reading(t->lower);
     }
@@ -227,15 +225,15 @@ static ssize_t encrypt(aiotp__tls *t, const unsigned char *p, size_t n)
 static void flush_backlog(aiotp__tls *t)
 {
     aiotp__wseg seg[2];
-    while (aiotp__wbuf_size(&t->bl) > 0 && t->ssl != NULL &&
+    while (t->svc->wbuf_size(&t->bl) > 0 && t->ssl != NULL &&
            (t->st.ly == AIOTP__TLS_WRAPPED || t->st.ly == AIOTP__TLS_FLUSHING)) {
         ssize_t n;
-        (void)aiotp__wbuf_data_segments(&t->bl, seg);
+        (void)t->svc->wbuf_data_segments(&t->bl, seg);
         n = encrypt(t, t->bl.data + seg[0].off, seg[0].len);
         if (n < 0) {
             return;
         }
-        aiotp__wbuf_consume(&t->bl, (size_t)n);
+        t->svc->wbuf_consume(&t->bl, (size_t)n);
         if ((size_t)n < seg[0].len) {
             break; /* OpenSSL must read first: the next read event goes on */
         }
@@ -247,12 +245,12 @@ static void flush_backlog(aiotp__tls *t)
 
 static int bl_reserve(aiotp__tls *t, size_t n)
 {
-    size_t size = aiotp__wbuf_size(&t->bl);
+    size_t size = t->svc->wbuf_size(&t->bl);
     size_t ncap;
     unsigned char *nd;
     aiotp__wseg seg[2];
     int k;
-    if (n <= aiotp__wbuf_space(&t->bl)) {
+    if (n <= t->svc->wbuf_space(&t->bl)) {
         return 0;
     }
     if (n > SIZE_MAX / 2 - size) {
@@ -262,19 +260,19 @@ static int bl_reserve(aiotp__tls *t, size_t n)
     while (ncap < size + n) {
         ncap *= 2;
     }
-    nd = aiotp__alloc(t->base.loop, ncap);
+    nd = t->svc->alloc(t->base.loop, ncap);
     if (nd == NULL) {
         return AIOTP_ENOMEM;
     }
-    k = aiotp__wbuf_data_segments(&t->bl, seg);
+    k = t->svc->wbuf_data_segments(&t->bl, seg);
     if (k > 0) {
         memcpy(nd, t->bl.data + seg[0].off, seg[0].len);
     }
     if (k > 1) {
         memcpy(nd + seg[0].len, t->bl.data + seg[1].off, seg[1].len);
     }
-    aiotp__free(t->base.loop, t->bl.data);
-    aiotp__wbuf_rebase(&t->bl, nd, ncap);
+    t->svc->free(t->base.loop, t->bl.data);
+    t->svc->wbuf_rebase(&t->bl, nd, ncap);
     return 0;
 }
 
@@ -282,13 +280,13 @@ static void bl_append(aiotp__tls *t, const unsigned char *p, size_t n)
 {
     aiotp__wseg seg[2];
     size_t a;
-    (void)aiotp__wbuf_free_segments(&t->bl, seg);
+    (void)t->svc->wbuf_free_segments(&t->bl, seg);
     a = n < seg[0].len ? n : seg[0].len;
     memcpy(t->bl.data + seg[0].off, p, a);
     if (n > a) {
         memcpy(t->bl.data + seg[1].off, p + a, n - a);
     }
-    aiotp__wbuf_commit(&t->bl, n);
+    t->svc->wbuf_commit(&t->bl, n);
 }
 
 /* ---- timers ------------------------------------------------------------------------- */
@@ -417,7 +415,7 @@ static void complete(aiotp__tls *t, int status)
     if (cb != NULL) {
         cb(t->done_arg, status, status == 0 ? &t->base : NULL);
     } else if (status != 0 && t->base.loop->debug) {
-        aiotp__transport_report(&t->base, "TLS handshake failed", status);
+        t->svc->report(&t->base, "TLS handshake failed", status);
     }
 }
 
@@ -460,7 +458,7 @@ static void account_rx(aiotp__tls *t, const void *p, size_t n)
 {
     if (tracing(t)) {
         t->rx_total += n;
-        t->rx_sum = aiotp__crc32(t->rx_sum, p, n);
+        t->rx_sum = t->svc->crc32(t->rx_sum, p, n);
     }
 }
 
@@ -474,13 +472,13 @@ static void on_close_notify(aiotp__tls *t)
         return;
     }
     if (tracing(t)) {
-        aiotp__tracef(t->base.loop, "t%u cb eof_received", tid(t));
+        t->svc->tracef(t->base.loop, "t%u cb eof_received", tid(t));
     }
     if (t->base.proto->eof_received != NULL) {
         rc = t->base.proto->eof_received(&t->base, t->base.pdata);
     }
     if (tracing(t)) {
-        aiotp__tracef(t->base.loop, "t%u ret eof_received %s", tid(t),
+        t->svc->tracef(t->base.loop, "t%u ret eof_received %s", tid(t),
                       rc < 0 ? aiotp_err_name(rc) : (rc > 0 ? "1" : "0"));
     }
     if (rc < 0) {
@@ -503,7 +501,7 @@ static int deliver_streaming(aiotp__tls *t)
     size_t n;
     int rc = 0;
     if (t->rbuf == NULL) {
-        t->rbuf = aiotp__alloc(loop, AIOTP__READ_MAX);
+        t->rbuf = t->svc->alloc(loop, AIOTP__READ_MAX);
         if (t->rbuf == NULL) {
             tls_fatal(t, AIOTP_ENOMEM, "Fatal error: no memory for a TLS receive buffer",
                       false);
@@ -515,7 +513,7 @@ static int deliver_streaming(aiotp__tls *t)
     if (n > 0 && t->st.ly == AIOTP__TLS_WRAPPED) {
         account_rx(t, t->rbuf, n);
         if (tracing(t)) {
-            aiotp__tracef(loop, "t%u cb data_received n=%zu total=%llu sum=%08x", tid(t), n,
+            t->svc->tracef(loop, "t%u cb data_received n=%zu total=%llu sum=%08x", tid(t), n,
                           (unsigned long long)t->rx_total, (unsigned)t->rx_sum);
         }
         if (t->base.proto->data_received != NULL) {
@@ -567,7 +565,7 @@ static int deliver_buffered(aiotp__tls *t)
     }
     /* PROTO-BUF-1 over TLS: get_buffer(-1) (DEV-33), only when there is plaintext */
     if (tracing(t)) {
-        aiotp__tracef(loop, "t%u cb get_buffer sizehint=-1", tid(t));
+        t->svc->tracef(loop, "t%u cb get_buffer sizehint=-1", tid(t));
     }
     rc = proto->get_buffer(&t->base, pdata, -1, &buf, &len);
     if (rc >= 0 && (buf == NULL || len == 0)) {
@@ -577,7 +575,7 @@ static int deliver_buffered(aiotp__tls *t)
         if (rc < 0) {
             tr_cbret(t, "get_buffer", rc);
         } else {
-            aiotp__tracef(loop, "t%u ret get_buffer 0 len=%zu", tid(t), len);
+            t->svc->tracef(loop, "t%u ret get_buffer 0 len=%zu", tid(t), len);
         }
     }
     if (rc < 0) {
@@ -594,7 +592,7 @@ static int deliver_buffered(aiotp__tls *t)
     if (n > 0) {
         account_rx(t, buf, n);
         if (tracing(t)) {
-            aiotp__tracef(loop, "t%u cb buffer_updated n=%zu total=%llu sum=%08x", tid(t), n,
+            t->svc->tracef(loop, "t%u cb buffer_updated n=%zu total=%llu sum=%08x", tid(t), n,
                           (unsigned long long)t->rx_total, (unsigned)t->rx_sum);
         }
         rc = 0;
@@ -697,11 +695,11 @@ static void read_soon_cb(aiotp_loop *loop, void *arg)
 {
     aiotp__tls *t = arg;
     t->read_queued = false;
-    if (aiotp__rq_reserve(loop, 1) == 0) {
+    if (t->svc->rq_reserve(loop, 1) == 0) {
         t->promised++;
     }
     incoming(t);
-    aiotp__transport_drop(&t->base);
+    t->svc->drop(&t->base);
 }
 
 static void schedule_read(aiotp__tls *t)
@@ -710,7 +708,7 @@ static void schedule_read(aiotp__tls *t)
         return;
     }
     if (t->promised == 0) {
-        if (aiotp__rq_reserve(t->base.loop, 1) != 0) {
+        if (t->svc->rq_reserve(t->base.loop, 1) != 0) {
             tls_fatal(t, AIOTP_ENOMEM, "Fatal error: no memory to schedule a read", false);
             return;
         }
@@ -718,8 +716,8 @@ static void schedule_read(aiotp__tls *t)
     }
     t->promised--;
     t->read_queued = true;
-    aiotp__transport_hold(&t->base);
-    aiotp__push_promised(t->base.loop, read_soon_cb, t);
+    t->svc->hold(&t->base);
+    t->svc->push_promised(t->base.loop, read_soon_cb, t);
 }
 
 /* ---- connection_made / connection_lost of the protocol ---------------------------------- */
@@ -728,7 +726,7 @@ static void call_made(aiotp__tls *t)
 {
     int rc = 0;
     if (tracing(t)) {
-        aiotp__tracef(t->base.loop, "t%u cb connection_made", tid(t));
+        t->svc->tracef(t->base.loop, "t%u cb connection_made", tid(t));
     }
     if (t->base.proto->connection_made != NULL) {
         rc = t->base.proto->connection_made(&t->base, t->base.pdata);
@@ -738,7 +736,7 @@ static void call_made(aiotp__tls *t)
     }
     if (rc < 0) {
         /* PROTO-BASE-5: reported, the transport carries on */
-        aiotp__transport_report(&t->base, "Exception in callback protocol.connection_made()", rc);
+        t->svc->report(&t->base, "Exception in callback protocol.connection_made()", rc);
     }
 }
 
@@ -761,8 +759,8 @@ static void call_lost(aiotp__tls *t)
     int rc = 0;
     int status = t->lost_status;
     if (tracing(t)) {
-        aiotp__tracef(t->base.loop, "t%u cb connection_lost status=%s", tid(t),
-                      aiotp__status_name(status));
+        t->svc->tracef(t->base.loop, "t%u cb connection_lost status=%s", tid(t),
+                      t->svc->status_name(status));
     }
     if (t->base.proto->connection_lost != NULL) {
         rc = t->base.proto->connection_lost(&t->base, t->base.pdata, status);
@@ -771,7 +769,7 @@ static void call_lost(aiotp__tls *t)
         tr_cbret(t, "connection_lost", rc < 0 ? rc : 0);
     }
     if (rc < 0) {
-        aiotp__transport_report(&t->base, "Exception in callback protocol.connection_lost()", rc);
+        t->svc->report(&t->base, "Exception in callback protocol.connection_lost()", rc);
     }
 }
 
@@ -803,14 +801,14 @@ static void apply(aiotp__tls *t, unsigned act)
         return;
     }
     if ((act & (AIOTP__TLSA_COMPLETE_OK | AIOTP__TLSA_COMPLETE_FAIL)) && tracing(t)) {
-        aiotp__tracef(t->base.loop, "t%u handshake status=%s", tid(t),
-                      aiotp__status_name(act & AIOTP__TLSA_COMPLETE_OK ? 0 : t->hs_status));
+        t->svc->tracef(t->base.loop, "t%u handshake status=%s", tid(t),
+                      t->svc->status_name(act & AIOTP__TLSA_COMPLETE_OK ? 0 : t->hs_status));
     }
     if (act & AIOTP__TLSA_CANCEL_TIMER) {
         cancel_timer(t);
     }
     if (act & AIOTP__TLSA_DROP_BUFFERS) {
-        aiotp__wbuf_clear(&t->bl); /* WRITE-ABORT-2: no resume_writing */
+        t->svc->wbuf_clear(&t->bl); /* WRITE-ABORT-2: no resume_writing */
         if (t->wbio != NULL) {
             (void)BIO_reset(t->wbio);
         }
@@ -954,8 +952,8 @@ static int layer_lost(aiotp_transport *lower, void *data, int status)
     free_ssl(t);
     t->base.proto = NULL;
     t->base.pdata = NULL;
-    aiotp__transport_notify_lost(&t->base); /* e.g. the accepting server counts it */
-    aiotp__transport_release_later(&t->base);
+    t->svc->notify_lost(&t->base); /* e.g. the accepting server counts it */
+    t->svc->release_later(&t->base);
     return 0;
 }
 
@@ -976,20 +974,20 @@ static void account_tx(aiotp__tls *t, const void *p, size_t n)
 {
     if (tracing(t)) {
         t->tx_total += n;
-        t->tx_sum = aiotp__crc32(t->tx_sum, p, n);
+        t->tx_sum = t->svc->crc32(t->tx_sum, p, n);
     }
 }
 
 static void tr_write_ret(aiotp__tls *t, const char *what, int rc)
 {
-    aiotp__tracef(t->base.loop, "t%u ret %s %s size=%zu total=%llu sum=%08x", tid(t), what,
-                  aiotp__status_name(rc), write_size(t), (unsigned long long)t->tx_total,
+    t->svc->tracef(t->base.loop, "t%u ret %s %s size=%zu total=%llu sum=%08x", tid(t), what,
+                  t->svc->status_name(rc), write_size(t), (unsigned long long)t->tx_total,
                   (unsigned)t->tx_sum);
 }
 
 static void tr_ret(aiotp__tls *t, const char *what, int rc)
 {
-    aiotp__tracef(t->base.loop, "t%u ret %s %s size=%zu", tid(t), what, aiotp__status_name(rc),
+    t->svc->tracef(t->base.loop, "t%u ret %s %s size=%zu", tid(t), what, t->svc->status_name(rc),
                   write_size(t));
 }
 
@@ -1012,7 +1010,7 @@ static int write_piece(aiotp__tls *t, const unsigned char *p, size_t n)
 {
     ssize_t done = 0;
     int rc;
-    if (aiotp__tls_write_admission(&t->st) == 0 && aiotp__wbuf_size(&t->bl) == 0) {
+    if (aiotp__tls_write_admission(&t->st) == 0 && t->svc->wbuf_size(&t->bl) == 0) {
         done = encrypt(t, p, n);
         if (done < 0) {
             return (int)done;
@@ -1064,7 +1062,7 @@ static int tls_write(aiotp_transport *bt, const void *data, size_t len)
     aiotp__tls *t = (aiotp__tls *)(void *)bt;
     int rc;
     if (tracing(t)) {
-        aiotp__tracef(t->base.loop, "t%u call write n=%zu", tid(t), len);
+        t->svc->tracef(t->base.loop, "t%u call write n=%zu", tid(t), len);
     }
     rc = do_write(t, data, len);
     if (tracing(t)) {
@@ -1094,7 +1092,7 @@ static int do_writelines(aiotp__tls *t, const aiotp_buf *bufs, size_t nbufs)
     if (rc != 0) {
         return rc == 1 ? 0 : rc;
     }
-    if (aiotp__tls_write_admission(&t->st) != 0 || aiotp__wbuf_size(&t->bl) > 0) {
+    if (aiotp__tls_write_admission(&t->st) != 0 || t->svc->wbuf_size(&t->bl) > 0) {
         /* everything is queued: room for all of it first, all or nothing */
         rc = bl_reserve(t, total);
         if (rc != 0) {
@@ -1129,7 +1127,7 @@ static int tls_writelines(aiotp_transport *bt, const aiotp_buf *bufs, size_t n)
         for (i = 0; bufs != NULL && i < n; i++) {
             total += bufs[i].len;
         }
-        aiotp__tracef(t->base.loop, "t%u call writelines count=%zu n=%zu", tid(t), n, total);
+        t->svc->tracef(t->base.loop, "t%u call writelines count=%zu n=%zu", tid(t), n, total);
     }
     rc = do_writelines(t, bufs, n);
     if (tracing(t)) {
@@ -1144,7 +1142,7 @@ static int tls_close(aiotp_transport *bt)
     unsigned act;
     int rc = 0;
     if (tracing(t)) {
-        aiotp__tracef(t->base.loop, "t%u call close", tid(t));
+        t->svc->tracef(t->base.loop, "t%u call close", tid(t));
     }
     act = step(t, AIOTP__TLSEV_CLOSE);
     if (act & AIOTP__TLSA_REFUSED) {
@@ -1165,7 +1163,7 @@ static int tls_abort(aiotp_transport *bt)
     unsigned act;
     int rc = 0;
     if (tracing(t)) {
-        aiotp__tracef(t->base.loop, "t%u call abort", tid(t));
+        t->svc->tracef(t->base.loop, "t%u call abort", tid(t));
     }
     act = step(t, AIOTP__TLSEV_ABORT);
     if (act & AIOTP__TLSA_REFUSED) {
@@ -1196,7 +1194,7 @@ static int tls_pause_reading(aiotp_transport *bt)
 {
     aiotp__tls *t = (aiotp__tls *)(void *)bt;
     if (tracing(t)) {
-        aiotp__tracef(t->base.loop, "t%u call pause_reading", tid(t));
+        t->svc->tracef(t->base.loop, "t%u call pause_reading", tid(t));
     }
     apply(t, step(t, AIOTP__TLSEV_PAUSE_READING)); /* TLS-READ-1 (none: a flag) */
     if (tracing(t)) {
@@ -1209,7 +1207,7 @@ static int tls_resume_reading(aiotp_transport *bt)
 {
     aiotp__tls *t = (aiotp__tls *)(void *)bt;
     if (tracing(t)) {
-        aiotp__tracef(t->base.loop, "t%u call resume_reading", tid(t));
+        t->svc->tracef(t->base.loop, "t%u call resume_reading", tid(t));
     }
     apply(t, step(t, AIOTP__TLSEV_RESUME_READING)); /* the read follows next pass */
     if (tracing(t)) {
@@ -1242,12 +1240,13 @@ static void tr_limit(char *buf, size_t n, int64_t v)
 }
 
 /* Python's defaults when neither limit is given: 512 KiB / 128 KiB (FLOW-2 over TLS). */
-static bool set_limits(aiotp__flow *f, int64_t high, int64_t low, int64_t dflt)
+static bool set_limits(const aiotp__tls *t, aiotp__flow *f, int64_t high, int64_t low,
+                       int64_t dflt)
 {
     if (high == AIOTP_LIMIT_NONE && low == AIOTP_LIMIT_NONE) {
         high = dflt;
     }
-    return aiotp__flow_set_limits(f, high, low);
+    return t->svc->flow_set_limits(f, high, low);
 }
 
 static int tls_set_write_buffer_limits(aiotp_transport *bt, int64_t high, int64_t low)
@@ -1259,18 +1258,18 @@ static int tls_set_write_buffer_limits(aiotp_transport *bt, int64_t high, int64_
         char lb[24];
         tr_limit(hb, sizeof(hb), high);
         tr_limit(lb, sizeof(lb), low);
-        aiotp__tracef(t->base.loop, "t%u call set_write_buffer_limits high=%s low=%s", tid(t),
+        t->svc->tracef(t->base.loop, "t%u call set_write_buffer_limits high=%s low=%s", tid(t),
                       hb, lb);
     }
-    if (!set_limits(&t->wflow, high, low, TLS_WRITE_HIGH)) {
+    if (!set_limits(t, &t->wflow, high, low, TLS_WRITE_HIGH)) {
         rc = AIOTP_EINVAL; /* FLOW-3 */
     } else {
         maybe_pause(t); /* FLOW-7 */
     }
     if (tracing(t)) {
-        aiotp__tracef(t->base.loop,
+        t->svc->tracef(t->base.loop,
                       "t%u ret set_write_buffer_limits %s size=%zu low=%zu high=%zu", tid(t),
-                      aiotp__status_name(rc), write_size(t), t->wflow.low, t->wflow.high);
+                      t->svc->status_name(rc), write_size(t), t->wflow.low, t->wflow.high);
     }
     return rc;
 }
@@ -1278,12 +1277,12 @@ static int tls_set_write_buffer_limits(aiotp_transport *bt, int64_t high, int64_
 static int tls_set_protocol(aiotp_transport *bt, const aiotp_protocol *proto, void *data)
 {
     aiotp__tls *t = (aiotp__tls *)(void *)bt;
-    int rc = aiotp__transport_check_protocol(&tls_ops, proto, NULL);
+    int rc = t->svc->check_protocol(&tls_ops, proto, NULL);
     if (rc == 0 && t->base.proto == NULL) {
         rc = AIOTP_ECLOSED; /* BASE-PROTO-2 */
     }
     if (tracing(t)) {
-        aiotp__tracef(t->base.loop, "t%u call set_protocol kind=%s", tid(t),
+        t->svc->tracef(t->base.loop, "t%u call set_protocol kind=%s", tid(t),
                       proto != NULL && proto->kind == AIOTP_PROTOCOL_BUFFERED ? "buffered"
                       : proto != NULL && proto->kind == AIOTP_PROTOCOL_DATAGRAM ? "datagram"
                                                                               : "streaming");
@@ -1332,21 +1331,29 @@ static void tls_destroy(aiotp__tls *t, aiotp_loop *loop)
 {
     free_ssl(t);
     if (t->promised > 0) {
-        aiotp__rq_unreserve(loop, t->promised);
+        t->svc->rq_unreserve(loop, t->promised);
     }
     if (t->ctx != NULL) {
         aiotp__tls_ctx_release(t->ctx);
     }
-    aiotp__free(loop, t->bl.data);
-    aiotp__free(loop, t->rbuf);
-    aiotp__free(loop, t);
+    t->svc->free(loop, t->bl.data);
+    t->svc->free(loop, t->rbuf);
+    t->svc->free(loop, t);
 }
 
 static void tls_free(aiotp_transport *bt)
 {
     aiotp__tls *t = (aiotp__tls *)(void *)bt;
-    aiotp__obj_unlink(&t->base.obj);
+    t->svc->obj_unlink(&t->base.obj);
     tls_destroy(t, t->base.loop);
+}
+
+/* After the pass of connection_lost: the loop's reference goes (transport_int.h's
+   aiotp__transport_deferred, through the services). */
+static void tls_deferred(aiotp__obj *o)
+{
+    aiotp__tls *t = (aiotp__tls *)(void *)o;
+    t->svc->drop(&t->base);
 }
 
 /* aiotp_loop_free: no callback, touch no other object (the transport below is torn down
@@ -1360,7 +1367,7 @@ static void tls_teardown(aiotp__obj *o)
 static const aiotp__obj_ops tls_obj_ops = {
     .name = "tls",
     .teardown = tls_teardown,
-    .deferred = aiotp__transport_deferred,
+    .deferred = tls_deferred,
 };
 
 aiotp__tls *aiotp__tls_of(const aiotp_transport *t)
@@ -1422,20 +1429,22 @@ static int make_ssl(aiotp__tls *t, const aiotp__layer_params *p)
 }
 
 /* A new TLS object, not linked yet: its SSL, the reserved ready-queue entry. */
-static int tls_new(aiotp_loop *loop, const aiotp_tls_context *ctx, const aiotp__layer_params *p,
-                   bool upgrade, aiotp__tls **out)
+static int tls_new(const aiotp__layer_services *svc, aiotp_loop *loop,
+                   const aiotp_tls_context *ctx, const aiotp__layer_params *p, bool upgrade,
+                   aiotp__tls **out)
 {
-    aiotp__tls *t = aiotp__alloc(loop, sizeof(*t));
+    aiotp__tls *t = svc->alloc(loop, sizeof(*t));
     int rc;
     if (t == NULL) {
         return AIOTP_ENOMEM;
     }
     memset(t, 0, sizeof(*t));
+    t->svc = svc;
     t->ctx = (aiotp_tls_context *)(uintptr_t)ctx;
     aiotp__tls_ctx_retain(ctx);
     rc = make_ssl(t, p);
     if (rc == 0) {
-        rc = aiotp__rq_reserve(loop, 1);
+        rc = t->svc->rq_reserve(loop, 1);
         if (rc == 0) {
             t->promised = 1;
         }
@@ -1446,11 +1455,11 @@ static int tls_new(aiotp_loop *loop, const aiotp_tls_context *ctx, const aiotp__
         return rc;
     }
     aiotp__tls_init(&t->st, upgrade);
-    aiotp__flow_init(&t->wflow);
-    (void)set_limits(&t->wflow, AIOTP_LIMIT_NONE, AIOTP_LIMIT_NONE, TLS_WRITE_HIGH);
-    aiotp__flow_init(&t->rflow);
-    (void)set_limits(&t->rflow, AIOTP_LIMIT_NONE, AIOTP_LIMIT_NONE, TLS_READ_HIGH);
-    aiotp__wbuf_init(&t->bl);
+    t->svc->flow_init(&t->wflow);
+    (void)set_limits(t, &t->wflow, AIOTP_LIMIT_NONE, AIOTP_LIMIT_NONE, TLS_WRITE_HIGH);
+    t->svc->flow_init(&t->rflow);
+    (void)set_limits(t, &t->rflow, AIOTP_LIMIT_NONE, AIOTP_LIMIT_NONE, TLS_READ_HIGH);
+    t->svc->wbuf_init(&t->bl);
     t->hs_timeout = p->handshake_timeout;
     t->sd_timeout = p->shutdown_timeout;
     t->server_side = p->server_side;
@@ -1461,7 +1470,7 @@ static int tls_new(aiotp_loop *loop, const aiotp_tls_context *ctx, const aiotp__
 }
 
 /* The same IPv4/IPv6 address and port. */
-static bool same_inet(const aiotp_extra *x, const aiotp_extra *y)
+static bool same_inet(const aiotp__tls *t, const aiotp_extra *x, const aiotp_extra *y)
 {
     char a[64];
     char b[64];
@@ -1469,8 +1478,8 @@ static bool same_inet(const aiotp_extra *x, const aiotp_extra *y)
         (x->u.addr.addr->sa_family != AF_INET && x->u.addr.addr->sa_family != AF_INET6)) {
         return false;
     }
-    aiotp__fmt_addr(x->u.addr.addr, x->u.addr.len, a, sizeof(a));
-    aiotp__fmt_addr(y->u.addr.addr, y->u.addr.len, b, sizeof(b));
+    t->svc->fmt_addr(x->u.addr.addr, x->u.addr.len, a, sizeof(a));
+    t->svc->fmt_addr(y->u.addr.addr, y->u.addr.len, b, sizeof(b));
     return strcmp(a, b) == 0;
 }
 
@@ -1483,9 +1492,9 @@ static bool is_tls_peer(aiotp__obj *o, void *arg)
     if (o->ops != &tls_obj_ops || x == t || x->lower == NULL || t->lower == NULL) {
         return false;
     }
-    return same_inet(aiotp_transport_get_extra_info(x->lower, "sockname", NULL),
+    return same_inet(t, aiotp_transport_get_extra_info(x->lower, "sockname", NULL),
                      aiotp_transport_get_extra_info(t->lower, "peername", NULL)) &&
-           same_inet(aiotp_transport_get_extra_info(x->lower, "peername", NULL),
+           same_inet(t, aiotp_transport_get_extra_info(x->lower, "peername", NULL),
                      aiotp_transport_get_extra_info(t->lower, "sockname", NULL));
 }
 
@@ -1493,37 +1502,38 @@ static bool is_tls_peer(aiotp__obj *o, void *arg)
 static void tls_link(aiotp__tls *t, aiotp_loop *loop, aiotp_transport *lower,
                      const aiotp_protocol *proto, void *pdata, bool upgrade)
 {
-    aiotp__transport_init(&t->base, loop, &tls_ops, &tls_obj_ops, proto, pdata);
+    t->svc->transport_init(&t->base, loop, &tls_ops, &tls_obj_ops, proto, pdata);
     t->lower = lower;
     t->lower_id = lower->id;
     if (aiotp__tracing(loop)) {
         const aiotp__tls *p;
-        aiotp__tracef(loop, "t%u open tls", tid(t));
-        aiotp__tracef(loop, "t%u limits low=%zu high=%zu", tid(t), t->wflow.low, t->wflow.high);
-        aiotp__tracef(loop, "t%u %s t%u", tid(t), upgrade ? "upgrade" : "over", (unsigned)lower->id);
-        p = (const aiotp__tls *)(const void *)aiotp__obj_find(loop, is_tls_peer, t);
+        t->svc->tracef(loop, "t%u open tls", tid(t));
+        t->svc->tracef(loop, "t%u limits low=%zu high=%zu", tid(t), t->wflow.low, t->wflow.high);
+        t->svc->tracef(loop, "t%u %s t%u", tid(t), upgrade ? "upgrade" : "over",
+                       (unsigned)lower->id);
+        p = (const aiotp__tls *)(const void *)t->svc->obj_find(loop, is_tls_peer, t);
         if (p != NULL) {
-            aiotp__tracef(loop, "t%u peer t%u", tid(t), tid(p));
+            t->svc->tracef(loop, "t%u peer t%u", tid(t), tid(p));
         }
     }
 }
 
-int aiotp__tls_wrap(const aiotp_tls_context *ctx, aiotp_loop *loop, int fd,
-                    const aiotp_protocol *proto, void *pdata, const struct sockaddr *peer,
-                    socklen_t peer_len, const aiotp__layer_params *p, aiotp_connect_cb done_cb,
-                    void *done_arg, aiotp_transport **out, const char **why)
+int aiotp__tls_wrap(const aiotp_tls_context *ctx, const aiotp__layer_services *svc,
+                    aiotp_loop *loop, int fd, const aiotp_protocol *proto, void *pdata,
+                    const struct sockaddr *peer, socklen_t peer_len,
+                    const aiotp__layer_params *p, aiotp_connect_cb done_cb, void *done_arg,
+                    aiotp_transport **out, const char **why)
 {
     aiotp__tls *t = NULL;
     aiotp_transport *lower = NULL;
-    int rc = aiotp__transport_check_protocol(&tls_ops, proto, why);
+    int rc = svc->check_protocol(&tls_ops, proto, why);
     if (rc == 0) {
-        rc = tls_new(loop, ctx, p, false, &t);
+        rc = tls_new(svc, loop, ctx, p, false, &t);
     }
     if (rc != 0) {
         return rc;
     }
-    rc = aiotp__stream_create(loop, fd, &layer_proto, t, peer, peer_len, NULL, NULL, &lower,
-                              NULL);
+    rc = svc->stream_create(loop, fd, &layer_proto, t, peer, peer_len, &lower);
     if (rc != 0) {
         tls_destroy(t, loop);
         return rc;
@@ -1554,7 +1564,7 @@ int aiotp_loop_start_tls(aiotp_loop *loop, aiotp_transport *lower, const aiotp_p
 {
     aiotp_tls_start_options o;
     aiotp__layer_params lp;
-    aiotp__stream *s;
+    const aiotp__layer_services *svc;
     aiotp__tls *t;
     int rc;
 
@@ -1568,25 +1578,25 @@ int aiotp_loop_start_tls(aiotp_loop *loop, aiotp_transport *lower, const aiotp_p
         }
         o = *opts;
     }
-    s = aiotp__stream_of(lower);
-    if (s == NULL) {
-        return AIOTP_EINVAL; /* TLS-START-1: a stream transport only */
+    /* TLS-START-3: a stream transport only (the kinds that lend the layer libaiotp) */
+    svc = lower->ops->layer_services;
+    if (svc == NULL) {
+        return AIOTP_EINVAL;
     }
-    if (s->st.life != AIOTP__LIFE_OPEN || s->st.wr != AIOTP__WR_OPEN ||
-        s->st.ph != AIOTP__PH_CONNECTED) {
-        return AIOTP_ECLOSED;
+    rc = svc->stream_open(lower);
+    if (rc != 0) {
+        return rc;
     }
-    rc = aiotp__transport_check_protocol(&tls_ops, proto, NULL);
+    rc = svc->check_protocol(&tls_ops, proto, NULL);
     if (rc == 0) {
-        rc = aiotp__layer_params_init(&lp, ctx, o.server_side,
-                                      o.server_side ? NULL : o.server_hostname,
-                                      o.tls_handshake_timeout, o.tls_shutdown_timeout);
+        rc = svc->params_init(&lp, ctx, o.server_side, o.server_side ? NULL : o.server_hostname,
+                              o.tls_handshake_timeout, o.tls_shutdown_timeout);
     }
     if (rc == 0 && o.server_side && o.server_hostname != NULL) {
         rc = AIOTP_EINVAL;
     }
     if (rc == 0) {
-        rc = tls_new(loop, ctx, &lp, true, &t);
+        rc = tls_new(svc, loop, ctx, &lp, true, &t);
     }
     if (rc != 0) {
         return rc == AIOTP_EPROTOKIND ? AIOTP_EINVAL : rc;
@@ -1622,7 +1632,7 @@ int aiotp_tls_set_read_buffer_limits(aiotp_transport *bt, int64_t high, int64_t 
     if (t == NULL) {
         return AIOTP_ENOTSUP;
     }
-    if (!set_limits(&t->rflow, high, low, TLS_READ_HIGH)) {
+    if (!set_limits(t, &t->rflow, high, low, TLS_READ_HIGH)) {
         return AIOTP_EINVAL;
     }
     control_reading(t);

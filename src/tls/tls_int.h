@@ -40,6 +40,7 @@ void aiotp__tls_ctx_release(const aiotp_tls_context *ctx);
 
 typedef struct aiotp__tls {
     aiotp_transport base;        /* the TLS transport (and the loop object header): first */
+    const aiotp__layer_services *svc; /* libaiotp's internals (layer_int.h) */
     aiotp_transport *lower;      /* the stream transport below; NULL after its
                                     connection_lost (and before it exists) */
     uint32_t lower_id;           /* its trace id */
@@ -92,7 +93,8 @@ typedef struct aiotp__tls {
 } aiotp__tls;
 
 /* The layer ops' wrap (src/layer_int.h). */
-int aiotp__tls_wrap(const aiotp_tls_context *ctx, aiotp_loop *loop, int fd,
+int aiotp__tls_wrap(const aiotp_tls_context *ctx, const aiotp__layer_services *svc,
+                    aiotp_loop *loop, int fd,
                     const aiotp_protocol *proto, void *pdata, const struct sockaddr *peer,
                     socklen_t peer_len, const aiotp__layer_params *p, aiotp_connect_cb done_cb,
                     void *done_arg, aiotp_transport **out, const char **why);
