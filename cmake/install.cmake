@@ -1,19 +1,29 @@
 # cmake/install.cmake - install rules (AIOTP_INSTALL, on when aiotp is the top-level project).
 #   include/aiotp/*.h + the generated version.h       ${includedir}/aiotp/
 #   libaiotp, libaiotp_sim, libaiotp_oracle            ${libdir}/
+#   libaiotp_tls (AIOTP_TLS; include/aiotp/tls.h too)  ${libdir}/
 #   aiotp-trace-check (AIOTP_TOOLS)                    ${bindir}/
 #   aiotpConfig.cmake, aiotpConfigVersion.cmake,
 #   aiotpTargets*.cmake                                ${libdir}/cmake/aiotp/
-#   aiotp.pc, aiotp-sim.pc, aiotp-oracle.pc            ${libdir}/pkgconfig/
+#   aiotp.pc, aiotp-sim.pc, aiotp-oracle.pc(, aiotp-tls.pc) ${libdir}/pkgconfig/
 #   LICENSE, README.md, CHANGELOG.md, docs/            ${docdir}/
-# find_package(aiotp CONFIG) gives aiotp::aiotp, aiotp::sim, aiotp::oracle and, when it
-# was built, the executable aiotp::trace-check.
+# find_package(aiotp CONFIG) gives aiotp::aiotp, aiotp::sim, aiotp::oracle and, when they
+# were built, aiotp::tls (it finds OpenSSL 3 itself) and the executable aiotp::trace-check.
 include(CMakePackageConfigHelpers)
 
 set(AIOTP_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/aiotp)
 set(AIOTP_PKGCONFIG_DIR ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
-install(TARGETS aiotp aiotp_sim aiotp_oracle EXPORT aiotpTargets
+set(AIOTP_INSTALL_TARGETS aiotp aiotp_sim aiotp_oracle)
+set(AIOTP_PC_FILES aiotp aiotp-sim aiotp-oracle)
+if(TARGET aiotp_tls)
+  list(APPEND AIOTP_INSTALL_TARGETS aiotp_tls)
+  list(APPEND AIOTP_PC_FILES aiotp-tls)
+  set(AIOTP_WITH_TLS ON)
+else()
+  set(AIOTP_WITH_TLS OFF)
+endif()
+install(TARGETS ${AIOTP_INSTALL_TARGETS} EXPORT aiotpTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime
                 NAMELINK_COMPONENT development
@@ -27,8 +37,13 @@ if(TARGET aiotp-trace-check)
           RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
 endif()
 
-install(DIRECTORY include/aiotp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-        COMPONENT development FILES_MATCHING PATTERN "*.h")
+if(AIOTP_WITH_TLS)
+  install(DIRECTORY include/aiotp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+          COMPONENT development FILES_MATCHING PATTERN "*.h")
+else()
+  install(DIRECTORY include/aiotp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+          COMPONENT development FILES_MATCHING PATTERN "*.h" PATTERN "tls.h" EXCLUDE)
+endif()
 install(FILES ${AIOTP_GENERATED_INCLUDE_DIR}/aiotp/version.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/aiotp COMPONENT development)
 
@@ -47,7 +62,7 @@ file(RELATIVE_PATH AIOTP_PC_TO_PREFIX /x/${AIOTP_PKGCONFIG_DIR} /x)
 # what a static link needs for the worker threads: empty where the C library has them
 set(AIOTP_PC_THREADS "${CMAKE_THREAD_LIBS_INIT}")
 string(REGEX REPLACE "/$" "" AIOTP_PC_TO_PREFIX "${AIOTP_PC_TO_PREFIX}")
-foreach(pc aiotp aiotp-sim aiotp-oracle)
+foreach(pc ${AIOTP_PC_FILES})
   configure_file(cmake/${pc}.pc.in ${PROJECT_BINARY_DIR}/cmake/${pc}.pc @ONLY)
   install(FILES ${PROJECT_BINARY_DIR}/cmake/${pc}.pc DESTINATION ${AIOTP_PKGCONFIG_DIR}
           COMPONENT development)

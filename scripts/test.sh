@@ -17,7 +17,7 @@ step() { printf '\n==== %s (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
 
 step "gcc, ASan+UBSan, all tests including the Frama-C proofs"
 cmake -S . -B build/gcc-asan -DCMAKE_C_COMPILER=gcc -DAIOTP_SANITIZE=ON -DAIOTP_PROOFS=ON \
-      >/dev/null
+      -DAIOTP_TLS=ON >/dev/null
 cmake --build build/gcc-asan -j"$jobs" >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/gcc-asan -j"$jobs" --output-on-failure
@@ -39,7 +39,8 @@ TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/gcc-tsan -j"$jobs" --output-
   -L threads
 
 step "clang, all tests except proofs"
-cmake -S . -B build/clang -DCMAKE_C_COMPILER=clang -DAIOTP_CXX_COMPILER=clang++ >/dev/null
+cmake -S . -B build/clang -DCMAKE_C_COMPILER=clang -DAIOTP_CXX_COMPILER=clang++ \
+      -DAIOTP_TLS=ON >/dev/null
 cmake --build build/clang -j"$jobs" >/dev/null
 ctest --test-dir build/clang -j"$jobs" --output-on-failure -LE proof
 
@@ -57,7 +58,7 @@ ctest --test-dir build/gcc-asan -L 'sweep|load' -V 2>/dev/null |
   grep -E 're-entrancy matrix|fault sweep \(|load (clients|server):|emfile:' | sed 's/^[0-9]*: //'
 
 step "valgrind memcheck, unit test binaries and the demo (gcc build)"
-cmake -S . -B build/gcc -DCMAKE_C_COMPILER=gcc >/dev/null
+cmake -S . -B build/gcc -DCMAKE_C_COMPILER=gcc -DAIOTP_TLS=ON >/dev/null
 cmake --build build/gcc -j"$jobs" >/dev/null
 fail=0
 for bin in build/gcc/tests/test_* build/gcc/examples/demo; do

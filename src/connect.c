@@ -38,8 +38,16 @@ static void connected(struct aiotp__req *r)
     aiotp__fd_forget(r->loop, fd);
     rc = r->factory(r->factory_arg, &proto, &pdata); /* METH-3: once per connection */
     if (rc >= 0) {
-        rc = aiotp__stream_create(r->loop, fd, proto, pdata, NULL, 0, r->ccb, r->cb_arg, NULL,
-                                  &why);
+        if (r->tls != NULL) {
+            /* TLS-MAKE-1: the layer makes the stream transport below and the TLS transport;
+               the completion follows the handshake */
+            rc = AIOTP__LAYER_OPS(r->tls)->wrap(r->tls, &aiotp__layer_svc, r->loop, fd, proto,
+                                                pdata, NULL, 0, &r->lp, r->ccb, r->cb_arg,
+                                                NULL, &why);
+        } else {
+            rc = aiotp__stream_create(r->loop, fd, proto, pdata, NULL, 0, r->ccb, r->cb_arg,
+                                      NULL, &why);
+        }
         if (rc == AIOTP_EINVAL || rc == AIOTP_EPROTOKIND) {
             /* PROTO-KIND-1: named in the exception handler, status to the completion */
             aiotp__report_bad_table(r->loop, "create_connection", rc, why, NULL);
@@ -238,22 +246,6 @@ void aiotp_connect_options_init(aiotp_connect_options *opts)
     }
 }
 
-/* The options in this build's layout: a copy of the caller's (a first-layout struct is
-   read only up to its end; the rest keeps the defaults). */
-static int read_opts(const aiotp_connect_options *opts, aiotp_connect_options *o)
-{
-    aiotp_connect_options_init(o);
-    if (opts == NULL) {
-        return 0;
-    }
-    if (opts->size != sizeof(*opts) && opts->size != AIOTP_CONNECT_OPTIONS_SIZE_V1) {
-        return AIOTP_EINVAL;
-    }
-    memcpy(o, opts, opts->size);
-    o->size = sizeof(*o);
-    return o->timeout < 0 ? AIOTP_EINVAL : 0;
-}
-
 /* METH-6: an existing socket must be a stream socket; made non-blocking. (sock >= 0:
    aiotp__req_claim_fd checked it.) */
 static int check_stream_socket(aiotp_loop *loop, int sock)
@@ -270,9 +262,43 @@ static int check_stream_socket(aiotp_loop *loop, int sock)
     return loop->sys->set_nonblock(loop->sys->ctx, sock);
 }
 
+/* The options as this build lays them out: the defaults, then the caller's fields (a
+   first-layout struct ends before the TLS fields, which keep their defaults). */
+static int read_opts(const aiotp_connect_options *opts, aiotp_connect_options *o)
+{
+    aiotp_connect_options_init(o);
+    if (opts != NULL) {
+        if (opts->size != sizeof(*opts) && opts->size != AIOTP_CONNECT_OPTIONS_SIZE_V1) {
+            return AIOTP_EINVAL; /* CONN-OPTS-1 */
+        }
+        memcpy(o, opts, opts->size);
+        o->size = sizeof(*o);
+    }
+    return o->timeout < 0 ? AIOTP_EINVAL : 0; /* OP-3 */
+}
+
+/* The TLS parameters of a client connection: the name to check is server_hostname, else
+   the host; a socket or a Unix path has no host, so TLS needs server_hostname there
+   (CPython: "you have to pass server_hostname when using ssl"). */
+static int client_tls(struct aiotp__req *tmpl, const aiotp_connect_options *o,
+                      const char *host)
+{
+    const char *name = o->server_hostname;
+    if (o->tls != NULL && name == NULL) {
+        if (host == NULL) {
+            return AIOTP_EINVAL; /* TLS-MAKE-2 */
+        }
+        name = host;
+    }
+    tmpl->tls = o->tls;
+    return aiotp__layer_params_init(&tmpl->lp, o->tls, false, o->tls != NULL ? name
+                                                                           : o->server_hostname,
+                                    o->tls_handshake_timeout, o->tls_shutdown_timeout);
+}
+
 static int start_wrap(aiotp_loop *loop, aiotp_protocol_factory_fn factory, void *factory_arg,
-                      int sock, aiotp_connect_cb cb, void *cb_arg,
-                      const aiotp_connect_options *o)
+                      int sock, const struct aiotp__req *tls, aiotp_connect_cb cb,
+                      void *cb_arg, const aiotp_connect_options *o)
 {
     struct aiotp__req tmpl;
     int rc = aiotp__req_claim_fd(loop, sock);
@@ -289,20 +315,9 @@ static int start_wrap(aiotp_loop *loop, aiotp_protocol_factory_fn factory, void 
     tmpl.ccb = cb;
     tmpl.cb_arg = cb_arg;
     tmpl.fd = sock;
-    return aiotp__req_start(loop, &tmpl, NULL, wrap_step, o != NULL ? o->op : NULL,
-                            o != NULL ? o->timeout : 0);
-}
-
-static int check_opts(const aiotp_connect_options *opts, aiotp_connect_options *o)
-{
-    int rc = read_opts(opts, o);
-    if (rc != 0) {
-        return rc;
-    }
-    if (o->family != AF_UNSPEC && o->family != AF_INET && o->family != AF_INET6) {
-        return AIOTP_EINVAL;
-    }
-    return 0;
+    tmpl.tls = tls->tls;
+    tmpl.lp = tls->lp;
+    return aiotp__req_start(loop, &tmpl, NULL, wrap_step, o->op, o->timeout);
 }
 
 int aiotp_loop_create_connection(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
@@ -312,27 +327,36 @@ int aiotp_loop_create_connection(aiotp_loop *loop, aiotp_protocol_factory_fn fac
 {
     struct aiotp__req tmpl;
     aiotp_connect_options o;
-    int sock;
     int rc;
 
     if (loop == NULL || factory == NULL || cb == NULL) {
         return AIOTP_EINVAL;
     }
-    rc = check_opts(opts, &o);
+    rc = read_opts(opts, &o);
     if (rc != 0) {
         return rc;
     }
-    sock = o.sock;
-    if (sock >= 0) {
+    if (o.family != AF_UNSPEC && o.family != AF_INET && o.family != AF_INET6) {
+        return AIOTP_EINVAL;
+    }
+    memset(&tmpl, 0, sizeof(tmpl));
+    if (o.sock >= 0) {
         if (host != NULL) {
             return AIOTP_EINVAL; /* host/port and sock are exclusive */
         }
-        return start_wrap(loop, factory, factory_arg, sock, cb, cb_arg, &o);
+        rc = client_tls(&tmpl, &o, NULL);
+        if (rc != 0) {
+            return rc;
+        }
+        return start_wrap(loop, factory, factory_arg, o.sock, &tmpl, cb, cb_arg, &o);
     }
     if (host == NULL || host[0] == '\0' || port < 0 || port > 65535) {
         return AIOTP_EINVAL;
     }
-    memset(&tmpl, 0, sizeof(tmpl));
+    rc = client_tls(&tmpl, &o, host);
+    if (rc != 0) {
+        return rc;
+    }
     tmpl.kind = AIOTP__REQ_CONNECT_TCP;
     tmpl.factory = factory;
     tmpl.factory_arg = factory_arg;
@@ -351,7 +375,6 @@ int aiotp_loop_create_unix_connection(aiotp_loop *loop, aiotp_protocol_factory_f
 {
     struct aiotp__req tmpl;
     aiotp_connect_options o;
-    int sock;
     int rc;
 
     if (loop == NULL || factory == NULL || cb == NULL) {
@@ -361,14 +384,17 @@ int aiotp_loop_create_unix_connection(aiotp_loop *loop, aiotp_protocol_factory_f
     if (rc != 0) {
         return rc;
     }
-    sock = o.sock;
-    if (sock >= 0) {
+    memset(&tmpl, 0, sizeof(tmpl));
+    rc = client_tls(&tmpl, &o, NULL);
+    if (rc != 0) {
+        return rc;
+    }
+    if (o.sock >= 0) {
         if (path != NULL) {
             return AIOTP_EINVAL;
         }
-        return start_wrap(loop, factory, factory_arg, sock, cb, cb_arg, &o);
+        return start_wrap(loop, factory, factory_arg, o.sock, &tmpl, cb, cb_arg, &o);
     }
-    memset(&tmpl, 0, sizeof(tmpl));
     rc = aiotp__unix_addr(path, &tmpl.un, &tmpl.un_len);
     if (rc != 0) {
         return rc;
@@ -386,8 +412,36 @@ int aiotp_loop_connect_accepted_socket(aiotp_loop *loop, aiotp_protocol_factory_
                                        void *factory_arg, int sock, aiotp_connect_cb cb,
                                        void *cb_arg)
 {
+    return aiotp_loop_connect_accepted_socket_opts(loop, factory, factory_arg, sock, NULL, cb,
+                                                   cb_arg);
+}
+
+int aiotp_loop_connect_accepted_socket_opts(aiotp_loop *loop,
+                                            aiotp_protocol_factory_fn factory,
+                                            void *factory_arg, int sock,
+                                            const aiotp_connect_options *opts,
+                                            aiotp_connect_cb cb, void *cb_arg)
+{
+    struct aiotp__req tmpl;
+    aiotp_connect_options o;
+    int rc;
+
     if (loop == NULL || factory == NULL || cb == NULL) {
         return AIOTP_EINVAL;
     }
-    return start_wrap(loop, factory, factory_arg, sock, cb, cb_arg, NULL);
+    rc = read_opts(opts, &o);
+    if (rc != 0) {
+        return rc;
+    }
+    if (o.family != AF_UNSPEC || o.sock != -1 || o.server_hostname != NULL) {
+        return AIOTP_EINVAL; /* the accepted side has no address family, socket or name */
+    }
+    memset(&tmpl, 0, sizeof(tmpl));
+    tmpl.tls = o.tls;
+    rc = aiotp__layer_params_init(&tmpl.lp, o.tls, true, NULL, o.tls_handshake_timeout,
+                                  o.tls_shutdown_timeout);
+    if (rc != 0) {
+        return rc;
+    }
+    return start_wrap(loop, factory, factory_arg, sock, &tmpl, cb, cb_arg, &o);
 }

@@ -4,6 +4,7 @@
  * unusable protocol table.
  */
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -122,6 +123,7 @@ int aiotp__req_start(aiotp_loop *loop, struct aiotp__req *tmpl, const char *host
     r->state = AIOTP__REQ_QUEUED;
     r->all_same = true;
     r->op.cancel = req_cancel;
+    r->lp.server_hostname = NULL;
     if (host != NULL) {
         size_t n = strlen(host) + 1;
         r->host = aiotp__alloc(loop, n);
@@ -130,6 +132,17 @@ int aiotp__req_start(aiotp_loop *loop, struct aiotp__req *tmpl, const char *host
             return AIOTP_ENOMEM;
         }
         memcpy(r->host, host, n);
+    }
+    if (tmpl->lp.server_hostname != NULL) {
+        size_t n = strlen(tmpl->lp.server_hostname) + 1;
+        char *copy = aiotp__alloc(loop, n);
+        if (copy == NULL) {
+            aiotp__free(loop, r->host);
+            aiotp__free(loop, r);
+            return AIOTP_ENOMEM;
+        }
+        memcpy(copy, tmpl->lp.server_hostname, n);
+        r->lp.server_hostname = copy;
     }
     /* OP-1: the cancelled completion's entry, so that cancelling never needs memory */
     rc = aiotp__rq_reserve(loop, 1);
@@ -149,9 +162,13 @@ int aiotp__req_start(aiotp_loop *loop, struct aiotp__req *tmpl, const char *host
         if (r->reserved) {
             aiotp__rq_unreserve(loop, 1);
         }
+        aiotp__free(loop, (void *)(uintptr_t)r->lp.server_hostname);
         aiotp__free(loop, r->host);
         aiotp__free(loop, r);
         return rc;
+    }
+    if (r->tls != NULL) {
+        AIOTP__LAYER_OPS(r->tls)->retain(r->tls);
     }
     aiotp__obj_link(loop, &r->obj, &req_obj_ops);
     aiotp__op_register(loop, &r->op, op);
@@ -190,8 +207,36 @@ void aiotp__req_free(struct aiotp__req *r)
         r->fd = -1;
     }
     aiotp__addrs_free(&r->addrs);
+    if (r->tls != NULL) {
+        AIOTP__LAYER_OPS(r->tls)->release(r->tls);
+    }
+    aiotp__free(loop, (void *)(uintptr_t)r->lp.server_hostname);
     aiotp__free(loop, r->host);
     aiotp__free(loop, r);
+}
+
+int aiotp__layer_params_init(aiotp__layer_params *p, const aiotp_tls_context *tls,
+                             bool server_side, const char *server_hostname,
+                             aiotp_time handshake_timeout, aiotp_time shutdown_timeout)
+{
+    memset(p, 0, sizeof(*p));
+    if (tls == NULL) {
+        /* CPython: "server_hostname is only meaningful with ssl", "ssl_handshake_timeout
+           is only meaningful with ssl" (ValueError) */
+        return server_hostname != NULL || handshake_timeout != 0 || shutdown_timeout != 0
+                   ? AIOTP_EINVAL
+                   : 0;
+    }
+    if (handshake_timeout < 0 || shutdown_timeout < 0) {
+        return AIOTP_EINVAL; /* CPython: "... should be a positive number" */
+    }
+    p->server_side = server_side;
+    p->server_hostname = server_hostname;
+    p->handshake_timeout = handshake_timeout != 0 ? handshake_timeout
+                                                  : AIOTP__TLS_HANDSHAKE_TIMEOUT;
+    p->shutdown_timeout = shutdown_timeout != 0 ? shutdown_timeout
+                                                : AIOTP__TLS_SHUTDOWN_TIMEOUT;
+    return AIOTP__LAYER_OPS(tls)->check(tls, p);
 }
 
 

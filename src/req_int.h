@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "layer_int.h"
 #include "loop_int.h"
 #include "ops_int.h"
 #include "resolve_int.h"
@@ -60,6 +61,11 @@ struct aiotp__req {
     struct sockaddr_un un; /* unix path */
     socklen_t un_len;
     aiotp_server_options sopts;
+    /* a layered (TLS) connection or server: the context (retained while the request
+       lives), its parameters, and lp.server_hostname pointing to the request's own copy
+       (NULL: none) */
+    const aiotp_tls_context *tls;
+    aiotp__layer_params lp;
 };
 
 /* Allocate a request (copies host), link it into the loop, schedule `step`, register its

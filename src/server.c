@@ -46,6 +46,8 @@ struct aiotp_server {
     bool completed;           /* a wait_closed completion has been delivered */
     unsigned held;            /* references to drop after the current pass */
     bool stop_loop_on_close;  /* serve_forever is running */
+    const aiotp_tls_context *tls; /* TLS server context (retained), or NULL */
+    aiotp__layer_params lp;   /* its parameters */
 };
 
 /* ---- lifetime (SRV-10) ----------------------------------------------------------------
@@ -74,6 +76,9 @@ static void server_free(aiotp_server *s)
     }
     /* (s->reserved > 0 only at aiotp_loop_free: every waiter keeps the loop's
        reference, and the loop's ready queue goes with it) */
+    if (s->tls != NULL) {
+        AIOTP__LAYER_OPS(s->tls)->release(s->tls);
+    }
     aiotp__free(loop, s->fds);
     aiotp__free(loop, s->paused);
     aiotp__free(loop, s->waiters);
@@ -315,7 +320,15 @@ static void accept_one(aiotp_server *s, int c, const struct sockaddr *addr, sock
     bool bad_table = false;
 
     if (rc >= 0) {
-        rc = aiotp__stream_create(loop, c, proto, pdata, addr, alen, NULL, NULL, &t, &why);
+        if (s->tls != NULL) {
+            /* TLS-SRV-1: a TLS transport over the accepted connection; its protocol gets
+               connection_made after the handshake */
+            rc = AIOTP__LAYER_OPS(s->tls)->wrap(s->tls, &aiotp__layer_svc, loop, c, proto,
+                                                pdata, addr, alen, &s->lp, NULL, NULL, &t,
+                                                &why);
+        } else {
+            rc = aiotp__stream_create(loop, c, proto, pdata, addr, alen, NULL, NULL, &t, &why);
+        }
         bad_table = rc == AIOTP_EINVAL || rc == AIOTP_EPROTOKIND;
     }
     if (rc < 0) {
@@ -512,6 +525,11 @@ static aiotp_server *server_new(struct aiotp__req *r)
     s->factory = r->factory;
     s->factory_arg = r->factory_arg;
     s->backlog = r->sopts.backlog;
+    if (r->tls != NULL) {
+        s->tls = r->tls;
+        s->lp = r->lp;
+        AIOTP__LAYER_OPS(s->tls)->retain(s->tls);
+    }
     aiotp__obj_link(loop, &s->obj, &server_obj_ops);
     return s;
 }
@@ -689,6 +707,7 @@ static int listen_common(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
     memset(tmpl, 0, sizeof(*tmpl));
     aiotp_server_options_init(&tmpl->sopts);
     if (opts != NULL) {
+        /* SRV-OPTS-1: the first layout or this build's */
         if ((opts->size != sizeof(*opts) && opts->size != AIOTP_SERVER_OPTIONS_SIZE_V1) ||
             opts->backlog < 0 ||
             (opts->family != AF_UNSPEC && opts->family != AF_INET &&
@@ -701,6 +720,15 @@ static int listen_common(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
         if (tmpl->sopts.backlog == 0) {
             tmpl->sopts.backlog = 100;
         }
+    }
+    {
+        int rc = aiotp__layer_params_init(&tmpl->lp, tmpl->sopts.tls, true, NULL,
+                                          tmpl->sopts.tls_handshake_timeout,
+                                          tmpl->sopts.tls_shutdown_timeout);
+        if (rc != 0) {
+            return rc;
+        }
+        tmpl->tls = tmpl->sopts.tls;
     }
     tmpl->factory = factory;
     tmpl->factory_arg = factory_arg;

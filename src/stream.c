@@ -14,6 +14,7 @@
 #include <sys/un.h>
 
 #include "checksum.h"
+#include "layer_int.h"
 #include "stream_int.h"
 
 #ifndef MSG_NOSIGNAL
@@ -1300,4 +1301,5 @@ static const aiotp__transport_ops stream_ops = {
     .write_eof = stream_write_eof,
     .sendto = NULL, /* DatagramTransport only: AIOTP_ENOTSUP */
     .free = stream_free,
+    .layer_services = &aiotp__layer_svc, /* for start_tls (src/layer_int.h) */
 };

@@ -61,6 +61,16 @@ static void unref(aiotp_transport *t)
     }
 }
 
+void aiotp__transport_hold(aiotp_transport *t)
+{
+    t->refs++;
+}
+
+void aiotp__transport_drop(aiotp_transport *t)
+{
+    unref(t);
+}
+
 void aiotp__transport_deferred(aiotp__obj *o)
 {
     unref((aiotp_transport *)(void *)o); /* the object header is the first member */

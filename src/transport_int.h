@@ -55,6 +55,10 @@ typedef struct aiotp__transport_ops {
 
     /* the last reference is gone: free the object (unlink it from the loop first) */
     void (*free)(aiotp_transport *t);
+
+    /* stream transports: what libaiotp lends a kind layered on them (start_tls finds it
+       here; src/layer_int.h); NULL for the other kinds */
+    const struct aiotp__layer_services *layer_services;
 } aiotp__transport_ops;
 
 /*
@@ -89,6 +93,11 @@ void aiotp__transport_init(aiotp_transport *t, aiotp_loop *loop,
    AIOTP_EBUSY, also while the transport is closing (LOOP-8, METH-8). Every kind calls
    this for its fd once the base is initialised; the registry slot must be reserved. */
 void aiotp__transport_own_fd(aiotp_transport *t, int fd);
+
+/* An internal reference (a queued callback of the kind's that must find the object): taken
+   with hold, given back with drop (which frees the object when it was the last). */
+void aiotp__transport_hold(aiotp_transport *t);
+void aiotp__transport_drop(aiotp_transport *t);
 
 /* Drop the loop's reference at the end of the current pass (after connection_lost). */
 void aiotp__transport_release_later(aiotp_transport *t);

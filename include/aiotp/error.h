@@ -80,7 +80,10 @@ AIOTP_BEGIN_DECLS
     X(ETOOBIG, -4010, "data too large")                                               \
     X(ERUNNING, -4011, "the loop is already running")                                 \
     X(EPROTOKIND, -4012, "protocol table kind does not fit this transport")           \
-    X(EMULTIPLE, -4013, "every address was tried and they failed with different errors")
+    X(EMULTIPLE, -4013, "every address was tried and they failed with different errors") \
+    X(ETLS, -4014, "TLS protocol error (handshake or record layer)")                  \
+    X(ETLSCERT, -4015, "TLS certificate verification failed")                         \
+    X(ETLSEOF, -4016, "the peer closed the connection without a TLS close_notify")
 
 /** The library's codes, and the errno values it returns most, by name. */
 enum aiotp_errno {

@@ -46,6 +46,8 @@ typedef struct aiotp_transport aiotp_transport;
 typedef struct aiotp_server aiotp_server;
 /** A protocol's callback table (protocol.h). */
 typedef struct aiotp_protocol aiotp_protocol;
+/** A TLS context (opaque; tls.h, in the optional library aiotp_tls). */
+typedef struct aiotp_tls_context aiotp_tls_context;
 
 /** Monotonic time in nanoseconds (from the syscall table's clock). */
 typedef int64_t aiotp_time;

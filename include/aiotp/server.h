@@ -59,7 +59,21 @@ typedef void (*aiotp_connect_cb)(void *arg, int status, aiotp_transport *t);
  */
 typedef void (*aiotp_server_cb)(void *arg, int status, aiotp_server *server);
 
-/** Options of the connection methods; aiotp_connect_options_init() fills the defaults. */
+/**
+ * Options of the connection methods; aiotp_connect_options_init() fills the defaults.
+ *
+ * Versioning: `size` is sizeof(aiotp_connect_options) of the caller's build. Options of
+ * the first layout (size #AIOTP_CONNECT_OPTIONS_SIZE_V1, up to `sock`) are still taken:
+ * the fields after their end are never read and mean "no TLS". Any other size is refused
+ * (#AIOTP_EINVAL).
+ *
+ * TLS (the optional library aiotp_tls, aiotp/tls.h): with `tls` set the connection is a
+ * TLS transport (#AIOTP_TRANSPORT_TLS) over the stream transport of the socket; the
+ * factory's protocol gets connection_made once the handshake has completed, and the
+ * completion runs after it, or gets the handshake's failure (spec/tls-transport.md). The
+ * timeouts are CPython's ssl_handshake_timeout and ssl_shutdown_timeout; 0 means "not
+ * given" (CPython's None: 60 s and 30 s).
+ */
 typedef struct aiotp_connect_options {
     size_t size;        /**< sizeof(aiotp_connect_options), or
                              #AIOTP_CONNECT_OPTIONS_SIZE_V1 */
@@ -71,13 +85,25 @@ typedef struct aiotp_connect_options {
                              (OP-3); 0: no limit (the kernel's own connect timeout) */
     aiotp_op *op;       /**< receives the operation's number for aiotp_loop_cancel_op()
                              when the method returns 0; NULL: not wanted */
+    const aiotp_tls_context *tls; /**< a client context (server side for
+                                       aiotp_loop_connect_accepted_socket_opts()): the
+                                       connection is TLS; NULL: plain (the default) */
+    const char *server_hostname;  /**< TLS client: the name sent in SNI and checked against
+                                       the certificate; NULL: `host` (required for a
+                                       socket or a Unix path); "": neither; never with a
+                                       plain connection */
+    aiotp_time tls_handshake_timeout; /**< TLS: handshake timeout in ns; 0: 60 s; only with
+                                           `tls`; negative: refused */
+    aiotp_time tls_shutdown_timeout;  /**< TLS: close_notify exchange timeout in ns; 0: 30 s;
+                                           only with `tls`; negative: refused */
 } aiotp_connect_options;
 
 /** Size of the first layout of #aiotp_connect_options (up to `sock`), still accepted. */
 #define AIOTP_CONNECT_OPTIONS_SIZE_V1 (offsetof(aiotp_connect_options, timeout))
 
 /**
- * Fill the defaults: size, family AF_UNSPEC, sock -1, timeout 0, op NULL.
+ * Fill the defaults: size, family AF_UNSPEC, sock -1, timeout 0, op NULL, no TLS (tls and
+ * server_hostname NULL, TLS timeouts 0).
  * @param opts the options (NULL: nothing happens).
  */
 void aiotp_connect_options_init(aiotp_connect_options *opts);
@@ -146,7 +172,37 @@ int aiotp_loop_connect_accepted_socket(aiotp_loop *loop, aiotp_protocol_factory_
                                        void *factory_arg, int sock, aiotp_connect_cb cb,
                                        void *cb_arg);
 
-/** Options of the server methods; aiotp_server_options_init() fills the defaults. */
+/**
+ * aiotp_loop_connect_accepted_socket() with options: CPython's
+ * connect_accepted_socket(..., ssl=, ssl_handshake_timeout=, ssl_shutdown_timeout=).
+ * With opts->tls (a server context) the transport is the server side of a TLS
+ * connection, handed to cb after the handshake and connection_made.
+ * @param loop the loop.
+ * @param factory makes the protocol.
+ * @param factory_arg its argument.
+ * @param sock the accepted socket; the library's once this returns 0.
+ * @param opts options, or NULL: only `tls` and the two timeouts are read; `family` must be
+ *        AF_UNSPEC, `sock` -1 and `server_hostname` NULL.
+ * @param cb the completion (required).
+ * @param cb_arg its argument.
+ * @return the same as aiotp_loop_connect_accepted_socket(); #AIOTP_EINVAL also for bad
+ *         options (size, a field that does not apply, a negative timeout, a timeout
+ *         without `tls`, a client context).
+ */
+int aiotp_loop_connect_accepted_socket_opts(aiotp_loop *loop,
+                                            aiotp_protocol_factory_fn factory,
+                                            void *factory_arg, int sock,
+                                            const aiotp_connect_options *opts,
+                                            aiotp_connect_cb cb, void *cb_arg);
+
+/**
+ * Options of the server methods; aiotp_server_options_init() fills the defaults.
+ * Versioned like #aiotp_connect_options: options of the first layout (size
+ * #AIOTP_SERVER_OPTIONS_SIZE_V1) are still taken and mean "no TLS". With `tls` (a server
+ * context) every accepted connection is a TLS transport whose protocol gets
+ * connection_made after its handshake; a failed handshake calls no protocol callback and
+ * is reported to the exception handler in debug mode only (as a failing factory, SRV-4).
+ */
 typedef struct aiotp_server_options {
     size_t size;        /**< sizeof(aiotp_server_options), or
                              #AIOTP_SERVER_OPTIONS_SIZE_V1 */
@@ -159,6 +215,9 @@ typedef struct aiotp_server_options {
     /* ---- since 0.2 (options of size AIOTP_SERVER_OPTIONS_SIZE_V1 end above) ---- */
     aiotp_op *op;       /**< receives the operation's number for aiotp_loop_cancel_op()
                              when the method returns 0; NULL: not wanted */
+    const aiotp_tls_context *tls;     /**< a server context: TLS connections; NULL: plain */
+    aiotp_time tls_handshake_timeout; /**< TLS: handshake timeout in ns; 0: 60 s */
+    aiotp_time tls_shutdown_timeout;  /**< TLS: close_notify exchange timeout in ns; 0: 30 s */
 } aiotp_server_options;
 
 /** Size of the first layout of #aiotp_server_options (up to `sock`), still accepted. */
@@ -166,7 +225,7 @@ typedef struct aiotp_server_options {
 
 /**
  * Fill the defaults: size, family AF_UNSPEC, backlog 100, reuse_address true,
- * reuse_port false, start_serving true, sock -1, op NULL.
+ * reuse_port false, start_serving true, sock -1, op NULL, no TLS (tls NULL, timeouts 0).
  * @param opts the options (NULL: nothing happens).
  */
 void aiotp_server_options_init(aiotp_server_options *opts);

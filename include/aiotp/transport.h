@@ -47,8 +47,11 @@ AIOTP_BEGIN_DECLS
 
 /** The kinds of transport (aiotp_transport_kind()). */
 enum aiotp_transport_kinds {
-    AIOTP_TRANSPORT_STREAM = 1,  /**< TCP or Unix stream socket: Transport */
-    AIOTP_TRANSPORT_DATAGRAM = 2 /**< UDP or Unix datagram socket: DatagramTransport */
+    AIOTP_TRANSPORT_STREAM = 1,   /**< TCP or Unix stream socket: Transport */
+    AIOTP_TRANSPORT_DATAGRAM = 2, /**< UDP or Unix datagram socket: DatagramTransport */
+    /* 3, 4, 5: reserved for the read pipe, write pipe and subprocess transports */
+    AIOTP_TRANSPORT_TLS = 6       /**< TLS over a stream transport (aiotp/tls.h, library
+                                       aiotp_tls): Transport without half-close */
 };
 
 /**
@@ -64,7 +67,9 @@ int aiotp_transport_kind(const aiotp_transport *t);
 typedef enum aiotp_extra_kind {
     AIOTP_EXTRA_NONE = 0, /**< the information exists but is unavailable (CPython None) */
     AIOTP_EXTRA_ADDR = 1, /**< a socket address */
-    AIOTP_EXTRA_FD = 2    /**< a file descriptor (-1 once the transport is closed) */
+    AIOTP_EXTRA_FD = 2,   /**< a file descriptor (-1 once the transport is closed) */
+    AIOTP_EXTRA_PTR = 3,  /**< an object of the library below (TLS: aiotp/tls.h says which) */
+    AIOTP_EXTRA_STR = 4   /**< a string */
 } aiotp_extra_kind;
 
 /** One item of extra information (aiotp_transport_get_extra_info()). */
@@ -77,15 +82,19 @@ typedef struct aiotp_extra {
             const struct sockaddr *addr; /**< the address */
             socklen_t len;               /**< its length */
         } addr;
-        int fd; /**< #AIOTP_EXTRA_FD: the file descriptor */
+        int fd;          /**< #AIOTP_EXTRA_FD: the file descriptor */
+        const void *ptr; /**< #AIOTP_EXTRA_PTR: the object */
+        const char *str; /**< #AIOTP_EXTRA_STR: the string (NUL-terminated) */
     } u;
 } aiotp_extra;
 
 /**
  * Return information about the transport: "peername", "sockname" (#AIOTP_EXTRA_ADDR, or
  * #AIOTP_EXTRA_NONE when the system call failed; computed once, when the transport was
- * made) and "socket" (#AIOTP_EXTRA_FD). Unknown names, or names this transport kind
- * does not provide, return `dflt`.
+ * made) and "socket" (#AIOTP_EXTRA_FD). A TLS transport adds "sslcontext", "ssl_object",
+ * "peercert", "cipher", "compression" and "alpn_protocol" (aiotp/tls.h) and answers the
+ * socket's names for the stream transport below it. Unknown names, or names this
+ * transport kind does not provide, return `dflt`.
  * @param t the transport.
  * @param name the item's name.
  * @param dflt what to return for an unknown name; may be NULL.
@@ -180,7 +189,9 @@ int aiotp_transport_abort(aiotp_transport *t);
 /**
  * Whether write_eof() is supported.
  * @param t the transport.
- * @return true for stream transports; false for NULL.
+ * @return true for stream transports; false for datagram and TLS transports (TLS has no
+ *         half-close: the documentation's "SSL doesn't support half-closed connections")
+ *         and for NULL.
  */
 bool aiotp_transport_can_write_eof(const aiotp_transport *t);
 /**
@@ -263,8 +274,9 @@ int aiotp_transport_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t
  * @param t the transport.
  * @return 0 (also when already done: no effect; also when shutdown() says ENOTCONN),
  *         #AIOTP_ECLOSED (closing or closed: no effect, DONE-1), #AIOTP_EINVAL (NULL),
- *         or the shutdown() error, which also fails the transport: connection_lost(that
- *         error) follows (WRITE-EOF-4).
+ *         #AIOTP_ENOTSUP (a datagram or TLS transport: nothing changes), or the shutdown()
+ *         error, which also fails the transport: connection_lost(that error) follows
+ *         (WRITE-EOF-4).
  */
 int aiotp_transport_write_eof(aiotp_transport *t);
 

@@ -201,7 +201,8 @@ bool aiotp__orc_cb_start(orc *o, orc_t *ts, const orc_line *pl, int *rc)
                                  aiotp__orc_names[pl->name]);
         return false;
     }
-    if (pl->name == N_PAUSE_WRITING || f == NULL) {
+    if (pl->name == N_PAUSE_WRITING || f == NULL ||
+        (KIND(ts)->nest_ok != NULL && KIND(ts)->nest_ok(o, ts, f))) {
         return true;
     }
     if (pl->name == N_RESUME_WRITING) {
@@ -423,7 +424,8 @@ bool aiotp__orc_derive_limits(const orc_frame *f, uint64_t *low, uint64_t *high)
     int64_t l;
     if (f->h_none) {
         if (f->l_none) {
-            h = (int64_t)ORC_DEFAULT_HIGH;
+            const orc_kind *kd = aiotp__orc_kinds[f->t->tkind];
+            h = (int64_t)(kd->default_high != 0 ? kd->default_high : ORC_DEFAULT_HIGH);
         } else {
             if (f->l > INT64_MAX / 4 || f->l < INT64_MIN / 4) {
                 return false;
@@ -602,11 +604,13 @@ int aiotp__orc_base_call_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl
 int aiotp__orc_limits_line(orc *o, orc_t *ts, const orc_line *pl)
 {
     int rc = 0;
+    uint64_t dl = KIND(ts)->default_low != 0 ? KIND(ts)->default_low : ORC_DEFAULT_LOW;
+    uint64_t dh = KIND(ts)->default_high != 0 ? KIND(ts)->default_high : ORC_DEFAULT_HIGH;
     if (pl->low > pl->high) {
         rc = aiotp__orc_violate(o, ts, BASE_RULE(FLOW_3), "t%lu limits low=%llu > high=%llu",
                                 ts->id, (unsigned long long)pl->low,
                                 (unsigned long long)pl->high);
-    } else if (pl->low != ORC_DEFAULT_LOW || pl->high != ORC_DEFAULT_HIGH) {
+    } else if (pl->low != dl || pl->high != dh) {
         rc = aiotp__orc_violate(o, ts, BASE_RULE(FLOW_1), "t%lu starts with low=%llu high=%llu",
                                 ts->id, (unsigned long long)pl->low,
                                 (unsigned long long)pl->high);

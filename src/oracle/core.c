@@ -43,7 +43,8 @@ const orc_rule aiotp__orc_trace_rules[RT_COUNT] = {
 #undef R
 
 const orc_kind *const aiotp__orc_kinds[TK_COUNT] = {
-    &aiotp__orc_kind_gone, &aiotp__orc_kind_stream, &aiotp__orc_kind_dgram};
+    &aiotp__orc_kind_gone, &aiotp__orc_kind_stream, &aiotp__orc_kind_dgram,
+    &aiotp__orc_kind_tls};
 
 typedef struct orc_table {
     const orc_rule *r;
@@ -670,8 +671,8 @@ void aiotp__orc_unwait(orc *o, orc_t *ts)
 void aiotp__orc_wait(orc *o, orc_t *ts, int wait, const orc_rule *rule)
 {
     aiotp__orc_unwait(o, ts);
-    if (!o->iter_seen || wait == W_NONE) {
-        return; /* no passes in this trace (yet): timing is not checked */
+    if (!o->iter_seen || wait == W_NONE || rule == NULL) {
+        return; /* no passes in this trace (yet), or the kind has no such deadline */
     }
     ts->wait = wait;
     ts->wait_rule = rule;
@@ -1131,6 +1132,17 @@ static int feed_transport(orc *o, const orc_line *pl, size_t len, size_t lineno)
         break;
     case L_QUERY:
         rc = ORC_RC(rc, KIND(ts)->query(o, ts, pl));
+        break;
+    case L_OVER:
+    case L_HANDSHAKE:
+        if (KIND(ts)->line != NULL) {
+            rc = ORC_RC(rc, KIND(ts)->line(o, ts, pl));
+        } else if (ts->tkind != TK_GONE) {
+            rc = ORC_RC(rc, aiotp__orc_violate(o, ts, TRACE_RULE(TRACE_3),
+                                               "t%lu (%s transport): an over/upgrade/"
+                                               "handshake line is for TLS transports",
+                                               ts->id, KIND(ts)->name));
+        }
         break;
     default: /* L_EXC */
         rc = ORC_RC(rc, aiotp__orc_exc(o, ts, pl));

@@ -144,11 +144,13 @@ enum orc_line_kind {
     L_RET,
     L_QUERY,
     L_EXC,
-    L_LOOP_EXC
+    L_LOOP_EXC,
+    L_OVER,     /* tN over tM / tN upgrade tM (TLS transports, format 3) */
+    L_HANDSHAKE /* tN handshake status=ST (TLS transports, format 3) */
 };
 
 /* Transport kinds: the index of the kind module in core.c's list. */
-enum orc_tkind { TK_GONE = 0, TK_STREAM, TK_DGRAM, TK_COUNT };
+enum orc_tkind { TK_GONE = 0, TK_STREAM, TK_DGRAM, TK_TLS, TK_COUNT };
 
 typedef struct orc_line {
     int kind;               /* enum orc_line_kind */
@@ -169,6 +171,7 @@ typedef struct orc_line {
     int64_t sizehint, h, l;
     bool h_none, l_none;
     int pkind;              /* set_protocol kind= */
+    bool upgrade;           /* L_OVER: "upgrade" (start_tls) rather than "over" */
 } orc_line;
 
 /* Parse a printable line (no CR/LF); false with a message in err. */
@@ -217,6 +220,15 @@ typedef struct orc_tx {
     uint32_t ck_sum[ORC_CHECKPOINTS];
 } orc_tx;
 
+/* What a TLS transport adds to the stream state (src/oracle/tls.c). */
+typedef struct orc_tls_ext {
+    unsigned long lower;   /* the stream transport below (0: not traced) */
+    bool upgrade;          /* made by start_tls: its protocol gets no connection_made */
+    bool handshake;        /* a handshake line came */
+    bool hs_ok;            /* ... with status 0 */
+    bool made_due;         /* connection_made must be its very next line */
+} orc_tls_ext;
+
 typedef struct orc_stream {
     orc_tx tx;             /* this transport's accepted writes */
     orc_tx peer_final;     /* the reclaimed peer's (valid when peer_gone) */
@@ -231,6 +243,7 @@ typedef struct orc_stream {
     uint64_t gb_len;
     uint64_t gb_seq;       /* seq of the "ret get_buffer" line */
     uint64_t gb_iter;      /* its pass */
+    orc_tls_ext tls;       /* TLS transports only */
 } orc_stream;
 
 typedef struct orc_sent {
@@ -325,6 +338,7 @@ typedef struct orc_frame {
     bool switched;         /* get_buffer: a set_protocol returned 0 inside it */
     bool err_inside;       /* sendto: error_received was called inside it */
     bool addr_none;        /* sendto: addr=- */
+    bool hs_inside;        /* TLS: the handshake failed inside this call (close/abort) */
     uint32_t addr_hash;
     uint32_t sum;          /* sendto: the datagram's sum */
     size_t lineno;
@@ -446,6 +460,12 @@ typedef struct orc_kind {
     /* it is about to be reclaimed: hand its live peer what the peer still needs */
     void (*reclaim)(orc *o, orc_t *ts);
     bool (*valid)(const orc *o, const orc_t *ts);
+    /* optional (NULL: none): the lines only this kind has (L_OVER, L_HANDSHAKE) */
+    int (*line)(orc *o, orc_t *ts, const orc_line *pl);
+    /* optional: may a callback of ts lie inside frame f (TRACE-4)? */
+    bool (*nest_ok)(const orc *o, const orc_t *ts, const orc_frame *f);
+    /* its default write limits (0: ORC_DEFAULT_LOW/HIGH) */
+    uint64_t default_low, default_high;
 } orc_kind;
 
 /* Rules of the kind modules the gone kind reports (a reclaimed transport's kind is not
@@ -457,6 +477,7 @@ extern const orc_rule *const aiotp__orc_rule_sendto_closed;
 extern const orc_kind aiotp__orc_kind_gone;
 extern const orc_kind aiotp__orc_kind_stream;
 extern const orc_kind aiotp__orc_kind_dgram;
+extern const orc_kind aiotp__orc_kind_tls;
 extern const orc_kind *const aiotp__orc_kinds[TK_COUNT];
 #define KIND(ts) (aiotp__orc_kinds[(ts)->tkind])
 
@@ -511,6 +532,15 @@ int aiotp__orc_base_call_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl
 int aiotp__orc_missed_pause(orc *o, orc_t *ts, uint64_t size, const orc_rule *rule);
 bool aiotp__orc_derive_limits(const orc_frame *f, uint64_t *low, uint64_t *high);
 void aiotp__orc_set_size(orc *o, orc_t *ts, uint64_t size);
+/* the stream module's callbacks, methods and queries, for the TLS module (stream.c) */
+int aiotp__orc_stream_cb(orc *o, orc_t *ts, const orc_line *pl);
+int aiotp__orc_stream_cb_ret(orc *o, orc_t *ts, const orc_frame *f, const orc_line *pl);
+void aiotp__orc_stream_call(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl);
+int aiotp__orc_stream_call_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl);
+int aiotp__orc_stream_query(orc *o, orc_t *ts, const orc_line *pl);
+void aiotp__orc_stream_init(orc *o, orc_t *ts);
+void aiotp__orc_stream_reclaim(orc *o, orc_t *ts);
+bool aiotp__orc_stream_valid(const orc *o, const orc_t *ts);
 /* the limits line after open (FLOW-1, FLOW-3) */
 int aiotp__orc_limits_line(orc *o, orc_t *ts, const orc_line *pl);
 /* the queries every kind answers (is_closing, is_reading, sizes, limits) */

@@ -534,7 +534,11 @@ static bool parse_open(orc_line *pl, const tok *tk, size_t nt, unsigned version,
         pl->tkind = TK_DGRAM;
         return need_v3(version, "datagram transports", e);
     }
-    return fail(e, "bad transport family (tcp, tcp6, unix, udp, udp6 or unixdgram "
+    if (tok_is(&tk[2], "tls")) {
+        pl->tkind = TK_TLS;
+        return need_v3(version, "TLS transports", e);
+    }
+    return fail(e, "bad transport family (tcp, tcp6, unix, udp, udp6, unixdgram or tls "
                    "expected)");
 }
 
@@ -606,6 +610,22 @@ bool aiotp__orc_parse(const char *s, size_t len, unsigned version, orc_line *pl,
         }
         return true;
     }
+    if (tok_is(&tk[1], "over") || tok_is(&tk[1], "upgrade")) {
+        pl->kind = L_OVER;
+        pl->upgrade = tok_is(&tk[1], "upgrade");
+        if (!need_v3(version, "TLS lines", &e) || !want_tokens(nt, 3, &e)) {
+            return false;
+        }
+        if (!parse_tid(&tk[2], &pl->peer)) {
+            return fail(&e, "bad transport (\"tN over tM\" expected)");
+        }
+        return true;
+    }
+    if (tok_is(&tk[1], "handshake")) {
+        pl->kind = L_HANDSHAKE;
+        return need_v3(version, "TLS lines", &e) && want_tokens(nt, 3, &e) &&
+               kv_status(&tk[2], pl->status, &e);
+    }
     if (tok_is(&tk[1], "limits")) {
         pl->kind = L_LIMITS;
         return want_tokens(nt, 4, &e) && kv_u64(&tk[2], "low", &pl->low, &e) &&
@@ -622,8 +642,8 @@ bool aiotp__orc_parse(const char *s, size_t len, unsigned version, orc_line *pl,
     } else if (tok_is(&tk[1], "ret")) {
         pl->kind = L_RET;
     } else {
-        return fail(&e, "unknown event (open, limits, peer, cb, call, ret, query or exc "
-                        "expected)");
+        return fail(&e, "unknown event (open, limits, peer, over, upgrade, handshake, cb, "
+                        "call, ret, query or exc expected)");
     }
     if (nt < 3) {
         return fail(&e, "missing callback or method name");

@@ -91,7 +91,7 @@ static const orc_rule RULES[R_COUNT] = {
 const orc_rule *const aiotp__orc_rule_write_closed = &RULES[R_WRITE_WRITE_5];
 const orc_rule *const aiotp__orc_rule_write_eof_closed = &RULES[R_WRITE_EOF_3];
 
-static void stream_init(orc *o, orc_t *ts)
+void aiotp__orc_stream_init(orc *o, orc_t *ts)
 {
     orc_stream *s = &ts->u.s;
     s->tx.id = ts->id;
@@ -174,7 +174,7 @@ static int check_peer_eof(orc *o, orc_t *ts)
     return 0;
 }
 
-static void stream_reclaim(orc *o, orc_t *ts)
+void aiotp__orc_stream_reclaim(orc *o, orc_t *ts)
 {
     orc_t *p = ts->peer;
     (void)o;
@@ -320,7 +320,7 @@ static int eof_received(orc *o, orc_t *ts, bool after_gb)
     return rc;
 }
 
-static int stream_cb(orc *o, orc_t *ts, const orc_line *pl)
+int aiotp__orc_stream_cb(orc *o, orc_t *ts, const orc_line *pl)
 {
     orc_stream *s = &ts->u.s;
     bool adjacent = s->gb_seq + 1 == ts->seq;
@@ -355,7 +355,7 @@ static int stream_cb(orc *o, orc_t *ts, const orc_line *pl)
     }
 }
 
-static int stream_cb_ret(orc *o, orc_t *ts, const orc_frame *f, const orc_line *pl)
+int aiotp__orc_stream_cb_ret(orc *o, orc_t *ts, const orc_frame *f, const orc_line *pl)
 {
     orc_stream *s = &ts->u.s;
     const char *st = pl->status;
@@ -398,7 +398,7 @@ static int stream_cb_ret(orc *o, orc_t *ts, const orc_frame *f, const orc_line *
 
 /* ---- writes ------------------------------------------------------------------------------- */
 
-static void stream_call(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
+void aiotp__orc_stream_call(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
 {
     (void)o;
     (void)pl;
@@ -550,7 +550,7 @@ static int write_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
     return rc;
 }
 
-static int stream_call_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
+int aiotp__orc_stream_call_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
 {
     orc_stream *s = &ts->u.s;
     bool ok = OK(pl);
@@ -604,7 +604,7 @@ static int stream_call_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
     }
 }
 
-static int stream_query(orc *o, orc_t *ts, const orc_line *pl)
+int aiotp__orc_stream_query(orc *o, orc_t *ts, const orc_line *pl)
 {
     if (pl->query == Q_CAN_WRITE_EOF) {
         if (pl->value != 1) {
@@ -623,7 +623,7 @@ static int stream_query(orc *o, orc_t *ts, const orc_line *pl)
     return aiotp__orc_query(o, ts, pl);
 }
 
-static bool stream_valid(const orc *o, const orc_t *ts)
+bool aiotp__orc_stream_valid(const orc *o, const orc_t *ts)
 {
     const orc_stream *s = &ts->u.s;
     (void)o;
@@ -641,7 +641,7 @@ static bool stream_valid(const orc *o, const orc_t *ts)
         s->peer_final.ck_n > ORC_CHECKPOINTS || s->peer_final.ck_head >= ORC_CHECKPOINTS) {
         return false;
     }
-    return ts->peer == NULL || ts->peer->tkind == TK_STREAM;
+    return ts->peer == NULL || ts->peer->tkind == ts->tkind;
 }
 
 const orc_kind aiotp__orc_kind_stream = {
@@ -676,12 +676,12 @@ const orc_kind aiotp__orc_kind_stream = {
         .closed_reading = BASE_RULE(BASE_CLOSE_1),
         .closed_data = &RULES[R_PROTO_STREAM_3],
     },
-    .init = stream_init,
-    .cb = stream_cb,
-    .cb_ret = stream_cb_ret,
-    .call = stream_call,
-    .call_ret = stream_call_ret,
-    .query = stream_query,
-    .reclaim = stream_reclaim,
-    .valid = stream_valid,
+    .init = aiotp__orc_stream_init,
+    .cb = aiotp__orc_stream_cb,
+    .cb_ret = aiotp__orc_stream_cb_ret,
+    .call = aiotp__orc_stream_call,
+    .call_ret = aiotp__orc_stream_call_ret,
+    .query = aiotp__orc_stream_query,
+    .reclaim = aiotp__orc_stream_reclaim,
+    .valid = aiotp__orc_stream_valid,
 };

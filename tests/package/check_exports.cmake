@@ -1,7 +1,8 @@
 # tests/package/check_exports.cmake - the CTest package.exports: the dynamic symbol table
 # (nm -D) of each installed shared library holds exactly the functions its public headers
 # declare: libaiotp those of every header but sim.h and oracle.h, libaiotp_sim those of
-# sim.h, libaiotp_oracle those of oracle.h. No internal aiotp__ symbol, no other symbol,
+# sim.h, libaiotp_oracle those of oracle.h, libaiotp_tls those of tls.h (when it was
+# built). No internal aiotp__ symbol, no other symbol,
 # and nothing declared is missing. The declarations are read from the installed headers
 # run through the preprocessor (comments and #if branches resolved).
 #   cmake -DNM=nm -DCC=cc -DPREFIX=<installed shared tree> -DWORK=<dir> -P check_exports.cmake
@@ -9,7 +10,7 @@ include(${CMAKE_CURRENT_LIST_DIR}/run.cmake)
 file(READ ${PREFIX}/libdir.txt libdir)
 file(MAKE_DIRECTORY ${WORK})
 file(GLOB headers RELATIVE ${PREFIX}/include/aiotp ${PREFIX}/include/aiotp/*.h)
-list(REMOVE_ITEM headers sim.h oracle.h)
+list(REMOVE_ITEM headers sim.h oracle.h tls.h)
 list(LENGTH headers nheaders)
 if(nheaders LESS 5)
   message(FATAL_ERROR "too few installed headers: ${headers}")
@@ -58,9 +59,18 @@ list(REMOVE_ITEM sim ${core})
 set(oracle ${oracle_all})
 list(REMOVE_ITEM oracle ${core})
 
+set(pairs aiotp:core aiotp_sim:sim aiotp_oracle:oracle)
+if(EXISTS ${PREFIX}/include/aiotp/tls.h)
+  # libaiotp_tls: the functions of tls.h (the TLS library, built with AIOTP_TLS)
+  declared(tls_all tls.h)
+  set(tls ${tls_all})
+  list(REMOVE_ITEM tls ${core})
+  list(APPEND pairs aiotp_tls:tls)
+endif()
 set(report "")
 set(failed OFF)
-foreach(pair "aiotp;core" "aiotp_sim;sim" "aiotp_oracle;oracle")
+foreach(entry ${pairs})
+  string(REPLACE ":" ";" pair "${entry}")
   list(GET pair 0 lib)
   list(GET pair 1 var)
   set(want ${${var}})

@@ -3,7 +3,7 @@
 # and install it into PREFIX with `cmake --install --prefix` (the configured prefix is a
 # path that does not exist: the installed files must not depend on it), then check what
 # was installed.
-#   cmake -DSOURCE=<repo> -DBUILD=<dir> -DPREFIX=<dir> -DSHARED=ON|OFF
+#   cmake -DSOURCE=<repo> -DBUILD=<dir> -DPREFIX=<dir> -DSHARED=ON|OFF [-DTLS=ON]
 #         -DSOVERSION=<n> -DOBJDUMP=objdump -DCC=<c compiler> -DGENERATOR=<generator>
 #         -P install_tree.cmake
 include(${CMAKE_CURRENT_LIST_DIR}/run.cmake)
@@ -13,7 +13,7 @@ aiotp_run("configure"
   -DCMAKE_C_COMPILER=${CC} -DCMAKE_BUILD_TYPE=RelWithDebInfo
   -DBUILD_SHARED_LIBS=${SHARED} -DAIOTP_WERROR=ON
   -DAIOTP_TESTS=OFF -DAIOTP_EXAMPLES=OFF -DAIOTP_DOCS=OFF -DAIOTP_FUZZ=OFF
-  -DAIOTP_TOOLS=ON -DAIOTP_INSTALL=ON
+  -DAIOTP_TOOLS=ON -DAIOTP_INSTALL=ON -DAIOTP_TLS=${TLS}
   -DCMAKE_INSTALL_PREFIX=/nonexistent/aiotp-configured-prefix)
 aiotp_run("build" ${CMAKE_COMMAND} --build ${BUILD} -j 2)
 aiotp_run("install" ${CMAKE_COMMAND} --install ${BUILD} --prefix ${PREFIX})
@@ -45,6 +45,17 @@ foreach(f libaiotp${suffix} libaiotp_sim${suffix} libaiotp_oracle${suffix}
     list(APPEND missing ${libdir}/${f})
   endif()
 endforeach()
+if(TLS)
+  # the TLS library, its header and pkg-config file (AIOTP_TLS)
+  foreach(f libaiotp_tls${suffix} pkgconfig/aiotp-tls.pc)
+    if(NOT EXISTS ${libdir}/${f})
+      list(APPEND missing ${libdir}/${f})
+    endif()
+  endforeach()
+  if(NOT EXISTS ${PREFIX}/include/aiotp/tls.h)
+    list(APPEND missing include/aiotp/tls.h)
+  endif()
+endif()
 if(SHARED AND NOT EXISTS ${libdir}/libaiotp.so.${SOVERSION})
   list(APPEND missing "libaiotp.so.${SOVERSION} (the SONAME link)")
 endif()
@@ -56,7 +67,11 @@ if(missing)
   message(FATAL_ERROR "not installed: ${missing}")
 endif()
 if(SHARED)
-  foreach(lib aiotp aiotp_sim aiotp_oracle)
+  set(libs aiotp aiotp_sim aiotp_oracle)
+  if(TLS)
+    list(APPEND libs aiotp_tls)
+  endif()
+  foreach(lib ${libs})
     aiotp_run("objdump -p" ${OBJDUMP} -p ${libdir}/lib${lib}.so)
     if(NOT out MATCHES "SONAME +lib${lib}\\.so\\.${SOVERSION}\n")
       message(FATAL_ERROR "lib${lib}.so: SONAME is not lib${lib}.so.${SOVERSION}:\n${out}")

@@ -2,7 +2,8 @@
 #   -DHOW=cmake      the consumer's CMake project: -DMODE=package (find_package in PREFIX)
 #                    or -DMODE=subproject (add_subdirectory of AIOTP_SOURCE); -DLANG=C|CXX
 #   -DHOW=pkgconfig  consumer.c compiled by hand with the flags `pkg-config [--static]`
-#                    gives for aiotp, aiotp-sim and aiotp-oracle from PREFIX
+#                    gives for aiotp, aiotp-sim and aiotp-oracle from PREFIX (or for
+#                    the modules of -DPKGS=a,b: aiotp-tls for the TLS consumer)
 # Then: the program prints "consumer: ok", and it is linked the expected way (-DLINK=static:
 # aiotp's code is inside the executable; -DLINK=shared: it comes from libaiotp.so).
 # Other arguments: -DCONSUMER=<consumer dir> -DBUILD=<scratch dir> -DCC= -DCXX= -DNM=
@@ -45,7 +46,12 @@ elseif(HOW STREQUAL "pkgconfig")
   if(LINK STREQUAL "static")
     set(static_flag --static)
   endif()
-  aiotp_run("pkg-config" ${PKG_CONFIG} --cflags --libs ${static_flag} aiotp aiotp-sim aiotp-oracle)
+  if(NOT PKGS)
+    set(PKGS aiotp aiotp-sim aiotp-oracle)
+  else()
+    string(REPLACE "," ";" PKGS "${PKGS}")
+  endif()
+  aiotp_run("pkg-config" ${PKG_CONFIG} --cflags --libs ${static_flag} ${PKGS})
   separate_arguments(flags UNIX_COMMAND "${out}")
   set(exe ${BUILD}/consumer)
   aiotp_run("compile" ${CC} -std=c99 -Wall -Wextra -Wpedantic -Werror
