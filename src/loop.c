@@ -986,7 +986,8 @@ static void run_entry(aiotp_loop *loop, const aiotp__rq_entry *e)
 static int iterate(aiotp_loop *loop)
 {
     int timeout;
-    int n;
+    int n = 0;
+    int rc = 0;
     size_t ntodo;
     size_t i;
     size_t nreg;
@@ -1006,23 +1007,32 @@ static int iterate(aiotp_loop *loop)
         void *arr = loop->events;
         size_t cap = loop->events_cap;
         if (grow(loop, &arr, &cap, nreg, sizeof(aiotp_backend_event)) != 0) {
-            return AIOTP_ENOMEM;
+            rc = AIOTP_ENOMEM;
+        } else {
+            loop->events = arr;
+            loop->events_cap = cap;
         }
-        loop->events = arr;
-        loop->events_cap = cap;
     }
-    n = loop->backend->wait(loop->bstate, timeout, loop->events, loop->events_cap);
-    if (n == -EINTR) {
-        n = 0;
+    if (rc == 0) {
+        n = loop->backend->wait(loop->bstate, timeout, loop->events, loop->events_cap);
+        if (n == -EINTR) {
+            n = 0;
+        }
+        if (n < 0) {
+            rc = n;
+            n = 0;
+        }
     }
-    if (n < 0) {
-        return n;
-    }
+    /* A pass that counted (its "iter" line is out) runs what is due even when the wait
+       failed or found no memory: the callbacks queued for it and the due timers, never a
+       pass late (LOOP-12); it returns the error afterwards. Level-triggered I/O comes back
+       at the next wait. */
     if (rq_ensure(loop, 2 * (size_t)n + loop->heap_len) != 0) {
-        return AIOTP_ENOMEM; /* level-triggered: the events come back next time */
+        rc = AIOTP_ENOMEM;
+    } else {
+        queue_io(loop, n);
+        queue_timers(loop);
     }
-    queue_io(loop, n);
-    queue_timers(loop);
     ntodo = loop->rq_len; /* LOOP-6: only what is queued now */
     for (i = 0; i < ntodo; i++) {
         aiotp__rq_entry e = rq_pop(loop);
@@ -1030,7 +1040,7 @@ static int iterate(aiotp_loop *loop)
     }
     run_deferred(loop);
     aiotp__services_pass_end(loop);
-    return 0;
+    return rc;
 }
 
 int aiotp_loop_run_once(aiotp_loop *loop)

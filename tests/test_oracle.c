@@ -626,6 +626,42 @@ TEST(write_rules)
                           "t1 ret write EPIPE size=0 total=0 sum=811c9dc5\niter 3\n"
                           "t1 cb connection_lost status=0\n",
                      0, "WRITE-WRITE-7", 11);
+    /* WRITE-WRITE-10: ECLOSED from a write on an open transport is the kernel's ENOMEM or
+       EINVAL, which connection_lost then carries (not the ECLOSED of a callback that
+       failed with what write() said) */
+    EXPECT_VIOLATION(MADE "t1 call write n=5\n"
+                          "t1 ret write ECLOSED size=0 total=0 sum=811c9dc5\niter 3\n"
+                          "t1 cb connection_lost status=EPIPE\n",
+                     0, "WRITE-WRITE-10", 11);
+    EXPECT_VIOLATION(MADE "t1 call write n=5\n"
+                          "t1 ret write ECLOSED size=0 total=0 sum=811c9dc5\niter 3\n"
+                          "t1 cb connection_lost status=0\n",
+                     0, "WRITE-WRITE-10", 11);
+    {
+        static const char *const ok_lost[] = {"ENOMEM", "EINVAL"};
+        size_t i;
+        for (i = 0; i < 2; i++) {
+            char t[512];
+            snprintf(t, sizeof(t),
+                     "aiotp-trace 3 impl=aiotp\n" MADE_BODY
+                     "iter 3\nt1 cb data_received n=4 total=4 sum=25d53dfd\n"
+                     "t1 call write n=5\n"
+                     "t1 ret write ECLOSED size=0 total=0 sum=00000000\n"
+                     "t1 ret data_received ECLOSED\n"
+                     "t1 exc status=ECLOSED Fatal error: protocol.data_received() call "
+                     "failed.\niter 4\n"
+                     "t1 cb connection_lost status=%s\nt1 ret connection_lost 0\n",
+                     ok_lost[i]);
+            {
+                outcome r_ = run_trace(t, 0, 0);
+                if (r_.rc != 0) {
+                    fprintf(stderr, "rejected: %s at line %zu\n", r_.rule ? r_.rule : "parse",
+                            r_.line);
+                }
+                CHECK_INT(r_.rc, 0);
+            }
+        }
+    }
     EXPECT_VIOLATION(MADE "t1 call close\nt1 ret close 0 size=5\n"
                           "t1 call write_eof\nt1 ret write_eof ENOTCONN size=5\n",
                      0, "WRITE-EOF-3", 11);
@@ -2362,7 +2398,7 @@ static const th_case cases[] = {
     T(limits_rules, "FLOW-1 FLOW-2 FLOW-3 FLOW-7"),
     T(close_abort_rules, "BASE-CLOSE-3 BASE-CLOSE-4 WRITE-ABORT-1 WRITE-ABORT-3 WRITE-ABORT-4"),
     T(write_rules, "WRITE-WRITE-1 WRITE-WRITE-2 WRITE-WRITE-4 WRITE-WRITE-5 WRITE-WRITE-6 "
-                   "WRITE-WRITE-7 WRITE-EOF-3"),
+                   "WRITE-WRITE-7 WRITE-WRITE-10 WRITE-EOF-3"),
     T(read_pause_rules, "READ-2 READ-3"),
     T(retained_calls, "BAD-2"),
     T(nesting_and_format_rules, "PROTO-BASE-3 FLOW-4"),

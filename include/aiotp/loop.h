@@ -234,7 +234,8 @@ int aiotp_loop_close_all(aiotp_loop *loop, bool abort, aiotp_callback_fn done, v
  * @return 0 after stop(), #AIOTP_EINVAL (loop NULL), #AIOTP_ERUNNING if already running
  *         (e.g. called from a callback) or called from a protocol callback inside a
  *         transport method, such as pause_writing inside write() (LOOP-11), or a backend
- *         failure.
+ *         failure (the wait's error, or #AIOTP_ENOMEM): the pass in which it happened
+ *         still ran the callbacks queued for it and the due timers (LOOP-12).
  */
 int aiotp_loop_run(aiotp_loop *loop);
 

@@ -250,7 +250,7 @@ int aiotp__orc_lost(orc *o, orc_t *ts, const orc_line *pl)
         rc = aiotp__orc_violate(o, ts, KIND(ts)->r.lost_early,
                                 "t%lu connection_lost before connection_made", ts->id);
     } else if (ts->expect[0] != '\0' && WANT(ts->expect_rule) &&
-               !aiotp__orc_is_status(pl->status, ts->expect)) {
+               !aiotp__orc_status_in(pl->status, ts->expect)) {
         rc = aiotp__orc_violate(o, ts, ts->expect_rule,
                                 "t%lu connection_lost status=%s, %s expected", ts->id,
                                 pl->status, ts->expect);

@@ -178,6 +178,8 @@ typedef struct orc_line {
 bool aiotp__orc_parse(const char *s, size_t len, unsigned version, orc_line *pl, char *err,
                       size_t errn);
 bool aiotp__orc_is_status(const char *st, const char *name);
+/* st is one of the names in names, separated by "|" ("ENOMEM|EINVAL"). */
+bool aiotp__orc_status_in(const char *st, const char *names);
 
 /* ---- per-transport state ----------------------------------------------------------- */
 
@@ -333,6 +335,7 @@ typedef struct orc_frame {
     bool pre;              /* write: a nested ret showed this write already counted */
     bool closed_at_call;   /* write/sendto: connection_lost scheduled/delivered at the call */
     bool eof_at_call;      /* write: write_eof() done at the call */
+    bool open_at_call;     /* write: open (no close, no fatal error) at the call */
     bool closing_at_call;  /* sendto: closing (close/abort) at the call */
     bool nested_set;       /* set_write_buffer_limits: a nested setter returned 0 in it */
     bool switched;         /* get_buffer: a set_protocol returned 0 inside it */

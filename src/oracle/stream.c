@@ -25,6 +25,7 @@ enum stream_rule {
     R_WRITE_WRITE_5,
     R_WRITE_WRITE_6,
     R_WRITE_WRITE_7,
+    R_WRITE_WRITE_10,
     R_WRITE_EOF_3,
     R_WRITE_CANEOF_1,
     R_COUNT
@@ -76,6 +77,10 @@ static const orc_rule RULES[R_COUNT] = {
     [R_WRITE_WRITE_7] = R("WRITE-WRITE-7", AIOTP,
                           "a send error closes the transport: write() returns it and "
                           "connection_lost(error) follows"),
+    [R_WRITE_WRITE_10] = R("WRITE-WRITE-10", AIOTP,
+                           "a write that fails the transport before accepting a byte returns "
+                           "ECLOSED for the kernel's ENOMEM or EINVAL: connection_lost(that "
+                           "error) follows"),
     [R_WRITE_EOF_3] = R("WRITE-EOF-3", CPYTHON,
                         "write_eof() when already done does nothing and returns 0; when "
                         "closing or closed it does nothing (DONE-1: ECLOSED)"),
@@ -407,6 +412,7 @@ void aiotp__orc_stream_call(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
            at its call line (an abort inside its own pause_writing comes after it) */
         f->closed_at_call = ts->lost || ts->cl == CL_SCHEDULED;
         f->eof_at_call = ts->u.s.eof_written;
+        f->open_at_call = !ts->lost && ts->cl == CL_OPEN;
     }
 }
 
@@ -543,6 +549,12 @@ static int write_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
     if (!ok && !write_refused(st) && !aiotp__orc_is_status(st, "ENOMEM") &&
         !aiotp__orc_is_status(st, "E?")) {
         aiotp__orc_fatal(o, ts, st, RULE(WRITE_WRITE_7));
+    } else if (aiotp__orc_is_status(st, "ECLOSED") && f->open_at_call && !ts->lost &&
+               ts->cl == CL_OPEN && !ts->u.s.eof_written) {
+        /* ECLOSED from a write on an open transport that nothing closed meanwhile: the
+           kernel failed it with ENOMEM or EINVAL (WRITE-WRITE-10), an error the trace does
+           not show outside debug mode; connection_lost must carry one of the two */
+        aiotp__orc_fatal(o, ts, "ENOMEM|EINVAL", RULE(WRITE_WRITE_10));
     }
     if (rc == 0) {
         rc = aiotp__orc_missed_pause(o, ts, pl->size, BASE_RULE(FLOW_4));
