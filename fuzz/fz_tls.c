@@ -607,10 +607,6 @@ int fz_tls_run(const uint8_t *data, size_t size)
     F.s[0].m = F.s[1].m = -1;
     data = size > 0 ? data + 1 : data;
     size = size > 0 ? size - 1 : 0;
-    nrec = size / FZ_REC;
-    if (nrec > FZ_MAX_OPS) {
-        nrec = FZ_MAX_OPS;
-    }
     F.bad_name = (setup & 0x10u) != 0;
     F.hs_timeout = (setup & 4u) != 0 ? AIOTP_NS_PER_SEC : 60 * AIOTP_NS_PER_SEC;
 
@@ -649,12 +645,7 @@ int fz_tls_run(const uint8_t *data, size_t size)
     run_pass();
     check_state();
 
-    for (i = 0; i < nrec; i++) {
-        const uint8_t *r = data + i * FZ_REC;
-        fz_step = i + 1;
-        step(r[0], r[1], (uint16_t)(r[2] | (r[3] << 8)));
-        check_state();
-    }
+    nrec = fz_run_records(data, size, step, check_state);
 
     /* The end. First the knobs off, reading on, and the wire open until nothing moves:
        without anything destructive both handshakes complete and every accepted byte
