@@ -196,6 +196,25 @@ void fz_end(aiotp_sim *sim)
     fz_oracle_end();
 }
 
+/* ---- the records of an input ------------------------------------------------------------ */
+
+size_t fz_run_records(const uint8_t *data, size_t size, void (*step)(uint8_t, uint8_t, uint16_t),
+                      void (*check)(void))
+{
+    size_t nrec = size / FZ_REC;
+    size_t i;
+    if (nrec > FZ_MAX_OPS) {
+        nrec = FZ_MAX_OPS;
+    }
+    for (i = 0; i < nrec; i++) {
+        const uint8_t *r = data + i * FZ_REC;
+        fz_step = i + 1;
+        step(r[0], r[1], (uint16_t)(r[2] | (r[3] << 8)));
+        check();
+    }
+    return nrec;
+}
+
 /* ---- checks both harnesses make after every record ------------------------------------- */
 
 void fz_check_flow(const aiotp__flow *flow, bool paused, size_t size, const char *rule_state,

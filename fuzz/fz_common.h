@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "aiotp/aiotp.h"
 #include "aiotp/oracle.h"
@@ -71,6 +72,14 @@ void fz_run_pass(aiotp_loop *loop, bool alloc_armed);
 /* The end of an input, after the loop was freed and the peer's fds closed: no sim fd open,
    the sim freed, no allocation left, the oracle's finish (fz_oracle_end). */
 void fz_end(aiotp_sim *sim);
+
+/* ---- the records of an input ------------------------------------------------------------ */
+
+/* Run the op records of data (FZ_REC bytes each: op, a, b16 little endian; at most
+   FZ_MAX_OPS; a trailing partial record is ignored): fz_step = k for the k-th record,
+   step(op, a, b), then check(). Returns the number of records run. */
+size_t fz_run_records(const uint8_t *data, size_t size, void (*step)(uint8_t, uint8_t, uint16_t),
+                      void (*check)(void));
 
 /* ---- checks both harnesses make after every record ------------------------------------- */
 

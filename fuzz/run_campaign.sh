@@ -4,7 +4,8 @@
 #   fuzz/run_campaign.sh [--libfuzzer] [SECONDS] [TARGET...]
 #
 # SECONDS per target (default 60); targets default to "fuzz_stream fuzz_buffered fuzz_dgram
-# fuzz_trace". AFL++ (default): builds the persistent binaries with afl-clang-fast
+# fuzz_trace". fuzz_tls (the TLS transport) needs OpenSSL 3: naming it configures the
+# build with -DAIOTP_TLS=ON. AFL++ (default): builds the persistent binaries with afl-clang-fast
 # (+ASan/UBSan) into $AIOTP_AFL_BUILD (default build-afl/), seeds each campaign with
 # fuzz/corpus/<target>/ and writes to $AIOTP_AFL_OUT/<target>/ (default
 # $AIOTP_AFL_BUILD/campaign/). --libfuzzer: builds the libFuzzer binaries with clang-14
@@ -43,7 +44,8 @@ esac
 
 for t in $TARGETS; do
     case "$ENGINE:$t" in
-        *:fuzz_stream | *:fuzz_buffered | *:fuzz_dgram | *:fuzz_trace | *:fuzz_negative | \
+        *:fuzz_stream | *:fuzz_buffered | *:fuzz_dgram | *:fuzz_trace | *:fuzz_tls | \
+        *:fuzz_negative | \
         *:fuzz_dgram_negative | afl:fuzz_fdleak) ;;
         *) echo "run_campaign: unknown target '$t' for $ENGINE"; exit 2 ;;
     esac
@@ -58,6 +60,10 @@ expected_pattern() {
         *) echo '' ;;
     esac
 }
+
+# fuzz_tls is built only with the TLS library (otherwise the build's default or cache)
+TLS_OPT=""
+case " $TARGETS " in *" fuzz_tls "*) TLS_OPT=-DAIOTP_TLS=ON ;; esac
 
 # configure_build BUILD LOG TARGETS... (cmake arguments come from the caller's env)
 fail_build() {
@@ -76,9 +82,10 @@ if [ "$ENGINE" = afl ]; then
            AFL_NO_AFFINITY=1 AFL_QUIET=1 AFL_NO_CRASH_README=1
     mkdir -p "$BUILD"
     # the sanitizers are added by afl-clang-fast itself when these are set at compile time
+    # shellcheck disable=SC2086
     AFL_USE_ASAN=1 AFL_USE_UBSAN=1 CC=afl-clang-fast \
         cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAIOTP_FUZZ_AFL=ON \
-              -DAIOTP_INTEROP=OFF >"$BUILD/configure.log" 2>&1 \
+              -DAIOTP_INTEROP=OFF $TLS_OPT >"$BUILD/configure.log" 2>&1 \
         || fail_build "configuring $BUILD" "$BUILD/configure.log"
     bins=""
     for t in $TARGETS; do bins="$bins ${t}_afl"; done
@@ -90,8 +97,9 @@ else
     OUT=$BUILD/campaign
     command -v clang-14 >/dev/null || { echo "run_campaign: clang-14 not found (scripts/setup.sh)"; exit 2; }
     mkdir -p "$BUILD"
+    # shellcheck disable=SC2086
     CC=clang-14 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-          -DAIOTP_FUZZ_LIBFUZZER=ON -DAIOTP_SANITIZE=ON -DAIOTP_INTEROP=OFF \
+          -DAIOTP_FUZZ_LIBFUZZER=ON -DAIOTP_SANITIZE=ON -DAIOTP_INTEROP=OFF $TLS_OPT \
           -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link >"$BUILD/configure.log" 2>&1 \
         || fail_build "configuring $BUILD" "$BUILD/configure.log"
     bins=""
@@ -148,7 +156,7 @@ for t in $TARGETS; do
         bin="$BUILD/fuzz/${t}_libfuzzer"
         maxlen=512
         [ "$t" = fuzz_trace ] && maxlen=8192
-        case $t in fuzz_dgram*) maxlen=1025 ;; esac # a header byte and 256 records
+        case $t in fuzz_dgram* | fuzz_tls) maxlen=1025 ;; esac # a header byte and 256 records
         mkdir -p "$OUT/$t/corpus"
         seeds="$ROOT/fuzz/corpus/$t"
         if [ -n "$pattern" ]; then

@@ -173,6 +173,31 @@ TEST(conforming_trace)
     expect_ok(OPEN HANDSHAKE CLOSE);
 }
 
+/* DONE-1 through the layer below: a bare EOF ends the TLS transport inside its stream
+   transport's eof_received (no line of its own), so pause_reading/resume_reading may then
+   return ECLOSED; while the transport below is open that is READ-3 (found by fuzz_tls). */
+TEST(closed_from_below)
+{
+    expect_ok(OPEN HANDSHAKE
+              "iter 4\n"
+              "t1 cb eof_received\n"
+              "t1 ret eof_received 0\n"
+              "t2 call resume_reading\n"
+              "t2 ret resume_reading ECLOSED size=0\n"
+              "t2 call pause_reading\n"
+              "t2 ret pause_reading ECLOSED size=0\n"
+              "iter 5\n"
+              "t1 cb connection_lost status=0\n"
+              "t2 cb connection_lost status=ETLSEOF\n"
+              "t2 ret connection_lost 0\n"
+              "t1 ret connection_lost 0\n");
+    expect_rule(OPEN HANDSHAKE
+                "iter 4\n"
+                "t2 call resume_reading\n"
+                "t2 ret resume_reading ECLOSED size=0\n",
+                "READ-3", 21);
+}
+
 /* A failed handshake: no callback, the transport is over; calls on it are refused. */
 TEST(failed_handshake_conforms)
 {
@@ -316,6 +341,7 @@ TEST(format)
 static const th_case cases[] = {
     T(conforming_trace, "TLS-HS-2 TLS-LOST-1 TLS-EOF-1"),
     T(failed_handshake_conforms, "TLS-HS-3 BAD-2"),
+    T(closed_from_below, "DONE-1 READ-3 TLS-EOF-3"),
     T(made_after_handshake, "TLS-HS-2 TLS-START-1"),
     T(nothing_after_failed_handshake, "TLS-HS-3"),
     T(no_half_close, "TLS-EOF-1 TRANSPORT-KIND-2"),

@@ -275,6 +275,32 @@ TEST(pause_reading_waits)
     th_tls_pair_finish(loop, &p, 50);
 }
 
+/* DONE-1 on a closing or closed TLS transport: pause_reading() and resume_reading()
+   return ECLOSED and change nothing, as on every other kind (found by fuzz_tls: they
+   returned 0 and stepped the state machine). Also inside the shutdown, and after
+   connection_lost on a retained transport. */
+TEST(reading_calls_once_closing)
+{
+    aiotp_loop *loop = th_loop();
+    th_tls_pair p;
+    pair(loop, &p);
+    CHECK_ERR(aiotp_transport_pause_reading(p.s.t), 0); /* open: 0 */
+    CHECK_ERR(aiotp_transport_resume_reading(p.s.t), 0);
+    CHECK_ERR(aiotp_transport_close(p.c.t), 0);
+    CHECK(aiotp_transport_is_closing(p.c.t));
+    CHECK_ERR(aiotp_transport_pause_reading(p.c.t), AIOTP_ECLOSED);
+    CHECK_ERR(aiotp_transport_resume_reading(p.c.t), AIOTP_ECLOSED);
+    CHECK_INT(th_count_lines("t2 ret pause_reading ECLOSED"), 1);
+    CHECK_INT(th_count_lines("t2 ret resume_reading ECLOSED"), 1);
+    th_tls_pair_finish(loop, &p, 50);
+    CHECK_INT(p.cr->lost, 1);
+    CHECK_ERR(p.cr->lost_status, 0);
+    CHECK_ERR(aiotp_transport_pause_reading(p.s.t), AIOTP_ECLOSED);
+    CHECK_ERR(aiotp_transport_resume_reading(p.s.t), AIOTP_ECLOSED);
+    CHECK(!aiotp_transport_is_reading(p.s.t));
+    CHECK_STR(th_tls_cbs(2), "cb connection_made\ncb connection_lost status=0\n");
+}
+
 /* A BufferedProtocol over TLS: get_buffer(-1) when there is plaintext, buffer_updated
    with what fits, again until everything is delivered; exact byte counts. */
 TEST(buffered_protocol)
@@ -451,6 +477,7 @@ static const th_case cases[] = {
     T(abort_drops, "TLS-ABORT-1 WRITE-ABORT-4 TLS-EOF-3 BAD-2 TLS-LOST-1"),
     T(shutdown_timeout, "TLS-CLOSE-4 TLS-EOF-3"),
     T(pause_reading_waits, "TLS-READ-1 READ-2 READ-3"),
+    T(reading_calls_once_closing, "DONE-1 TLS-READ-1"),
     T(buffered_protocol, "TLS-BUF-1 PROTO-BUF-1"),
     T(failing_callbacks_are_fatal, "TLS-FATAL-1 PROTO-BUF-2 PROTO-STREAM-4"),
     T(connection_made_fails_carries_on, "PROTO-BASE-5"),

@@ -113,10 +113,34 @@ static void tls_call(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
     aiotp__orc_stream_call(o, ts, f, pl);
 }
 
+/* The TLS layer closes without a line of its own when the stream transport below ends
+   it (a bare EOF, a record error or a failed write below: the layer closes or aborts the
+   transport below, and its own connection_lost comes inside that one's): once the
+   transport below is closing or gone, the TLS transport may be closing (DONE-1 then
+   allows ECLOSED from pause_reading/resume_reading, as a query learns it). */
+static void lower_maybe_closing(orc *o, orc_t *ts)
+{
+    const orc_tls_ext *x = &ts->u.s.tls;
+    const orc_t *t;
+    bool gone = true;
+    if (x->lower == 0 || ts->lost || ts->cl != CL_OPEN) {
+        return;
+    }
+    for (t = o->live.head; t != NULL; t = t->live.next) {
+        if (t->id == x->lower && t->segment == o->segment) {
+            gone = t->lost || aiotp__orc_closing(t) || t->cl == CL_MAYBE;
+        }
+    }
+    if (gone) {
+        ts->cl = CL_MAYBE;
+    }
+}
+
 static int tls_call_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
 {
     bool ok = OK(pl);
     int rc;
+    lower_maybe_closing(o, ts);
     if (f->hs_inside && ok && (f->name == N_CLOSE || f->name == N_ABORT)) {
         return 0; /* TLS-CLOSE-1: it ended the handshake (start_tls, before it completed) */
     }

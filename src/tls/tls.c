@@ -1193,27 +1193,37 @@ static bool tls_is_reading(const aiotp_transport *bt)
 static int tls_pause_reading(aiotp_transport *bt)
 {
     aiotp__tls *t = (aiotp__tls *)(void *)bt;
+    int rc = 0;
     if (tracing(t)) {
         t->svc->tracef(t->base.loop, "t%u call pause_reading", tid(t));
     }
-    apply(t, step(t, AIOTP__TLSEV_PAUSE_READING)); /* TLS-READ-1 (none: a flag) */
-    if (tracing(t)) {
-        tr_ret(t, "pause_reading", 0);
+    if (aiotp__tls_is_closing(&t->st)) {
+        rc = AIOTP_ECLOSED; /* DONE-1: closing or closed, nothing changes */
+    } else {
+        apply(t, step(t, AIOTP__TLSEV_PAUSE_READING)); /* TLS-READ-1 (none: a flag) */
     }
-    return 0;
+    if (tracing(t)) {
+        tr_ret(t, "pause_reading", rc);
+    }
+    return rc;
 }
 
 static int tls_resume_reading(aiotp_transport *bt)
 {
     aiotp__tls *t = (aiotp__tls *)(void *)bt;
+    int rc = 0;
     if (tracing(t)) {
         t->svc->tracef(t->base.loop, "t%u call resume_reading", tid(t));
     }
-    apply(t, step(t, AIOTP__TLSEV_RESUME_READING)); /* the read follows next pass */
-    if (tracing(t)) {
-        tr_ret(t, "resume_reading", 0);
+    if (aiotp__tls_is_closing(&t->st)) {
+        rc = AIOTP_ECLOSED; /* DONE-1: closing or closed, nothing changes */
+    } else {
+        apply(t, step(t, AIOTP__TLSEV_RESUME_READING)); /* the read follows next pass */
     }
-    return 0;
+    if (tracing(t)) {
+        tr_ret(t, "resume_reading", rc);
+    }
+    return rc;
 }
 
 static size_t tls_get_write_buffer_size(const aiotp_transport *bt)
