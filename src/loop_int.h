@@ -148,6 +148,8 @@ struct aiotp_loop {
     aiotp__obj *objs;     /* every loop-owned object (intrusive list, newest first) */
     aiotp__obj *deferred; /* objects whose ops->deferred runs after the current pass */
     bool freeing;         /* aiotp_loop_free is tearing the objects down */
+    struct aiotp__sighub *sighub; /* signals and children (src/signal.c), made on first
+                                     use; itself an object on the list */
 };
 
 /* LOOP-10 (src/sys_posix.c): every function pointer of the table is set (and its size
