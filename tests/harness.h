@@ -459,6 +459,12 @@ void th_raise(int sig);
 pid_t th_spawn(const char *const *argv, int fd0, int fd1, int fd2);
 /* Reap a child started with th_spawn (blocking; sim: it must have exited). */
 int th_reap(pid_t pid);
+/* connect_read_pipe (write false) or connect_write_pipe of fd with the table and data, run
+   until the completion; the transport is retained until the end of the case (NULL and a
+   failed case when the completion reports an error). */
+aiotp_transport *th_pipe_transport(aiotp_loop *loop, bool write, int fd,
+                                   const aiotp_protocol *proto, void *data);
+
 /* The pattern bytes th_child's outn writes, from byte `from` on (n bytes into buf). */
 void th_pattern(unsigned char *buf, size_t n, uint64_t from);
 

@@ -131,6 +131,62 @@ void th_pattern(unsigned char *buf, size_t n, uint64_t from)
     }
 }
 
+/* ---- pipe transports ------------------------------------------------------------------------- */
+
+typedef struct pipe_wait {
+    bool done;
+    int status;
+    aiotp_transport *t;
+    const aiotp_protocol *proto;
+    void *data;
+} pipe_wait;
+
+static void pipe_done(void *arg, int status, aiotp_transport *t)
+{
+    pipe_wait *w = arg;
+    w->done = true;
+    w->status = status;
+    w->t = t;
+}
+
+static int pipe_factory(void *arg, const aiotp_protocol **proto, void **data)
+{
+    pipe_wait *w = arg;
+    *proto = w->proto;
+    *data = w->data;
+    return 0;
+}
+
+static bool pipe_is_done(void *arg)
+{
+    return ((pipe_wait *)arg)->done;
+}
+
+aiotp_transport *th_pipe_transport(aiotp_loop *loop, bool write, int fd,
+                                   const aiotp_protocol *proto, void *data)
+{
+    pipe_wait w;
+    int rc;
+    memset(&w, 0, sizeof(w));
+    w.proto = proto;
+    w.data = data;
+    rc = write ? aiotp_loop_connect_write_pipe(loop, pipe_factory, &w, fd, pipe_done, &w)
+               : aiotp_loop_connect_read_pipe(loop, pipe_factory, &w, fd, pipe_done, &w);
+    if (rc != 0) {
+        th_fail(__FILE__, __LINE__, "connect_%s_pipe: %s", write ? "write" : "read",
+                aiotp_err_name(rc));
+        return NULL;
+    }
+    th_run_until(loop, pipe_is_done, &w, 10);
+    if (w.status != 0 || w.t == NULL) {
+        th_fail(__FILE__, __LINE__, "connect_%s_pipe completion: %s", write ? "write" : "read",
+                aiotp_err_name(w.status));
+        return NULL;
+    }
+    th_keep(w.t);
+    return w.t;
+}
+
 /* ---- virtual children running th_child's script ----------------------------------------- */
 
 typedef struct vchild {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/flow.h"
+#include "core/pipe_sm.h"
 #include "core/stream_sm.h"
 #include "core/wbuf.h"
 #include "harness.h"
@@ -227,10 +228,89 @@ TEST(wbuf_every_shape)
     CHECK(aiotp__wbuf_is_valid(&w));
 }
 
+/* ---- pipe_sm ------------------------------------------------------------------------------ */
+
+TEST(pipe_sm_every_state_and_event)
+{
+    int dir;
+    int life;
+    int rd;
+    int ph;
+    int valid = 0;
+    aiotp__pipe_state s;
+
+    for (dir = 0; dir < AIOTP__PP_DIR_COUNT; dir++) {
+        aiotp__pipe_init(&s, (aiotp__pp_dir)dir);
+        CHECK(aiotp__pipe_is_valid(&s));
+        s.dir = AIOTP__PP_DIR_COUNT;
+        CHECK(!aiotp__pipe_is_valid(&s));
+        aiotp__pipe_init(&s, (aiotp__pp_dir)dir);
+        s.life = AIOTP__PP_LIFE_COUNT;
+        CHECK(!aiotp__pipe_is_valid(&s));
+        aiotp__pipe_init(&s, (aiotp__pp_dir)dir);
+        s.rd = AIOTP__PP_RD_COUNT;
+        CHECK(!aiotp__pipe_is_valid(&s));
+        aiotp__pipe_init(&s, (aiotp__pp_dir)dir);
+        s.ph = AIOTP__PP_PH_COUNT;
+        CHECK(!aiotp__pipe_is_valid(&s));
+        CHECK(aiotp__pp_dir_names[dir] != NULL);
+    }
+    for (dir = 0; dir < AIOTP__PP_DIR_COUNT; dir++)
+    for (life = 0; life < AIOTP__PP_LIFE_COUNT; life++)
+    for (rd = 0; rd < AIOTP__PP_RD_COUNT; rd++)
+    for (ph = 0; ph < AIOTP__PP_PH_COUNT; ph++) {
+        int ev;
+        int empty;
+        s.dir = (aiotp__pp_dir)dir;
+        s.life = (aiotp__pp_life)life;
+        s.rd = (aiotp__pp_rd)rd;
+        s.ph = (aiotp__pp_ph)ph;
+        CHECK(aiotp__pp_life_names[life] != NULL && aiotp__pp_rd_names[rd] != NULL &&
+              aiotp__pp_ph_names[ph] != NULL);
+        if (!aiotp__pipe_is_valid(&s)) {
+            continue;
+        }
+        valid++;
+        CHECK_INT(aiotp__pipe_is_closing(&s), life != AIOTP__PP_OPEN);
+        CHECK_INT(aiotp__pipe_is_reading(&s), life == AIOTP__PP_OPEN && rd == AIOTP__PP_RD_ACTIVE);
+        for (ev = 0; ev <= AIOTP__PPEV_COUNT; ev++) {
+            for (empty = 0; empty < 2; empty++) {
+                aiotp__pipe_state n = s;
+                unsigned act = aiotp__pipe_step(&n, (aiotp__pipe_event)ev, empty != 0);
+                CHECK(aiotp__pipe_is_valid(&n));
+                CHECK_INT(n.dir, s.dir);
+                if (act & AIOTP__PPA_REFUSED) {
+                    CHECK_INT(act, AIOTP__PPA_REFUSED);
+                    CHECK(n.life == s.life && n.rd == s.rd && n.ph == s.ph);
+                }
+                if (ev == AIOTP__PPEV_COUNT) {
+                    CHECK_INT(act, AIOTP__PPA_REFUSED);
+                } else {
+                    CHECK(aiotp__pipe_event_names[ev] != NULL);
+                }
+                if (act & AIOTP__PPA_CALL_LOST) {
+                    CHECK(n.ph == AIOTP__PP_PH_LOST && s.ph != AIOTP__PP_PH_LOST);
+                }
+                if (act & AIOTP__PPA_CALL_EOF) {
+                    CHECK((act & AIOTP__PPA_CALL_LOST) && dir == AIOTP__PP_READ);
+                }
+                if (n.life == AIOTP__PP_LOST_PENDING && s.life != AIOTP__PP_LOST_PENDING &&
+                    !empty && dir == AIOTP__PP_WRITE) {
+                    CHECK(act & AIOTP__PPA_DROP_BUFFER); /* no silent drop */
+                }
+            }
+        }
+    }
+    /* 12 reachable (the tables of spec/pipe-transport.md) + a read pipe OPEN with rd
+       STOPPED (valid, unreachable) */
+    CHECK_INT(valid, 14);
+}
+
 static const th_case cases[] = {
     T(stream_sm_every_state_and_event, "PROTO-BASE-1 PROTO-BASE-2 PROTO-STREAM-2 BASE-CLOSE-4"),
     T(flow_limits_and_checks, "FLOW-2 FLOW-3 FLOW-4 FLOW-5 FLOW-6"),
     T(wbuf_every_shape, "WRITE-SIZE-1 WRITE-WRITE-3"),
+    T(pipe_sm_every_state_and_event, "PIPE-LOST-1 PIPE-EOF-1"),
 };
 
 TH_MAIN(cases)

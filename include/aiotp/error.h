@@ -77,7 +77,8 @@ AIOTP_BEGIN_DECLS
     X(EAI_FAMILY, -4009, "address family not supported for this name")               \
     X(ETOOBIG, -4010, "data too large")                                               \
     X(ERUNNING, -4011, "the loop is already running")                                 \
-    X(EPROTOKIND, -4012, "protocol table kind does not fit this transport")
+    X(EPROTOKIND, -4012, "protocol table kind does not fit this transport")            \
+    X(ENOTPIPE, -4013, "not a pipe, FIFO, socket or character device")
 
 /** The library's codes, and the errno values it returns most, by name. */
 enum aiotp_errno {

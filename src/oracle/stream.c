@@ -635,6 +635,23 @@ static bool stream_valid(const orc *o, const orc_t *ts)
     return ts->peer == NULL || ts->peer->tkind == TK_STREAM;
 }
 
+/* ---- what the pipe kinds share (pipe.c) --------------------------------------------------- */
+
+void aiotp__orc_stream_init(orc *o, orc_t *ts)
+{
+    stream_init(o, ts);
+}
+
+void aiotp__orc_stream_call(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
+{
+    stream_call(o, ts, f, pl);
+}
+
+int aiotp__orc_stream_write_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
+{
+    return write_ret(o, ts, f, pl);
+}
+
 const orc_kind aiotp__orc_kind_stream = {
     .name = "stream",
     .rules = RULES,
