@@ -9,6 +9,7 @@
 
 #include "core/flow.h"
 #include "core/pipe_sm.h"
+#include "core/proc_sm.h"
 #include "core/stream_sm.h"
 #include "core/wbuf.h"
 #include "harness.h"
@@ -423,10 +424,174 @@ TEST(pipe_sm_every_state_and_event)
     printf("pipe_sm: %d valid states, %d steps\n", valid, steps);
 }
 
+/* ---- proc_sm ------------------------------------------------------------------------------ */
+
+/* The subprocess transport's aggregate state written a second time from its description
+   (src/core/proc_sm.h, the SUBPROC-* rules): the next state and the actions, or REFUSED. */
+static unsigned proc_expect(aiotp__proc_state *n, aiotp__proc_event ev, int fd)
+{
+    unsigned act;
+    bool conn = n->ph == AIOTP__PR_PH_CONNECTED;
+    bool open_pipe = fd >= 0 && fd < 3 && ((n->pipes >> fd) & 1u) != 0;
+    switch (ev) {
+    case AIOTP__PREV_MADE:
+        if (n->ph != AIOTP__PR_PH_INIT) {
+            return AIOTP__PRA_REFUSED;
+        }
+        n->ph = AIOTP__PR_PH_CONNECTED;
+        act = AIOTP__PRA_CALL_MADE;
+        if (n->exit == AIOTP__PR_EXITED) { /* an exit known early is told right after */
+            n->exit = AIOTP__PR_TOLD;
+            act |= AIOTP__PRA_CALL_EXITED;
+        }
+        break;
+    case AIOTP__PREV_PIPE_DATA:
+        if (!conn || !open_pipe || fd == 0) {
+            return AIOTP__PRA_REFUSED;
+        }
+        act = AIOTP__PRA_CALL_DATA;
+        break;
+    case AIOTP__PREV_PIPE_LOST:
+        if (!conn || !open_pipe) {
+            return AIOTP__PRA_REFUSED;
+        }
+        n->pipes -= 1u << fd;
+        act = AIOTP__PRA_CALL_PIPE_LOST;
+        break;
+    case AIOTP__PREV_EXITED:
+        if (n->exit != AIOTP__PR_RUNNING) {
+            return AIOTP__PRA_REFUSED;
+        }
+        n->exit = conn ? AIOTP__PR_TOLD : AIOTP__PR_EXITED;
+        act = conn ? AIOTP__PRA_CALL_EXITED : AIOTP__PRA_NONE;
+        break;
+    case AIOTP__PREV_CLOSE:
+        if (n->closing || n->ph == AIOTP__PR_PH_LOST) {
+            return AIOTP__PRA_REFUSED;
+        }
+        act = AIOTP__PRA_NONE;
+        if (n->pipes != 0) {
+            act |= AIOTP__PRA_CLOSE_PIPES;
+        }
+        if (n->exit == AIOTP__PR_RUNNING) {
+            act |= AIOTP__PRA_KILL; /* close() kills a child still running */
+        }
+        n->closing = true;
+        break;
+    case AIOTP__PREV_SIGNAL:
+        if (n->ph == AIOTP__PR_PH_LOST) {
+            return AIOTP__PRA_REFUSED;
+        }
+        act = n->exit == AIOTP__PR_RUNNING ? AIOTP__PRA_SEND_SIGNAL : AIOTP__PRA_NONE;
+        break;
+    case AIOTP__PREV_LOST:
+        if (n->life != AIOTP__PR_LOST_PENDING) {
+            return AIOTP__PRA_REFUSED;
+        }
+        n->life = AIOTP__PR_CLOSED;
+        n->ph = AIOTP__PR_PH_LOST;
+        return AIOTP__PRA_CALL_LOST;
+    default:
+        return AIOTP__PRA_REFUSED;
+    }
+    /* SUBPROC-LOST-1: exit told and every pipe gone: connection_lost scheduled, once */
+    if (n->life == AIOTP__PR_OPEN && n->exit == AIOTP__PR_TOLD && n->pipes == 0) {
+        n->life = AIOTP__PR_LOST_PENDING;
+        act |= AIOTP__PRA_SCHEDULE_LOST;
+    }
+    return act;
+}
+
+TEST(proc_sm_every_state_and_event)
+{
+    int life;
+    int ph;
+    int ex;
+    unsigned pipes;
+    int closing;
+    int valid = 0;
+    int steps = 0;
+    aiotp__proc_state s;
+
+    for (pipes = 0; pipes < 8; pipes++) {
+        aiotp__proc_init(&s, pipes);
+        CHECK(s.life == AIOTP__PR_OPEN && s.ph == AIOTP__PR_PH_INIT &&
+              s.exit == AIOTP__PR_RUNNING && s.pipes == pipes && !s.closing);
+        CHECK(aiotp__proc_is_valid(&s));
+        CHECK(!aiotp__proc_is_closing(&s));
+    }
+    /* out-of-range parts, each alone */
+    aiotp__proc_init(&s, 7);
+    s.life = AIOTP__PR_LIFE_COUNT;
+    CHECK(!aiotp__proc_is_valid(&s));
+    aiotp__proc_init(&s, 7);
+    s.ph = AIOTP__PR_PH_COUNT;
+    CHECK(!aiotp__proc_is_valid(&s));
+    aiotp__proc_init(&s, 7);
+    s.exit = AIOTP__PR_EXIT_COUNT;
+    CHECK(!aiotp__proc_is_valid(&s));
+    aiotp__proc_init(&s, 7);
+    s.pipes = 8;
+    CHECK(!aiotp__proc_is_valid(&s));
+
+    for (life = 0; life < AIOTP__PR_LIFE_COUNT; life++)
+    for (ph = 0; ph < AIOTP__PR_PH_COUNT; ph++)
+    for (ex = 0; ex < AIOTP__PR_EXIT_COUNT; ex++)
+    for (pipes = 0; pipes < 8; pipes++)
+    for (closing = 0; closing < 2; closing++) {
+        int ev;
+        int fd;
+        bool inv;
+        s.life = (aiotp__pr_life)life;
+        s.ph = (aiotp__pr_ph)ph;
+        s.exit = (aiotp__pr_exit)ex;
+        s.pipes = pipes;
+        s.closing = closing != 0;
+        CHECK(aiotp__pr_life_names[life] != NULL && aiotp__pr_ph_names[ph] != NULL &&
+              aiotp__pr_exit_names[ex] != NULL);
+        /* PROC-INV-1..4, read from the header's invariants */
+        inv = (life == AIOTP__PR_CLOSED) == (ph == AIOTP__PR_PH_LOST) &&
+              (life == AIOTP__PR_OPEN || (ex == AIOTP__PR_TOLD && pipes == 0)) &&
+              (ph != AIOTP__PR_PH_INIT || (life == AIOTP__PR_OPEN && ex != AIOTP__PR_TOLD)) &&
+              !(life == AIOTP__PR_OPEN && ex == AIOTP__PR_TOLD && pipes == 0);
+        CHECK_INT(aiotp__proc_is_valid(&s), inv);
+        if (!inv) {
+            continue;
+        }
+        valid++;
+        CHECK_INT(aiotp__proc_is_closing(&s), closing != 0 || ph == AIOTP__PR_PH_LOST);
+        for (ev = 0; ev <= AIOTP__PREV_COUNT; ev++) {
+            for (fd = -1; fd <= 3; fd++) {
+                aiotp__proc_state n = s;
+                aiotp__proc_state want = s;
+                unsigned wact = proc_expect(&want, (aiotp__proc_event)ev, fd);
+                unsigned act = aiotp__proc_step(&n, (aiotp__proc_event)ev, fd);
+                steps++;
+                CHECK_INT(act, wact);
+                CHECK(n.life == want.life && n.ph == want.ph && n.exit == want.exit &&
+                      n.pipes == want.pipes && n.closing == want.closing);
+                CHECK(aiotp__proc_is_valid(&n));
+                if (ev < AIOTP__PREV_COUNT) {
+                    CHECK(aiotp__proc_event_names[ev] != NULL);
+                }
+                if (act & AIOTP__PRA_CALL_LOST) {
+                    CHECK(s.ph != AIOTP__PR_PH_LOST && n.ph == AIOTP__PR_PH_LOST);
+                }
+                if (act & AIOTP__PRA_CALL_EXITED) {
+                    CHECK(s.exit != AIOTP__PR_TOLD && n.exit == AIOTP__PR_TOLD);
+                }
+            }
+        }
+    }
+    printf("proc_sm: %d valid states, %d steps\n", valid, steps);
+    CHECK_INT(valid, 82); /* 78 open (some unreachable), 2 LOST_PENDING, 2 CLOSED */
+}
+
 static const th_case cases[] = {
     T(stream_sm_every_state_and_event, "PROTO-BASE-1 PROTO-BASE-2 PROTO-STREAM-2 BASE-CLOSE-4"),
     T(flow_limits_and_checks, "FLOW-2 FLOW-3 FLOW-4 FLOW-5 FLOW-6"),
     T(wbuf_every_shape, "WRITE-SIZE-1 WRITE-WRITE-3"),
+    T(proc_sm_every_state_and_event, "SUBPROC-ORDER-1 SUBPROC-EXIT-1 SUBPROC-LOST-1"),
     T(pipe_sm_every_state_and_event, "PIPE-LOST-1 PIPE-EOF-1 PIPE-READ-2 PIPE-DRAIN-1 PIPE-ABORT-1"),
 };
 
