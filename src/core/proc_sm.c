@@ -99,7 +99,7 @@ unsigned aiotp__proc_step(aiotp__proc_state *s, aiotp__proc_event ev, int fd)
             act = AIOTP__PRA_CALL_MADE;
             if (s->exit == AIOTP__PR_EXITED) {
                 n.exit = AIOTP__PR_TOLD;
-                act |= AIOTP__PRA_CALL_EXITED;
+                act += AIOTP__PRA_CALL_EXITED; /* disjoint bits: + is | */
             }
         }
         break;
@@ -128,7 +128,7 @@ unsigned aiotp__proc_step(aiotp__proc_state *s, aiotp__proc_event ev, int fd)
     case AIOTP__PREV_CLOSE: /* SUBPROC-CLOSE-1 */
         if (!s->closing && s->ph != AIOTP__PR_PH_LOST) {
             n.closing = true;
-            act = (s->pipes != 0 ? AIOTP__PRA_CLOSE_PIPES : AIOTP__PRA_NONE) |
+            act = (s->pipes != 0 ? AIOTP__PRA_CLOSE_PIPES : AIOTP__PRA_NONE) +
                   (s->exit == AIOTP__PR_RUNNING ? AIOTP__PRA_KILL : AIOTP__PRA_NONE);
         }
         break;
@@ -154,7 +154,7 @@ unsigned aiotp__proc_step(aiotp__proc_state *s, aiotp__proc_event ev, int fd)
     /* SUBPROC-LOST-1: the exit told and no pipe left: connection_lost, once */
     if (n.life == AIOTP__PR_OPEN && n.exit == AIOTP__PR_TOLD && n.pipes == 0) {
         n.life = AIOTP__PR_LOST_PENDING;
-        act |= AIOTP__PRA_SCHEDULE_LOST;
+        act += AIOTP__PRA_SCHEDULE_LOST; /* not set before: + is | */
     }
     /*@ assert tables_match: ProcEdges(*s, n); */ /* so the refusal below is dead code */
     if (!edges_ok(*s, n)) { /* GCOVR_EXCL_BR_LINE: dead (tables_match, proven) */
