@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # proofs/run.sh - prove the pure core modules (src/core) with Frama-C WP.
 #
-# Usage: proofs/run.sh [options] [module...]      modules: flow wbuf stream_sm dgram_sm dgq pipe_sm proc_sm
-#                                                  (default: all but proc_sm, whose proof is not done yet)
+# Usage: proofs/run.sh [options] [module...]      modules: flow wbuf stream_sm dgram_sm dgq pipe_sm proc_sm (default: all)
 #
 #   --out DIR              work directory: why3.conf, logs, JSON reports
 #                          (default: $AIOTP_PROOF_OUT or ${TMPDIR:-/tmp}/aiotp-proofs)
@@ -43,12 +42,12 @@ while [ $# -gt 0 ]; do
     --fct) FCT=$2; shift 2 ;;
     --prop) PROP=$2; shift 2 ;;
     --expect-unproved) EXPECT=$2; shift 2 ;;
-    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     flow|wbuf|stream_sm|dgram_sm|dgq|pipe_sm|proc_sm) MODULES+=("$1"); shift ;;
     *) die "unknown argument: $1 (try --help)" ;;
     esac
 done
-[ ${#MODULES[@]} -gt 0 ] || MODULES=(flow wbuf stream_sm dgram_sm dgq pipe_sm)
+[ ${#MODULES[@]} -gt 0 ] || MODULES=(flow wbuf stream_sm dgram_sm dgq pipe_sm proc_sm)
 
 # Files of each proof target: the module and its proof driver (proofs/drivers/).
 files_of() {

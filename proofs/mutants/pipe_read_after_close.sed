@@ -3,6 +3,6 @@
 # file: src/core/pipe_sm.c
 # module: pipe_sm
 # fct: aiotp__pipe_step
-# prop: acts,deliver_when_reading,no_op
-# expect: acts|deliver_when_reading|no_op
+# prop: deliver_when_reading
+# expect: deliver_when_reading
 s/        if (reading) {/        if (rdpipe) {/

@@ -1,5 +1,6 @@
 /* src/core/proc_sm.c - see proc_sm.h. Pure: no syscalls, no allocation, no callbacks.
-   The step function computes the table of spec/subprocess-transport.md, which
+   The step function computes the events x states table (its page comes with the
+   subprocess transport: spec/proofs.md), which
    proofs/acsl/proc.acsl states as logic (ProcNext*, ProcActs). */
 #include "core/proc_sm.h"
 

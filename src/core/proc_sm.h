@@ -6,7 +6,7 @@
  * Pure module: no system calls, no allocation, no callbacks. Every state change of a
  * subprocess transport happens in aiotp__proc_step(), whose contract is functional: for
  * every state, event and fd it states the next state (ProcNext*) and the actions
- * (ProcActs), the table of spec/subprocess-transport.md as ACSL logic
+ * (ProcActs), the events x states table as ACSL logic
  * (proofs/acsl/proc.acsl).
  *
  * life  OPEN --(exit told and no pipe open)--> LOST_PENDING --lost--> CLOSED

@@ -3,7 +3,7 @@
  * SubprocessProtocol's state machine connection_made [pipe_data_received |
  * pipe_connection_lost | process_exited]* connection_lost, per-fd order and checksums,
  * the pipes the process names ("tS pipe fd=F tP"), signals and close (spec/rules.md
- * "Subprocess transports and protocols"; spec/subprocess-transport.md).
+ * "Subprocess transports and protocols").
  */
 #include "oracle_int.h"
 
