@@ -113,6 +113,68 @@ TEST(flow_control)
     th_peer_close(p[0]);
 }
 
+/* PIPE-WRITE-1: behind queued bytes every write()/writelines() is queued whole (the size
+   grows by exactly its length, nothing is offered to the pipe out of turn); the drain sends
+   the queue in order, also after the ring's free space wraps around. */
+TEST(writes_behind_the_queue_keep_order)
+{
+    aiotp_loop *loop = th_loop();
+    th_rec *r = th_rec_new();
+    static unsigned char data[40000];
+    static unsigned char got[40000];
+    size_t n = 0;
+    size_t s1;
+    size_t written = 16000;
+    int p[2];
+    int i;
+    aiotp_buf bufs[3];
+    aiotp_transport *t;
+    th_pipe(p);
+    small_pipe(p[1]);
+    t = th_pipe_transport(loop, true, p[1], &th_streaming, r);
+    th_pattern(data, sizeof(data), 7);
+    CHECK_INT(aiotp_transport_set_write_buffer_limits(t, 1u << 20, 0), 0); /* no pause */
+    CHECK_INT(aiotp_transport_write(t, data, 10000), 0);
+    s1 = aiotp_transport_get_write_buffer_size(t);
+    CHECK(s1 > 0 && s1 < 10000); /* the pipe took a part, the rest is queued */
+    CHECK_INT(aiotp_transport_write(t, data + 10000, 3000), 0);
+    CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), s1 + 3000);
+    for (i = 0; i < 3; i++) {
+        bufs[i].base = data + 13000 + 1000 * (size_t)i;
+        bufs[i].len = 1000;
+    }
+    CHECK_INT(aiotp_transport_writelines(t, bufs, 3), 0);
+    CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), s1 + 6000);
+    for (i = 0; i < 4000 && n < sizeof(data); i++) {
+        ssize_t k = th_peer_read(p[0], got + n, 1500 < sizeof(got) - n ? 1500 : sizeof(got) - n,
+                                 true);
+        if (k > 0) {
+            n += (size_t)k;
+        }
+        /* more bytes while the queue is half sent: its free space wraps around */
+        if (n >= 6000 && written < sizeof(data) && aiotp_transport_get_write_buffer_size(t) > 0) {
+            size_t before = aiotp_transport_get_write_buffer_size(t);
+            size_t len = sizeof(data) - written < 8000 ? sizeof(data) - written : 8000;
+            CHECK_INT(aiotp_transport_write(t, data + written, len), 0);
+            CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), before + len);
+            written += len;
+        }
+        th_run_once(loop);
+        if (written == sizeof(data) && aiotp_transport_get_write_buffer_size(t) == 0 &&
+            n == written) {
+            break;
+        }
+    }
+    CHECK_SIZE(written, sizeof(data));
+    CHECK_SIZE(n, sizeof(data));
+    CHECK(memcmp(got, data, sizeof(data)) == 0);
+    CHECK_INT(r->pauses, 0);
+    CHECK_INT(aiotp_transport_close(t), 0);
+    th_run_until(loop, th_is_lost, r, 5);
+    CHECK_STR(th_cbs_no_flow(1), "cb connection_made\ncb connection_lost status=0\n");
+    th_peer_close(p[0]);
+}
+
 /* PIPE-WRITE-6: write_eof() is close(): is_closing() at once, connection_lost(0) next
    pass, the reader sees end of file. */
 TEST(write_eof_is_close)
@@ -459,6 +521,7 @@ TEST(no_memory_to_queue)
 static const th_case cases[] = {
     T(write_at_once, "PIPE-WRITE-1 PIPE-WRITE-2 PIPE-CLOSE-1"),
     T(flow_control, "PIPE-FLOW-1 PIPE-WRITE-1"),
+    T(writes_behind_the_queue_keep_order, "PIPE-WRITE-1"),
     T(write_eof_is_close, "PIPE-WRITE-6 PIPE-WRITE-3"),
     T(close_flushes_first, "PIPE-DRAIN-1 PIPE-WRITE-2 PIPE-WRITE-3"),
     T(abort_drops_the_queue, "PIPE-ABORT-1"),
