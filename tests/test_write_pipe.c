@@ -175,6 +175,59 @@ TEST(writes_behind_the_queue_keep_order)
     th_peer_close(p[0]);
 }
 
+static int fail_eio(th_rec *r, aiotp_transport *t)
+{
+    (void)r;
+    (void)t;
+    return -EIO;
+}
+
+/* PROTO-BASE-5, FLOW-8 on a write pipe: a failing connection_made, pause_writing,
+   resume_writing or connection_lost goes to the exception handler (one exc line each,
+   with its status); the pipe carries on: the bytes still arrive, the flow callbacks still
+   alternate, the fd is still closed after the failing connection_lost. */
+TEST(failing_callbacks_are_reported)
+{
+    aiotp_loop *loop = th_loop();
+    th_rec *r = th_rec_new();
+    static unsigned char data[30000];
+    static unsigned char got[30000];
+    size_t n = 0;
+    int p[2];
+    int i;
+    aiotp_transport *t;
+    r->made_ret = -EIO;
+    r->on_pause = fail_eio;
+    r->on_resume = fail_eio;
+    r->on_lost = fail_eio;
+    th_pipe(p);
+    small_pipe(p[1]);
+    t = th_pipe_transport(loop, true, p[1], &th_streaming, r);
+    CHECK_INT(th_count_lines("t1 exc status=EIO"), 1); /* connection_made's */
+    th_pattern(data, sizeof(data), 3);
+    CHECK_INT(aiotp_transport_set_write_buffer_limits(t, 4096, 0), 0);
+    CHECK_INT(aiotp_transport_write(t, data, sizeof(data)), 0);
+    CHECK_INT(r->pauses, 1);
+    CHECK_INT(th_count_lines("t1 exc status=EIO"), 2);
+    for (i = 0; i < 2000 && n < sizeof(data); i++) {
+        ssize_t k = th_peer_read(p[0], got + n, sizeof(got) - n, true);
+        if (k > 0) {
+            n += (size_t)k;
+        }
+        th_run_once(loop);
+    }
+    CHECK_SIZE(n, sizeof(data));
+    CHECK(memcmp(got, data, sizeof(data)) == 0);
+    CHECK_INT(r->resumes, 1);
+    CHECK_INT(th_count_lines("t1 exc status=EIO"), 3);
+    CHECK_INT(aiotp_transport_close(t), 0);
+    th_run_until(loop, th_is_lost, r, 5);
+    CHECK_INT(r->lost, 1);
+    CHECK_INT(th_count_lines("t1 exc status=EIO"), 4);
+    CHECK_INT(th_peer_read(p[0], got, sizeof(got), false), 0); /* closed: end of file */
+    th_peer_close(p[0]);
+}
+
 /* PIPE-WRITE-6: write_eof() is close(): is_closing() at once, connection_lost(0) next
    pass, the reader sees end of file. */
 TEST(write_eof_is_close)
@@ -522,6 +575,7 @@ static const th_case cases[] = {
     T(write_at_once, "PIPE-WRITE-1 PIPE-WRITE-2 PIPE-CLOSE-1"),
     T(flow_control, "PIPE-FLOW-1 PIPE-WRITE-1"),
     T(writes_behind_the_queue_keep_order, "PIPE-WRITE-1"),
+    T(failing_callbacks_are_reported, "PROTO-BASE-5 FLOW-8"),
     T(write_eof_is_close, "PIPE-WRITE-6 PIPE-WRITE-3"),
     T(close_flushes_first, "PIPE-DRAIN-1 PIPE-WRITE-2 PIPE-WRITE-3"),
     T(abort_drops_the_queue, "PIPE-ABORT-1"),
