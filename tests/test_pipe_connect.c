@@ -241,14 +241,27 @@ TEST(allocation_failures)
 {
     aiotp_loop *loop = th_loop();
     int p[2];
+    long k;
     reset(loop);
     th_pipe(p);
     th_run_passes(loop, 2); /* the loop's own storage is grown */
-    th_f.alloc_fail_after = 0;
-    CHECK_ERR(connect_(loop, false, p[0]), AIOTP_ENOMEM);
-    th_f.alloc_fail_after = -1;
-    CHECK(loop->objs == NULL);
-    CHECK_INT(connect_(loop, false, p[0]), 0);
+    /* each allocation of the call failing in turn: AIOTP_ENOMEM and nothing left behind
+       (no object, the fd not claimed: the next call may take it), until the call has
+       none left to fail */
+    for (k = 0; k < 8; k++) {
+        int rc;
+        th_f.alloc_fail_after = k;
+        rc = connect_(loop, false, p[0]);
+        th_f.alloc_fail_after = -1;
+        if (rc == 0) {
+            break;
+        }
+        CHECK_ERR(rc, AIOTP_ENOMEM);
+        CHECK(loop->objs == NULL);
+        th_run_passes(loop, 1);
+        CHECK_INT(done.n, 0);
+    }
+    CHECK(k >= 2 && k < 8); /* the request and its callback handle can each fail */
     th_f.alloc_fail_after = 0; /* the transport itself, in the next pass */
     th_run_once(loop);
     th_f.alloc_fail_after = -1;
