@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -225,6 +226,41 @@ TEST(failing_callbacks_are_reported)
     CHECK_INT(r->lost, 1);
     CHECK_INT(th_count_lines("t1 exc status=EIO"), 4);
     CHECK_INT(th_peer_read(p[0], got, sizeof(got), false), 0); /* closed: end of file */
+    th_peer_close(p[0]);
+}
+
+/* BAD-1 on a write pipe: NULL data with a length, NULL buffers, a size that cannot be
+   counted: a clear error and nothing changes (nothing written, queued or called). */
+TEST(bad_writes_change_nothing)
+{
+    aiotp_loop *loop = th_loop();
+    th_rec *r = th_rec_new();
+    unsigned char buf[8];
+    aiotp_buf b[2];
+    int p[2];
+    aiotp_transport *t = write_pipe(loop, p, r);
+    CHECK_ERR(aiotp_transport_write(t, NULL, 5), AIOTP_EINVAL);
+    CHECK_ERR(aiotp_transport_write(t, "x", SIZE_MAX), AIOTP_ETOOBIG);
+    CHECK_ERR(aiotp_transport_writelines(t, NULL, 2), AIOTP_EINVAL);
+    b[0].base = "ab";
+    b[0].len = 2;
+    b[1].base = NULL;
+    b[1].len = 3;
+    CHECK_ERR(aiotp_transport_writelines(t, b, 2), AIOTP_EINVAL);
+    b[1].base = "x";
+    b[1].len = SIZE_MAX / 2;
+    CHECK_ERR(aiotp_transport_writelines(t, b, 2), AIOTP_ETOOBIG);
+    CHECK_INT(aiotp_transport_writelines(t, b, 0), 0); /* nothing to write */
+    CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 0);
+    CHECK(!aiotp_transport_is_closing(t));
+    CHECK_SIZE(drain(p[0], buf, sizeof(buf)), 0);
+    b[1].len = 1;
+    CHECK_INT(aiotp_transport_writelines(t, b, 2), 0); /* still usable */
+    CHECK_SIZE(drain(p[0], buf, sizeof(buf)), 3);
+    CHECK(memcmp(buf, "abx", 3) == 0);
+    CHECK_INT(aiotp_transport_close(t), 0);
+    th_run_until(loop, th_is_lost, r, 5);
+    CHECK_STR(th_callbacks(1), "cb connection_made\ncb connection_lost status=0\n");
     th_peer_close(p[0]);
 }
 
@@ -576,6 +612,7 @@ static const th_case cases[] = {
     T(flow_control, "PIPE-FLOW-1 PIPE-WRITE-1"),
     T(writes_behind_the_queue_keep_order, "PIPE-WRITE-1"),
     T(failing_callbacks_are_reported, "PROTO-BASE-5 FLOW-8"),
+    T(bad_writes_change_nothing, "BAD-1 PIPE-WRITE-2"),
     T(write_eof_is_close, "PIPE-WRITE-6 PIPE-WRITE-3"),
     T(close_flushes_first, "PIPE-DRAIN-1 PIPE-WRITE-2 PIPE-WRITE-3"),
     T(abort_drops_the_queue, "PIPE-ABORT-1"),
