@@ -239,7 +239,7 @@ static int p_lost(aiotp_transport *t, void *data, int status)
 
 static const aiotp_protocol proto = {
     sizeof(aiotp_protocol), AIOTP_PROTOCOL_STREAMING, p_made, p_lost, p_pause, p_resume,
-    p_data, p_eof, NULL, NULL, NULL, NULL};
+    p_data, p_eof, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 
 static int factory(void *arg, const aiotp_protocol **p, void **data)
 {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # proofs/run.sh - prove the pure core modules (src/core) with Frama-C WP.
 #
-# Usage: proofs/run.sh [options] [module...]      modules: flow wbuf stream_sm dgram_sm dgq tls_sm (default: all)
+# Usage: proofs/run.sh [options] [module...]      modules: flow wbuf stream_sm dgram_sm dgq tls_sm pipe_sm proc_sm (default: all)
 #
 #   --out DIR              work directory: why3.conf, logs, JSON reports
 #                          (default: $AIOTP_PROOF_OUT or ${TMPDIR:-/tmp}/aiotp-proofs)
@@ -43,11 +43,11 @@ while [ $# -gt 0 ]; do
     --prop) PROP=$2; shift 2 ;;
     --expect-unproved) EXPECT=$2; shift 2 ;;
     -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    flow|wbuf|stream_sm|dgram_sm|dgq|tls_sm) MODULES+=("$1"); shift ;;
+    flow|wbuf|stream_sm|dgram_sm|dgq|tls_sm|pipe_sm|proc_sm) MODULES+=("$1"); shift ;;
     *) die "unknown argument: $1 (try --help)" ;;
     esac
 done
-[ ${#MODULES[@]} -gt 0 ] || MODULES=(flow wbuf stream_sm dgram_sm dgq tls_sm)
+[ ${#MODULES[@]} -gt 0 ] || MODULES=(flow wbuf stream_sm dgram_sm dgq tls_sm pipe_sm proc_sm)
 
 # Files of each proof target: the module and its proof driver (proofs/drivers/).
 files_of() {
@@ -58,6 +58,8 @@ files_of() {
     dgram_sm) echo "$SRC/src/core/dgram_sm.c $ROOT/proofs/drivers/dgram_trace.c" ;;
     dgq) echo "$SRC/src/core/dgq.c" ;;
     tls_sm) echo "$SRC/src/core/tls_sm.c $ROOT/proofs/drivers/tls_trace.c" ;;
+    pipe_sm) echo "$SRC/src/core/pipe_sm.c $ROOT/proofs/drivers/pipe_trace.c" ;;
+    proc_sm) echo "$SRC/src/core/proc_sm.c $ROOT/proofs/drivers/proc_trace.c" ;;
     esac
 }
 
@@ -101,6 +103,19 @@ required_of() {
                 TLS_eof_once TLS_lost_once TLS_nothing_after_lost TLS_complete_once
                 TLS_failed_untold TLS_let_go_once now queued range
                 lemma_tls_ly_closed_final lemma_tls_app_lost_final rte" ;;
+    pipe_sm) echo "is_valid_iff next_life next_rd next_ph acts dir_kept PIPE_INV edges
+                tables_match refused_alone made_on_entry lost_on_entry eof_before_lost
+                deliver_when_reading no_silent_drop no_op unchanged life_table rd_table
+                ph_table PIPE_made_once PIPE_data_between PIPE_eof_once PIPE_lost_once
+                PIPE_nothing_after_lost schedule_once lemma_pp_life_closed_final
+                lemma_pp_ph_lost_final lemma_pp_rd_stopped_final rte" ;;
+    proc_sm) echo "is_valid_iff next_life next_ph next_exit next_pipes next_closing acts
+                PROC_INV edges tables_match refused_alone made_on_entry exited_on_entry
+                lost_on_entry lost_when_all_done data_on_open_pipe pipe_lost_once
+                kill_running signal_running no_op unchanged life_table ph_table exit_table
+                PROC_made_once PROC_exited_once PROC_pipes_between PROC_lost_last
+                PROC_nothing_after_lost schedule_once lemma_pr_life_closed_final
+                lemma_pr_ph_lost_final lemma_pr_exit_told_final rte" ;;
     esac
 }
 

@@ -167,6 +167,8 @@ struct aiotp_loop {
     struct aiotp__closer *closer;  /* aiotp_loop_close_all waiters (src/services.c) */
     unsigned survivors;            /* retained objects still alive after aiotp_loop_free */
     bool dead;                     /* aiotp_loop_free ran; survivors keep this shell */
+    struct aiotp__sighub *sighub; /* signals and children (src/signal.c), made on first
+                                     use; itself an object on the list */
 };
 
 /* The loop's services, called by loop.c (src/services.c): open them at the end of

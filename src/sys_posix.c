@@ -4,12 +4,19 @@
 #define _GNU_SOURCE /* accept4 (SYS-1: close-on-exec without a window) */
 #endif
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <string.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
 
 #include "aiotp/sys.h"
 #include "loop_int.h"
@@ -183,44 +190,57 @@ static ssize_t p_read(void *ctx, int fd, void *b, size_t n)
     return negs(read(fd, b, n));
 }
 
+/* ---- writes to pipes without SIGPIPE (WRITE-WRITE-9, PIPE-WRITE-5) -------------------
+
+   A write to a pipe whose reader is gone raises SIGPIPE, which kills the process unless
+   it is caught or ignored; sockets avoid it with MSG_NOSIGNAL, pipes have no such flag.
+   The write and writev entries block SIGPIPE around the call; when the call failed with
+   EPIPE and raised a SIGPIPE that was not blocked before, that signal is taken off the
+   pending set with sigwait (it is pending for this process, so sigwait returns at once).
+   A SIGPIPE the caller had blocked already is left to the caller. (No threads: the
+   process mask is the thread's.) */
+
+static ssize_t pipe_guarded(int fd, const void *b, size_t n, const struct iovec *v, int c)
+{
+    sigset_t pipe_set;
+    sigset_t old;
+    ssize_t rc;
+    int err;
+
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    if (sigprocmask(SIG_BLOCK, &pipe_set, &old) < 0) {
+        return -errno;
+    }
+    rc = v != NULL ? writev(fd, v, c) : write(fd, b, n);
+    err = rc < 0 ? errno : 0;
+    if (err == EPIPE && !sigismember(&old, SIGPIPE)) {
+        sigset_t pending;
+        int sig;
+        if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+            (void)sigwait(&pipe_set, &sig);
+        }
+    }
+    (void)sigprocmask(SIG_SETMASK, &old, NULL);
+    return rc < 0 ? -(ssize_t)err : rc;
+}
+
 static ssize_t p_write(void *ctx, int fd, const void *b, size_t n)
 {
     (void)ctx;
-    return negs(write(fd, b, n));
+    return pipe_guarded(fd, b, n, NULL, 0);
 }
 
 static ssize_t p_writev(void *ctx, int fd, const struct iovec *v, int c)
 {
     (void)ctx;
-    return negs(writev(fd, v, c));
+    return pipe_guarded(fd, NULL, 0, v, c);
 }
 
 static int p_poll(void *ctx, struct pollfd *f, nfds_t n, int t)
 {
     (void)ctx;
     return neg(poll(f, n, t));
-}
-
-/* pipe(2), both ends close-on-exec from birth where the system can (SYS-1). */
-static int p_pipe(void *ctx, int fds[2])
-{
-    (void)ctx;
-#if defined(__linux__) && defined(O_CLOEXEC)
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        return -errno;
-    }
-#else
-    if (pipe(fds) < 0) {
-        return -errno;
-    }
-    if (fcntl(fds[0], F_SETFD, FD_CLOEXEC) < 0 || fcntl(fds[1], F_SETFD, FD_CLOEXEC) < 0) {
-        int e = errno;
-        close(fds[0]);
-        close(fds[1]);
-        return -e;
-    }
-#endif
-    return 0;
 }
 
 static int p_getaddrinfo(void *ctx, const char *node, const char *svc,
@@ -262,6 +282,383 @@ static int p_unlink_socket(void *ctx, const char *path)
     return 1;
 }
 
+/* ---- pipes, the type of an fd ----------------------------------------------------------- */
+
+static int cloexec_pipe(int fds[2])
+{
+#if defined(__linux__)
+    return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0; /* SYS-1: no window */
+#else
+    if (pipe(fds) < 0) {
+        return -errno;
+    }
+    if (fcntl(fds[0], F_SETFD, FD_CLOEXEC) < 0 || fcntl(fds[1], F_SETFD, FD_CLOEXEC) < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return -e;
+    }
+    return 0;
+#endif
+}
+
+static int p_pipe(void *ctx, int fds[2])
+{
+    (void)ctx;
+    if (fds == NULL) {
+        return -EFAULT;
+    }
+    return cloexec_pipe(fds);
+}
+
+static int p_fd_type(void *ctx, int fd)
+{
+    struct stat st;
+    (void)ctx;
+    if (fstat(fd, &st) < 0) {
+        return -errno;
+    }
+    if (S_ISFIFO(st.st_mode)) {
+        return AIOTP_FD_FIFO;
+    }
+    if (S_ISSOCK(st.st_mode)) {
+        return AIOTP_FD_SOCKET;
+    }
+    if (S_ISCHR(st.st_mode)) {
+        return AIOTP_FD_CHAR;
+    }
+    if (S_ISREG(st.st_mode)) {
+        return AIOTP_FD_REGULAR;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        return AIOTP_FD_DIR;
+    }
+    return S_ISBLK(st.st_mode) ? AIOTP_FD_BLOCK : AIOTP_FD_OTHER;
+}
+
+/* ---- signals: one process handler, a table of (signal, pipe) watchers ----------------------
+
+   The handler writes the signal's number to every pipe that watches it (a loop's
+   self-pipe: the loop reads it and runs its handlers as ordinary callbacks). The table is
+   changed only with every signal blocked, so the handler never sees it half-written. */
+
+#if defined(NSIG)
+#define SIG_LIMIT NSIG
+#else
+#define SIG_LIMIT 65
+#endif
+#define WATCH_MAX 64
+
+static volatile sig_atomic_t watch_sig[WATCH_MAX]; /* 0: free */
+static volatile sig_atomic_t watch_fd[WATCH_MAX];
+static struct sigaction saved_action[SIG_LIMIT];
+static unsigned char installed[SIG_LIMIT];         /* the handler is ours */
+
+static void on_signal(int sig)
+{
+    int saved_errno = errno;
+    unsigned char b = (unsigned char)sig;
+    int i;
+    for (i = 0; i < WATCH_MAX; i++) {
+        if (watch_sig[i] == sig) {
+            (void)!write((int)watch_fd[i], &b, 1); /* full pipe: a wake-up is pending */
+        }
+    }
+    errno = saved_errno;
+}
+
+static int watch_change(int signum, int wfd, int on)
+{
+    int i;
+    int slot = -1;
+    int others = 0;
+
+    for (i = 0; i < WATCH_MAX; i++) {
+        if (watch_sig[i] == signum && watch_fd[i] == wfd) {
+            slot = i;
+        } else if (watch_sig[i] == signum) {
+            others++;
+        }
+    }
+    if (on) {
+        if (slot >= 0) {
+            return 0;
+        }
+        for (i = 0; i < WATCH_MAX && slot < 0; i++) {
+            if (watch_sig[i] == 0) {
+                slot = i;
+            }
+        }
+        if (slot < 0) {
+            return -ENOSPC;
+        }
+        if (!installed[signum]) {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof(sa));
+            sa.sa_handler = on_signal;
+            sigfillset(&sa.sa_mask);
+            sa.sa_flags = SA_RESTART | (signum == SIGCHLD ? SA_NOCLDSTOP : 0);
+            if (sigaction(signum, &sa, &saved_action[signum]) < 0) {
+                return -errno;
+            }
+            installed[signum] = 1;
+        }
+        watch_fd[slot] = wfd;
+        watch_sig[slot] = signum;
+        return 0;
+    }
+    if (slot >= 0) {
+        watch_sig[slot] = 0;
+        watch_fd[slot] = -1;
+    }
+    if (others == 0 && installed[signum]) {
+        (void)sigaction(signum, &saved_action[signum], NULL);
+        installed[signum] = 0;
+    }
+    return 0;
+}
+
+static int p_sigwatch(void *ctx, int signum, int wfd, int on)
+{
+    sigset_t all;
+    sigset_t old;
+    int rc;
+    (void)ctx;
+    if (signum <= 0 || signum >= SIG_LIMIT || signum == SIGKILL || signum == SIGSTOP ||
+        wfd < 0) {
+        return -EINVAL;
+    }
+    sigfillset(&all);
+    if (sigprocmask(SIG_SETMASK, &all, &old) < 0) {
+        return -errno;
+    }
+    rc = watch_change(signum, wfd, on);
+    (void)sigprocmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+/* ---- child processes -------------------------------------------------------------------- */
+
+extern char **environ;
+
+/* The PATH a name is looked up in: envp's, else the caller's, else the default. */
+static const char *search_path(char *const *envp)
+{
+    const char *p = NULL;
+    size_t i;
+    if (envp != NULL) {
+        for (i = 0; envp[i] != NULL; i++) {
+            if (strncmp(envp[i], "PATH=", 5) == 0) {
+                p = envp[i] + 5;
+                break;
+            }
+        }
+    } else {
+        p = getenv("PATH");
+    }
+    return p != NULL ? p : "/bin:/usr/bin";
+}
+
+/* In the child, between fork and exec: only async-signal-safe calls. Reports the errno
+   of what failed on `ep` and exits 127; exec closes `ep` (close-on-exec) on success.
+   The coverage gate cannot see this function: it runs only in the child, which execs or
+   _exits, so gcov never writes its counts (tests/test_sys_entries.c runs it: exec
+   errors, redirections, cwd, PATH search). GCOVR_EXCL_START */
+static void child_exec(const aiotp_spawn_attr *a, const char *path, int ep,
+                       const sigset_t *mask)
+{
+    char buf[PATH_MAX];
+    char *const *envp = a->envp != NULL ? a->envp : environ;
+    int tmp[3];
+    int err = 0;
+    int sig;
+    int i;
+
+    /* 1. every source out of the way of 0..2 (a source may be one of them) */
+    for (i = 0; i < 3; i++) {
+        int s = a->fd[i];
+        tmp[i] = s;
+        if (s >= 0 || s == AIOTP_SPAWN_DEVNULL) {
+            int o = s >= 0 ? s : open("/dev/null", O_RDWR | O_CLOEXEC);
+            if (o < 0) {
+                goto fail;
+            }
+            tmp[i] = fcntl(o, F_DUPFD_CLOEXEC, 3);
+            if (tmp[i] < 0) {
+                goto fail;
+            }
+        }
+    }
+    /* 2. install them (dup2 clears close-on-exec on the target) */
+    for (i = 0; i < 3; i++) {
+        if (tmp[i] >= 0 && dup2(tmp[i], i) < 0) {
+            goto fail;
+        }
+        if (i == 2 && tmp[i] == AIOTP_SPAWN_STDOUT && dup2(1, 2) < 0) {
+            goto fail;
+        }
+    }
+    if (a->cwd != NULL && chdir(a->cwd) < 0) {
+        goto fail;
+    }
+    /* 3. the library's signal handlers are not the child's; the caller's mask is */
+    for (sig = 1; sig < SIG_LIMIT; sig++) {
+        if (installed[sig]) {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof(sa));
+            sa.sa_handler = SIG_DFL;
+            (void)sigaction(sig, &sa, NULL);
+        }
+    }
+    (void)sigprocmask(SIG_SETMASK, mask, NULL);
+    /* 4. exec: a path, or each directory of PATH in turn (as execvp: EACCES is reported
+       when no directory had the program but one refused it) */
+    if (path == NULL) {
+        execve(a->file, a->argv, envp);
+        goto fail;
+    } else {
+        bool eacces = false;
+        size_t fl = strlen(a->file);
+        const char *d = path;
+        for (;;) {
+            const char *end = strchr(d, ':');
+            size_t dl = end != NULL ? (size_t)(end - d) : strlen(d);
+            if (dl == 0) {
+                d = ".";
+                dl = 1;
+            }
+            if (dl + 1 + fl + 1 <= sizeof(buf)) {
+                memcpy(buf, d, dl);
+                buf[dl] = '/';
+                memcpy(buf + dl + 1, a->file, fl + 1);
+                execve(buf, a->argv, envp);
+                if (errno == EACCES) {
+                    eacces = true;
+                } else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE &&
+                           errno != ELOOP && errno != ENAMETOOLONG) {
+                    goto fail;
+                }
+            }
+            if (end == NULL) {
+                break;
+            }
+            d = end + 1;
+        }
+        errno = eacces ? EACCES : ENOENT;
+    }
+fail:
+    err = errno;
+    (void)!write(ep, &err, sizeof(err));
+    _exit(127);
+}
+/* GCOVR_EXCL_STOP */
+
+static pid_t p_spawn(void *ctx, const aiotp_spawn_attr *a)
+{
+    const char *path = NULL;
+    sigset_t all;
+    sigset_t old;
+    int ep[2];
+    int err = 0;
+    int rc;
+    ssize_t n;
+    pid_t pid;
+    int i;
+
+    (void)ctx;
+    if (a == NULL || a->file == NULL || a->file[0] == '\0' || a->argv == NULL ||
+        a->argv[0] == NULL) {
+        return -EINVAL;
+    }
+    for (i = 0; i < 3; i++) {
+        if (a->fd[i] < AIOTP_SPAWN_STDOUT || (a->fd[i] == AIOTP_SPAWN_STDOUT && i != 2)) {
+            return -EINVAL;
+        }
+    }
+    if (strchr(a->file, '/') == NULL) {
+        path = search_path(a->envp);
+    }
+    rc = cloexec_pipe(ep);
+    if (rc < 0) {
+        return rc;
+    }
+    /* every signal blocked across fork: no handler of ours runs in the child before it
+       has put the default dispositions back */
+    sigfillset(&all);
+    (void)sigprocmask(SIG_SETMASK, &all, &old);
+    pid = fork();
+    if (pid == 0) {
+        close(ep[0]);
+        child_exec(a, path, ep[1], &old); /* does not return */
+    }
+    err = errno;
+    (void)sigprocmask(SIG_SETMASK, &old, NULL);
+    close(ep[1]);
+    if (pid < 0) {
+        close(ep[0]);
+        return -err;
+    }
+    do {
+        n = read(ep[0], &err, sizeof(err));
+    } while (n < 0 && errno == EINTR);
+    close(ep[0]);
+    if (n == (ssize_t)sizeof(err)) {
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+        }
+        return -(err > 0 ? err : ECHILD);
+    }
+    return pid; /* end of file: the exec succeeded */
+}
+
+static pid_t p_waitpid(void *ctx, pid_t pid, int *code, int nohang)
+{
+    int st = 0;
+    pid_t r;
+    (void)ctx;
+    if (pid <= 0) {
+        return -EINVAL; /* one child, never "any" */
+    }
+    do {
+        r = waitpid(pid, &st, nohang ? WNOHANG : 0);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        return -errno;
+    }
+    if (r > 0 && code != NULL) {
+        *code = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? -WTERMSIG(st) : 255;
+    }
+    return r;
+}
+
+static int p_kill(void *ctx, pid_t pid, int sig)
+{
+    (void)ctx;
+    return neg(kill(pid, sig));
+}
+
+static int p_pidfd_open(void *ctx, pid_t pid)
+{
+    (void)ctx;
+#if defined(__linux__)
+#if !defined(SYS_pidfd_open) && !defined(__alpha__)
+#define SYS_pidfd_open 434 /* the same number on every architecture but alpha */
+#endif
+#if defined(SYS_pidfd_open)
+    {
+        long fd = syscall(SYS_pidfd_open, (long)pid, 0L); /* close-on-exec by itself */
+        return fd < 0 ? -errno : (int)fd;
+    }
+#else
+    (void)pid;
+    return -ENOSYS;
+#endif
+#else
+    (void)pid;
+    return -ENOSYS;
+#endif
+}
+
 static const aiotp_syscalls posix_table = {
     .size = sizeof(aiotp_syscalls),
     .ctx = NULL,
@@ -291,6 +688,12 @@ static const aiotp_syscalls posix_table = {
     .sendto = p_sendto,
     .recvfrom = p_recvfrom,
     .pipe = p_pipe,
+    .fd_type = p_fd_type,
+    .sigwatch = p_sigwatch,
+    .spawn = p_spawn,
+    .waitpid = p_waitpid,
+    .kill = p_kill,
+    .pidfd_open = p_pidfd_open,
 };
 
 const aiotp_syscalls *aiotp_syscalls_posix(void)

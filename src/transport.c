@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/un.h>
@@ -202,15 +203,18 @@ static int validate(const aiotp_protocol *proto, const char **why)
     const char *w = NULL;
     if (proto == NULL) {
         w = "the protocol table is NULL";
-    } else if (proto->size != sizeof(aiotp_protocol) && proto->size != AIOTP_PROTOCOL_SIZE_V1) {
+    } else if (proto->size != sizeof(aiotp_protocol) && proto->size != AIOTP_PROTOCOL_SIZE_V1 &&
+               proto->size != AIOTP_PROTOCOL_SIZE_V2) {
         w = "the protocol table's size field is not sizeof(aiotp_protocol)";
     } else if (proto->kind != AIOTP_PROTOCOL_STREAMING && proto->kind != AIOTP_PROTOCOL_BUFFERED &&
-               proto->kind != AIOTP_PROTOCOL_DATAGRAM) {
+               proto->kind != AIOTP_PROTOCOL_DATAGRAM && proto->kind != AIOTP_PROTOCOL_SUBPROCESS) {
         w = "the protocol table's kind is not an AIOTP_PROTOCOL_* value";
     } else if (proto->kind == AIOTP_PROTOCOL_BUFFERED && proto->get_buffer == NULL) {
         w = "a BUFFERED protocol table has no get_buffer";
-    } else if (proto->kind == AIOTP_PROTOCOL_DATAGRAM && proto->size != sizeof(aiotp_protocol)) {
-        w = "a DATAGRAM protocol table must have the current size";
+    } else if (proto->kind == AIOTP_PROTOCOL_DATAGRAM && proto->size == AIOTP_PROTOCOL_SIZE_V1) {
+        w = "a DATAGRAM protocol table must have the layout of 0.2 or the current one";
+    } else if (proto->kind == AIOTP_PROTOCOL_SUBPROCESS && proto->size != sizeof(aiotp_protocol)) {
+        w = "a SUBPROCESS protocol table must have the current size";
     }
     if (why != NULL) {
         *why = w;
@@ -223,6 +227,28 @@ int aiotp_protocol_validate(const aiotp_protocol *proto)
     return validate(proto, NULL);
 }
 
+/* Why a valid table of another kind does not fit (PROTO-KIND-1). */
+static const char *kind_mismatch(const aiotp__transport_ops *ops, const aiotp_protocol *proto)
+{
+    switch (ops->kind) {
+    case AIOTP_TRANSPORT_STREAM:
+        return proto->kind == AIOTP_PROTOCOL_DATAGRAM
+                   ? "a DATAGRAM protocol table cannot serve a stream transport"
+                   : "a SUBPROCESS protocol table cannot serve a stream transport";
+    case AIOTP_TRANSPORT_DATAGRAM:
+        return proto->kind == AIOTP_PROTOCOL_SUBPROCESS
+                   ? "a SUBPROCESS protocol table cannot serve a datagram transport"
+                   : "a stream (STREAMING or BUFFERED) protocol table cannot serve a "
+                     "datagram transport";
+    case AIOTP_TRANSPORT_PIPE_READ:
+        return "a read pipe takes a STREAMING protocol table only";
+    case AIOTP_TRANSPORT_PIPE_WRITE:
+        return "a write pipe takes a STREAMING or BUFFERED protocol table only";
+    default:
+        return "a subprocess transport takes a SUBPROCESS protocol table only";
+    }
+}
+
 int aiotp__transport_check_protocol(const aiotp__transport_ops *ops,
                                     const aiotp_protocol *proto, const char **why)
 {
@@ -232,10 +258,7 @@ int aiotp__transport_check_protocol(const aiotp__transport_ops *ops,
     }
     if ((ops->protocol_kinds & (1u << (unsigned)proto->kind)) == 0) {
         if (why != NULL) {
-            *why = proto->kind == AIOTP_PROTOCOL_DATAGRAM
-                       ? "a DATAGRAM protocol table cannot serve a stream transport"
-                       : "a stream (STREAMING or BUFFERED) protocol table cannot serve a "
-                         "datagram transport";
+            *why = kind_mismatch(ops, proto);
         }
         return AIOTP_EPROTOKIND;
     }
@@ -509,6 +532,64 @@ int aiotp_transport_sendto(aiotp_transport *t, const void *data, size_t len,
     }
     loop = method_enter(t);
     return method_leave(loop, t->ops->sendto(t, data, len, addr, addrlen));
+}
+
+/* ---- SubprocessTransport ------------------------------------------------------------------ */
+
+pid_t aiotp_transport_get_pid(const aiotp_transport *t)
+{
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    return t->ops->get_pid != NULL ? t->ops->get_pid(t) : AIOTP_ENOTSUP;
+}
+
+aiotp_transport *aiotp_transport_get_pipe_transport(const aiotp_transport *t, int fd)
+{
+    if (t == NULL || t->ops->get_pipe_transport == NULL) {
+        return NULL;
+    }
+    return t->ops->get_pipe_transport(t, fd);
+}
+
+int aiotp_transport_get_returncode(const aiotp_transport *t, int *returncode)
+{
+    if (t == NULL || returncode == NULL) {
+        return AIOTP_EINVAL;
+    }
+    return t->ops->get_returncode != NULL ? t->ops->get_returncode(t, returncode)
+                                          : AIOTP_ENOTSUP;
+}
+
+static int signal_call(aiotp_transport *t, int sig, const char *name)
+{
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (t->ops->send_signal == NULL) {
+        char args[32];
+        args[0] = '\0';
+        if (name[0] == 's') {
+            snprintf(args, sizeof(args), "sig=%d", sig < 0 ? 0 : sig);
+        }
+        return not_supported(t, name, args);
+    }
+    return t->ops->send_signal(t, sig, name);
+}
+
+int aiotp_transport_send_signal(aiotp_transport *t, int sig)
+{
+    return signal_call(t, sig, "send_signal");
+}
+
+int aiotp_transport_terminate(aiotp_transport *t)
+{
+    return signal_call(t, SIGTERM, "terminate");
+}
+
+int aiotp_transport_kill(aiotp_transport *t)
+{
+    return signal_call(t, SIGKILL, "kill");
 }
 
 /* ---- lifetime ---------------------------------------------------------------------------- */

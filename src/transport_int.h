@@ -52,6 +52,12 @@ typedef struct aiotp__transport_ops {
     /* DatagramTransport */
     int (*sendto)(aiotp_transport *t, const void *data, size_t len,
                   const struct sockaddr *addr, socklen_t addrlen);
+    /* SubprocessTransport */
+    pid_t (*get_pid)(const aiotp_transport *t);
+    aiotp_transport *(*get_pipe_transport)(const aiotp_transport *t, int fd);
+    int (*get_returncode)(const aiotp_transport *t, int *returncode);
+    /* send_signal, terminate, kill: `name` is the method's name for the trace */
+    int (*send_signal)(aiotp_transport *t, int sig, const char *name);
 
     /* the last reference is gone: free the object (unlink it from the loop first) */
     void (*free)(aiotp_transport *t);

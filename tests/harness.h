@@ -389,11 +389,29 @@ typedef struct th_faults {
     int getaddrinfo_rc;    /* != 0: getaddrinfo returns this */
     int socket_errno;      /* != 0: socket() fails */
     int connect_errno;     /* != 0: connect() fails */
+    /* pipes, signals, children (the entries of 0.3) */
+    int pipe_errno;        /* != 0: pipe() fails */
+    int spawn_errno;       /* != 0: spawn fails (no child is started) */
+    bool no_pidfd;         /* pidfd_open returns -ENOSYS: children are watched through
+                              SIGCHLD (the default of every case when the environment has
+                              AIOTP_TEST_WATCHER=sigchld) */
+    int sigwatch_errno;    /* != 0: sigwatch(on) fails */
+    int write_errno;       /* != 0: write/writev (pipes) fail with -write_errno */
+    bool write_eagain;     /* write/writev fail with -EAGAIN */
+    ssize_t write_max;     /* > 0: write/writev take at most this many bytes */
+    int read_errno;        /* != 0: read (pipes, the self-pipe) fails */
+    int kill_errno;        /* != 0: kill fails */
+    int fd_type_errno;     /* != 0: fd_type fails */
     long send_calls;       /* counters */
     long sendmsg_calls;
     long recv_calls;
     long sendto_calls;
     long recvfrom_calls;
+    long write_calls;
+    long read_calls;
+    long spawn_calls;
+    long kill_calls;
+    long pidfd_calls;
 } th_faults;
 
 extern th_faults th_f;
@@ -411,5 +429,55 @@ typedef struct th_backend_faults {
 
 extern th_backend_faults th_bf;
 const aiotp_backend *th_failing_backend(void);
+
+/* ---- pipes, signals and child processes (tests/proc_helpers.c) ------------------------
+
+   The child program of these tests is tests/th_child (TH_CHILD, its path), which runs the
+   script of its arguments (tests/th_script.h); in sim mode the harness runs the same
+   script as the program of the virtual child (the sim's spawn hook, installed on every
+   case's sim), so a case spawns TH_CHILD with the same argv on every backend. A program
+   other than TH_CHILD, in sim mode: a path (or a name on PATH) that does not exist
+   spawns with -ENOENT, one that is not executable with -EACCES, as on the real system;
+   one that exists starts a child without a program (it runs until killed). A shell
+   command (argv "/bin/sh", "-c", CMD) whose first word (after "exec") is TH_CHILD runs
+   the script of its other words.
+
+   After each case the harness checks that no child is left: no zombie and no running
+   child of the test process (waitid), and on the sim no child that is not reaped. */
+
+#ifndef TH_CHILD
+#define TH_CHILD "tests/th_child" /* CMake passes the absolute path */
+#endif
+
+/* A pipe (blocking, close-on-exec; sim: aiotp_sim_pipe): fds[0] the read end. */
+void th_pipe(int fds[2]);
+/* read(2) as the peer (sim: the sim's read; nothing to read fails the case unless
+   nonblock is true, then -1/EAGAIN). */
+ssize_t th_peer_read(int fd, void *buf, size_t n, bool nonblock);
+/* A file that is not a pipe: AIOTP_FD_CHAR (/dev/null) or AIOTP_FD_REGULAR (an empty
+   regular file, already unlinked); close it with th_peer_close. */
+int th_open_file(int type);
+/* The signal arrives in the process (kill(getpid(), sig); sim: aiotp_sim_raise). */
+void th_raise(int sig);
+/* Start a child with the table th_loop() gives its loops (th_syscalls()->spawn): fd0..2
+   as aiotp_spawn_attr.fd. Returns its pid, or the negated errno. */
+pid_t th_spawn(const char *const *argv, int fd0, int fd1, int fd2);
+/* Reap a child started with th_spawn (blocking; sim: it must have exited). */
+int th_reap(pid_t pid);
+/* connect_read_pipe (write false) or connect_write_pipe of fd with the table and data, run
+   until the completion; the transport is retained until the end of the case (NULL and a
+   failed case when the completion reports an error). */
+aiotp_transport *th_pipe_transport(aiotp_loop *loop, bool write, int fd,
+                                   const aiotp_protocol *proto, void *data);
+
+/* The pattern bytes th_child's outn writes, from byte `from` on (n bytes into buf). */
+void th_pattern(unsigned char *buf, size_t n, uint64_t from);
+
+/* (harness internals) the sim's spawn hook, installed on each case's sim; the check of
+   children after a case (sim: that sim's, else the test process's), which also frees the
+   virtual children's scripts. */
+struct aiotp_sim;
+void th__sim_children_setup(struct aiotp_sim *sim);
+void th__children_check(struct aiotp_sim *sim);
 
 #endif /* AIOTP_TEST_HARNESS_H */

@@ -10,6 +10,8 @@
 #include "core/dgq.h"
 #include "core/dgram_sm.h"
 #include "core/flow.h"
+#include "core/pipe_sm.h"
+#include "core/proc_sm.h"
 #include "core/stream_sm.h"
 #include "core/wbuf.h"
 #include "harness.h"
@@ -427,12 +429,372 @@ TEST(dgq_accounting)
     CHECK(q.cap == 128 && q.head == 0 && q.tail == 0 && q.count == 0 && q.payload == 0);
 }
 
+/* ---- pipe_sm ------------------------------------------------------------------------------ */
+
+/* The tables of spec/pipe-transport.md written a second time, event by event, as the reader
+   of those tables would: the next state and the actions, or REFUSED. */
+static unsigned pipe_expect(aiotp__pipe_state *n, aiotp__pipe_event ev, bool empty)
+{
+    const unsigned end_acts = AIOTP__PPA_STOP_READER | AIOTP__PPA_STOP_WRITER |
+                              AIOTP__PPA_DROP_BUFFER | AIOTP__PPA_SCHEDULE_LOST;
+    bool rdp = n->dir == AIOTP__PP_READ;
+    bool open = n->life == AIOTP__PP_OPEN;
+    bool closing = n->life == AIOTP__PP_CLOSING;
+    bool connected = n->ph == AIOTP__PP_PH_CONNECTED;
+    switch (ev) {
+    case AIOTP__PPEV_MADE:
+        if (n->ph != AIOTP__PP_PH_INIT) {
+            return AIOTP__PPA_REFUSED;
+        }
+        n->ph = AIOTP__PP_PH_CONNECTED;
+        return AIOTP__PPA_CALL_MADE;
+    case AIOTP__PPEV_READER_START:
+        if (rdp) {
+            return open && n->rd == AIOTP__PP_RD_ACTIVE && connected ? AIOTP__PPA_START_READER
+                                                                     : AIOTP__PPA_NONE;
+        }
+        return open && connected ? AIOTP__PPA_START_READER : AIOTP__PPA_NONE;
+    case AIOTP__PPEV_PAUSE_READING:
+        if (!rdp) {
+            return AIOTP__PPA_REFUSED;
+        }
+        if (!open || n->rd != AIOTP__PP_RD_ACTIVE) {
+            return AIOTP__PPA_NONE;
+        }
+        n->rd = AIOTP__PP_RD_PAUSED;
+        return AIOTP__PPA_STOP_READER;
+    case AIOTP__PPEV_RESUME_READING:
+        if (!rdp) {
+            return AIOTP__PPA_REFUSED;
+        }
+        if (!open || n->rd != AIOTP__PP_RD_PAUSED) {
+            return AIOTP__PPA_NONE;
+        }
+        n->rd = AIOTP__PP_RD_ACTIVE;
+        return connected ? AIOTP__PPA_START_READER : AIOTP__PPA_NONE;
+    case AIOTP__PPEV_READ:
+        return rdp && open && n->rd == AIOTP__PP_RD_ACTIVE && connected ? AIOTP__PPA_DELIVER
+                                                                        : AIOTP__PPA_REFUSED;
+    case AIOTP__PPEV_EOF:
+        if (!rdp || !open || !connected) {
+            return AIOTP__PPA_REFUSED;
+        }
+        n->life = AIOTP__PP_EOF_PENDING;
+        n->rd = AIOTP__PP_RD_STOPPED;
+        return AIOTP__PPA_STOP_READER | AIOTP__PPA_SCHEDULE_LOST;
+    case AIOTP__PPEV_WRITE:
+        return !rdp && open ? AIOTP__PPA_NONE : AIOTP__PPA_REFUSED;
+    case AIOTP__PPEV_WRITE_EOF:
+    case AIOTP__PPEV_CLOSE:
+        if ((rdp && ev == AIOTP__PPEV_WRITE_EOF) || !open || !connected) {
+            return AIOTP__PPA_REFUSED;
+        }
+        n->rd = AIOTP__PP_RD_STOPPED;
+        if (!rdp && !empty) {
+            n->life = AIOTP__PP_CLOSING;
+            return AIOTP__PPA_NONE;
+        }
+        n->life = AIOTP__PP_LOST_PENDING;
+        return AIOTP__PPA_STOP_READER | AIOTP__PPA_STOP_WRITER | AIOTP__PPA_SCHEDULE_LOST;
+    case AIOTP__PPEV_ABORT:
+    case AIOTP__PPEV_PEER_CLOSED:
+    case AIOTP__PPEV_FATAL:
+        if ((rdp && ev != AIOTP__PPEV_FATAL) || !(open || closing) || !connected) {
+            return AIOTP__PPA_REFUSED;
+        }
+        n->rd = AIOTP__PP_RD_STOPPED;
+        n->life = AIOTP__PP_LOST_PENDING;
+        return end_acts;
+    case AIOTP__PPEV_DRAINED:
+        if (rdp) {
+            return AIOTP__PPA_REFUSED;
+        }
+        if (closing) {
+            n->life = AIOTP__PP_CLOSED;
+            n->ph = AIOTP__PP_PH_LOST;
+            return AIOTP__PPA_STOP_READER | AIOTP__PPA_STOP_WRITER | AIOTP__PPA_CALL_LOST;
+        }
+        return open ? AIOTP__PPA_STOP_WRITER : AIOTP__PPA_REFUSED;
+    case AIOTP__PPEV_LOST:
+        if (n->life == AIOTP__PP_EOF_PENDING) {
+            n->life = AIOTP__PP_CLOSED;
+            n->ph = AIOTP__PP_PH_LOST;
+            return AIOTP__PPA_CALL_EOF | AIOTP__PPA_CALL_LOST;
+        }
+        if (n->life == AIOTP__PP_LOST_PENDING) {
+            n->life = AIOTP__PP_CLOSED;
+            n->ph = AIOTP__PP_PH_LOST;
+            return AIOTP__PPA_CALL_LOST;
+        }
+        return AIOTP__PPA_REFUSED;
+    default:
+        return AIOTP__PPA_REFUSED;
+    }
+}
+
+TEST(pipe_sm_every_state_and_event)
+{
+    int dir;
+    int life;
+    int rd;
+    int ph;
+    int valid = 0;
+    int steps = 0;
+    aiotp__pipe_state s;
+
+    for (dir = 0; dir < AIOTP__PP_DIR_COUNT; dir++) {
+        aiotp__pipe_init(&s, (aiotp__pp_dir)dir);
+        CHECK(aiotp__pipe_is_valid(&s));
+        CHECK(s.life == AIOTP__PP_OPEN && s.ph == AIOTP__PP_PH_INIT);
+        CHECK_INT(s.rd, dir == AIOTP__PP_READ ? AIOTP__PP_RD_ACTIVE : AIOTP__PP_RD_STOPPED);
+        CHECK(!aiotp__pipe_is_closing(&s));
+        CHECK_INT(aiotp__pipe_is_reading(&s), dir == AIOTP__PP_READ);
+        /* out-of-range parts, each alone */
+        s.dir = AIOTP__PP_DIR_COUNT;
+        CHECK(!aiotp__pipe_is_valid(&s));
+        aiotp__pipe_init(&s, (aiotp__pp_dir)dir);
+        s.life = AIOTP__PP_LIFE_COUNT;
+        CHECK(!aiotp__pipe_is_valid(&s));
+        aiotp__pipe_init(&s, (aiotp__pp_dir)dir);
+        s.rd = AIOTP__PP_RD_COUNT;
+        CHECK(!aiotp__pipe_is_valid(&s));
+        aiotp__pipe_init(&s, (aiotp__pp_dir)dir);
+        s.ph = AIOTP__PP_PH_COUNT;
+        CHECK(!aiotp__pipe_is_valid(&s));
+        CHECK(aiotp__pp_dir_names[dir] != NULL);
+    }
+    for (dir = 0; dir < AIOTP__PP_DIR_COUNT; dir++)
+    for (life = 0; life < AIOTP__PP_LIFE_COUNT; life++)
+    for (rd = 0; rd < AIOTP__PP_RD_COUNT; rd++)
+    for (ph = 0; ph < AIOTP__PP_PH_COUNT; ph++) {
+        int ev;
+        int empty;
+        bool inv;
+        s.dir = (aiotp__pp_dir)dir;
+        s.life = (aiotp__pp_life)life;
+        s.rd = (aiotp__pp_rd)rd;
+        s.ph = (aiotp__pp_ph)ph;
+        CHECK(aiotp__pp_life_names[life] != NULL && aiotp__pp_rd_names[rd] != NULL &&
+              aiotp__pp_ph_names[ph] != NULL);
+        /* PIPE-INV-1..5, read from the spec's invariants */
+        inv = (life == AIOTP__PP_OPEN || rd == AIOTP__PP_RD_STOPPED) &&
+              (life == AIOTP__PP_CLOSED) == (ph == AIOTP__PP_PH_LOST) &&
+              (ph != AIOTP__PP_PH_INIT || life == AIOTP__PP_OPEN) &&
+              (dir == AIOTP__PP_READ ||
+               (rd == AIOTP__PP_RD_STOPPED && life != AIOTP__PP_EOF_PENDING)) &&
+              (dir == AIOTP__PP_WRITE || life != AIOTP__PP_CLOSING);
+        CHECK_INT(aiotp__pipe_is_valid(&s), inv);
+        if (!inv) {
+            continue;
+        }
+        valid++;
+        CHECK_INT(aiotp__pipe_is_closing(&s), life != AIOTP__PP_OPEN);
+        CHECK_INT(aiotp__pipe_is_reading(&s), life == AIOTP__PP_OPEN && rd == AIOTP__PP_RD_ACTIVE);
+        for (ev = 0; ev <= AIOTP__PPEV_COUNT; ev++) {
+            for (empty = 0; empty < 2; empty++) {
+                aiotp__pipe_state n = s;
+                aiotp__pipe_state want = s;
+                unsigned wact = pipe_expect(&want, (aiotp__pipe_event)ev, empty != 0);
+                unsigned act = aiotp__pipe_step(&n, (aiotp__pipe_event)ev, empty != 0);
+                steps++;
+                CHECK_INT(act, wact);
+                CHECK(n.dir == want.dir && n.life == want.life && n.rd == want.rd &&
+                      n.ph == want.ph);
+                CHECK(aiotp__pipe_is_valid(&n));
+                if (ev < AIOTP__PPEV_COUNT) {
+                    CHECK(aiotp__pipe_event_names[ev] != NULL);
+                }
+                /* the safety properties, stated once more on the result */
+                if (act & AIOTP__PPA_CALL_LOST) {
+                    CHECK(n.ph == AIOTP__PP_PH_LOST && s.ph != AIOTP__PP_PH_LOST);
+                }
+                if (act & AIOTP__PPA_CALL_EOF) {
+                    CHECK((act & AIOTP__PPA_CALL_LOST) && dir == AIOTP__PP_READ);
+                }
+                if (n.life == AIOTP__PP_LOST_PENDING && s.life != AIOTP__PP_LOST_PENDING &&
+                    !empty && dir == AIOTP__PP_WRITE) {
+                    CHECK(act & AIOTP__PPA_DROP_BUFFER); /* no silent drop */
+                }
+            }
+        }
+    }
+    /* 12 reachable (the tables of spec/pipe-transport.md) + a read pipe OPEN with rd
+       STOPPED, INIT or CONNECTED (valid, unreachable) */
+    CHECK_INT(valid, 14);
+    printf("pipe_sm: %d valid states, %d steps\n", valid, steps);
+}
+
+/* ---- proc_sm ------------------------------------------------------------------------------ */
+
+/* The subprocess transport's aggregate state written a second time from its description
+   (src/core/proc_sm.h, the SUBPROC-* rules): the next state and the actions, or REFUSED. */
+static unsigned proc_expect(aiotp__proc_state *n, aiotp__proc_event ev, int fd)
+{
+    unsigned act;
+    bool conn = n->ph == AIOTP__PR_PH_CONNECTED;
+    bool open_pipe = fd >= 0 && fd < 3 && ((n->pipes >> fd) & 1u) != 0;
+    switch (ev) {
+    case AIOTP__PREV_MADE:
+        if (n->ph != AIOTP__PR_PH_INIT) {
+            return AIOTP__PRA_REFUSED;
+        }
+        n->ph = AIOTP__PR_PH_CONNECTED;
+        act = AIOTP__PRA_CALL_MADE;
+        if (n->exit == AIOTP__PR_EXITED) { /* an exit known early is told right after */
+            n->exit = AIOTP__PR_TOLD;
+            act |= AIOTP__PRA_CALL_EXITED;
+        }
+        break;
+    case AIOTP__PREV_PIPE_DATA:
+        if (!conn || !open_pipe || fd == 0) {
+            return AIOTP__PRA_REFUSED;
+        }
+        act = AIOTP__PRA_CALL_DATA;
+        break;
+    case AIOTP__PREV_PIPE_LOST:
+        if (!conn || !open_pipe) {
+            return AIOTP__PRA_REFUSED;
+        }
+        n->pipes -= 1u << fd;
+        act = AIOTP__PRA_CALL_PIPE_LOST;
+        break;
+    case AIOTP__PREV_EXITED:
+        if (n->exit != AIOTP__PR_RUNNING) {
+            return AIOTP__PRA_REFUSED;
+        }
+        n->exit = conn ? AIOTP__PR_TOLD : AIOTP__PR_EXITED;
+        act = conn ? AIOTP__PRA_CALL_EXITED : AIOTP__PRA_NONE;
+        break;
+    case AIOTP__PREV_CLOSE:
+        if (n->closing || n->ph == AIOTP__PR_PH_LOST) {
+            return AIOTP__PRA_REFUSED;
+        }
+        act = AIOTP__PRA_NONE;
+        if (n->pipes != 0) {
+            act |= AIOTP__PRA_CLOSE_PIPES;
+        }
+        if (n->exit == AIOTP__PR_RUNNING) {
+            act |= AIOTP__PRA_KILL; /* close() kills a child still running */
+        }
+        n->closing = true;
+        break;
+    case AIOTP__PREV_SIGNAL:
+        if (n->ph == AIOTP__PR_PH_LOST) {
+            return AIOTP__PRA_REFUSED;
+        }
+        act = n->exit == AIOTP__PR_RUNNING ? AIOTP__PRA_SEND_SIGNAL : AIOTP__PRA_NONE;
+        break;
+    case AIOTP__PREV_LOST:
+        if (n->life != AIOTP__PR_LOST_PENDING) {
+            return AIOTP__PRA_REFUSED;
+        }
+        n->life = AIOTP__PR_CLOSED;
+        n->ph = AIOTP__PR_PH_LOST;
+        return AIOTP__PRA_CALL_LOST;
+    default:
+        return AIOTP__PRA_REFUSED;
+    }
+    /* SUBPROC-LOST-1: exit told and every pipe gone: connection_lost scheduled, once */
+    if (n->life == AIOTP__PR_OPEN && n->exit == AIOTP__PR_TOLD && n->pipes == 0) {
+        n->life = AIOTP__PR_LOST_PENDING;
+        act |= AIOTP__PRA_SCHEDULE_LOST;
+    }
+    return act;
+}
+
+TEST(proc_sm_every_state_and_event)
+{
+    int life;
+    int ph;
+    int ex;
+    unsigned pipes;
+    int closing;
+    int valid = 0;
+    int steps = 0;
+    aiotp__proc_state s;
+
+    for (pipes = 0; pipes < 8; pipes++) {
+        aiotp__proc_init(&s, pipes);
+        CHECK(s.life == AIOTP__PR_OPEN && s.ph == AIOTP__PR_PH_INIT &&
+              s.exit == AIOTP__PR_RUNNING && s.pipes == pipes && !s.closing);
+        CHECK(aiotp__proc_is_valid(&s));
+        CHECK(!aiotp__proc_is_closing(&s));
+    }
+    /* out-of-range parts, each alone */
+    aiotp__proc_init(&s, 7);
+    s.life = AIOTP__PR_LIFE_COUNT;
+    CHECK(!aiotp__proc_is_valid(&s));
+    aiotp__proc_init(&s, 7);
+    s.ph = AIOTP__PR_PH_COUNT;
+    CHECK(!aiotp__proc_is_valid(&s));
+    aiotp__proc_init(&s, 7);
+    s.exit = AIOTP__PR_EXIT_COUNT;
+    CHECK(!aiotp__proc_is_valid(&s));
+    aiotp__proc_init(&s, 7);
+    s.pipes = 8;
+    CHECK(!aiotp__proc_is_valid(&s));
+
+    for (life = 0; life < AIOTP__PR_LIFE_COUNT; life++)
+    for (ph = 0; ph < AIOTP__PR_PH_COUNT; ph++)
+    for (ex = 0; ex < AIOTP__PR_EXIT_COUNT; ex++)
+    for (pipes = 0; pipes < 8; pipes++)
+    for (closing = 0; closing < 2; closing++) {
+        int ev;
+        int fd;
+        bool inv;
+        s.life = (aiotp__pr_life)life;
+        s.ph = (aiotp__pr_ph)ph;
+        s.exit = (aiotp__pr_exit)ex;
+        s.pipes = pipes;
+        s.closing = closing != 0;
+        CHECK(aiotp__pr_life_names[life] != NULL && aiotp__pr_ph_names[ph] != NULL &&
+              aiotp__pr_exit_names[ex] != NULL);
+        /* PROC-INV-1..4, read from the header's invariants */
+        inv = (life == AIOTP__PR_CLOSED) == (ph == AIOTP__PR_PH_LOST) &&
+              (life == AIOTP__PR_OPEN || (ex == AIOTP__PR_TOLD && pipes == 0)) &&
+              (ph != AIOTP__PR_PH_INIT || (life == AIOTP__PR_OPEN && ex != AIOTP__PR_TOLD)) &&
+              !(life == AIOTP__PR_OPEN && ex == AIOTP__PR_TOLD && pipes == 0);
+        CHECK_INT(aiotp__proc_is_valid(&s), inv);
+        if (!inv) {
+            continue;
+        }
+        valid++;
+        CHECK_INT(aiotp__proc_is_closing(&s), closing != 0 || ph == AIOTP__PR_PH_LOST);
+        for (ev = 0; ev <= AIOTP__PREV_COUNT; ev++) {
+            for (fd = -1; fd <= 3; fd++) {
+                aiotp__proc_state n = s;
+                aiotp__proc_state want = s;
+                unsigned wact = proc_expect(&want, (aiotp__proc_event)ev, fd);
+                unsigned act = aiotp__proc_step(&n, (aiotp__proc_event)ev, fd);
+                steps++;
+                CHECK_INT(act, wact);
+                CHECK(n.life == want.life && n.ph == want.ph && n.exit == want.exit &&
+                      n.pipes == want.pipes && n.closing == want.closing);
+                CHECK(aiotp__proc_is_valid(&n));
+                if (ev < AIOTP__PREV_COUNT) {
+                    CHECK(aiotp__proc_event_names[ev] != NULL);
+                }
+                if (act & AIOTP__PRA_CALL_LOST) {
+                    CHECK(s.ph != AIOTP__PR_PH_LOST && n.ph == AIOTP__PR_PH_LOST);
+                }
+                if (act & AIOTP__PRA_CALL_EXITED) {
+                    CHECK(s.exit != AIOTP__PR_TOLD && n.exit == AIOTP__PR_TOLD);
+                }
+            }
+        }
+    }
+    printf("proc_sm: %d valid states, %d steps\n", valid, steps);
+    CHECK_INT(valid, 82); /* 78 open (some unreachable), 2 LOST_PENDING, 2 CLOSED */
+}
+
 static const th_case cases[] = {
     T(stream_sm_every_state_and_event, "PROTO-BASE-1 PROTO-BASE-2 PROTO-STREAM-2 BASE-CLOSE-4"),
     T(flow_limits_and_checks, "FLOW-2 FLOW-3 FLOW-4 FLOW-5 FLOW-6"),
     T(wbuf_every_shape, "WRITE-SIZE-1 WRITE-WRITE-3"),
     T(dgram_sm_every_state_and_event, "DGRAM-MADE-1 DGRAM-READ-1 DGRAM-CLOSE-1 DGRAM-LOST-1"),
     T(dgq_accounting, "DGRAM-FLOW-1"),
+    T(proc_sm_every_state_and_event, "SUBPROC-ORDER-1 SUBPROC-EXIT-1 SUBPROC-LOST-1"),
+    T(pipe_sm_every_state_and_event, "PIPE-LOST-1 PIPE-EOF-1 PIPE-READ-2 PIPE-DRAIN-1 PIPE-ABORT-1"),
 };
 
 TH_MAIN(cases)

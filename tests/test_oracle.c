@@ -2375,6 +2375,431 @@ TEST(library_pairs_tcp_ends)
     }
 }
 
+
+/* ---- pipe and subprocess transports (format 3) ----------------------------------------- */
+
+#define H3 "aiotp-trace 3 impl=aiotp\n"
+
+static void expect_ok_cpython(const char *text)
+{
+    outcome r = run_trace_p(text, 0, 0, AIOTP_ORACLE_PROFILE_CPYTHON);
+    if (r.rc != 0) {
+        th_fail(__FILE__, __LINE__, "expected conformance, got %d at line %zu: %s: %s", r.rc,
+                r.line, r.rule ? r.rule : "-", r.detail);
+    }
+}
+
+/* lines 1-6: a read pipe t1, connection_made in pass 2 */
+#define RPIPE                                                                             \
+    H3 "iter 1\n"                                                                         \
+       "t1 open piperead\n"                                                               \
+       "iter 2\n"                                                                         \
+       "t1 cb connection_made\n"                                                          \
+       "t1 ret connection_made 0\n"
+
+/* lines 1-7: a write pipe t1 */
+#define WPIPE                                                                             \
+    H3 "iter 1\n"                                                                         \
+       "t1 open pipewrite\n"                                                              \
+       "t1 limits low=16384 high=65536\n"                                                 \
+       "iter 2\n"                                                                         \
+       "t1 cb connection_made\n"                                                          \
+       "t1 ret connection_made 0\n"
+
+TEST(pipe_read_sequence)
+{
+    expect_ok(RPIPE "iter 3\n"
+                    "t1 cb data_received n=3 total=3 sum=352441c2\n"
+                    "t1 ret data_received 0\n"
+                    "t1 query is_reading 1\n"
+                    "iter 4\n"
+                    "iter 5\n"
+                    "t1 cb eof_received\n"
+                    "t1 ret eof_received 1\n"
+                    "t1 cb connection_lost status=0\n"
+                    "t1 ret connection_lost 0\n"
+                    "t1 call close\n"
+                    "t1 ret close ECLOSED size=0\n",
+              0);
+    /* PIPE-EOF-1: connection_lost in the same pass, with 0 */
+    EXPECT_VIOLATION(RPIPE "iter 3\n"
+                           "t1 cb eof_received\n"
+                           "t1 ret eof_received 0\n"
+                           "iter 4\n"
+                           "t1 cb connection_lost status=0\n"
+                           "t1 ret connection_lost 0\n",
+                     0, "PIPE-EOF-1", 10);
+    EXPECT_VIOLATION(RPIPE "iter 3\n"
+                           "t1 cb eof_received\n"
+                           "t1 ret eof_received 0\n"
+                           "t1 cb connection_lost status=EIO\n"
+                           "t1 ret connection_lost 0\n",
+                     0, "PIPE-EOF-1", 10);
+    EXPECT_VIOLATION(RPIPE "iter 3\n"
+                           "t1 cb eof_received\n"
+                           "t1 ret eof_received 0\n"
+                           "t1 cb eof_received\n",
+                     0, "PIPE-EOF-1", 10);
+    /* PIPE-READ-1 */
+    EXPECT_VIOLATION(RPIPE "iter 3\n"
+                           "t1 cb data_received n=0 total=0 sum=00000000\n",
+                     0, "PIPE-READ-1", 8);
+    EXPECT_VIOLATION(RPIPE "iter 3\n"
+                           "t1 cb data_received n=3 total=4 sum=352441c2\n",
+                     0, "PIPE-READ-1", 8);
+    /* PIPE-READ-3: after close, after eof_received, while paused */
+    EXPECT_VIOLATION(RPIPE "t1 call close\n"
+                           "t1 ret close 0 size=0\n"
+                           "iter 3\n"
+                           "t1 cb data_received n=3 total=3 sum=352441c2\n",
+                     0, "PIPE-READ-3", 10);
+    EXPECT_VIOLATION(RPIPE "iter 3\n"
+                           "t1 cb eof_received\n"
+                           "t1 cb data_received n=3 total=3 sum=352441c2\n",
+                     0, "TRACE-4", 9);
+    EXPECT_VIOLATION(RPIPE "t1 call pause_reading\n"
+                           "t1 ret pause_reading 0 size=0\n"
+                           "iter 3\n"
+                           "t1 cb data_received n=3 total=3 sum=352441c2\n",
+                     0, "PIPE-READ-3", 10);
+    /* PIPE-MADE-1 */
+    EXPECT_VIOLATION(H3 "iter 1\n"
+                        "t1 open piperead\n"
+                        "iter 2\n"
+                        "iter 3\n",
+                     0, "PIPE-MADE-1", 5);
+    /* PIPE-CLOSE-1: lost in the next pass; a second close */
+    EXPECT_VIOLATION(RPIPE "t1 call close\n"
+                           "t1 ret close 0 size=0\n"
+                           "iter 3\n"
+                           "iter 4\n",
+                     0, "PIPE-CLOSE-1", 10);
+    EXPECT_VIOLATION(RPIPE "t1 call close\n"
+                           "t1 ret close 0 size=0\n"
+                           "t1 call close\n"
+                           "t1 ret close 0 size=0\n",
+                     0, "PIPE-CLOSE-1", 10);
+}
+
+TEST(pipe_read_lost)
+{
+    /* PIPE-LOST-1 */
+    EXPECT_VIOLATION(RPIPE "t1 call close\n"
+                           "t1 ret close 0 size=0\n"
+                           "iter 3\n"
+                           "t1 cb connection_lost status=0\n"
+                           "t1 ret connection_lost 0\n"
+                           "t1 cb connection_lost status=0\n",
+                     0, "PIPE-LOST-1", 12);
+}
+
+TEST(pipe_read_kinds)
+{
+    /* a read pipe has no write(), no abort(); no limits line */
+    EXPECT_VIOLATION(RPIPE "t1 call write n=1\n"
+                           "t1 ret write 0 size=0 total=1 sum=e8b7be43\n",
+                     0, "TRANSPORT-KIND-2", 8);
+    expect_ok(RPIPE "t1 call abort\n"
+                    "t1 ret abort ENOTSUP size=0\n"
+                    "t1 query can_write_eof 0\n",
+              0);
+    EXPECT_VIOLATION(RPIPE "t1 query can_write_eof 1\n", 0, "PIPE-WRITE-6", 7);
+    EXPECT_VIOLATION(H3 "iter 1\n"
+                        "t1 open piperead\n"
+                        "t1 limits low=16384 high=65536\n",
+                     0, "TRACE-3", 4);
+    EXPECT_VIOLATION(RPIPE "t1 cb pause_writing size=1 high=0\n", 0, "PROTO-KIND-1", 7);
+}
+
+TEST(pipe_read_failing_callbacks)
+{
+    expect_ok(RPIPE "iter 3\n"
+                    "t1 cb data_received n=3 total=3 sum=352441c2\n"
+                    "t1 ret data_received EPERM\n"
+                    "t1 exc status=EPERM Exception in callback protocol.data_received()\n"
+                    "iter 4\n"
+                    "t1 cb data_received n=3 total=6 sum=00000000\n"
+                    "t1 ret data_received 0\n",
+              0);
+    EXPECT_VIOLATION(RPIPE "iter 3\n"
+                           "t1 cb data_received n=3 total=3 sum=352441c2\n"
+                           "t1 ret data_received EPERM\n"
+                           "iter 4\n",
+                     0, "PIPE-CB-1", 10);
+}
+
+TEST(pipe_write_sequence)
+{
+    expect_ok(WPIPE "iter 3\n"
+                    "t1 call write n=100000\n"
+                    "t1 cb pause_writing size=90000 high=65536\n"
+                    "t1 ret pause_writing 0\n"
+                    "t1 ret write 0 size=90000 total=100000 sum=01234567\n"
+                    "t1 query can_write_eof 1\n"
+                    "t1 query is_reading 0\n"
+                    "iter 4\n"
+                    "t1 cb resume_writing size=0 low=16384\n"
+                    "t1 ret resume_writing 0\n"
+                    "iter 5\n"
+                    "t1 call write_eof\n"
+                    "t1 ret write_eof 0 size=0\n"
+                    "t1 query is_closing 1\n"
+                    "t1 call write n=1\n"
+                    "t1 ret write ECLOSED size=0 total=100000 sum=01234567\n"
+                    "t1 call write n=0\n"
+                    "t1 ret write 0 size=0 total=100000 sum=01234567\n"
+                    "iter 6\n"
+                    "t1 cb connection_lost status=0\n"
+                    "t1 ret connection_lost 0\n",
+              0);
+    /* PIPE-FLOW-1: resume_writing only at 0 */
+    EXPECT_VIOLATION(WPIPE "iter 3\n"
+                           "t1 call write n=100000\n"
+                           "t1 cb pause_writing size=90000 high=65536\n"
+                           "t1 ret pause_writing 0\n"
+                           "t1 ret write 0 size=90000 total=100000 sum=01234567\n"
+                           "iter 4\n"
+                           "t1 cb resume_writing size=100 low=16384\n",
+                     0, "PIPE-FLOW-1", 14);
+    /* PIPE-WRITE-3: a write accepted while closing (flushing) */
+    EXPECT_VIOLATION(WPIPE "t1 call write n=100000\n"
+                           "t1 cb pause_writing size=90000 high=65536\n"
+                           "t1 ret pause_writing 0\n"
+                           "t1 ret write 0 size=90000 total=100000 sum=01234567\n"
+                           "t1 call write_eof\n"
+                           "t1 ret write_eof 0 size=90000\n"
+                           "t1 call write n=1\n"
+                           "t1 ret write 0 size=90001 total=100001 sum=01234568\n",
+                     0, "PIPE-WRITE-3", 15);
+    /* PIPE-WRITE-2 */
+    EXPECT_VIOLATION(WPIPE "t1 call write n=0\n"
+                           "t1 ret write ECLOSED size=0 total=0 sum=00000000\n",
+                     0, "PIPE-WRITE-2", 9);
+    /* PIPE-WRITE-6: a second write_eof, can_write_eof 0 */
+    EXPECT_VIOLATION(WPIPE "t1 call write_eof\n"
+                           "t1 ret write_eof 0 size=0\n"
+                           "t1 call write_eof\n"
+                           "t1 ret write_eof 0 size=0\n",
+                     0, "PIPE-CLOSE-1", 11);
+    EXPECT_VIOLATION(WPIPE "t1 query can_write_eof 0\n", 0, "PIPE-WRITE-6", 8);
+    EXPECT_VIOLATION(WPIPE "t1 query is_reading 1\n", 0, "TRANSPORT-KIND-2", 8);
+}
+
+TEST(pipe_write_ends)
+{
+    /* PIPE-DRAIN-1: lost in the pass of the drain */
+    EXPECT_VIOLATION(WPIPE "iter 3\n"
+                           "t1 call write n=100000\n"
+                           "t1 cb pause_writing size=90000 high=65536\n"
+                           "t1 ret pause_writing 0\n"
+                           "t1 ret write 0 size=90000 total=100000 sum=01234567\n"
+                           "t1 call close\n"
+                           "t1 ret close 0 size=90000\n"
+                           "iter 4\n"
+                           "t1 cb resume_writing size=0 low=16384\n"
+                           "t1 ret resume_writing 0\n"
+                           "iter 5\n",
+                     0, "PIPE-DRAIN-1", 18);
+    /* PIPE-ABORT-1 */
+    EXPECT_VIOLATION(WPIPE "iter 3\n"
+                           "t1 call write n=100000\n"
+                           "t1 cb pause_writing size=90000 high=65536\n"
+                           "t1 ret pause_writing 0\n"
+                           "t1 ret write 0 size=90000 total=100000 sum=01234567\n"
+                           "t1 call abort\n"
+                           "t1 ret abort 0 size=0\n"
+                           "iter 4\n"
+                           "t1 cb resume_writing size=0 low=16384\n",
+                     0, "PIPE-ABORT-1", 16);
+    EXPECT_VIOLATION(WPIPE "t1 call abort\n"
+                           "t1 ret abort 0 size=5\n",
+                     0, "PIPE-ABORT-1", 9);
+    /* the kinds differ: a write pipe has no pause_reading, no data_received */
+    EXPECT_VIOLATION(WPIPE "t1 call pause_reading\n"
+                           "t1 ret pause_reading 0 size=0\n",
+                     0, "TRANSPORT-KIND-2", 9);
+    EXPECT_VIOLATION(WPIPE "iter 3\n"
+                           "t1 cb data_received n=3 total=3 sum=352441c2\n",
+                     0, "PROTO-KIND-1", 9);
+}
+
+/* lines 1-17: a subprocess t1 with its stdin t2 and stdout t3, connection_made in pass 2 */
+#define SUBPROC                                                                           \
+    H3 "iter 1\n"                                                                         \
+       "t1 open subprocess\n"                                                             \
+       "t2 open pipewrite\n"                                                              \
+       "t2 limits low=16384 high=65536\n"                                                 \
+       "t1 pipe fd=0 t2\n"                                                                \
+       "t3 open piperead\n"                                                               \
+       "t1 pipe fd=1 t3\n"                                                                \
+       "iter 2\n"                                                                         \
+       "t2 cb connection_made\n"                                                          \
+       "t2 ret connection_made 0\n"                                                       \
+       "t3 cb connection_made\n"                                                          \
+       "t3 ret connection_made 0\n"                                                       \
+       "t1 cb connection_made\n"                                                          \
+       "t1 ret connection_made 0\n"
+
+/* lines 18-21: "abc" from stdout, pass 3 */
+#define SUBPROC_DATA                                                                      \
+    "iter 3\n"                                                                            \
+    "t3 cb data_received n=3 total=3 sum=352441c2\n"                                      \
+    "t1 cb pipe_data_received fd=1 n=3 total=3 sum=352441c2\n"                            \
+    "t1 ret pipe_data_received 0\n"                                                       \
+    "t3 ret data_received 0\n"
+
+TEST(subprocess_sequence)
+{
+    expect_ok(SUBPROC SUBPROC_DATA
+              "iter 4\n"
+              "t3 cb eof_received\n"
+              "t3 ret eof_received 0\n"
+              "t3 cb connection_lost status=0\n"
+              "t1 cb pipe_connection_lost fd=1 status=0\n"
+              "t1 ret pipe_connection_lost 0\n"
+              "t3 ret connection_lost 0\n"
+              "t1 cb process_exited returncode=3\n"
+              "t1 ret process_exited 0\n"
+              "t1 query is_closing 0\n"
+              "t1 call kill\n"
+              "t1 ret kill 0 size=0\n"
+              "iter 5\n"
+              "t2 cb connection_lost status=0\n"
+              "t1 cb pipe_connection_lost fd=0 status=0\n"
+              "t1 ret pipe_connection_lost 0\n"
+              "t2 ret connection_lost 0\n"
+              "iter 6\n"
+              "t1 cb connection_lost status=0\n"
+              "t1 ret connection_lost 0\n"
+              "t1 call send_signal sig=15\n"
+              "t1 ret send_signal ESRCH size=0\n",
+              0);
+    /* the recorder's short forms: no total, no returncode, no pipe lines; connection_lost
+       in the pass of process_exited, as CPython (cpython profile) */
+    expect_ok_cpython(H3 "iter 1\n"
+                 "t1 open subprocess\n"
+                 "iter 2\n"
+                 "t1 cb connection_made\n"
+                 "t1 ret connection_made 0\n"
+                 "iter 3\n"
+                 "t1 cb pipe_data_received fd=2 n=3 sum=352441c2\n"
+                 "t1 ret pipe_data_received 0\n"
+                 "t1 cb process_exited\n"
+                 "t1 ret process_exited 0\n"
+                 "t1 cb connection_lost status=0\n"
+                 "t1 ret connection_lost 0\n");
+}
+
+TEST(subprocess_lost)
+{
+    /* SUBPROC-LOST-1: before process_exited; before a named pipe was lost */
+    EXPECT_VIOLATION(SUBPROC "iter 3\n"
+                             "t1 cb connection_lost status=0\n",
+                     0, "SUBPROC-LOST-1", 17);
+    EXPECT_VIOLATION(SUBPROC "iter 3\n"
+                             "t1 cb process_exited returncode=0\n"
+                             "t1 ret process_exited 0\n"
+                             "iter 4\n"
+                             "t1 cb connection_lost status=0\n",
+                     0, "SUBPROC-LOST-1", 20);
+    /* SUBPROC-LOST-2: in the pass after the last */
+    EXPECT_VIOLATION(H3 "iter 1\n"
+                        "t1 open subprocess\n"
+                        "iter 2\n"
+                        "t1 cb connection_made\n"
+                        "t1 ret connection_made 0\n"
+                        "t1 cb process_exited returncode=0\n"
+                        "t1 ret process_exited 0\n"
+                        "iter 3\n"
+                        "iter 4\n"
+                        "t1 cb connection_lost status=0\n",
+                     0, "SUBPROC-LOST-2", 11);
+    /* SUBPROC-EXIT-1 */
+    EXPECT_VIOLATION(SUBPROC "t1 cb process_exited\n"
+                             "t1 ret process_exited 0\n"
+                             "t1 cb process_exited\n",
+                     0, "SUBPROC-EXIT-1", 18);
+    /* SUBPROC-MADE-1 */
+    EXPECT_VIOLATION(H3 "iter 1\n"
+                        "t1 open subprocess\n"
+                        "iter 2\n"
+                        "iter 3\n",
+                     0, "SUBPROC-MADE-1", 5);
+}
+
+TEST(subprocess_pipes)
+{
+    /* SUBPROC-PIPE-1 */
+    EXPECT_VIOLATION(SUBPROC "iter 3\n"
+                             "t1 cb pipe_data_received fd=0 n=1 total=1 sum=e8b7be43\n",
+                     0, "SUBPROC-PIPE-1", 17);
+    EXPECT_VIOLATION(SUBPROC "iter 3\n"
+                             "t1 cb pipe_connection_lost fd=2 status=0\n"
+                             "t1 ret pipe_connection_lost 0\n"
+                             "t1 cb pipe_connection_lost fd=2 status=0\n",
+                     0, "SUBPROC-PIPE-1", 19);
+    EXPECT_VIOLATION(SUBPROC "iter 3\n"
+                             "t1 cb pipe_connection_lost fd=2 status=0\n"
+                             "t1 ret pipe_connection_lost 0\n"
+                             "t1 cb pipe_data_received fd=2 n=1 total=1 sum=e8b7be43\n",
+                     0, "SUBPROC-PIPE-1", 19);
+    /* SUBPROC-PIPE-2: totals; the data of its own pipe */
+    EXPECT_VIOLATION(SUBPROC "iter 3\n"
+                             "t1 cb pipe_data_received fd=2 n=1 total=2 sum=e8b7be43\n",
+                     0, "SUBPROC-PIPE-2", 17);
+    EXPECT_VIOLATION(SUBPROC "iter 3\n"
+                             "t3 cb data_received n=3 total=3 sum=352441c2\n"
+                             "t1 cb pipe_data_received fd=1 n=3 total=3 sum=00000001\n",
+                     0, "SUBPROC-PIPE-2", 18);
+    EXPECT_VIOLATION(SUBPROC "iter 3\n"
+                             "t3 cb data_received n=3 total=3 sum=352441c2\n"
+                             "t1 cb pipe_data_received fd=1 n=2 total=2 sum=352441c2\n",
+                     0, "SUBPROC-PIPE-2", 18);
+    /* TRACE-4: nested in a callback of a pipe that is not its own fd's */
+    EXPECT_VIOLATION(SUBPROC "iter 3\n"
+                             "t3 cb data_received n=3 total=3 sum=352441c2\n"
+                             "t1 cb pipe_data_received fd=2 n=3 total=3 sum=352441c2\n",
+                     0, "TRACE-4", 18);
+    /* TRACE-5: pipe lines */
+    EXPECT_VIOLATION(SUBPROC "t3 pipe fd=1 t2\n", 0, "TRACE-5", 16);
+    EXPECT_VIOLATION(SUBPROC "t1 pipe fd=2 t3\n", 0, "TRACE-5", 16);
+    EXPECT_VIOLATION(SUBPROC "t1 pipe fd=1 t3\n", 0, "TRACE-5", 16);
+}
+
+TEST(subprocess_calls)
+{
+    /* SUBPROC-ORDER-1 */
+    EXPECT_VIOLATION(H3 "iter 1\n"
+                        "t1 open subprocess\n"
+                        "t1 cb process_exited\n",
+                     0, "SUBPROC-ORDER-1", 4);
+    /* SUBPROC-SIGNAL-1 */
+    EXPECT_VIOLATION(SUBPROC "t1 call kill\n"
+                             "t1 ret kill ESRCH size=0\n",
+                     0, "SUBPROC-SIGNAL-1", 17);
+    /* SUBPROC-CLOSE-1 */
+    EXPECT_VIOLATION(SUBPROC "t1 call close\n"
+                             "t1 ret close 0 size=0\n"
+                             "t1 call close\n"
+                             "t1 ret close 0 size=0\n",
+                     0, "SUBPROC-CLOSE-1", 19);
+    EXPECT_VIOLATION(SUBPROC "t1 query is_closing 1\n", 0, "SUBPROC-CLOSE-1", 16);
+    expect_ok(SUBPROC "t1 call close\n"
+                      "t1 ret close 0 size=0\n"
+                      "t1 query is_closing 1\n"
+                      "t1 query is_reading 0\n"
+                      "t1 call write n=1\n"
+                      "t1 ret write ENOTSUP size=0\n",
+              0);
+    EXPECT_VIOLATION(SUBPROC "t1 query get_write_buffer_size 1\n", 0, "TRANSPORT-KIND-2", 16);
+    EXPECT_PARSE(SUBPROC "t1 pipe fd=3 t3\n", 16);
+    EXPECT_PARSE(SUBPROC "t1 pipe fd=1 x3\n", 16);
+    EXPECT_PARSE(H3 "t1 open pipes\n", 2);
+    EXPECT_PARSE(SUBPROC "t1 cb process_exited returncode=x\n", 16);
+    EXPECT_PARSE(SUBPROC "t1 call send_signal\n", 16);
+    EXPECT_PARSE("aiotp-trace 2\nt1 open piperead\n", 2);
+}
+
 static const th_case cases[] = {
     T(streaming_sequence_conforms, "PROTO-STREAM-2 PROTO-BASE-1 PROTO-BASE-2 BAD-2"),
     T(buffered_sequence_conforms, "PROTO-BUF-3 PROTO-BUF-1"),
@@ -2447,5 +2872,15 @@ static const th_case cases[] = {
     T(drain_then_lost, "BASE-CLOSE-2"),
     T(deep_check_finds_corruption, "BAD-1"),
     T(corner_cases, "FLOW-3 READ-2 TRACE-5 BAD-2 BAD-3"),
+    T(pipe_read_sequence, "PIPE-EOF-1 PIPE-READ-1 PIPE-READ-3 PIPE-MADE-1 PIPE-CLOSE-1"),
+    T(pipe_read_lost, "PIPE-LOST-1"),
+    T(pipe_read_kinds, "PIPE-WRITE-6 TRANSPORT-KIND-2 PROTO-KIND-1 TRACE-3"),
+    T(pipe_read_failing_callbacks, "PIPE-CB-1"),
+    T(pipe_write_sequence, "PIPE-FLOW-1 PIPE-WRITE-2 PIPE-WRITE-3 PIPE-WRITE-6"),
+    T(pipe_write_ends, "PIPE-DRAIN-1 PIPE-ABORT-1 PIPE-CLOSE-1 TRANSPORT-KIND-2 PROTO-KIND-1"),
+    T(subprocess_sequence, "SUBPROC-ORDER-1 SUBPROC-PIPE-2 SUBPROC-SIGNAL-1 TRACE-4"),
+    T(subprocess_lost, "SUBPROC-LOST-1 SUBPROC-LOST-2 SUBPROC-EXIT-1 SUBPROC-MADE-1"),
+    T(subprocess_pipes, "SUBPROC-PIPE-1 SUBPROC-PIPE-2 TRACE-4 TRACE-5"),
+    T(subprocess_calls, "SUBPROC-ORDER-1 SUBPROC-SIGNAL-1 SUBPROC-CLOSE-1 TRANSPORT-KIND-2"),
 };
 TH_MAIN(cases)

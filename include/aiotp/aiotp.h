@@ -14,4 +14,5 @@
 #include "aiotp/transport.h"
 #include "aiotp/server.h"
 #include "aiotp/datagram.h"
+#include "aiotp/pipe.h"
 #endif

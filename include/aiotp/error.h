@@ -83,7 +83,8 @@ AIOTP_BEGIN_DECLS
     X(EMULTIPLE, -4013, "every address was tried and they failed with different errors") \
     X(ETLS, -4014, "TLS protocol error (handshake or record layer)")                  \
     X(ETLSCERT, -4015, "TLS certificate verification failed")                         \
-    X(ETLSEOF, -4016, "the peer closed the connection without a TLS close_notify")
+    X(ETLSEOF, -4016, "the peer closed the connection without a TLS close_notify") \
+    X(ENOTPIPE, -4017, "not a pipe, FIFO, socket or character device")
 
 /** The library's codes, and the errno values it returns most, by name. */
 enum aiotp_errno {

@@ -457,6 +457,46 @@ void aiotp_loop_default_exception_handler(aiotp_loop *loop,
  */
 void aiotp_loop_set_trace(aiotp_loop *loop, aiotp_trace_fn fn, void *arg);
 
+/**
+ * A signal handler (aiotp_loop_add_signal_handler()). It runs on the loop, from the loop
+ * (never inside the operating system's signal handler), as an ordinary callback: it may
+ * call any loop or transport function, add or remove signal handlers (its own too), and
+ * stop the loop.
+ * @param loop the loop.
+ * @param signum the signal that arrived.
+ * @param arg the argument given with the handler.
+ */
+typedef void (*aiotp_signal_fn)(aiotp_loop *loop, int signum, void *arg);
+
+/**
+ * Handle signal signum on this loop (asyncio loop.add_signal_handler). The process
+ * handler the library installs only writes the signal's number to the loop's self-pipe;
+ * the loop reads it in its next pass and calls fn once for each arrival it reads
+ * (arrivals of one signal that the operating system merged count once). Replaces a
+ * handler already set for signum. The signal's disposition is the library's until the
+ * handler is removed or the loop is freed; several loops may handle the same signal
+ * (each gets every arrival). No threads are involved.
+ * @param loop the loop.
+ * @param signum the signal (1 .. the highest signal number; not SIGKILL or SIGSTOP).
+ * @param fn the handler.
+ * @param arg its argument.
+ * @return 0, #AIOTP_EINVAL (loop or fn NULL, signum out of range, SIGKILL, SIGSTOP),
+ *         #AIOTP_ENOMEM, -ENOSPC (the process watches too many signals), or the error of
+ *         making the self-pipe (-EMFILE, ...). Nothing changes on an error.
+ */
+int aiotp_loop_add_signal_handler(aiotp_loop *loop, int signum, aiotp_signal_fn fn,
+                                  void *arg);
+/**
+ * Stop handling signal signum (asyncio loop.remove_signal_handler): the signal's previous
+ * disposition comes back (unless another loop still handles it). Arrivals already written
+ * to the self-pipe and not read yet are dropped.
+ * @param loop the loop.
+ * @param signum the signal.
+ * @return 1 if a handler was removed, 0 if there was none, #AIOTP_EINVAL (loop NULL,
+ *         signum out of range).
+ */
+int aiotp_loop_remove_signal_handler(aiotp_loop *loop, int signum);
+
 AIOTP_END_DECLS
 
 #endif /* AIOTP_LOOP_H */

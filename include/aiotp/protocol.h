@@ -22,7 +22,12 @@
  *   datagram_received, error_received fail (datagram transports)
  *       -> exception handler "Exception in callback protocol.datagram_received()" /
  *          "...error_received()"; the transport stays open (CPython 3.11 does the same;
- *          the opposite of data_received on a stream).
+ *          the opposite of data_received on a stream);
+ *   data_received, eof_received fail on a read pipe
+ *       -> exception handler only; the pipe stays open (CPython: the exception escapes
+ *          the pipe's read handler); eof_received's result is ignored on a pipe;
+ *   pipe_data_received, pipe_connection_lost, process_exited fail (subprocesses)
+ *       -> exception handler only; the transport carries on.
  *
  * A NULL entry means the documented default: do nothing and succeed; for eof_received,
  * return 0 ("false": the transport closes itself). get_buffer has no default and is
@@ -53,7 +58,9 @@ AIOTP_BEGIN_DECLS
 typedef enum aiotp_protocol_kind {
     AIOTP_PROTOCOL_STREAMING = 1, /**< Protocol: data_received(data) (stream transports) */
     AIOTP_PROTOCOL_BUFFERED = 2,  /**< BufferedProtocol: get_buffer + buffer_updated (streams) */
-    AIOTP_PROTOCOL_DATAGRAM = 3   /**< DatagramProtocol: datagram_received + error_received */
+    AIOTP_PROTOCOL_DATAGRAM = 3,  /**< DatagramProtocol: datagram_received + error_received */
+    AIOTP_PROTOCOL_SUBPROCESS = 4 /**< SubprocessProtocol: pipe_data_received,
+                                       pipe_connection_lost, process_exited */
 } aiotp_protocol_kind;
 
 /**
@@ -164,6 +171,40 @@ typedef int (*aiotp_datagram_received_fn)(aiotp_transport *t, void *data, const 
 typedef int (*aiotp_error_received_fn)(aiotp_transport *t, void *data, int status);
 
 /**
+ * SubprocessProtocol.pipe_data_received: the child wrote to its stdout or stderr.
+ * @param t the subprocess transport.
+ * @param data the per-process data.
+ * @param fd 1 (stdout) or 2 (stderr): the child's fd the bytes came from.
+ * @param buf the bytes; non-empty and valid only during the call.
+ * @param len their number (> 0).
+ * @return 0, or a negative status: reported to the exception handler; the pipe and the
+ *         transport carry on.
+ */
+typedef int (*aiotp_pipe_data_received_fn)(aiotp_transport *t, void *data, int fd,
+                                           const void *buf, size_t len);
+/**
+ * SubprocessProtocol.pipe_connection_lost: one of the child's pipes was closed (by the
+ * child, by its exit, or by this side); called once per pipe, never after
+ * connection_lost.
+ * @param t the subprocess transport.
+ * @param data the per-process data.
+ * @param fd 0, 1 or 2: the child's fd of that pipe.
+ * @param status 0, or the error that ended the pipe (-EPIPE: the child closed its stdin
+ *        while bytes were still queued for it).
+ * @return 0, or a negative status: reported to the exception handler.
+ */
+typedef int (*aiotp_pipe_connection_lost_fn)(aiotp_transport *t, void *data, int fd,
+                                             int status);
+/**
+ * SubprocessProtocol.process_exited: the child has exited (its return code is known:
+ * aiotp_transport_get_returncode()); called once, never after connection_lost.
+ * @param t the subprocess transport.
+ * @param data the per-process data.
+ * @return 0, or a negative status: reported to the exception handler.
+ */
+typedef int (*aiotp_process_exited_fn)(aiotp_transport *t, void *data);
+
+/**
  * A protocol: a const table of callbacks, shared by every connection of that kind.
  * Write it with designated initializers; NULL entries take the defaults above.
  */
@@ -181,17 +222,25 @@ struct aiotp_protocol {
     /* ---- since version 0.2 (tables whose size is AIOTP_PROTOCOL_SIZE_V1 end above) ---- */
     aiotp_datagram_received_fn datagram_received; /**< DATAGRAM only (since 0.2) */
     aiotp_error_received_fn error_received;       /**< DATAGRAM only (since 0.2) */
+    /* ---- since version 0.3 (tables whose size is AIOTP_PROTOCOL_SIZE_V2 end above) ---- */
+    aiotp_pipe_data_received_fn pipe_data_received;     /**< SUBPROCESS only (since 0.3) */
+    aiotp_pipe_connection_lost_fn pipe_connection_lost; /**< SUBPROCESS only (since 0.3) */
+    aiotp_process_exited_fn process_exited;             /**< SUBPROCESS only (since 0.3) */
 };
 
 /**
  * Size of a table of the first layout (everything up to buffer_updated).
  *
- * Versioning: `size` is sizeof(aiotp_protocol) of the caller's build. A table of the first
- * layout (size == AIOTP_PROTOCOL_SIZE_V1) is still accepted for the STREAMING and
- * BUFFERED kinds: the fields after its end are never read. A DATAGRAM table must have the
- * current size. Any other size is refused (#AIOTP_EINVAL).
+ * Versioning: `size` is sizeof(aiotp_protocol) of the caller's build. A table of an older
+ * layout is still accepted for the kinds it has every field of, and the fields after its
+ * end are never read: the first layout (size == AIOTP_PROTOCOL_SIZE_V1) for STREAMING
+ * and BUFFERED, the second (size == #AIOTP_PROTOCOL_SIZE_V2) for STREAMING, BUFFERED and
+ * DATAGRAM. A SUBPROCESS table must have the current size. Any other size is refused
+ * (#AIOTP_EINVAL).
  */
 #define AIOTP_PROTOCOL_SIZE_V1 (offsetof(aiotp_protocol, datagram_received))
+/** Size of a table of the second layout (0.2: everything up to error_received). */
+#define AIOTP_PROTOCOL_SIZE_V2 (offsetof(aiotp_protocol, pipe_data_received))
 
 /**
  * Protocol factory: called once per connection; stores the table and the
@@ -210,7 +259,7 @@ typedef int (*aiotp_protocol_factory_fn)(void *factory_arg, const aiotp_protocol
  * where the table is used: a table of the wrong kind is refused with #AIOTP_EPROTOKIND.
  * @param proto the table.
  * @return 0, or #AIOTP_EINVAL (NULL, wrong size, unknown kind, BUFFERED without
- *         get_buffer, DATAGRAM of the first layout).
+ *         get_buffer, DATAGRAM of the first layout, SUBPROCESS of an older layout).
  */
 int aiotp_protocol_validate(const aiotp_protocol *proto);
 

@@ -576,6 +576,183 @@ typedef struct aiotp_sim_stats {
  */
 void aiotp_sim_get_stats(const aiotp_sim *sim, aiotp_sim_stats *out);
 
+/* ---- pipes, files, child processes and signals ----------------------------------------
+
+   Pipes: pipe() (the syscall entry, or aiotp_sim_pipe) makes a read end and a write end;
+   each end may have several holders (fds of the process, and the fds 0..2 of virtual
+   children it was given to by spawn); an end with no holder is closed. Capacity 65536
+   bytes (aiotp_sim_set_capacity on the write end changes it). read: bytes, or 0 once the
+   write end is closed and the pipe is empty, else -EAGAIN; write: what fits (partial
+   writes), -EAGAIN when full, -EPIPE once the read end is closed (never a signal). poll:
+   the read end POLLIN with bytes, POLLHUP once the write end is closed; the write end
+   POLLOUT with room, POLLERR once the read end is closed. The knobs marked "any" (EAGAIN,
+   EINTR, injected errors) apply to pipe ends too. fd_type: AIOTP_FD_FIFO for pipe ends,
+   AIOTP_FD_SOCKET for sockets, AIOTP_FD_CHAR / AIOTP_FD_REGULAR for files
+   (aiotp_sim_open_file), AIOTP_FD_OTHER for a pidfd. Socket calls on a pipe end, pidfd or file return -ENOTSOCK.
+
+   Child processes: spawn makes a virtual child (pids 1000, 1001, ...) holding the ends
+   given as its fds 0..2 (AIOTP_SPAWN_DEVNULL and AIOTP_SPAWN_INHERIT: a sink that reads
+   end of file and takes every write). It runs only when the test (or its program, see
+   aiotp_sim_set_spawn_hook) acts for it: aiotp_sim_child_read/write/close/exit. kill:
+   -ESRCH for no such child or one reaped; 0 for a zombie; on a running child signal 0
+   probes, SIGCHLD, SIGCONT, SIGURG, SIGWINCH and the signals it ignores
+   (aiotp_sim_child_ignore) are recorded only, any other signal ends it with code -sig.
+   An ending child closes its fds (unless exit kept them: AIOTP_SIM_KEEP_FDS, a
+   "grandchild" holds them), becomes a zombie, makes its pidfds readable and writes
+   SIGCHLD to the pipes that watch it. waitpid: a zombie is reaped (its code), a running
+   child gives 0 with nohang and -EAGAIN without (the sim never blocks), anything else
+   -ECHILD. pidfd_open: a pidfd of a child not reaped yet (-ESRCH otherwise), -ENOSYS
+   after aiotp_sim_set_pidfd(sim, 0).
+
+   Signals: sigwatch records (signal, pipe) pairs; aiotp_sim_raise(sim, s) is the signal
+   arriving in the process: one byte s to every pipe that watches s. ---------------------- */
+
+/** What a virtual child's program does when it runs (aiotp_sim_set_spawn_hook): called
+    before every backend wait while the child is running; it acts with
+    aiotp_sim_child_*. */
+typedef void (*aiotp_sim_program_fn)(aiotp_sim *sim, pid_t pid, void *arg);
+
+/**
+ * The spawn hook: called by each spawn with the child's pid and what to start; returns 0
+ * (the child starts; *prog, *prog_arg: its program, or NULL) or a negated errno: the
+ * exec failed (-ENOENT, -EACCES, ...) and no child is left.
+ */
+typedef int (*aiotp_sim_spawn_fn)(void *arg, aiotp_sim *sim, pid_t pid,
+                                  const aiotp_spawn_attr *attr, aiotp_sim_program_fn *prog,
+                                  void **prog_arg);
+
+/** aiotp_sim_child_exit(): the child's fds stay open (held by a grandchild) until
+    aiotp_sim_child_close() closes them. */
+#define AIOTP_SIM_KEEP_FDS 1
+
+/**
+ * A pipe, as the pipe entry makes it.
+ * @param sim the sim.
+ * @param r receives the read end.
+ * @param w receives the write end.
+ * @return 0, #AIOTP_EINVAL (a NULL argument), #AIOTP_ENOMEM or -EMFILE.
+ */
+int aiotp_sim_pipe(aiotp_sim *sim, int *r, int *w);
+/**
+ * A file that is not a pipe or socket.
+ * @param sim the sim.
+ * @param type #AIOTP_FD_CHAR (a character device that behaves as /dev/null: reads end of
+ *        file, takes every write, always ready) or #AIOTP_FD_REGULAR (a regular file,
+ *        empty, the same).
+ * @return its fd, #AIOTP_EINVAL (another type), #AIOTP_ENOMEM or -EMFILE.
+ */
+int aiotp_sim_open_file(aiotp_sim *sim, int type);
+/**
+ * A signal arrives in the process: every pipe that watches it gets one byte.
+ * @param sim the sim.
+ * @param signum the signal.
+ * @return the number of pipes written to, or #AIOTP_EINVAL (signum out of 1..64).
+ */
+int aiotp_sim_raise(aiotp_sim *sim, int signum);
+/**
+ * pidfd_open returns -ENOSYS while off (the kernel of the sim has no pidfds).
+ * @param sim the sim.
+ * @param on 1 (the default) or 0.
+ */
+void aiotp_sim_set_pidfd(aiotp_sim *sim, int on);
+/**
+ * The next spawn fails with err (a negated errno: -ENOENT, -EACCES, -EAGAIN, ...) and
+ * starts no child.
+ * @param sim the sim.
+ * @param err the error (0: none).
+ */
+void aiotp_sim_spawn_fail(aiotp_sim *sim, int err);
+/**
+ * Install the spawn hook (NULL: every spawn starts a child without a program).
+ * @param sim the sim.
+ * @param fn the hook.
+ * @param arg its argument.
+ */
+void aiotp_sim_set_spawn_hook(aiotp_sim *sim, aiotp_sim_spawn_fn fn, void *arg);
+/**
+ * As the child: write to its fd 1 or 2.
+ * @param sim the sim.
+ * @param pid the child (running, or exited with its fds kept).
+ * @param fd 1 or 2 (0 too: a write to a read end fails with -EBADF).
+ * @param buf the bytes.
+ * @param len their number.
+ * @return the bytes taken (a sink takes all), -EAGAIN (full), -EPIPE (no reader), -EBADF
+ *         (that fd is closed or not a write end), -ESRCH (no such child).
+ */
+ssize_t aiotp_sim_child_write(aiotp_sim *sim, pid_t pid, int fd, const void *buf,
+                              size_t len);
+/**
+ * As the child: read from its fd 0.
+ * @param sim the sim.
+ * @param pid the child.
+ * @param fd 0.
+ * @param buf receives the bytes.
+ * @param len its room.
+ * @return the bytes read, 0 at end of file, -EAGAIN (nothing yet), -EBADF, -ESRCH.
+ */
+ssize_t aiotp_sim_child_read(aiotp_sim *sim, pid_t pid, int fd, void *buf, size_t len);
+/**
+ * As the child: close its fd 0, 1 or 2.
+ * @param sim the sim.
+ * @param pid the child.
+ * @param fd 0, 1 or 2.
+ * @return 0, -EBADF (already closed), -ESRCH.
+ */
+int aiotp_sim_child_close(aiotp_sim *sim, pid_t pid, int fd);
+/**
+ * The child exits with status code (0..255), or dies by signal -code (code < 0).
+ * @param sim the sim.
+ * @param pid the child (running).
+ * @param code the exit status, or minus a signal number.
+ * @param flags 0, or #AIOTP_SIM_KEEP_FDS.
+ * @return 0, #AIOTP_EINVAL (code out of range), -ESRCH (no running child).
+ */
+int aiotp_sim_child_exit(aiotp_sim *sim, pid_t pid, int code, int flags);
+/**
+ * The child catches (or ignores) signal sig: kill() records it and the child runs on.
+ * @param sim the sim.
+ * @param pid the child.
+ * @param sig the signal.
+ * @param on 1 to ignore, 0 for the default action.
+ * @return 0, #AIOTP_EINVAL, -ESRCH.
+ */
+int aiotp_sim_child_ignore(aiotp_sim *sim, pid_t pid, int sig, int on);
+/**
+ * Whether kill() delivered signal sig to the child (since it started).
+ * @param sim the sim.
+ * @param pid the child.
+ * @param sig the signal.
+ * @return 1, 0, or -ESRCH.
+ */
+int aiotp_sim_child_got(const aiotp_sim *sim, pid_t pid, int sig);
+/**
+ * A child's state.
+ * @param sim the sim.
+ * @param pid the child.
+ * @param code receives the exit code once it exited (may be NULL).
+ * @return 1 running, 2 exited (a zombie), 3 reaped, -ESRCH (never started).
+ */
+int aiotp_sim_child_state(const aiotp_sim *sim, pid_t pid, int *code);
+/**
+ * The command line the child was started with (its argv joined by spaces).
+ * @param sim the sim.
+ * @param pid the child.
+ * @return the text (owned by the sim), or NULL.
+ */
+const char *aiotp_sim_child_cmdline(const aiotp_sim *sim, pid_t pid);
+/**
+ * The pid of the last child started.
+ * @param sim the sim.
+ * @return it, or 0 if none.
+ */
+pid_t aiotp_sim_last_child(const aiotp_sim *sim);
+/**
+ * Children that are not reaped (running ones and zombies).
+ * @param sim the sim.
+ * @return their number.
+ */
+size_t aiotp_sim_children(const aiotp_sim *sim);
+
 AIOTP_END_DECLS
 
 #endif /* AIOTP_SIM_H */

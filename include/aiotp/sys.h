@@ -35,6 +35,7 @@ AIOTP_BEGIN_DECLS
    file scope, so that this header compiles without them and a resolver written against
    <netdb.h>'s struct fits the table (the same tag). */
 struct addrinfo;
+struct aiotp_spawn_attr;
 
 /**
  * The syscall table. Every entry is required (aiotp_loop_create refuses a table with a
@@ -111,7 +112,69 @@ typedef struct aiotp_syscalls {
         loop's wake-up (aiotp_loop_call_soon_threadsafe(), the resolver's workers) is one:
         its write entry is then called from other threads too */
     int (*pipe)(void *ctx, int fds[2]);
+
+    /* ---- pipes, signals and child processes (since 0.3) ---- */
+
+    /** the type of the file behind fd (fstat(2)): an #aiotp_fd_type value, or the
+        negated errno (-EBADF for a closed fd) */
+    int (*fd_type)(void *ctx, int fd);
+    /** signals: while on != 0, each arrival of signal signum in the process writes one
+        byte, the signal number, to the non-blocking pipe wfd (the loop's self-pipe). The
+        first watcher of a signal installs the process handler; when the last one stops,
+        the signal's previous disposition is restored. Several pipes may watch one
+        signal. Returns 0, -EINVAL (signum cannot be caught: SIGKILL, SIGSTOP, out of
+        range) or -ENOSPC (too many watchers). The handler is async-signal-safe: it only
+        writes to the pipes and keeps errno. */
+    int (*sigwatch)(void *ctx, int signum, int wfd, int on);
+    /** start a child process (fork + exec): see #aiotp_spawn_attr. Returns the child's
+        pid, or the negated errno of the failure, also of a failed exec (-ENOENT,
+        -EACCES, ...: the failed child is reaped before the entry returns). The child
+        starts with the caller's signal mask and with the default disposition for every
+        signal a sigwatch entry watches. */
+    pid_t (*spawn)(void *ctx, const struct aiotp_spawn_attr *attr);
+    /** waitpid(2) on one child: returns pid when it was reaped (then *code is its exit
+        status 0..255, or minus the number of the signal that killed it), 0 when
+        `nohang` is set and it is still running, or the negated errno (-ECHILD: not a
+        child of this process, or already reaped) */
+    pid_t (*waitpid)(void *ctx, pid_t pid, int *code, int nohang);
+    /** kill(2) */
+    int (*kill)(void *ctx, pid_t pid, int sig);
+    /** pidfd_open(2) (Linux 5.3 on): a close-on-exec fd that turns readable when the
+        child pid has exited; -ENOSYS where the system has none */
+    int (*pidfd_open)(void *ctx, pid_t pid);
 } aiotp_syscalls;
+
+/** What the fd_type entry reports (the S_IS*() test of fstat(2)'s st_mode that holds). */
+typedef enum aiotp_fd_type {
+    AIOTP_FD_OTHER = 0,   /**< none of the below (e.g. an anonymous inode) */
+    AIOTP_FD_FIFO = 1,    /**< a pipe or FIFO (S_ISFIFO) */
+    AIOTP_FD_SOCKET = 2,  /**< a socket (S_ISSOCK) */
+    AIOTP_FD_CHAR = 3,    /**< a character device, e.g. a terminal or /dev/null (S_ISCHR) */
+    AIOTP_FD_REGULAR = 4, /**< a regular file (S_ISREG) */
+    AIOTP_FD_DIR = 5,     /**< a directory (S_ISDIR) */
+    AIOTP_FD_BLOCK = 6    /**< a block device (S_ISBLK) */
+} aiotp_fd_type;
+
+/** aiotp_spawn_attr.fd[i]: the child's fd i is the parent's fd i (unchanged). */
+#define AIOTP_SPAWN_INHERIT (-1)
+/** aiotp_spawn_attr.fd[i]: the child's fd i is /dev/null (read and write). */
+#define AIOTP_SPAWN_DEVNULL (-2)
+/** aiotp_spawn_attr.fd[2] only: the child's stderr is a copy of its stdout. */
+#define AIOTP_SPAWN_STDOUT (-3)
+
+/**
+ * What the spawn entry starts: the program, its arguments and environment, its working
+ * directory and its standard fds. Everything is read before spawn returns.
+ */
+typedef struct aiotp_spawn_attr {
+    const char *file;  /**< the program: a path (with a '/'), or a name looked up in the
+                            PATH of envp (or of the caller's environment, or "/bin:/usr/bin") */
+    char *const *argv; /**< its arguments, argv[0] first, NULL-terminated */
+    char *const *envp; /**< its environment, NULL-terminated; NULL: the caller's */
+    const char *cwd;   /**< its working directory; NULL: the caller's */
+    int fd[3];         /**< its fds 0, 1, 2: an fd of the caller (copied with dup2), or
+                            #AIOTP_SPAWN_INHERIT, #AIOTP_SPAWN_DEVNULL, #AIOTP_SPAWN_STDOUT */
+} aiotp_spawn_attr;
 
 /**
  * The POSIX implementation (the default when a loop is created without a table).

@@ -1,7 +1,7 @@
 /**
  * @file
  * @brief Transports (BaseTransport, ReadTransport, WriteTransport, Transport,
- * DatagramTransport).
+ * DatagramTransport, SubprocessTransport).
  *
  * One opaque type for every kind of transport, as asyncio's transports share
  * BaseTransport; aiotp_transport_kind() tells the kind. A method that the kind does not
@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include "aiotp/export.h"
 #include "aiotp/loop.h"
 #include "aiotp/protocol.h"
@@ -47,11 +48,16 @@ AIOTP_BEGIN_DECLS
 
 /** The kinds of transport (aiotp_transport_kind()). */
 enum aiotp_transport_kinds {
-    AIOTP_TRANSPORT_STREAM = 1,   /**< TCP or Unix stream socket: Transport */
-    AIOTP_TRANSPORT_DATAGRAM = 2, /**< UDP or Unix datagram socket: DatagramTransport */
-    /* 3, 4, 5: reserved for the read pipe, write pipe and subprocess transports */
-    AIOTP_TRANSPORT_TLS = 6       /**< TLS over a stream transport (aiotp/tls.h, library
-                                       aiotp_tls): Transport without half-close */
+    AIOTP_TRANSPORT_STREAM = 1,     /**< TCP or Unix stream socket: Transport */
+    AIOTP_TRANSPORT_DATAGRAM = 2,   /**< UDP or Unix datagram socket: DatagramTransport */
+    AIOTP_TRANSPORT_PIPE_READ = 3,  /**< the read end of a pipe: ReadTransport
+                                         (aiotp/pipe.h; a subprocess's stdout, stderr) */
+    AIOTP_TRANSPORT_PIPE_WRITE = 4, /**< the write end of a pipe: WriteTransport
+                                         (aiotp/pipe.h; a subprocess's stdin) */
+    AIOTP_TRANSPORT_SUBPROCESS = 5, /**< a child process: SubprocessTransport (not yet:
+                                         the loop methods return #AIOTP_ENOTSUP) */
+    AIOTP_TRANSPORT_TLS = 6         /**< TLS over a stream transport (aiotp/tls.h, library
+                                         aiotp_tls): Transport without half-close */
 };
 
 /**
@@ -69,7 +75,8 @@ typedef enum aiotp_extra_kind {
     AIOTP_EXTRA_ADDR = 1, /**< a socket address */
     AIOTP_EXTRA_FD = 2,   /**< a file descriptor (-1 once the transport is closed) */
     AIOTP_EXTRA_PTR = 3,  /**< an object of the library below (TLS: aiotp/tls.h says which) */
-    AIOTP_EXTRA_STR = 4   /**< a string */
+    AIOTP_EXTRA_STR = 4,  /**< a string */
+    AIOTP_EXTRA_PID = 5   /**< a process id (a subprocess transport's "subprocess") */
 } aiotp_extra_kind;
 
 /** One item of extra information (aiotp_transport_get_extra_info()). */
@@ -85,16 +92,18 @@ typedef struct aiotp_extra {
         int fd;          /**< #AIOTP_EXTRA_FD: the file descriptor */
         const void *ptr; /**< #AIOTP_EXTRA_PTR: the object */
         const char *str; /**< #AIOTP_EXTRA_STR: the string (NUL-terminated) */
+        pid_t pid;       /**< #AIOTP_EXTRA_PID: the process id */
     } u;
 } aiotp_extra;
 
 /**
  * Return information about the transport: "peername", "sockname" (#AIOTP_EXTRA_ADDR, or
  * #AIOTP_EXTRA_NONE when the system call failed; computed once, when the transport was
- * made) and "socket" (#AIOTP_EXTRA_FD). A TLS transport adds "sslcontext", "ssl_object",
- * "peercert", "cipher", "compression" and "alpn_protocol" (aiotp/tls.h) and answers the
- * socket's names for the stream transport below it. Unknown names, or names this
- * transport kind does not provide, return `dflt`.
+ * made) and "socket" (#AIOTP_EXTRA_FD) of a socket; "pipe" (#AIOTP_EXTRA_FD) of a pipe;
+ * "subprocess" (#AIOTP_EXTRA_PID: CPython gives the Popen object) of a subprocess. A TLS
+ * transport adds "sslcontext", "ssl_object", "peercert", "cipher", "compression" and
+ * "alpn_protocol" (aiotp/tls.h) and answers the socket's names for the stream transport
+ * below it. Unknown names, or names this transport kind does not provide, return `dflt`.
  * @param t the transport.
  * @param name the item's name.
  * @param dflt what to return for an unknown name; may be NULL.
@@ -303,6 +312,57 @@ int aiotp_transport_write_eof(aiotp_transport *t);
  */
 int aiotp_transport_sendto(aiotp_transport *t, const void *data, size_t len,
                            const struct sockaddr *addr, socklen_t addrlen);
+
+/* ---- SubprocessTransport (aiotp/subprocess.h) ----------------------------------------- */
+
+/**
+ * SubprocessTransport.get_pid: the child's process id.
+ * @param t a subprocess transport.
+ * @return the pid (> 0; still given after the child was reaped), #AIOTP_EINVAL (t NULL),
+ *         #AIOTP_ENOTSUP (not a subprocess transport).
+ */
+pid_t aiotp_transport_get_pid(const aiotp_transport *t);
+/**
+ * SubprocessTransport.get_pipe_transport: the pipe transport of the child's fd 0 (a write
+ * pipe: its stdin), 1 or 2 (read pipes: its stdout, stderr).
+ * @param t a subprocess transport.
+ * @param fd 0, 1 or 2.
+ * @return the transport (valid until its connection_lost has returned, unless retained),
+ *         or NULL: that fd is not a pipe (/dev/null, inherited, a given fd, stderr to
+ *         stdout), any other fd, t NULL or not a subprocess transport.
+ */
+aiotp_transport *aiotp_transport_get_pipe_transport(const aiotp_transport *t, int fd);
+/**
+ * SubprocessTransport.get_returncode: the child's return code once its exit is known.
+ * @param t a subprocess transport.
+ * @param returncode receives the exit status (0..255), or minus the signal that killed
+ *        the child (asyncio's returncode), when the result is 1.
+ * @return 1 (known: from process_exited on), 0 (not yet: asyncio's None),
+ *         #AIOTP_EINVAL (a NULL argument), #AIOTP_ENOTSUP (not a subprocess transport).
+ */
+int aiotp_transport_get_returncode(const aiotp_transport *t, int *returncode);
+/**
+ * SubprocessTransport.send_signal: send signal sig to the child.
+ * @param t a subprocess transport.
+ * @param sig the signal (0 probes).
+ * @return 0 (sent; or, once the child has exited, nothing done: its pid may be reused),
+ *         -ESRCH (after connection_lost: asyncio's ProcessLookupError), #AIOTP_EINVAL (t
+ *         NULL, sig out of range), #AIOTP_ENOTSUP (not a subprocess transport), or the
+ *         error of kill(2).
+ */
+int aiotp_transport_send_signal(aiotp_transport *t, int sig);
+/**
+ * SubprocessTransport.terminate: send_signal(SIGTERM).
+ * @param t a subprocess transport.
+ * @return as aiotp_transport_send_signal().
+ */
+int aiotp_transport_terminate(aiotp_transport *t);
+/**
+ * SubprocessTransport.kill: send_signal(SIGKILL).
+ * @param t a subprocess transport.
+ * @return as aiotp_transport_send_signal().
+ */
+int aiotp_transport_kill(aiotp_transport *t);
 
 /* ---- lifetime ------------------------------------------------------------------------ */
 

@@ -213,7 +213,8 @@ bool aiotp__orc_cb_start(orc *o, orc_t *ts, const orc_line *pl, int *rc)
                                  ts->id, f->is_call ? "call" : "cb", aiotp__orc_names[f->name],
                                  f->lineno);
     } else if (!(pl->name == N_ERROR_RECEIVED && f->is_call && f->name == N_SENDTO &&
-                 f->t == ts)) {
+                 f->t == ts) &&
+               !aiotp__orc_subproc_nested_ok(o, ts, pl, f)) {
         *rc = aiotp__orc_violate(o, ts, TRACE_RULE(TRACE_4),
                                  "t%lu cb %s nested inside %s %s of line %zu", ts->id,
                                  aiotp__orc_names[pl->name], f->is_call ? "call" : "cb",
@@ -846,7 +847,8 @@ const orc_kind aiotp__orc_kind_gone = {
     .cbs = ALL_CBS,
     .calls = ALL_CALLS,
     .pause_in = 0,
-    .pkinds = ORC_BIT(PK_STREAMING) | ORC_BIT(PK_BUFFERED) | ORC_BIT(PK_DATAGRAM),
+    .pkinds = ORC_BIT(PK_STREAMING) | ORC_BIT(PK_BUFFERED) | ORC_BIT(PK_DATAGRAM) |
+              ORC_BIT(PK_SUBPROCESS),
     .r = {
         .made_late = BASE_RULE(PROTO_BASE_6),
         .lost_twice = BASE_RULE(PROTO_BASE_2),

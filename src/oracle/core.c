@@ -34,17 +34,20 @@ const orc_rule aiotp__orc_trace_rules[RT_COUNT] = {
       "opened"),
     R("TRACE-4", DOC,
       "protocol callbacks other than pause_writing (and a datagram transport's "
-      "error_received inside its sendto) are called from the loop, never nested inside "
-      "another cb or call"),
+      "error_received inside its sendto, a subprocess's pipe_data_received and "
+      "pipe_connection_lost inside the data_received and connection_lost of its own pipe) "
+      "are called from the loop, never nested inside another cb or call"),
     R("TRACE-5", DOC,
       "a peer line (version 2 on) pairs two different live transports of one kind, each "
-      "at most once"),
+      "at most once; a pipe line names a live pipe of the right direction for a "
+      "subprocess, once"),
 };
 #undef R
 
 const orc_kind *const aiotp__orc_kinds[TK_COUNT] = {
-    &aiotp__orc_kind_gone, &aiotp__orc_kind_stream, &aiotp__orc_kind_dgram,
-    &aiotp__orc_kind_tls};
+    &aiotp__orc_kind_gone,      &aiotp__orc_kind_stream,     &aiotp__orc_kind_dgram,
+    &aiotp__orc_kind_tls,       &aiotp__orc_kind_pipe_read,  &aiotp__orc_kind_pipe_write,
+    &aiotp__orc_kind_subproc};
 
 typedef struct orc_table {
     const orc_rule *r;
@@ -916,6 +919,7 @@ static int check_open(orc *o, const orc_line *pl, const char *s, size_t len, siz
         ts = t_new(o, pl->tid, pl->tkind);
     }
     KIND(ts)->init(o, ts);
+    ts->limits_seen = KIND(ts)->no_limits; /* a kind without a write buffer has none */
     ring_push(&ts->recent, s, len, lineno);
     ts->seq = 1;
     if (!o->seg_any || pl->tid > o->seg_max) {
@@ -960,6 +964,30 @@ static int check_peer(orc *o, orc_t *ts, const orc_line *pl)
     p->peer = ts;
     ts->paired = true;
     p->paired = true;
+    return 0;
+}
+
+/* "tS pipe fd=F tP": the subprocess tS's pipe for the child's fd F is tP, a live pipe
+   transport of this loop (read pipe for 1 and 2, write pipe for 0); each once. */
+static int check_pipe_link(orc *o, orc_t *ts, const orc_line *pl)
+{
+    orc_t *p = t_find(o, pl->peer);
+    int want = pl->fd == 0 ? TK_PIPE_WRITE : TK_PIPE_READ;
+    if (ts->tkind != TK_SUBPROC) {
+        return aiotp__orc_violate(o, ts, TRACE_RULE(TRACE_5),
+                                  "t%lu pipe line: t%lu is not a subprocess transport", ts->id,
+                                  ts->id);
+    }
+    if (p == NULL || p->tkind != want || p->segment != o->segment || p->owner != 0 ||
+        ts->u.sp.pipe[pl->fd] != 0) {
+        return aiotp__orc_violate(o, ts, TRACE_RULE(TRACE_5),
+                                  "t%lu pipe fd=%d t%lu: not a live %s pipe of this loop that "
+                                  "no other line named", ts->id, pl->fd, pl->peer,
+                                  pl->fd == 0 ? "write" : "read");
+    }
+    ts->u.sp.pipe[pl->fd] = p->id;
+    p->owner = ts->id;
+    p->owner_fd = pl->fd;
     return 0;
 }
 
@@ -1103,7 +1131,7 @@ static int feed_transport(orc *o, const orc_line *pl, size_t len, size_t lineno)
     ts->seq++;
     ring_push(&ts->recent, o->buf, len, lineno);
     if (pl->kind == L_LIMITS) {
-        if (ts->limits_seen || prev_open != ts) {
+        if (ts->limits_seen || prev_open != ts || KIND(ts)->no_limits) {
             rc = aiotp__orc_violate(o, ts, TRACE_RULE(TRACE_3),
                                     "t%lu limits line not right after its open line", ts->id);
         }
@@ -1120,6 +1148,9 @@ static int feed_transport(orc *o, const orc_line *pl, size_t len, size_t lineno)
     switch (pl->kind) {
     case L_PEER:
         rc = ORC_RC(rc, check_peer(o, ts, pl));
+        break;
+    case L_PIPE:
+        rc = ORC_RC(rc, check_pipe_link(o, ts, pl));
         break;
     case L_CB:
         rc = ORC_RC(rc, check_cb(o, ts, pl, lineno));

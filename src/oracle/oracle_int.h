@@ -11,6 +11,9 @@
  *               kind modules call, and the "gone" kind for reclaimed transports
  *   stream.c    stream transports (tcp, tcp6, unix): Protocol, BufferedProtocol, writes
  *   datagram.c  datagram transports (udp, udp6, unixdgram): DatagramProtocol, sendto
+ *   pipe.c      pipe transports (piperead, pipewrite): Protocol deliveries and writes (the
+ *               stream module's accounting), end of file, the reader going away
+ *   subprocess.c  subprocess transports: SubprocessProtocol, signals, per-fd order
  *
  * A transport's kind comes from its open line. Each kind module has one rule table (IDs,
  * profiles, texts), the names of its callbacks and methods, and the rules the shared
@@ -109,6 +112,9 @@ enum orc_name {
     N_RESUME_WRITING,
     N_DATAGRAM_RECEIVED,
     N_ERROR_RECEIVED,
+    N_PIPE_DATA_RECEIVED,
+    N_PIPE_CONNECTION_LOST,
+    N_PROCESS_EXITED,
     N_FIRST_CALL,
     N_WRITE = N_FIRST_CALL,
     N_WRITELINES,
@@ -120,6 +126,9 @@ enum orc_name {
     N_SET_LIMITS,
     N_SET_PROTOCOL,
     N_SENDTO,
+    N_SEND_SIGNAL,
+    N_TERMINATE,
+    N_KILL,
     N_COUNT
 };
 #define ORC_BIT(n) (1u << (unsigned)(n))
@@ -129,7 +138,7 @@ enum orc_query { Q_IS_CLOSING, Q_IS_READING, Q_CAN_WRITE_EOF, Q_SIZE, Q_LIMITS, 
 extern const char *const aiotp__orc_queries[Q_COUNT];
 
 /* Protocol kinds (set_protocol kind=). */
-enum orc_pkind { PK_UNKNOWN = 0, PK_STREAMING, PK_BUFFERED, PK_DATAGRAM };
+enum orc_pkind { PK_UNKNOWN = 0, PK_STREAMING, PK_BUFFERED, PK_DATAGRAM, PK_SUBPROCESS };
 
 /* ---- one parsed line ------------------------------------------------------------- */
 
@@ -146,11 +155,21 @@ enum orc_line_kind {
     L_EXC,
     L_LOOP_EXC,
     L_OVER,     /* tN over tM / tN upgrade tM (TLS transports, format 3) */
-    L_HANDSHAKE /* tN handshake status=ST (TLS transports, format 3) */
+    L_HANDSHAKE, /* tN handshake status=ST (TLS transports, format 3) */
+    L_PIPE       /* tS pipe fd=F tP: the subprocess tS's pipe for its fd F is tP */
 };
 
 /* Transport kinds: the index of the kind module in core.c's list. */
-enum orc_tkind { TK_GONE = 0, TK_STREAM, TK_DGRAM, TK_TLS, TK_COUNT };
+enum orc_tkind {
+    TK_GONE = 0,
+    TK_STREAM,
+    TK_DGRAM,
+    TK_TLS,
+    TK_PIPE_READ,
+    TK_PIPE_WRITE,
+    TK_SUBPROC,
+    TK_COUNT
+};
 
 typedef struct orc_line {
     int kind;               /* enum orc_line_kind */
@@ -172,6 +191,10 @@ typedef struct orc_line {
     bool h_none, l_none;
     int pkind;              /* set_protocol kind= */
     bool upgrade;           /* L_OVER: "upgrade" (start_tls) rather than "over" */
+    int fd;                 /* pipe_* callbacks, L_PIPE: fd= (0..2) */
+    int64_t rc;             /* process_exited returncode= */
+    bool has_rc;
+    uint64_t sig;           /* send_signal sig= */
 } orc_line;
 
 /* Parse a printable line (no CR/LF); false with a message in err. */
@@ -274,6 +297,18 @@ typedef struct orc_dgram {
     uint64_t err_iter;     /* its pass */
 } orc_dgram;
 
+/* A subprocess transport (subprocess.c). */
+typedef struct orc_subproc {
+    unsigned long pipe[3];  /* its pipe transport for fd 0..2 (L_PIPE), 0: none named */
+    bool pipe_lost[3];      /* pipe_connection_lost(fd) called */
+    bool data_seen[3];      /* pipe_data_received(fd) was called */
+    uint64_t rx_total[3];   /* per fd: bytes told by pipe_data_received */
+    uint32_t rx_sum[3];
+    bool exited;            /* process_exited called */
+    bool closed;            /* close() returned 0 */
+    uint64_t last_iter;     /* pass of the last of process_exited / pipe_connection_lost */
+} orc_subproc;
+
 typedef struct orc_t orc_t;
 
 /* The links of a transport in one of the oracle's lists (core.c: list_add, list_del). */
@@ -320,9 +355,12 @@ struct orc_t {
     unsigned ncb;          /* ... of which callbacks */
     uint64_t seq;          /* lines of this transport so far */
     orc_ring recent;
+    unsigned long owner;   /* a subprocess's pipe: the subprocess's id (L_PIPE), else 0 */
+    int owner_fd;          /* ... and the child's fd it carries */
     union {
-        orc_stream s;
+        orc_stream s;      /* stream transports, and pipe transports (the same accounting) */
         orc_dgram d;
+        orc_subproc sp;
     } u;
 };
 
@@ -469,6 +507,7 @@ typedef struct orc_kind {
     bool (*nest_ok)(const orc *o, const orc_t *ts, const orc_frame *f);
     /* its default write limits (0: ORC_DEFAULT_LOW/HIGH) */
     uint64_t default_low, default_high;
+    bool no_limits;              /* no 'limits' line after its open line (no write buffer) */
 } orc_kind;
 
 /* Rules of the kind modules the gone kind reports (a reclaimed transport's kind is not
@@ -481,6 +520,9 @@ extern const orc_kind aiotp__orc_kind_gone;
 extern const orc_kind aiotp__orc_kind_stream;
 extern const orc_kind aiotp__orc_kind_dgram;
 extern const orc_kind aiotp__orc_kind_tls;
+extern const orc_kind aiotp__orc_kind_pipe_read;
+extern const orc_kind aiotp__orc_kind_pipe_write;
+extern const orc_kind aiotp__orc_kind_subproc;
 extern const orc_kind *const aiotp__orc_kinds[TK_COUNT];
 #define KIND(ts) (aiotp__orc_kinds[(ts)->tkind])
 
@@ -555,5 +597,15 @@ bool aiotp__orc_closing(const orc_t *ts);
 /* data delivered: not after close/abort (rule) or a closing learned from a query */
 int aiotp__orc_not_closing(orc *o, orc_t *ts, const char *what);
 bool aiotp__orc_base_valid(const orc *o, const orc_t *ts);
+
+/* ---- what the pipe kinds share with streams (stream.c) ------------------------------- */
+
+/* (aiotp__orc_stream_init and aiotp__orc_stream_call above; the ret of write/writelines:
+   accepted whole, running totals) */
+int aiotp__orc_stream_write_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl);
+
+/* A subprocess's callback nested in a callback of its own pipe (TRACE-4 allows it). */
+bool aiotp__orc_subproc_nested_ok(const orc *o, const orc_t *ts, const orc_line *pl,
+                                  const orc_frame *f);
 
 #endif /* AIOTP_ORACLE_INT_H */

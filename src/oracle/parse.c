@@ -12,8 +12,10 @@
 #define ORC_NAMES(X)                                                                      \
     X(connection_made) X(connection_lost) X(data_received) X(eof_received) X(get_buffer)   \
     X(buffer_updated) X(pause_writing) X(resume_writing) X(datagram_received)             \
-    X(error_received) X(write) X(writelines) X(close) X(abort) X(pause_reading)          \
-    X(resume_reading) X(write_eof) X(set_write_buffer_limits) X(set_protocol) X(sendto)
+    X(error_received) X(pipe_data_received) X(pipe_connection_lost) X(process_exited)     \
+    X(write) X(writelines) X(close) X(abort) X(pause_reading) X(resume_reading)           \
+    X(write_eof) X(set_write_buffer_limits) X(set_protocol) X(sendto) X(send_signal)      \
+    X(terminate) X(kill)
 
 #define NAME_STR(n) #n,
 #define NAME_LEN(n) sizeof(#n) - 1,
@@ -277,6 +279,20 @@ static bool need_v3(unsigned version, const char *what, perr *e)
     return true;
 }
 
+/* fd=F: 0, 1 or 2 */
+static bool kv_fd(const tok *t, orc_line *pl, perr *e)
+{
+    uint64_t v;
+    if (!kv_u64(t, "fd", &v, e)) {
+        return false;
+    }
+    if (v > 2) {
+        return fail(e, "bad fd= (0, 1 or 2 expected)");
+    }
+    pl->fd = (int)v;
+    return true;
+}
+
 static bool parse_cb(orc_line *pl, const tok *tk, size_t nt, unsigned version, perr *e)
 {
     tok v;
@@ -314,6 +330,36 @@ static bool parse_cb(orc_line *pl, const tok *tk, size_t nt, unsigned version, p
     case N_ERROR_RECEIVED:
         return need_v3(version, "datagram lines", e) && want_tokens(nt, 4, e) &&
                kv_status(&tk[3], pl->status, e);
+    case N_PIPE_DATA_RECEIVED:
+        /* fd=F n=B [total=T] sum=X (the recorder's short form has no total) */
+        if (!need_v3(version, "subprocess lines", e)) {
+            return false;
+        }
+        if (nt == 6) {
+            return kv_fd(&tk[3], pl, e) && kv_u64(&tk[4], "n", &pl->n, e) &&
+                   kv_sum(&tk[5], &pl->sum, e);
+        }
+        pl->has_total = true;
+        return want_tokens(nt, 7, e) && kv_fd(&tk[3], pl, e) && kv_u64(&tk[4], "n", &pl->n, e) &&
+               kv_u64(&tk[5], "total", &pl->total, e) && kv_sum(&tk[6], &pl->sum, e);
+    case N_PIPE_CONNECTION_LOST:
+        return need_v3(version, "subprocess lines", e) && want_tokens(nt, 5, e) &&
+               kv_fd(&tk[3], pl, e) && kv_status(&tk[4], pl->status, e);
+    case N_PROCESS_EXITED:
+        if (!need_v3(version, "subprocess lines", e)) {
+            return false;
+        }
+        if (nt == 3) {
+            return true;
+        }
+        if (!want_tokens(nt, 4, e)) {
+            return false;
+        }
+        if (!kv(&tk[3], "returncode", &v) || !parse_i64(v.p, v.n, &pl->rc)) {
+            return fail(e, "bad returncode= (a decimal number expected)");
+        }
+        pl->has_rc = true;
+        return true;
     default:
         return fail(e, "'%s' is a transport method, not a callback (use 'call')",
                     aiotp__orc_names[pl->name]);
@@ -351,15 +397,23 @@ static bool parse_call(orc_line *pl, const tok *tk, size_t nt, unsigned version,
             pl->pkind = PK_BUFFERED;
         } else if (version >= 3 && tok_is(&v, "datagram")) {
             pl->pkind = PK_DATAGRAM;
+        } else if (version >= 3 && tok_is(&v, "subprocess")) {
+            pl->pkind = PK_SUBPROCESS;
         } else {
             return fail(e, "bad kind= (streaming, buffered%s expected)",
-                        version >= 3 ? " or datagram" : "");
+                        version >= 3 ? ", datagram or subprocess" : "");
         }
         return true;
     case N_SENDTO:
         return need_v3(version, "datagram lines", e) && want_tokens(nt, 6, e) &&
                kv_u64(&tk[3], "n", &pl->n, e) && kv_addr(&tk[4], pl, e) &&
                kv_sum(&tk[5], &pl->sum, e);
+    case N_SEND_SIGNAL:
+        return need_v3(version, "subprocess lines", e) && want_tokens(nt, 4, e) &&
+               kv_u64(&tk[3], "sig", &pl->sig, e);
+    case N_TERMINATE:
+    case N_KILL:
+        return need_v3(version, "subprocess lines", e) && want_tokens(nt, 3, e);
     default:
         return fail(e, "'%s' is a protocol callback, not a transport method (use 'cb')",
                     aiotp__orc_names[pl->name]);
@@ -386,6 +440,15 @@ static bool parse_ret(orc_line *pl, const tok *tk, size_t nt, unsigned version, 
     case N_DATAGRAM_RECEIVED:
     case N_ERROR_RECEIVED:
         return need_v3(version, "datagram lines", e) && want_tokens(nt, 4, e);
+    case N_PIPE_DATA_RECEIVED:
+    case N_PIPE_CONNECTION_LOST:
+    case N_PROCESS_EXITED:
+        return need_v3(version, "subprocess lines", e) && want_tokens(nt, 4, e);
+    case N_SEND_SIGNAL:
+    case N_TERMINATE:
+    case N_KILL:
+        return need_v3(version, "subprocess lines", e) && want_tokens(nt, 5, e) &&
+               kv_u64(&tk[4], "size", &pl->size, e);
     case N_GET_BUFFER:
         if (aiotp__orc_is_status(pl->status, "0")) {
             return want_tokens(nt, 5, e) && kv_u64(&tk[4], "len", &pl->len, e);
@@ -538,8 +601,16 @@ static bool parse_open(orc_line *pl, const tok *tk, size_t nt, unsigned version,
         pl->tkind = TK_TLS;
         return need_v3(version, "TLS transports", e);
     }
-    return fail(e, "bad transport family (tcp, tcp6, unix, udp, udp6, unixdgram or tls "
-                   "expected)");
+    if (tok_is(&tk[2], "piperead") || tok_is(&tk[2], "pipewrite")) {
+        pl->tkind = tk[2].p[4] == 'r' ? TK_PIPE_READ : TK_PIPE_WRITE;
+        return need_v3(version, "pipe transports", e);
+    }
+    if (tok_is(&tk[2], "subprocess")) {
+        pl->tkind = TK_SUBPROC;
+        return need_v3(version, "subprocess transports", e);
+    }
+    return fail(e, "bad transport kind (tcp, tcp6, unix, udp, udp6, unixdgram, tls, "
+                   "piperead, pipewrite or subprocess expected)");
 }
 
 bool aiotp__orc_parse(const char *s, size_t len, unsigned version, orc_line *pl, char *err,
@@ -626,6 +697,17 @@ bool aiotp__orc_parse(const char *s, size_t len, unsigned version, orc_line *pl,
         return need_v3(version, "TLS lines", &e) && want_tokens(nt, 3, &e) &&
                kv_status(&tk[2], pl->status, &e);
     }
+    if (tok_is(&tk[1], "pipe")) {
+        pl->kind = L_PIPE;
+        if (!need_v3(version, "pipe lines", &e) || !want_tokens(nt, 4, &e) ||
+            !kv_fd(&tk[2], pl, &e)) {
+            return false;
+        }
+        if (!parse_tid(&tk[3], &pl->peer)) {
+            return fail(&e, "bad pipe (\"tS pipe fd=F tP\" expected)");
+        }
+        return true;
+    }
     if (tok_is(&tk[1], "limits")) {
         pl->kind = L_LIMITS;
         return want_tokens(nt, 4, &e) && kv_u64(&tk[2], "low", &pl->low, &e) &&
@@ -642,8 +724,8 @@ bool aiotp__orc_parse(const char *s, size_t len, unsigned version, orc_line *pl,
     } else if (tok_is(&tk[1], "ret")) {
         pl->kind = L_RET;
     } else {
-        return fail(&e, "unknown event (open, limits, peer, over, upgrade, handshake, cb, "
-                        "call, ret, query or exc expected)");
+        return fail(&e, "unknown event (open, limits, peer, over, upgrade, handshake, pipe, "
+                        "cb, call, ret, query or exc expected)");
     }
     if (nt < 3) {
         return fail(&e, "missing callback or method name");

@@ -656,6 +656,13 @@ bool aiotp__orc_stream_valid(const orc *o, const orc_t *ts)
     return ts->peer == NULL || ts->peer->tkind == ts->tkind;
 }
 
+/* ---- what the pipe kinds share (pipe.c) --------------------------------------------------- */
+
+int aiotp__orc_stream_write_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
+{
+    return write_ret(o, ts, f, pl);
+}
+
 const orc_kind aiotp__orc_kind_stream = {
     .name = "stream",
     .rules = RULES,

@@ -17,6 +17,17 @@ unsigned aiotp__sim_ready_of(const aiotp_sim *sim, const sim_ep *e)
     unsigned ev = 0;
     const sim_queue *tx;
 
+    if (!aiotp__sim_is_sock(e)) {
+        /* a hangup or an error wakes the reader (and the writer), as for poll() */
+        short re = aiotp__sim_file_revents(sim, e);
+        if ((re & (POLLIN | POLLHUP | POLLERR)) != 0) {
+            ev |= AIOTP_EV_READ;
+        }
+        if ((re & (POLLOUT | POLLERR)) != 0) {
+            ev |= AIOTP_EV_WRITE;
+        }
+        return ev;
+    }
     if (e->kind == EP_DGRAM) {
         /* an error wakes the reader and the writer, as POLLERR does */
         short re = aiotp__sim_dgram_revents(sim, e);
@@ -70,6 +81,7 @@ int aiotp__sim_poll(void *ctx, struct pollfd *fds, nfds_t n, int timeout_ms)
         sim->wait_eintr--;
         return -EINTR;
     }
+    aiotp__sim_run_programs(sim);
     for (i = 0; i < n; i++) {
         sim_ep *e = aiotp__sim_ep_open(sim, fds[i].fd);
         unsigned ev;
@@ -79,6 +91,9 @@ int aiotp__sim_poll(void *ctx, struct pollfd *fds, nfds_t n, int timeout_ms)
         }
         if (e == NULL) {
             fds[i].revents = POLLNVAL;
+        } else if (!aiotp__sim_is_sock(e)) {
+            fds[i].revents = (short)(aiotp__sim_file_revents(sim, e) &
+                                     (fds[i].events | POLLERR | POLLHUP));
         } else if (e->kind == EP_DGRAM) {
             fds[i].revents = (short)(aiotp__sim_dgram_revents(sim, e) &
                                      (fds[i].events | POLLERR));
@@ -162,6 +177,7 @@ static int b_wait(void *state, int timeout_ms, aiotp_backend_event *out, size_t 
         sim->wait_eintr--;
         return -EINTR;
     }
+    aiotp__sim_run_programs(sim);
     for (i = 0; i < sim->ep_cap && n < cap; i++) {
         sim_ep *e = &sim->ep[i];
         unsigned ev;

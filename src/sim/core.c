@@ -91,6 +91,12 @@ ssize_t aiotp__sim_recv(aiotp_sim *sim, int fd, void *buf, size_t len, int flags
     if (e == NULL) {
         return -EBADF;
     }
+    if (!aiotp__sim_is_sock(e)) {
+        if (from != NULL) {
+            return -ENOTSOCK; /* recvfrom */
+        }
+        return aiotp__sim_file_read(sim, e, buf, len);
+    }
     if (e->kind == EP_DGRAM) {
         return aiotp__sim_dgram_recv(sim, e, buf, len, flags, from, fromlen);
     }
@@ -118,6 +124,12 @@ ssize_t aiotp__sim_sendv(aiotp_sim *sim, int fd, const struct iovec *iov, size_t
     sim->stats.sends++;
     if (e == NULL) {
         return -EBADF;
+    }
+    if (!aiotp__sim_is_sock(e)) {
+        if (to != NULL) {
+            return -ENOTSOCK; /* sendto */
+        }
+        return aiotp__sim_file_writev(sim, e, iov, n);
     }
     if (e->kind == EP_DGRAM) {
         return aiotp__sim_dgram_sendv(sim, e, iov, n, to, tolen);
@@ -148,6 +160,9 @@ static ssize_t do_send(aiotp_sim *sim, int fd, const void *buf, size_t len)
 int aiotp__sim_shutdown(aiotp_sim *sim, int fd, int how)
 {
     sim_ep *e = aiotp__sim_ep_open(sim, fd);
+    if (e != NULL && !aiotp__sim_is_sock(e)) {
+        return -ENOTSOCK;
+    }
     if (e != NULL && e->kind == EP_DGRAM) {
         return aiotp__sim_dgram_shutdown(e, how);
     }
@@ -166,6 +181,8 @@ int aiotp__sim_close(aiotp_sim *sim, int fd)
     }
     if (e->kind == EP_DGRAM) {
         aiotp__sim_dgram_close(sim, e);
+    } else if (!aiotp__sim_is_sock(e)) {
+        aiotp__sim_file_close(sim, e);
     } else {
         aiotp__sim_stream_close(sim, e);
     }
@@ -231,6 +248,9 @@ static int x_getsockname(void *ctx, int fd, struct sockaddr *a, socklen_t *l)
     if (e == NULL) {
         return -EBADF;
     }
+    if (!aiotp__sim_is_sock(e)) {
+        return -ENOTSOCK;
+    }
     aiotp__sim_ep_local(e, &local);
     return aiotp__sim_addr_out(&local, a, l);
 }
@@ -242,6 +262,9 @@ static int x_getpeername(void *ctx, int fd, struct sockaddr *a, socklen_t *l)
     int rc;
     if (e == NULL) {
         return -EBADF;
+    }
+    if (!aiotp__sim_is_sock(e)) {
+        return -ENOTSOCK;
     }
     if (e->kind == EP_DGRAM) {
         rc = aiotp__sim_dgram_peername(ctx, e, &peer);
@@ -321,22 +344,6 @@ static ssize_t x_recvfrom(void *ctx, int fd, void *buf, size_t len, int flags,
 /* pipe(2): the sim has no pipes of its own; a connected AF_UNIX stream pair with the
    read end's sending side and the write end's receiving side shut does what a pipe does
    for read/write/close and readiness (the write end's close is the reader's EOF). */
-static int x_pipe(void *ctx, int fds[2])
-{
-    aiotp_sim *sim = ctx;
-    int rc;
-    if (fds == NULL) {
-        return -EFAULT;
-    }
-    rc = aiotp_sim_socketpair(sim, &fds[0], &fds[1]);
-    if (rc != 0) {
-        return rc;
-    }
-    (void)aiotp__sim_shutdown(sim, fds[0], SHUT_WR);
-    (void)aiotp__sim_shutdown(sim, fds[1], SHUT_RD);
-    return 0;
-}
-
 /* ---- creation --------------------------------------------------------------------------- */
 
 int aiotp_sim_create(aiotp_sim **out, const aiotp_allocator *alloc)
@@ -389,7 +396,14 @@ int aiotp_sim_create(aiotp_sim **out, const aiotp_allocator *alloc)
     sim->sys.unlink_socket = aiotp__sim_unlink_socket;
     sim->sys.sendto = x_sendto;
     sim->sys.recvfrom = x_recvfrom;
-    sim->sys.pipe = x_pipe;
+    sim->sys.pipe = aiotp__sim_pipe_entry;
+    sim->sys.fd_type = aiotp__sim_fd_type;
+    sim->sys.sigwatch = aiotp__sim_sigwatch;
+    sim->sys.spawn = aiotp__sim_spawn;
+    sim->sys.waitpid = aiotp__sim_waitpid;
+    sim->sys.kill = aiotp__sim_kill;
+    sim->sys.pidfd_open = aiotp__sim_pidfd_open;
+    sim->next_pid = SIM_FIRST_PID;
     *out = sim;
     return 0;
 }
@@ -405,6 +419,7 @@ void aiotp_sim_free(aiotp_sim *sim)
             (void)aiotp__sim_close(sim, (int)i);
         }
     }
+    aiotp__sim_children_free(sim);
     for (i = 0; i < sim->npaths; i++) {
         aiotp__sim_free(sim, sim->paths[i].path);
     }
@@ -444,6 +459,9 @@ int aiotp_sim_close(aiotp_sim *sim, int fd)
 ssize_t aiotp_sim_readable(const aiotp_sim *sim, int fd)
 {
     sim_ep *e = aiotp__sim_ep_open(sim, fd);
+    if (e != NULL && e->kind == EP_PIPE) {
+        return (ssize_t)e->pipe->q.len;
+    }
     if (e != NULL && e->kind == EP_DGRAM) {
         return (ssize_t)aiotp__sim_dgram_bytes(e);
     }
@@ -457,6 +475,9 @@ ssize_t aiotp_sim_readable(const aiotp_sim *sim, int fd)
 ssize_t aiotp_sim_queued(const aiotp_sim *sim, int fd)
 {
     sim_ep *e = aiotp__sim_ep_open(sim, fd);
+    if (e != NULL && e->kind == EP_PIPE) {
+        return (ssize_t)e->pipe->q.len;
+    }
     if (e != NULL && e->kind == EP_DGRAM) {
         return 0; /* a datagram never waits at its sender */
     }

@@ -193,6 +193,9 @@ int aiotp__sim_connect(void *ctx, int fd, const struct sockaddr *a, socklen_t l)
     if (e == NULL) {
         return -EBADF;
     }
+    if (!aiotp__sim_is_sock(e)) {
+        return -ENOTSOCK;
+    }
     if (e->kind == EP_DGRAM) {
         return aiotp__sim_dgram_connect(sim, e, a, l);
     }
@@ -303,6 +306,9 @@ int aiotp__sim_accept(void *ctx, int fd, struct sockaddr *a, socklen_t *l)
     if (e == NULL) {
         return -EBADF;
     }
+    if (!aiotp__sim_is_sock(e)) {
+        return -ENOTSOCK;
+    }
     if (e->kind != EP_LISTEN) {
         return e->kind == EP_DGRAM ? -EOPNOTSUPP : -EINVAL;
     }
@@ -342,6 +348,9 @@ int aiotp__sim_bind(void *ctx, int fd, const struct sockaddr *a, socklen_t l)
 
     if (e == NULL) {
         return -EBADF;
+    }
+    if (!aiotp__sim_is_sock(e)) {
+        return -ENOTSOCK;
     }
     if ((e->kind != EP_SOCK && e->kind != EP_DGRAM) || e->bound) {
         return -EINVAL;
@@ -388,6 +397,9 @@ int aiotp__sim_listen(void *ctx, int fd, int backlog)
     sim_ep *e = aiotp__sim_ep_open(sim, fd);
     if (e == NULL) {
         return -EBADF;
+    }
+    if (!aiotp__sim_is_sock(e)) {
+        return -ENOTSOCK;
     }
     if (e->kind == EP_DGRAM) {
         return -EOPNOTSUPP;

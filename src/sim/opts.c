@@ -30,6 +30,9 @@ int aiotp__sim_getsockopt(void *ctx, int fd, int level, int name, void *val, soc
     if (e == NULL) {
         return -EBADF;
     }
+    if (!aiotp__sim_is_sock(e)) {
+        return -ENOTSOCK;
+    }
     if (val == NULL || len == NULL || *len < (socklen_t)sizeof(int)) {
         return -EINVAL;
     }
@@ -104,6 +107,9 @@ int aiotp__sim_setsockopt(void *ctx, int fd, int level, int name, const void *va
     int rc;
     if (e == NULL) {
         return -EBADF;
+    }
+    if (!aiotp__sim_is_sock(e)) {
+        return -ENOTSOCK;
     }
     if (level == SOL_SOCKET) {
         if (name == SO_LINGER) {

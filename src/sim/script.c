@@ -13,12 +13,18 @@
 static sim_ep *knob_ep(const aiotp_sim *sim, int fd)
 {
     sim_ep *e = aiotp__sim_ep_open(sim, fd);
-    return e != NULL && e->kind == EP_DGRAM ? e : aiotp__sim_ep_conn(sim, fd);
+    return e != NULL && (e->kind == EP_DGRAM || e->kind == EP_PIPE) ? e
+                                                                     : aiotp__sim_ep_conn(sim, fd);
 }
 
 int aiotp_sim_set_capacity(aiotp_sim *sim, int fd, size_t cap)
 {
-    sim_ep *e = aiotp__sim_ep_conn(sim, fd);
+    sim_ep *e = aiotp__sim_ep_open(sim, fd);
+    if (e != NULL && e->kind == EP_PIPE) {
+        e->pipe->q.cap = cap; /* either end: the pipe's */
+        return 0;
+    }
+    e = aiotp__sim_ep_conn(sim, fd);
     if (e == NULL) {
         return aiotp__sim_not_conn(sim, fd);
     }
@@ -28,7 +34,10 @@ int aiotp_sim_set_capacity(aiotp_sim *sim, int fd, size_t cap)
 
 int aiotp_sim_send_limit(aiotp_sim *sim, int fd, size_t n)
 {
-    sim_ep *e = aiotp__sim_ep_conn(sim, fd);
+    sim_ep *e = knob_ep(sim, fd);
+    if (e != NULL && e->kind == EP_DGRAM) {
+        e = NULL;
+    }
     if (e == NULL) {
         return aiotp__sim_not_conn(sim, fd);
     }

@@ -15,6 +15,10 @@
  *   opts.c     getsockopt / setsockopt
  *   backend.c  readiness, the poll entry, the backend, virtual time
  *   script.c   the script knobs shared by every socket kind
+ *   pipe.c     pipes (pipe ends shared with virtual children), files (a character device
+ *              behaving as /dev/null, a regular file), the type of an fd
+ *   proc.c     virtual child processes (spawn, waitpid, kill, pidfd), their programs, and
+ *              the process's signals (sigwatch, aiotp_sim_raise)
  *
  * An fd is an index into sim->ep. An endpoint (sim_ep) is free, an unconnected stream
  * socket (EP_SOCK), a listener (EP_LISTEN), one side (0 or 1) of a connected stream pair
@@ -63,7 +67,14 @@ typedef struct sim_pair {
     sim_addr addr[2]; /* local address of each side (the other side's peername) */
 } sim_pair;
 
-enum { EP_FREE = 0, EP_SOCK, EP_LISTEN, EP_CONN, EP_DGRAM };
+enum { EP_FREE = 0, EP_SOCK, EP_LISTEN, EP_CONN, EP_DGRAM, EP_PIPE, EP_PIDFD, EP_FILE };
+
+/* A pipe: the bytes written and not read yet, and how many holders each end has (fds of
+   the process and the fds 0..2 of virtual children). An end with no holder is closed. */
+typedef struct sim_pipe {
+    sim_queue q;
+    unsigned refs[2]; /* [0] read end, [1] write end */
+} sim_pipe;
 
 /* An injected error: the next k calls of one kind return err. */
 typedef struct sim_fail {
@@ -81,6 +92,9 @@ typedef struct sim_ep {
     sim_pair *pair;    /* EP_CONN */
     int side;
     sim_dsock *dg;     /* EP_DGRAM */
+    sim_pipe *pipe;    /* EP_PIPE (side: 0 the read end, 1 the write end) */
+    pid_t pid;         /* EP_PIDFD: the child */
+    int ftype;         /* EP_FILE: AIOTP_FD_CHAR (behaves as /dev/null) or AIOTP_FD_REGULAR */
     bool nonblock;
     unsigned interest; /* AIOTP_EV_* the backend watches */
     /* unconnected, listening and datagram sockets */
@@ -111,6 +125,33 @@ typedef struct sim_ep {
     sim_fail fail[FAIL_KINDS]; /* injected send / recv / shutdown errors */
 } sim_ep;
 
+/* A virtual child process (proc.c). */
+enum { CH_FREE = 0, CH_RUNNING, CH_EXITED, CH_REAPED };
+enum { CF_CLOSED = 0, CF_PIPE, CF_NULL };
+
+typedef struct sim_cfd {
+    int kind;          /* CF_* */
+    sim_pipe *pipe;    /* CF_PIPE: the end it holds */
+    int side;
+} sim_cfd;
+
+typedef struct sim_child {
+    pid_t pid;
+    int state;         /* CH_* */
+    int code;          /* exit status or -signal, once exited */
+    sim_cfd fd[3];
+    aiotp_sim_program_fn prog;
+    void *prog_arg;
+    uint64_t ignored;  /* signals the child catches or ignores (bit s - 1) */
+    uint64_t received; /* signals kill() delivered (bit s - 1) */
+    bool kept;         /* exited with AIOTP_SIM_KEEP_FDS: a grandchild holds its fds */
+    char *argv0;       /* a copy of argv[0], and the command line for inspection */
+    char *cmdline;
+} sim_child;
+
+#define SIM_WATCH_MAX 16
+#define SIM_FIRST_PID 1000
+
 typedef struct sim_path {
     char *path;        /* a bound AF_UNIX path: the "file" exists until unlinked */
     unsigned ino;
@@ -135,6 +176,18 @@ struct aiotp_sim {
     int64_t now;      /* virtual clock, ns */
     unsigned wait_eintr;
     bool backend_open;
+    /* processes (proc.c) */
+    sim_child *children;
+    size_t nchildren;
+    size_t children_cap;
+    pid_t next_pid;
+    bool no_pidfd;      /* pidfd_open returns -ENOSYS */
+    int spawn_fail;     /* the next spawn fails with this (0: none) */
+    aiotp_sim_spawn_fn spawn_hook;
+    void *spawn_hook_arg;
+    int watch_sig[SIM_WATCH_MAX]; /* sigwatch: (signal, pipe write end) pairs, 0: free */
+    int watch_fd[SIM_WATCH_MAX];
+    bool in_programs;   /* running the children's programs */
     aiotp_sim_stats stats;
 };
 
@@ -160,6 +213,12 @@ ssize_t aiotp__sim_sendv(aiotp_sim *sim, int fd, const struct iovec *iov, size_t
                          const struct sockaddr *to, socklen_t tolen);
 int aiotp__sim_close(aiotp_sim *sim, int fd);
 int aiotp__sim_shutdown(aiotp_sim *sim, int fd, int how);
+
+/* A socket endpoint (not a pipe end, pidfd or file). */
+static inline bool aiotp__sim_is_sock(const sim_ep *e)
+{
+    return e->kind >= EP_SOCK && e->kind <= EP_DGRAM;
+}
 
 static inline bool aiotp__sim_is_inet(int family)
 {
@@ -242,6 +301,40 @@ int aiotp__sim_dgram_shutdown(sim_ep *e, int how);
 short aiotp__sim_dgram_revents(const aiotp_sim *sim, const sim_ep *e);
 /* Payload bytes in e's receive queue. */
 size_t aiotp__sim_dgram_bytes(const sim_ep *e);
+
+/* ---- pipe.c ------------------------------------------------------------------------- */
+
+/* Take / drop a holder of one end of a pipe (the pipe is freed with its last holder). */
+void aiotp__sim_pipe_ref(sim_pipe *p, int side);
+void aiotp__sim_pipe_unref(aiotp_sim *sim, sim_pipe *p, int side);
+/* A pipe's data path, without the knobs (a child's reads and writes). */
+ssize_t aiotp__sim_pipe_read(sim_pipe *p, void *buf, size_t len);
+ssize_t aiotp__sim_pipe_writev(aiotp_sim *sim, sim_pipe *p, const struct iovec *iov, size_t n);
+/* The data path of a pipe end, pidfd or file of the process (counted by the caller),
+   with the knobs. */
+ssize_t aiotp__sim_file_read(aiotp_sim *sim, sim_ep *e, void *buf, size_t len);
+ssize_t aiotp__sim_file_writev(aiotp_sim *sim, sim_ep *e, const struct iovec *iov, size_t n);
+/* What poll() reports for a pipe end, a pidfd or a file: POLLIN, POLLOUT, POLLHUP,
+   POLLERR. */
+short aiotp__sim_file_revents(const aiotp_sim *sim, const sim_ep *e);
+int aiotp__sim_pipe_entry(void *ctx, int fds[2]);
+int aiotp__sim_fd_type(void *ctx, int fd);
+/* Close the non-socket state of e (not the fd slot). */
+void aiotp__sim_file_close(aiotp_sim *sim, sim_ep *e);
+
+/* ---- proc.c ------------------------------------------------------------------------- */
+
+pid_t aiotp__sim_spawn(void *ctx, const aiotp_spawn_attr *attr);
+pid_t aiotp__sim_waitpid(void *ctx, pid_t pid, int *code, int nohang);
+int aiotp__sim_kill(void *ctx, pid_t pid, int sig);
+int aiotp__sim_pidfd_open(void *ctx, pid_t pid);
+int aiotp__sim_sigwatch(void *ctx, int signum, int wfd, int on);
+/* The child with this pid (any state but free), or NULL. */
+sim_child *aiotp__sim_child(const aiotp_sim *sim, pid_t pid);
+/* Run the programs of the running children (before each wait). */
+void aiotp__sim_run_programs(aiotp_sim *sim);
+/* Free every child (aiotp_sim_free). */
+void aiotp__sim_children_free(aiotp_sim *sim);
 
 /* ---- names.c ------------------------------------------------------------------------ */
 

@@ -1,0 +1,335 @@
+/* tests/test_sys_entries.c - the syscall-table entries of pipes, signals and children
+   (include/aiotp/sys.h: pipe, fd_type, sigwatch, spawn, waitpid, kill, pidfd_open; the
+   write/writev entries never raise SIGPIPE), on the POSIX table and on the sim's (the
+   same assertions; AIOTP_TEST_BACKEND=sim), through the harness's table. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "aiotp/sim.h"
+#include "harness.h"
+
+static aiotp_loop *L;
+
+static const aiotp_syscalls *sys_(void)
+{
+    L = th_loop(); /* the case's backend decides the table (sim mode) */
+    return th_syscalls();
+}
+
+TEST(pipe_and_fd_type)
+{
+    const aiotp_syscalls *s = sys_();
+    int p[2];
+    int sv[2];
+    int f;
+    CHECK_INT(s->pipe(s->ctx, p), 0);
+    CHECK_INT(s->fd_type(s->ctx, p[0]), AIOTP_FD_FIFO);
+    CHECK_INT(s->fd_type(s->ctx, p[1]), AIOTP_FD_FIFO);
+    th_socketpair(sv);
+    CHECK_INT(s->fd_type(s->ctx, sv[0]), AIOTP_FD_SOCKET);
+    f = th_open_file(AIOTP_FD_CHAR);
+    CHECK_INT(s->fd_type(s->ctx, f), AIOTP_FD_CHAR);
+    th_peer_close(f);
+    f = th_open_file(AIOTP_FD_REGULAR);
+    CHECK_INT(s->fd_type(s->ctx, f), AIOTP_FD_REGULAR);
+    th_peer_close(f);
+    th_peer_close(sv[0]);
+    th_peer_close(sv[1]);
+    CHECK_INT(s->write(s->ctx, p[1], "abc", 3), 3);
+    {
+        char b[8];
+        CHECK_INT(s->read(s->ctx, p[0], b, sizeof(b)), 3);
+        CHECK(memcmp(b, "abc", 3) == 0);
+    }
+    CHECK_INT(s->close(s->ctx, p[0]), 0);
+    CHECK_INT(s->close(s->ctx, p[1]), 0);
+    CHECK_INT(s->fd_type(s->ctx, p[0]), -EBADF);
+    CHECK_INT(s->pipe(s->ctx, NULL), -EFAULT);
+}
+
+/* WRITE-WRITE-9 for pipes: EPIPE, never SIGPIPE (the harness keeps its default action,
+   which would end the test). */
+TEST(write_without_reader_is_epipe)
+{
+    const aiotp_syscalls *s = sys_();
+    struct iovec v[2];
+    int p[2];
+    CHECK_INT(s->pipe(s->ctx, p), 0);
+    CHECK_INT(s->close(s->ctx, p[0]), 0);
+    CHECK_INT(s->write(s->ctx, p[1], "x", 1), -EPIPE);
+    v[0].iov_base = (void *)"ab";
+    v[0].iov_len = 2;
+    v[1].iov_base = (void *)"cd";
+    v[1].iov_len = 2;
+    CHECK_INT(s->writev(s->ctx, p[1], v, 2), -EPIPE);
+    if (!th_sim_mode()) {
+        /* with SIGPIPE blocked by the caller, the signal stays pending for the caller */
+        sigset_t set;
+        sigset_t old;
+        sigset_t pend;
+        int sig;
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        sigprocmask(SIG_BLOCK, &set, &old);
+        CHECK_INT(s->write(s->ctx, p[1], "x", 1), -EPIPE);
+        sigpending(&pend);
+        CHECK(sigismember(&pend, SIGPIPE));
+        sigwait(&set, &sig);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+    }
+    CHECK_INT(s->close(s->ctx, p[1]), 0);
+}
+
+static const char *const ok_argv[] = {TH_CHILD, "out:hi", "exit:5", NULL};
+
+TEST(spawn_and_waitpid)
+{
+    const aiotp_syscalls *s = sys_();
+    int out[2];
+    char buf[16];
+    int code = -1;
+    pid_t pid;
+    th_pipe(out);
+    pid = th_spawn(ok_argv, AIOTP_SPAWN_DEVNULL, out[1], AIOTP_SPAWN_STDOUT);
+    CHECK(pid > 0);
+    th_peer_close(out[1]);
+    if (th_sim_mode()) {
+        CHECK_INT(s->waitpid(s->ctx, pid, &code, 1), 0); /* its program has not run */
+        CHECK_INT(s->waitpid(s->ctx, pid, &code, 0), -EAGAIN); /* the sim never blocks */
+        th_run_passes(L, 1);                       /* a wait runs it */
+    }
+    CHECK_INT(s->waitpid(s->ctx, pid, &code, 0), pid);
+    CHECK_INT(code, 5);
+    CHECK_INT(th_peer_read(out[0], buf, sizeof(buf), false), 2);
+    CHECK(memcmp(buf, "hi", 2) == 0);
+    CHECK_INT(th_peer_read(out[0], buf, sizeof(buf), false), 0);
+    th_peer_close(out[0]);
+    CHECK_INT(s->waitpid(s->ctx, pid, &code, 0), -ECHILD); /* reaped */
+    CHECK_INT(s->waitpid(s->ctx, 0, &code, 1), -EINVAL);   /* never "any child" */
+    CHECK_INT(s->waitpid(s->ctx, -1, &code, 1), -EINVAL);
+    CHECK_INT(s->kill(s->ctx, pid, SIGTERM), -ESRCH);
+}
+
+TEST(spawn_exec_failures)
+{
+    const aiotp_syscalls *s = sys_();
+    const char *missing[] = {"/nonexistent-dir/prog", NULL};
+    const char *missing_name[] = {"aiotp-no-such-program-xyz", NULL};
+    const char *not_exec[] = {"/etc/hostname", NULL};
+    const char *dir[] = {"/tmp", NULL};
+    aiotp_spawn_attr a;
+    CHECK_INT(th_spawn(missing, AIOTP_SPAWN_DEVNULL, AIOTP_SPAWN_DEVNULL, AIOTP_SPAWN_DEVNULL),
+              -ENOENT);
+    CHECK_INT(th_spawn(missing_name, AIOTP_SPAWN_DEVNULL, AIOTP_SPAWN_DEVNULL,
+                       AIOTP_SPAWN_DEVNULL), -ENOENT);
+    if (access(not_exec[0], F_OK) == 0 && access(not_exec[0], X_OK) != 0) {
+        CHECK_INT(th_spawn(not_exec, AIOTP_SPAWN_DEVNULL, AIOTP_SPAWN_DEVNULL,
+                           AIOTP_SPAWN_DEVNULL), -EACCES);
+    }
+    CHECK_INT(th_spawn(dir, AIOTP_SPAWN_DEVNULL, AIOTP_SPAWN_DEVNULL, AIOTP_SPAWN_DEVNULL),
+              -EACCES);
+    memset(&a, 0, sizeof(a));
+    a.file = TH_CHILD;
+    a.argv = (char *const *)(uintptr_t)ok_argv;
+    a.cwd = "/nonexistent-dir";
+    a.fd[0] = a.fd[1] = a.fd[2] = AIOTP_SPAWN_DEVNULL;
+    CHECK_INT(s->spawn(s->ctx, &a), -ENOENT);
+    /* bad descriptions: nothing starts */
+    a.cwd = NULL;
+    CHECK_INT(s->spawn(s->ctx, NULL), -EINVAL);
+    a.fd[0] = AIOTP_SPAWN_STDOUT;
+    CHECK_INT(s->spawn(s->ctx, &a), -EINVAL);
+    a.fd[0] = -4;
+    CHECK_INT(s->spawn(s->ctx, &a), -EINVAL);
+    a.fd[0] = 999; /* not open */
+    CHECK_INT(s->spawn(s->ctx, &a), -EBADF);
+    a.fd[0] = AIOTP_SPAWN_DEVNULL;
+    a.argv = NULL;
+    CHECK_INT(s->spawn(s->ctx, &a), -EINVAL);
+    a.file = "";
+    CHECK_INT(s->spawn(s->ctx, &a), -EINVAL);
+}
+
+/* A name without a slash is looked up in the PATH of the child's environment. */
+TEST(spawn_path_lookup)
+{
+    const aiotp_syscalls *s = sys_();
+    char dir[4096];
+    char pathvar[4200];
+    const char *name;
+    char *envp[2];
+    char *argv[3];
+    aiotp_spawn_attr a;
+    int code = -1;
+    pid_t pid;
+    snprintf(dir, sizeof(dir), "%s", TH_CHILD);
+    name = strrchr(dir, '/');
+    CHECK(name != NULL);
+    dir[name - dir] = '\0';
+    name = strrchr(TH_CHILD, '/') + 1;
+    snprintf(pathvar, sizeof(pathvar), "PATH=/nonexistent-dir:%s", dir);
+    envp[0] = pathvar;
+    envp[1] = NULL;
+    argv[0] = (char *)(uintptr_t)name;
+    argv[1] = (char *)"exit:12";
+    argv[2] = NULL;
+    memset(&a, 0, sizeof(a));
+    a.file = name;
+    a.argv = argv;
+    a.envp = envp;
+    a.fd[0] = a.fd[1] = a.fd[2] = AIOTP_SPAWN_DEVNULL;
+    pid = s->spawn(s->ctx, &a);
+    if (th_sim_mode()) {
+        /* the sim's hook knows TH_CHILD by its path only: a child without a program */
+        CHECK(pid > 0);
+        CHECK_INT(s->kill(s->ctx, pid, SIGKILL), 0);
+        CHECK_INT(s->waitpid(s->ctx, pid, &code, 0), pid);
+        CHECK_INT(code, -SIGKILL);
+        return;
+    }
+    CHECK(pid > 0);
+    CHECK_INT(s->waitpid(s->ctx, pid, &code, 0), pid);
+    CHECK_INT(code, 12);
+    envp[0] = (char *)"PATH=/nonexistent-dir";
+    CHECK_INT(s->spawn(s->ctx, &a), -ENOENT);
+}
+
+/* cwd and envp reach the child (real kernel: /bin/sh reports them). */
+TEST(spawn_cwd_and_environment)
+{
+    const aiotp_syscalls *s = sys_();
+    char *argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)"pwd; echo \"$AIOTP_X\"", NULL};
+    char *envp[] = {(char *)"AIOTP_X=value 1", NULL};
+    aiotp_spawn_attr a;
+    int out[2];
+    char buf[64];
+    size_t got = 0;
+    ssize_t n;
+    int code = -1;
+    pid_t pid;
+    if (th_sim_mode()) {
+        return; /* the sim runs no shell; its hook checks the cwd (spawn_exec_failures) */
+    }
+    th_pipe(out);
+    memset(&a, 0, sizeof(a));
+    a.file = argv[0];
+    a.argv = argv;
+    a.envp = envp;
+    a.cwd = "/";
+    a.fd[0] = AIOTP_SPAWN_DEVNULL;
+    a.fd[1] = out[1];
+    a.fd[2] = AIOTP_SPAWN_INHERIT;
+    pid = s->spawn(s->ctx, &a);
+    CHECK(pid > 0);
+    close(out[1]);
+    while ((n = read(out[0], buf + got, sizeof(buf) - 1 - got)) > 0) {
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    close(out[0]);
+    CHECK_INT(s->waitpid(s->ctx, pid, &code, 0), pid);
+    CHECK_INT(code, 0);
+    CHECK_STR(buf, "/\nvalue 1\n");
+}
+
+/* The fds of the child: a source that is one of 0..2 itself, stderr to stdout. */
+TEST(spawn_fd_shuffle)
+{
+    const aiotp_syscalls *s = sys_();
+    const char *argv[] = {TH_CHILD, "cat", "err:E", NULL};
+    int in[2];
+    int out[2];
+    char buf[16];
+    size_t got = 0;
+    ssize_t n;
+    int code = -1;
+    pid_t pid;
+    th_pipe(in);
+    th_pipe(out);
+    pid = th_spawn(argv, in[0], out[1], AIOTP_SPAWN_STDOUT);
+    CHECK(pid > 0);
+    th_peer_close(in[0]);
+    th_peer_close(out[1]);
+    CHECK_INT(th_peer_write(in[1], "abc", 3), 3);
+    th_peer_close(in[1]);
+    if (th_sim_mode()) {
+        th_run_passes(L, 1);
+    }
+    while ((n = th_peer_read(out[0], buf + got, sizeof(buf) - 1 - got, th_sim_mode())) > 0) {
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    CHECK_STR(buf, "abcE");
+    th_peer_close(out[0]);
+    CHECK_INT(s->waitpid(s->ctx, pid, &code, 0), pid);
+    CHECK_INT(code, 0);
+}
+
+TEST(kill_and_pidfd)
+{
+    const aiotp_syscalls *s = sys_();
+    const char *argv[] = {TH_CHILD, "ignore:15", "hang", NULL};
+    int code = 0;
+    pid_t pid = th_spawn(argv, AIOTP_SPAWN_DEVNULL, AIOTP_SPAWN_DEVNULL, AIOTP_SPAWN_DEVNULL);
+    int pfd;
+    CHECK(pid > 0);
+    pfd = s->pidfd_open(s->ctx, pid);
+    if (pfd == -ENOSYS) {
+        printf("note: no pidfd on this kernel\n");
+    } else {
+        CHECK(pfd >= 0);
+    }
+    CHECK_INT(s->kill(s->ctx, pid, 0), 0);
+    CHECK_INT(s->kill(s->ctx, pid, -1), -EINVAL);
+    CHECK_INT(s->waitpid(s->ctx, pid, &code, 1), 0);
+    CHECK_INT(s->kill(s->ctx, pid, SIGKILL), 0);
+    if (pfd >= 0 && !th_sim_mode()) {
+        struct pollfd p;
+        p.fd = pfd;
+        p.events = POLLIN;
+        CHECK_INT(poll(&p, 1, 5000), 1);
+    }
+    CHECK_INT(s->waitpid(s->ctx, pid, &code, 0), pid);
+    CHECK_INT(code, -SIGKILL);
+    if (pfd >= 0) {
+        CHECK_INT(s->close(s->ctx, pfd), 0);
+    }
+    CHECK_INT(s->pidfd_open(s->ctx, pid), -ESRCH);
+    CHECK_INT(s->kill(s->ctx, pid, SIGKILL), -ESRCH);
+}
+
+TEST(sigwatch_refuses)
+{
+    const aiotp_syscalls *s = sys_();
+    int p[2];
+    CHECK_INT(s->pipe(s->ctx, p), 0);
+    CHECK_INT(s->sigwatch(s->ctx, SIGKILL, p[1], 1), -EINVAL);
+    CHECK_INT(s->sigwatch(s->ctx, SIGSTOP, p[1], 1), -EINVAL);
+    CHECK_INT(s->sigwatch(s->ctx, 0, p[1], 1), -EINVAL);
+    CHECK_INT(s->sigwatch(s->ctx, 200, p[1], 1), -EINVAL);
+    CHECK_INT(s->sigwatch(s->ctx, SIGUSR1, -1, 1), -EINVAL);
+    CHECK_INT(s->sigwatch(s->ctx, SIGUSR1, p[1], 0), 0); /* not watched: nothing to do */
+    CHECK_INT(s->close(s->ctx, p[0]), 0);
+    CHECK_INT(s->close(s->ctx, p[1]), 0);
+}
+
+static const th_case cases[] = {
+    T(pipe_and_fd_type, "SYS-2"),
+    T(write_without_reader_is_epipe, "WRITE-WRITE-9 SYS-2"),
+    T(spawn_and_waitpid, "SYS-3"),
+    T(spawn_exec_failures, "SYS-3"),
+    T(spawn_path_lookup, "SYS-3"),
+    T(spawn_cwd_and_environment, "SYS-3"),
+    T(spawn_fd_shuffle, "SYS-3"),
+    T(kill_and_pidfd, "SYS-3"),
+    T(sigwatch_refuses, "SYS-2"),
+};
+
+TH_MAIN_SIM(cases)
