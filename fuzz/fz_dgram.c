@@ -813,14 +813,27 @@ static void call_action(aiotp_transport *t, unsigned act, uint16_t arg)
             F.aborted = true;
         }
         break;
-    case CA_PAUSE_READING:
-        REQUIRE(aiotp_transport_pause_reading(t) == 0, "READ-3", "pause_reading");
-        F.read_paused = true;
+    case CA_PAUSE_READING: {
+        /* READ-3 on an open transport (0, also when already paused); DONE-1 once closing */
+        bool closing = aiotp_transport_is_closing(t);
+        int rc = aiotp_transport_pause_reading(t);
+        REQUIRE(rc == (closing ? AIOTP_ECLOSED : 0), closing ? "DONE-1" : "READ-3",
+                "pause_reading returned %d (closing %d)", rc, (int)closing);
+        if (rc == 0) {
+            F.read_paused = true;
+        }
         break;
-    case CA_RESUME_READING:
-        REQUIRE(aiotp_transport_resume_reading(t) == 0, "READ-3", "resume_reading");
-        F.read_paused = false;
+    }
+    case CA_RESUME_READING: {
+        bool closing = aiotp_transport_is_closing(t);
+        int rc = aiotp_transport_resume_reading(t);
+        REQUIRE(rc == (closing ? AIOTP_ECLOSED : 0), closing ? "DONE-1" : "READ-3",
+                "resume_reading returned %d (closing %d)", rc, (int)closing);
+        if (rc == 0) {
+            F.read_paused = false;
+        }
         break;
+    }
     case CA_SET_LIMITS:
         (void)do_limits(t, arg, (uint16_t)(arg * 5u));
         break;

@@ -232,6 +232,7 @@ int aiotp__orc_made(orc *o, orc_t *ts, const orc_line *pl)
                                   ts->id);
     }
     ts->made = true;
+    ts->made_iter = o->iter;
     if (ts->wait == W_MADE) {
         if (o->iter != ts->deadline) {
             rc = aiotp__orc_violate(o, ts, ts->wait_rule,
@@ -251,7 +252,7 @@ int aiotp__orc_lost(orc *o, orc_t *ts, const orc_line *pl)
         rc = aiotp__orc_violate(o, ts, KIND(ts)->r.lost_early,
                                 "t%lu connection_lost before connection_made", ts->id);
     } else if (ts->expect[0] != '\0' && WANT(ts->expect_rule) &&
-               !aiotp__orc_status_in(pl->status, ts->expect)) {
+               !aiotp__orc_is_status(pl->status, ts->expect)) {
         rc = aiotp__orc_violate(o, ts, ts->expect_rule,
                                 "t%lu connection_lost status=%s, %s expected", ts->id,
                                 pl->status, ts->expect);
@@ -551,6 +552,18 @@ static int limits_ret(orc *o, orc_t *ts, const orc_frame *f, const orc_line *pl)
     return rc;
 }
 
+bool aiotp__orc_closed_unseen(orc *o, orc_t *ts, bool by_io)
+{
+    /* by_io: only once a pass began after connection_made (I/O came first in it) */
+    if (ts->cl != CL_OPEN || ts->lost || !ts->made || KIND(ts)->ends_traced ||
+        (by_io && o->iter <= ts->made_iter)) {
+        return false;
+    }
+    ts->cl = CL_UNKNOWN;
+    ts->fin_dirty = true;
+    return true;
+}
+
 /* READ-2, READ-3 on an open transport; DONE-1 on a closing or closed one (where CPython
    returns None: a 0 breaks only the aiotp profile). */
 static int reading_ret(orc *o, orc_t *ts, bool pause, const orc_line *pl)
@@ -566,6 +579,10 @@ static int reading_ret(orc *o, orc_t *ts, bool pause, const orc_line *pl)
         return 0;
     }
     if (aiotp__orc_is_status(pl->status, "ECLOSED") && (closing || ts->cl == CL_MAYBE)) {
+        return 0;
+    }
+    if (aiotp__orc_is_status(pl->status, "ECLOSED") &&
+        aiotp__orc_closed_unseen(o, ts, true)) {
         return 0;
     }
     return aiotp__orc_violate(o, ts, pause ? BASE_RULE(READ_2) : BASE_RULE(READ_3),

@@ -201,8 +201,6 @@ typedef struct orc_line {
 bool aiotp__orc_parse(const char *s, size_t len, unsigned version, orc_line *pl, char *err,
                       size_t errn);
 bool aiotp__orc_is_status(const char *st, const char *name);
-/* st is one of the names in names, separated by "|" ("ENOMEM|EINVAL"). */
-bool aiotp__orc_status_in(const char *st, const char *names);
 
 /* ---- per-transport state ----------------------------------------------------------- */
 
@@ -332,6 +330,7 @@ struct orc_t {
     bool peer_gone;        /* its peer was reclaimed: u.*.peer_final holds what it sent */
     size_t segment;        /* header count when it was opened */
     bool limits_seen, made, lost;
+    uint64_t made_iter;    /* the pass of connection_made (aiotp__orc_closed_unseen) */
     bool wpaused, rpaused, aborted;
     bool cl_by_query;      /* closing learned from a query (is_closing 1 / is_reading 0) */
     bool fin_clean, fin_dirty; /* see orc_tx */
@@ -508,6 +507,8 @@ typedef struct orc_kind {
     /* its default write limits (0: ORC_DEFAULT_LOW/HIGH) */
     uint64_t default_low, default_high;
     bool no_limits;              /* no 'limits' line after its open line (no write buffer) */
+    bool ends_traced;            /* it never ends without a line of its own or of the transport
+                                    below (TLS): no aiotp__orc_closed_unseen for it */
 } orc_kind;
 
 /* Rules of the kind modules the gone kind reports (a reclaimed transport's kind is not
@@ -596,6 +597,13 @@ int aiotp__orc_exc(orc *o, orc_t *ts, const orc_line *pl);
 bool aiotp__orc_closing(const orc_t *ts);
 /* data delivered: not after close/abort (rule) or a closing learned from a query */
 int aiotp__orc_not_closing(orc *o, orc_t *ts, const char *what);
+/* ECLOSED from a call on a transport the trace shows open (made, no close, no lost): an OS
+   error ended it without a trace line (outside debug mode they are not reported: a failed
+   send while draining, a read error; a pipe's end of file before eof_received), so it is
+   closing from now on, by something the trace does not show (as close_ret's CL_UNKNOWN).
+   True when it applied. by_io: the cause can only be I/O (not the call itself), so not in
+   the pass of connection_made, before any I/O of the transport. */
+bool aiotp__orc_closed_unseen(orc *o, orc_t *ts, bool by_io);
 bool aiotp__orc_base_valid(const orc *o, const orc_t *ts);
 
 /* ---- what the pipe kinds share with streams (stream.c) ------------------------------- */

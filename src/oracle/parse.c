@@ -748,19 +748,3 @@ bool aiotp__orc_is_status(const char *st, const char *name)
     return st[0] == name[0] && strcmp(st, name) == 0;
 }
 
-bool aiotp__orc_status_in(const char *st, const char *names)
-{
-    size_t n = strlen(st);
-    const char *p = names;
-    for (;;) {
-        const char *bar = strchr(p, '|');
-        size_t len = bar != NULL ? (size_t)(bar - p) : strlen(p);
-        if (len == n && strncmp(st, p, n) == 0) {
-            return true;
-        }
-        if (bar == NULL) {
-            return false;
-        }
-        p = bar + 1;
-    }
-}

@@ -257,6 +257,7 @@ static bool tls_valid(const orc *o, const orc_t *ts)
 
 const orc_kind aiotp__orc_kind_tls = {
     .name = "tls",
+    .ends_traced = true, /* an end below shows on the stream transport (lower_maybe_closing) */
     .rules = RULES,
     .nrules = R_COUNT,
     .cbs = ORC_BIT(N_CONNECTION_MADE) | ORC_BIT(N_CONNECTION_LOST) | ORC_BIT(N_DATA_RECEIVED) |
