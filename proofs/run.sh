@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # proofs/run.sh - prove the pure core modules (src/core) with Frama-C WP.
 #
-# Usage: proofs/run.sh [options] [module...]      modules: flow wbuf stream_sm (default: all)
+# Usage: proofs/run.sh [options] [module...]
+#        modules: flow wbuf stream_sm ring handles theap (default: all)
 #
 #   --out DIR              work directory: why3.conf, logs, JSON reports
 #                          (default: $AIOTP_PROOF_OUT or ${TMPDIR:-/tmp}/aiotp-proofs)
@@ -43,18 +44,30 @@ while [ $# -gt 0 ]; do
     --prop) PROP=$2; shift 2 ;;
     --expect-unproved) EXPECT=$2; shift 2 ;;
     -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    flow|wbuf|stream_sm) MODULES+=("$1"); shift ;;
+    flow|wbuf|stream_sm|ring|handles|theap) MODULES+=("$1"); shift ;;
     *) die "unknown argument: $1 (try --help)" ;;
     esac
 done
-[ ${#MODULES[@]} -gt 0 ] || MODULES=(flow wbuf stream_sm)
+[ ${#MODULES[@]} -gt 0 ] || MODULES=(flow wbuf stream_sm ring handles theap)
 
 # Files of each proof target: the module and its proof driver (proofs/drivers/).
 files_of() {
     case $1 in
     flow) echo "$SRC/src/core/flow.c $ROOT/proofs/drivers/flow_trace.c" ;;
     wbuf) echo "$SRC/src/core/wbuf.c" ;;
-    stream_sm) echo "$SRC/src/core/stream_sm.c $ROOT/proofs/drivers/stream_trace.c" ;;
+    stream_sm) echo "$SRC/src/core/stream_sm.c $ROOT/proofs/drivers/stream_trace.c $ROOT/proofs/drivers/stream_rules.c" ;;
+    ring) echo "$SRC/src/core/ring.c $ROOT/proofs/drivers/ring_fifo.c" ;;
+    handles) echo "$SRC/src/core/handles.c $ROOT/proofs/drivers/handles_stale.c" ;;
+    theap) echo "$SRC/src/core/theap.c $ROOT/proofs/drivers/theap_order.c" ;;
+    esac
+}
+
+# Extra WP options of a module. -wp-split: goals split at the branches of the code, so
+# that each invariant is proven path by path (the loop's data structures: their
+# invariants quantify over arrays, and one goal per path stays small).
+extra_of() {
+    case $1 in
+    handles|theap) echo "-wp-split" ;;
     esac
 }
 
@@ -103,6 +116,10 @@ for p in Z3 CVC4 CVC5; do
 $detected"
 done
 
+# A mutant copy may carry its own generated ACSL (proofs/mutant.sh, "table:"), found first.
+SRC_PROOFS=""
+[ "$SRC" != "$ROOT" ] && [ -d "$SRC/proofs/acsl" ] && SRC_PROOFS="$SRC/proofs"
+
 status=0
 for m in "${MODULES[@]}"; do
     log="$OUT/$m.log"
@@ -111,10 +128,12 @@ for m in "${MODULES[@]}"; do
     args=()
     [ -n "$FCT" ] && args+=(-wp-fct "$FCT")
     [ -n "$PROP" ] && args+=(-wp-prop "$PROP")
+    # shellcheck disable=SC2207
+    args+=($(extra_of "$m"))
     start=$(date +%s)
     # shellcheck disable=SC2046
     frama-c $(files_of "$m") \
-        -cpp-extra-args="-I$SRC/src -I$ROOT/proofs -D_POSIX_C_SOURCE=200809L" \
+        -cpp-extra-args="-I$SRC/src ${SRC_PROOFS:+-I$SRC_PROOFS} -I$ROOT/proofs -D_POSIX_C_SOURCE=200809L" \
         -warn-unsigned-overflow -warn-unsigned-downcast -warn-signed-downcast \
         -warn-left-shift-negative -warn-right-shift-negative \
         -wp -wp-rte -wp-prover z3,cvc4,cvc5 -wp-timeout "$TIMEOUT" -wp-par "$PAR" -wp-no-pruning \
