@@ -58,7 +58,7 @@ files_of() {
     stream_sm) echo "$SRC/src/core/stream_sm.c $ROOT/proofs/drivers/stream_trace.c $ROOT/proofs/drivers/stream_rules.c" ;;
     ring) echo "$SRC/src/core/ring.c $ROOT/proofs/drivers/ring_fifo.c" ;;
     handles) echo "$SRC/src/core/handles.c $ROOT/proofs/drivers/handles_stale.c" ;;
-    theap) echo "$SRC/src/core/theap.c $ROOT/proofs/drivers/theap_order.c" ;;
+    theap) echo "$SRC/src/core/theap.c" ;;
     esac
 }
 

@@ -83,10 +83,14 @@ void aiotp_loop_free(aiotp_loop *loop);
    backend failure. */
 int aiotp_loop_run(aiotp_loop *loop);
 
-/* Run exactly one iteration (may block in the wait step). Same returns as run. */
+/* Run exactly one iteration (may block in the wait step). Same returns as run. It is one
+   pass of run(): after a stop() the pass does not block, and the stop request is spent
+   when it returns, so the next run_once() waits again. */
 int aiotp_loop_run_once(aiotp_loop *loop);
 
-/* Ask run() to return after the current iteration (CPython loop.stop()). */
+/* Ask run() to return after the current iteration (CPython loop.stop()). Called while
+   the loop is not running, the next run() (or run_once()) makes one pass without blocking
+   and returns. run() and run_once() clear the request when they return. */
 void aiotp_loop_stop(aiotp_loop *loop);
 
 bool aiotp_loop_is_running(const aiotp_loop *loop);
@@ -114,7 +118,9 @@ int aiotp_loop_call_at(aiotp_loop *loop, aiotp_time when, aiotp_callback_fn fn, 
                        aiotp_handle *out);
 
 /* Cancel a scheduled callback. Returns 0, or AIOTP_ENOENT if it already ran, was
-   already cancelled, or never existed. */
+   already cancelled, or never existed. A handle names one callback only: once that
+   callback ran or was cancelled, the handle is refused for ever (it never matches a later
+   callback). A cancelled timer leaves the timer heap at once. */
 int aiotp_loop_cancel(aiotp_loop *loop, aiotp_handle handle);
 
 /* Watch a user fd. Replaces an existing reader (writer) of the same fd. Returns 0,
