@@ -672,15 +672,16 @@ void aiotp_loop_stop(aiotp_loop *loop)
 
 static int compute_timeout(aiotp_loop *loop)
 {
-    if (loop->rq.len > 0 || loop->stopping) {
-        return 0; /* LOOP-2 */
-    }
-    if (loop->timers.n == 0) {
-        return -1;
-    }
-    /* LOOP-5: rounded up, never early; at most a day; any time in the past is due
-       (no overflow: core/theap.h, PROOF-THEAP-4) */
-    return aiotp__timeout_ms(loop->timers.a[0].when, aiotp_loop_time(loop));
+    /* LOOP-2: 0 when callbacks are ready or the loop is stopping, no limit without a
+       timer, else until the earliest timer: rounded up, never early, at most a day, any
+       time in the past is due, no overflow (core/theap.h, PROOF-THEAP-4). The clock is
+       read only when it matters. */
+    bool busy = loop->rq.len > 0 || loop->stopping;
+    bool has_timer = loop->timers.n > 0;
+    bool need_time = !busy && has_timer;
+
+    return aiotp__wait_ms(busy, has_timer, has_timer ? loop->timers.a[0].when : 0,
+                          need_time ? aiotp_loop_time(loop) : 0);
 }
 
 static void queue_io(aiotp_loop *loop, int n)
@@ -714,9 +715,10 @@ static void queue_io(aiotp_loop *loop, int n)
 static void queue_timers(aiotp_loop *loop)
 {
     aiotp_time now = aiotp_loop_time(loop);
-    /* LOOP-5: the due timers, earliest first, equal times in scheduling order */
-    while (loop->timers.n > 0 && loop->timers.a[0].when <= now) {
-        aiotp__timer t = aiotp__theap_pop(&loop->timers);
+    aiotp__timer t;
+    /* LOOP-5: every due timer and only those, earliest first, equal times in scheduling
+       order (core/theap.h, PROOF-THEAP-3) */
+    while (aiotp__theap_pop_due(&loop->timers, now, &t)) {
         aiotp__rq_entry e;
         aiotp__handles_set_state(&loop->handles, t.id, AIOTP__HS_READY);
         memset(&e, 0, sizeof(e));

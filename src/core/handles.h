@@ -71,12 +71,14 @@ typedef struct aiotp__handles {
 void aiotp__handles_init(aiotp__handles *h);
 
 /* The caller moved the array to storage of newcap >= cap entries (contents kept, e.g. by
-   realloc) and installs it here. */
-/*@ requires valid: HandlesAt(h);
+   realloc: the old storage is gone) and installs it here. */
+/*@ requires valid_ptr: \valid(h);
+    requires sizes: h->used <= h->cap && h->nfree <= h->cap;
     requires bigger: h->cap <= newcap <= AIOTP__HANDLES_MAX;
     requires storage: \valid(slot + (0 .. newcap - 1));
     requires separated: \separated(h, slot + (0 .. newcap - 1));
-    requires same_slots: \forall integer i; 0 <= i < h->cap ==> slot[i] == h->slot[i];
+    requires contents: GensOf(slot, h->used) && StackOf(slot, h->nfree, h->used) &&
+                       DistinctOf(slot, h->nfree);
     assigns h->slot, h->cap;
     ensures valid_shape: HandlesShape(h);
     ensures valid_gens: HandlesGens(h);

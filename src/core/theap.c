@@ -1,8 +1,16 @@
 /* src/core/theap.c - see theap.h. Pure: no syscalls, no allocation, no callbacks.
  *
  * The sift loops move a "hole" instead of swapping: the entry being placed (e) is written
- * once, where it belongs; each entry moved on the way has its pos[] updated. */
+ * once, where it belongs; each entry moved on the way has its pos[] updated. Entries are
+ * copied field by field: WP then sees plain stores (a struct assignment is a havoc of the
+ * whole entry plus an equation, much harder for the provers). */
 #include "core/theap.h"
+
+/* The labels below (Up, Down, Place, S) are named only by ACSL assertions (\at), which
+   the compiler does not see. */
+#if defined(__GNUC__)
+#pragma GCC diagnostic ignored "-Wunused-label"
+#endif
 
 void aiotp__theap_init(aiotp__theap *h)
 {
@@ -61,7 +69,7 @@ static bool before(aiotp__timer x, aiotp__timer y)
     ensures added: InEx(a, pos, n, nids, n, e.id) && *pos[e.id] == e;
     ensures keep: \forall integer id; id != e.id && \old(InEx(a, pos, n, nids, i, id)) ==>
               InEx(a, pos, n, nids, n, id) && *pos[id] == \old(*pos[id]);
-    ensures from_old: \forall integer k, id; 0 <= k < n && id == a[k].id && id != e.id ==>
+    ensures only: \forall integer id; id != e.id && InEx(a, pos, n, nids, n, id) ==>
               \old(InEx(a, pos, n, nids, i, id));
 */
 static void sift_up(aiotp__timer *a, aiotp__timer **pos, uint32_t n, uint32_t nids,
@@ -89,12 +97,27 @@ static void sift_up(aiotp__timer *a, aiotp__timer **pos, uint32_t n, uint32_t ni
         if (!before(e, a[p])) {
             break;
         }
-        a[i] = a[p];
+        /*@ assert up_order: (p > 0 ==> KeyLe(a[Parent(p)], a[p])) &&
+              \forall integer c; 0 < c < n && Parent(c) == p && c != i ==> KeyLe(a[p], a[c]); */
+    Up:
+        a[i].when = a[p].when;
+        a[i].seq = a[p].seq;
+        a[i].id = a[p].id;
         pos[a[i].id] = a + i;
+        /* (steps of the proof: what the four stores did) */
+        /*@ assert moved: a[i] == \at(a[p], Up) && pos[a[i].id] == a + i; */
+        /*@ assert a_same: \forall integer k; 0 <= k < n && k != i ==> a[k] == \at(a[k], Up); */
+        /*@ assert pos_same: \forall integer id; id != a[i].id ==> pos[id] == \at(pos[id], Up); */
         i = p;
     }
-    a[i] = e;
+Place:
+    a[i].when = e.when;
+    a[i].seq = e.seq;
+    a[i].id = e.id;
     pos[e.id] = a + i;
+    /*@ assert placed: a[i] == e && pos[e.id] == a + i; */
+    /*@ assert a_same: \forall integer k; 0 <= k < n && k != i ==> a[k] == \at(a[k], Place); */
+    /*@ assert pos_same: \forall integer id; id != e.id ==> pos[id] == \at(pos[id], Place); */
 }
 
 /* Place e from the hole at i downwards. Before: a[0 .. n) is in order except at the hole;
@@ -115,7 +138,7 @@ static void sift_up(aiotp__timer *a, aiotp__timer **pos, uint32_t n, uint32_t ni
     ensures added: InEx(a, pos, n, nids, n, e.id) && *pos[e.id] == e;
     ensures keep: \forall integer id; id != e.id && \old(InEx(a, pos, n, nids, i, id)) ==>
               InEx(a, pos, n, nids, n, id) && *pos[id] == \old(*pos[id]);
-    ensures from_old: \forall integer k, id; 0 <= k < n && id == a[k].id && id != e.id ==>
+    ensures only: \forall integer id; id != e.id && InEx(a, pos, n, nids, n, id) ==>
               \old(InEx(a, pos, n, nids, i, id));
 */
 static void sift_down(aiotp__timer *a, aiotp__timer **pos, uint32_t n, uint32_t nids,
@@ -149,26 +172,53 @@ static void sift_down(aiotp__timer *a, aiotp__timer **pos, uint32_t n, uint32_t 
         if (!before(a[m], e)) {
             break;
         }
-        a[i] = a[m];
+    Down:
+        a[i].when = a[m].when;
+        a[i].seq = a[m].seq;
+        a[i].id = a[m].id;
         pos[a[i].id] = a + i;
+        /* (steps of the proof: what the four stores did) */
+        /*@ assert moved: a[i] == \at(a[m], Down) && pos[a[i].id] == a + i; */
+        /*@ assert a_same: \forall integer k; 0 <= k < n && k != i ==> a[k] == \at(a[k], Down); */
+        /*@ assert pos_same: \forall integer id; id != a[i].id ==> pos[id] == \at(pos[id], Down); */
         i = m;
     }
-    a[i] = e;
+Place:
+    a[i].when = e.when;
+    a[i].seq = e.seq;
+    a[i].id = e.id;
     pos[e.id] = a + i;
+    /*@ assert placed: a[i] == e && pos[e.id] == a + i; */
+    /*@ assert a_same: \forall integer k; 0 <= k < n && k != i ==> a[k] == \at(a[k], Place); */
+    /*@ assert pos_same: \forall integer id; id != e.id ==> pos[id] == \at(pos[id], Place); */
 }
 
 void aiotp__theap_push(aiotp__theap *h, aiotp__timer t)
 {
+    aiotp__timer *a = h->a;
+    aiotp__timer **pos = h->pos;
+    uint32_t nids = h->nids;
     uint32_t n = h->n + 1;
-    sift_up(h->a, h->pos, n, h->nids, n - 1, t);
+
+    /* (the assertions are steps of the proof: the heap's predicates seen through the
+       local copies of its fields, before and after the one write to *h) */
+    /*@ assert before_in: \forall integer id; In(h, id) <==> InEx(a, pos, n, nids, n - 1, id); */
+    sift_up(a, pos, n, nids, n - 1, t);
+S:
     h->n = n;
+    /*@ assert a_kept: \forall integer k; 0 <= k < n ==> a[k] == \at(a[k], S); */
+    /*@ assert pos_kept: \forall integer id; 0 <= id < nids ==> pos[id] == \at(pos[id], S); */
+    /*@ assert fields: h->a == a && h->pos == pos && h->nids == nids && h->n == n; */
+    /*@ assert in_same: \forall integer id; In(h, id) <==> \at(InEx(a, pos, n, nids, n, id), S); */
 }
 
 /* Remove the entry at place i: the last entry fills the hole. */
 /*@ requires valid: HeapAt(h);
     requires place: i < h->n;
     assigns h->n, h->a[0 .. h->cap - 1], h->pos[0 .. h->nids - 1];
-    ensures valid: HeapAt(h);
+    ensures valid_shape: HeapShape(h);
+    ensures valid_order: Ord(h->a, h->n);
+    ensures valid_places: PosEx(h->a, h->pos, h->n, h->nids, h->n);
     ensures entry: \result == \old(h->a[i]) && \old(In(h, h->a[i].id));
     ensures count: h->n == \old(h->n) - 1;
     ensures removed: !In(h, \result.id);
@@ -181,39 +231,77 @@ void aiotp__theap_push(aiotp__theap *h, aiotp__timer t)
 static aiotp__timer remove_at(aiotp__theap *h, uint32_t i)
 {
     aiotp__timer *a = h->a;
+    aiotp__timer **pos = h->pos;
+    uint32_t nids = h->nids;
     aiotp__timer t = a[i];
     uint32_t n = h->n - 1;
 
+    h->n = n;
     if (i < n) {
         aiotp__timer last = a[n];
         if (i > 0 && before(last, a[(i - 1) / 2])) {
-            sift_up(a, h->pos, n, h->nids, i, last);
+            sift_up(a, pos, n, nids, i, last);
         } else {
-            sift_down(a, h->pos, n, h->nids, i, last);
+            sift_down(a, pos, n, nids, i, last);
         }
     }
-    h->n = n;
+    /*@ assert fields: h->a == a && h->pos == pos && h->nids == nids && h->n == n; */
     return t;
+}
+
+/* The root is the earliest: each entry is at or after its parent, which sits earlier in
+   the array (induction over the places, as a ghost loop). */
+/*@ requires order: 0 < n && \valid_read(a + (0 .. n - 1)) && Ord(a, n);
+    assigns \nothing;
+    ensures root_first: \forall integer k; 0 <= k < n ==> KeyLe(a[0], a[k]);
+*/
+static void root_is_earliest(aiotp__timer *a, uint32_t n)
+{
+    (void)a;
+    (void)n;
+    /*@ ghost
+      /@ loop invariant 1 <= g <= n;
+         loop invariant \forall integer k; 0 <= k < g ==> KeyLe(a[0], a[k]);
+         loop assigns g;
+         loop variant n - g; @/
+      for (uint32_t g = 1; g < n; g++) {
+      }
+    */
 }
 
 aiotp__timer aiotp__theap_pop(aiotp__theap *h)
 {
-    /* the root is the earliest: each entry is at or after its parent, which sits earlier
-       in the array (induction over the places, as a ghost loop) */
-    /*@ ghost
-      /@ loop invariant 1 <= g <= h->n;
-         loop invariant \forall integer k; 0 <= k < g ==> KeyLe(h->a[0], h->a[k]);
-         loop assigns g;
-         loop variant h->n - g; @/
-      for (uint32_t g = 1; g < h->n; g++) {
-      }
-    */
+    root_is_earliest(h->a, h->n);
     return remove_at(h, 0);
+}
+
+bool aiotp__theap_pop_due(aiotp__theap *h, int64_t now, aiotp__timer *out)
+{
+    if (h->n == 0) {
+        return false;
+    }
+    root_is_earliest(h->a, h->n);
+    if (h->a[0].when > now) {
+        return false; /* the earliest is not due: none is */
+    }
+    *out = remove_at(h, 0);
+    return true;
 }
 
 aiotp__timer aiotp__theap_remove(aiotp__theap *h, uint32_t id)
 {
     return remove_at(h, (uint32_t)(h->pos[id] - h->a));
+}
+
+int aiotp__wait_ms(bool busy, bool has_timer, int64_t when, int64_t now)
+{
+    if (busy) {
+        return 0; /* LOOP-2 */
+    }
+    if (!has_timer) {
+        return -1;
+    }
+    return aiotp__timeout_ms(when, now);
 }
 
 int aiotp__timeout_ms(int64_t when, int64_t now)

@@ -51,7 +51,9 @@ typedef struct aiotp__theap {
     assigns *h;
     ensures empty: h->a == \null && h->pos == \null && h->n == 0 && h->cap == 0 &&
                    h->nids == 0;
-    ensures valid: HeapAt(h);
+    ensures valid_shape: HeapShape(h);
+    ensures valid_order: Ord(h->a, h->n);
+    ensures valid_places: PosEx(h->a, h->pos, h->n, h->nids, h->n);
 */
 void aiotp__theap_init(aiotp__theap *h);
 
@@ -68,7 +70,9 @@ void aiotp__theap_init(aiotp__theap *h);
     requires ids: \forall integer i; 0 <= i < h->n ==> a[i].id < nids;
     requires distinct: \forall integer i, j; 0 <= i < j < h->n ==> a[i].id != a[j].id;
     assigns h->a, h->pos, h->cap, h->nids, pos[0 .. nids - 1];
-    ensures valid: HeapAt(h);
+    ensures valid_shape: HeapShape(h);
+    ensures valid_order: Ord(h->a, h->n);
+    ensures valid_places: PosEx(h->a, h->pos, h->n, h->nids, h->n);
     ensures installed: h->a == a && h->pos == pos && h->cap == cap && h->nids == nids;
 */
 void aiotp__theap_rebase(aiotp__theap *h, aiotp__timer *a, uint32_t cap, aiotp__timer **pos,
@@ -77,9 +81,11 @@ void aiotp__theap_rebase(aiotp__theap *h, aiotp__timer *a, uint32_t cap, aiotp__
 /* Add timer t (not in the heap yet). */
 /*@ requires valid: HeapAt(h);
     requires room: h->n < h->cap;
-    requires new_id: t.id < h->nids && !In(h, t.id);
+    requires new_id: t.id < h->nids && NotIn(h->a, h->n, h->n, t.id);
     assigns h->n, h->a[0 .. h->cap - 1], h->pos[0 .. h->nids - 1];
-    ensures valid: HeapAt(h);
+    ensures valid_shape: HeapShape(h);
+    ensures valid_order: Ord(h->a, h->n);
+    ensures valid_places: PosEx(h->a, h->pos, h->n, h->nids, h->n);
     ensures THEAP_1_count: h->n == \old(h->n) + 1;
     ensures THEAP_1_added: In(h, t.id) && Entry(h, t.id) == t;
     ensures THEAP_1_keep: \forall integer id; \old(In(h, id)) ==>
@@ -94,7 +100,9 @@ void aiotp__theap_push(aiotp__theap *h, aiotp__timer t);
 /*@ requires valid: HeapAt(h);
     requires nonempty: h->n > 0;
     assigns h->n, h->a[0 .. h->cap - 1], h->pos[0 .. h->nids - 1];
-    ensures valid: HeapAt(h);
+    ensures valid_shape: HeapShape(h);
+    ensures valid_order: Ord(h->a, h->n);
+    ensures valid_places: PosEx(h->a, h->pos, h->n, h->nids, h->n);
     ensures THEAP_2_earliest: \forall integer k; 0 <= k < \old(h->n) ==>
                                 KeyLe(\result, \old(h->a[k]));
     ensures THEAP_2_was_in: \result == \old(h->a[0]) && \old(In(h, h->a[0].id));
@@ -110,9 +118,11 @@ aiotp__timer aiotp__theap_pop(aiotp__theap *h);
 
 /* Take timer id (in the heap) out: a cancelled timer. */
 /*@ requires valid: HeapAt(h);
-    requires present: In(h, id);
+    requires present: id < h->nids && \exists integer k; 0 <= k < h->n && h->a[k].id == id;
     assigns h->n, h->a[0 .. h->cap - 1], h->pos[0 .. h->nids - 1];
-    ensures valid: HeapAt(h);
+    ensures valid_shape: HeapShape(h);
+    ensures valid_order: Ord(h->a, h->n);
+    ensures valid_places: PosEx(h->a, h->pos, h->n, h->nids, h->n);
     ensures THEAP_3_entry: \result == \old(Entry(h, id)) && \result.id == id;
     ensures THEAP_1_count: h->n == \old(h->n) - 1;
     ensures THEAP_1_removed: !In(h, id);
@@ -143,5 +153,59 @@ aiotp__timer aiotp__theap_remove(aiotp__theap *h, uint32_t id);
     disjoint behaviors;
 */
 int aiotp__timeout_ms(int64_t when, int64_t now);
+
+/* The wait step's timeout (LOOP-2): 0 when callbacks are ready or the loop is stopping
+   (`busy`), -1 (no limit) when there is no timer, else aiotp__timeout_ms(when, now) for
+   the earliest timer. `when` and `now` are not looked at when busy or without a timer
+   (the loop does not read the clock then). */
+/*@ assigns \nothing;
+    ensures range: -1 <= \result <= AIOTP__TIMEOUT_MAX_MS;
+    behavior busy:
+      assumes busy;
+      ensures LOOP_2_no_block: \result == 0;
+    behavior no_timer:
+      assumes !busy && !has_timer;
+      ensures LOOP_2_io_only: \result == -1;
+    behavior timer:
+      assumes !busy && has_timer;
+      ensures LOOP_2_until_timer: \result >= 0 &&
+              (when <= now ==> \result == 0) &&
+              (now < when && when - now <= AIOTP__TIMEOUT_MAX_NS ==>
+                 \result * AIOTP__NS_PER_MS >= when - now &&
+                 (\result - 1) * AIOTP__NS_PER_MS < when - now) &&
+              (now < when && when - now > AIOTP__TIMEOUT_MAX_NS ==> \result == AIOTP__TIMEOUT_MAX_MS);
+    complete behaviors;
+    disjoint behaviors;
+*/
+int aiotp__wait_ms(bool busy, bool has_timer, int64_t when, int64_t now);
+
+/* Take the earliest timer out if it is due at `now` (when <= now): true and *out. False
+   when none is due: then no timer in the heap is due (LOOP-5: a pass queues every due
+   timer, and only those). */
+/*@ requires valid: HeapAt(h);
+    requires out: \valid(out) && \separated(out, h, h->a + (0 .. h->cap - 1),
+                                                h->pos + (0 .. h->nids - 1));
+    assigns h->n, h->a[0 .. h->cap - 1], h->pos[0 .. h->nids - 1], *out;
+    ensures valid_shape: HeapShape(h);
+    ensures valid_order: Ord(h->a, h->n);
+    ensures valid_places: PosEx(h->a, h->pos, h->n, h->nids, h->n);
+    behavior due:
+      assumes h->n > 0 && h->a[0].when <= now;
+      ensures result: \result != 0;
+      ensures LOOP_5_earliest: \forall integer k; 0 <= k < \old(h->n) ==> KeyLe(*out, \old(h->a[k]));
+      ensures LOOP_5_due: out->when <= now && *out == \old(h->a[0]) && \old(In(h, h->a[0].id));
+      ensures removed: h->n == \old(h->n) - 1 && !In(h, out->id);
+      ensures keep: \forall integer id; id != out->id && \old(In(h, id)) ==>
+                      In(h, id) && Entry(h, id) == \old(Entry(h, id));
+      ensures only: \forall integer id; In(h, id) ==> \old(In(h, id)) && id != out->id;
+    behavior none_due:
+      assumes !(h->n > 0 && h->a[0].when <= now);
+      ensures result: \result == 0;
+      ensures LOOP_5_none_due: \forall integer k; 0 <= k < h->n ==> h->a[k].when > now;
+      ensures unchanged: h->n == \old(h->n);
+    complete behaviors;
+    disjoint behaviors;
+*/
+bool aiotp__theap_pop_due(aiotp__theap *h, int64_t now, aiotp__timer *out);
 
 #endif /* AIOTP_CORE_THEAP_H */
