@@ -6,7 +6,7 @@
  * whole entry plus an equation, much harder for the provers). */
 #include "core/theap.h"
 
-/* The labels below (Up, Down, Place, S) are named only by ACSL assertions (\at), which
+/* The labels below (Up, Down, Place, S, Out) are named only by ACSL assertions (\at), which
    the compiler does not see. */
 #if defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wunused-label"
@@ -164,12 +164,17 @@ static void sift_down(aiotp__timer *a, aiotp__timer **pos, uint32_t n, uint32_t 
         uint32_t l = 2 * i + 1; /* i < n <= AIOTP__THEAP_MAX: no overflow */
         uint32_t m = l;
         if (l >= n) {
+            /*@ assert leaf: \forall integer c; 0 < c < n ==> Parent(c) != i; */
             break;
         }
         if (l + 1 < n && before(a[l + 1], a[l])) {
             m = l + 1;
         }
+        /*@ assert least: (m == l || m == l + 1) && m < n && KeyLe(a[m], a[l]) &&
+                          (l + 1 < n ==> KeyLe(a[m], a[l + 1])); */
         if (!before(a[m], e)) {
+            /*@ assert settled: \forall integer c; 0 < c < n && Parent(c) == i ==>
+                                  KeyLe(e, a[c]); */
             break;
         }
     Down:
@@ -183,6 +188,7 @@ static void sift_down(aiotp__timer *a, aiotp__timer **pos, uint32_t n, uint32_t 
         /*@ assert pos_same: \forall integer id; id != a[i].id ==> pos[id] == \at(pos[id], Down); */
         i = m;
     }
+    /*@ assert kids: \forall integer c; 0 < c < n && Parent(c) == i ==> KeyLe(e, a[c]); */
 Place:
     a[i].when = e.when;
     a[i].seq = e.seq;
@@ -191,6 +197,10 @@ Place:
     /*@ assert placed: a[i] == e && pos[e.id] == a + i; */
     /*@ assert a_same: \forall integer k; 0 <= k < n && k != i ==> a[k] == \at(a[k], Place); */
     /*@ assert pos_same: \forall integer id; id != e.id ==> pos[id] == \at(pos[id], Place); */
+    /*@ assert order_done: Ord(a, n); */
+    /*@ assert places_done: PosEx(a, pos, n, nids, n); */
+    /*@ assert keep_done: \forall integer id; id != e.id && \at(InEx(a, pos, n, nids, i, id), Place) ==>
+          InEx(a, pos, n, nids, n, id) && *pos[id] == \at(*pos[id], Place); */
 }
 
 void aiotp__theap_push(aiotp__theap *h, aiotp__timer t)
@@ -284,7 +294,15 @@ bool aiotp__theap_pop_due(aiotp__theap *h, int64_t now, aiotp__timer *out)
     if (h->a[0].when > now) {
         return false; /* the earliest is not due: none is */
     }
-    *out = remove_at(h, 0);
+    aiotp__timer t = remove_at(h, 0);
+    /*@ assert kept: \forall integer id; id != t.id && \at(In(h, id), Pre) ==>
+          In(h, id) && Entry(h, id) == \at(Entry(h, id), Pre); */
+Out:
+    *out = t;
+    /*@ assert same_heap: h->n == \at(h->n, Out) && h->a == \at(h->a, Out) &&
+          h->pos == \at(h->pos, Out) && h->nids == \at(h->nids, Out); */
+    /*@ assert entries_same: \forall integer id; \at(In(h, id), Out) ==>
+          In(h, id) && Entry(h, id) == \at(Entry(h, id), Out); */
     return true;
 }
 
