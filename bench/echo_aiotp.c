@@ -4,13 +4,18 @@
  * while the transport has paused the protocol for writing (pause_writing ->
  * pause_reading, resume_writing -> resume_reading).
  *
- *   echo_aiotp --tcp PORT | --unix PATH
+ *   echo_aiotp --tcp PORT | --unix PATH | --udp PORT
  *   AIOTP_BENCH_BACKEND=poll|epoll  (default poll, the reference backend)
  *
  * Reads are the transport's own: one recv of at most 256 KiB per readiness event into
  * the loop's shared buffer (no per-connection receive buffer).
+ *
+ * --udp PORT: the UDP echo server instead: one datagram endpoint on 127.0.0.1:PORT whose
+ * datagram_received sends every datagram back to its sender with sendto() (at once when
+ * nothing is queued; the transport queues a copy when the kernel does not take it), with
+ * the same flow control (pause_writing -> pause_reading). Receives are the transport's:
+ * one recvfrom per readiness event into the loop's buffer.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +59,31 @@ static const aiotp_protocol echo = {
     .eof_received = on_eof,
 };
 
+static int on_datagram(aiotp_transport *t, void *data, const void *buf, size_t len,
+                       const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)data;
+    aiotp_transport_sendto(t, buf, len, addr, addrlen);
+    return 0;
+}
+
+static int on_udp_lost(aiotp_transport *t, void *data, int status)
+{
+    (void)data;
+    (void)status;
+    aiotp_loop_stop(aiotp_transport_get_loop(t)); /* after the close in on_stop */
+    return 0;
+}
+
+static const aiotp_protocol udp_echo = {
+    .size = sizeof(aiotp_protocol),
+    .kind = AIOTP_PROTOCOL_DATAGRAM,
+    .datagram_received = on_datagram,
+    .pause_writing = on_pause,
+    .resume_writing = on_resume,
+    .connection_lost = on_udp_lost,
+};
+
 static int factory(void *arg, const aiotp_protocol **proto, void **data)
 {
     (void)arg;
@@ -62,21 +92,28 @@ static int factory(void *arg, const aiotp_protocol **proto, void **data)
     return 0;
 }
 
+static int udp_factory(void *arg, const aiotp_protocol **proto, void **data)
+{
+    (void)arg;
+    *proto = &udp_echo;
+    *data = NULL;
+    return 0;
+}
+
 static int stop_pipe[2] = {-1, -1};
 static aiotp_server *server;
+static aiotp_transport *udp;
 static int listen_status = 1;
-
-static void on_signal(int sig)
-{
-    char c = (char)sig;
-    (void)!write(stop_pipe[1], &c, 1);
-}
 
 static void on_stop(aiotp_loop *loop, int fd, void *arg)
 {
     (void)fd;
     (void)arg;
     aiotp_loop_remove_reader(loop, stop_pipe[0]);
+    if (udp != NULL) {
+        aiotp_transport_abort(udp); /* connection_lost stops the loop */
+        return;
+    }
     if (server != NULL) {
         aiotp_server_close(server);
     }
@@ -96,6 +133,18 @@ static void on_listening(void *arg, int status, aiotp_server *s)
     bench_ready();
 }
 
+static void on_endpoint(void *arg, int status, aiotp_transport *t)
+{
+    (void)arg;
+    listen_status = status;
+    if (status != 0) {
+        fprintf(stderr, "echo_aiotp: cannot bind: %s\n", aiotp_strerror(status));
+        return;
+    }
+    udp = t;
+    bench_ready();
+}
+
 int main(int argc, char **argv)
 {
     struct bench_addr addr;
@@ -105,7 +154,7 @@ int main(int argc, char **argv)
     const char *backend = getenv("AIOTP_BENCH_BACKEND");
     int rc;
 
-    bench_parse_args(argc, argv, &addr);
+    bench_parse_args_for(argc, argv, &addr, BENCH_ARGS_STREAM | BENCH_ARGS_UDP);
     bench_process_setup();
     memset(&o, 0, sizeof(o));
     o.size = sizeof(o);
@@ -117,17 +166,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "echo_aiotp: AIOTP_BENCH_BACKEND must be poll or epoll\n");
         return 2;
     }
-    if (aiotp_loop_create(&loop, &o) != 0 || pipe(stop_pipe) != 0) {
+    if (aiotp_loop_create(&loop, &o) != 0 || bench_signal_pipe(stop_pipe) != 0) {
         fprintf(stderr, "echo_aiotp: setup failed\n");
         return 1;
     }
     aiotp_loop_add_reader(loop, stop_pipe[0], on_stop, NULL);
-    signal(SIGTERM, on_signal);
-    signal(SIGINT, on_signal);
 
     aiotp_server_options_init(&so);
     so.backlog = BENCH_BACKLOG;
-    if (addr.is_unix) {
+    if (addr.is_udp) {
+        rc = aiotp_loop_create_datagram_endpoint(loop, udp_factory, NULL, "127.0.0.1", addr.port,
+                                                 NULL, 0, NULL, on_endpoint, NULL);
+    } else if (addr.is_unix) {
         rc = aiotp_loop_create_unix_server(loop, factory, NULL, addr.path, &so, on_listening,
                                            NULL);
     } else {
@@ -138,14 +188,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "echo_aiotp: %s\n", aiotp_strerror(rc));
         return 2;
     }
-    while (server == NULL && listen_status == 1) {
+    while (listen_status == 1) {
         aiotp_loop_run_once(loop);
     }
-    if (server == NULL) {
+    if (listen_status != 0) {
         return 1;
     }
     aiotp_loop_run(loop);
-    aiotp_server_release(server);
+    if (server != NULL) {
+        aiotp_server_release(server);
+    }
     aiotp_loop_free(loop);
     close(stop_pipe[0]);
     close(stop_pipe[1]);

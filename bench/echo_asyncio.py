@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """asyncio echo server (Protocol-based) for the aiotp benchmarks.
 
-usage: echo_asyncio.py (--tcp PORT | --unix PATH)
+usage: echo_asyncio.py (--tcp PORT | --unix PATH | --udp PORT)
 
 Echoes every chunk as soon as data_received() gets it.  Flow control: the
 write-buffer high-water mark is 0, so the transport calls pause_writing() as
@@ -9,6 +9,12 @@ soon as transport.write() leaves anything unsent and resume_writing() once the
 buffer is empty again; the protocol pauses/resumes reading accordingly.
 Reads are asyncio's own: recv() of up to 256 KiB (262144 bytes).
 Prints "ready" once listening; exits 0 on SIGTERM/SIGINT.
+
+--udp PORT: the UDP echo server instead (asyncio.DatagramProtocol on a datagram
+endpoint bound to 127.0.0.1:PORT): datagram_received() sends every datagram back
+to its sender with transport.sendto() (sent at once when nothing is queued, else
+queued by the transport); pause_writing()/resume_writing() pause and resume
+reading where the transport has pause_reading() (default write-buffer limits).
 
 echo_uvloop.py runs this very code on uvloop's event loop.
 """
@@ -46,6 +52,30 @@ class EchoProtocol(asyncio.Protocol):
         self.transports.discard(self.transport)
 
 
+class UdpEchoProtocol(asyncio.DatagramProtocol):
+    def __init__(self, transports):
+        self.transports = transports
+        self.transport = None
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.transports.add(transport)
+
+    def datagram_received(self, data, addr):
+        self.transport.sendto(data, addr)
+
+    def pause_writing(self):
+        if hasattr(self.transport, "pause_reading"):
+            self.transport.pause_reading()
+
+    def resume_writing(self):
+        if hasattr(self.transport, "resume_reading"):
+            self.transport.resume_reading()
+
+    def connection_lost(self, exc):
+        self.transports.discard(self.transport)
+
+
 def parse_args(argv):
     def port(text):
         try:
@@ -60,6 +90,8 @@ def parse_args(argv):
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--tcp", type=port, metavar="PORT", help="listen on 127.0.0.1:PORT")
     where.add_argument("--unix", metavar="PATH", help="listen on the Unix socket PATH")
+    where.add_argument("--udp", type=port, metavar="PORT",
+                       help="UDP: receive datagrams on 127.0.0.1:PORT")
     return parser.parse_args(argv)
 
 
@@ -71,7 +103,11 @@ async def serve(args):
 
     transports = set()
     factory = lambda: EchoProtocol(transports)  # noqa: E731
-    if args.tcp is not None:
+    server = None
+    if args.udp is not None:
+        await loop.create_datagram_endpoint(lambda: UdpEchoProtocol(transports),
+                                            local_addr=("127.0.0.1", args.udp))
+    elif args.tcp is not None:
         server = await loop.create_server(factory, "127.0.0.1", args.tcp, backlog=BACKLOG)
     else:
         if os.path.exists(args.unix):
@@ -80,10 +116,12 @@ async def serve(args):
     print("ready", flush=True)
 
     await stop
-    server.close()
+    if server is not None:
+        server.close()
     for transport in list(transports):
         transport.abort()
-    await server.wait_closed()
+    if server is not None:
+        await server.wait_closed()
     if args.unix is not None:
         try:
             os.unlink(args.unix)

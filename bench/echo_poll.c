@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,14 +32,6 @@ static struct conn *conns;
 static size_t nfds, cap;
 static int sig_pipe[2] = {-1, -1};
 static char rbuf[BENCH_READ_SIZE];
-
-static void on_signal(int sig)
-{
-    int saved = errno;
-    unsigned char c = (unsigned char)sig;
-    (void)!write(sig_pipe[1], &c, 1);
-    errno = saved;
-}
 
 static int add_fd(int fd, short events)
 {
@@ -167,26 +158,14 @@ static int serve(size_t i)
 int main(int argc, char **argv)
 {
     struct bench_addr addr;
-    struct sigaction sa;
     int lfd, status = 0;
     size_t i;
 
     bench_parse_args(argc, argv, &addr);
     bench_process_setup();
 
-    if (pipe(sig_pipe) < 0) {
-        perror("pipe");
+    if (bench_signal_pipe(sig_pipe) < 0)
         return 1;
-    }
-    for (i = 0; i < 2; i++) {
-        (void)bench_set_nonblock(sig_pipe[i]);
-        (void)fcntl(sig_pipe[i], F_SETFD, FD_CLOEXEC);
-    }
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
 
     lfd = bench_listen(&addr);
     if (lfd < 0)

@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 """uvloop echo server: echo_asyncio.py's code on uvloop's event loop.
 
-usage: /usr/bin/python3 echo_uvloop.py (--tcp PORT | --unix PATH)
+usage: /usr/bin/python3 echo_uvloop.py (--tcp PORT | --unix PATH | --udp PORT)
 
 Needs Debian's python3-uvloop (hence /usr/bin/python3).  Same protocol, same
 flow control (write high-water mark 0); uvloop reads up to 256000 bytes at a
 time into its loop-wide receive buffer and, like asyncio, tries to write
-immediately.
+immediately.  --udp: echo_asyncio.py's DatagramProtocol on uvloop's UDP transport.
 """
 import os
 import sys

@@ -12,6 +12,20 @@
  * --idle M opens M more connections first; each does one 1-byte round trip
  * (so the server has certainly accepted it) and then stays silent.
  *
+ * UDP (--udp PORT, the server's datagram socket on 127.0.0.1):
+ *   pingpong  N client sockets (each connect()ed to the server), each with
+ *             exactly one --size-byte datagram in flight; the echo is checked
+ *             byte for byte; a request without an echo after 200 ms is sent
+ *             again (counted as lost; its latency runs from the first send).
+ *   flood     one client socket sends --size-byte datagrams as fast as the
+ *             socket takes them (bursts of 64, stopping at EAGAIN) and reads
+ *             the echoes in between (checked).  The server's work is the
+ *             datagrams it received: those sent in the window minus those the
+ *             kernel dropped at the server's socket (its "drops" in
+ *             /proc/net/udp: receive buffer full) and in the backlog
+ *             (/proc/net/softnet_stat); "requests" and "us per request" count
+ *             those.  The echoes that reach the client are reported apart.
+ *
  * With --server-pid the server's CPU time (sum over /proc/PID/task/ ... /schedstat,
  * first field: ns on CPU) is read at the start and end of the measured
  * window, giving server microseconds per request and per MB; its VmRSS is
@@ -50,10 +64,15 @@
 #define STREAM_RBUF (256u << 10)
 #define PAT_PERIOD 251u /* stream pattern: byte at offset o is o % 251 */
 
-enum mode { MODE_PINGPONG, MODE_STREAM };
+enum mode { MODE_PINGPONG, MODE_STREAM, MODE_FLOOD };
+
+#define UDP_MAX 65507u              /* largest UDP payload over IPv4 */
+#define UDP_RTO_NS 200000000u       /* pingpong: resend after 200 ms without an echo */
+#define FLOOD_BURST 64              /* flood: datagrams sent between two reads */
 
 struct opts {
     int is_unix;
+    int is_udp;
     int port;
     const char *path;
     enum mode mode;
@@ -93,8 +112,9 @@ static void die(const char *fmt, ...)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: %s (--tcp PORT | --unix PATH) [options]\n"
-            "  --mode pingpong|stream  workload (default pingpong)\n"
+            "usage: %s (--tcp PORT | --unix PATH | --udp PORT) [options]\n"
+            "  --mode pingpong|stream|flood  workload (default pingpong; flood: UDP only,\n"
+            "                   stream: TCP and Unix only)\n"
             "  --conns N        pingpong: active connections (default 10)\n"
             "  --size BYTES     pingpong: request/response size (default 64)\n"
             "  --chunk BYTES    stream: bytes per send() (default 65536)\n"
@@ -170,11 +190,14 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         if (i + 1 >= argc)
             bad_arg("missing value after", a);
         v = argv[++i];
-        if (strcmp(a, "--tcp") == 0 || strcmp(a, "--unix") == 0) {
+        if (strcmp(a, "--tcp") == 0 || strcmp(a, "--unix") == 0 || strcmp(a, "--udp") == 0) {
             if (have_addr)
-                bad_arg("give exactly one of --tcp or --unix", NULL);
+                bad_arg("give exactly one of --tcp, --unix or --udp", NULL);
             have_addr = 1;
-            if (a[2] == 't') {
+            if (a[3] == 'd') {
+                o->is_udp = 1;
+                o->port = (int)parse_long(a, v, 1, 65535);
+            } else if (a[2] == 't') {
                 o->port = (int)parse_long(a, v, 1, 65535);
             } else {
                 struct sockaddr_un sun;
@@ -188,8 +211,10 @@ static void parse_opts(int argc, char **argv, struct opts *o)
                 o->mode = MODE_PINGPONG;
             else if (strcmp(v, "stream") == 0)
                 o->mode = MODE_STREAM;
+            else if (strcmp(v, "flood") == 0)
+                o->mode = MODE_FLOOD;
             else
-                bad_arg("--mode wants pingpong or stream", v);
+                bad_arg("--mode wants pingpong, stream or flood", v);
         } else if (strcmp(a, "--conns") == 0) {
             o->conns = parse_long(a, v, 1, 100000);
             have_conns = 1;
@@ -214,7 +239,20 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         }
     }
     if (!have_addr)
-        bad_arg("one of --tcp PORT or --unix PATH is required", NULL);
+        bad_arg("one of --tcp PORT, --unix PATH or --udp PORT is required", NULL);
+    if (o->is_udp && o->mode == MODE_STREAM)
+        bad_arg("stream mode is for --tcp and --unix (UDP: pingpong or flood)", NULL);
+    if (!o->is_udp && o->mode == MODE_FLOOD)
+        bad_arg("flood mode is for --udp", NULL);
+    if (o->is_udp && o->idle > 0)
+        bad_arg("--idle is for --tcp and --unix", NULL);
+    if (o->is_udp && o->size > UDP_MAX)
+        bad_arg("a UDP datagram carries at most 65507 bytes (--size)", NULL);
+    if (o->mode == MODE_FLOOD && ((have_conns && o->conns != 1) || have_chunk || o->size < 8))
+        bad_arg("flood mode uses one socket and --size >= 8 (a sequence number), not "
+                "--conns/--chunk", NULL);
+    if (o->mode == MODE_FLOOD)
+        o->conns = 1;
     if (o->mode == MODE_STREAM && (have_size || (have_conns && o->conns != 1)))
         bad_arg("stream mode uses one connection and --chunk, not --conns/--size", NULL);
     if (o->mode == MODE_PINGPONG && have_chunk)
@@ -356,10 +394,63 @@ static long proc_rss_kb(long pid)
     return kb;
 }
 
+/* Datagrams the kernel dropped at the UDP sockets bound to local port `port`
+   (the last field, "drops", of their /proc/net/udp lines); -1 when there is none. */
+static long long udp_port_drops(int port)
+{
+    char line[512];
+    long long total = -1;
+    FILE *f = fopen("/proc/net/udp", "r");
+
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned lport;
+        const char *last;
+        char *end;
+        long long drops;
+        size_t n = strlen(line);
+        /* "  sl: LOCALHEX:PORTHEX REMOTE ... drops" */
+        if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x", &lport) != 1 || (int)lport != port)
+            continue;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
+            line[--n] = '\0';
+        last = strrchr(line, ' ');
+        if (last == NULL)
+            continue;
+        drops = strtoll(last + 1, &end, 10);
+        if (end == last + 1 || *end != '\0')
+            continue;
+        total = (total < 0 ? 0 : total) + drops;
+    }
+    fclose(f);
+    return total;
+}
+
+/* Packets dropped by the kernel's input backlog, all CPUs (the second field of
+   /proc/net/softnet_stat, in hex); -1 on error. */
+static long long softnet_drops(void)
+{
+    char line[512];
+    long long total = -1;
+    FILE *f = fopen("/proc/net/softnet_stat", "r");
+
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long processed, dropped;
+        if (sscanf(line, "%lx %lx", &processed, &dropped) == 2)
+            total = (total < 0 ? 0 : total) + (long long)dropped;
+    }
+    fclose(f);
+    return total;
+}
+
 struct sample {
     uint64_t t;
     long long srv_ns, cli_ns;
     long srv_rss;
+    long long udp_drops, net_drops; /* UDP: see udp_port_drops, softnet_drops */
 };
 
 static void take_sample(const struct opts *o, struct sample *s)
@@ -368,6 +459,8 @@ static void take_sample(const struct opts *o, struct sample *s)
     s->cli_ns = proc_cpu_ns((long)getpid());
     s->srv_ns = -1;
     s->srv_rss = -1;
+    s->udp_drops = o->is_udp ? udp_port_drops(o->port) : -1;
+    s->net_drops = o->is_udp ? softnet_drops() : -1;
     if (o->server_pid) {
         s->srv_ns = proc_cpu_ns(o->server_pid);
         s->srv_rss = proc_rss_kb(o->server_pid);
@@ -382,7 +475,17 @@ static void take_sample(const struct opts *o, struct sample *s)
 static int connect_one(const struct opts *o)
 {
     int fd, r;
-    if (o->is_unix) {
+    if (o->is_udp) {
+        struct sockaddr_in sin;
+        memset(&sin, 0, sizeof sin);
+        sin.sin_family = AF_INET;
+        sin.sin_port = htons((unsigned short)o->port);
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            goto fail;
+        r = connect(fd, (struct sockaddr *)&sin, sizeof sin); /* the server's address only */
+    } else if (o->is_unix) {
         struct sockaddr_un sun;
         memset(&sun, 0, sizeof sun);
         sun.sun_family = AF_UNIX;
@@ -415,6 +518,8 @@ fail:
         die("out of file descriptors: raise the limit (ulimit -n)");
     if (o->is_unix)
         die("cannot connect to unix:%s: %s", o->path, strerror(errno));
+    if (o->is_udp)
+        die("cannot connect a UDP socket to 127.0.0.1:%d: %s", o->port, strerror(errno));
     die("cannot connect to 127.0.0.1:%d: %s", o->port, strerror(errno));
     return -1;
 }
@@ -501,6 +606,7 @@ struct pconn {
     size_t sent;    /* bytes of the current request sent */
     size_t got;     /* bytes of the current response received */
     uint64_t t0;    /* when the current request started */
+    uint64_t deadline; /* UDP: resend the request if no echo came by then */
     uint64_t seq;
     unsigned char *req, *resp;
 };
@@ -621,7 +727,177 @@ static void st_event(struct sconn *s, unsigned events, size_t chunk)
     }
 }
 
+/* ----------------------------------------------------------- udp pingpong */
+
+struct ucounters {
+    uint64_t sent;   /* flood: datagrams sent in the window */
+    uint64_t echoes; /* flood: echoes received in the window */
+    uint64_t resent; /* pingpong: requests sent again after UDP_RTO_NS */
+    uint64_t stale;  /* pingpong: echoes of a request already answered */
+};
+
+static struct ucounters ucnt;
+
+static int udp_would_block(int err)
+{
+    return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS;
+}
+
+static void udp_die(const char *what, long idx)
+{
+    die("%s %ld: %s%s", what, idx, strerror(errno),
+        errno == ECONNREFUSED ? " (nothing listens on the server's port)" : "");
+}
+
+/* Sends c's current request (again); a full socket buffer is left to the resend. */
+static void upp_send(struct pconn *c, size_t size, uint64_t now, long idx)
+{
+    ssize_t n;
+    c->deadline = now + UDP_RTO_NS;
+    do
+        n = send(c->fd, c->req, size, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && !udp_would_block(errno))
+        udp_die("udp send, client", idx);
+}
+
+static void upp_start(struct pconn *c, size_t size, long idx)
+{
+    size_t k;
+    c->seq++;
+    for (k = 0; k < size && k < sizeof c->seq; k++) /* sequence number in the head */
+        c->req[k] = (unsigned char)(c->seq >> (8 * k));
+    c->t0 = now_ns();
+    upp_send(c, size, c->t0, idx);
+}
+
+/* One datagram for client c: its echo (next request), or a late duplicate. */
+static void upp_event(struct pconn *c, size_t size, long idx)
+{
+    size_t head = size < sizeof c->seq ? size : sizeof c->seq;
+    ssize_t n = recv(c->fd, c->resp, size + 1, 0);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return;
+        udp_die("udp recv, client", idx);
+    }
+    if ((size_t)n != size || memcmp(c->req + head, c->resp + head, size - head) != 0)
+        die("client %ld: echo differs from request %llu (%zd bytes, sent %zu)", idx,
+            (unsigned long long)c->seq, n, size);
+    if (memcmp(c->req, c->resp, head) != 0) {
+        ucnt.stale++; /* the echo of a request sent twice came twice */
+        return;
+    }
+    if (measuring) {
+        hist_add(now_ns() - c->t0);
+        cnt.requests++;
+        cnt.bytes += size;
+    }
+    upp_start(c, size, idx);
+}
+
+/* Resends the requests whose echo is late (lost, or a very slow server). */
+static void upp_resend_late(struct pconn *pc, long conns, size_t size)
+{
+    uint64_t now = now_ns();
+    long i;
+    for (i = 0; i < conns; i++) {
+        if (now >= pc[i].deadline) {
+            if (measuring)
+                ucnt.resent++;
+            upp_send(&pc[i], size, now, i);
+        }
+    }
+}
+
+/* ----------------------------------------------------------------- flood */
+
+struct flood {
+    int fd;
+    uint64_t next_seq;
+    unsigned char *out, *in;
+};
+
+/* Datagram seq: the sequence number (8 bytes, little-endian), then a pattern of it. */
+static void flood_fill(unsigned char *p, uint64_t seq, size_t size)
+{
+    size_t k;
+    for (k = 0; k < 8; k++)
+        p[k] = (unsigned char)(seq >> (8 * k));
+    for (; k < size; k++)
+        p[k] = (unsigned char)(seq * 131u + k);
+}
+
+/* Sends up to FLOOD_BURST datagrams; returns 1 when the socket took no more. */
+static int flood_send(struct flood *f, size_t size)
+{
+    int k;
+    for (k = 0; k < FLOOD_BURST; k++) {
+        ssize_t n;
+        flood_fill(f->out, f->next_seq, size);
+        n = send(f->fd, f->out, size, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (udp_would_block(errno))
+                return 1;
+            udp_die("udp send, flood client", 0);
+        }
+        f->next_seq++;
+        if (measuring)
+            ucnt.sent++;
+    }
+    return 0;
+}
+
+/* Reads the echoes that have arrived and checks each. */
+static void flood_recv(struct flood *f, size_t size)
+{
+    for (;;) {
+        uint64_t seq = 0;
+        size_t k;
+        ssize_t n = recv(f->fd, f->in, size + 1, MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            udp_die("udp recv, flood client", 0);
+        }
+        if ((size_t)n == size)
+            for (k = 0; k < 8; k++)
+                seq |= (uint64_t)f->in[k] << (8 * k);
+        if ((size_t)n != size || seq >= f->next_seq)
+            die("flood: the server sent a datagram that was never sent to it (%zd bytes)", n);
+        for (k = 8; k < size; k++)
+            if (f->in[k] != (unsigned char)(seq * 131u + k))
+                die("flood: echo of datagram %llu differs at byte %zu", (unsigned long long)seq, k);
+        if (measuring) {
+            ucnt.echoes++;
+            cnt.bytes += size;
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ main */
+
+static uint64_t t_warm_end, t_end;
+
+/* The ns left in the current phase (warm-up, then the measured window), or 0
+   once the window is over.  s_before is taken when the window starts. */
+static uint64_t phase_left(const struct opts *o, struct sample *s_before)
+{
+    for (;;) {
+        uint64_t t = now_ns(), deadline = measuring ? t_end : t_warm_end;
+        if (t < deadline)
+            return deadline - t;
+        if (measuring)
+            return 0;
+        take_sample(o, s_before);
+        measuring = 1;
+        t_end = s_before->t + (uint64_t)(o->duration * 1e9);
+    }
+}
 
 static void fmt_num(char *buf, size_t len, double v, int prec)
 {
@@ -639,17 +915,19 @@ int main(int argc, char **argv)
     struct sample s_start, s_idle, s_before, s_after;
     struct pconn *pc = NULL;
     struct sconn sc;
+    struct flood fl;
     int *idle_fds;
     int ep;
     long i;
-    uint64_t t_warm_end, t_end;
+    uint64_t next_scan = 0;
+    long long srv_drops = -1, net_drops = -1;
     double secs, srv_ms = NAN, cli_ms = NAN, rps, mbps, us_req = NAN, us_mb = NAN;
     double cli_us_req = NAN, cli_us_mb = NAN, srv_util = NAN, kb_idle = NAN;
     char b[16][32];
     const char *transport;
 
     parse_opts(argc, argv, &o);
-    transport = o.is_unix ? "unix" : "tcp";
+    transport = o.is_udp ? "udp" : o.is_unix ? "unix" : "tcp";
     {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
@@ -679,7 +957,15 @@ int main(int argc, char **argv)
         die("epoll_create1: %s", strerror(errno));
 
     memset(&sc, 0, sizeof sc);
-    if (o.mode == MODE_PINGPONG) {
+    memset(&fl, 0, sizeof fl);
+    if (o.mode == MODE_FLOOD) {
+        fl.fd = connect_one(&o);
+        set_nonblock(fl.fd);
+        fl.out = malloc(o.size);
+        fl.in = malloc(o.size + 1);
+        if (fl.out == NULL || fl.in == NULL)
+            die("out of memory");
+    } else if (o.mode == MODE_PINGPONG) {
         pc = calloc((size_t)o.conns, sizeof *pc);
         if (pc == NULL)
             die("out of memory");
@@ -689,7 +975,7 @@ int main(int argc, char **argv)
             pc[i].fd = connect_one(&o);
             set_nonblock(pc[i].fd);
             pc[i].req = malloc(o.size);
-            pc[i].resp = malloc(o.size);
+            pc[i].resp = malloc(o.size + 1); /* UDP: a longer datagram shows */
             if (pc[i].req == NULL || pc[i].resp == NULL)
                 die("out of memory");
             for (k = 0; k < o.size; k++) /* per-connection body pattern */
@@ -720,26 +1006,33 @@ int main(int argc, char **argv)
     t_end = 0;
     measuring = 0;
     if (o.mode == MODE_PINGPONG)
-        for (i = 0; i < o.conns; i++)
-            pp_start(ep, &pc[i], o.size);
-    if (o.warmup == 0) {
-        take_sample(&o, &s_before);
-        measuring = 1;
-        t_end = s_before.t + (uint64_t)(o.duration * 1e9);
-    }
+        for (i = 0; i < o.conns; i++) {
+            if (o.is_udp)
+                upp_start(&pc[i], o.size, i);
+            else
+                pp_start(ep, &pc[i], o.size);
+        }
 
     for (;;) {
-        uint64_t t = now_ns(), deadline = measuring ? t_end : t_warm_end;
+        uint64_t left = phase_left(&o, &s_before);
         int n, timeout_ms;
-        if (t >= deadline) {
-            if (measuring)
-                break;
-            take_sample(&o, &s_before);
-            measuring = 1;
-            t_end = s_before.t + (uint64_t)(o.duration * 1e9);
+        if (left == 0)
+            break;
+        if (o.mode == MODE_FLOOD) {
+            struct pollfd p;
+            int blocked = flood_send(&fl, o.size);
+            flood_recv(&fl, o.size);
+            if (blocked) { /* wait until the socket takes more (or an echo comes) */
+                p.fd = fl.fd;
+                p.events = POLLOUT | POLLIN;
+                p.revents = 0;
+                (void)poll(&p, 1, 1);
+            }
             continue;
         }
-        timeout_ms = (int)((deadline - t + 999999u) / 1000000u);
+        timeout_ms = (int)((left + 999999u) / 1000000u);
+        if (o.is_udp && timeout_ms > 10)
+            timeout_ms = 10; /* the resend check */
         n = epoll_wait(ep, evs, MAX_EVENTS, timeout_ms);
         if (n < 0) {
             if (errno == EINTR)
@@ -749,14 +1042,33 @@ int main(int argc, char **argv)
         for (int j = 0; j < n; j++) {
             if (o.mode == MODE_PINGPONG) {
                 struct pconn *c = evs[j].data.ptr;
-                pp_event(ep, c, evs[j].events, o.size, (long)(c - pc));
+                if (o.is_udp)
+                    upp_event(c, o.size, (long)(c - pc));
+                else
+                    pp_event(ep, c, evs[j].events, o.size, (long)(c - pc));
             } else {
                 st_event(&sc, evs[j].events, o.chunk);
             }
         }
+        if (o.is_udp && now_ns() >= next_scan) {
+            upp_resend_late(pc, o.conns, o.size);
+            next_scan = now_ns() + 10000000u;
+        }
     }
     take_sample(&o, &s_after);
     check_idle(&o, idle_fds);
+    if (s_before.udp_drops >= 0 && s_after.udp_drops >= 0)
+        srv_drops = s_after.udp_drops - s_before.udp_drops;
+    if (s_before.net_drops >= 0 && s_after.net_drops >= 0)
+        net_drops = s_after.net_drops - s_before.net_drops;
+    if (o.mode == MODE_FLOOD) {
+        /* the server's work: what reached its socket */
+        long long lost = (srv_drops > 0 ? srv_drops : 0) + (net_drops > 0 ? net_drops : 0);
+        if (srv_drops < 0)
+            fprintf(stderr, "%s: no drop count for udp port %d in /proc/net/udp: counting every "
+                            "datagram sent as received\n", prog, o.port);
+        cnt.requests = ucnt.sent > (uint64_t)lost ? ucnt.sent - (uint64_t)lost : 0;
+    }
 
     /* --------------------------------------------------------- report */
     secs = (double)(s_after.t - s_before.t) / 1e9;
@@ -780,7 +1092,7 @@ int main(int argc, char **argv)
             cli_us_mb = cli_ms * 1e3 / ((double)cnt.bytes / 1e6);
     }
 
-    fmt_num(b[0], sizeof b[0], o.mode == MODE_PINGPONG ? rps : NAN, 1);
+    fmt_num(b[0], sizeof b[0], o.mode != MODE_STREAM ? rps : NAN, 1);
     fmt_num(b[1], sizeof b[1], mbps, 3);
     fmt_num(b[2], sizeof b[2], hist_quantile_us(0.50), 2);
     fmt_num(b[3], sizeof b[3], hist_quantile_us(0.90), 2);
@@ -802,26 +1114,49 @@ int main(int argc, char **argv)
            "lat_p50_us=%s lat_p90_us=%s lat_p99_us=%s lat_p999_us=%s lat_max_us=%s lat_mean_us=%s "
            "srv_cpu_ms=%s srv_us_per_req=%s srv_us_per_mb=%s srv_cores=%s "
            "srv_rss_kb_start=%ld srv_rss_kb_idle=%ld srv_rss_kb_before=%ld srv_rss_kb_after=%ld "
-           "srv_kb_per_idle_conn=%s cli_cpu_ms=%s cli_us_per_req=%s cli_us_per_mb=%s cli_cpu=%ld\n",
-           o.mode == MODE_PINGPONG ? "pingpong" : "stream", transport, o.conns, o.idle,
-           o.mode == MODE_PINGPONG ? o.size : o.chunk, o.warmup, secs,
+           "srv_kb_per_idle_conn=%s cli_cpu_ms=%s cli_us_per_req=%s cli_us_per_mb=%s cli_cpu=%ld",
+           o.mode == MODE_PINGPONG ? "pingpong" : o.mode == MODE_FLOOD ? "flood" : "stream",
+           transport, o.conns, o.idle, o.mode != MODE_STREAM ? o.size : o.chunk, o.warmup, secs,
            (unsigned long long)cnt.requests, (unsigned long long)cnt.bytes, b[0], b[1], b[2], b[3],
            b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], s_start.srv_rss, s_idle.srv_rss,
            s_before.srv_rss, s_after.srv_rss, b[12], b[13], b[14], b[15], o.cpu);
-    if (o.mode == MODE_PINGPONG)
-        printf("# pingpong %s, %ld conns (+%ld idle), %zu B: %.0f req/s, latency p50 %s us p99 %s us",
-               transport, o.conns, o.idle, o.size, rps, b[2], b[4]);
+    if (o.is_udp) {
+        char sent[32], drops[32], nd[32];
+        fmt_num(sent, sizeof sent, o.mode == MODE_FLOOD ? (double)ucnt.sent : NAN, 0);
+        fmt_num(drops, sizeof drops, srv_drops >= 0 ? (double)srv_drops : NAN, 0);
+        fmt_num(nd, sizeof nd, net_drops >= 0 ? (double)net_drops : NAN, 0);
+        printf(" sent=%s echoes=%llu srv_drops=%s net_drops=%s resent=%llu stale=%llu", sent,
+               (unsigned long long)(o.mode == MODE_FLOOD ? ucnt.echoes : cnt.requests), drops, nd,
+               (unsigned long long)ucnt.resent, (unsigned long long)ucnt.stale);
+    }
+    printf("\n");
+    if (o.mode == MODE_FLOOD) {
+        char pct[32];
+        fmt_num(pct, sizeof pct,
+                srv_drops >= 0 && ucnt.sent > 0 ? 100.0 * (double)srv_drops / (double)ucnt.sent : NAN,
+                1);
+        printf("# flood udp, %zu B: sent %.0f/s, server received %.0f/s (%s %% dropped at its "
+               "socket), %.0f echoes/s",
+               o.size, (double)ucnt.sent / secs, rps, pct, (double)ucnt.echoes / secs);
+    }
+    else if (o.mode == MODE_PINGPONG)
+        printf("# pingpong %s, %ld %s (+%ld idle), %zu B: %.0f req/s, latency p50 %s us p99 %s us",
+               transport, o.conns, o.is_udp ? "clients" : "conns", o.idle, o.size, rps, b[2], b[4]);
     else
         printf("# stream %s, %zu B chunks (+%ld idle): %.1f MB/s", transport, o.chunk, o.idle, mbps);
     if (o.server_pid) {
         printf("; server %s us/%s (%s cores), RSS %ld -> %ld kB",
-               o.mode == MODE_PINGPONG ? b[9] : b[10], o.mode == MODE_PINGPONG ? "req" : "MB",
+               o.mode != MODE_STREAM ? b[9] : b[10], o.mode == MODE_FLOOD ? "datagram"
+                                                     : o.mode == MODE_PINGPONG ? "req" : "MB",
                b[11], s_start.srv_rss, s_after.srv_rss);
         if (o.idle > 0)
             printf(", %s kB per idle conn", b[12]);
     }
-    printf("; client %s us/%s\n", o.mode == MODE_PINGPONG ? b[14] : b[15],
-           o.mode == MODE_PINGPONG ? "req" : "MB");
+    if (o.is_udp && o.mode == MODE_PINGPONG && (ucnt.resent > 0 || ucnt.stale > 0))
+        printf("; %llu resent after %u ms, %llu late duplicates", (unsigned long long)ucnt.resent,
+               UDP_RTO_NS / 1000000u, (unsigned long long)ucnt.stale);
+    printf("; client %s us/%s\n", o.mode != MODE_STREAM ? b[14] : b[15],
+           o.mode == MODE_FLOOD ? "datagram" : o.mode == MODE_PINGPONG ? "req" : "MB");
     fflush(stdout);
 
     /* ------------------------------------------------------- clean up */
@@ -837,6 +1172,11 @@ int main(int argc, char **argv)
         close(sc.fd);
         free(sc.pat);
         free(sc.rbuf);
+    }
+    if (o.mode == MODE_FLOOD) {
+        close(fl.fd);
+        free(fl.out);
+        free(fl.in);
     }
     for (i = 0; i < o.idle; i++)
         close(idle_fds[i]);

@@ -8,6 +8,11 @@ placement= rep= status=) followed by loadgen's key=value line.  For every
 (case, transport, placement, server) the median over the repetitions of each
 metric is shown, plus ratios REF/this for throughput (req/s, or MB/s for
 stream), p99 latency and server CPU (us/req, or us/MB for stream).
+
+UDP cases: a request is one datagram received and echoed (pingpong: one in
+flight per client; flood: req/s is the rate of datagrams that reached the
+server, us/req its CPU per such datagram); a second table gives the flood's
+sent, received and echoed rates and the share dropped at the server's socket.
 """
 import argparse
 import statistics
@@ -19,6 +24,9 @@ CASES = {  # label, and whether it is a request/response case
     "stream": ("stream", False),
     "idle": ("10 + 1000 idle", True),
     "idle10k": ("10 + 10000 idle", True),
+    "udp10": ("udp pingpong 10", True),
+    "udp100": ("udp pingpong 100", True),
+    "udpflood": ("udp flood", True),
 }
 PLACEMENTS = {"same": "same-core", "cross": "cross-core"}
 
@@ -45,6 +53,18 @@ def num(rec, key):
     except ValueError:
         return None
     return None if v != v else v  # NaN -> None
+
+
+def rate(rec, key):
+    """rec[key] per second of the measured window."""
+    v, secs = num(rec, key), num(rec, "duration_s")
+    return v / secs if v is not None and secs else None
+
+
+def drop_pct(rec):
+    """flood: share of the datagrams sent that the server's socket dropped."""
+    sent, drops = num(rec, "sent"), num(rec, "srv_drops")
+    return 100.0 * drops / sent if sent and drops is not None else None
 
 
 def median(values):
@@ -102,6 +122,10 @@ def main():
         m["cores"] = median([num(r, "srv_cores") for r in ok])
         m["kb_idle"] = median([num(r, "srv_kb_per_idle_conn") for r in ok])
         m["cpu"] = m["us_req"] if is_rr else m["us_mb"]
+        m["sent"] = median([rate(r, "sent") for r in ok])
+        m["echoes"] = median([rate(r, "echoes") for r in ok])
+        m["drop_pct"] = median([drop_pct(r) for r in ok])
+        m["resent"] = median([num(r, "resent") for r in ok])
         med[key] = m
 
     head = ["case", "transport", "cpus", "server", "n", "req/s", "MB/s", "p50 us", "p99 us",
@@ -149,6 +173,28 @@ def main():
               % (ref, ref, ref))
     print("n = successful repetitions (medians over them); kB/idle = server RSS growth per idle "
           "connection.")
+    flood = [k for k in sorted(med, key=sort_key) if k[0] == "udpflood"]
+    if flood:
+        fhead = ["case", "cpus", "server", "sent/s", "received/s", "dropped %", "echoes/s",
+                 "srv us/datagram"]
+        frows = [[CASES["udpflood"][0], PLACEMENTS.get(k[2], k[2]), k[3],
+                  fmt(med[k]["sent"], 0), fmt(med[k]["rps"], 0), fmt(med[k]["drop_pct"], 1),
+                  fmt(med[k]["echoes"], 0), fmt(med[k]["us_req"], 2)] for k in flood]
+        fw = [max(len(h), *(len(r[i]) for r in frows)) for i, h in enumerate(fhead)]
+
+        def fline(cells):
+            return "  ".join(c.ljust(w) if i < 3 else c.rjust(w)
+                             for i, (c, w) in enumerate(zip(cells, fw))).rstrip()
+        print("\nudp flood: one client sends 64-byte datagrams as fast as its socket takes them; "
+              "received = sent - dropped\nat the server's socket (its receive buffer was full); "
+              "srv us/datagram = server CPU / received.")
+        print("\n".join([fline(fhead), fline(["-" * w for w in fw])] + [fline(r) for r in frows]))
+    resent = [(k, med[k]["resent"]) for k in sorted(med, key=sort_key)
+              if k[0] in ("udp10", "udp100") and med[k]["resent"]]
+    if resent:
+        print("\nudp pingpong requests resent after 200 ms without an echo (median per run): " +
+              ", ".join("%s %s %s: %.0f" % (CASES[k[0]][0], PLACEMENTS.get(k[2], k[2]), k[3], v)
+                        for k, v in resent))
     failed = sum(1 for r in runs if r.get("status") != "ok")
     if failed:
         print("%d run(s) failed: see the raw file %s" % (failed, args.raw))

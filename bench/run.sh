@@ -10,9 +10,10 @@
 #   --reps N        REPS        repetitions (default 3)
 #   --duration S    DURATION    measured seconds per run (default 5)
 #   --warmup S      WARMUP      warm-up seconds per run (default 2)
-#   --cases LIST    CASES       "pp10 pp100 stream idle" (also: idle10k, 10,000 idle
-#                               connections: the memory case, not in the default list)
-#   --transports L  TRANSPORTS  "tcp unix"
+#   --cases LIST    CASES       "pp10 pp100 stream idle udp10 udp100 udpflood" (also:
+#                               idle10k, 10,000 idle connections: the memory case, not in
+#                               the default list; "udp" stands for the three UDP cases)
+#   --transports L  TRANSPORTS  "tcp unix" (the stream cases; the UDP cases run over UDP)
 #   --placements L  PLACEMENTS  "same cross" (same core / different cores)
 #   --only NAMES    ONLY        run only these servers (space separated)
 #   --ref NAME      REF         reference server of the ratio columns
@@ -27,7 +28,10 @@
 #                   AIOTP_ECHO  path of the aiotp echo server binary
 #                   SERVERS     replaces the server list: "name=command;name=command"
 #                               (command words split on spaces, no quoting); run.sh
-#                               appends --tcp PORT or --unix PATH.
+#                               appends --tcp PORT or --unix PATH (and --udp PORT for
+#                               the UDP cases, unless UDP_SERVERS is given).
+#                   UDP_SERVERS replaces the server list of the UDP cases, the same way
+#                               (run.sh appends --udp PORT).
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,7 +40,7 @@ BUILD_DIR=${BUILD_DIR:-$REPO_DIR/build-bench}
 REPS=${REPS:-3}
 DURATION=${DURATION:-5}
 WARMUP=${WARMUP:-2}
-CASES=${CASES:-"pp10 pp100 stream idle"}
+CASES=${CASES:-"pp10 pp100 stream idle udp10 udp100 udpflood"}
 TRANSPORTS=${TRANSPORTS:-"tcp unix"}
 PLACEMENTS=${PLACEMENTS:-"same cross"}
 ONLY=${ONLY:-}
@@ -78,7 +82,11 @@ done
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "REPS must be a positive integer, got '$REPS'"
 [[ $DURATION =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "DURATION must be seconds, got '$DURATION'"
 [[ $WARMUP =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "WARMUP must be seconds, got '$WARMUP'"
-for c in $CASES; do case $c in pp10|pp100|stream|idle|idle10k) ;; *) die "unknown case '$c' (pp10 pp100 stream idle idle10k)" ;; esac; done
+CASES=$(for c in $CASES; do if [ "$c" = udp ]; then echo udp10 udp100 udpflood; else echo "$c"; fi; done | xargs)
+for c in $CASES; do case $c in pp10|pp100|stream|idle|idle10k|udp10|udp100|udpflood) ;; *) die "unknown case '$c' (pp10 pp100 stream idle idle10k udp10 udp100 udpflood, or udp)" ;; esac; done
+is_udp_case() { case $1 in udp*) return 0 ;; *) return 1 ;; esac; }
+STREAM_CASES=0; UDP_CASES=0
+for c in $CASES; do if is_udp_case "$c"; then UDP_CASES=1; else STREAM_CASES=1; fi; done
 for t in $TRANSPORTS; do case $t in tcp|unix) ;; *) die "unknown transport '$t' (tcp unix)" ;; esac; done
 for p in $PLACEMENTS; do case $p in same|cross) ;; *) die "unknown placement '$p' (same cross)" ;; esac; done
 
@@ -127,18 +135,44 @@ LOADGEN=$BUILD_DIR/loadgen
 [ -x "$LOADGEN" ] || die "no loadgen in $BUILD_DIR (build first, or drop --no-build)"
 
 # ------------------------------------------------------------------ servers
+# Every server has a command for the stream cases (CMD) and/or one for the UDP
+# cases (UCMD); both take the address as their last arguments.
 NAMES=()
-declare -A CMD=()
+declare -A CMD=() UCMD=()
+add_name() { # name
+    [[ " ${NAMES[*]:-} " == *" $1 "* ]] || NAMES+=("$1")
+}
 add_server() { # name command...
     local name=$1; shift
     if [ -n "${CMD[$name]+x}" ]; then die "server '$name' is listed twice"; fi
-    NAMES+=("$name")
+    add_name "$name"
     CMD[$name]="$*"
+}
+add_udp_server() { # name command...
+    local name=$1; shift
+    if [ -n "${UCMD[$name]+x}" ]; then die "UDP server '$name' is listed twice"; fi
+    add_name "$name"
+    UCMD[$name]="$*"
+}
+# add_list VAR_NAME ADD_FUNCTION: the "name=command;..." entries of $VAR_NAME
+add_list() {
+    local e entries
+    IFS=';' read -r -a entries <<<"${!1}"
+    for e in "${entries[@]}"; do
+        e=$(echo "$e" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')
+        [ -z "$e" ] && continue
+        [[ $e == *=* ]] || die "$1 entry '$e' is not name=command"
+        "$2" "${e%%=*}" "${e#*=}"
+    done
 }
 if [ -n "${AIOTP_ECHO:-}" ]; then
     if [ -x "$AIOTP_ECHO" ]; then
         add_server aiotp "$AIOTP_ECHO"
         add_server aiotp_epoll "env AIOTP_BENCH_BACKEND=epoll $AIOTP_ECHO"
+        if [ -z "${UDP_SERVERS:-}" ]; then # echo_aiotp takes --udp too
+            add_udp_server aiotp "$AIOTP_ECHO"
+            add_udp_server aiotp_epoll "env AIOTP_BENCH_BACKEND=epoll $AIOTP_ECHO"
+        fi
     else
         note "notice: AIOTP_ECHO=$AIOTP_ECHO is not an executable file; skipping aiotp"
     fi
@@ -146,13 +180,10 @@ else
     note "notice: AIOTP_ECHO is not set; skipping aiotp (e.g. AIOTP_ECHO=build/bench/echo_aiotp)"
 fi
 if [ -n "${SERVERS:-}" ]; then
-    IFS=';' read -r -a entries <<<"$SERVERS"
-    for e in "${entries[@]}"; do
-        e=$(echo "$e" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')
-        [ -z "$e" ] && continue
-        [[ $e == *=* ]] || die "SERVERS entry '$e' is not name=command"
-        add_server "${e%%=*}" "${e#*=}"
-    done
+    add_list SERVERS add_server
+    if [ -z "${UDP_SERVERS:-}" ]; then
+        UDP_SERVERS=$SERVERS # the same commands, with --udp PORT
+    fi
 else
     add_server poll "$BUILD_DIR/echo_poll"
     add_server epoll "$BUILD_DIR/echo_epoll"
@@ -161,22 +192,43 @@ else
     add_server asyncio "$PYTHON $BENCH_DIR/echo_asyncio.py"
     add_server uvloop "$PYTHON $BENCH_DIR/echo_uvloop.py"
 fi
-SEL=()
+if [ -n "${UDP_SERVERS:-}" ]; then
+    add_list UDP_SERVERS add_udp_server
+else
+    add_udp_server poll "$BUILD_DIR/udp_poll"
+    add_udp_server epoll "$BUILD_DIR/udp_epoll"
+    add_udp_server libuv "$BUILD_DIR/udp_libuv"
+    add_udp_server asyncio "$PYTHON $BENCH_DIR/echo_asyncio.py"
+    add_udp_server uvloop "$PYTHON $BENCH_DIR/echo_uvloop.py"
+fi
+# runnable COMMAND_STRING NAME KIND: the command exists (else a notice)
+runnable() {
+    local argv
+    read -r -a argv <<<"$1"
+    [ "${argv[0]}" = env ] && argv=("${argv[@]:2}")
+    if ! command -v "${argv[0]}" >/dev/null 2>&1; then
+        note "notice: ${argv[0]} not found; skipping $2 ($3)"
+        return 1
+    fi
+    if [ "$2" = uvloop ] && ! "$PYTHON" -c 'import uvloop' 2>/dev/null; then
+        note "notice: $PYTHON cannot import uvloop; skipping uvloop ($3)"
+        return 1
+    fi
+}
+SEL=() SEL_STREAM=() SEL_UDP=()
 for n in "${NAMES[@]}"; do
     if [ -n "$ONLY" ] && [[ " $ONLY " != *" $n "* ]]; then continue; fi
-    read -r -a argv <<<"${CMD[$n]}"
-    if ! command -v "${argv[0]}" >/dev/null 2>&1; then
-        note "notice: ${argv[0]} not found; skipping $n"
-        continue
+    ok=0
+    if [ "$STREAM_CASES" = 1 ] && [ -n "${CMD[$n]+x}" ] && runnable "${CMD[$n]}" "$n" stream; then
+        SEL_STREAM+=("$n"); ok=1
     fi
-    if [ "$n" = uvloop ] && ! "$PYTHON" -c 'import uvloop' 2>/dev/null; then
-        note "notice: $PYTHON cannot import uvloop; skipping uvloop"
-        continue
+    if [ "$UDP_CASES" = 1 ] && [ -n "${UCMD[$n]+x}" ] && runnable "${UCMD[$n]}" "$n" udp; then
+        SEL_UDP+=("$n"); ok=1
     fi
-    SEL+=("$n")
+    [ $ok = 1 ] && SEL+=("$n")
 done
 for n in $ONLY; do
-    [ -n "${CMD[$n]+x}" ] || note "notice: --only names unknown server '$n' (known: ${NAMES[*]})"
+    [[ " ${NAMES[*]} " == *" $n "* ]] || note "notice: --only names unknown server '$n' (known: ${NAMES[*]})"
 done
 [ ${#SEL[@]} -gt 0 ] || die "no server to run"
 if [ -z "$REF" ]; then
@@ -187,6 +239,8 @@ elif [[ " ${SEL[*]} " != *" $REF "* ]]; then
     note "notice: reference server '$REF' is not being run; no ratios"
     REF=""
 fi
+# in_list NAME LIST...: NAME is one of LIST
+in_list() { local n=$1; shift; [[ " $* " == *" $n "* ]]; }
 
 NCPU=$(nproc)
 if [[ " $PLACEMENTS " == *" cross "* ]] && [ "$NCPU" -lt 2 ]; then
@@ -216,16 +270,22 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+free_port() { # tcp or udp
+    local kind=SOCK_STREAM
+    [ "${1:-tcp}" = udp ] && kind=SOCK_DGRAM
+    "$PYTHON" -c "import socket; s = socket.socket(socket.AF_INET, socket.$kind); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"
 }
 
 # start_server NAME TRANSPORT CPU: sets SPID and ADDR_ARGS, returns 1 on failure.
 start_server() {
     local name=$1 transport=$2 cpu=$3 try addr i argv
-    read -r -a argv <<<"${CMD[$name]}"
+    if [ "$transport" = udp ]; then
+        read -r -a argv <<<"${UCMD[$name]}"
+    else
+        read -r -a argv <<<"${CMD[$name]}"
+    fi
     for try in 1 2 3; do
-        if [ "$transport" = tcp ]; then addr=$(free_port); else addr=$TMP/$name.sock; fi
+        if [ "$transport" = unix ]; then addr=$TMP/$name.sock; else addr=$(free_port "$transport"); fi
         ADDR_ARGS=(--"$transport" "$addr")
         : >"$TMP/server.out"
         : >"$TMP/server.err"
@@ -238,7 +298,7 @@ start_server() {
         done
         stop_server >/dev/null 2>&1 || true
         note "warning: $name did not start on ${ADDR_ARGS[*]} (try $try): $(head -c 300 "$TMP/server.err")"
-        [ "$transport" = tcp ] || break # a new port may help; a new path will not
+        [ "$transport" != unix ] || break # a new port may help; a new path will not
     done
     return 1
 }
@@ -265,6 +325,9 @@ case_args() {
         stream) echo "--mode stream --chunk 65536" ;;
         idle) echo "--mode pingpong --conns 10 --size 64 --idle $IDLE_CONNS" ;;
         idle10k) echo "--mode pingpong --conns 10 --size 64 --idle $IDLE10K_CONNS" ;;
+        udp10) echo "--mode pingpong --conns 10 --size 64" ;;
+        udp100) echo "--mode pingpong --conns 100 --size 64" ;;
+        udpflood) echo "--mode flood --size 64" ;;
     esac
 }
 
@@ -283,7 +346,7 @@ run_one() {
         --warmup "$WARMUP" --server-pid "$SPID" --cpu "$CPU_A" >"$TMP/lg.out" 2>"$TMP/lg.err"; then
         line=$(grep '^mode=' "$TMP/lg.out")
         echo "$label status=ok $line" >>"$RAW"
-        printf '  %-9s %s\n' "$name" "$(grep '^# ' "$TMP/lg.out" | sed 's/^# //')"
+        printf '  %-11s %s\n' "$name" "$(grep '^# ' "$TMP/lg.out" | sed 's/^# //')"
     else
         echo "$label status=fail reason=loadgen: $(tr '\n' ' ' <"$TMP/lg.err")" >>"$RAW"
         printf '  %-9s FAIL: %s\n' "$name" "$(head -c 300 "$TMP/lg.err")"
@@ -307,30 +370,56 @@ ver() { "$@" 2>/dev/null || echo "?"; }
     echo "versions: gcc $(ver gcc -dumpfullversion), libuv $(ver pkg-config --modversion libuv), libevent $(ver pkg-config --modversion libevent_core), python $(ver "$PYTHON" -c 'import platform; print(platform.python_version())'), uvloop $(ver "$PYTHON" -c 'import uvloop; print(uvloop.__version__)')"
     echo "settings: reps=$REPS duration=${DURATION}s warmup=${WARMUP}s; same-core: server+client on CPU $CPU_A; cross-core: server CPU $CPU_B, client CPU $CPU_A"
     echo "servers:  ${SEL[*]}${REF:+ (reference: $REF)}"
+    if [ "$STREAM_CASES" = 1 ] && [ "$UDP_CASES" = 1 ] && [ "${SEL_STREAM[*]:-}" != "${SEL_UDP[*]:-}" ]; then
+        echo "          stream cases: ${SEL_STREAM[*]:-none}; UDP cases: ${SEL_UDP[*]:-none}"
+    fi
 } >"$OUT_DIR/header.txt"
 cat "$OUT_DIR/header.txt"
 
 # --------------------------------------------------------- correctness pass
 if [ "$SKIP_CHECK" != 1 ]; then
-    echo "correctness check (check_echo.py):"
-    for name in "${SEL[@]}"; do
-        for transport in $TRANSPORTS; do
-            if ! start_server "$name" "$transport" "$CPU_B"; then
-                die "$name does not start; see the warning above"
-            fi
-            if ! res=$("$PYTHON" "$BENCH_DIR/check_echo.py" "${ADDR_ARGS[@]}" --server-pid "$SPID" 2>&1); then
-                stop_server || true
-                die "$name ($transport) failed the echo check: $res"
-            fi
-            stop_server || note "warning: $name exited with status $? on SIGTERM"
-            printf '  %-9s %-4s %s\n' "$name" "$transport" "$res"
+    echo "correctness check (check_echo.py, check_udp.py):"
+    checks=()
+    if [ "$STREAM_CASES" = 1 ]; then
+        for name in "${SEL_STREAM[@]}"; do
+            for transport in $TRANSPORTS; do checks+=("$name $transport"); done
         done
+    fi
+    if [ "$UDP_CASES" = 1 ]; then
+        for name in "${SEL_UDP[@]}"; do checks+=("$name udp"); done
+    fi
+    for c in "${checks[@]}"; do
+        read -r name transport <<<"$c"
+        checker=check_echo.py
+        [ "$transport" = udp ] && checker=check_udp.py
+        if ! start_server "$name" "$transport" "$CPU_B"; then
+            die "$name does not start; see the warning above"
+        fi
+        if ! res=$("$PYTHON" "$BENCH_DIR/$checker" "${ADDR_ARGS[@]}" --server-pid "$SPID" 2>&1); then
+            stop_server || true
+            die "$name ($transport) failed the $checker check: $res"
+        fi
+        stop_server || note "warning: $name exited with status $? on SIGTERM"
+        printf '  %-11s %-4s %s\n' "$name" "$transport" "$res"
     done
 fi
 
 # --------------------------------------------------------------------- runs
-ntr=$(wc -w <<<"$TRANSPORTS"); npl=$(wc -w <<<"$PLACEMENTS"); nca=$(wc -w <<<"$CASES")
-nruns=$((REPS * nca * ntr * npl * ${#SEL[@]}))
+# case_transports CASE / case_servers CASE: what a case runs over, and who serves it
+case_transports() { if is_udp_case "$1"; then echo udp; else echo "$TRANSPORTS"; fi; }
+case_servers() { # the servers of ORDER that serve this case
+    local n
+    for n in "${ORDER[@]}"; do
+        if is_udp_case "$1"; then in_list "$n" "${SEL_UDP[@]:-}" && echo "$n"
+        else in_list "$n" "${SEL_STREAM[@]:-}" && echo "$n"; fi
+    done
+    return 0
+}
+npl=$(wc -w <<<"$PLACEMENTS"); nruns=0
+for case in $CASES; do
+    if is_udp_case "$case"; then k=${#SEL_UDP[@]}; else k=$((${#SEL_STREAM[@]} * $(wc -w <<<"$TRANSPORTS"))); fi
+    nruns=$((nruns + REPS * npl * k))
+done
 est=$("$PYTHON" -c "print(round($nruns * ($DURATION + $WARMUP + 1.0) / 60, 1))")
 echo "running $nruns runs (about $est min)"
 for ((rep = 1; rep <= REPS; rep++)); do
@@ -339,10 +428,10 @@ for ((rep = 1; rep <= REPS; rep++)); do
     k=$(((rep - 1) % ${#SEL[@]}))
     ORDER=("${SEL[@]:k}" "${SEL[@]:0:k}")
     for case in $CASES; do
-        for transport in $TRANSPORTS; do
+        for transport in $(case_transports "$case"); do
             for placement in $PLACEMENTS; do
                 echo "rep $rep/$REPS: $case $transport $placement-core"
-                for name in "${ORDER[@]}"; do
+                for name in $(case_servers "$case"); do
                     run_one "$name" "$case" "$transport" "$placement" "$rep"
                 done
             done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# examples/run_interop.sh - run the documentation's TCP echo server and client across
-# implementations over loopback and check what both sides print.
+# examples/run_interop.sh - run the documentation's TCP or UDP echo server and client
+# across implementations over loopback and check what both sides print.
 #
 #   run_interop.sh MODE [PYTHON [EXAMPLES_BIN_DIR]]
 #
@@ -9,6 +9,8 @@
 #   aiotp-client-cpython-server   tcp_echo_client (aiotp) ->  python/echo_server.py
 #   aiotp-pair                    tcp_echo_client (aiotp) ->  tcp_echo_server (aiotp)
 #   cpython-pair                  python/echo_client.py  ->  python/echo_server.py
+#   udp-...                       the same four with the UDP echo server and client
+#                                 (udp_echo_server, udp_echo_client, python/udp_echo_*.py)
 # PYTHON defaults to `command -v python3`; EXAMPLES_BIN_DIR (where tcp_echo_server and
 # tcp_echo_client are built) defaults to ../build/examples next to this script.
 #
@@ -60,29 +62,37 @@ need_bin() {
     [ -x "$bindir/$1" ] || fail "$bindir/$1 is not built"
 }
 
+kind=tcp
+prefix=
+pyprefix=
+case "$mode" in udp-*)
+    kind=udp; prefix=udp_; pyprefix=udp_; mode=${mode#udp-} ;;
+esac
+[ $kind = tcp ] && prefix=tcp_
+
 case "$mode" in
 cpython-client-aiotp-server)
-    need_python; need_bin tcp_echo_server
-    server_cmd=("$bindir/tcp_echo_server" 0 --count 1)
-    client_cmd=("$python" "$here/python/echo_client.py")
+    need_python; need_bin ${prefix}echo_server
+    server_cmd=("$bindir/${prefix}echo_server" 0 --count 1)
+    client_cmd=("$python" "$here/python/${pyprefix}echo_client.py")
     ;;
 aiotp-client-cpython-server)
-    need_python; need_bin tcp_echo_client
-    server_cmd=("$python" "$here/python/echo_server.py" 0 --count 1)
-    client_cmd=("$bindir/tcp_echo_client")
+    need_python; need_bin ${prefix}echo_client
+    server_cmd=("$python" "$here/python/${pyprefix}echo_server.py" 0 --count 1)
+    client_cmd=("$bindir/${prefix}echo_client")
     ;;
 aiotp-pair)
-    need_bin tcp_echo_server; need_bin tcp_echo_client
-    server_cmd=("$bindir/tcp_echo_server" 0 --count 1)
-    client_cmd=("$bindir/tcp_echo_client")
+    need_bin ${prefix}echo_server; need_bin ${prefix}echo_client
+    server_cmd=("$bindir/${prefix}echo_server" 0 --count 1)
+    client_cmd=("$bindir/${prefix}echo_client")
     ;;
 cpython-pair)
     need_python
-    server_cmd=("$python" "$here/python/echo_server.py" 0 --count 1)
-    client_cmd=("$python" "$here/python/echo_client.py")
+    server_cmd=("$python" "$here/python/${pyprefix}echo_server.py" 0 --count 1)
+    client_cmd=("$python" "$here/python/${pyprefix}echo_client.py")
     ;;
 *)
-    echo "usage: $0 cpython-client-aiotp-server|aiotp-client-cpython-server|aiotp-pair|cpython-pair [PYTHON [BIN_DIR]]" >&2
+    echo "usage: $0 [udp-]cpython-client-aiotp-server|[udp-]aiotp-client-cpython-server|[udp-]aiotp-pair|[udp-]cpython-pair [PYTHON [BIN_DIR]]" >&2
     exit 2
     ;;
 esac
@@ -124,6 +134,31 @@ server_pid=
 [ $rc -eq 0 ] || fail "the server exited with status $rc"
 
 # ---- what both sides printed (the documentation's output) ----------------------------------
+if [ $kind = udp ]; then
+    expected_client="Send: $message
+Received: $message
+Close the socket
+Connection closed"
+    actual_client=$(cat "$tmp/client.out")
+    [ "$actual_client" = "$expected_client" ] ||
+        fail "client output differs; expected:
+$expected_client"
+    mapfile -t lines <"$tmp/server.out"
+    [ "${#lines[@]}" -eq 4 ] || fail "the server printed ${#lines[@]} lines, expected 4"
+    [ "${lines[0]}" = "Starting UDP server" ] || fail "server line 1: '${lines[0]}'"
+    [ "${lines[1]}" = "listening on $port" ] || fail "server line 2: '${lines[1]}'"
+    [[ "${lines[2]}" =~ ^Received\ \'$message\'\ from\ \(\'127\.0\.0\.1\',\ [0-9]+\)$ ]] ||
+        fail "server line 3: '${lines[2]}'"
+    [[ "${lines[3]}" =~ ^Send\ \'$message\'\ to\ \(\'127\.0\.0\.1\',\ [0-9]+\)$ ]] ||
+        fail "server line 4: '${lines[3]}'"
+    echo "ok [udp-$mode] port $port"
+    echo "--- server (${server_cmd[*]})"
+    cat "$tmp/server.out"
+    echo "--- client (${client_cmd[*]} $port)"
+    cat "$tmp/client.out"
+    exit 0
+fi
+
 expected_client="Data sent: '$message'
 Data received: '$message'
 The server closed the connection"

@@ -4,36 +4,51 @@
  * (tools/aiotp_trace_check.c) on arbitrary text.
  *
  * Input: byte 0 chooses the options, the rest is the trace. Options: bit 0
- * AIOTP_ORACLE_REQUIRE_LOST (--require-lost); bits 1-2 max_transports 0 (the default,
- * 256), 1, 2 or 4 (--max-transports N); bit 3 the second run feeds NUL-terminated lines
- * (aiotp_oracle_feed_line) instead of counted ones. The trace is cut into lines at '\n'
- * exactly as the command line does: no line after a final '\n', "" has no line at all,
- * a '\r' stays in its line (and is a parse error), line numbers start at 1.
+ * AIOTP_ORACLE_REQUIRE_LOST (--require-lost); bits 1-2 max_transports 0 (the default),
+ * 1, 2 or 4 live (--max-transports N); bit 3 the second run feeds NUL-terminated lines
+ * (aiotp_oracle_feed_line) instead of counted ones; bits 4-5 the profile: AUTO (from the
+ * header), doc, cpython, aiotp (--profile P); bit 6 the JSON run also says --all. The
+ * trace is cut into lines at '\n' exactly as the command line does: no line after a final
+ * '\n', "" has no line at all, one '\r' before the '\n' ends the line (CRLF), any other
+ * '\r' stays in its line (and is a parse error), line numbers start at 1.
  *
- * Four runs per input, each checked, then compared with the others:
+ * Seven runs per input, each checked, then compared with the others:
  *   R  the chosen options, every line fed (aiotp_oracle_feed), then finish; after every
  *      call: the result is one of OK / VIOLATION / EPARSE / ELIMIT; the oracle's deep
  *      check (aiotp_oracle_is_valid); the line count; once stopped (EPARSE/ELIMIT) every
  *      later call returns the same code and counts nothing; an overlong line or a
  *      non-printable byte is EPARSE, a blank line or a comment is OK; OK adds no
- *      violation, VIOLATION adds one; first() is NULL exactly until the first non-OK
- *      result, and from then on describes that problem: its line (the finish() report:
- *      the last line), its kind (a rule ID that is in the oracle's rule table, with that
- *      rule's text, for a violation; no rule for a parse or limit error), a detail, and
- *      recent events with increasing line numbers up to it whose text is the line's text
- *      (cut with "..." when long).
+ *      violation, VIOLATION adds one or more; first() is NULL exactly until the first
+ *      non-OK result, and from then on describes that problem: its line (the finish()
+ *      report: the last line), its kind (a rule ID that is in the oracle's rule table,
+ *      with that rule's text, of a profile at most the one in force, for a violation; no
+ *      rule for a parse or limit error), a detail, and recent events with increasing line
+ *      numbers up to it whose text is the line's text (cut with "..." when long). Every
+ *      report also goes to the report callback: one call per violation counted and one
+ *      for the error that stops it, the first call being first(); the per-rule counts add
+ *      up to violations().
  *   D  the default max_transports and REQUIRE_LOST flipped: the same result on every
- *      line up to R's first ELIMIT (where D must say OK or ELIMIT); the flag only
+ *      line up to R's first ELIMIT (where D may say OK, VIOLATION or ELIMIT, not a parse
+ *      error: R did not judge the line it could not track); the flag only
  *      changes finish(): without it OK or the same VIOLATION, with it more violations.
+ *   P  another profile: violations may differ, but parse errors and limits do not (the
+ *      same stop, on the same line).
  *   S  the command line's loop (stop at the first non-OK result, finish only after a
  *      clean trace), optionally with aiotp_oracle_feed_line: the same results and the
  *      same first report (kind, rule, line, detail, transport, recent events) as R.
  *   C  aiotp-trace-check itself (its main(), compiled in renamed) on a temporary file
  *      with the same options: exit 0 / 1 / 2 as S ended OK / VIOLATION / EPARSE or
- *      ELIMIT, and the first line it prints is S's outcome ("FILE: OK: N lines conform",
- *      "FILE:LINE: RULE-ID: rule text", "FILE:LINE: parse error: detail", ...).
- * The oracle's memory comes from a counting allocator: one block, freed with its size.
- * Any failure prints "FUZZ VIOLATION [TRACE-...] ..." and aborts.
+ *      ELIMIT, and the first line it prints is S's outcome ("FILE: OK: N lines conform
+ *      (profile P)", "FILE:LINE: RULE-ID: rule text", "FILE:LINE: parse error: detail").
+ *   A  aiotp-trace-check --all: exit 2 if R stopped, else 1 if R counted violations,
+ *      else 0; its first line is R's first report (--all and the first-violation mode
+ *      agree on it); its summary counts R's violations.
+ *   J  aiotp-trace-check --json (and --all with bit 6): the output is one valid JSON
+ *      object (checked by a strict parser here) whose "exit" is C's (A's), "total" S's
+ *      (R's) count, whose "violations" list holds that many entries (the first only
+ *      without --all), the first with R's first rule and line.
+ * The oracle's memory comes from a counting allocator: blocks freed with their size,
+ * nothing left. Any failure prints "FUZZ VIOLATION [TRACE-...] ..." and aborts.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -43,6 +58,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fz_asan.h"
 #include "aiotp/oracle.h"
 #include "trace_check_main.h"
 
@@ -50,7 +66,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define OPT_REQUIRE_LOST 0x01u
 #define OPT_FEED_LINE 0x08u
+#define OPT_JSON_ALL 0x40u
 static const size_t max_choice[4] = {0, 1, 2, 4};
+
+/* The options of one input. */
+typedef struct options {
+    aiotp_oracle_config cfg;
+    int profile; /* enum aiotp_oracle_profile (AUTO: none given) */
+} options;
 
 /* ---- failures ---------------------------------------------------------------------- */
 
@@ -77,30 +100,18 @@ static void fail(const char *what, const char *fmt, ...)
 
 /* ---- the oracle's allocator: counts blocks and bytes, checks the size at free ------- */
 
-/* An oracle is one block of about 1.5 KiB per tracked transport (380 KiB by default),
-   and three are made per input: large enough for the sanitizer's allocator to map and
-   unmap them every time, which took most of the time. They are carved from a static
-   arena instead, reset for every input (so the same input takes the same path whatever
-   ran before: AFL++ stability), with poisoned gaps between the blocks and poisoned free
-   space under ASan, so overflows and uses after free are still caught. A block that
-   does not fit comes from malloc. */
-#if defined(__SANITIZE_ADDRESS__)
-#define FZ_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FZ_ASAN 1
-#endif
-#endif
-#ifdef FZ_ASAN
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
+/* An oracle is a block of about 16 KiB, its per-rule counters, a hash and chunks of
+   transport slots (about 2.6 KiB each, 16 in the first chunk), and four are made per
+   input: large enough for the sanitizer's allocator to map and unmap them every time,
+   which took most of the time. They are carved from a static arena instead, reset for
+   every input (so the same input takes the same path whatever ran before: AFL++
+   stability), with poisoned gaps between the blocks and poisoned free space under ASan,
+   so overflows and uses after free are still caught. A block that does not fit comes
+   from malloc. */
+/* (ASan's quarantine: fz_asan.h) */
+FZ_ASAN_DEFAULT_OPTIONS()
 
-#define ARENA ((size_t)2 << 20)
+#define ARENA ((size_t)4 << 20)
 #define GAP 64u /* poisoned bytes after each block */
 static union {
     long double ld; /* alignment (C99: no max_align_t) */
@@ -234,7 +245,43 @@ typedef struct run {
     size_t first_line;  /* the line it belongs to */
     bool first_at_finish; /* ... and it came from finish() */
     bool deep;          /* run aiotp_oracle_is_valid after every call */
+    size_t calls;       /* report callback calls */
+    size_t cb_viol;     /* ... of violations */
+    bool cb_err;        /* the stopping error was reported */
+    bool cb_first_set;  /* the first call's report, kept: */
+    aiotp_oracle_report cb_first;
 } run;
+
+static bool report_eq(const aiotp_oracle_report *x, const aiotp_oracle_report *y);
+
+/* The report callback: every violation and the stopping error, in order. */
+static void on_report(void *arg, const aiotp_oracle_report *rep)
+{
+    run *r = arg;
+    r->calls++;
+    if (rep->result == AIOTP_ORACLE_VIOLATION) {
+        r->cb_viol++;
+        REQUIRE(rep->profile >= AIOTP_ORACLE_PROFILE_DOC &&
+                    rep->profile <= aiotp_oracle_profile(r->o),
+                "TRACE-PROFILE", "%s: %s (profile %d) reported under profile %d", r->name,
+                rep->rule, rep->profile, aiotp_oracle_profile(r->o));
+    } else {
+        REQUIRE(!r->cb_err && aiotp_oracle_error(r->o) != NULL &&
+                    report_eq(aiotp_oracle_error(r->o), rep),
+                "TRACE-REPORT", "%s: a second stopping error, or not the error()", r->name);
+        r->cb_err = true;
+    }
+    if (!r->cb_first_set) {
+        r->cb_first = *rep;
+        r->cb_first_set = true;
+    }
+}
+
+/* A line's length without the one CR that may end it (CRLF). */
+static size_t content_len(const char *p, size_t len)
+{
+    return len > 0 && p[len - 1] == '\r' ? len - 1 : len;
+}
 
 static bool printable_line(const char *p, size_t len)
 {
@@ -313,7 +360,7 @@ static void check_report(const run *r, const trace *tr)
                 "%s: recent event text unterminated", r->name);
         k = ev->lineno - 1;
         line = tr->text + tr->off[k];
-        len = tr->len[k];
+        len = content_len(line, tr->len[k]);
         if (len <= AIOTP_ORACLE_KEEP - 1) {
             REQUIRE(strlen(ev->text) == len && memcmp(ev->text, line, len) == 0, "TRACE-REPORT",
                     "%s: recent event of line %zu is not that line", r->name, ev->lineno);
@@ -327,8 +374,7 @@ static void check_report(const run *r, const trace *tr)
     }
 }
 
-static void run_begin(run *r, const char *name, const aiotp_oracle_config *cfg, size_t nlines,
-                      bool deep)
+static void run_begin(run *r, const char *name, const options *op, size_t nlines, bool deep)
 {
     int rc;
     memset(r, 0, sizeof(*r));
@@ -337,8 +383,11 @@ static void run_begin(run *r, const char *name, const aiotp_oracle_config *cfg, 
     r->deep = deep;
     r->rc = malloc((nlines + 1) * sizeof(int));
     REQUIRE(r->rc != NULL, "TRACE-HARNESS", "malloc");
-    rc = aiotp_oracle_new(cfg, &counting, &r->o);
+    rc = aiotp_oracle_new(&op->cfg, &counting, &r->o);
     REQUIRE(rc == 0 && r->o != NULL, "TRACE-NEW", "%s: aiotp_oracle_new: %d", name, rc);
+    REQUIRE(aiotp_oracle_set_profile(r->o, op->profile) == 0 &&
+                aiotp_oracle_set_report(r->o, on_report, r) == 0,
+            "TRACE-NEW", "%s: set_profile/set_report", name);
     REQUIRE(aiotp_oracle_is_valid(r->o), "TRACE-VALID", "%s: invalid right after new", name);
     REQUIRE(aiotp_oracle_first(r->o) == NULL && aiotp_oracle_lines(r->o) == 0 &&
                 aiotp_oracle_violations(r->o) == 0,
@@ -357,12 +406,12 @@ static void run_end(run *r)
 static int run_feed(run *r, const trace *tr, size_t i, bool nul_terminated)
 {
     const char *p = tr->text + tr->off[i];
-    size_t len = tr->len[i];
+    size_t len = content_len(p, tr->len[i]);
     size_t v;
     int rc;
 
     rc = nul_terminated ? aiotp_oracle_feed_line(r->o, tr->z + tr->off[i], i + 1)
-                        : aiotp_oracle_feed(r->o, p, len, i + 1);
+                        : aiotp_oracle_feed(r->o, p, tr->len[i], i + 1);
     v = aiotp_oracle_violations(r->o);
     REQUIRE(known_result(rc), "TRACE-RESULT", "%s: line %zu: result %d", r->name, i + 1, rc);
     REQUIRE(aiotp_oracle_lines(r->o) == i + 1, "TRACE-LINES", "%s: %zu lines counted after %zu",
@@ -435,6 +484,47 @@ static int run_finish(run *r, const trace *tr)
     return rc;
 }
 
+/* Two reports describe the same problem. */
+static bool report_eq(const aiotp_oracle_report *x, const aiotp_oracle_report *y)
+{
+    size_t i;
+    if (x->result != y->result || x->lineno != y->lineno || x->tid != y->tid ||
+        (x->rule == NULL) != (y->rule == NULL) || (x->rule != NULL && strcmp(x->rule, y->rule) != 0) ||
+        strcmp(x->detail, y->detail) != 0 || x->nrecent != y->nrecent) {
+        return false;
+    }
+    for (i = 0; i < x->nrecent && i < AIOTP_ORACLE_RECENT; i++) {
+        if (x->recent[i].lineno != y->recent[i].lineno ||
+            strcmp(x->recent[i].text, y->recent[i].text) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* After the last call: the callback saw every report, the first being first(), and the
+   per-rule counts add up. */
+static void check_callbacks(const run *r)
+{
+    const aiotp_oracle_report *first = aiotp_oracle_first(r->o);
+    size_t i;
+    size_t sum = 0;
+    REQUIRE(r->cb_viol == aiotp_oracle_violations(r->o) &&
+                r->calls == r->cb_viol + (aiotp_oracle_error(r->o) != NULL),
+            "TRACE-CALLBACK", "%s: %zu callback calls (%zu violations) for %zu violations%s",
+            r->name, r->calls, r->cb_viol, aiotp_oracle_violations(r->o),
+            aiotp_oracle_error(r->o) != NULL ? " and an error" : "");
+    REQUIRE((first == NULL) == !r->cb_first_set &&
+                (first == NULL || report_eq(first, &r->cb_first)),
+            "TRACE-CALLBACK", "%s: the first callback report is not first()", r->name);
+    for (i = 0; aiotp_oracle_rule_at(i) != NULL; i++) {
+        sum += aiotp_oracle_rule_violations(r->o, i);
+    }
+    REQUIRE(sum == aiotp_oracle_violations(r->o), "TRACE-COUNT",
+            "%s: per-rule counts add up to %zu, %zu violations", r->name, sum,
+            aiotp_oracle_violations(r->o));
+}
+
 static void same_report(const run *a, const run *b)
 {
     const aiotp_oracle_report *x = aiotp_oracle_first(a->o);
@@ -460,46 +550,59 @@ static void same_report(const run *a, const run *b)
     }
 }
 
-/* ---- C: the command line, its main() compiled in as aiotp_trace_check_main ---------- */
+/* ---- C, A, J: the command line, its main() compiled in as aiotp_trace_check_main ------ */
 
-static void run_cli(const trace *tr, const aiotp_oracle_config *cfg, int want_exit,
-                    const char *want_first_line)
+typedef struct cli_out {
+    int exit;
+    char *text; /* all it printed, NUL-terminated (malloc'd) */
+    size_t len;
+    char path[64];
+} cli_out;
+
+/* Run aiotp-trace-check with the options and the extra flags (NULL-terminated) on a
+   temporary file holding the trace; catch its stdout. */
+static void run_cli(const trace *tr, const options *op, const char *const *extra, cli_out *res)
 {
     FILE *in = tmpfile();
     FILE *out = tmpfile();
-    char path[64];
     char maxarg[32];
-    char arg0[] = "aiotp-trace-check";
-    char arg_rl[] = "--require-lost";
-    char arg_mt[] = "--max-transports";
-    char *argv[8];
-    char got[512];
+    char *argv[16];
+    char args[10][40];
     int argc = 0;
     int saved;
-    int ex;
+    long n;
 
     REQUIRE(in != NULL && out != NULL, "TRACE-HARNESS", "tmpfile failed");
     REQUIRE(tr->size == 0 || fwrite(tr->text, 1, tr->size, in) == tr->size, "TRACE-HARNESS",
             "writing the trace file");
     REQUIRE(fflush(in) == 0, "TRACE-HARNESS", "fflush");
-    snprintf(path, sizeof(path), "/proc/self/fd/%d", fileno(in));
-    argv[argc++] = arg0;
-    if (cfg->flags & AIOTP_ORACLE_REQUIRE_LOST) {
-        argv[argc++] = arg_rl;
+    snprintf(res->path, sizeof(res->path), "/proc/self/fd/%d", fileno(in));
+#define ARG(str) (snprintf(args[argc], sizeof(args[0]), "%s", str), argv[argc] = args[argc], argc++)
+    ARG("aiotp-trace-check");
+    if (op->cfg.flags & AIOTP_ORACLE_REQUIRE_LOST) {
+        ARG("--require-lost");
     }
-    if (cfg->max_transports != 0) {
-        snprintf(maxarg, sizeof(maxarg), "%zu", cfg->max_transports);
-        argv[argc++] = arg_mt;
-        argv[argc++] = maxarg;
+    if (op->cfg.max_transports != 0) {
+        snprintf(maxarg, sizeof(maxarg), "%zu", op->cfg.max_transports);
+        ARG("--max-transports");
+        ARG(maxarg);
     }
-    argv[argc++] = path;
+    if (op->profile != AIOTP_ORACLE_PROFILE_AUTO) {
+        ARG("--profile");
+        ARG(aiotp_oracle_profile_name(op->profile));
+    }
+    for (; extra != NULL && *extra != NULL; extra++) {
+        ARG(*extra);
+    }
+#undef ARG
+    argv[argc++] = res->path;
     argv[argc] = NULL;
 
     /* its report goes to stdout: catch it in `out` */
     fflush(stdout);
     saved = dup(1); /* -1 if stdout is closed: then it is closed again afterwards */
     REQUIRE(dup2(fileno(out), 1) == 1, "TRACE-HARNESS", "dup2");
-    ex = aiotp_trace_check_main(argc, argv);
+    res->exit = aiotp_trace_check_main(argc, argv);
     fflush(stdout);
     if (saved >= 0) {
         dup2(saved, 1);
@@ -508,30 +611,43 @@ static void run_cli(const trace *tr, const aiotp_oracle_config *cfg, int want_ex
         close(1);
     }
     fclose(in);
+    n = ftell(out);
+    REQUIRE(n >= 0, "TRACE-HARNESS", "ftell");
     rewind(out);
-    if (fgets(got, sizeof(got), out) == NULL) {
-        got[0] = '\0';
-    }
+    res->len = (size_t)n;
+    res->text = malloc(res->len + 1);
+    REQUIRE(res->text != NULL && fread(res->text, 1, res->len, out) == res->len,
+            "TRACE-HARNESS", "reading the output");
+    res->text[res->len] = '\0';
     fclose(out);
-
-    REQUIRE(ex == want_exit, "TRACE-CLI", "aiotp-trace-check exit %d, %d expected (first line: %s)",
-            ex, want_exit, got);
-    REQUIRE(strncmp(got, path, strlen(path)) == 0 &&
-                strncmp(got + strlen(path), want_first_line, strlen(want_first_line)) == 0,
-            "TRACE-CLI", "aiotp-trace-check printed '%s', expected '<file>%s'", got,
-            want_first_line);
 }
 
-/* What aiotp-trace-check must print first after the file name, from run S. */
-static void expected_cli(const run *s, int *want_exit, char *line, size_t cap)
+/* The output's first line starts with the file name and then `want`. */
+static void check_first_line(const cli_out *c, const char *what, const char *want)
 {
-    const aiotp_oracle_report *rep = aiotp_oracle_first(s->o);
-    if (s->first_rc == AIOTP_ORACLE_OK) {
+    const char *nl = strchr(c->text, '\n');
+    size_t plen = strlen(c->path);
+    REQUIRE(nl != NULL && strncmp(c->text, c->path, plen) == 0 &&
+                strncmp(c->text + plen, want, strlen(want)) == 0,
+            "TRACE-CLI", "aiotp-trace-check %s printed '%.*s', expected '<file>%s'", what,
+            nl != NULL ? (int)(nl - c->text) : (int)c->len, c->text, want);
+}
+
+/* What aiotp-trace-check must print first after the file name, for a run that ended as
+   `r` did (S for the default mode, R for --all). */
+static void expected_cli(const run *r, bool all, int *want_exit, char *line, size_t cap)
+{
+    const aiotp_oracle_report *rep = aiotp_oracle_first(r->o);
+    if (rep == NULL) {
         *want_exit = 0;
-        snprintf(line, cap, ": OK: %zu lines conform\n", s->fed);
+        snprintf(line, cap, ": OK: %zu lines conform (profile %s)\n", r->fed,
+                 aiotp_oracle_profile_name(aiotp_oracle_profile(r->o)));
         return;
     }
-    *want_exit = s->first_rc == AIOTP_ORACLE_VIOLATION ? 1 : 2;
+    *want_exit = aiotp_oracle_error(r->o) != NULL ? 2 : 1;
+    if (!all && r->first_rc != AIOTP_ORACLE_VIOLATION) {
+        *want_exit = 2;
+    }
     if (rep->result == AIOTP_ORACLE_VIOLATION) {
         snprintf(line, cap, ":%zu: %s: ", rep->lineno, rep->rule);
     } else {
@@ -540,35 +656,238 @@ static void expected_cli(const run *s, int *want_exit, char *line, size_t cap)
     }
 }
 
+/* ---- a strict JSON parser (RFC 8259), enough to check the --json output --------------- */
+
+typedef struct jp {
+    const char *p;
+    const char *end;
+    int depth;
+} jp;
+
+static void jws(jp *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\t' || *j->p == '\r')) {
+        j->p++;
+    }
+}
+
+static bool jvalue(jp *j);
+
+static bool jstring(jp *j)
+{
+    if (j->p >= j->end || *j->p != '"') {
+        return false;
+    }
+    for (j->p++; j->p < j->end && *j->p != '"'; j->p++) {
+        unsigned char c = (unsigned char)*j->p;
+        if (c < 0x20 || c > 0x7e) {
+            return false; /* the checker escapes everything else */
+        }
+        if (c == '\\') {
+            j->p++;
+            if (j->p >= j->end) {
+                return false;
+            }
+            if (*j->p == 'u') {
+                int k;
+                for (k = 0; k < 4; k++) {
+                    j->p++;
+                    if (j->p >= j->end || strchr("0123456789abcdefABCDEF", *j->p) == NULL ||
+                        *j->p == '\0') {
+                        return false;
+                    }
+                }
+            } else if (strchr("\"\\/bfnrt", *j->p) == NULL || *j->p == '\0') {
+                return false;
+            }
+        }
+    }
+    if (j->p >= j->end) {
+        return false;
+    }
+    j->p++;
+    return true;
+}
+
+static bool jnumber(jp *j)
+{
+    const char *s = j->p;
+    if (j->p < j->end && *j->p == '-') {
+        j->p++;
+    }
+    if (j->p >= j->end || *j->p < '0' || *j->p > '9' || (*j->p == '0' && j->p + 1 < j->end &&
+                                                         j->p[1] >= '0' && j->p[1] <= '9')) {
+        return false;
+    }
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
+        j->p++;
+    }
+    return j->p > s;
+}
+
+static bool jword(jp *j, const char *w)
+{
+    size_t n = strlen(w);
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, w, n) != 0) {
+        return false;
+    }
+    j->p += n;
+    return true;
+}
+
+static bool jcomposite(jp *j, char open, char close, bool object)
+{
+    if (j->p >= j->end || *j->p != open || ++j->depth > 16) {
+        return false;
+    }
+    j->p++;
+    jws(j);
+    if (j->p < j->end && *j->p == close) {
+        j->p++;
+        j->depth--;
+        return true;
+    }
+    for (;;) {
+        jws(j);
+        if (object) {
+            if (!jstring(j)) {
+                return false;
+            }
+            jws(j);
+            if (j->p >= j->end || *j->p != ':') {
+                return false;
+            }
+            j->p++;
+        }
+        if (!jvalue(j)) {
+            return false;
+        }
+        jws(j);
+        if (j->p < j->end && *j->p == ',') {
+            j->p++;
+            continue;
+        }
+        if (j->p < j->end && *j->p == close) {
+            j->p++;
+            j->depth--;
+            return true;
+        }
+        return false;
+    }
+}
+
+static bool jvalue(jp *j)
+{
+    jws(j);
+    if (j->p >= j->end) {
+        return false;
+    }
+    switch (*j->p) {
+    case '{':
+        return jcomposite(j, '{', '}', true);
+    case '[':
+        return jcomposite(j, '[', ']', false);
+    case '"':
+        return jstring(j);
+    case 't':
+        return jword(j, "true");
+    case 'f':
+        return jword(j, "false");
+    case 'n':
+        return jword(j, "null");
+    default:
+        return jnumber(j);
+    }
+}
+
+/* The number after the first "KEY": (the keys the checker writes are unique enough for
+   this: "exit", "total", "line" of the first violation). */
+static long json_num(const char *text, const char *key)
+{
+    char pat[32];
+    const char *at;
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    at = strstr(text, pat);
+    return at != NULL ? strtol(at + strlen(pat), NULL, 10) : -1;
+}
+
+/* The JSON run: valid, and agreeing with the text runs. */
+static void check_json(const trace *tr, const options *op, bool all, const run *r, int want_exit)
+{
+    static const char *const with_all[] = {"--json", "--all", NULL};
+    static const char *const plain[] = {"--json", NULL};
+    cli_out j;
+    jp p;
+    size_t want_total = aiotp_oracle_violations(r->o);
+    const aiotp_oracle_report *first = aiotp_oracle_first(r->o);
+    const char *v;
+    run_cli(tr, op, all ? with_all : plain, &j);
+    p.p = j.text;
+    p.end = j.text + j.len;
+    p.depth = 0;
+    REQUIRE(jvalue(&p) && (jws(&p), p.p == p.end) && j.text[0] == '{', "TRACE-JSON",
+            "--json%s printed invalid JSON near byte %ld: %.200s", all ? " --all" : "",
+            (long)(p.p - j.text), j.text);
+    REQUIRE(j.exit == want_exit && json_num(j.text, "exit") == want_exit, "TRACE-JSON",
+            "--json: exit %d, \"exit\":%ld, %d expected", j.exit, json_num(j.text, "exit"),
+            want_exit);
+    REQUIRE(json_num(j.text, "total") == (long)want_total, "TRACE-JSON",
+            "--json: \"total\":%ld, %zu violations", json_num(j.text, "total"), want_total);
+    v = strstr(j.text, "\"violations\":[");
+    REQUIRE(v != NULL, "TRACE-JSON", "--json: no violations list");
+    if (first != NULL && first->result == AIOTP_ORACLE_VIOLATION) {
+        char want[96];
+        snprintf(want, sizeof(want), "\"violations\":[{\"line\":%zu,\"rule\":\"%s\"",
+                 first->lineno, first->rule);
+        REQUIRE(strncmp(v, want, strlen(want)) == 0, "TRACE-JSON",
+                "--json: the first violation is not %s", want);
+    } else {
+        REQUIRE(strncmp(v, "\"violations\":[]", 15) == 0, "TRACE-JSON",
+                "--json: violations listed, none expected");
+    }
+    free(j.text);
+}
+
 /* ---- one input ------------------------------------------------------------------------ */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static const char *const all_flag[] = {"--all", NULL};
     unsigned opt = size > 0 ? data[0] : 0u;
-    aiotp_oracle_config cfg;
-    aiotp_oracle_config dcfg;
+    options op;
+    options dop;
+    options pop;
     trace tr;
     run R;
     run D;
+    run P;
     run S;
     size_t i;
     size_t elimit_at;
     bool feed_line;
     int want_exit;
-    char want_line[64];
+    int all_exit;
+    char want_line[96];
+    cli_out c;
 
     g_blocks = 0;
     g_bytes = 0;
     arena_reset();
     trace_split(&tr, size > 0 ? (const char *)data + 1 : "", size > 0 ? size - 1 : 0);
-    cfg.flags = (opt & OPT_REQUIRE_LOST) ? AIOTP_ORACLE_REQUIRE_LOST : 0u;
-    cfg.max_transports = max_choice[(opt >> 1) & 3u];
-    dcfg.flags = cfg.flags ^ AIOTP_ORACLE_REQUIRE_LOST;
-    dcfg.max_transports = 0;
+    memset(&op, 0, sizeof(op));
+    op.cfg.flags = (opt & OPT_REQUIRE_LOST) ? AIOTP_ORACLE_REQUIRE_LOST : 0u;
+    op.cfg.max_transports = max_choice[(opt >> 1) & 3u];
+    op.profile = (int)((opt >> 4) & 3u);
+    dop = op;
+    dop.cfg.flags = op.cfg.flags ^ AIOTP_ORACLE_REQUIRE_LOST;
+    dop.cfg.max_transports = 0;
+    pop = op;
+    pop.profile = op.profile == AIOTP_ORACLE_PROFILE_DOC ? AIOTP_ORACLE_PROFILE_AIOTP
+                                                         : AIOTP_ORACLE_PROFILE_DOC;
     feed_line = (opt & OPT_FEED_LINE) != 0 && !tr.has_nul;
 
     /* R: every line, then finish */
-    run_begin(&R, "R", &cfg, tr.n, true);
+    run_begin(&R, "R", &op, tr.n, true);
     elimit_at = tr.n;
     for (i = 0; i < tr.n; i++) {
         if (run_feed(&R, &tr, i, false) == AIOTP_ORACLE_ELIMIT && elimit_at == tr.n) {
@@ -576,25 +895,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     (void)run_finish(&R, &tr);
+    check_callbacks(&R);
 
     /* D: default max_transports, REQUIRE_LOST flipped */
-    run_begin(&D, "D", &dcfg, tr.n, false);
+    run_begin(&D, "D", &dop, tr.n, false);
     for (i = 0; i < tr.n; i++) {
         int rc = run_feed(&D, &tr, i, false);
         if (i < elimit_at) {
             REQUIRE(rc == R.rc[i], "TRACE-OPTIONS",
                     "line %zu: %d with max_transports %zu flags %u, %d with the default and "
-                    "flags %u", i + 1, R.rc[i], cfg.max_transports, cfg.flags, rc, dcfg.flags);
+                    "flags %u", i + 1, R.rc[i], op.cfg.max_transports, op.cfg.flags, rc,
+                    dop.cfg.flags);
         } else if (i == elimit_at) {
-            REQUIRE(rc == AIOTP_ORACLE_OK || rc == AIOTP_ORACLE_ELIMIT, "TRACE-OPTIONS",
-                    "line %zu: ELIMIT with max_transports %zu, %d with the default", i + 1,
-                    cfg.max_transports, rc);
+            /* the line R could not track (it was not judged there) may break a rule */
+            REQUIRE(rc == AIOTP_ORACLE_OK || rc == AIOTP_ORACLE_VIOLATION ||
+                        rc == AIOTP_ORACLE_ELIMIT,
+                    "TRACE-OPTIONS", "line %zu: ELIMIT with max_transports %zu, %d with the "
+                    "default", i + 1, op.cfg.max_transports, rc);
         }
     }
     (void)run_finish(&D, &tr);
+    check_callbacks(&D);
     if (elimit_at == tr.n) {
-        const run *without = (cfg.flags & AIOTP_ORACLE_REQUIRE_LOST) ? &D : &R;
-        const run *with = (cfg.flags & AIOTP_ORACLE_REQUIRE_LOST) ? &R : &D;
+        const run *without = (op.cfg.flags & AIOTP_ORACLE_REQUIRE_LOST) ? &D : &R;
+        const run *with = (op.cfg.flags & AIOTP_ORACLE_REQUIRE_LOST) ? &R : &D;
         if (R.stop == 0) {
             REQUIRE(with->viol >= without->viol, "TRACE-OPTIONS",
                     "fewer violations with REQUIRE_LOST (%zu) than without (%zu)", with->viol,
@@ -615,8 +939,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
+    /* P: another profile; the same parse errors and limits */
+    run_begin(&P, "P", &pop, tr.n, false);
+    for (i = 0; i < tr.n; i++) {
+        (void)run_feed(&P, &tr, i, false);
+    }
+    (void)run_finish(&P, &tr);
+    check_callbacks(&P);
+    REQUIRE(P.stop == R.stop &&
+                (R.stop == 0 || aiotp_oracle_error(P.o)->lineno == aiotp_oracle_error(R.o)->lineno),
+            "TRACE-PROFILE", "the profile changed the stop: %d vs %d", P.stop, R.stop);
+
     /* S: the command line's loop */
-    run_begin(&S, "S", &cfg, tr.n, false);
+    run_begin(&S, "S", &op, tr.n, false);
     for (i = 0; i < tr.n; i++) {
         int rc = run_feed(&S, &tr, i, feed_line);
         REQUIRE(rc == R.rc[i], "TRACE-SAME", "line %zu: %d in S (%s), %d in R", i + 1, rc,
@@ -635,11 +970,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     same_report(&R, &S);
 
     /* C: aiotp-trace-check on a file with the same options */
-    expected_cli(&S, &want_exit, want_line, sizeof(want_line));
-    run_cli(&tr, &cfg, want_exit, want_line);
+    expected_cli(&S, false, &want_exit, want_line, sizeof(want_line));
+    run_cli(&tr, &op, NULL, &c);
+    REQUIRE(c.exit == want_exit, "TRACE-CLI", "aiotp-trace-check exit %d, %d expected",
+            c.exit, want_exit);
+    check_first_line(&c, "", want_line);
+    free(c.text);
+
+    /* A: --all, the same first report, then every violation and a summary of R's count */
+    expected_cli(&R, true, &all_exit, want_line, sizeof(want_line));
+    if (all_exit == 0) {
+        snprintf(want_line, sizeof(want_line), ": OK: %zu lines conform (profile %s)\n", R.fed,
+                 aiotp_oracle_profile_name(aiotp_oracle_profile(R.o)));
+    }
+    run_cli(&tr, &op, all_flag, &c);
+    REQUIRE(c.exit == all_exit, "TRACE-CLI", "aiotp-trace-check --all exit %d, %d expected",
+            c.exit, all_exit);
+    check_first_line(&c, "--all", want_line);
+    if (R.viol > 0) {
+        char summary[64];
+        snprintf(summary, sizeof(summary), "\nsummary: %zu violations of ", R.viol);
+        REQUIRE(strstr(c.text, summary) != NULL, "TRACE-CLI",
+                "aiotp-trace-check --all: no '%s' in its output", summary + 1);
+    }
+    free(c.text);
+
+    /* J: --json (with --all or not): valid JSON that agrees */
+    if (opt & OPT_JSON_ALL) {
+        check_json(&tr, &op, true, &R, all_exit);
+    } else {
+        check_json(&tr, &op, false, &S, want_exit);
+    }
 
     run_end(&R);
     run_end(&D);
+    run_end(&P);
     run_end(&S);
     trace_free(&tr);
     REQUIRE(g_blocks == 0 && g_bytes == 0, "TRACE-LEAK",

@@ -1,7 +1,6 @@
 /* fuzz/fz_harness.c - see fz_harness.h. Deterministic: no real fds, no real time, no
    global state that survives an input. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,35 +8,13 @@
 #include <sys/socket.h>
 
 #include "aiotp/aiotp.h"
-#include "aiotp/oracle.h"
 #include "aiotp/sim.h"
+#include "fz_common.h"
 #include "fz_harness.h"
 #include "stream_int.h"
 
-/* ---- violations ------------------------------------------------------------------------ */
-
-static size_t g_step; /* record being executed, for messages */
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3), noreturn))
-#endif
-static void violation(const char *rule, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "FUZZ VIOLATION [%s] at record %zu: ", rule, g_step);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    abort();
-}
-
-#define REQUIRE(cond, rule, ...)                                                       \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            violation(rule, __VA_ARGS__);                                              \
-        }                                                                              \
-    } while (0)
+#define REQUIRE FZ_REQUIRE
+#define violation fz_violation
 
 /* ---- byte streams: byte i of each direction is a function of i ---------------------- */
 
@@ -49,54 +26,6 @@ static unsigned char tx_byte(uint64_t i) /* transport -> peer */
 static unsigned char rx_byte(uint64_t i) /* peer -> transport */
 {
     return (unsigned char)(((uint32_t)i * 0x85EBCA6Bu) >> 23 ^ 0x5a);
-}
-
-/* ---- counting allocator ------------------------------------------------------------------ */
-
-static long g_live;
-
-static void *c_alloc(void *ctx, size_t n)
-{
-    void *p = malloc(n);
-    (void)ctx;
-    if (p != NULL) {
-        g_live++;
-    }
-    return p;
-}
-
-static void *c_realloc(void *ctx, void *old, size_t n)
-{
-    void *p = realloc(old, n);
-    (void)ctx;
-    if (p != NULL && old == NULL) {
-        g_live++;
-    }
-    return p;
-}
-
-static void c_free(void *ctx, void *p)
-{
-    (void)ctx;
-    if (p != NULL) {
-        g_live--;
-        free(p);
-    }
-}
-
-static const aiotp_allocator counting = {c_alloc, c_realloc, c_free, NULL};
-
-static void *o_alloc(void *ctx, size_t n)
-{
-    (void)ctx;
-    return malloc(n);
-}
-
-static void o_free(void *ctx, void *p, size_t n)
-{
-    (void)ctx;
-    (void)n;
-    free(p);
 }
 
 /* ---- the state of one input ------------------------------------------------------------- */
@@ -117,8 +46,6 @@ typedef struct fz {
     aiotp_sim *sim;
     aiotp_loop *loop;
     aiotp_transport *t;
-    aiotp_oracle *oracle;
-    size_t trace_lines;
     int a;              /* transport's fd */
     int b;              /* peer's fd, -1 once the peer closed it */
     bool wrapped;
@@ -138,11 +65,20 @@ typedef struct fz {
 
     /* streams */
     uint64_t tx_accepted; /* bytes accepted by write/writelines */
+    uint64_t tx_maybe;    /* bytes the peer may read beyond them (written()) */
+    uint64_t tx_inflight; /* bytes of the write calls in progress (nested writes) */
     uint64_t peer_rx;     /* bytes the peer has read */
     uint64_t peer_tx;     /* bytes the peer has sent */
     uint64_t proto_rx;    /* bytes delivered to the protocol */
     bool peer_shut_wr;
     bool reset;
+
+    /* OP_CALL_IN: one public call armed for the next time a callback runs */
+    bool ci_armed;
+    unsigned ci_cb;
+    unsigned ci_act;
+    uint16_t ci_arg;
+    bool alloc_armed;   /* OP_ALLOC_FAIL was used: the loop may report ENOMEM */
 
     /* knobs */
     unsigned hooks;
@@ -153,32 +89,7 @@ typedef struct fz {
 
 static fz F;
 
-/* ---- trace -> oracle --------------------------------------------------------------------- */
-
-static void on_trace(void *arg, const char *line)
-{
-    int rc;
-    (void)arg;
-    if (getenv("FZ_TRACE") != NULL) {
-        fprintf(stderr, "  | %s\n", line);
-    }
-    if (F.oracle == NULL) {
-        return;
-    }
-    rc = aiotp_oracle_feed_line(F.oracle, line, ++F.trace_lines);
-    if (rc != AIOTP_ORACLE_OK) {
-        const aiotp_oracle_report *r = aiotp_oracle_first(F.oracle);
-        size_t i;
-        if (r != NULL) {
-            for (i = 0; i < r->nrecent; i++) {
-                fprintf(stderr, "  oracle recent %zu: %s\n", r->recent[i].lineno,
-                        r->recent[i].text);
-            }
-        }
-        violation(r != NULL && r->rule != NULL ? r->rule : "ORACLE", "oracle: %s (line %zu: %s)",
-                  r != NULL ? r->detail : "?", F.trace_lines, line);
-    }
-}
+/* ---- trace -> oracle: fz_oracle_trace (fz_common.c) -------------------------------- */
 
 static void on_exception(aiotp_loop *loop, const aiotp_exception_context *ctx, void *arg)
 {
@@ -191,25 +102,43 @@ static void on_exception(aiotp_loop *loop, const aiotp_exception_context *ctx, v
 
 static unsigned char scratch[8192];
 
+/* The bytes of the next write: they continue the stream after what is accepted and
+   after the write in progress, if this one is nested in it (a write inside the
+   pause_writing that an outer write called: its bytes follow the outer ones). */
 static void fill(size_t n)
 {
     size_t i;
     for (i = 0; i < n; i++) {
-        scratch[i] = tx_byte(F.tx_accepted + i);
+        scratch[i] = tx_byte(F.tx_accepted + F.tx_inflight + i);
+    }
+}
+
+/* A write of n bytes returned rc. 0: accepted. An error that failed the transport in this
+   very call (it was open, it is closing now) may come after the kernel took a prefix
+   (WRITE-WRITE-6: the rest could not be queued): the peer may then read up to n more
+   bytes, which continue the stream's pattern. */
+static void written(aiotp_transport *t, int rc, size_t n, bool was_closing)
+{
+    if (rc == 0) {
+        F.tx_accepted += n;
+    } else if (!was_closing && aiotp_transport_is_closing(t)) {
+        F.tx_maybe = n;
     }
 }
 
 static int do_write(aiotp_transport *t, size_t n)
 {
+    bool was_closing;
     int rc;
     if (n > sizeof(scratch)) {
         n = sizeof(scratch);
     }
     fill(n);
+    was_closing = aiotp_transport_is_closing(t);
+    F.tx_inflight += n;
     rc = aiotp_transport_write(t, scratch, n);
-    if (rc == 0) {
-        F.tx_accepted += n;
-    }
+    F.tx_inflight -= n;
+    written(t, rc, n, was_closing);
     return rc;
 }
 
@@ -218,6 +147,7 @@ static int do_writelines(aiotp_transport *t, unsigned count, uint16_t b)
     aiotp_buf bufs[4];
     size_t total = 0;
     size_t i;
+    bool was_closing;
     int rc;
     if (count > 4) {
         count = 4;
@@ -233,10 +163,11 @@ static int do_writelines(aiotp_transport *t, unsigned count, uint16_t b)
         bufs[i].base = scratch + total;
         total += bufs[i].len;
     }
+    was_closing = aiotp_transport_is_closing(t);
+    F.tx_inflight += total;
     rc = aiotp_transport_writelines(t, count > 0 ? bufs : NULL, count);
-    if (rc == 0) {
-        F.tx_accepted += total;
-    }
+    F.tx_inflight -= total;
+    written(t, rc, total, was_closing);
     return rc;
 }
 
@@ -271,6 +202,8 @@ static int p_made(aiotp_transport *t, void *d)
     return 0;
 }
 
+static void call_in_lost(aiotp_transport *t);
+
 static int p_lost(aiotp_transport *t, void *d, int status)
 {
     (void)t;
@@ -280,12 +213,120 @@ static int p_lost(aiotp_transport *t, void *d, int status)
     REQUIRE(F.depth == 0, "PROTO-BASE-2", "connection_lost inside another callback");
     F.lost = 1;
     F.lost_status = status;
+    call_in_lost(t);
     return 0;
 }
 
+/* ---- OP_CALL_IN: a public call inside a callback (the re-entrancy matrix's alphabet) ---- */
+
+enum { CI_DATA, CI_GET_BUFFER, CI_EOF, CI_PAUSE, CI_RESUME, CI_LOST, CI_COUNT };
+enum {
+    CA_WRITE, CA_WRITELINES, CA_WRITE_EOF, CA_CLOSE, CA_ABORT, CA_PAUSE_READING,
+    CA_RESUME_READING, CA_SET_LIMITS, CA_SET_STREAMING, CA_SET_BUFFERED, CA_USER_FD,
+    CA_LOOP_STOP, CA_CALL_SOON, CA_WRAP_OWN_FD, CA_QUERIES, CA_COUNT
+};
+
+static const aiotp_protocol proto_streaming;
+static const aiotp_protocol proto_buffered;
+
+static int wrap_factory(void *arg, const aiotp_protocol **proto, void **data)
+{
+    (void)arg;
+    *proto = &proto_streaming;
+    *data = &F;
+    return 0;
+}
+
+static int do_write(aiotp_transport *t, size_t n);
+static int do_writelines(aiotp_transport *t, unsigned count, uint16_t b);
+
+static void call_action(aiotp_transport *t, unsigned act, uint16_t arg)
+{
+    size_t low;
+    size_t high;
+    switch (act % CA_COUNT) {
+    case CA_WRITE:
+        (void)do_write(t, (size_t)(arg % 2048u));
+        break;
+    case CA_WRITELINES:
+        (void)do_writelines(t, arg % 5u, arg);
+        break;
+    case CA_WRITE_EOF:
+        (void)aiotp_transport_write_eof(t);
+        break;
+    case CA_CLOSE:
+        if (aiotp_transport_close(t) == 0) {
+            F.user_closed = true;
+        }
+        break;
+    case CA_ABORT:
+        if (aiotp_transport_abort(t) == 0) {
+            F.user_closed = true;
+            F.any_abort = true;
+        }
+        break;
+    case CA_PAUSE_READING:
+        (void)aiotp_transport_pause_reading(t);
+        break;
+    case CA_RESUME_READING:
+        (void)aiotp_transport_resume_reading(t);
+        break;
+    case CA_SET_LIMITS:
+        (void)aiotp_transport_set_write_buffer_limits(t, limit_of((uint8_t)arg, arg),
+                                                      limit_of((uint8_t)(arg >> 8), arg >> 4));
+        break;
+    case CA_SET_STREAMING:
+        (void)aiotp_transport_set_protocol(t, &proto_streaming, &F);
+        break;
+    case CA_SET_BUFFERED:
+        (void)aiotp_transport_set_protocol(t, &proto_buffered, &F);
+        break;
+    case CA_USER_FD:
+        fz_user_fd_call(F.loop, F.a, arg); /* LOOP-8, METH-8 */
+        break;
+    case CA_LOOP_STOP:
+        aiotp_loop_stop(F.loop);
+        break;
+    case CA_CALL_SOON:
+        (void)aiotp_loop_call_soon(F.loop, fz_noop_cb, NULL, NULL);
+        break;
+    case CA_WRAP_OWN_FD: {
+        int rc = aiotp_loop_connect_accepted_socket(F.loop, wrap_factory, NULL, F.a, fz_wrap_done,
+                                                    NULL);
+        REQUIRE(rc == AIOTP_EBUSY, "METH-8", "wrapping the transport's own fd: %d", rc);
+        break;
+    }
+    default: /* CA_QUERIES */
+        (void)aiotp_transport_is_closing(t);
+        (void)aiotp_transport_is_reading(t);
+        (void)aiotp_transport_get_extra_info(t, "peername", NULL);
+        (void)aiotp_transport_get_write_buffer_limits(t, &low, &high);
+        REQUIRE(aiotp_transport_sendto(t, "x", 1, NULL, 0) == AIOTP_ENOTSUP,
+                "TRANSPORT-KIND-2", "sendto on a stream transport");
+        break;
+    }
+}
+
+/* Run the armed call if `cb` is its callback (once per arming). */
+static void call_in(unsigned cb, aiotp_transport *t)
+{
+    if (F.ci_armed && F.ci_cb == cb) {
+        F.ci_armed = false;
+        F.depth++;
+        call_action(t, F.ci_act, F.ci_arg);
+        F.depth--;
+    }
+}
+
+static void call_in_lost(aiotp_transport *t)
+{
+    call_in(CI_LOST, t);
+}
+
+
 static int p_pause(aiotp_transport *t, void *d)
 {
-    size_t size = aiotp_transport_get_write_buffer_size(t);
+    size_t size = aiotp_transport_get_write_buffer_size(F.t);
     size_t low;
     size_t high;
     (void)d;
@@ -295,6 +336,7 @@ static int p_pause(aiotp_transport *t, void *d)
     REQUIRE(size > high, "FLOW-4", "pause_writing with size %zu <= high %zu", size, high);
     F.paused = true;
     F.pauses++;
+    call_in(CI_PAUSE, t);
     F.depth++;
     if (F.hooks & H_ABORT_IN_PAUSE) {
         if (aiotp_transport_abort(t) == 0) {
@@ -313,7 +355,7 @@ static int p_pause(aiotp_transport *t, void *d)
 
 static int p_resume(aiotp_transport *t, void *d)
 {
-    size_t size = aiotp_transport_get_write_buffer_size(t);
+    size_t size = aiotp_transport_get_write_buffer_size(F.t);
     size_t low;
     size_t high;
     (void)d;
@@ -324,6 +366,7 @@ static int p_resume(aiotp_transport *t, void *d)
     REQUIRE(!F.any_abort, "WRITE-ABORT-2", "resume_writing after abort");
     F.paused = false;
     F.resumes++;
+    call_in(CI_RESUME, t);
     F.depth++;
     if (F.hooks & H_WRITE_IN_RESUME) {
         (void)do_write(t, (size_t)(F.hook_arg & 0x3ff));
@@ -339,6 +382,7 @@ static int p_resume(aiotp_transport *t, void *d)
 
 static int after_data(aiotp_transport *t)
 {
+    call_in(CI_DATA, t);
     if (F.hooks & H_WRITE_IN_DATA) {
         (void)do_write(t, (size_t)(F.hook_arg & 0x7f));
     }
@@ -389,6 +433,7 @@ static int p_eof(aiotp_transport *t, void *d)
             "eof_received before all data (%llu of %llu)", (unsigned long long)F.proto_rx,
             (unsigned long long)F.peer_tx);
     F.eofs++;
+    call_in(CI_EOF, t);
     if (F.hooks & H_EOF_KEEP_OPEN) {
         return 1;
     }
@@ -398,11 +443,11 @@ static int p_eof(aiotp_transport *t, void *d)
 
 static int p_get_buffer(aiotp_transport *t, void *d, ptrdiff_t hint, void **buf, size_t *len)
 {
-    (void)t;
     (void)d;
     check_alive("get_buffer");
     REQUIRE(hint == -1, "PROTO-BUF-1", "get_buffer sizehint %td", hint);
     REQUIRE(!F.user_closed, "BASE-CLOSE-1", "get_buffer after close/abort");
+    call_in(CI_GET_BUFFER, t);
     *buf = F.buf;
     *len = F.getbuf_size;
     if (F.getbuf_size == 0) {
@@ -470,9 +515,8 @@ static void on_done(void *arg, int status, aiotp_transport *t)
 
 static void check_state(void)
 {
-    aiotp_transport *t = F.t;
+    aiotp__stream *t = aiotp__stream_of(F.t);
     size_t size;
-    unsigned interest;
 
     if (t == NULL) {
         return;
@@ -482,26 +526,19 @@ static void check_state(void)
     REQUIRE(aiotp__flow_is_valid(&t->flow), "FLOW-3", "flow state invalid");
     REQUIRE(aiotp__wbuf_is_valid(&t->wb), "WBUF", "write buffer invalid");
     size = aiotp__wbuf_size(&t->wb);
-    REQUIRE(size == aiotp_transport_get_write_buffer_size(t), "WRITE-SIZE-1", "size mismatch");
+    REQUIRE(size == aiotp_transport_get_write_buffer_size(F.t), "WRITE-SIZE-1", "size mismatch");
     REQUIRE(F.depth == 0, "HARNESS", "callback depth %d between steps", F.depth);
     REQUIRE((F.lost == 1) == (t->st.ph == AIOTP__PH_LOST), "PROTO-BASE-2",
             "connection_lost delivered %d, ph %d", F.lost, (int)t->st.ph);
-    REQUIRE(F.tx_accepted >= F.peer_rx, "WRITE-WRITE-1", "peer read more than accepted");
+    REQUIRE(F.tx_accepted + F.tx_maybe >= F.peer_rx, "WRITE-WRITE-1",
+            "peer read more than accepted");
     if (F.lost == 0) {
-        /* the flow flag mirrors what the protocol was told */
-        REQUIRE((t->flow.state == AIOTP__FLOW_PAUSED) == F.paused, "FLOW-6",
-                "flow state %d, protocol paused %d", (int)t->flow.state, (int)F.paused);
-        REQUIRE(F.paused || size <= t->flow.high, "FLOW-4",
-                "not paused with size %zu > high %zu", size, t->flow.high);
+        fz_check_flow(&t->flow, F.paused, size, "FLOW-6", "FLOW-4");
         REQUIRE(t->fd == F.a, "PROTO-BASE-2", "socket closed before connection_lost");
-        interest = aiotp_sim_interest(F.sim, F.a);
-        REQUIRE(t->reader_on == ((interest & AIOTP_EV_READ) != 0), "READ-2",
-                "reader_on %d, backend interest %u", (int)t->reader_on, interest);
-        REQUIRE(t->writer_on == ((interest & AIOTP_EV_WRITE) != 0), "WRITE-WRITE-3",
-                "writer_on %d, backend interest %u", (int)t->writer_on, interest);
+        fz_check_watch(F.sim, F.a, t->reader_on, t->writer_on, "WRITE-WRITE-3");
         REQUIRE(!t->reader_on || aiotp__stream_is_reading(&t->st), "READ-2",
                 "reader registered while not reading");
-        REQUIRE(aiotp__stream_is_reading(&t->st) == aiotp_transport_is_reading(t), "READ-2",
+        REQUIRE(aiotp__stream_is_reading(&t->st) == aiotp_transport_is_reading(F.t), "READ-2",
                 "is_reading mismatch");
         if (aiotp__stream_is_reading(&t->st) && t->st.ph == AIOTP__PH_CONNECTED) {
             REQUIRE(t->reader_on, "READ-2", "reading but no reader registered");
@@ -509,10 +546,10 @@ static void check_state(void)
         if (size > 0 && (t->st.life == AIOTP__LIFE_OPEN || t->st.life == AIOTP__LIFE_CLOSING)) {
             REQUIRE(t->writer_on, "WRITE-WRITE-3", "%zu bytes queued and no writer", size);
         }
-        REQUIRE(!F.user_closed || aiotp_transport_is_closing(t), "BASE-CLOSING-1",
+        REQUIRE(!F.user_closed || aiotp_transport_is_closing(F.t), "BASE-CLOSING-1",
                 "closed but is_closing() false");
         if (F.empty_buffer) {
-            REQUIRE(aiotp_transport_is_closing(t), "PROTO-BUF-2",
+            REQUIRE(aiotp_transport_is_closing(F.t), "PROTO-BUF-2",
                     "empty get_buffer did not close the transport");
         }
     } else {
@@ -542,7 +579,8 @@ static void peer_read(size_t n)
     }
     if (k > 0) {
         F.peer_rx += (uint64_t)k;
-        REQUIRE(F.peer_rx <= F.tx_accepted, "WRITE-WRITE-1", "peer got unaccepted bytes");
+        REQUIRE(F.peer_rx <= F.tx_accepted + F.tx_maybe, "WRITE-WRITE-1",
+                "peer got unaccepted bytes");
     }
 }
 
@@ -568,8 +606,7 @@ static void peer_send(size_t n)
 
 static void run_pass(void)
 {
-    int rc = aiotp_loop_run_once(F.loop);
-    REQUIRE(rc == 0, "LOOP", "run_once: %d", rc);
+    fz_run_pass(F.loop, F.alloc_armed);
 }
 
 /* ---- ops --------------------------------------------------------------------------------- */
@@ -579,8 +616,14 @@ enum {
     OP_RESUME_READING, OP_SET_LIMITS, OP_SET_PROTOCOL, OP_PEER_SEND, OP_PEER_READ,
     OP_SEND_PARTIAL, OP_EAGAIN, OP_EINTR, OP_PEER_EOF, OP_RESET, OP_ADVANCE, OP_RUN,
     OP_CAPACITY, OP_HOOKS, OP_PEER_CLOSE, OP_GETBUF_SIZE, OP_RUN2, OP_RUN3,
+    /* issue 9: the re-entrancy matrix's and the fault sweep's alphabet */
+    OP_CALL_IN, OP_USER_FD, OP_SEND_FAIL, OP_RECV_FAIL, OP_SHUTDOWN_FAIL, OP_ALLOC_FAIL,
     OP_COUNT
 };
+
+static const int fault_errnos[] = {EINTR, EAGAIN, ENOMEM, ENOBUFS, EMFILE,
+                                   ECONNRESET, EPIPE, EBADF, EINVAL};
+#define N_FAULT_ERRNOS (sizeof(fault_errnos) / sizeof(fault_errnos[0]))
 
 static void step(uint8_t op, uint8_t a, uint16_t b)
 {
@@ -665,6 +708,30 @@ static void step(uint8_t op, uint8_t a, uint16_t b)
     case OP_GETBUF_SIZE:
         F.getbuf_size = (size_t)(b % (sizeof(F.buf) + 1u));
         break;
+    case OP_CALL_IN:
+        F.ci_armed = true;
+        F.ci_cb = a % CI_COUNT;
+        F.ci_act = (unsigned)(a / CI_COUNT) + (unsigned)(b >> 12);
+        F.ci_arg = b;
+        break;
+    case OP_USER_FD:
+        if (F.lost == 0) {
+            fz_user_fd_call(F.loop, F.a, a);
+        }
+        break;
+    case OP_SEND_FAIL:
+        (void)aiotp_sim_send_fail(F.sim, F.a, -fault_errnos[a % N_FAULT_ERRNOS], 1);
+        break;
+    case OP_RECV_FAIL:
+        (void)aiotp_sim_recv_fail(F.sim, F.a, -fault_errnos[a % N_FAULT_ERRNOS], 1);
+        break;
+    case OP_SHUTDOWN_FAIL:
+        (void)aiotp_sim_shutdown_fail(F.sim, F.a, -fault_errnos[a % N_FAULT_ERRNOS], 1);
+        break;
+    case OP_ALLOC_FAIL:
+        fz_fail_next = (long)(a % 4u);
+        F.alloc_armed = F.alloc_armed || fz_fail_next > 0;
+        break;
     default: /* OP_RUN, OP_RUN2, OP_RUN3 */
         run_pass();
         break;
@@ -675,17 +742,14 @@ static void step(uint8_t op, uint8_t a, uint16_t b)
 
 int fz_run(const uint8_t *data, size_t size, const fz_config *cfg)
 {
-    aiotp_loop_options o;
     aiotp_connect_options co;
-    aiotp_oracle_alloc oa = {o_alloc, o_free, NULL};
-    aiotp_oracle_config ocfg = {0, AIOTP_ORACLE_REQUIRE_LOST};
     size_t nrec = size / FZ_REC;
     size_t i;
     int rc;
 
     memset(&F, 0, sizeof(F));
-    g_live = 0;
-    g_step = 0;
+    fz_alloc_reset();
+    fz_step = 0;
     F.b = -1;
     F.getbuf_size = 64;
     g_first = cfg != NULL && cfg->buffered ? &proto_buffered : &proto_streaming;
@@ -693,16 +757,8 @@ int fz_run(const uint8_t *data, size_t size, const fz_config *cfg)
         nrec = FZ_MAX_OPS;
     }
 
-    REQUIRE(aiotp_oracle_new(&ocfg, &oa, &F.oracle) == 0, "HARNESS", "oracle_new");
-    REQUIRE(aiotp_sim_create(&F.sim, &counting) == 0, "HARNESS", "sim_create");
-    memset(&o, 0, sizeof(o));
-    o.size = sizeof(o);
-    o.backend = aiotp_backend_sim();
-    o.syscalls = aiotp_sim_syscalls(F.sim);
-    o.allocator = &counting;
-    REQUIRE(aiotp_loop_create(&F.loop, &o) == 0, "HARNESS", "loop_create");
-    aiotp_loop_set_exception_handler(F.loop, on_exception, NULL);
-    aiotp_loop_set_trace(F.loop, on_trace, NULL);
+    fz_oracle_begin(2); /* one transport per input */
+    fz_loop_new(&F.sim, &F.loop, on_exception);
     REQUIRE(aiotp_sim_socketpair(F.sim, &F.a, &F.b) == 0, "HARNESS", "socketpair");
     /* a small socket buffer by default so that writes queue up */
     (void)aiotp_sim_set_capacity(F.sim, F.a, 1024);
@@ -717,13 +773,15 @@ int fz_run(const uint8_t *data, size_t size, const fz_config *cfg)
 
     for (i = 0; i < nrec; i++) {
         const uint8_t *r = data + i * FZ_REC;
-        g_step = i + 1;
+        fz_step = i + 1;
         step(r[0], r[1], (uint16_t)(r[2] | (r[3] << 8)));
         check_state();
     }
 
     /* the end: let everything flow, close, and expect connection_lost */
-    g_step = nrec + 1;
+    fz_step = nrec + 1;
+    fz_fail_next = 0;
+    F.ci_armed = false;
     F.hooks &= ~(unsigned)(H_WRITE_IN_DATA | H_WRITE_IN_RESUME);
     (void)aiotp_sim_set_capacity(F.sim, F.a, (size_t)1 << 20);
     (void)aiotp_sim_send_limit(F.sim, F.a, 0);
@@ -755,18 +813,7 @@ int fz_run(const uint8_t *data, size_t size, const fz_config *cfg)
     if (F.b >= 0) {
         (void)aiotp_sim_close(F.sim, F.b);
     }
-    REQUIRE(aiotp_sim_open_fds(F.sim) == 0, "LEAK", "%zu sim fds left open",
-            aiotp_sim_open_fds(F.sim));
-    aiotp_sim_free(F.sim);
+    fz_end(F.sim);
     F.sim = NULL;
-    REQUIRE(g_live == 0, "LEAK", "%ld allocations not freed", g_live);
-    rc = aiotp_oracle_finish(F.oracle);
-    if (rc != AIOTP_ORACLE_OK || aiotp_oracle_violations(F.oracle) != 0) {
-        const aiotp_oracle_report *r = aiotp_oracle_first(F.oracle);
-        violation(r != NULL && r->rule != NULL ? r->rule : "ORACLE", "oracle at finish: %s",
-                  r != NULL ? r->detail : "?");
-    }
-    aiotp_oracle_free(F.oracle);
-    F.oracle = NULL;
     return 0;
 }

@@ -23,8 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FZ_REC 4u        /* bytes per op record */
-#define FZ_MAX_OPS 2048u /* records looked at per input */
+#include "fz_common.h" /* FZ_REC, FZ_MAX_OPS */
 
 typedef struct fz_config {
     int buffered; /* start with a BufferedProtocol */

@@ -3,7 +3,7 @@
 #
 #   fuzz/run_campaign.sh [--libfuzzer] [SECONDS] [TARGET...]
 #
-# SECONDS per target (default 60); targets default to "fuzz_stream fuzz_buffered
+# SECONDS per target (default 60); targets default to "fuzz_stream fuzz_buffered fuzz_dgram
 # fuzz_trace". AFL++ (default): builds the persistent binaries with afl-clang-fast
 # (+ASan/UBSan) into $AIOTP_AFL_BUILD (default build-afl/), seeds each campaign with
 # fuzz/corpus/<target>/ and writes to $AIOTP_AFL_OUT/<target>/ (default
@@ -18,8 +18,9 @@
 # fails; libFuzzer artifacts likewise), or a committed seed crashes or hangs; 2 the tools are missing, the build failed, or the fuzzer did not
 # start or did not run. The negative targets are the exception: fuzz_negative (planted
 # FLOW-4 bug) fails when the campaign finds NOTHING, or finds something that is not a
-# FLOW-* violation; fuzz_fdleak (AFL++ only: a real fd leaked on inputs starting with 'L')
-# likewise with the drivers' FD-LEAK report.
+# FLOW-* violation; fuzz_dgram_negative (planted DGRAM-FLOW-1 bug: resume_writing above
+# low) likewise with a DGRAM-FLOW-1 violation; fuzz_fdleak (AFL++ only: a real fd leaked
+# on inputs starting with 'L') likewise with the drivers' FD-LEAK report.
 #
 # Needs no TTY and no core_pattern change (AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES, no UI).
 # AIOTP_FUZZ_JOBS: build parallelism (default nproc). AIOTP_AFL_TIMEOUT: afl-fuzz -t in ms
@@ -33,7 +34,7 @@ if [ "${1:-}" = --libfuzzer ]; then
 fi
 SECS=${1:-60}
 [ $# -gt 0 ] && shift
-TARGETS=${*:-"fuzz_stream fuzz_buffered fuzz_trace"}
+TARGETS=${*:-"fuzz_stream fuzz_buffered fuzz_dgram fuzz_trace"}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 JOBS=${AIOTP_FUZZ_JOBS:-$(nproc)}
 case $SECS in
@@ -42,7 +43,8 @@ esac
 
 for t in $TARGETS; do
     case "$ENGINE:$t" in
-        *:fuzz_stream | *:fuzz_buffered | *:fuzz_trace | *:fuzz_negative | afl:fuzz_fdleak) ;;
+        *:fuzz_stream | *:fuzz_buffered | *:fuzz_dgram | *:fuzz_trace | *:fuzz_negative | \
+        *:fuzz_dgram_negative | afl:fuzz_fdleak) ;;
         *) echo "run_campaign: unknown target '$t' for $ENGINE"; exit 2 ;;
     esac
 done
@@ -51,6 +53,7 @@ done
 expected_pattern() {
     case $1 in
         fuzz_negative) echo 'FUZZ VIOLATION \[FLOW-' ;;
+        fuzz_dgram_negative) echo 'FUZZ VIOLATION \[DGRAM-FLOW-1\]' ;;
         fuzz_fdleak) echo 'FUZZ VIOLATION \[FD-LEAK\]' ;;
         *) echo '' ;;
     esac
@@ -145,6 +148,7 @@ for t in $TARGETS; do
         bin="$BUILD/fuzz/${t}_libfuzzer"
         maxlen=512
         [ "$t" = fuzz_trace ] && maxlen=8192
+        case $t in fuzz_dgram*) maxlen=1025 ;; esac # a header byte and 256 records
         mkdir -p "$OUT/$t/corpus"
         seeds="$ROOT/fuzz/corpus/$t"
         if [ -n "$pattern" ]; then

@@ -2,7 +2,7 @@
 # proofs/run.sh - prove the pure core modules (src/core) with Frama-C WP.
 #
 # Usage: proofs/run.sh [options] [module...]
-#        modules: flow wbuf stream_sm ring handles theap (default: all)
+#        modules: flow wbuf stream_sm ring handles theap dgram_sm dgq tls_sm (default: all)
 #
 #   --out DIR              work directory: why3.conf, logs, JSON reports
 #                          (default: $AIOTP_PROOF_OUT or ${TMPDIR:-/tmp}/aiotp-proofs)
@@ -44,11 +44,11 @@ while [ $# -gt 0 ]; do
     --prop) PROP=$2; shift 2 ;;
     --expect-unproved) EXPECT=$2; shift 2 ;;
     -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    flow|wbuf|stream_sm|ring|handles|theap) MODULES+=("$1"); shift ;;
+    flow|wbuf|stream_sm|ring|handles|theap|dgram_sm|dgq|tls_sm) MODULES+=("$1"); shift ;;
     *) die "unknown argument: $1 (try --help)" ;;
     esac
 done
-[ ${#MODULES[@]} -gt 0 ] || MODULES=(flow wbuf stream_sm ring handles theap)
+[ ${#MODULES[@]} -gt 0 ] || MODULES=(flow wbuf stream_sm ring handles theap dgram_sm dgq tls_sm)
 
 # Files of each proof target: the module and its proof driver (proofs/drivers/).
 files_of() {
@@ -59,6 +59,9 @@ files_of() {
     ring) echo "$SRC/src/core/ring.c $ROOT/proofs/drivers/ring_fifo.c" ;;
     handles) echo "$SRC/src/core/handles.c $ROOT/proofs/drivers/handles_stale.c" ;;
     theap) echo "$SRC/src/core/theap.c" ;;
+    dgram_sm) echo "$SRC/src/core/dgram_sm.c $ROOT/proofs/drivers/dgram_trace.c" ;;
+    dgq) echo "$SRC/src/core/dgq.c" ;;
+    tls_sm) echo "$SRC/src/core/tls_sm.c $ROOT/proofs/drivers/tls_trace.c" ;;
     esac
 }
 
@@ -96,6 +99,21 @@ required_of() {
                 schedule_once made_count eof_count lost_count after_write_eof dropped
                 accepted lemma_ph_lost_final lemma_life_closed_final lemma_rd_stopped_final
                 lemma_wr_shut_final rte" ;;
+    dgram_sm) echo "is_valid_iff next_life next_rd next_ph acts DGRAM_INV edges tables_match
+                refused_alone made_on_entry lost_on_entry deliver_when_reading
+                error_when_connected no_silent_drop no_op unchanged life_table rd_table
+                ph_table DGRAM_made_once DGRAM_lost_once DGRAM_nothing_after_lost
+                DGRAM_error_between lemma_dg_life_closed_final lemma_dg_ph_lost_final
+                lemma_dg_rd_stopped_final rte" ;;
+    dgq) echo "is_valid_iff empty valid fits compact grow tail count payload
+                reset front moved installed rte" ;;
+    tls_sm) echo "is_valid_iff next_ly next_app next_rd upgrade_kept acts TLS_INV edges
+                tables_match refused_alone made_on_entry lost_on_entry eof_on_entry
+                deliver_when_reading complete_once failed_untold let_go_once no_op
+                unchanged ly_table app_table rd_table TLS_made_once TLS_data_between
+                TLS_eof_once TLS_lost_once TLS_nothing_after_lost TLS_complete_once
+                TLS_failed_untold TLS_let_go_once now queued range
+                lemma_tls_ly_closed_final lemma_tls_app_lost_final rte" ;;
     esac
 }
 

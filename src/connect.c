@@ -2,137 +2,17 @@
  * src/connect.c - create_connection, create_unix_connection, connect_accepted_socket
  * (spec/rules.md, "Loop methods and servers", METH-*).
  *
- * Name resolution calls getaddrinfo through the syscall table from a loop callback: it
- * is synchronous, so a name that is not numeric blocks the loop while it resolves
- * (spec/deviations.md, DEV-6). Connecting is non-blocking: each resolved address is
- * tried in turn until one connects.
+ * Names are resolved without blocking the loop (src/resolve.c: a numeric host at once, a
+ * name in a worker thread). Connecting is non-blocking: each resolved address is tried
+ * in turn until one connects. The operation can be cancelled (aiotp_loop_cancel_op, a
+ * timeout) until the socket is handed to its transport (aiotp__req_settle).
  */
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "req_int.h"
-
-/* ---- requests ---------------------------------------------------------------------- */
-
-int aiotp__req_start(aiotp_loop *loop, struct aiotp__req *tmpl, const char *host,
-                     aiotp_callback_fn step, struct aiotp__req **out)
-{
-    struct aiotp__req *r = aiotp__alloc(loop, sizeof(*r));
-    int rc;
-
-    if (r == NULL) {
-        return AIOTP_ENOMEM;
-    }
-    *r = *tmpl;
-    r->loop = loop;
-    r->host = NULL;
-    r->ai = NULL;
-    r->cur = NULL;
-    r->state = AIOTP__REQ_QUEUED;
-    r->all_same = true;
-    if (host != NULL) {
-        size_t n = strlen(host) + 1;
-        r->host = aiotp__alloc(loop, n);
-        if (r->host == NULL) {
-            aiotp__free(loop, r);
-            return AIOTP_ENOMEM;
-        }
-        memcpy(r->host, host, n);
-    }
-    rc = aiotp_loop_call_soon(loop, step, r, NULL);
-    if (rc != 0) {
-        aiotp__free(loop, r->host);
-        aiotp__free(loop, r);
-        return rc;
-    }
-    r->prev = NULL;
-    r->next = loop->reqs;
-    if (loop->reqs != NULL) {
-        loop->reqs->prev = r;
-    }
-    loop->reqs = r;
-    if (out != NULL) {
-        *out = r;
-    }
-    return 0;
-}
-
-void aiotp__req_free(struct aiotp__req *r)
-{
-    aiotp_loop *loop = r->loop;
-    if (r->prev != NULL) {
-        r->prev->next = r->next;
-    } else {
-        loop->reqs = r->next;
-    }
-    if (r->next != NULL) {
-        r->next->prev = r->prev;
-    }
-    if (r->fd >= 0) {
-        aiotp__fd_forget(loop, r->fd);
-        (void)loop->sys->close(loop->sys->ctx, r->fd);
-        r->fd = -1;
-    }
-    if (r->ai != NULL) {
-        loop->sys->freeaddrinfo(loop->sys->ctx, r->ai);
-    }
-    aiotp__free(loop, r->host);
-    aiotp__free(loop, r);
-}
-
-void aiotp__req_teardown(struct aiotp__req *r)
-{
-    aiotp__req_free(r); /* loop_free: no callback */
-}
-
-int aiotp__gai_error(int rc)
-{
-    /* rc is getaddrinfo's own code (glibc's EAI_* values are negative) */
-    switch (rc) {
-    case 0:
-        return 0;
-    case EAI_BADFLAGS:
-    case EAI_SOCKTYPE:
-    case EAI_SERVICE:
-        return AIOTP_EINVAL;
-    case EAI_NONAME:
-#ifdef EAI_NODATA
-    case EAI_NODATA:
-#endif
-        return AIOTP_ENONAME;
-    case EAI_AGAIN:
-        return AIOTP_EAI_AGAIN;
-    case EAI_FAIL:
-        return AIOTP_EAI_FAIL;
-    case EAI_FAMILY:
-#ifdef EAI_ADDRFAMILY
-    case EAI_ADDRFAMILY:
-#endif
-        return AIOTP_EAI_FAMILY;
-    case EAI_MEMORY:
-        return AIOTP_ENOMEM;
-    default:
-        return AIOTP_EAI_FAIL; /* EAI_SYSTEM and anything unknown */
-    }
-}
-
-int aiotp__unix_addr(const char *path, struct sockaddr_un *un, socklen_t *len)
-{
-    size_t n;
-    if (path == NULL) {
-        return AIOTP_EINVAL;
-    }
-    n = strlen(path);
-    if (n == 0 || n >= sizeof(un->sun_path)) {
-        return AIOTP_EINVAL;
-    }
-    memset(un, 0, sizeof(*un));
-    un->sun_family = AF_UNIX;
-    memcpy(un->sun_path, path, n + 1);
-    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-    return 0;
-}
+#include "stream_int.h"
 
 /* ---- completing -------------------------------------------------------------------- */
 
@@ -150,14 +30,28 @@ static void connected(struct aiotp__req *r)
 {
     const aiotp_protocol *proto = NULL;
     void *pdata = NULL;
+    const char *why = NULL;
     int fd = r->fd;
     int rc;
 
+    aiotp__req_settle(r); /* OP-2: from here on the completion is due with the result */
     aiotp__fd_forget(r->loop, fd);
     rc = r->factory(r->factory_arg, &proto, &pdata); /* METH-3: once per connection */
     if (rc >= 0) {
-        rc = aiotp__stream_create(r->loop, fd, proto, pdata, NULL, NULL, 0, r->ccb, r->cb_arg,
-                                  NULL);
+        if (r->tls != NULL) {
+            /* TLS-MAKE-1: the layer makes the stream transport below and the TLS transport;
+               the completion follows the handshake */
+            rc = AIOTP__LAYER_OPS(r->tls)->wrap(r->tls, &aiotp__layer_svc, r->loop, fd, proto,
+                                                pdata, NULL, 0, &r->lp, r->ccb, r->cb_arg,
+                                                NULL, &why);
+        } else {
+            rc = aiotp__stream_create(r->loop, fd, proto, pdata, NULL, 0, r->ccb, r->cb_arg,
+                                      NULL, &why);
+        }
+        if (rc == AIOTP_EINVAL || rc == AIOTP_EPROTOKIND) {
+            /* PROTO-KIND-1: named in the exception handler, status to the completion */
+            aiotp__report_bad_table(r->loop, "create_connection", rc, why, NULL);
+        }
     }
     if (rc < 0) {
         finish_error(r, rc); /* closes fd */
@@ -225,7 +119,10 @@ static int start_connect(struct aiotp__req *r, const struct sockaddr *addr, sock
     if (rc == 0) {
         return 0;
     }
-    if (rc == -EINPROGRESS || rc == -EAGAIN || rc == -EINTR) {
+    /* METH-7: only EINPROGRESS (and EINTR: POSIX goes on connecting) mean "in progress";
+       EAGAIN (a Unix listener's backlog is full, no ephemeral port) started nothing and
+       fails this attempt */
+    if (rc == -EINPROGRESS || rc == -EINTR) {
         rc = aiotp__set_writer(r->loop, r->fd, connect_ready, r);
         if (rc < 0) {
             return rc;
@@ -260,8 +157,27 @@ static void try_next(struct aiotp__req *r)
         record_error(r, rc);
         close_attempt(r);
     }
-    /* METH-5: every address failed */
-    finish_error(r, r->first_err != 0 ? r->first_err : AIOTP_ENONAME);
+    /* METH-5: every address failed: their error when they agree, else AIOTP_EMULTIPLE
+       (CPython: OSError('Multiple exceptions: ...')); no address at all: ENONAME */
+    if (r->first_err == 0) {
+        finish_error(r, AIOTP_ENONAME);
+    } else {
+        finish_error(r, r->all_same ? r->first_err : AIOTP_EMULTIPLE);
+    }
+}
+
+/* RESOLVE-2: a worker's answer. */
+static void tcp_resolved(void *arg, int status, aiotp__addrs *res)
+{
+    struct aiotp__req *r = arg;
+    r->query = NULL;
+    if (status != 0) {
+        finish_error(r, status);
+        return;
+    }
+    r->addrs = *res;
+    r->cur = r->addrs.ai;
+    try_next(r); /* (no user code runs before it connects or settles: no cancel) */
 }
 
 static void tcp_step(aiotp_loop *loop, void *arg)
@@ -271,24 +187,30 @@ static void tcp_step(aiotp_loop *loop, void *arg)
     char port[16];
     int rc;
 
+    r->step = 0;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = r->family;
     hints.ai_socktype = SOCK_STREAM;
     snprintf(port, sizeof(port), "%d", r->port);
-    rc = loop->sys->getaddrinfo(loop->sys->ctx, r->host, port, &hints, &r->ai);
-    if (rc != 0) {
-        r->ai = NULL;
-        finish_error(r, aiotp__gai_error(rc));
+    rc = aiotp__resolve(loop, r->host, port, &hints, &r->addrs, tcp_resolved, r, &r->query);
+    if (rc == 1) {
+        r->state = AIOTP__REQ_RESOLVING; /* the loop runs on meanwhile */
         return;
     }
-    r->cur = r->ai;
+    if (rc != 0) {
+        finish_error(r, rc);
+        return;
+    }
+    r->cur = r->addrs.ai;
     try_next(r);
 }
 
 static void unix_step(aiotp_loop *loop, void *arg)
 {
     struct aiotp__req *r = arg;
-    int rc = loop->sys->socket(loop->sys->ctx, AF_UNIX, SOCK_STREAM, 0);
+    int rc;
+    r->step = 0;
+    rc = loop->sys->socket(loop->sys->ctx, AF_UNIX, SOCK_STREAM, 0);
     if (rc < 0) {
         finish_error(r, rc);
         return;
@@ -304,8 +226,10 @@ static void unix_step(aiotp_loop *loop, void *arg)
 
 static void wrap_step(aiotp_loop *loop, void *arg)
 {
+    struct aiotp__req *r = arg;
     (void)loop;
-    connected(arg);
+    r->step = 0;
+    connected(r);
 }
 
 /* ---- public ---------------------------------------------------------------------------- */
@@ -317,19 +241,18 @@ void aiotp_connect_options_init(aiotp_connect_options *opts)
         opts->size = sizeof(*opts);
         opts->family = AF_UNSPEC;
         opts->sock = -1;
+        opts->timeout = 0;
+        opts->op = NULL;
     }
 }
 
-/* METH-6: an existing socket must be a stream socket; made non-blocking. */
+/* METH-6: an existing socket must be a stream socket; made non-blocking. (sock >= 0:
+   aiotp__req_claim_fd checked it.) */
 static int check_stream_socket(aiotp_loop *loop, int sock)
 {
     int type = 0;
     socklen_t len = sizeof(type);
-    int rc;
-    if (sock < 0) {
-        return AIOTP_EBADF;
-    }
-    rc = loop->sys->getsockopt(loop->sys->ctx, sock, SOL_SOCKET, SO_TYPE, &type, &len);
+    int rc = loop->sys->getsockopt(loop->sys->ctx, sock, SOL_SOCKET, SO_TYPE, &type, &len);
     if (rc < 0) {
         return rc;
     }
@@ -339,11 +262,49 @@ static int check_stream_socket(aiotp_loop *loop, int sock)
     return loop->sys->set_nonblock(loop->sys->ctx, sock);
 }
 
+/* The options as this build lays them out: the defaults, then the caller's fields (a
+   first-layout struct ends before the TLS fields, which keep their defaults). */
+static int read_opts(const aiotp_connect_options *opts, aiotp_connect_options *o)
+{
+    aiotp_connect_options_init(o);
+    if (opts != NULL) {
+        if (opts->size != sizeof(*opts) && opts->size != AIOTP_CONNECT_OPTIONS_SIZE_V1) {
+            return AIOTP_EINVAL; /* CONN-OPTS-1 */
+        }
+        memcpy(o, opts, opts->size);
+        o->size = sizeof(*o);
+    }
+    return o->timeout < 0 ? AIOTP_EINVAL : 0; /* OP-3 */
+}
+
+/* The TLS parameters of a client connection: the name to check is server_hostname, else
+   the host; a socket or a Unix path has no host, so TLS needs server_hostname there
+   (CPython: "you have to pass server_hostname when using ssl"). */
+static int client_tls(struct aiotp__req *tmpl, const aiotp_connect_options *o,
+                      const char *host)
+{
+    const char *name = o->server_hostname;
+    if (o->tls != NULL && name == NULL) {
+        if (host == NULL) {
+            return AIOTP_EINVAL; /* TLS-MAKE-2 */
+        }
+        name = host;
+    }
+    tmpl->tls = o->tls;
+    return aiotp__layer_params_init(&tmpl->lp, o->tls, false, o->tls != NULL ? name
+                                                                           : o->server_hostname,
+                                    o->tls_handshake_timeout, o->tls_shutdown_timeout);
+}
+
 static int start_wrap(aiotp_loop *loop, aiotp_protocol_factory_fn factory, void *factory_arg,
-                      int sock, aiotp_connect_cb cb, void *cb_arg)
+                      int sock, const struct aiotp__req *tls, aiotp_connect_cb cb,
+                      void *cb_arg, const aiotp_connect_options *o)
 {
     struct aiotp__req tmpl;
-    int rc = check_stream_socket(loop, sock);
+    int rc = aiotp__req_claim_fd(loop, sock);
+    if (rc == 0) {
+        rc = check_stream_socket(loop, sock);
+    }
     if (rc < 0) {
         return rc;
     }
@@ -354,21 +315,9 @@ static int start_wrap(aiotp_loop *loop, aiotp_protocol_factory_fn factory, void 
     tmpl.ccb = cb;
     tmpl.cb_arg = cb_arg;
     tmpl.fd = sock;
-    return aiotp__req_start(loop, &tmpl, NULL, wrap_step, NULL);
-}
-
-static int check_opts(const aiotp_connect_options *opts)
-{
-    if (opts != NULL) {
-        if (opts->size != sizeof(*opts)) {
-            return AIOTP_EINVAL;
-        }
-        if (opts->family != AF_UNSPEC && opts->family != AF_INET &&
-            opts->family != AF_INET6) {
-            return AIOTP_EINVAL;
-        }
-    }
-    return 0;
+    tmpl.tls = tls->tls;
+    tmpl.lp = tls->lp;
+    return aiotp__req_start(loop, &tmpl, NULL, wrap_step, o->op, o->timeout);
 }
 
 int aiotp_loop_create_connection(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
@@ -377,35 +326,46 @@ int aiotp_loop_create_connection(aiotp_loop *loop, aiotp_protocol_factory_fn fac
                                  void *cb_arg)
 {
     struct aiotp__req tmpl;
-    int sock = opts != NULL ? opts->sock : -1;
+    aiotp_connect_options o;
     int rc;
 
     if (loop == NULL || factory == NULL || cb == NULL) {
         return AIOTP_EINVAL;
     }
-    rc = check_opts(opts);
+    rc = read_opts(opts, &o);
     if (rc != 0) {
         return rc;
     }
-    if (sock >= 0) {
+    if (o.family != AF_UNSPEC && o.family != AF_INET && o.family != AF_INET6) {
+        return AIOTP_EINVAL;
+    }
+    memset(&tmpl, 0, sizeof(tmpl));
+    if (o.sock >= 0) {
         if (host != NULL) {
             return AIOTP_EINVAL; /* host/port and sock are exclusive */
         }
-        return start_wrap(loop, factory, factory_arg, sock, cb, cb_arg);
+        rc = client_tls(&tmpl, &o, NULL);
+        if (rc != 0) {
+            return rc;
+        }
+        return start_wrap(loop, factory, factory_arg, o.sock, &tmpl, cb, cb_arg, &o);
     }
     if (host == NULL || host[0] == '\0' || port < 0 || port > 65535) {
         return AIOTP_EINVAL;
     }
-    memset(&tmpl, 0, sizeof(tmpl));
+    rc = client_tls(&tmpl, &o, host);
+    if (rc != 0) {
+        return rc;
+    }
     tmpl.kind = AIOTP__REQ_CONNECT_TCP;
     tmpl.factory = factory;
     tmpl.factory_arg = factory_arg;
     tmpl.ccb = cb;
     tmpl.cb_arg = cb_arg;
     tmpl.port = port;
-    tmpl.family = opts != NULL ? opts->family : AF_UNSPEC;
+    tmpl.family = o.family;
     tmpl.fd = -1;
-    return aiotp__req_start(loop, &tmpl, host, tcp_step, NULL);
+    return aiotp__req_start(loop, &tmpl, host, tcp_step, o.op, o.timeout);
 }
 
 int aiotp_loop_create_unix_connection(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
@@ -414,22 +374,27 @@ int aiotp_loop_create_unix_connection(aiotp_loop *loop, aiotp_protocol_factory_f
                                       aiotp_connect_cb cb, void *cb_arg)
 {
     struct aiotp__req tmpl;
-    int sock = opts != NULL ? opts->sock : -1;
+    aiotp_connect_options o;
     int rc;
 
     if (loop == NULL || factory == NULL || cb == NULL) {
         return AIOTP_EINVAL;
     }
-    if (opts != NULL && opts->size != sizeof(*opts)) {
-        return AIOTP_EINVAL;
+    rc = read_opts(opts, &o);
+    if (rc != 0) {
+        return rc;
     }
-    if (sock >= 0) {
+    memset(&tmpl, 0, sizeof(tmpl));
+    rc = client_tls(&tmpl, &o, NULL);
+    if (rc != 0) {
+        return rc;
+    }
+    if (o.sock >= 0) {
         if (path != NULL) {
             return AIOTP_EINVAL;
         }
-        return start_wrap(loop, factory, factory_arg, sock, cb, cb_arg);
+        return start_wrap(loop, factory, factory_arg, o.sock, &tmpl, cb, cb_arg, &o);
     }
-    memset(&tmpl, 0, sizeof(tmpl));
     rc = aiotp__unix_addr(path, &tmpl.un, &tmpl.un_len);
     if (rc != 0) {
         return rc;
@@ -440,15 +405,43 @@ int aiotp_loop_create_unix_connection(aiotp_loop *loop, aiotp_protocol_factory_f
     tmpl.ccb = cb;
     tmpl.cb_arg = cb_arg;
     tmpl.fd = -1;
-    return aiotp__req_start(loop, &tmpl, NULL, unix_step, NULL);
+    return aiotp__req_start(loop, &tmpl, NULL, unix_step, o.op, o.timeout);
 }
 
 int aiotp_loop_connect_accepted_socket(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
                                        void *factory_arg, int sock, aiotp_connect_cb cb,
                                        void *cb_arg)
 {
+    return aiotp_loop_connect_accepted_socket_opts(loop, factory, factory_arg, sock, NULL, cb,
+                                                   cb_arg);
+}
+
+int aiotp_loop_connect_accepted_socket_opts(aiotp_loop *loop,
+                                            aiotp_protocol_factory_fn factory,
+                                            void *factory_arg, int sock,
+                                            const aiotp_connect_options *opts,
+                                            aiotp_connect_cb cb, void *cb_arg)
+{
+    struct aiotp__req tmpl;
+    aiotp_connect_options o;
+    int rc;
+
     if (loop == NULL || factory == NULL || cb == NULL) {
         return AIOTP_EINVAL;
     }
-    return start_wrap(loop, factory, factory_arg, sock, cb, cb_arg);
+    rc = read_opts(opts, &o);
+    if (rc != 0) {
+        return rc;
+    }
+    if (o.family != AF_UNSPEC || o.sock != -1 || o.server_hostname != NULL) {
+        return AIOTP_EINVAL; /* the accepted side has no address family, socket or name */
+    }
+    memset(&tmpl, 0, sizeof(tmpl));
+    tmpl.tls = o.tls;
+    rc = aiotp__layer_params_init(&tmpl.lp, o.tls, true, NULL, o.tls_handshake_timeout,
+                                  o.tls_shutdown_timeout);
+    if (rc != 0) {
+        return rc;
+    }
+    return start_wrap(loop, factory, factory_arg, sock, &tmpl, cb, cb_arg, &o);
 }

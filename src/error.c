@@ -1,21 +1,17 @@
-/* src/error.c - names and descriptions of error codes, from the lists in error.h. */
+/* src/error.c - names and descriptions of error codes, from the list in error.h and the
+   platform's <errno.h> (cmake/errno_names.cmake generates aiotp__errno_name()). */
 #include <string.h>
 
 #include "aiotp/error.h"
 #include "aiotp/version.h"
 
-/* errno values the library reports, by name (negated in use). */
-#define AIOTP__ERRNO_NAMES(X)                                                          \
-    X(EPERM) X(ENOENT) X(EINTR) X(EIO) X(EBADF) X(EAGAIN) X(ENOMEM) X(EACCES)          \
-    X(EFAULT) X(EBUSY) X(EEXIST) X(EINVAL) X(ENFILE) X(EMFILE) X(ENOSPC) X(EPIPE)      \
-    X(ERANGE) X(ENAMETOOLONG) X(ENOTSOCK) X(EDESTADDRREQ) X(EMSGSIZE) X(EPROTOTYPE)    \
-    X(ENOPROTOOPT) X(EPROTONOSUPPORT) X(EOPNOTSUPP) X(EAFNOSUPPORT) X(EADDRINUSE)      \
-    X(EADDRNOTAVAIL) X(ENETDOWN) X(ENETUNREACH) X(ECONNABORTED) X(ECONNRESET)          \
-    X(ENOBUFS) X(EISCONN) X(ENOTCONN) X(ETIMEDOUT) X(ECONNREFUSED) X(EHOSTUNREACH)     \
-    X(EALREADY) X(EINPROGRESS) X(ECANCELED) X(EOVERFLOW) X(ENOTDIR) X(ENXIO)
+/* The platform's name of errno value e (> 0), or NULL: generated from its <errno.h> by
+   cmake/errno_names.cmake into the build tree (aiotp_errno_names.c). */
+const char *aiotp__errno_name(int e);
 
 const char *aiotp_err_name(int err)
 {
+    const char *name;
     if (err == 0) {
         return "OK";
     }
@@ -28,16 +24,8 @@ const char *aiotp_err_name(int err)
     default:
         break;
     }
-    if (err == -EWOULDBLOCK) {
-        return "EAGAIN";
-    }
-#define AIOTP__ERRNO_CASE(name)                                                        \
-    if (err == -(name)) {                                                              \
-        return #name;                                                                  \
-    }
-    AIOTP__ERRNO_NAMES(AIOTP__ERRNO_CASE)
-#undef AIOTP__ERRNO_CASE
-    return "E?";
+    name = err < 0 && err > -4000 ? aiotp__errno_name(-err) : NULL;
+    return name != NULL ? name : "E?";
 }
 
 const char *aiotp_strerror(int err)

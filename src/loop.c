@@ -200,7 +200,7 @@ int aiotp_loop_create(aiotp_loop **out, const aiotp_loop_options *opts)
     }
     *out = NULL;
     if (opts != NULL) {
-        if (opts->size != sizeof(*opts)) {
+        if (opts->size != sizeof(*opts) && opts->size != AIOTP_LOOP_OPTIONS_SIZE_V1) {
             return AIOTP_EINVAL;
         }
         if (opts->allocator != NULL) {
@@ -213,9 +213,9 @@ int aiotp_loop_create(aiotp_loop **out, const aiotp_loop_options *opts)
             s = opts->syscalls;
         }
     }
-    if (a->alloc == NULL || a->realloc == NULL || a->free == NULL ||
-        b->size != sizeof(*b) || b->open == NULL || b->close == NULL || b->set == NULL ||
-        b->wait == NULL || s->size != sizeof(*s)) {
+    if (!aiotp__allocator_complete(a) || b->size != sizeof(*b) || b->open == NULL ||
+        b->close == NULL || b->set == NULL || b->wait == NULL ||
+        !aiotp__syscalls_complete(s)) { /* LOOP-10 */
         return AIOTP_EINVAL;
     }
     loop = a->alloc(a->ctx, sizeof(*loop));
@@ -245,25 +245,28 @@ int aiotp_loop_create(aiotp_loop **out, const aiotp_loop_options *opts)
         a->free(a->ctx, loop);
         return rc;
     }
+    rc = aiotp__services_open(loop, opts); /* the wake-up, the resolver (src/services.c) */
+    if (rc != 0) {
+        aiotp_loop_free(loop);
+        return rc;
+    }
     *out = loop;
     return 0;
 }
 
 void aiotp_loop_free(aiotp_loop *loop)
 {
-    if (loop == NULL || loop->running) {
-        return;
+    if (loop == NULL || loop->running || loop->in_methods > 0) {
+        return; /* LOOP-7, LOOP-11 */
     }
-    while (loop->reqs != NULL) {
-        aiotp__req_teardown(loop->reqs);
+    /* every object releases its own resources; none may touch another (they all go) */
+    loop->freeing = true;
+    loop->deferred = NULL;
+    while (loop->objs != NULL) {
+        aiotp__obj *o = loop->objs;
+        aiotp__obj_unlink(o);
+        o->ops->teardown(o);
     }
-    while (loop->transports != NULL) {
-        aiotp__stream_teardown(loop->transports);
-    }
-    while (loop->servers != NULL) {
-        aiotp__server_teardown(loop->servers);
-    }
-    aiotp__graveyard_flush(loop);
     loop->backend->close(loop->bstate);
     aiotp__free(loop, loop->handles.slot);
     aiotp__free(loop, loop->calls);
@@ -273,7 +276,86 @@ void aiotp_loop_free(aiotp_loop *loop)
     aiotp__free(loop, loop->fds);
     aiotp__free(loop, loop->events);
     aiotp__free(loop, loop->rbuf);
+    if (aiotp__services_keep_shell(loop)) {
+        return; /* retained objects survive: the last one frees the shell (LIFE-1) */
+    }
     loop->alloc.free(loop->alloc.ctx, loop);
+}
+
+/* ---- loop-owned objects ------------------------------------------------------------ */
+
+void aiotp__obj_link(aiotp_loop *loop, aiotp__obj *o, const aiotp__obj_ops *ops)
+{
+    o->ops = ops;
+    o->loop = loop;
+    o->trace_id = 0;
+    o->prev = NULL;
+    o->next = loop->objs;
+    o->deferred_next = NULL;
+    o->is_deferred = false;
+    if (loop->objs != NULL) {
+        loop->objs->prev = o;
+    }
+    loop->objs = o;
+}
+
+void aiotp__obj_unlink(aiotp__obj *o)
+{
+    aiotp_loop *loop = o->loop;
+    if (o->prev != NULL) {
+        o->prev->next = o->next;
+    } else if (loop->objs == o) {
+        loop->objs = o->next;
+    }
+    if (o->next != NULL) {
+        o->next->prev = o->prev;
+    }
+    o->next = NULL;
+    o->prev = NULL;
+    if (o->is_deferred) {
+        aiotp__obj **pp;
+        for (pp = &loop->deferred; *pp != NULL; pp = &(*pp)->deferred_next) {
+            if (*pp == o) {
+                *pp = o->deferred_next;
+                break;
+            }
+        }
+        o->is_deferred = false;
+        o->deferred_next = NULL;
+    }
+}
+
+void aiotp__obj_defer(aiotp__obj *o)
+{
+    if (!o->is_deferred) {
+        o->is_deferred = true;
+        o->deferred_next = o->loop->deferred;
+        o->loop->deferred = o;
+    }
+}
+
+aiotp__obj *aiotp__obj_find(aiotp_loop *loop, bool (*fn)(aiotp__obj *o, void *arg), void *arg)
+{
+    aiotp__obj *o;
+    for (o = loop->objs; o != NULL; o = o->next) {
+        if (fn(o, arg)) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+/* After each pass: run the deferred work of the objects that asked for it. An object's
+   deferred hook may free it (after unlinking), and may defer others. */
+static void run_deferred(aiotp_loop *loop)
+{
+    while (loop->deferred != NULL) {
+        aiotp__obj *o = loop->deferred;
+        loop->deferred = o->deferred_next;
+        o->deferred_next = NULL;
+        o->is_deferred = false;
+        o->ops->deferred(o);
+    }
 }
 
 /* ---- scheduling ------------------------------------------------------------------- */
@@ -501,17 +583,23 @@ void aiotp__fd_forget(aiotp_loop *loop, int fd)
     }
 }
 
+bool aiotp__fd_owned(const aiotp_loop *loop, int fd)
+{
+    const aiotp__fdreg *r;
+    if (fd < 0 || (size_t)fd >= loop->fds_cap) {
+        return false;
+    }
+    r = &loop->fds[fd];
+    return r->owner != NULL && (r->owner_busy == NULL || r->owner_busy(r->owner));
+}
+
 static int user_fd_check(aiotp_loop *loop, int fd)
 {
-    aiotp__fdreg *r;
     if (fd < 0) {
         return AIOTP_EBADF;
     }
-    if ((size_t)fd < loop->fds_cap) {
-        r = &loop->fds[fd];
-        if (r->owner != NULL && r->owner_busy != NULL && r->owner_busy(r->owner)) {
-            return AIOTP_EBUSY; /* LOOP-8 */
-        }
+    if (aiotp__fd_owned(loop, fd)) {
+        return AIOTP_EBUSY; /* LOOP-8 */
     }
     return 0;
 }
@@ -594,10 +682,37 @@ void aiotp_loop_set_exception_handler(aiotp_loop *loop, aiotp_exception_fn fn, v
     }
 }
 
+/* Trace format 3: "tN exc status=ST MESSAGE" (or "loop exc ..."), the message with every
+   byte outside printable ASCII written as '?'. A transport is a loop object whose header
+   carries its trace id. */
+static void trace_exc(aiotp_loop *loop, const aiotp_exception_context *ctx)
+{
+    char msg[384];
+    char who[16];
+    size_t i;
+    const char *m = ctx->message != NULL ? ctx->message : "";
+    for (i = 0; m[i] != '\0' && i + 1 < sizeof(msg); i++) {
+        unsigned char c = (unsigned char)m[i];
+        msg[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    msg[i] = '\0';
+    if (ctx->transport != NULL) {
+        const aiotp__obj *o = (const aiotp__obj *)(const void *)ctx->transport;
+        snprintf(who, sizeof(who), "t%u", (unsigned)o->trace_id);
+    } else {
+        snprintf(who, sizeof(who), "loop");
+    }
+    aiotp__tracef(loop, "%s exc status=%s%s%s", who,
+                  ctx->status == 0 ? "0" : aiotp_err_name(ctx->status), msg[0] ? " " : "", msg);
+}
+
 void aiotp_loop_call_exception_handler(aiotp_loop *loop, const aiotp_exception_context *ctx)
 {
     if (loop == NULL || ctx == NULL) {
         return;
+    }
+    if (aiotp__tracing(loop)) {
+        trace_exc(loop, ctx);
     }
     if (loop->exc_fn != NULL) {
         loop->exc_fn(loop, ctx, loop->exc_arg);
@@ -624,7 +739,7 @@ void aiotp_loop_set_trace(aiotp_loop *loop, aiotp_trace_fn fn, void *arg)
         loop->trace_fn = fn;
         loop->trace_arg = arg;
         if (fn != NULL) {
-            fn(arg, "aiotp-trace 2");
+            fn(arg, "aiotp-trace 3 impl=aiotp");
         }
     }
 }
@@ -809,7 +924,8 @@ static int iterate(aiotp_loop *loop)
         aiotp__rq_entry e = rq_pop(loop);
         run_entry(loop, &e);
     }
-    aiotp__graveyard_flush(loop);
+    run_deferred(loop);
+    aiotp__services_pass_end(loop);
     return 0;
 }
 
@@ -819,8 +935,8 @@ int aiotp_loop_run_once(aiotp_loop *loop)
     if (loop == NULL) {
         return AIOTP_EINVAL;
     }
-    if (loop->running) {
-        return AIOTP_ERUNNING;
+    if (loop->running || loop->in_methods > 0) {
+        return AIOTP_ERUNNING; /* LOOP-7, LOOP-11 */
     }
     loop->running = true;
     rc = iterate(loop);
@@ -837,8 +953,8 @@ int aiotp_loop_run(aiotp_loop *loop)
     if (loop == NULL) {
         return AIOTP_EINVAL;
     }
-    if (loop->running) {
-        return AIOTP_ERUNNING;
+    if (loop->running || loop->in_methods > 0) {
+        return AIOTP_ERUNNING; /* LOOP-7, LOOP-11 */
     }
     loop->running = true;
     for (;;) {
@@ -850,19 +966,4 @@ int aiotp_loop_run(aiotp_loop *loop)
     loop->stopping = false;
     loop->running = false;
     return rc;
-}
-
-void aiotp__report(aiotp_loop *loop, const char *message, int status, aiotp_transport *t,
-                   aiotp_server *s)
-{
-    aiotp_exception_context ctx;
-    memset(&ctx, 0, sizeof(ctx));
-    ctx.message = message;
-    ctx.status = status;
-    ctx.transport = t;
-    ctx.server = s;
-    if (t != NULL) {
-        ctx.protocol = aiotp_transport_get_protocol(t, &ctx.protocol_data);
-    }
-    aiotp_loop_call_exception_handler(loop, &ctx);
 }

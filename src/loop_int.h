@@ -1,6 +1,11 @@
 /*
- * src/loop_int.h - the loop's layout and the internal interface the transports and
- * servers use. Tests, fuzz targets and proofs may include it; users may not.
+ * src/loop_int.h - the loop's layout and the internal interface that the objects above
+ * it (transports of every kind, servers, pending requests) use. Tests, fuzz targets and
+ * proofs may include it; users may not.
+ *
+ * Layering (spec/architecture.md): the loop sits below the transports. Nothing here
+ * names a transport kind, a server or a request: every object the loop owns starts with
+ * an aiotp__obj header, and the loop reaches it only through that header's ops table.
  */
 #ifndef AIOTP_LOOP_INT_H
 #define AIOTP_LOOP_INT_H
@@ -23,6 +28,52 @@ typedef struct aiotp__hcall {
     aiotp_callback_fn fn;
     void *arg;
 } aiotp__hcall;
+
+/*
+ * The common header of every loop-owned object: each transport kind, the server and the
+ * pending request embed it as their first member. The loop keeps all of them on one list
+ * and knows them only through `ops`; it never names a kind.
+ */
+typedef struct aiotp__obj aiotp__obj;
+
+typedef struct aiotp__obj_ops {
+    const char *name; /* the kind, for messages and debugging: "stream", "server", ... */
+    /* aiotp_loop_free: release the object's resources (fds, memory) without calling any
+       user callback and without touching any other object (they are torn down too) */
+    void (*teardown)(aiotp__obj *o);
+    /* runs once after the pass in which aiotp__obj_defer(o) was called (e.g. the loop's
+       reference to a transport whose connection_lost ran is dropped there); NULL for an
+       object that never calls aiotp__obj_defer */
+    void (*deferred)(aiotp__obj *o);
+    /* aiotp_loop_close_all (src/services.c): close the object (a transport: close() or,
+       with abort, abort(); a server: close(); a pending operation: cancel), calling no
+       user code inside; NULL: nothing to close */
+    void (*shut)(aiotp__obj *o, bool abort);
+    /* true while the object still owes the user a callback (a transport before its
+       connection_lost, a pending operation before its completion, a server before it is
+       closed without connections and waiters); NULL: never */
+    bool (*owes)(const aiotp__obj *o);
+} aiotp__obj_ops;
+
+struct aiotp__obj {
+    const aiotp__obj_ops *ops;
+    aiotp_loop *loop;
+    uint32_t trace_id;         /* "tN" in traces (transports), 0 for other objects */
+    aiotp__obj *next;          /* loop->objs */
+    aiotp__obj *prev;
+    aiotp__obj *deferred_next; /* loop->deferred */
+    bool is_deferred;          /* on loop->deferred */
+};
+
+/* Put o (its ops set, trace_id 0) on the loop's list. Cannot fail. */
+void aiotp__obj_link(aiotp_loop *loop, aiotp__obj *o, const aiotp__obj_ops *ops);
+/* Take o off the loop's list (and off the deferred list). */
+void aiotp__obj_unlink(aiotp__obj *o);
+/* Run o->ops->deferred(o) after the current pass (once, however often this is called
+   before then). Cannot fail. */
+void aiotp__obj_defer(aiotp__obj *o);
+/* Visit every object: fn(o, arg) until it returns true (then that object is returned). */
+aiotp__obj *aiotp__obj_find(aiotp_loop *loop, bool (*fn)(aiotp__obj *o, void *arg), void *arg);
 
 /* Ready-queue entry kinds. */
 typedef enum aiotp__rq_kind {
@@ -76,6 +127,7 @@ struct aiotp_loop {
     size_t events_cap;
 
     bool running;
+    unsigned in_methods; /* transport methods in progress (LOOP-11): no pass, no free */
     bool stopping;
     bool debug;
     uint64_t iteration;
@@ -88,11 +140,38 @@ struct aiotp_loop {
 
     unsigned char *rbuf; /* shared receive buffer, AIOTP__READ_MAX bytes */
 
-    aiotp_transport *transports;  /* live transports (intrusive list) */
-    aiotp_transport *graveyard;   /* transports to release after the current pass */
-    aiotp_server *servers;        /* live servers */
-    struct aiotp__req *reqs;      /* pending connect / listen requests */
+    aiotp__obj *objs;     /* every loop-owned object (intrusive list, newest first) */
+    aiotp__obj *deferred; /* objects whose ops->deferred runs after the current pass */
+    bool freeing;         /* aiotp_loop_free is tearing the objects down */
+
+    /* the loop's services (src/services.c and the files it names) */
+    struct aiotp__wakeup *wakeup;  /* the wake-up pipe (src/wakeup.c) */
+    struct aiotp__pool *pool;      /* worker threads, made on first use (src/workers.c) */
+    aiotp_resolver resolver;       /* name resolution (src/resolve.c); threads 0: inline */
+    struct aiotp__op *ops;         /* pending operations (src/ops.c) */
+    uint64_t next_op;              /* the last operation number given out */
+    struct aiotp__closer *closer;  /* aiotp_loop_close_all waiters (src/services.c) */
+    unsigned survivors;            /* retained objects still alive after aiotp_loop_free */
+    bool dead;                     /* aiotp_loop_free ran; survivors keep this shell */
 };
+
+/* The loop's services, called by loop.c (src/services.c): open them at the end of
+   aiotp_loop_create (0 or an error: then nothing is left open); after each pass; and at
+   the end of aiotp_loop_free, after the objects' teardown: true when retained objects
+   survive and keep the loop's shell (then loop.c must not free it). */
+int aiotp__services_open(aiotp_loop *loop, const aiotp_loop_options *opts);
+void aiotp__services_pass_end(aiotp_loop *loop);
+bool aiotp__services_keep_shell(aiotp_loop *loop);
+/* A retained object survives aiotp_loop_free (its teardown calls this instead of freeing
+   it); its last release frees it, then calls aiotp__loop_survivor_gone, which frees the
+   loop's shell after the last one (LIFE-1). */
+void aiotp__loop_survivor(aiotp_loop *loop);
+void aiotp__loop_survivor_gone(aiotp_loop *loop);
+
+/* LOOP-10 (src/sys_posix.c): every function pointer of the table is set (and its size
+   is this build's). */
+bool aiotp__syscalls_complete(const aiotp_syscalls *s);
+bool aiotp__allocator_complete(const aiotp_allocator *a);
 
 /* Allocation through the loop's allocator. */
 void *aiotp__alloc(aiotp_loop *loop, size_t n);
@@ -113,13 +192,15 @@ void aiotp__clear_writer(aiotp_loop *loop, int fd);
 /* Make sure fd fits in the registry (so later set_* calls for it cannot fail on
    memory). */
 int aiotp__fd_reserve(aiotp_loop *loop, int fd);
+/* Mark fd as used by an object (a transport, a server, a pending request): user
+   watchers on it are refused with AIOTP_EBUSY while busy(owner) is true (busy NULL:
+   always), and so is wrapping it again (LOOP-8, METH-8). aiotp__fd_forget clears it. */
 void aiotp__fd_set_owner(aiotp_loop *loop, int fd, void *owner, bool (*busy)(void *));
+/* fd is used by an object that forbids user watchers now. */
+bool aiotp__fd_owned(const aiotp_loop *loop, int fd);
 /* Forget everything about fd (before it is closed). */
 void aiotp__fd_forget(aiotp_loop *loop, int fd);
 
-/* Exception handler with the usual fields. */
-void aiotp__report(aiotp_loop *loop, const char *message, int status, aiotp_transport *t,
-                   aiotp_server *s);
 
 /* Tracing: true if a trace hook is set; aiotp__tracef formats one line. */
 static inline bool aiotp__tracing(const aiotp_loop *loop)
@@ -131,11 +212,5 @@ __attribute__((format(printf, 2, 3)))
 #endif
 void aiotp__tracef(aiotp_loop *loop, const char *fmt, ...);
 
-/* Teardown hooks used by aiotp_loop_free. */
-void aiotp__stream_teardown(aiotp_transport *t);
-void aiotp__server_teardown(aiotp_server *s);
-void aiotp__req_teardown(struct aiotp__req *r);
-/* Release transports that died during the pass. */
-void aiotp__graveyard_flush(aiotp_loop *loop);
 
 #endif /* AIOTP_LOOP_INT_H */

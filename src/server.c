@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "compat.h"
 #include "req_int.h"
+#include "stream_int.h"
 
 /* Delay before accepting again after EMFILE/ENFILE/ENOBUFS/ENOMEM (CPython: 1 s). */
 #define ACCEPT_RETRY_DELAY AIOTP_NS_PER_SEC
@@ -23,10 +25,10 @@ typedef struct aiotp__waiter {
 } aiotp__waiter;
 
 struct aiotp_server {
+    aiotp__obj obj;           /* the loop's object header: first */
     aiotp_loop *loop;
-    aiotp_server *next;
-    aiotp_server *prev;
-    unsigned refs;            /* the loop's reference + aiotp_server_retain() */
+    unsigned refs;            /* the loop's + user_refs + internal holds */
+    unsigned user_refs;       /* taken with aiotp_server_retain() */
     bool loop_ref;            /* the loop still holds its reference */
     aiotp__srv_state state;
     aiotp_protocol_factory_fn factory;
@@ -34,39 +36,56 @@ struct aiotp_server {
     int backlog;
     int *fds;                 /* listening sockets */
     size_t nfds;
-    bool *paused;             /* per socket: reader removed after EMFILE */
+    bool *paused;             /* per socket: reader removed after an accept error */
     size_t active;            /* live connections accepted by this server */
-    aiotp__waiter *waiters;   /* wait_closed() callbacks */
+    aiotp__waiter *waiters;   /* wait_closed() callbacks, in call order */
     size_t nwaiters;
     size_t waiters_cap;
-    bool notify_queued;       /* a wake-up of the waiters is scheduled */
+    size_t reserved;          /* ready-queue entries reserved for waiters (one each) */
+    bool notify_queued;       /* a wake-up of the waiters is queued (holds a reference) */
+    bool completed;           /* a wait_closed completion has been delivered */
+    unsigned held;            /* references to drop after the current pass */
     bool stop_loop_on_close;  /* serve_forever is running */
+    const aiotp_tls_context *tls; /* TLS server context (retained), or NULL */
+    aiotp__layer_params lp;   /* its parameters */
 };
 
-/* ---- lifetime --------------------------------------------------------------------------- */
+/* ---- lifetime (SRV-10) ----------------------------------------------------------------
+
+   The loop holds a reference from creation until the server is closed, its last
+   connection is gone, and a wait_closed completion has been delivered with no other
+   waiter left; it is dropped after that pass. So the documented sequence (close(), then
+   wait_closed() from any later callback, even from inside a wait_closed completion) is
+   safe without retain(); a server nobody waits for stays (closed, without sockets) until
+   the loop is freed. Every wait_closed reserves its ready-queue entry when it is called,
+   so a completion can never be lost for lack of memory later (in close() or when the
+   last connection goes). A queued notification, a pending retry timer, a running
+   accept handler and serve_forever each hold a reference. */
 
 static void server_free(aiotp_server *s)
 {
     aiotp_loop *loop = s->loop;
+    bool survivor = loop->dead; /* LIFE-1: the last release after aiotp_loop_free */
     size_t i;
-    if (s->prev != NULL) {
-        s->prev->next = s->next;
-    } else {
-        loop->servers = s->next;
-    }
-    if (s->next != NULL) {
-        s->next->prev = s->prev;
-    }
+    aiotp__obj_unlink(&s->obj);
     for (i = 0; i < s->nfds; i++) {
         if (s->fds[i] >= 0) {
             aiotp__fd_forget(loop, s->fds[i]);
             (void)loop->sys->close(loop->sys->ctx, s->fds[i]);
         }
     }
+    /* (s->reserved > 0 only at aiotp_loop_free: every waiter keeps the loop's
+       reference, and the loop's ready queue goes with it) */
+    if (s->tls != NULL) {
+        AIOTP__LAYER_OPS(s->tls)->release(s->tls);
+    }
     aiotp__free(loop, s->fds);
     aiotp__free(loop, s->paused);
     aiotp__free(loop, s->waiters);
     aiotp__free(loop, s);
+    if (survivor) {
+        aiotp__loop_survivor_gone(loop);
+    }
 }
 
 static void unref(aiotp_server *s)
@@ -76,63 +95,157 @@ static void unref(aiotp_server *s)
     }
 }
 
-void aiotp__server_teardown(aiotp_server *s)
+/* aiotp_loop_free: close the sockets and free, no callbacks. A server the user retained
+   survives (LIFE-1): closed, without sockets, connections or waiters (their completions
+   never run), until its last release. */
+static void server_teardown(aiotp__obj *o)
 {
-    server_free(s); /* loop_free: no callbacks, every handle becomes invalid */
+    aiotp_server *s = (aiotp_server *)(void *)o;
+    size_t i;
+    if (s->user_refs == 0) {
+        server_free(s);
+        return;
+    }
+    for (i = 0; i < s->nfds; i++) {
+        aiotp__fd_forget(s->loop, s->fds[i]);
+        (void)s->loop->sys->close(s->loop->sys->ctx, s->fds[i]);
+    }
+    s->nfds = 0;
+    s->state = AIOTP__SRV_CLOSED;
+    s->active = 0;
+    s->nwaiters = 0;
+    s->reserved = 0; /* (the loop's ready queue goes with it) */
+    s->notify_queued = false;
+    s->held = 0;
+    s->loop_ref = false;
+    s->stop_loop_on_close = false;
+    s->refs = s->user_refs;
+    aiotp__loop_survivor(s->loop);
 }
+
+static bool finished(const aiotp_server *s)
+{
+    return s->state == AIOTP__SRV_CLOSED && s->active == 0;
+}
+
+/* After a pass in which completions ran: the notifications' references go, and the
+   loop's too once nobody waits any more. */
+static void server_deferred(aiotp__obj *o)
+{
+    aiotp_server *s = (aiotp_server *)(void *)o;
+    unsigned drop = s->held;
+    s->held = 0;
+    if (s->loop_ref && s->completed && finished(s) && s->nwaiters == 0 && !s->notify_queued) {
+        s->loop_ref = false;
+        drop++;
+    }
+    s->refs -= drop;
+    if (s->refs == 0) {
+        server_free(s);
+    }
+}
+
+/* aiotp_loop_close_all (CLOSE-1): the server closes; its connections are transports of
+   the loop and are closed as such. */
+static void server_shut(aiotp__obj *o, bool abort)
+{
+    (void)abort;
+    (void)aiotp_server_close((aiotp_server *)(void *)o); /* (closed already: ECLOSED) */
+}
+
+/* Until it is closed, its connections are gone and no wait_closed completion is due. */
+static bool server_owes(const aiotp__obj *o)
+{
+    const aiotp_server *s = (const aiotp_server *)(const void *)o;
+    return s->state != AIOTP__SRV_CLOSED || s->active > 0 || s->nwaiters > 0 ||
+           s->notify_queued;
+}
+
+static const aiotp__obj_ops server_obj_ops = {
+    .name = "server",
+    .teardown = server_teardown,
+    .deferred = server_deferred,
+    .shut = server_shut,
+    .owes = server_owes,
+};
 
 void aiotp_server_retain(aiotp_server *s)
 {
     if (s != NULL) {
+        s->user_refs++;
         s->refs++;
     }
 }
 
 void aiotp_server_release(aiotp_server *s)
 {
-    if (s != NULL && s->refs > 0) {
+    /* only references taken with retain() can be given back */
+    if (s != NULL && s->user_refs > 0) {
+        s->user_refs--;
         unref(s);
     }
 }
 
-/* Run the wait_closed callbacks once the server is closed and idle (SRV-5). */
+static void notify_cb(aiotp_loop *loop, void *arg);
+
+/* Queue the waiters' wake-up once the server is closed and idle (SRV-5): through the
+   loop, so waiters never run inside close() or connection_lost(). Uses the entry the
+   first waiter reserved: cannot fail. */
+static void maybe_notify(aiotp_server *s)
+{
+    if (finished(s) && s->nwaiters > 0 && !s->notify_queued) {
+        s->notify_queued = true;
+        s->refs++; /* the queued notification's */
+        s->reserved--;
+        aiotp__push_promised(s->loop, notify_cb, s);
+    }
+}
+
+/* Run the waiters that were there when the wake-up was queued or before it ran; those
+   added by their completions get the next pass. */
 static void notify_cb(aiotp_loop *loop, void *arg)
 {
     aiotp_server *s = arg;
-    (void)loop;
+    size_t n = s->nwaiters;
+    size_t i;
     s->notify_queued = false;
-    while (s->nwaiters > 0 && s->state == AIOTP__SRV_CLOSED && s->active == 0) {
+    if (n > 1) {
+        aiotp__rq_unreserve(loop, n - 1); /* the first one's entry was this call */
+        s->reserved -= n - 1;
+    }
+    for (i = 0; i < n; i++) {
         aiotp__waiter w = s->waiters[0];
         memmove(s->waiters, s->waiters + 1, (s->nwaiters - 1) * sizeof(*s->waiters));
         s->nwaiters--;
+        s->completed = true;
         w.cb(w.arg, 0, s);
     }
-    if (s->state == AIOTP__SRV_CLOSED && s->active == 0 && s->nwaiters == 0 && s->loop_ref) {
-        s->loop_ref = false;
-        unref(s);
-    }
+    maybe_notify(s);
+    /* the notification's reference goes after this pass, so the server stays valid for
+       the rest of it (also when it was the last one) */
+    s->held++;
+    aiotp__obj_defer(&s->obj);
 }
 
-static void maybe_finish(aiotp_server *s)
+/* A connection accepted by s was lost (its transport's on_lost hook). */
+static void connection_gone(void *arg)
 {
-    if (s->state == AIOTP__SRV_CLOSED && s->active == 0 && !s->notify_queued) {
-        /* through the loop, so waiters never run inside close() or connection_lost() */
-        if (aiotp_loop_call_soon(s->loop, notify_cb, s, NULL) == 0) {
-            s->notify_queued = true;
-        } else if (s->nwaiters == 0 && s->loop_ref) {
-            s->loop_ref = false; /* nobody waits: release without the loop */
-            unref(s);
-        }
-    }
-}
-
-void aiotp__server_detach(aiotp_server *s)
-{
+    aiotp_server *s = arg;
     s->active--;
-    maybe_finish(s);
+    maybe_notify(s);
 }
 
 /* ---- accepting --------------------------------------------------------------------------- */
+
+static void server_report(aiotp_server *s, const char *message, int status)
+{
+    aiotp_exception_context ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.message = message;
+    ctx.status = status;
+    ctx.server = s;
+    aiotp_loop_call_exception_handler(s->loop, &ctx);
+}
 
 static void accept_ready(aiotp_loop *loop, int fd, void *arg);
 
@@ -147,41 +260,117 @@ static int index_of(const aiotp_server *s, int fd)
     return -1;
 }
 
+/* Stop accepting on socket k and try again after 1 s (SRV-6, SRV-11). The timer holds
+   a reference. If no timer can be had, the socket stays watched (the loop's level
+   triggering retries at the next pass). */
+static void pause_accepting(aiotp_server *s, size_t k);
+
 static void retry_accept(aiotp_loop *loop, void *arg)
 {
     aiotp_server *s = arg;
     size_t i;
+    bool again = false;
     (void)loop;
     for (i = 0; i < s->nfds; i++) {
         if (s->paused[i] && s->state == AIOTP__SRV_SERVING) {
-            if (aiotp__set_reader(s->loop, s->fds[i], accept_ready, s) == 0) {
+            int rc = aiotp__set_reader(s->loop, s->fds[i], accept_ready, s);
+            if (rc == 0) {
                 s->paused[i] = false;
+            } else {
+                /* SRV-11: never paused for good: report it and try again later */
+                server_report(s, "Cannot resume accepting; retrying in 1 s", rc);
+                again = true;
             }
         }
     }
+    /* (the timer's slot was just freed by the loop, so scheduling the next one reuses it) */
+    if (again && aiotp_loop_call_later(s->loop, ACCEPT_RETRY_DELAY, retry_accept, s, NULL) == 0) {
+        s->refs++;
+    }
     unref(s); /* the timer's reference */
+}
+
+static void pause_accepting(aiotp_server *s, size_t k)
+{
+    bool timer_pending = false;
+    size_t i;
+    for (i = 0; i < s->nfds; i++) {
+        timer_pending = timer_pending || s->paused[i];
+    }
+    aiotp__clear_reader(s->loop, s->fds[k]);
+    s->paused[k] = true;
+    if (timer_pending) {
+        return; /* one retry timer serves every paused socket */
+    }
+    if (aiotp_loop_call_later(s->loop, ACCEPT_RETRY_DELAY, retry_accept, s, NULL) == 0) {
+        s->refs++;
+    } else if (aiotp__set_reader(s->loop, s->fds[k], accept_ready, s) == 0) {
+        s->paused[k] = false;
+    }
 }
 
 static void accept_one(aiotp_server *s, int c, const struct sockaddr *addr, socklen_t alen)
 {
     const aiotp_protocol *proto = NULL;
     void *pdata = NULL;
+    const char *why = NULL;
+    aiotp_transport *t = NULL;
     aiotp_loop *loop = s->loop;
     int rc = s->factory(s->factory_arg, &proto, &pdata); /* SRV-3: one per connection */
+    bool bad_table = false;
 
     if (rc >= 0) {
-        rc = aiotp__stream_create(loop, c, proto, pdata, s, addr, alen, NULL, NULL, NULL);
+        if (s->tls != NULL) {
+            /* TLS-SRV-1: a TLS transport over the accepted connection; its protocol gets
+               connection_made after the handshake */
+            rc = AIOTP__LAYER_OPS(s->tls)->wrap(s->tls, &aiotp__layer_svc, loop, c, proto,
+                                                pdata, addr, alen, &s->lp, NULL, NULL, &t,
+                                                &why);
+        } else {
+            rc = aiotp__stream_create(loop, c, proto, pdata, addr, alen, NULL, NULL, &t, &why);
+        }
+        bad_table = rc == AIOTP_EINVAL || rc == AIOTP_EPROTOKIND;
     }
     if (rc < 0) {
-        /* SRV-4: the connection is closed; reported in debug mode only, as CPython */
         (void)loop->sys->close(loop->sys->ctx, c);
-        if (loop->debug) {
-            aiotp__report(loop, "Error on transport creation for incoming connection", rc,
-                          NULL, s);
+        if (bad_table) {
+            /* PROTO-KIND-1: a table the transport cannot use is a programming error:
+               always reported, by name */
+            aiotp__report_bad_table(loop, "create_server", rc, why, s);
+        } else if (loop->debug) {
+            /* SRV-4: the connection is closed; reported in debug mode only, as CPython */
+            server_report(s, "Error on transport creation for incoming connection", rc);
         }
         return;
     }
+    t->on_lost = connection_gone;
+    t->on_lost_arg = s;
     s->active++;
+}
+
+/* accept() errors that concern one pending connection, not the listening socket: the
+   connection is gone, try the next one (Linux accept(2): "treat them like EAGAIN"). */
+static bool per_connection_error(int e)
+{
+    switch (-e) {
+    case ECONNABORTED:
+    case EPROTO:
+    case ENETDOWN:
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case ENOPROTOOPT:
+    case EOPNOTSUPP:
+    case EPERM:
+#ifdef EHOSTDOWN
+    case EHOSTDOWN:
+#endif
+#ifdef ENONET
+    case ENONET:
+#endif
+        return true;
+    default:
+        return false;
+    }
 }
 
 static void accept_ready(aiotp_loop *loop, int fd, void *arg)
@@ -190,38 +379,44 @@ static void accept_ready(aiotp_loop *loop, int fd, void *arg)
     const aiotp_syscalls *sys = loop->sys;
     int i;
 
+    s->refs++; /* the factory may close the server, the wait_closed may complete: the
+                  server stays valid until this handler returns (SRV-10) */
     /* SRV-2: accept up to backlog connections per wakeup */
     for (i = 0; i < s->backlog && s->state == AIOTP__SRV_SERVING; i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
         int c = sys->accept(sys->ctx, fd, (struct sockaddr *)&ss, &len);
+        int k;
         if (c >= 0) {
             accept_one(s, c, (const struct sockaddr *)&ss, len);
             continue;
         }
-        if (c == -EAGAIN || c == -EWOULDBLOCK || c == -EINTR || c == -ECONNABORTED) {
+#if EWOULDBLOCK != EAGAIN
+        if (c == -EWOULDBLOCK) {
             break;
         }
+#endif
+        if (c == -EAGAIN || c == -EINTR) {
+            break;
+        }
+        if (per_connection_error(c)) {
+            continue;
+        }
+        k = index_of(s, fd);
         if (c == -EMFILE || c == -ENFILE || c == -ENOBUFS || c == -ENOMEM) {
             /* SRV-6: report once, stop accepting on this socket, retry after 1 s */
-            int k = index_of(s, fd);
-            aiotp__report(loop, "socket.accept() out of system resource", c, NULL, s);
-            if (k >= 0) {
-                aiotp__clear_reader(loop, fd);
-                s->paused[k] = true;
-                if (aiotp_loop_call_later(loop, ACCEPT_RETRY_DELAY, retry_accept, s, NULL) ==
-                    0) {
-                    s->refs++;
-                } else {
-                    (void)aiotp__set_reader(loop, fd, accept_ready, s);
-                    s->paused[k] = false;
-                }
-            }
-            break;
+            server_report(s, "socket.accept() out of system resource", c);
+        } else {
+            /* SRV-11: any other error (the socket is not listening, ...): the same,
+               rather than a report at every pass */
+            server_report(s, "Error on accept()", c);
         }
-        aiotp__report(loop, "Error on accept()", c, NULL, s);
+        if (k >= 0) {
+            pause_accepting(s, (size_t)k);
+        }
         break;
     }
+    unref(s);
 }
 
 static int start_serving(aiotp_server *s)
@@ -330,11 +525,12 @@ static aiotp_server *server_new(struct aiotp__req *r)
     s->factory = r->factory;
     s->factory_arg = r->factory_arg;
     s->backlog = r->sopts.backlog;
-    s->next = loop->servers;
-    if (loop->servers != NULL) {
-        loop->servers->prev = s;
+    if (r->tls != NULL) {
+        s->tls = r->tls;
+        s->lp = r->lp;
+        AIOTP__LAYER_OPS(s->tls)->retain(s->tls);
     }
-    loop->servers = s;
+    aiotp__obj_link(loop, &s->obj, &server_obj_ops);
     return s;
 }
 
@@ -355,15 +551,18 @@ static bool same_addr(const struct addrinfo *a, const struct addrinfo *b)
            memcmp(a->ai_addr, b->ai_addr, a->ai_addrlen) == 0;
 }
 
-void aiotp__listen_step(aiotp_loop *loop, void *arg)
+/* Bind and listen on what was resolved (or the socket or path given), then complete. */
+static void listen_bind(struct aiotp__req *r)
 {
-    struct aiotp__req *r = arg;
-    aiotp_server *s = server_new(r);
+    aiotp_loop *loop = r->loop;
+    aiotp_server *s;
     aiotp_server_cb cb;
     void *cbarg;
     int rc = 0;
     size_t i;
 
+    aiotp__req_settle(r); /* OP-2: no user code runs until the completion */
+    s = server_new(r);
     if (s == NULL) {
         listen_fail(r, NULL, AIOTP_ENOMEM);
         return;
@@ -382,34 +581,27 @@ void aiotp__listen_step(aiotp_loop *loop, void *arg)
                 (void)loop->sys->close(loop->sys->ctx, fd);
             }
         }
-    } else if (r->sopts.sock >= 0) {
-        /* METH-1: once the method returned 0 the socket is the library's; on failure
-           it is closed like any other */
-        rc = add_fd(s, r->sopts.sock);
+    } else if (r->fd >= 0) {
+        /* METH-1: once the method returned 0 the socket is the library's (the request
+           held it); on failure it is closed like any other. SRV-10: listen() as CPython
+           does, so a bound socket that is not listening yet works */
+        int sock = r->fd;
+        r->fd = -1;
+        aiotp__fd_forget(loop, sock);
+        rc = loop->sys->listen(loop->sys->ctx, sock, r->sopts.backlog);
         if (rc == 0) {
-            rc = aiotp__fd_reserve(loop, r->sopts.sock);
-        } else {
-            (void)loop->sys->close(loop->sys->ctx, r->sopts.sock);
+            rc = add_fd(s, sock);
+        }
+        if (rc != 0) {
+            (void)loop->sys->close(loop->sys->ctx, sock);
         }
     } else {
-        struct addrinfo hints;
         struct addrinfo *ai;
-        char port[16];
-        memset(&hints, 0, sizeof(hints));
-        hints.ai_family = r->family;
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = AI_PASSIVE;
-        snprintf(port, sizeof(port), "%d", r->port);
-        rc = loop->sys->getaddrinfo(loop->sys->ctx, r->host, port, &hints, &r->ai);
-        if (rc != 0) {
-            r->ai = NULL;
-            rc = aiotp__gai_error(rc);
-        }
-        for (ai = r->ai; rc == 0 && ai != NULL; ai = ai->ai_next) {
+        for (ai = r->addrs.ai; rc == 0 && ai != NULL; ai = ai->ai_next) {
             struct addrinfo *prev;
             bool dup = false;
             int fd;
-            for (prev = r->ai; prev != ai; prev = prev->ai_next) {
+            for (prev = r->addrs.ai; prev != ai; prev = prev->ai_next) {
                 if (same_addr(prev, ai)) {
                     dup = true; /* SRV-1: each address bound once */
                 }
@@ -447,6 +639,47 @@ void aiotp__listen_step(aiotp_loop *loop, void *arg)
     cb(cbarg, 0, s);
 }
 
+/* RESOLVE-2: a worker's answer. */
+static void listen_resolved(void *arg, int status, aiotp__addrs *res)
+{
+    struct aiotp__req *r = arg;
+    r->query = NULL;
+    if (status != 0) {
+        listen_fail(r, NULL, status);
+        return;
+    }
+    r->addrs = *res;
+    listen_bind(r);
+}
+
+void aiotp__listen_step(aiotp_loop *loop, void *arg)
+{
+    struct aiotp__req *r = arg;
+    r->step = 0;
+    if (r->kind == AIOTP__REQ_LISTEN_TCP && r->fd < 0) {
+        struct addrinfo hints;
+        char port[16];
+        int rc;
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = r->family;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_PASSIVE;
+        snprintf(port, sizeof(port), "%d", r->port);
+        /* SRV-1: no host or "" means every interface, as CPython's host='' */
+        rc = aiotp__resolve(loop, r->host != NULL && r->host[0] != '\0' ? r->host : NULL,
+                            port, &hints, &r->addrs, listen_resolved, r, &r->query);
+        if (rc == 1) {
+            r->state = AIOTP__REQ_RESOLVING; /* the loop runs on meanwhile */
+            return;
+        }
+        if (rc != 0) {
+            listen_fail(r, NULL, rc);
+            return;
+        }
+    }
+    listen_bind(r);
+}
+
 /* ---- public ---------------------------------------------------------------------------- */
 
 void aiotp_server_options_init(aiotp_server_options *opts)
@@ -460,6 +693,7 @@ void aiotp_server_options_init(aiotp_server_options *opts)
         opts->reuse_port = false;
         opts->start_serving = true;
         opts->sock = -1;
+        opts->op = NULL;
     }
 }
 
@@ -473,15 +707,28 @@ static int listen_common(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
     memset(tmpl, 0, sizeof(*tmpl));
     aiotp_server_options_init(&tmpl->sopts);
     if (opts != NULL) {
-        if (opts->size != sizeof(*opts) || opts->backlog < 0 ||
+        /* SRV-OPTS-1: the first layout or this build's */
+        if ((opts->size != sizeof(*opts) && opts->size != AIOTP_SERVER_OPTIONS_SIZE_V1) ||
+            opts->backlog < 0 ||
             (opts->family != AF_UNSPEC && opts->family != AF_INET &&
              opts->family != AF_INET6)) {
             return AIOTP_EINVAL;
         }
-        tmpl->sopts = *opts;
+        /* a first-layout struct is read up to its end; the rest keeps the defaults */
+        memcpy(&tmpl->sopts, opts, opts->size);
+        tmpl->sopts.size = sizeof(tmpl->sopts);
         if (tmpl->sopts.backlog == 0) {
             tmpl->sopts.backlog = 100;
         }
+    }
+    {
+        int rc = aiotp__layer_params_init(&tmpl->lp, tmpl->sopts.tls, true, NULL,
+                                          tmpl->sopts.tls_handshake_timeout,
+                                          tmpl->sopts.tls_shutdown_timeout);
+        if (rc != 0) {
+            return rc;
+        }
+        tmpl->tls = tmpl->sopts.tls;
     }
     tmpl->factory = factory;
     tmpl->factory_arg = factory_arg;
@@ -491,12 +738,17 @@ static int listen_common(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
     return 0;
 }
 
-/* SRV-7: an existing socket must be a listening-capable stream socket. */
+/* SRV-7: an existing socket must be a listening-capable stream socket, not one this
+   loop already uses (METH-8). */
 static int check_listen_socket(aiotp_loop *loop, int sock)
 {
     int type = 0;
     socklen_t len = sizeof(type);
-    int rc = loop->sys->getsockopt(loop->sys->ctx, sock, SOL_SOCKET, SO_TYPE, &type, &len);
+    int rc = aiotp__req_claim_fd(loop, sock);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = loop->sys->getsockopt(loop->sys->ctx, sock, SOL_SOCKET, SO_TYPE, &type, &len);
     if (rc < 0) {
         return rc;
     }
@@ -526,11 +778,12 @@ int aiotp_loop_create_server(aiotp_loop *loop, aiotp_protocol_factory_fn factory
         if (rc != 0) {
             return rc;
         }
+        tmpl.fd = tmpl.sopts.sock;
     } else if (port < 0 || port > 65535) {
         return AIOTP_EINVAL;
     }
     tmpl.port = port;
-    return aiotp__req_start(loop, &tmpl, host, aiotp__listen_step, NULL);
+    return aiotp__req_start(loop, &tmpl, host, aiotp__listen_step, tmpl.sopts.op, 0);
 }
 
 int aiotp_loop_create_unix_server(aiotp_loop *loop, aiotp_protocol_factory_fn factory,
@@ -552,6 +805,7 @@ int aiotp_loop_create_unix_server(aiotp_loop *loop, aiotp_protocol_factory_fn fa
         if (rc != 0) {
             return rc;
         }
+        tmpl.fd = tmpl.sopts.sock;
         tmpl.kind = AIOTP__REQ_LISTEN_TCP; /* same path: adopt the socket */
     } else {
         rc = aiotp__unix_addr(path, &tmpl.un, &tmpl.un_len);
@@ -560,7 +814,7 @@ int aiotp_loop_create_unix_server(aiotp_loop *loop, aiotp_protocol_factory_fn fa
         }
         tmpl.kind = AIOTP__REQ_LISTEN_UNIX;
     }
-    return aiotp__req_start(loop, &tmpl, NULL, aiotp__listen_step, NULL);
+    return aiotp__req_start(loop, &tmpl, NULL, aiotp__listen_step, tmpl.sopts.op, 0);
 }
 
 int aiotp_server_close(aiotp_server *s)
@@ -583,7 +837,7 @@ int aiotp_server_close(aiotp_server *s)
     if (s->stop_loop_on_close) {
         aiotp_loop_stop(s->loop);
     }
-    maybe_finish(s);
+    maybe_notify(s); /* needs no memory (SRV-10) */
     return 0;
 }
 
@@ -602,8 +856,12 @@ int aiotp_server_start_serving(aiotp_server *s)
 
 int aiotp_server_wait_closed(aiotp_server *s, aiotp_server_cb cb, void *arg)
 {
+    int rc;
     if (s == NULL || cb == NULL) {
         return AIOTP_EINVAL;
+    }
+    if (s->loop->dead) {
+        return AIOTP_ECLOSED; /* LIFE-1: no loop to complete it */
     }
     if (s->nwaiters == s->waiters_cap) {
         size_t ncap = s->waiters_cap ? s->waiters_cap * 2 : 4;
@@ -614,10 +872,17 @@ int aiotp_server_wait_closed(aiotp_server *s, aiotp_server_cb cb, void *arg)
         s->waiters = p;
         s->waiters_cap = ncap;
     }
+    /* SRV-10: the entry of this completion is reserved now, so nothing later (close(),
+       the last connection going) can lose it for lack of memory */
+    rc = aiotp__rq_reserve(s->loop, 1);
+    if (rc != 0) {
+        return rc;
+    }
+    s->reserved++;
     s->waiters[s->nwaiters].cb = cb;
     s->waiters[s->nwaiters].arg = arg;
     s->nwaiters++;
-    maybe_finish(s);
+    maybe_notify(s);
     return 0;
 }
 
@@ -627,8 +892,8 @@ int aiotp_server_serve_forever(aiotp_server *s)
     if (s == NULL) {
         return AIOTP_EINVAL;
     }
-    if (s->loop->running) {
-        return AIOTP_ERUNNING;
+    if (s->loop->running || s->loop->in_methods > 0) {
+        return AIOTP_ERUNNING; /* LOOP-7, LOOP-11 */
     }
     rc = start_serving(s);
     if (rc != 0) {
@@ -670,5 +935,33 @@ size_t aiotp_server_active_connections(const aiotp_server *s)
 
 aiotp_loop *aiotp_server_get_loop(const aiotp_server *s)
 {
-    return s == NULL ? NULL : s->loop;
+    return s == NULL || s->loop->dead ? NULL : s->loop;
+}
+
+/* CLOSE-4: every transport this server accepted whose connection_lost has not run. */
+static int each_client(aiotp_server *s, bool abort)
+{
+    aiotp__obj *o;
+    int n = 0;
+    if (s == NULL) {
+        return AIOTP_EINVAL;
+    }
+    for (o = s->loop->objs; o != NULL; o = o->next) {
+        aiotp_transport *t = aiotp__transport_of_obj(o);
+        if (t != NULL && t->on_lost == connection_gone && t->on_lost_arg == s &&
+            (abort ? aiotp_transport_abort(t) : aiotp_transport_close(t)) == 0) {
+            n++; /* (one already closing answers ECLOSED: not counted) */
+        }
+    }
+    return n;
+}
+
+int aiotp_server_close_clients(aiotp_server *s)
+{
+    return each_client(s, false);
+}
+
+int aiotp_server_abort_clients(aiotp_server *s)
+{
+    return each_client(s, true);
 }

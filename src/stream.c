@@ -13,118 +13,109 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "checksum.h"
+#include "layer_int.h"
 #include "stream_int.h"
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0 /* then SO_NOSIGPIPE is set on the socket instead */
 #endif
 
+/* A result that means "try again at the next readiness event": EAGAIN (EWOULDBLOCK where
+   it differs) or EINTR. */
+static bool transient(ssize_t n)
+{
+#if EWOULDBLOCK != EAGAIN
+    if (n == -EWOULDBLOCK) {
+        return true;
+    }
+#endif
+    return n == -EAGAIN || n == -EINTR;
+}
+
 /* Most iovecs one sendmsg() call takes from writelines(). */
 #define IOV_BATCH 64
 
-/* ---- small helpers --------------------------------------------------------------- */
-
-uint32_t aiotp__fnv1a(uint32_t h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    size_t i;
-    for (i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
-static const char *status_name(int status)
-{
-    return status == 0 ? "0" : aiotp_err_name(status);
-}
-
-static bool transport_busy(void *owner)
-{
-    aiotp_transport *t = owner;
-    return !aiotp__stream_is_closing(&t->st);
-}
+static const aiotp__transport_ops stream_ops;
 
 /* ---- tracing ------------------------------------------------------------------------ */
 
-static void tr_cb(aiotp_transport *t, const char *what)
+static void tr_cb(aiotp__stream *t, const char *what)
 {
-    aiotp__tracef(t->loop, "t%u cb %s", (unsigned)t->id, what);
+    aiotp__tracef(t->base.loop, "t%u cb %s", (unsigned)t->base.id, what);
 }
 
-static void tr_cbret(aiotp_transport *t, const char *what, int rc)
+static void tr_cbret(aiotp__stream *t, const char *what, int rc)
 {
-    aiotp__tracef(t->loop, "t%u ret %s %s", (unsigned)t->id, what, status_name(rc));
+    aiotp__tracef(t->base.loop, "t%u ret %s %s", (unsigned)t->base.id, what, aiotp__status_name(rc));
 }
 
-static void tr_ret(aiotp_transport *t, const char *what, int rc)
+static void tr_ret(aiotp__stream *t, const char *what, int rc)
 {
-    aiotp__tracef(t->loop, "t%u ret %s %s size=%zu", (unsigned)t->id, what, status_name(rc),
+    aiotp__tracef(t->base.loop, "t%u ret %s %s size=%zu", (unsigned)t->base.id, what, aiotp__status_name(rc),
                   aiotp__wbuf_size(&t->wb));
 }
 
 /* ---- protocol calls ----------------------------------------------------------------- */
 
-static void stream_fatal(aiotp_transport *t, int status, const char *message, bool os_error);
+static void stream_fatal(aiotp__stream *t, int status, const char *message, bool os_error);
 
-static void call_made(aiotp_transport *t)
+static void call_made(aiotp__stream *t)
 {
     int rc = 0;
-    if (aiotp__tracing(t->loop)) {
+    if (aiotp__tracing(t->base.loop)) {
         tr_cb(t, "connection_made");
     }
-    if (t->proto->connection_made != NULL) {
-        rc = t->proto->connection_made(t, t->pdata);
+    if (t->base.proto->connection_made != NULL) {
+        rc = t->base.proto->connection_made(&t->base, t->base.pdata);
     }
-    if (aiotp__tracing(t->loop)) {
+    if (aiotp__tracing(t->base.loop)) {
         tr_cbret(t, "connection_made", rc < 0 ? rc : 0);
     }
     if (rc < 0) {
         /* PROTO-BASE-5: reported, the transport carries on (CPython O10) */
-        aiotp__report(t->loop, "Exception in callback protocol.connection_made()", rc, t,
-                      NULL);
+        aiotp__transport_report(&t->base, "Exception in callback protocol.connection_made()", rc);
     }
 }
 
-static void call_pause(aiotp_transport *t)
+static void call_pause(aiotp__stream *t)
 {
     int rc = 0;
-    if (aiotp__tracing(t->loop)) {
-        aiotp__tracef(t->loop, "t%u cb pause_writing size=%zu high=%zu", (unsigned)t->id,
+    if (aiotp__tracing(t->base.loop)) {
+        aiotp__tracef(t->base.loop, "t%u cb pause_writing size=%zu high=%zu", (unsigned)t->base.id,
                       aiotp__wbuf_size(&t->wb), t->flow.high);
     }
-    if (t->proto != NULL && t->proto->pause_writing != NULL) {
-        rc = t->proto->pause_writing(t, t->pdata);
+    if (t->base.proto != NULL && t->base.proto->pause_writing != NULL) {
+        rc = t->base.proto->pause_writing(&t->base, t->base.pdata);
     }
-    if (aiotp__tracing(t->loop)) {
+    if (aiotp__tracing(t->base.loop)) {
         tr_cbret(t, "pause_writing", rc < 0 ? rc : 0);
     }
     if (rc < 0) {
-        aiotp__report(t->loop, "protocol.pause_writing() failed", rc, t, NULL); /* FLOW-8 */
+        aiotp__transport_report(&t->base, "protocol.pause_writing() failed", rc); /* FLOW-8 */
     }
 }
 
-static void call_resume(aiotp_transport *t)
+static void call_resume(aiotp__stream *t)
 {
     int rc = 0;
-    if (aiotp__tracing(t->loop)) {
-        aiotp__tracef(t->loop, "t%u cb resume_writing size=%zu low=%zu", (unsigned)t->id,
+    if (aiotp__tracing(t->base.loop)) {
+        aiotp__tracef(t->base.loop, "t%u cb resume_writing size=%zu low=%zu", (unsigned)t->base.id,
                       aiotp__wbuf_size(&t->wb), t->flow.low);
     }
-    if (t->proto != NULL && t->proto->resume_writing != NULL) {
-        rc = t->proto->resume_writing(t, t->pdata);
+    if (t->base.proto != NULL && t->base.proto->resume_writing != NULL) {
+        rc = t->base.proto->resume_writing(&t->base, t->base.pdata);
     }
-    if (aiotp__tracing(t->loop)) {
+    if (aiotp__tracing(t->base.loop)) {
         tr_cbret(t, "resume_writing", rc < 0 ? rc : 0);
     }
     if (rc < 0) {
-        aiotp__report(t->loop, "protocol.resume_writing() failed", rc, t, NULL);
+        aiotp__transport_report(&t->base, "protocol.resume_writing() failed", rc);
     }
 }
 
 /* FLOW-4: after the buffer grew or the limits changed. */
-static void maybe_pause(aiotp_transport *t)
+static void maybe_pause(aiotp__stream *t)
 {
     if (t->st.ph != AIOTP__PH_CONNECTED && t->st.ph != AIOTP__PH_EOF) {
         return; /* no protocol to tell */
@@ -135,7 +126,7 @@ static void maybe_pause(aiotp_transport *t)
 }
 
 /* FLOW-5: after the drain path sent something. */
-static void maybe_resume(aiotp_transport *t)
+static void maybe_resume(aiotp__stream *t)
 {
     if (aiotp__flow_check_resume(&t->flow, aiotp__wbuf_size(&t->wb)) ==
         AIOTP__FLOW_CALL_RESUME) {
@@ -148,12 +139,12 @@ static void maybe_resume(aiotp_transport *t)
 static void read_ready(aiotp_loop *loop, int fd, void *arg);
 static void write_ready(aiotp_loop *loop, int fd, void *arg);
 
-static void reader_start(aiotp_transport *t)
+static void reader_start(aiotp__stream *t)
 {
     if (!t->reader_on) {
         /* the registry slot exists (reserved at creation), so this only fails if the
            backend fails; then the fd is never read and the error is fatal */
-        int rc = aiotp__set_reader(t->loop, t->fd, read_ready, t);
+        int rc = aiotp__set_reader(t->base.loop, t->fd, read_ready, t);
         if (rc != 0) {
             stream_fatal(t, rc, "Fatal error: cannot watch the socket for reading", true);
             return;
@@ -162,18 +153,18 @@ static void reader_start(aiotp_transport *t)
     }
 }
 
-static void reader_stop(aiotp_transport *t)
+static void reader_stop(aiotp__stream *t)
 {
     if (t->reader_on) {
-        aiotp__clear_reader(t->loop, t->fd);
+        aiotp__clear_reader(t->base.loop, t->fd);
         t->reader_on = false;
     }
 }
 
-static int writer_start(aiotp_transport *t)
+static int writer_start(aiotp__stream *t)
 {
     if (!t->writer_on) {
-        int rc = aiotp__set_writer(t->loop, t->fd, write_ready, t);
+        int rc = aiotp__set_writer(t->base.loop, t->fd, write_ready, t);
         if (rc != 0) {
             return rc;
         }
@@ -182,10 +173,10 @@ static int writer_start(aiotp_transport *t)
     return 0;
 }
 
-static void writer_stop(aiotp_transport *t)
+static void writer_stop(aiotp__stream *t)
 {
     if (t->writer_on) {
-        aiotp__clear_writer(t->loop, t->fd);
+        aiotp__clear_writer(t->base.loop, t->fd);
         t->writer_on = false;
     }
 }
@@ -196,52 +187,46 @@ static void lost_cb(aiotp_loop *loop, void *arg);
 
 /* PROTO-BASE-2: call connection_lost, then close the socket and let go of the
    protocol. The socket is still open during the callback (CPython 2.7). */
-static void deliver_lost(aiotp_transport *t, int status)
+static void deliver_lost(aiotp__stream *t, int status)
 {
     int rc = 0;
-    aiotp_loop *loop = t->loop;
+    aiotp_loop *loop = t->base.loop;
 
     reader_stop(t);
     writer_stop(t);
     if (aiotp__tracing(loop)) {
-        aiotp__tracef(loop, "t%u cb connection_lost status=%s", (unsigned)t->id,
-                      status_name(status));
+        aiotp__tracef(loop, "t%u cb connection_lost status=%s", (unsigned)t->base.id,
+                      aiotp__status_name(status));
     }
-    if (t->proto->connection_lost != NULL) {
-        rc = t->proto->connection_lost(t, t->pdata, status);
+    if (t->base.proto->connection_lost != NULL) {
+        rc = t->base.proto->connection_lost(&t->base, t->base.pdata, status);
     }
     if (aiotp__tracing(loop)) {
         tr_cbret(t, "connection_lost", rc < 0 ? rc : 0);
     }
     if (rc < 0) {
-        aiotp__report(loop, "Exception in callback protocol.connection_lost()", rc, t, NULL);
+        aiotp__transport_report(&t->base, "Exception in callback protocol.connection_lost()", rc);
     }
     aiotp__fd_forget(loop, t->fd);
     (void)loop->sys->close(loop->sys->ctx, t->fd);
     t->fd = -1;
     t->x_fd.u.fd = -1;
-    t->proto = NULL;
-    t->pdata = NULL;
-    if (t->server != NULL) {
-        aiotp_server *s = t->server;
-        t->server = NULL;
-        aiotp__server_detach(s);
-    }
-    /* the loop's reference goes after this pass */
-    t->grave_next = loop->graveyard;
-    loop->graveyard = t;
+    t->base.proto = NULL;
+    t->base.pdata = NULL;
+    aiotp__transport_notify_lost(&t->base); /* e.g. the accepting server counts it */
+    aiotp__transport_release_later(&t->base); /* the loop's reference goes after the pass */
 }
 
-static void schedule_lost(aiotp_transport *t, int status)
+static void schedule_lost(aiotp__stream *t, int status)
 {
     t->lost_status = status;
     t->promised--;
-    aiotp__push_promised(t->loop, lost_cb, t);
+    aiotp__push_promised(t->base.loop, lost_cb, t);
 }
 
 static void lost_cb(aiotp_loop *loop, void *arg)
 {
-    aiotp_transport *t = arg;
+    aiotp__stream *t = arg;
     (void)loop;
     if (aiotp__stream_step(&t->st, AIOTP__EV_LOST, true) & AIOTP__ACT_CALL_LOST) {
         deliver_lost(t, t->lost_status);
@@ -249,7 +234,7 @@ static void lost_cb(aiotp_loop *loop, void *arg)
 }
 
 /* Carry out the actions common to close/abort/fatal. */
-static void apply_close_actions(aiotp_transport *t, unsigned act, int status)
+static void apply_close_actions(aiotp__stream *t, unsigned act, int status)
 {
     if (act & AIOTP__ACT_STOP_READER) {
         reader_stop(t);
@@ -265,16 +250,18 @@ static void apply_close_actions(aiotp_transport *t, unsigned act, int status)
     }
 }
 
-/* STREAM-ERR-1..3: report (unless a silent OS error), then close at once. */
-static void stream_fatal(aiotp_transport *t, int status, const char *message, bool os_error)
+/* STREAM-ERR-1..3: close at once, then report (unless a silent OS error). The state
+   changes first (STREAM-ERR-3): a handler that writes to or closes the transport finds
+   it closing, so it cannot fail it again (no recursion) nor turn connection_lost(error)
+   into connection_lost(0). */
+static void stream_fatal(aiotp__stream *t, int status, const char *message, bool os_error)
 {
-    unsigned act;
-    if (!os_error || t->loop->debug) {
-        aiotp__report(t->loop, message, status, t, NULL);
-    }
-    act = aiotp__stream_step(&t->st, AIOTP__EV_FATAL, aiotp__wbuf_size(&t->wb) == 0);
+    unsigned act = aiotp__stream_step(&t->st, AIOTP__EV_FATAL, aiotp__wbuf_size(&t->wb) == 0);
     if (!(act & AIOTP__ACT_REFUSED)) {
         apply_close_actions(t, act, status);
+    }
+    if (!os_error || t->base.loop->debug) {
+        aiotp__transport_report(&t->base, message, status);
     }
 }
 
@@ -282,19 +269,19 @@ static void stream_fatal(aiotp_transport *t, int status, const char *message, bo
 
 static void done_cb_run(aiotp_loop *loop, void *arg)
 {
-    aiotp_transport *t = arg;
+    aiotp__stream *t = arg;
     aiotp_connect_cb cb = t->done_cb;
     (void)loop;
     t->done_cb = NULL;
     t->promised--;
     if (cb != NULL) {
-        cb(t->done_arg, 0, t); /* METH-2: after connection_made */
+        cb(t->done_arg, 0, &t->base); /* METH-2: after connection_made */
     }
 }
 
 static void made_cb(aiotp_loop *loop, void *arg)
 {
-    aiotp_transport *t = arg;
+    aiotp__stream *t = arg;
     unsigned act;
     (void)loop;
     t->promised--;
@@ -352,37 +339,46 @@ static bool same_inet_addr(const aiotp_extra *xa, const aiotp_extra *xb)
     return false;
 }
 
+static const aiotp__obj_ops stream_obj_ops;
+
+/* Is o another stream transport whose addresses are the mirror of t's? */
+static bool is_peer_of(aiotp__obj *o, void *arg)
+{
+    const aiotp__stream *t = arg;
+    const aiotp__stream *x = (const aiotp__stream *)(const void *)o;
+    return o->ops == &stream_obj_ops && x != t && same_inet_addr(&x->x_sock, &t->x_peer) &&
+           same_inet_addr(&x->x_peer, &t->x_sock);
+}
+
 /* Trace format 2: "tN peer tM" when the other end of this TCP connection is a live
    transport of the same loop (its sockname is our peername and the other way round).
    Unix sockets have no addresses that tell their ends apart: never paired. Only with
    tracing on, once per new transport. */
-static void trace_peer(const aiotp_transport *t)
+static void trace_peer(const aiotp__stream *t)
 {
-    const aiotp_transport *o;
+    const aiotp__stream *o;
     if (t->family != AF_INET && t->family != AF_INET6) {
         return;
     }
-    for (o = t->next; o != NULL; o = o->next) {
-        if (same_inet_addr(&o->x_sock, &t->x_peer) && same_inet_addr(&o->x_peer, &t->x_sock)) {
-            aiotp__tracef(t->loop, "t%u peer t%u", (unsigned)t->id, (unsigned)o->id);
-            return;
-        }
+    o = (const aiotp__stream *)(const void *)aiotp__obj_find(t->base.loop, is_peer_of, (void *)t);
+    if (o != NULL) {
+        aiotp__tracef(t->base.loop, "t%u peer t%u", (unsigned)t->base.id, (unsigned)o->base.id);
     }
 }
 
 int aiotp__stream_create(aiotp_loop *loop, int fd, const aiotp_protocol *proto, void *pdata,
-                         aiotp_server *server, const struct sockaddr *peer,
-                         socklen_t peer_len, aiotp_connect_cb done_cb, void *done_arg,
-                         aiotp_transport **out)
+                         const struct sockaddr *peer, socklen_t peer_len,
+                         aiotp_connect_cb done_cb, void *done_arg, aiotp_transport **out,
+                         const char **why)
 {
     const aiotp_syscalls *sys = loop->sys;
-    aiotp_transport *t;
+    aiotp__stream *t;
     socklen_t len;
     int rc;
     int one = 1;
     unsigned need = done_cb != NULL ? 3u : 2u; /* made, [done], lost */
 
-    rc = aiotp_protocol_validate(proto);
+    rc = aiotp__transport_check_protocol(&stream_ops, proto, why);
     if (rc != 0) {
         return rc;
     }
@@ -401,17 +397,9 @@ int aiotp__stream_create(aiotp_loop *loop, int fd, const aiotp_protocol *proto, 
         return rc;
     }
     t->promised = need;
-    t->loop = loop;
-    t->refs = 1;
-    t->id = loop->next_id++;
     t->fd = fd;
-    t->proto = proto;
-    t->pdata = pdata;
-    t->server = server;
     t->done_cb = done_cb;
     t->done_arg = done_arg;
-    t->rx_sum = AIOTP__FNV_INIT;
-    t->tx_sum = AIOTP__FNV_INIT;
     aiotp__stream_init(&t->st);
     aiotp__flow_init(&t->flow); /* FLOW-1 */
     aiotp__wbuf_init(&t->wb);
@@ -438,17 +426,13 @@ int aiotp__stream_create(aiotp_loop *loop, int fd, const aiotp_protocol *proto, 
     (void)sys->setsockopt(sys->ctx, fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
 #endif
 
-    aiotp__fd_set_owner(loop, fd, t, transport_busy);
-    t->next = loop->transports;
-    if (loop->transports != NULL) {
-        loop->transports->prev = t;
-    }
-    loop->transports = t;
+    aiotp__transport_init(&t->base, loop, &stream_ops, &stream_obj_ops, proto, pdata);
+    aiotp__transport_own_fd(&t->base, fd); /* until connection_lost has run (LOOP-8) */
 
     if (aiotp__tracing(loop)) {
-        aiotp__tracef(loop, "t%u open %s", (unsigned)t->id,
+        aiotp__tracef(loop, "t%u open %s", (unsigned)t->base.id,
                       t->family == AF_UNIX ? "unix" : (t->family == AF_INET6 ? "tcp6" : "tcp"));
-        aiotp__tracef(loop, "t%u limits low=%zu high=%zu", (unsigned)t->id, t->flow.low,
+        aiotp__tracef(loop, "t%u limits low=%zu high=%zu", (unsigned)t->base.id, t->flow.low,
                       t->flow.high);
         trace_peer(t);
     }
@@ -458,24 +442,18 @@ int aiotp__stream_create(aiotp_loop *loop, int fd, const aiotp_protocol *proto, 
         aiotp__push_promised(loop, done_cb_run, t);
     }
     if (out != NULL) {
-        *out = t;
+        *out = &t->base;
     }
     return 0;
 }
 
 /* ---- freeing ------------------------------------------------------------------------ */
 
-static void unlink_and_free(aiotp_transport *t)
+static void stream_free(aiotp_transport *bt)
 {
-    aiotp_loop *loop = t->loop;
-    if (t->prev != NULL) {
-        t->prev->next = t->next;
-    } else {
-        loop->transports = t->next;
-    }
-    if (t->next != NULL) {
-        t->next->prev = t->prev;
-    }
+    aiotp__stream *t = (aiotp__stream *)(void *)bt;
+    aiotp_loop *loop = t->base.loop;
+    aiotp__obj_unlink(&t->base.obj);
     if (t->promised > 0) {
         aiotp__rq_unreserve(loop, t->promised);
     }
@@ -483,60 +461,53 @@ static void unlink_and_free(aiotp_transport *t)
     aiotp__free(loop, t);
 }
 
-void aiotp__graveyard_flush(aiotp_loop *loop)
+/* aiotp_loop_free: close the socket, no callback, touch no other object. A transport the
+   user retained survives, closed (LIFE-1). */
+static void stream_teardown(aiotp__obj *o)
 {
-    while (loop->graveyard != NULL) {
-        aiotp_transport *t = loop->graveyard;
-        loop->graveyard = t->grave_next;
-        t->grave_next = NULL;
-        if (--t->refs == 0) {
-            unlink_and_free(t);
-        }
-    }
-}
-
-void aiotp__stream_teardown(aiotp_transport *t)
-{
-    aiotp_loop *loop = t->loop;
-    aiotp_transport **pp;
+    aiotp__stream *t = (aiotp__stream *)(void *)o;
+    aiotp_loop *loop = t->base.loop;
     if (t->fd >= 0) {
         aiotp__fd_forget(loop, t->fd);
         (void)loop->sys->close(loop->sys->ctx, t->fd);
         t->fd = -1;
+        t->x_fd.u.fd = -1;
     }
-    for (pp = &loop->graveyard; *pp != NULL; pp = &(*pp)->grave_next) {
-        if (*pp == t) {
-            *pp = t->grave_next;
-            break;
-        }
+    if (t->promised > 0) {
+        aiotp__rq_unreserve(loop, t->promised);
+        t->promised = 0;
     }
-    if (t->server != NULL) {
-        aiotp_server *s = t->server;
-        t->server = NULL;
-        aiotp__server_detach(s);
-    }
-    unlink_and_free(t);
-}
-
-void aiotp_transport_retain(aiotp_transport *t)
-{
-    if (t != NULL) {
-        t->refs++;
+    aiotp__free(loop, t->wb.data);
+    aiotp__wbuf_init(&t->wb);
+    /* as if a fatal error had closed it and its connection_lost had run (no callback:
+       the state a retained transport shows from now on) */
+    (void)aiotp__stream_step(&t->st, AIOTP__EV_FATAL, true);
+    (void)aiotp__stream_step(&t->st, AIOTP__EV_LOST, true);
+    t->reader_on = false;
+    t->writer_on = false;
+    t->done_cb = NULL;
+    if (!aiotp__transport_survive(&t->base)) {
+        aiotp__free(loop, t);
     }
 }
 
-void aiotp_transport_release(aiotp_transport *t)
+static const aiotp__obj_ops stream_obj_ops = {
+    .name = "stream",
+    .teardown = stream_teardown,
+    .deferred = aiotp__transport_deferred,
+    .shut = aiotp__transport_obj_shut,
+    .owes = aiotp__transport_obj_owes,
+};
+
+aiotp__stream *aiotp__stream_of(aiotp_transport *t)
 {
-    if (t != NULL && t->refs > 0) {
-        if (--t->refs == 0) {
-            unlink_and_free(t);
-        }
-    }
+    return t != NULL && t->ops == &stream_ops ? (aiotp__stream *)(void *)t : NULL;
 }
 
 /* ---- reading -------------------------------------------------------------------------- */
 
-static void on_eof(aiotp_transport *t)
+/* The peer's EOF, told to `proto` (the protocol this read event started with). */
+static void on_eof(aiotp__stream *t, const aiotp_protocol *proto, void *pdata)
 {
     unsigned act = aiotp__stream_step(&t->st, AIOTP__EV_EOF, aiotp__wbuf_size(&t->wb) == 0);
     int rc = 0;
@@ -545,14 +516,14 @@ static void on_eof(aiotp_transport *t)
         return;
     }
     reader_stop(t); /* READ-5: no data after EOF */
-    if (aiotp__tracing(t->loop)) {
+    if (aiotp__tracing(t->base.loop)) {
         tr_cb(t, "eof_received");
     }
-    if (t->proto->eof_received != NULL) {
-        rc = t->proto->eof_received(t, t->pdata);
+    if (proto->eof_received != NULL) {
+        rc = proto->eof_received(&t->base, pdata);
     }
-    if (aiotp__tracing(t->loop)) {
-        aiotp__tracef(t->loop, "t%u ret eof_received %s", (unsigned)t->id,
+    if (aiotp__tracing(t->base.loop)) {
+        aiotp__tracef(t->base.loop, "t%u ret eof_received %s", (unsigned)t->base.id,
                       rc < 0 ? aiotp_err_name(rc) : (rc > 0 ? "1" : "0"));
     }
     if (rc < 0) {
@@ -567,22 +538,22 @@ static void on_eof(aiotp_transport *t)
     }
 }
 
-static void read_streaming(aiotp_transport *t)
+static void read_streaming(aiotp__stream *t)
 {
-    aiotp_loop *loop = t->loop;
+    aiotp_loop *loop = t->base.loop;
     ssize_t n = loop->sys->recv(loop->sys->ctx, t->fd, loop->rbuf, AIOTP__READ_MAX, 0);
     int rc = 0;
 
     if (n > 0) {
         if (aiotp__tracing(loop)) {
             t->rx_total += (uint64_t)n;
-            t->rx_sum = aiotp__fnv1a(t->rx_sum, loop->rbuf, (size_t)n);
+            t->rx_sum = aiotp__crc32(t->rx_sum, loop->rbuf, (size_t)n);
             aiotp__tracef(loop, "t%u cb data_received n=%zd total=%llu sum=%08x",
-                          (unsigned)t->id, n, (unsigned long long)t->rx_total,
+                          (unsigned)t->base.id, n, (unsigned long long)t->rx_total,
                           (unsigned)t->rx_sum);
         }
-        if (t->proto->data_received != NULL) {
-            rc = t->proto->data_received(t, t->pdata, loop->rbuf, (size_t)n);
+        if (t->base.proto->data_received != NULL) {
+            rc = t->base.proto->data_received(&t->base, t->base.pdata, loop->rbuf, (size_t)n);
         }
         if (aiotp__tracing(loop)) {
             tr_cbret(t, "data_received", rc < 0 ? rc : 0);
@@ -591,15 +562,19 @@ static void read_streaming(aiotp_transport *t)
             stream_fatal(t, rc, "Fatal error: protocol.data_received() call failed.", false);
         }
     } else if (n == 0) {
-        on_eof(t);
-    } else if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
+        on_eof(t, t->base.proto, t->base.pdata);
+    } else if (!transient(n)) {
         stream_fatal(t, (int)n, "Fatal read error on socket transport", true);
     }
 }
 
-static void read_buffered(aiotp_transport *t)
+static void read_buffered(aiotp__stream *t)
 {
-    aiotp_loop *loop = t->loop;
+    aiotp_loop *loop = t->base.loop;
+    /* the protocol that is asked for the buffer (PROTO-BUF-5) */
+    const aiotp_protocol *proto = t->base.proto;
+    uint32_t switches = t->base.proto_switches;
+    void *pdata = t->base.pdata;
     void *buf = NULL;
     size_t len = 0;
     ssize_t n;
@@ -607,9 +582,9 @@ static void read_buffered(aiotp_transport *t)
 
     /* PROTO-BUF-1: get_buffer(-1) first, at every read event (also at EOF) */
     if (aiotp__tracing(loop)) {
-        aiotp__tracef(loop, "t%u cb get_buffer sizehint=-1", (unsigned)t->id);
+        aiotp__tracef(loop, "t%u cb get_buffer sizehint=-1", (unsigned)t->base.id);
     }
-    rc = t->proto->get_buffer(t, t->pdata, -1, &buf, &len);
+    rc = proto->get_buffer(&t->base, pdata, -1, &buf, &len);
     if (rc >= 0 && (buf == NULL || len == 0)) {
         rc = AIOTP_EEMPTYBUF; /* PROTO-BUF-2 */
     }
@@ -617,7 +592,7 @@ static void read_buffered(aiotp_transport *t)
         if (rc < 0) {
             tr_cbret(t, "get_buffer", rc);
         } else {
-            aiotp__tracef(loop, "t%u ret get_buffer 0 len=%zu", (unsigned)t->id, len);
+            aiotp__tracef(loop, "t%u ret get_buffer 0 len=%zu", (unsigned)t->base.id, len);
         }
     }
     if (rc < 0) {
@@ -628,18 +603,24 @@ static void read_buffered(aiotp_transport *t)
     if (aiotp__stream_step(&t->st, AIOTP__EV_DATA, true) & AIOTP__ACT_REFUSED) {
         return;
     }
+    /* PROTO-BUF-5: a protocol switched inside get_buffer is never told about bytes (or an
+       EOF) of this read event: nothing is received now, the next read event goes to the
+       new protocol, and the old one is never called again */
+    if (t->base.proto_switches != switches) {
+        return;
+    }
     n = loop->sys->recv(loop->sys->ctx, t->fd, buf, len, 0);
     if (n > 0) {
         if (aiotp__tracing(loop)) {
             t->rx_total += (uint64_t)n;
-            t->rx_sum = aiotp__fnv1a(t->rx_sum, buf, (size_t)n);
+            t->rx_sum = aiotp__crc32(t->rx_sum, buf, (size_t)n);
             aiotp__tracef(loop, "t%u cb buffer_updated n=%zd total=%llu sum=%08x",
-                          (unsigned)t->id, n, (unsigned long long)t->rx_total,
+                          (unsigned)t->base.id, n, (unsigned long long)t->rx_total,
                           (unsigned)t->rx_sum);
         }
         rc = 0;
-        if (t->proto->buffer_updated != NULL) {
-            rc = t->proto->buffer_updated(t, t->pdata, (size_t)n);
+        if (proto->buffer_updated != NULL) {
+            rc = proto->buffer_updated(&t->base, pdata, (size_t)n);
         }
         if (aiotp__tracing(loop)) {
             tr_cbret(t, "buffer_updated", rc < 0 ? rc : 0);
@@ -648,8 +629,8 @@ static void read_buffered(aiotp_transport *t)
             stream_fatal(t, rc, "Fatal error: protocol.buffer_updated() call failed.", false);
         }
     } else if (n == 0) {
-        on_eof(t);
-    } else if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
+        on_eof(t, proto, pdata);
+    } else if (!transient(n)) {
         stream_fatal(t, (int)n, "Fatal read error on socket transport", true);
     }
 }
@@ -657,13 +638,13 @@ static void read_buffered(aiotp_transport *t)
 /* READ-1: one receive per readiness event. */
 static void read_ready(aiotp_loop *loop, int fd, void *arg)
 {
-    aiotp_transport *t = arg;
+    aiotp__stream *t = arg;
     (void)loop;
     (void)fd;
     if (aiotp__stream_step(&t->st, AIOTP__EV_DATA, true) & AIOTP__ACT_REFUSED) {
         return;
     }
-    if (t->proto->kind == AIOTP_PROTOCOL_BUFFERED) {
+    if (t->base.proto->kind == AIOTP_PROTOCOL_BUFFERED) {
         read_buffered(t);
     } else {
         read_streaming(t);
@@ -678,7 +659,7 @@ static int send_flags(void)
 }
 
 /* Make room for n more bytes (the ring doubles; queued bytes are linearised). */
-static int wbuf_reserve(aiotp_transport *t, size_t n)
+static int wbuf_reserve(aiotp__stream *t, size_t n)
 {
     size_t size = aiotp__wbuf_size(&t->wb);
     size_t need;
@@ -698,7 +679,7 @@ static int wbuf_reserve(aiotp_transport *t, size_t n)
     while (ncap < need) {
         ncap *= 2;
     }
-    nd = aiotp__alloc(t->loop, ncap);
+    nd = aiotp__alloc(t->base.loop, ncap);
     if (nd == NULL) {
         return AIOTP_ENOMEM;
     }
@@ -709,13 +690,13 @@ static int wbuf_reserve(aiotp_transport *t, size_t n)
     if (k > 1) {
         memcpy(nd + seg[0].len, t->wb.data + seg[1].off, seg[1].len);
     }
-    aiotp__free(t->loop, t->wb.data);
+    aiotp__free(t->base.loop, t->wb.data);
     aiotp__wbuf_rebase(&t->wb, nd, ncap);
     return 0;
 }
 
 /* Copy bytes into the ring (space was reserved). */
-static void wbuf_append(aiotp_transport *t, const unsigned char *p, size_t n)
+static void wbuf_append(aiotp__stream *t, const unsigned char *p, size_t n)
 {
     aiotp__wseg seg[2];
     size_t a;
@@ -728,16 +709,16 @@ static void wbuf_append(aiotp_transport *t, const unsigned char *p, size_t n)
     aiotp__wbuf_commit(&t->wb, n);
 }
 
-static void account_tx(aiotp_transport *t, const void *p, size_t n)
+static void account_tx(aiotp__stream *t, const void *p, size_t n)
 {
-    if (aiotp__tracing(t->loop)) {
+    if (aiotp__tracing(t->base.loop)) {
         t->tx_total += n;
-        t->tx_sum = aiotp__fnv1a(t->tx_sum, p, n);
+        t->tx_sum = aiotp__crc32(t->tx_sum, p, n);
     }
 }
 
 /* Checks shared by write() and writelines(): 0 to go on, 1 to return 0, or an error. */
-static int write_admission(aiotp_transport *t, size_t len)
+static int write_admission(aiotp__stream *t, size_t len)
 {
     switch (aiotp__stream_write_admission(&t->st)) {
     case 1:
@@ -757,7 +738,7 @@ static int write_admission(aiotp_transport *t, size_t len)
 /* The kernel took `sent` bytes but the rest cannot be queued (no memory). Nothing sent:
    a clean refusal, the transport is unchanged. Something sent: the stream would lose
    bytes, so the connection fails with that error (WRITE-WRITE-6, DEV-8). */
-static int queue_failed(aiotp_transport *t, const void *data, size_t sent, int rc)
+static int queue_failed(aiotp__stream *t, const void *data, size_t sent, int rc)
 {
     if (sent == 0) {
         return rc;
@@ -769,16 +750,40 @@ static int queue_failed(aiotp_transport *t, const void *data, size_t sent, int r
     return rc;
 }
 
-static void tr_write_ret(aiotp_transport *t, const char *what, int rc)
+/* What write()/writelines() return when this call failed the transport before any of
+   its bytes was accepted: the error, unless the header gives that code another meaning
+   ("nothing was accepted, the transport is unchanged": AIOTP_ENOMEM, AIOTP_EINVAL,
+   AIOTP_ETOOBIG); then AIOTP_ECLOSED, which is true: the data was dropped and
+   connection_lost(error) is scheduled (WRITE-WRITE-10). */
+static int fatal_code(int err)
 {
-    aiotp__tracef(t->loop, "t%u ret %s %s size=%zu total=%llu sum=%08x", (unsigned)t->id, what,
-                  status_name(rc), aiotp__wbuf_size(&t->wb), (unsigned long long)t->tx_total,
+    if (err == AIOTP_ENOMEM || err == AIOTP_EINVAL || err == AIOTP_ETOOBIG) {
+        return AIOTP_ECLOSED;
+    }
+    return err;
+}
+
+/* Account the first `n` bytes of bufs (what the kernel took before a failure). */
+static void account_prefix(aiotp__stream *t, const aiotp_buf *bufs, size_t nbufs, size_t n)
+{
+    size_t i;
+    for (i = 0; i < nbufs && n > 0; i++) {
+        size_t a = bufs[i].len < n ? bufs[i].len : n;
+        account_tx(t, bufs[i].base, a);
+        n -= a;
+    }
+}
+
+static void tr_write_ret(aiotp__stream *t, const char *what, int rc)
+{
+    aiotp__tracef(t->base.loop, "t%u ret %s %s size=%zu total=%llu sum=%08x", (unsigned)t->base.id, what,
+                  aiotp__status_name(rc), aiotp__wbuf_size(&t->wb), (unsigned long long)t->tx_total,
                   (unsigned)t->tx_sum);
 }
 
-static int do_write(aiotp_transport *t, const void *data, size_t len)
+static int do_write(aiotp__stream *t, const void *data, size_t len)
 {
-    const aiotp_syscalls *sys = t->loop->sys;
+    const aiotp_syscalls *sys = t->base.loop->sys;
     size_t sent = 0;
     ssize_t n;
     int rc;
@@ -799,9 +804,9 @@ static int do_write(aiotp_transport *t, const void *data, size_t len)
         n = sys->send(sys->ctx, t->fd, data, len, send_flags());
         if (n >= 0) {
             sent = (size_t)n;
-        } else if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
+        } else if (!transient(n)) {
             stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
-            return (int)n;
+            return fatal_code((int)n);
         }
         if (sent == len) {
             account_tx(t, data, len);
@@ -811,12 +816,15 @@ static int do_write(aiotp_transport *t, const void *data, size_t len)
         if (rc != 0) {
             return queue_failed(t, data, sent, rc);
         }
-        account_tx(t, data, len);
         rc = writer_start(t);
         if (rc != 0) {
+            if (sent > 0) {
+                account_tx(t, data, sent); /* what the kernel took */
+            }
             stream_fatal(t, rc, "Fatal error: cannot watch the socket for writing", true);
-            return rc;
+            return sent > 0 ? rc : fatal_code(rc);
         }
+        account_tx(t, data, len);
     } else {
         /* WRITE-WRITE-6: queued behind other data: room first, all or nothing */
         rc = wbuf_reserve(t, len);
@@ -830,25 +838,23 @@ static int do_write(aiotp_transport *t, const void *data, size_t len)
     return 0;
 }
 
-int aiotp_transport_write(aiotp_transport *t, const void *data, size_t len)
+static int stream_write(aiotp_transport *bt, const void *data, size_t len)
 {
+    aiotp__stream *t = (aiotp__stream *)(void *)bt;
     int rc;
-    if (t == NULL) {
-        return AIOTP_EINVAL;
-    }
-    if (aiotp__tracing(t->loop)) {
-        aiotp__tracef(t->loop, "t%u call write n=%zu", (unsigned)t->id, len);
+    if (aiotp__tracing(t->base.loop)) {
+        aiotp__tracef(t->base.loop, "t%u call write n=%zu", (unsigned)t->base.id, len);
     }
     rc = do_write(t, data, len);
-    if (aiotp__tracing(t->loop)) {
+    if (aiotp__tracing(t->base.loop)) {
         tr_write_ret(t, "write", rc);
     }
     return rc;
 }
 
-static int do_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t nbufs)
+static int do_writelines(aiotp__stream *t, const aiotp_buf *bufs, size_t nbufs)
 {
-    const aiotp_syscalls *sys = t->loop->sys;
+    const aiotp_syscalls *sys = t->base.loop->sys;
     struct iovec iov[IOV_BATCH];
     struct msghdr msg;
     size_t total = 0;
@@ -874,40 +880,59 @@ static int do_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t nbufs
         return rc == 1 ? 0 : rc;
     }
     if (aiotp__wbuf_size(&t->wb) == 0) {
-        /* WRITE-LINES-1: one gathered send of the first buffers, no copy */
-        size_t k = 0;
-        ssize_t n;
-        for (i = 0; i < nbufs && k < IOV_BATCH; i++) {
-            if (bufs[i].len == 0) {
-                continue;
+        /* WRITE-LINES-1: gathered sends of IOV_BATCH buffers at a time, no copy, going on
+           while the kernel takes whole batches: the kernel is offered everything, as by
+           one write() of the concatenation */
+        ssize_t n = 0;
+        size_t next = 0; /* first buffer not offered yet */
+        for (;;) {
+            size_t k = 0;
+            size_t offered = 0;
+            ssize_t m;
+            for (; next < nbufs && k < IOV_BATCH; next++) {
+                if (bufs[next].len == 0) {
+                    continue;
+                }
+                iov[k].iov_base = (void *)(uintptr_t)bufs[next].base;
+                iov[k].iov_len = bufs[next].len;
+                offered += bufs[next].len;
+                k++;
             }
-            iov[k].iov_base = (void *)(uintptr_t)bufs[i].base;
-            iov[k].iov_len = bufs[i].len;
-            k++;
+            memset(&msg, 0, sizeof(msg));
+            msg.msg_iov = iov;
+            msg.msg_iovlen = k;
+            m = sys->sendmsg(sys->ctx, t->fd, &msg, send_flags());
+            if (m < 0 && !transient(m) && n == 0) {
+                stream_fatal(t, (int)m, "Fatal write error on socket transport", true);
+                return fatal_code((int)m);
+            }
+            /* (an error after earlier batches were taken: the rest is queued like after
+               EAGAIN, and the drain meets the error, if it persists, as for write()) */
+            if (m > 0) {
+                n += m;
+            }
+            if (m < 0 || (size_t)m < offered || next >= nbufs) {
+                break;
+            }
         }
-        memset(&msg, 0, sizeof(msg));
-        msg.msg_iov = iov;
-        msg.msg_iovlen = k;
-        n = sys->sendmsg(sys->ctx, t->fd, &msg, send_flags());
-        if (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
-            stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
-            return (int)n;
-        }
-        if (n >= 0 && (size_t)n == total) {
+        if ((size_t)n == total) {
             for (i = 0; i < nbufs; i++) {
                 account_tx(t, bufs[i].base, bufs[i].len);
             }
             return 0;
         }
-        rc = wbuf_reserve(t, total - (n > 0 ? (size_t)n : 0));
-        if (rc != 0) {
-            size_t left = n > 0 ? (size_t)n : 0;
-            for (i = 0; i < nbufs && left > 0; i++) { /* what the kernel took */
-                size_t a = bufs[i].len < left ? bufs[i].len : left;
-                account_tx(t, bufs[i].base, a);
-                left -= a;
+        rc = wbuf_reserve(t, total - (size_t)n);
+        if (rc == 0) {
+            rc = writer_start(t);
+            if (rc != 0) {
+                account_prefix(t, bufs, nbufs, (size_t)n);
+                stream_fatal(t, rc, "Fatal error: cannot watch the socket for writing", true);
+                return n > 0 ? rc : fatal_code(rc);
             }
-            return queue_failed(t, NULL, n > 0 ? (size_t)n : 0, rc);
+        }
+        if (rc != 0) {
+            account_prefix(t, bufs, nbufs, (size_t)n);
+            return queue_failed(t, NULL, (size_t)n, rc);
         }
         for (i = 0; i < nbufs; i++) {
             account_tx(t, bufs[i].base, bufs[i].len); /* accepted from here on */
@@ -919,11 +944,6 @@ static int do_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t nbufs
                 first++;
             }
             off = left;
-        }
-        rc = writer_start(t);
-        if (rc != 0) {
-            stream_fatal(t, rc, "Fatal error: cannot watch the socket for writing", true);
-            return rc;
         }
     } else {
         rc = wbuf_reserve(t, total); /* behind queued data: room first, all or nothing */
@@ -945,40 +965,44 @@ static int do_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t nbufs
     return 0;
 }
 
-int aiotp_transport_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t n)
+static int stream_writelines(aiotp_transport *bt, const aiotp_buf *bufs, size_t n)
 {
+    aiotp__stream *t = (aiotp__stream *)(void *)bt;
     int rc;
-    if (t == NULL) {
-        return AIOTP_EINVAL;
-    }
-    if (aiotp__tracing(t->loop)) {
+    if (aiotp__tracing(t->base.loop)) {
         size_t i;
         size_t total = 0;
         for (i = 0; bufs != NULL && i < n; i++) {
             total += bufs[i].len;
         }
-        aiotp__tracef(t->loop, "t%u call writelines count=%zu n=%zu", (unsigned)t->id, n, total);
+        aiotp__tracef(t->base.loop, "t%u call writelines count=%zu n=%zu", (unsigned)t->base.id, n, total);
     }
     rc = do_writelines(t, bufs, n);
-    if (aiotp__tracing(t->loop)) {
+    if (aiotp__tracing(t->base.loop)) {
         tr_write_ret(t, "writelines", rc);
     }
     return rc;
 }
 
-static void do_shutdown(aiotp_transport *t)
+/* shutdown(SHUT_WR), at once (write_eof with an empty buffer) or after the drain: one
+   behaviour for both (WRITE-EOF-4, DEV-17). ENOTCONN is ignored (the peer is already
+   gone); any other error is a fatal OS error: connection_lost(error). Returns 0 or the
+   error. */
+static int do_shutdown(aiotp__stream *t)
 {
-    const aiotp_syscalls *sys = t->loop->sys;
+    const aiotp_syscalls *sys = t->base.loop->sys;
     int rc = sys->shutdown(sys->ctx, t->fd, SHUT_WR);
-    if (rc < 0 && rc != -ENOTCONN) {
-        stream_fatal(t, rc, "Fatal error: shutdown(SHUT_WR) failed", true);
+    if (rc >= 0 || rc == -ENOTCONN) {
+        return 0;
     }
+    stream_fatal(t, rc, "Fatal error: shutdown(SHUT_WR) failed", true);
+    return rc;
 }
 
 /* The drain path: one gathered send of the queued bytes per writable event. */
 static void write_ready(aiotp_loop *loop, int fd, void *arg)
 {
-    aiotp_transport *t = arg;
+    aiotp__stream *t = arg;
     const aiotp_syscalls *sys = loop->sys;
     aiotp__wseg seg[2];
     struct iovec iov[2];
@@ -1004,7 +1028,7 @@ static void write_ready(aiotp_loop *loop, int fd, void *arg)
         msg.msg_iovlen = (size_t)k;
         n = sys->sendmsg(sys->ctx, t->fd, &msg, send_flags());
         if (n < 0) {
-            if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
+            if (!transient(n)) {
                 stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
             }
             return;
@@ -1021,7 +1045,7 @@ static void write_ready(aiotp_loop *loop, int fd, void *arg)
             writer_stop(t);
         }
         if (act & AIOTP__ACT_SHUTDOWN_WR) {
-            do_shutdown(t); /* WRITE-EOF-2 */
+            (void)do_shutdown(t); /* WRITE-EOF-2 */
         }
         if (act & AIOTP__ACT_CALL_LOST) {
             deliver_lost(t, 0); /* BASE-CLOSE-2: same pass as the last send */
@@ -1031,15 +1055,13 @@ static void write_ready(aiotp_loop *loop, int fd, void *arg)
 
 /* ---- public methods -------------------------------------------------------------------- */
 
-int aiotp_transport_close(aiotp_transport *t)
+static int stream_close(aiotp_transport *bt)
 {
+    aiotp__stream *t = (aiotp__stream *)(void *)bt;
     unsigned act;
     int rc = 0;
-    if (t == NULL) {
-        return AIOTP_EINVAL;
-    }
-    if (aiotp__tracing(t->loop)) {
-        aiotp__tracef(t->loop, "t%u call close", (unsigned)t->id);
+    if (aiotp__tracing(t->base.loop)) {
+        aiotp__tracef(t->base.loop, "t%u call close", (unsigned)t->base.id);
     }
     act = aiotp__stream_step(&t->st, AIOTP__EV_CLOSE, aiotp__wbuf_size(&t->wb) == 0);
     if (act & AIOTP__ACT_REFUSED) {
@@ -1047,21 +1069,19 @@ int aiotp_transport_close(aiotp_transport *t)
     } else {
         apply_close_actions(t, act, 0);
     }
-    if (aiotp__tracing(t->loop)) {
+    if (aiotp__tracing(t->base.loop)) {
         tr_ret(t, "close", rc);
     }
     return rc;
 }
 
-int aiotp_transport_abort(aiotp_transport *t)
+static int stream_abort(aiotp_transport *bt)
 {
+    aiotp__stream *t = (aiotp__stream *)(void *)bt;
     unsigned act;
     int rc = 0;
-    if (t == NULL) {
-        return AIOTP_EINVAL;
-    }
-    if (aiotp__tracing(t->loop)) {
-        aiotp__tracef(t->loop, "t%u call abort", (unsigned)t->id);
+    if (aiotp__tracing(t->base.loop)) {
+        aiotp__tracef(t->base.loop, "t%u call abort", (unsigned)t->base.id);
     }
     act = aiotp__stream_step(&t->st, AIOTP__EV_ABORT, aiotp__wbuf_size(&t->wb) == 0);
     if (act & AIOTP__ACT_REFUSED) {
@@ -1069,100 +1089,115 @@ int aiotp_transport_abort(aiotp_transport *t)
     } else {
         apply_close_actions(t, act, 0);
     }
-    if (aiotp__tracing(t->loop)) {
+    if (aiotp__tracing(t->base.loop)) {
         tr_ret(t, "abort", rc);
     }
     return rc;
 }
 
-bool aiotp_transport_is_closing(const aiotp_transport *t)
+static bool stream_is_closing(const aiotp_transport *bt)
 {
-    return t != NULL && aiotp__stream_is_closing(&t->st);
+    const aiotp__stream *t = (const aiotp__stream *)(const void *)bt;
+    return aiotp__stream_is_closing(&t->st);
 }
 
-bool aiotp_transport_is_reading(const aiotp_transport *t)
+static bool stream_is_reading(const aiotp_transport *bt)
 {
-    return t != NULL && aiotp__stream_is_reading(&t->st);
+    const aiotp__stream *t = (const aiotp__stream *)(const void *)bt;
+    return aiotp__stream_is_reading(&t->st);
 }
 
-int aiotp_transport_pause_reading(aiotp_transport *t)
+/* DONE-1 (error.h, "already done"): a closing or closed transport answers AIOTP_ECLOSED
+   to pause_reading, resume_reading and write_eof, and changes nothing. */
+static bool done_closing(const aiotp__stream *t)
 {
-    unsigned act;
-    if (t == NULL) {
-        return AIOTP_EINVAL;
-    }
-    if (aiotp__tracing(t->loop)) {
-        aiotp__tracef(t->loop, "t%u call pause_reading", (unsigned)t->id);
-    }
-    act = aiotp__stream_step(&t->st, AIOTP__EV_PAUSE_READING, aiotp__wbuf_size(&t->wb) == 0);
-    if (act & AIOTP__ACT_STOP_READER) {
-        reader_stop(t);
-    }
-    if (aiotp__tracing(t->loop)) {
-        tr_ret(t, "pause_reading", 0);
-    }
-    return 0;
+    return aiotp__stream_is_closing(&t->st);
 }
 
-int aiotp_transport_resume_reading(aiotp_transport *t)
+static int stream_pause_reading(aiotp_transport *bt)
 {
-    unsigned act;
-    if (t == NULL) {
-        return AIOTP_EINVAL;
-    }
-    if (aiotp__tracing(t->loop)) {
-        aiotp__tracef(t->loop, "t%u call resume_reading", (unsigned)t->id);
-    }
-    act = aiotp__stream_step(&t->st, AIOTP__EV_RESUME_READING, aiotp__wbuf_size(&t->wb) == 0);
-    if (act & AIOTP__ACT_START_READER) {
-        reader_start(t);
-    }
-    if (aiotp__tracing(t->loop)) {
-        tr_ret(t, "resume_reading", 0);
-    }
-    return 0;
-}
-
-int aiotp_transport_write_eof(aiotp_transport *t)
-{
+    aiotp__stream *t = (aiotp__stream *)(void *)bt;
     unsigned act;
     int rc = 0;
-    if (t == NULL) {
-        return AIOTP_EINVAL;
+    if (aiotp__tracing(t->base.loop)) {
+        aiotp__tracef(t->base.loop, "t%u call pause_reading", (unsigned)t->base.id);
     }
-    if (aiotp__tracing(t->loop)) {
-        aiotp__tracef(t->loop, "t%u call write_eof", (unsigned)t->id);
-    }
-    act = aiotp__stream_step(&t->st, AIOTP__EV_WRITE_EOF, aiotp__wbuf_size(&t->wb) == 0);
-    if (act & AIOTP__ACT_SHUTDOWN_WR) {
-        const aiotp_syscalls *sys = t->loop->sys;
-        rc = sys->shutdown(sys->ctx, t->fd, SHUT_WR); /* WRITE-EOF-1: error to the caller */
-        if (rc > 0) {
-            rc = 0;
+    if (done_closing(t)) {
+        rc = AIOTP_ECLOSED; /* DONE-1 */
+    } else {
+        act = aiotp__stream_step(&t->st, AIOTP__EV_PAUSE_READING,
+                                 aiotp__wbuf_size(&t->wb) == 0);
+        if (act & AIOTP__ACT_STOP_READER) {
+            reader_stop(t);
         }
     }
-    if (aiotp__tracing(t->loop)) {
+    if (aiotp__tracing(t->base.loop)) {
+        tr_ret(t, "pause_reading", rc);
+    }
+    return rc;
+}
+
+static int stream_resume_reading(aiotp_transport *bt)
+{
+    aiotp__stream *t = (aiotp__stream *)(void *)bt;
+    unsigned act;
+    int rc = 0;
+    if (aiotp__tracing(t->base.loop)) {
+        aiotp__tracef(t->base.loop, "t%u call resume_reading", (unsigned)t->base.id);
+    }
+    if (done_closing(t)) {
+        rc = AIOTP_ECLOSED; /* DONE-1 */
+    } else {
+        act = aiotp__stream_step(&t->st, AIOTP__EV_RESUME_READING,
+                                 aiotp__wbuf_size(&t->wb) == 0);
+        if (act & AIOTP__ACT_START_READER) {
+            reader_start(t);
+        }
+    }
+    if (aiotp__tracing(t->base.loop)) {
+        tr_ret(t, "resume_reading", rc);
+    }
+    return rc;
+}
+
+static int stream_write_eof(aiotp_transport *bt)
+{
+    aiotp__stream *t = (aiotp__stream *)(void *)bt;
+    unsigned act;
+    int rc = 0;
+    if (aiotp__tracing(t->base.loop)) {
+        aiotp__tracef(t->base.loop, "t%u call write_eof", (unsigned)t->base.id);
+    }
+    if (done_closing(t)) {
+        rc = AIOTP_ECLOSED; /* DONE-1; twice on an open transport: 0 (WRITE-EOF-3) */
+    } else {
+        act = aiotp__stream_step(&t->st, AIOTP__EV_WRITE_EOF, aiotp__wbuf_size(&t->wb) == 0);
+        if (act & AIOTP__ACT_SHUTDOWN_WR) {
+            rc = do_shutdown(t); /* WRITE-EOF-1, WRITE-EOF-4: the error also to the caller */
+        }
+    }
+    if (aiotp__tracing(t->base.loop)) {
         tr_ret(t, "write_eof", rc);
     }
     return rc;
 }
 
-bool aiotp_transport_can_write_eof(const aiotp_transport *t)
+static bool stream_can_write_eof(const aiotp_transport *bt)
 {
-    return t != NULL;
+    (void)bt;
+    return true;
 }
 
-size_t aiotp_transport_get_write_buffer_size(const aiotp_transport *t)
+static size_t stream_get_write_buffer_size(const aiotp_transport *bt)
 {
-    return t == NULL ? 0 : aiotp__wbuf_size(&t->wb);
+    const aiotp__stream *t = (const aiotp__stream *)(const void *)bt;
+    return aiotp__wbuf_size(&t->wb);
 }
 
-int aiotp_transport_get_write_buffer_limits(const aiotp_transport *t, size_t *low,
+static int stream_get_write_buffer_limits(const aiotp_transport *bt, size_t *low,
                                             size_t *high)
 {
-    if (t == NULL || low == NULL || high == NULL) {
-        return AIOTP_EINVAL;
-    }
+    const aiotp__stream *t = (const aiotp__stream *)(const void *)bt;
     *low = t->flow.low;
     *high = t->flow.high;
     return 0;
@@ -1177,84 +1212,59 @@ static void tr_limit(char *buf, size_t n, int64_t v)
     }
 }
 
-int aiotp_transport_set_write_buffer_limits(aiotp_transport *t, int64_t high, int64_t low)
+static int stream_set_write_buffer_limits(aiotp_transport *bt, int64_t high, int64_t low)
 {
+    aiotp__stream *t = (aiotp__stream *)(void *)bt;
     int rc = 0;
-    if (t == NULL) {
-        return AIOTP_EINVAL;
-    }
-    if (aiotp__tracing(t->loop)) {
+    if (aiotp__tracing(t->base.loop)) {
         char hb[24];
         char lb[24];
         tr_limit(hb, sizeof(hb), high);
         tr_limit(lb, sizeof(lb), low);
-        aiotp__tracef(t->loop, "t%u call set_write_buffer_limits high=%s low=%s",
-                      (unsigned)t->id, hb, lb);
+        aiotp__tracef(t->base.loop, "t%u call set_write_buffer_limits high=%s low=%s",
+                      (unsigned)t->base.id, hb, lb);
     }
     if (!aiotp__flow_set_limits(&t->flow, high, low)) {
         rc = AIOTP_EINVAL; /* FLOW-3 */
     } else {
         maybe_pause(t); /* FLOW-7 */
     }
-    if (aiotp__tracing(t->loop)) {
-        aiotp__tracef(t->loop, "t%u ret set_write_buffer_limits %s size=%zu low=%zu high=%zu",
-                      (unsigned)t->id, status_name(rc), aiotp__wbuf_size(&t->wb), t->flow.low,
+    if (aiotp__tracing(t->base.loop)) {
+        aiotp__tracef(t->base.loop, "t%u ret set_write_buffer_limits %s size=%zu low=%zu high=%zu",
+                      (unsigned)t->base.id, aiotp__status_name(rc), aiotp__wbuf_size(&t->wb), t->flow.low,
                       t->flow.high);
     }
     return rc;
 }
 
-int aiotp_transport_set_protocol(aiotp_transport *t, const aiotp_protocol *proto,
+static int stream_set_protocol(aiotp_transport *bt, const aiotp_protocol *proto,
                                  void *data)
 {
+    aiotp__stream *t = (aiotp__stream *)(void *)bt;
     int rc;
-    if (t == NULL) {
-        return AIOTP_EINVAL;
+    if (aiotp__tracing(t->base.loop)) {
+        aiotp__tracef(t->base.loop, "t%u call set_protocol kind=%s", (unsigned)t->base.id,
+                      aiotp__protocol_kind_name(proto));
     }
-    rc = aiotp_protocol_validate(proto);
+    rc = aiotp__transport_check_new_protocol(&t->base, proto); /* named when refused */
     if (rc == 0 && t->st.life == AIOTP__LIFE_CLOSED) {
         rc = AIOTP_ECLOSED;
     }
-    if (aiotp__tracing(t->loop)) {
-        aiotp__tracef(t->loop, "t%u call set_protocol kind=%s", (unsigned)t->id,
-                      proto != NULL && proto->kind == AIOTP_PROTOCOL_BUFFERED ? "buffered"
-                                                                              : "streaming");
-    }
     if (rc == 0) {
-        t->proto = proto; /* BASE-PROTO-1: takes effect at the next read event */
-        t->pdata = data;
+        t->base.proto = proto; /* BASE-PROTO-1: takes effect at the next read event */
+        t->base.pdata = data;
+        t->base.proto_switches++; /* PROTO-BUF-5 */
     }
-    if (aiotp__tracing(t->loop)) {
+    if (aiotp__tracing(t->base.loop)) {
         tr_ret(t, "set_protocol", rc);
     }
     return rc;
 }
 
-const aiotp_protocol *aiotp_transport_get_protocol(const aiotp_transport *t, void **data)
-{
-    if (t == NULL) {
-        if (data != NULL) {
-            *data = NULL;
-        }
-        return NULL;
-    }
-    if (data != NULL) {
-        *data = t->pdata;
-    }
-    return t->proto;
-}
-
-aiotp_loop *aiotp_transport_get_loop(const aiotp_transport *t)
-{
-    return t == NULL ? NULL : t->loop;
-}
-
-const aiotp_extra *aiotp_transport_get_extra_info(const aiotp_transport *t, const char *name,
+static const aiotp_extra *stream_get_extra_info(const aiotp_transport *bt, const char *name,
                                                   const aiotp_extra *dflt)
 {
-    if (t == NULL || name == NULL) {
-        return dflt;
-    }
+    const aiotp__stream *t = (const aiotp__stream *)(const void *)bt;
     if (strcmp(name, "peername") == 0) {
         return &t->x_peer;
     }
@@ -1267,16 +1277,29 @@ const aiotp_extra *aiotp_transport_get_extra_info(const aiotp_transport *t, cons
     return dflt; /* BASE-EXTRA-2 */
 }
 
-int aiotp_protocol_validate(const aiotp_protocol *proto)
-{
-    if (proto == NULL || proto->size != sizeof(aiotp_protocol)) {
-        return AIOTP_EINVAL;
-    }
-    if (proto->kind == AIOTP_PROTOCOL_STREAMING) {
-        return 0;
-    }
-    if (proto->kind == AIOTP_PROTOCOL_BUFFERED && proto->get_buffer != NULL) {
-        return 0;
-    }
-    return AIOTP_EINVAL;
-}
+
+/* ---- the method table ------------------------------------------------------------------ */
+
+static const aiotp__transport_ops stream_ops = {
+    .kind = AIOTP_TRANSPORT_STREAM,
+    .name = "stream",
+    .protocol_kinds = (1u << AIOTP_PROTOCOL_STREAMING) | (1u << AIOTP_PROTOCOL_BUFFERED),
+    .close = stream_close,
+    .is_closing = stream_is_closing,
+    .set_protocol = stream_set_protocol,
+    .get_extra_info = stream_get_extra_info,
+    .is_reading = stream_is_reading,
+    .pause_reading = stream_pause_reading,
+    .resume_reading = stream_resume_reading,
+    .abort = stream_abort,
+    .can_write_eof = stream_can_write_eof,
+    .get_write_buffer_size = stream_get_write_buffer_size,
+    .get_write_buffer_limits = stream_get_write_buffer_limits,
+    .set_write_buffer_limits = stream_set_write_buffer_limits,
+    .write = stream_write,
+    .writelines = stream_writelines,
+    .write_eof = stream_write_eof,
+    .sendto = NULL, /* DatagramTransport only: AIOTP_ENOTSUP */
+    .free = stream_free,
+    .layer_services = &aiotp__layer_svc, /* for start_tls (src/layer_int.h) */
+};

@@ -5,9 +5,11 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "aiotp/oracle.h"
@@ -151,6 +153,32 @@ static ssize_t f_recv(void *ctx, int fd, void *b, size_t n, int fl)
     return p->recv(p->ctx, fd, b, n, fl);
 }
 
+/* A datagram is sent whole or not at all: send_max does not apply. */
+static ssize_t f_sendto(void *ctx, int fd, const void *b, size_t n, int fl,
+                        const struct sockaddr *a, socklen_t l)
+{
+    const aiotp_syscalls *p = base_of(ctx);
+    th_f.sendto_calls++;
+    if (th_f.send_errno != 0) {
+        return -th_f.send_errno;
+    }
+    if (th_f.send_eagain) {
+        return -EAGAIN;
+    }
+    return p->sendto(p->ctx, fd, b, n, fl, a, l);
+}
+
+static ssize_t f_recvfrom(void *ctx, int fd, void *b, size_t n, int fl, struct sockaddr *a,
+                          socklen_t *l)
+{
+    const aiotp_syscalls *p = base_of(ctx);
+    th_f.recvfrom_calls++;
+    if (th_f.recv_errno != 0) {
+        return -th_f.recv_errno;
+    }
+    return p->recvfrom(p->ctx, fd, b, n, fl, a, l);
+}
+
 static int f_accept(void *ctx, int fd, struct sockaddr *a, socklen_t *l)
 {
     const aiotp_syscalls *p = base_of(ctx);
@@ -210,6 +238,8 @@ static void faulty_table(aiotp_syscalls *t, const aiotp_syscalls *base)
     t->getaddrinfo = f_getaddrinfo;
     t->socket = f_socket;
     t->connect = f_connect;
+    t->sendto = f_sendto;
+    t->recvfrom = f_recvfrom;
 }
 
 /* ---- the simulated kernel (AIOTP_TEST_BACKEND=sim) ------------------------------------- */
@@ -276,6 +306,11 @@ aiotp_sim *th_sim(void)
         faulty_table(&fsys_sim, aiotp_sim_syscalls(case_sim));
     }
     return case_sim;
+}
+
+const aiotp_syscalls *th_syscalls(void)
+{
+    return sim_mode ? (th_sim(), &fsys_sim) : &fsys_posix;
 }
 
 static const aiotp_syscalls *peer_sys(void)
@@ -391,11 +426,21 @@ static const char *filter(bool (*keep)(const char *line, size_t len, const void 
     return view_buf;
 }
 
+/* The lines that start with prefix; query lines (the case's own queries, trace format 3)
+   only when the prefix names them. */
 static bool keep_prefix(const char *line, size_t len, const void *arg)
 {
     const char *prefix = arg;
     size_t n = strlen(prefix);
-    return len >= n && strncmp(line, prefix, n) == 0;
+    const char *sp;
+    if (len < n || strncmp(line, prefix, n) != 0) {
+        return false;
+    }
+    sp = memchr(line, ' ', len);
+    if (sp != NULL && (size_t)(line + len - sp) > 7 && strncmp(sp, " query ", 7) == 0) {
+        return strstr(prefix, "query") != NULL;
+    }
+    return true;
 }
 
 const char *th_trace_lines(const char *prefix, bool strip_id)
@@ -457,9 +502,19 @@ static void oracle_done(size_t i)
 #define MAX_RETAINED 64
 static aiotp_transport *retained[MAX_RETAINED];
 static size_t nretained;
+static aiotp_server *kept_servers[MAX_RETAINED];
+static size_t nkept_servers;
 #define MAX_RECS 64
 static th_rec *recs[MAX_RECS];
 static size_t nrecs;
+
+/* the resolver th_loop() gives its loops (th_set_resolver), reset before each case */
+static const aiotp_resolver *case_resolver;
+
+void th_set_resolver(const aiotp_resolver *r)
+{
+    case_resolver = r;
+}
 
 aiotp_loop *th_loop(void)
 {
@@ -473,6 +528,7 @@ aiotp_loop *th_loop(void)
     o.size = sizeof(o);
     o.allocator = &counting;
     o.syscalls = &fsys_posix;
+    o.resolver = case_resolver;
     sim_mode = false;
     if (b == NULL || strcmp(b, "poll") == 0) {
         o.backend = aiotp_backend_poll();
@@ -515,6 +571,9 @@ aiotp_loop *th_loop(void)
     }
     if (aiotp_oracle_new(NULL, &oracle_allocator, &oracles[i].o) != 0) {
         th_fail(__FILE__, __LINE__, "aiotp_oracle_new failed");
+    } else {
+        /* the library's own trace: the strictest profile (spec/oracle.md) */
+        (void)aiotp_oracle_set_profile(oracles[i].o, AIOTP_ORACLE_PROFILE_AIOTP);
     }
     oracles[i].lines = 0;
     aiotp_loop_set_trace(loop, trace_hook, &oracles[i]);
@@ -528,6 +587,12 @@ void th_loop_free(aiotp_loop *loop)
         if (retained[i] != NULL && aiotp_transport_get_loop(retained[i]) == loop) {
             aiotp_transport_release(retained[i]);
             retained[i] = NULL;
+        }
+    }
+    for (i = 0; i < nkept_servers; i++) {
+        if (kept_servers[i] != NULL && aiotp_server_get_loop(kept_servers[i]) == loop) {
+            aiotp_server_release(kept_servers[i]);
+            kept_servers[i] = NULL;
         }
     }
     i = 0;
@@ -708,6 +773,42 @@ int th_peer_getsockname(int fd, struct sockaddr *a, socklen_t *len)
     return (int)posix_rc(peer_sys()->getsockname(peer_sys()->ctx, fd, a, len));
 }
 
+int th_peer_getpeername(int fd, struct sockaddr *a, socklen_t *len)
+{
+    if (!sim_mode) {
+        return getpeername(fd, a, len);
+    }
+    return (int)posix_rc(peer_sys()->getpeername(peer_sys()->ctx, fd, a, len));
+}
+
+ssize_t th_peer_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a,
+                       socklen_t alen)
+{
+    ssize_t rc;
+    if (!sim_mode) {
+        return sendto(fd, buf, n, flags, a, alen);
+    }
+    rc = peer_sys()->sendto(peer_sys()->ctx, fd, buf, n, flags, a, alen);
+    if ((flags & MSG_DONTWAIT) == 0 && rc == -EAGAIN) {
+        would_block("sendto", fd, (long)rc, n);
+    }
+    return (ssize_t)posix_rc((long)rc);
+}
+
+ssize_t th_peer_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a,
+                         socklen_t *alen)
+{
+    ssize_t rc;
+    if (!sim_mode) {
+        return recvfrom(fd, buf, n, flags, a, alen);
+    }
+    rc = peer_sys()->recvfrom(peer_sys()->ctx, fd, buf, n, flags, a, alen);
+    if ((flags & MSG_DONTWAIT) == 0 && rc == -EAGAIN) {
+        would_block("recvfrom", fd, (long)rc, n);
+    }
+    return (ssize_t)posix_rc((long)rc);
+}
+
 int th_peer_unlink(const char *path)
 {
     int rc;
@@ -737,20 +838,135 @@ bool th_fd_is_open(int fd)
 
 /* ---- sockets ----------------------------------------------------------------------------- */
 
-void th_socketpair(int sv[2])
+/* A connected AF_UNIX pair of this type (sim: the sim's). */
+static void socketpair_of(int type, int sv[2])
 {
     if (sim_mode) {
-        int rc = aiotp_sim_socketpair(th_sim(), &sv[0], &sv[1]);
+        int rc = type == SOCK_STREAM ? aiotp_sim_socketpair(th_sim(), &sv[0], &sv[1])
+                                     : aiotp_sim_socketpair_dgram(th_sim(), &sv[0], &sv[1]);
         if (rc != 0) {
-            th_fail(__FILE__, __LINE__, "aiotp_sim_socketpair: %s", aiotp_err_name(rc));
+            th_fail(__FILE__, __LINE__, "sim socketpair: %s", aiotp_err_name(rc));
             exit(1);
         }
         return;
     }
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+    if (socketpair(AF_UNIX, type, 0, sv) != 0) {
         th_fail(__FILE__, __LINE__, "socketpair: %s", strerror(errno));
         exit(1);
     }
+}
+
+void th_socketpair(int sv[2])
+{
+    socketpair_of(SOCK_STREAM, sv);
+}
+
+/* ---- datagram sockets ------------------------------------------------------------------ */
+
+/* Unix datagram paths made by th_udp_socket in this case: POSIX ones live in a temporary
+   directory of the case; both are removed (the directory too) at its end. */
+#define MAX_DGRAM_PATHS 32
+static char dgram_dir[64];
+static char dgram_paths[MAX_DGRAM_PATHS][108];
+static bool dgram_path_sim[MAX_DGRAM_PATHS];
+static size_t ndgram_paths;
+
+static void dgram_paths_cleanup(void)
+{
+    size_t i;
+    for (i = 0; i < ndgram_paths; i++) {
+        if (!dgram_path_sim[i]) {
+            (void)unlink(dgram_paths[i]);
+        } else if (case_sim != NULL) {
+            (void)aiotp_sim_syscalls(case_sim)->unlink_socket(case_sim, dgram_paths[i]);
+        }
+    }
+    ndgram_paths = 0;
+    if (dgram_dir[0] != '\0') {
+        (void)rmdir(dgram_dir);
+        dgram_dir[0] = '\0';
+    }
+}
+
+static void dgram_fail(const char *what)
+{
+    th_fail(__FILE__, __LINE__, "%s: %s", what, strerror(errno));
+    exit(1);
+}
+
+void th_udp_socket(int family, int *fd, struct sockaddr_storage *addr, socklen_t *alen)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int s = th_peer_socket(family, SOCK_DGRAM, 0);
+    memset(&ss, 0, sizeof(ss));
+    if (s < 0) {
+        dgram_fail("datagram socket");
+    }
+    if (family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)(void *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        len = sizeof(*a);
+    } else if (family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)(void *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_addr = in6addr_loopback;
+        len = sizeof(*a);
+    } else {
+        struct sockaddr_un *a = (struct sockaddr_un *)(void *)&ss;
+        char *path;
+        if (ndgram_paths == MAX_DGRAM_PATHS) {
+            th_fail(__FILE__, __LINE__, "more than %d Unix datagram paths in one case",
+                    MAX_DGRAM_PATHS);
+            exit(1);
+        }
+        path = dgram_paths[ndgram_paths];
+        dgram_path_sim[ndgram_paths] = sim_mode;
+        if (sim_mode) {
+            snprintf(path, sizeof(dgram_paths[0]), "/sim/th-dgram-%zu", ndgram_paths);
+        } else {
+            if (dgram_dir[0] == '\0') {
+                snprintf(dgram_dir, sizeof(dgram_dir), "/tmp/aiotp-th-XXXXXX");
+                if (mkdtemp(dgram_dir) == NULL) {
+                    dgram_dir[0] = '\0';
+                    dgram_fail("mkdtemp");
+                }
+            }
+            snprintf(path, sizeof(dgram_paths[0]), "%s/d%zu", dgram_dir, ndgram_paths);
+        }
+        ndgram_paths++;
+        a->sun_family = AF_UNIX;
+        memcpy(a->sun_path, path, strlen(path) + 1);
+        len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
+    }
+    if (th_peer_bind(s, (struct sockaddr *)&ss, len) != 0) {
+        dgram_fail("datagram bind");
+    }
+    len = sizeof(ss);
+    if (th_peer_getsockname(s, (struct sockaddr *)&ss, &len) != 0) {
+        dgram_fail("datagram getsockname");
+    }
+    *fd = s;
+    if (addr != NULL) {
+        *addr = ss;
+    }
+    if (alen != NULL) {
+        *alen = len;
+    }
+}
+
+void th_unix_dgram_unnamed(int *fd)
+{
+    *fd = th_peer_socket(AF_UNIX, SOCK_DGRAM, 0);
+    if (*fd < 0) {
+        dgram_fail("unnamed Unix datagram socket");
+    }
+}
+
+void th_dgram_socketpair(int sv[2])
+{
+    socketpair_of(SOCK_DGRAM, sv);
 }
 
 /* The same calls on POSIX and on the sim's virtual network. */
@@ -833,15 +1049,20 @@ int th_lowest_free_fd(void)
 
 /* ---- shared helpers ------------------------------------------------------------------ */
 
-uint32_t th_fnv1a(uint32_t h, const void *data, size_t len)
+/* Bit by bit, independently of the library's table-driven aiotp__crc32. */
+uint32_t th_sum(uint32_t h, const void *data, size_t len)
 {
     const unsigned char *p = data;
     size_t i;
+    int k;
+    h = ~h;
     for (i = 0; i < len; i++) {
         h ^= p[i];
-        h *= 16777619u;
+        for (k = 0; k < 8; k++) {
+            h = (h & 1u) ? (h >> 1) ^ 0xEDB88320u : h >> 1;
+        }
     }
-    return h;
+    return ~h;
 }
 
 bool th_starts(const char *line, const char *prefix)
@@ -977,7 +1198,7 @@ void th_ex_init(th_expect *e)
     e->s[0] = '\0';
     e->len = 0;
     e->total = 0;
-    e->sum = TH_FNV_INIT;
+    e->sum = TH_SUM_INIT;
 }
 
 void th_ex_linef(th_expect *e, const char *fmt, ...)
@@ -1002,7 +1223,7 @@ void th_ex_line(th_expect *e, const char *line)
 void th_ex_data(th_expect *e, const char *what, const void *p, size_t n)
 {
     e->total += n;
-    e->sum = th_fnv1a(e->sum, p, n);
+    e->sum = th_sum(e->sum, p, n);
     th_ex_linef(e, "cb %s n=%zu total=%llu sum=%08x", what, n, (unsigned long long)e->total,
                 (unsigned)e->sum);
 }
@@ -1272,6 +1493,29 @@ static bool wrap_is_done(void *arg)
     return ((wrap_state *)arg)->done;
 }
 
+static void (*case_end_hook)(void);
+
+void th_on_case_end(void (*fn)(void))
+{
+    case_end_hook = fn;
+}
+
+void th_keep(aiotp_transport *t)
+{
+    aiotp_transport_retain(t);
+    if (nretained < MAX_RETAINED) {
+        retained[nretained++] = t;
+    }
+}
+
+void th_keep_server(aiotp_server *s)
+{
+    aiotp_server_retain(s);
+    if (nkept_servers < MAX_RETAINED) {
+        kept_servers[nkept_servers++] = s;
+    }
+}
+
 aiotp_transport *th_wrap(aiotp_loop *loop, int fd, const aiotp_protocol *proto, void *data)
 {
     aiotp_connect_options o;
@@ -1313,6 +1557,48 @@ static void reset_faults(void)
 {
     memset(&th_f, 0, sizeof(th_f));
     th_f.alloc_fail_after = -1;
+    memset(&th_bf, 0, sizeof(th_bf));
+    th_bf.set_err = AIOTP_ENOMEM;
+    th_bf.wait_err = -EBADF;
+}
+
+/* ---- a backend that fails on demand ----------------------------------------------------- */
+
+th_backend_faults th_bf;
+
+static int fb_open(void **st, const aiotp_syscalls *sys, const aiotp_allocator *a)
+{
+    return aiotp_backend_poll()->open(st, sys, a);
+}
+
+static void fb_close(void *st)
+{
+    aiotp_backend_poll()->close(st);
+}
+
+static int fb_set(void *st, int fd, unsigned ev)
+{
+    if (th_bf.fail_set && ev != 0) {
+        return th_bf.set_err;
+    }
+    return aiotp_backend_poll()->set(st, fd, ev);
+}
+
+static int fb_wait(void *st, int ms, aiotp_backend_event *out, size_t cap)
+{
+    if (th_bf.fail_waits > 0) {
+        th_bf.fail_waits--;
+        return th_bf.wait_err;
+    }
+    return aiotp_backend_poll()->wait(st, ms, out, cap);
+}
+
+static const aiotp_backend failing_backend = {sizeof(aiotp_backend), "failing", fb_open,
+                                              fb_close, fb_set, fb_wait};
+
+const aiotp_backend *th_failing_backend(void)
+{
+    return &failing_backend;
 }
 
 static int run_case(const th_case *c)
@@ -1327,6 +1613,8 @@ static int run_case(const th_case *c)
     reset_faults();
     th_trace_clear();
     nretained = 0;
+    nkept_servers = 0;
+    case_resolver = NULL;
     nrecs = 0;
     case_sim = NULL;
     sim_loops = 0;
@@ -1354,6 +1642,10 @@ static int run_case(const th_case *c)
     for (i = 0; i < nrecs; i++) {
         rec_free(recs[i]);
     }
+    if (case_end_hook != NULL) {
+        case_end_hook();
+    }
+    dgram_paths_cleanup();
     if (th_f.live_allocs != 0) {
         th_fail(__FILE__, __LINE__, "memory leak: %zu allocations not freed", th_f.live_allocs);
     }

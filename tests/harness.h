@@ -128,6 +128,9 @@ int th_failures(void);
    not free it with th_loop_free(). */
 aiotp_loop *th_loop(void);
 void th_loop_free(aiotp_loop *loop);
+/* The resolver of the loops th_loop() makes from now on in this case (NULL: the loop's
+   default, which with the harness's own syscall table resolves on the loop thread). */
+void th_set_resolver(const aiotp_resolver *r);
 
 /* The whole recorded trace, one event per line ('\n' after each). */
 const char *th_trace(void);
@@ -188,14 +191,42 @@ int th_peer_listen(int fd, int backlog);
 int th_peer_accept(int fd, struct sockaddr *a, socklen_t *len);
 int th_peer_connect(int fd, const struct sockaddr *a, socklen_t len);
 int th_peer_getsockname(int fd, struct sockaddr *a, socklen_t *len);
+int th_peer_getpeername(int fd, struct sockaddr *a, socklen_t *len);
 int th_peer_unlink(const char *path);
+/* Datagrams: one datagram per call, with the destination / the sender's address (see
+   the datagram sockets below). In sim mode a sendto that would block (-EAGAIN: a full
+   Unix receiver) and a recvfrom with nothing queued fail the case unless flags has
+   MSG_DONTWAIT. */
+ssize_t th_peer_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a,
+                       socklen_t alen);
+ssize_t th_peer_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a,
+                         socklen_t *alen);
 /* fd is an open descriptor (sim: an open sim fd). */
 bool th_fd_is_open(int fd);
+
+/* Datagram sockets for playing the peer (blocking; POSIX calls, or the sim's in sim mode,
+   so a datagram case runs unchanged on poll, epoll and the sim). Each fails the case on
+   error; close them with th_peer_close.
+   th_udp_socket: AF_INET / AF_INET6: a UDP socket bound to an ephemeral port of
+   127.0.0.1 / ::1; AF_UNIX: a Unix datagram socket bound to a fresh path (POSIX: in a
+   temporary directory of the case; sim: "/sim/th-dgram-N"), removed with its directory
+   at the end of the case. Its address (getsockname) goes to *addr and *alen when they
+   are not NULL.
+   th_unix_dgram_unnamed: a Unix datagram socket that is not bound (its datagrams arrive
+   with no sender address: recvfrom's *alen is 0).
+   th_dgram_socketpair: two unnamed Unix datagram sockets connected to each other
+   (socketpair(AF_UNIX, SOCK_DGRAM); sim: aiotp_sim_socketpair_dgram). */
+void th_udp_socket(int family, int *fd, struct sockaddr_storage *addr, socklen_t *alen);
+void th_unix_dgram_unnamed(int *fd);
+void th_dgram_socketpair(int sv[2]);
 
 /* The current case runs on the sim (the backend of its last th_loop()). */
 bool th_sim_mode(void);
 /* The case's sim (made on first use; freed by the harness after the case). */
 struct aiotp_sim *th_sim(void);
+/* The fault-injecting syscall table th_loop() gives its loops (th_f), over POSIX or, in
+   sim mode, over the case's sim: a case can call its entries directly. */
+const aiotp_syscalls *th_syscalls(void);
 
 /* ---- a recording protocol --------------------------------------------------------------- */
 
@@ -244,15 +275,23 @@ th_rec *th_rec_new(void);
    transport (retained: the harness releases it at the end of the case). */
 aiotp_transport *th_wrap(aiotp_loop *loop, int fd, const aiotp_protocol *proto, void *data);
 
+/* fn runs after each case (one hook: a helper module frees its per-case state there). */
+void th_on_case_end(void (*fn)(void));
+
+/* Retain t until the end of the case (the harness releases it with its loop). */
+void th_keep(aiotp_transport *t);
+/* The same for a server (released before its loop is freed). */
+void th_keep_server(aiotp_server *s);
+
 /* Predicates for th_run_until. */
 bool th_is_lost(void *rec);   /* r->lost > 0 */
 
 /* ---- shared helpers ------------------------------------------------------------------ */
 
-/* FNV-1a, as in the "sum=" fields of the trace: h = TH_FNV_INIT, then h = th_fnv1a(h, ...)
-   over each chunk. */
-#define TH_FNV_INIT 2166136261u
-uint32_t th_fnv1a(uint32_t h, const void *data, size_t len);
+/* CRC-32 (as zlib.crc32), as in the "sum=" fields of trace format 3: h = TH_SUM_INIT,
+   then h = th_sum(h, ...) over each chunk. */
+#define TH_SUM_INIT 0u
+uint32_t th_sum(uint32_t h, const void *data, size_t len);
 
 /* True when `line` starts with `prefix`. */
 bool th_starts(const char *line, const char *prefix);
@@ -288,7 +327,7 @@ typedef struct th_expect {
     char s[8192];
     size_t len;
     uint64_t total; /* bytes announced by th_ex_data so far */
-    uint32_t sum;   /* their FNV-1a */
+    uint32_t sum;   /* their CRC-32 */
 } th_expect;
 
 void th_ex_init(th_expect *e);
@@ -340,10 +379,11 @@ typedef struct th_faults {
     long alloc_fail_after; /* fail allocations after this many more succeed; -1: never */
     size_t live_allocs;    /* allocations not yet freed */
     size_t total_allocs;   /* allocations and reallocations made so far */
-    ssize_t send_max;      /* > 0: send/sendmsg take at most this many bytes */
-    int send_errno;        /* != 0: send/sendmsg fail with -send_errno */
-    bool send_eagain;      /* send/sendmsg fail with -EAGAIN */
-    int recv_errno;        /* != 0: recv fails with -recv_errno */
+    ssize_t send_max;      /* > 0: send/sendmsg take at most this many bytes (not sendto:
+                              a datagram goes whole or not at all) */
+    int send_errno;        /* != 0: send/sendmsg/sendto fail with -send_errno */
+    bool send_eagain;      /* send/sendmsg/sendto fail with -EAGAIN */
+    int recv_errno;        /* != 0: recv/recvfrom fail with -recv_errno */
     int accept_errno;      /* != 0: accept fails with -accept_errno (once) */
     int shutdown_errno;    /* != 0: shutdown fails */
     int getaddrinfo_rc;    /* != 0: getaddrinfo returns this */
@@ -352,8 +392,24 @@ typedef struct th_faults {
     long send_calls;       /* counters */
     long sendmsg_calls;
     long recv_calls;
+    long sendto_calls;
+    long recvfrom_calls;
 } th_faults;
 
 extern th_faults th_f;
+
+/* A backend over poll that fails on demand (for loops a case makes itself with
+   aiotp_loop_create): set() with a non-empty interest set fails with set_err while
+   fail_set is true; the next fail_waits waits fail with wait_err. Reset before each
+   case. */
+typedef struct th_backend_faults {
+    bool fail_set;
+    int set_err;    /* default AIOTP_ENOMEM */
+    int fail_waits;
+    int wait_err;   /* default -EBADF */
+} th_backend_faults;
+
+extern th_backend_faults th_bf;
+const aiotp_backend *th_failing_backend(void);
 
 #endif /* AIOTP_TEST_HARNESS_H */

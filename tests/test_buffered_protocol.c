@@ -389,8 +389,7 @@ TEST(switch_streaming_buffered_streaming)
     aiotp_transport *t;
     void *d = NULL;
     th_expect e;
-    static const aiotp_protocol bad = {0, AIOTP_PROTOCOL_STREAMING, NULL, NULL, NULL, NULL,
-                                       NULL, NULL, NULL, NULL};
+    static const aiotp_protocol bad = {.size = 0, .kind = AIOTP_PROTOCOL_STREAMING};
 
     th_socketpair(sv);
     t = th_wrap(loop, sv[0], &th_streaming, r1);
@@ -413,9 +412,18 @@ TEST(switch_streaming_buffered_streaming)
     CHECK(memcmp(r2->rx, "second", 6) == 0);
     CHECK_INT(r1->chunks, 1);
 
-    /* a bad table is refused and changes nothing */
+    /* a bad table is refused, changes nothing, and the exception handler hears of it
+       by name (PROTO-KIND-1, outside debug mode) */
     CHECK_ERR(aiotp_transport_set_protocol(t, &bad, r3), AIOTP_EINVAL);
+    CHECK_INT(th_exc.n, 1);
+    CHECK_STR(th_exc.msg, "set_protocol(): unusable protocol table: the protocol table's "
+                          "size field is not sizeof(aiotp_protocol)");
+    CHECK_ERR(th_exc.status, AIOTP_EINVAL);
+    CHECK(th_exc.t == t);
     CHECK_ERR(aiotp_transport_set_protocol(t, NULL, r3), AIOTP_EINVAL);
+    CHECK_INT(th_exc.n, 2);
+    CHECK_STR(th_exc.msg, "set_protocol(): unusable protocol table: the protocol table is "
+                          "NULL");
     CHECK(aiotp_transport_get_protocol(t, &d) == &th_buffered);
     CHECK(d == r2);
 
@@ -455,7 +463,7 @@ TEST(switch_streaming_buffered_streaming)
     th_ex_linef(&e, "cb connection_lost status=0");
     CHECK_STR(th_callbacks(1), e.s);
     check_sm_buffered(1, true, __LINE__);
-    CHECK_INT(th_exc.n, 0);
+    CHECK_INT(th_exc.n, 3); /* the three refused tables, nothing else */
     th_peer_close(sv[1]);
 }
 
@@ -594,7 +602,7 @@ TEST(buffered_without_get_buffer_refused)
     int sv2[2];
     aiotp_transport *t;
 
-    unknown_kind.kind = (aiotp_protocol_kind)3;
+    unknown_kind.kind = (aiotp_protocol_kind)99;
     CHECK_ERR(aiotp_protocol_validate(&no_get_buffer), AIOTP_EINVAL);
     CHECK_ERR(aiotp_protocol_validate(&unknown_kind), AIOTP_EINVAL);
     CHECK_ERR(aiotp_protocol_validate(&th_buffered), 0);
@@ -638,7 +646,7 @@ static const th_case cases[] = {
     T(zero_len_buffer_fatal, "PROTO-BUF-2"),
     T(get_buffer_fails_fatal, "PROTO-BUF-2"),
     T(buffer_updated_fails_fatal, "PROTO-BUF-2 PROTO-BUF-3"),
-    T(switch_streaming_buffered_streaming, "BASE-PROTO-1 BASE-PROTO-2 PROTO-BUF-1"),
+    T(switch_streaming_buffered_streaming, "BASE-PROTO-1 BASE-PROTO-2 PROTO-BUF-1 PROTO-KIND-1"),
     T(switch_buffered_to_streaming_then_eof, "BASE-PROTO-1"),
     T(buffered_state_machine_paths, "PROTO-BUF-3 PROTO-BUF-1 READ-2"),
     T(buffered_without_get_buffer_refused, "PROTO-BUF-4 BASE-PROTO-2 METH-3"),

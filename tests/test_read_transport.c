@@ -76,9 +76,9 @@ TEST(one_recv_per_event_256k)
     CHECK_SIZE(r->rx_len, 716800);
     CHECK_INT(r->chunks, 3);
     CHECK(r->rx != NULL && memcmp(r->rx, data, sizeof(data)) == 0);
-    s1 = th_fnv1a(TH_FNV_INIT, data, 262144);
-    s2 = th_fnv1a(s1, data + 262144, 262144);
-    s3 = th_fnv1a(s2, data + 524288, 192512);
+    s1 = th_sum(TH_SUM_INIT, data, 262144);
+    s2 = th_sum(s1, data + 262144, 262144);
+    s3 = th_sum(s2, data + 524288, 192512);
     snprintf(want, sizeof(want),
              "@1 cb data_received n=262144 total=262144 sum=%08x\n"
              "@2 cb data_received n=262144 total=524288 sum=%08x\n"
@@ -156,18 +156,19 @@ TEST(pause_resume_idempotent)
     /* after close(): no-ops, no reading */
     send_all(sv[1], "late", 4);
     CHECK_ERR(aiotp_transport_close(t), 0);
-    CHECK_ERR(aiotp_transport_pause_reading(t), 0);
-    CHECK_ERR(aiotp_transport_resume_reading(t), 0);
+    /* DONE-1: a closing transport answers ECLOSED and changes nothing */
+    CHECK_ERR(aiotp_transport_pause_reading(t), AIOTP_ECLOSED);
+    CHECK_ERR(aiotp_transport_resume_reading(t), AIOTP_ECLOSED);
     CHECK_INT(aiotp_transport_is_reading(t), 0);
-    CHECK_ERR(aiotp_transport_resume_reading(t), 0);
+    CHECK_ERR(aiotp_transport_resume_reading(t), AIOTP_ECLOSED);
     CHECK_INT(aiotp_transport_is_reading(t), 0);
     th_run_once(loop);
     CHECK_INT(r->lost, 1);
     CHECK_INT(r->chunks, 1);
     CHECK_INT(th_f.recv_calls, recvs + 1);
     /* after connection_lost (the harness holds a reference) */
-    CHECK_ERR(aiotp_transport_pause_reading(t), 0);
-    CHECK_ERR(aiotp_transport_resume_reading(t), 0);
+    CHECK_ERR(aiotp_transport_pause_reading(t), AIOTP_ECLOSED);
+    CHECK_ERR(aiotp_transport_resume_reading(t), AIOTP_ECLOSED);
     CHECK_INT(aiotp_transport_is_reading(t), 0);
     th_run_passes(loop, 2);
     CHECK_INT(r->chunks, 1);
@@ -176,7 +177,7 @@ TEST(pause_resume_idempotent)
         snprintf(want, sizeof(want),
                  "@1 cb data_received n=5 total=5 sum=%08x\n"
                  "@2 cb connection_lost status=0\n",
-                 (unsigned)th_fnv1a(TH_FNV_INIT, "hello", 5));
+                 (unsigned)th_sum(TH_SUM_INIT, "hello", 5));
         CHECK_STR(th_view(th_trace(), base, "cb ", false), want);
     }
     th_peer_close(sv[1]);
@@ -224,7 +225,7 @@ TEST(paused_data_then_eof)
              "@2 cb eof_received\n"
              "@2 ret eof_received 0\n"
              "@3 cb connection_lost status=0\n",
-             (unsigned)th_fnv1a(TH_FNV_INIT, "chunk-chunk-chunk!", 18));
+             (unsigned)th_sum(TH_SUM_INIT, "chunk-chunk-chunk!", 18));
     CHECK_STR(th_view(th_trace(), base, "cb |ret eof_received", false), want);
     th_peer_close(sv[1]);
 }
@@ -261,7 +262,7 @@ TEST(paused_data_then_eof_buffered)
              "@2 cb eof_received\n"
              "@2 ret eof_received 0\n"
              "@3 cb connection_lost status=0\n",
-             (unsigned)th_fnv1a(TH_FNV_INIT, "chunk-chunk-chunk!", 18));
+             (unsigned)th_sum(TH_SUM_INIT, "chunk-chunk-chunk!", 18));
     CHECK_STR(th_view(th_trace(), base, "cb |ret eof_received", false), want);
     th_peer_close(sv[1]);
 }
@@ -312,7 +313,7 @@ TEST(pause_in_connection_made)
     {
         char want[128];
         snprintf(want, sizeof(want), "@1 cb data_received n=10 total=10 sum=%08x\n",
-                 (unsigned)th_fnv1a(TH_FNV_INIT, "early-data", 10));
+                 (unsigned)th_sum(TH_SUM_INIT, "early-data", 10));
         CHECK_STR(th_view(th_trace(), base, "cb ", false), want);
     }
     aiotp_transport_close(t);
@@ -366,7 +367,7 @@ TEST(no_second_eof)
              "cb eof_received\n"
              "ret eof_received 1\n"
              "cb connection_lost status=0\n",
-             (unsigned)th_fnv1a(TH_FNV_INIT, "abc", 3));
+             (unsigned)th_sum(TH_SUM_INIT, "abc", 3));
     CHECK_STR(th_callbacks(1), want);
     th_peer_close(sv[1]);
 }
@@ -415,7 +416,7 @@ TEST(no_rearm_inside_eof)
 static const th_case cases[] = {
     T(one_recv_per_event_256k, "READ-1 READ-3"),
     T(one_recv_small, "READ-1"),
-    T(pause_resume_idempotent, "READ-2"),
+    T(pause_resume_idempotent, "READ-2 DONE-1"),
     T(paused_data_then_eof, "READ-3 READ-1"),
     T(paused_data_then_eof_buffered, "READ-3"),
     T(pause_in_connection_made, "READ-4"),

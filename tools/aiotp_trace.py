@@ -1,363 +1,813 @@
 #!/usr/bin/env python3
-"""Record an aiotp trace (spec/trace-format.md, version 2) from CPython's asyncio.
+"""Record an aiotp trace (spec/trace-format.md, version 3) from any asyncio event loop.
 
-Standard library only (Python 3.11). The trace can be checked with the same oracle as
-aiotp's own traces: ``python3 tools/aiotp_trace.py | aiotp-trace-check -``.
+Standard library only; public asyncio API only. It runs unchanged on asyncio's own loops
+and on uvloop: it never subclasses the loop, never calls a private method and never
+reads a private attribute. What it wraps:
 
-Pieces (spec/oracle.md, "Recording a trace from another implementation"):
+* protocol factories: ``Recorder.factory(f)`` returns a factory that calls ``f`` and wraps
+  the protocol it returns (``TracedProtocol``, ``TracedBufferedProtocol`` or
+  ``TracedDatagramProtocol``: each subclasses the matching asyncio base, so a loop that
+  picks its receive path with ``isinstance`` takes the same path as for the real one);
+* transports: the traced protocol hands the user's protocol a ``TransportProxy`` that logs
+  every call (``call``/``ret`` lines, queries as ``query`` lines), passes attribute writes
+  and failing calls through to the real transport and records them as such;
+* the loop's exception handler, through ``loop.set_exception_handler`` (``exc`` lines);
+  the handler that was installed before (or the default one) is still called;
+* loop passes: a callback that reschedules itself with ``loop.call_soon`` writes
+  ``iter N`` each time it runs (spec/trace-format.md, "Passes on a foreign loop").
 
-* ``TraceLoop``: a selector event loop that writes ``iter N`` at the start of every
-  ``_run_once`` pass and, when a socket transport is made, ``tN open ...`` and
-  ``tN limits ...`` (and ``tN peer tM`` when the other end of the TCP connection is a
-  transport of the same loop); it wraps the protocol of every such transport.
-* ``TracedProtocol`` / ``TracedBufferedProtocol``: wrappers that log every callback
-  (``cb``/``ret`` lines, with running totals and FNV-1a sums of the received bytes).
-* ``TransportProxy``: what the wrapped protocol sees as its transport; it logs the calls
-  the protocol makes (``call``/``ret`` lines with size, limits, totals and sums) and
-  passes everything else through.
+Lines are streamed to the output as they happen. The one exception: a transport is only
+seen when its ``connection_made`` runs (one pass after the factory was called), so the
+recorder keeps a place for its ``open``/``limits``/``peer`` lines where the factory was
+called and holds the lines that follow until ``connection_made`` fills it in. At most the
+lines of one pass are held.
 
-Status names follow aiotp's: ``0`` for success, ``E...`` for failures. CPython raises
-where aiotp returns a code; the mapping is ValueError -> EINVAL, RuntimeError -> ESTATE,
-OSError -> its errno name, any other exception from a protocol callback -> ECALLBACK;
-a write() CPython drops silently once connection_lost is scheduled is logged ECLOSED, and
-close()/abort() on a transport already closing (lost already scheduled) ECLOSED.
+Sums are CRC-32 (``zlib.crc32``), as the format prescribes.
 
-``python3 aiotp_trace.py`` runs an echo server and two clients over loopback (port 0)
-and prints the trace on stdout.
+Status names follow aiotp's (``0``, ``E...``); spec/trace-format.md, "Producing a trace
+elsewhere", lists the mapping from Python exceptions.
+
+Usage as a library::
+
+    import aiotp_trace
+    rec = aiotp_trace.Recorder(loop, out=open("t.trace", "w"))
+    transport, protocol = await rec.create_connection(MyProtocol, "127.0.0.1", port)
+    ...
+    rec.close()
+
+or ``aiotp_trace.run(coro_fn, out, loop_factory)``, where ``coro_fn(rec)`` is a coroutine
+function that gets the recorder.
+
+``python3 aiotp_trace.py [--loop asyncio|uvloop] [--out FILE] [--size BYTES] [--check]``
+runs a demo (echo server, a streaming client with flow control, a buffered client, a
+connected UDP pair) and writes the trace.
 """
 import asyncio
-import asyncio.selector_events
+import collections
 import errno
 import socket
 import sys
+import zlib
 
-__all__ = ["Tracer", "TraceLoop", "TracedProtocol", "TracedBufferedProtocol",
-           "TransportProxy", "fnv1a", "run"]
+__all__ = ["Recorder", "TracedProtocol", "TracedBufferedProtocol", "TracedDatagramProtocol",
+           "TransportProxy", "crc32", "status_of", "impl_name", "format_addr", "run",
+           "new_loop"]
 
-FNV_INIT = 0x811C9DC5
+FORMAT_VERSION = 3
 
 
-def fnv1a(h, data):
-    """FNV-1a, 32 bits, continued from h over the bytes of data."""
-    for b in bytes(data):
-        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
-    return h
+def crc32(data, crc=0):
+    """CRC-32 (IEEE), continued from crc: the format's sum."""
+    return zlib.crc32(data, crc) & 0xFFFFFFFF
+
+
+def impl_name(loop):
+    """The header's NAME: ``cpython-X.Y.Z`` for asyncio's loops, ``uvloop-X.Y.Z``."""
+    mod = type(loop).__module__ or ""
+    if mod.split(".")[0] == "uvloop":
+        try:
+            import uvloop
+            return "uvloop-%s" % uvloop.__version__
+        except Exception:  # pragma: no cover
+            return "uvloop-unknown"
+    name = mod.split(".")[0] or "python"
+    if name == "asyncio":
+        name = "cpython" if sys.implementation.name == "cpython" else sys.implementation.name
+    v = sys.version_info
+    return "%s-%d.%d.%d" % (name, v.major, v.minor, v.micro)
+
+
+def _printable(text, limit=400):
+    out = []
+    for ch in str(text):
+        if ch in "\r\n":
+            break
+        out.append(ch if " " <= ch <= "~" else "?")
+        if len(out) >= limit:
+            break
+    return "".join(out).rstrip()
 
 
 def status_of(exc, callback=False):
-    """aiotp's name for what an exception means."""
+    """aiotp's name for what an exception means (spec/trace-format.md)."""
     if exc is None:
         return "0"
-    if isinstance(exc, OSError) and exc.errno in errno.errorcode:
-        return errno.errorcode[exc.errno]
     if callback:
         return "ECALLBACK"
-    if isinstance(exc, ValueError):
+    if isinstance(exc, OSError) and exc.errno in errno.errorcode:
+        name = errno.errorcode[exc.errno]
+        return "EAGAIN" if name == "EWOULDBLOCK" else name
+    if isinstance(exc, (ValueError, TypeError)):
         return "EINVAL"
+    if isinstance(exc, NotImplementedError):
+        return "ENOTSUP"
     if isinstance(exc, RuntimeError):
+        text = str(exc)
+        if "empty buffer" in text:
+            return "EEMPTYBUF"
+        if "closed" in text or "closing" in text:
+            return "ECLOSED"
         return "ESTATE"
+    if isinstance(exc, MemoryError):
+        return "ENOMEM"
     return "E?"
 
 
-class Tracer:
-    """Where the lines go, the iteration counter and the transport ids."""
+def format_addr(addr):
+    """``IP:PORT``, ``[IP6]:PORT``, ``unix:PATH`` or ``-`` (no address)."""
+    if addr is None or addr == "" or addr == b"":
+        return "-"
+    if isinstance(addr, (bytes, bytearray)):
+        addr = bytes(addr).decode("latin-1")
+    if isinstance(addr, str):
+        if addr.startswith("\0"):
+            addr = "@" + addr[1:]
+        return "unix:" + _printable(addr).replace(" ", "?")
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        host, port = addr[0], addr[1]
+        if len(addr) == 4 or ":" in str(host):
+            return "[%s]:%d" % (host, port)
+        return "%s:%d" % (host, port)
+    return "-"
 
-    def __init__(self, out=None):
+
+def _nbytes(data):
+    try:
+        return memoryview(data).nbytes
+    except TypeError:
+        try:
+            return len(data)
+        except TypeError:
+            return 0
+
+
+class _Slot:
+    """A place in the output for the lines of a transport not yet seen."""
+    __slots__ = ("tid", "lines", "done", "ends", "born", "hint")
+
+    def __init__(self, tid, born, hint=None):
+        self.tid = tid
+        self.hint = hint
+        self.lines = None
+        self.done = False
+        self.ends = None
+        self.born = born
+
+
+class Recorder:
+    """Writes the trace of one loop: header, passes, transports, exception handler."""
+
+    HOLD_PASSES = 64  # a slot not filled after this many passes is dropped
+
+    def __init__(self, loop, out=None, impl=None, chain_handler=True, quiet=False):
+        self.loop = loop
         self.out = out if out is not None else sys.stdout
+        self.impl = impl or impl_name(loop)
         self.iteration = 0
         self.next_id = 1
-        self.ends = {}  # (sockname, peername) of traced TCP transports -> id
-        self.emit("aiotp-trace 2")
+        self._queue = collections.deque()  # held items while a slot is open
+        self._open_slots = 0
+        self._ends = {}  # (sockname, peername) of transports awaiting their pair -> tid
+        self._by_transport = {}  # id(real transport) -> traced protocol
+        self.raised = collections.deque(maxlen=64)  # exceptions raised by callbacks
+        self._closed = False
+        self._quiet = quiet
+        self._write("aiotp-trace %d impl=%s" % (FORMAT_VERSION, self.impl))
+        self._prev_handler = loop.get_exception_handler() if chain_handler else None
+        self._chain = chain_handler
+        loop.set_exception_handler(self._exception_handler)
+        loop.call_soon(self._marker)
 
-    def emit(self, line):
+    # -- output --------------------------------------------------------------------
+    def _write(self, line):
         self.out.write(line + "\n")
 
-    def new_id(self):
-        tid = self.next_id
+    def emit(self, line):
+        if self._open_slots:
+            self._queue.append(line)
+        else:
+            self._write(line)
+
+    def comment(self, text):
+        """A ``#`` line (ignored by the checker; the kit's drivers use them)."""
+        self.emit("# " + _printable(text, 1000))
+
+    def _flush_queue(self):
+        q = self._queue
+        while q:
+            item = q[0]
+            if isinstance(item, _Slot):
+                if not item.done:
+                    return
+                q.popleft()
+                self._open_slots -= 1
+                for line in self._slot_lines(item):
+                    self._write(line)
+            else:
+                self._write(q.popleft())
+
+    def _slot_lines(self, slot):
+        lines = list(slot.lines or ())
+        if slot.ends is not None:
+            sock, peer = slot.ends
+            other = self._ends.pop((peer, sock), None)
+            if other is not None:
+                lines.append("t%d peer t%d" % (slot.tid, other))
+            else:
+                self._ends[(sock, peer)] = slot.tid
+        return lines
+
+    def close(self):
+        """Fill what is still open and flush (the trace is complete afterwards)."""
+        if self._closed:
+            return
+        for item in self._queue:
+            if isinstance(item, _Slot) and not item.done:
+                item.done = True
+                item.lines = ["# t%d: factory called, no transport seen" % item.tid]
+        self._flush_queue()
+        self._closed = True
+        try:
+            self.out.flush()
+        except Exception:
+            pass
+
+    # -- passes --------------------------------------------------------------------
+    def _marker(self):
+        if self._closed or self.loop.is_closed():
+            return
+        self.iteration += 1
+        self.emit("iter %d" % self.iteration)
+        if self._open_slots:
+            for item in self._queue:
+                if isinstance(item, _Slot) and not item.done and \
+                        self.iteration - item.born > self.HOLD_PASSES:
+                    item.done = True
+                    item.lines = ["# t%d: factory called, no transport seen" % item.tid]
+            self._flush_queue()
+        self.loop.call_soon(self._marker)
+
+    # -- transports --------------------------------------------------------------------
+    def _new_slot(self, hint=None):
+        slot = _Slot(self.next_id, self.iteration, hint)
         self.next_id += 1
-        return tid
+        self._queue.append(slot)
+        self._open_slots += 1
+        return slot
+
+    def _fill_slot(self, slot, transport):
+        kind, ends = describe_transport(transport, slot.hint)
+        try:
+            low, high = transport.get_write_buffer_limits()
+            limits = "t%d limits low=%d high=%d" % (slot.tid, low, high)
+        except Exception:
+            limits = "t%d limits low=0 high=0" % slot.tid
+        slot.lines = ["t%d open %s" % (slot.tid, kind), limits]
+        slot.ends = ends
+        slot.done = True
+        self._flush_queue()
+
+    def wrap(self, protocol, kind=None):
+        """Wrap one protocol instance (a new transport id is reserved here). kind names
+        the transport kind when the transport has no socket (pipes, subprocesses)."""
+        if isinstance(protocol, _TracedBase):
+            return protocol
+        cls = wrapper_class(protocol)
+        return cls(protocol, self, self._new_slot(kind))
+
+    def factory(self, protocol_factory, kind=None):
+        """A protocol factory that wraps what protocol_factory returns."""
+        def traced_factory(*args, **kwargs):
+            return self.wrap(protocol_factory(*args, **kwargs), kind)
+        return traced_factory
+
+    def traced(self, transport):
+        """The proxy for a real transport (or the argument if it is not traced)."""
+        p = self._by_transport.get(id(transport))
+        return p._proxy if p is not None and p._proxy is not None else transport
+
+    # the loop's creation methods, through its public API, with traced factories
+    async def _made(self, coro):
+        transport, protocol = await coro
+        p = self._by_transport.get(id(transport))
+        if p is not None:
+            return p._proxy, p._inner
+        return transport, protocol
+
+    def create_connection(self, protocol_factory, *args, **kwargs):
+        return self._made(self.loop.create_connection(self.factory(protocol_factory),
+                                                      *args, **kwargs))
+
+    def create_unix_connection(self, protocol_factory, *args, **kwargs):
+        return self._made(self.loop.create_unix_connection(self.factory(protocol_factory),
+                                                           *args, **kwargs))
+
+    def connect_accepted_socket(self, protocol_factory, sock, **kwargs):
+        return self._made(self.loop.connect_accepted_socket(self.factory(protocol_factory),
+                                                            sock, **kwargs))
+
+    def create_datagram_endpoint(self, protocol_factory, *args, **kwargs):
+        return self._made(self.loop.create_datagram_endpoint(
+            self.factory(protocol_factory), *args, **kwargs))
+
+    def connect_read_pipe(self, protocol_factory, pipe):
+        return self._made(self.loop.connect_read_pipe(
+            self.factory(protocol_factory, "piperead"), pipe))
+
+    def connect_write_pipe(self, protocol_factory, pipe):
+        return self._made(self.loop.connect_write_pipe(
+            self.factory(protocol_factory, "pipewrite"), pipe))
+
+    def subprocess_exec(self, protocol_factory, *args, **kwargs):
+        return self._made(self.loop.subprocess_exec(
+            self.factory(protocol_factory, "subprocess"), *args, **kwargs))
+
+    def create_server(self, protocol_factory, *args, **kwargs):
+        return self.loop.create_server(self.factory(protocol_factory), *args, **kwargs)
+
+    def create_unix_server(self, protocol_factory, *args, **kwargs):
+        return self.loop.create_unix_server(self.factory(protocol_factory), *args, **kwargs)
+
+    # -- exception handler ---------------------------------------------------------------
+    def _exception_handler(self, loop, context):
+        exc = context.get("exception")
+        status = "0"
+        p = None
+        if exc is not None:
+            raiser = next((q for e, q in self.raised if e is exc), None)
+            status = status_of(exc, callback=raiser is not None)
+            p = raiser  # a traced callback raised it: its transport is concerned
+        who = "loop"
+        t = context.get("transport")
+        if t is not None and p is None:
+            p = self._by_transport.get(id(t))
+            if p is None and isinstance(t, TransportProxy):
+                p = t._aiotp_p
+        if p is None:
+            proto = context.get("protocol")
+            if isinstance(proto, _TracedBase):
+                p = proto
+        if p is not None and not p._slot_only:
+            who = "t%d" % p._tid
+        message = _printable(context.get("message", "")) or "-"
+        self.emit("%s exc status=%s %s" % (who, status, message))
+        if self._quiet:
+            return
+        if self._chain and self._prev_handler is not None:
+            self._prev_handler(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+
+def describe_transport(transport, hint=None):
+    """(KIND, (sockname, peername) or None) from public get_extra_info."""
+    if hint is not None:
+        return hint, None
+    sock = transport.get_extra_info("socket")
+    family = getattr(sock, "family", None)
+    stype = getattr(sock, "type", None)
+    dgram = stype == socket.SOCK_DGRAM
+    if family == socket.AF_INET6:
+        kind = "udp6" if dgram else "tcp6"
+    elif family == getattr(socket, "AF_UNIX", None):
+        kind = "unixdgram" if dgram else "unix"
+    elif family == socket.AF_INET:
+        kind = "udp" if dgram else "tcp"
+    elif transport.get_extra_info("pipe") is not None:
+        kind = "pipe"
+    else:
+        kind = "tcp"
+    ends = None
+    if family in (socket.AF_INET, socket.AF_INET6):
+        sn = transport.get_extra_info("sockname")
+        pn = transport.get_extra_info("peername")
+        if sn and pn:
+            ends = (tuple(sn[:2]), tuple(pn[:2]))
+    return kind, ends
 
 
 class TransportProxy:
-    """The transport as the traced protocol sees it: logs the protocol's calls."""
+    """The transport as the traced protocol's user sees it: logs what the user calls."""
 
     def __init__(self, transport, traced):
-        self._t = transport
-        self._p = traced
-        self._tx_total = 0
-        self._tx_sum = FNV_INIT
+        object.__setattr__(self, "_aiotp_t", transport)
+        object.__setattr__(self, "_aiotp_p", traced)
 
+    # everything not logged goes to the real transport, attribute writes too
     def __getattr__(self, name):
-        return getattr(self._t, name)
+        return getattr(self._aiotp_t, name)
 
-    # -- helpers --
+    def __setattr__(self, name, value):
+        self._aiotp_p._emit_comment("setattr %s" % _printable(name))
+        setattr(self._aiotp_t, name, value)
+
+    def __delattr__(self, name):
+        self._aiotp_p._emit_comment("delattr %s" % _printable(name))
+        delattr(self._aiotp_t, name)
+
+    def __repr__(self):
+        return "<traced t%d %r>" % (self._aiotp_p._tid, self._aiotp_t)
+
+    # -- helpers ----------------------------------------------------------------------
     def _emit(self, text):
-        self._p._tracer.emit("t%d %s" % (self._p._tid, text))
+        p = self._aiotp_p
+        p._rec.emit("t%d %s" % (p._tid, text))
 
     def _size(self):
-        return self._t.get_write_buffer_size()
-
-    def _lost_scheduled(self):
-        # CPython counts a scheduled connection_lost in _conn_lost (private)
-        return self._p._lost or getattr(self._t, "_conn_lost", 0) > 0
+        try:
+            return int(self._aiotp_t.get_write_buffer_size())
+        except Exception:
+            return 0
 
     def _ret(self, name, status):
         self._emit("ret %s %s size=%d" % (name, status, self._size()))
 
-    def _write_ret(self, name, status):
-        self._emit("ret %s %s size=%d total=%d sum=%08x"
-                   % (name, status, self._size(), self._tx_total, self._tx_sum))
-
-    def _do_write(self, name, chunks, call):
-        n = sum(len(memoryview(c).cast("B")) for c in chunks)
-        dropped = n > 0 and self._lost_scheduled() and not getattr(self._t, "_eof", False)
+    def _call(self, name, fn, args, status_if_ok="0"):
         try:
-            call()
-        except Exception as exc:
+            result = fn(*args)
+        except BaseException as exc:
+            self._ret(name, status_of(exc))
+            raise
+        self._ret(name, status_if_ok)
+        return result
+
+    # -- writes ---------------------------------------------------------------------------
+    def _do_write(self, name, chunks, fn, args):
+        st = self._aiotp_p._state
+        n = sum(_nbytes(c) for c in chunks)
+        dropped = n > 0 and st.lost_scheduled and not st.eof_written
+        before = (st.tx_total, st.tx_sum)
+        if not dropped and not st.eof_written:
+            # counted before the real call: a pause_writing inside it may write more,
+            # and those bytes follow these on the wire
+            for c in chunks:
+                try:
+                    st.tx_sum = crc32(c, st.tx_sum)
+                    st.tx_total += _nbytes(c)
+                except TypeError:
+                    pass
+        try:
+            fn(*args)
+        except BaseException as exc:
+            st.tx_total, st.tx_sum = before
             self._write_ret(name, status_of(exc))
             raise
-        if dropped:
-            self._write_ret(name, "ECLOSED")
-            return
-        for c in chunks:
-            self._tx_total += len(memoryview(c).cast("B"))
-            self._tx_sum = fnv1a(self._tx_sum, c)
-        self._write_ret(name, "0")
+        if st.eof_written and n >= 0 and not dropped:
+            # accepted although write_eof was called (a loop that does not refuse)
+            pass
+        self._write_ret(name, "ECLOSED" if dropped else "0")
 
-    # -- the logged methods --
+    def _write_ret(self, name, status):
+        st = self._aiotp_p._state
+        self._emit("ret %s %s size=%d total=%d sum=%08x"
+                   % (name, status, self._size(), st.tx_total, st.tx_sum))
+
     def write(self, data):
-        self._emit("call write n=%d" % len(memoryview(data).cast("B")))
-        self._do_write("write", [data], lambda: self._t.write(data))
+        self._emit("call write n=%d" % _nbytes(data))
+        self._do_write("write", [data], self._aiotp_t.write, (data,))
 
     def writelines(self, list_of_data):
         chunks = list(list_of_data)
-        n = sum(len(memoryview(c).cast("B")) for c in chunks)
-        self._emit("call writelines count=%d n=%d" % (len(chunks), n))
-        self._do_write("writelines", chunks, lambda: self._t.writelines(chunks))
+        self._emit("call writelines count=%d n=%d"
+                   % (len(chunks), sum(_nbytes(c) for c in chunks)))
+        self._do_write("writelines", chunks, self._aiotp_t.writelines, (chunks,))
 
-    def _simple(self, name, call, refused=False):
-        self._emit("call %s" % name)
+    def sendto(self, data, addr=None):
+        st = self._aiotp_p._state
+        n = _nbytes(data)
         try:
-            call()
-        except Exception as exc:
-            self._ret(name, status_of(exc))
+            s = "%08x" % crc32(data)
+        except TypeError:
+            s = "00000000"
+        self._emit("call sendto n=%d addr=%s sum=%s" % (n, format_addr(addr), s))
+        dropped = n > 0 and st.lost_scheduled
+        try:
+            if addr is None:
+                self._aiotp_t.sendto(data)
+            else:
+                self._aiotp_t.sendto(data, addr)
+        except BaseException as exc:
+            self._ret("sendto", status_of(exc))
             raise
-        self._ret(name, "ECLOSED" if refused else "0")
+        self._ret("sendto", "ECLOSED" if dropped else "0")
 
+    # -- the other logged methods ----------------------------------------------------------
     def close(self):
-        self._simple("close", self._t.close, refused=self._t.is_closing())
+        st = self._aiotp_p._state
+        self._emit("call close")
+        refused = self._aiotp_t.is_closing() or st.lost
+        self._call("close", self._aiotp_t.close, (), "ECLOSED" if refused else "0")
+        if not refused:
+            st.closed = True
+            if self._size() == 0:
+                st.lost_scheduled = True
 
     def abort(self):
-        self._simple("abort", self._t.abort, refused=self._lost_scheduled())
+        st = self._aiotp_p._state
+        self._emit("call abort")
+        refused = st.lost_scheduled or st.lost
+        self._call("abort", self._aiotp_t.abort, (), "ECLOSED" if refused else "0")
+        st.lost_scheduled = True
 
     def write_eof(self):
-        self._simple("write_eof", self._t.write_eof)
+        st = self._aiotp_p._state
+        self._emit("call write_eof")
+        self._call("write_eof", self._aiotp_t.write_eof, ())
+        st.eof_written = True
 
     def pause_reading(self):
-        self._simple("pause_reading", self._t.pause_reading)
+        self._emit("call pause_reading")
+        self._call("pause_reading", self._aiotp_t.pause_reading, ())
 
     def resume_reading(self):
-        self._simple("resume_reading", self._t.resume_reading)
+        self._emit("call resume_reading")
+        self._call("resume_reading", self._aiotp_t.resume_reading, ())
 
     def set_write_buffer_limits(self, high=None, low=None):
-        self._emit("call set_write_buffer_limits high=%s low=%s"
-                   % ("NONE" if high is None else int(high),
-                      "NONE" if low is None else int(low)))
+        def arg(v):
+            if v is None:
+                return "NONE"
+            try:
+                return "%d" % int(v)
+            except (TypeError, ValueError):
+                return "0"
+        self._emit("call set_write_buffer_limits high=%s low=%s" % (arg(high), arg(low)))
         status = "0"
         try:
-            self._t.set_write_buffer_limits(high, low)
-        except Exception as exc:
+            self._aiotp_t.set_write_buffer_limits(high, low)
+        except BaseException as exc:
             status = status_of(exc)
             raise
         finally:
-            low_now, high_now = self._t.get_write_buffer_limits()
+            try:
+                low_now, high_now = self._aiotp_t.get_write_buffer_limits()
+            except Exception:
+                low_now = high_now = 0
             self._emit("ret set_write_buffer_limits %s size=%d low=%d high=%d"
                        % (status, self._size(), low_now, high_now))
 
     def set_protocol(self, protocol):
-        buffered = isinstance(protocol, asyncio.BufferedProtocol)
-        self._emit("call set_protocol kind=%s" % ("buffered" if buffered else "streaming"))
-        if self._p._lost:
+        p = self._aiotp_p
+        self._emit("call set_protocol kind=%s" % kind_of(protocol))
+        wrapper = protocol
+        if not isinstance(protocol, _TracedBase):
+            wrapper = wrapper_class(protocol)(protocol, p._rec, None)
+            wrapper._adopt(p)
+        try:
+            self._aiotp_t.set_protocol(wrapper)
+        except BaseException as exc:
+            self._ret("set_protocol", status_of(exc))
+            raise
+        if p._state.lost:
             self._ret("set_protocol", "ECLOSED")
             return
-        wrapper = wrap_protocol(protocol, self._p._tracer)
-        wrapper._adopt(self._p)
-        self._t.set_protocol(wrapper)
+        object.__setattr__(self, "_aiotp_p", wrapper)
         self._ret("set_protocol", "0")
 
     def get_protocol(self):
-        return self._t.get_protocol()._inner
+        proto = self._aiotp_t.get_protocol()
+        return proto._inner if isinstance(proto, _TracedBase) else proto
+
+    # -- queries (query lines) ---------------------------------------------------------------
+    def _query(self, name, fn, fmt):
+        value = fn()
+        self._emit("query %s %s" % (name, fmt(value)))
+        return value
+
+    def is_closing(self):
+        return self._query("is_closing", self._aiotp_t.is_closing, lambda v: "1" if v else "0")
+
+    def is_reading(self):
+        return self._query("is_reading", self._aiotp_t.is_reading, lambda v: "1" if v else "0")
+
+    def can_write_eof(self):
+        return self._query("can_write_eof", self._aiotp_t.can_write_eof,
+                           lambda v: "1" if v else "0")
+
+    def get_write_buffer_size(self):
+        return self._query("get_write_buffer_size", self._aiotp_t.get_write_buffer_size,
+                           lambda v: "%d" % v)
+
+    def get_write_buffer_limits(self):
+        return self._query("get_write_buffer_limits", self._aiotp_t.get_write_buffer_limits,
+                           lambda v: "low=%d high=%d" % (v[0], v[1]))
 
 
-class TracedProtocol(asyncio.Protocol):
-    """Logs the callbacks of a streaming protocol (and passes them on)."""
+def kind_of(protocol):
+    if isinstance(protocol, asyncio.BufferedProtocol):
+        return "buffered"
+    if isinstance(protocol, asyncio.DatagramProtocol):
+        return "datagram"
+    if isinstance(protocol, asyncio.SubprocessProtocol):
+        return "subprocess"
+    return "streaming"
 
-    def __init__(self, inner, tracer):
+
+class _State:
+    """Per transport, shared by the protocols that follow each other on it."""
+    __slots__ = ("rx_total", "rx_sum", "tx_total", "tx_sum", "closed", "lost_scheduled",
+                 "lost", "eof_written")
+
+    def __init__(self):
+        self.rx_total = 0
+        self.rx_sum = 0
+        self.tx_total = 0
+        self.tx_sum = 0
+        self.closed = False
+        self.lost_scheduled = False
+        self.lost = False
+        self.eof_written = False
+
+
+class _TracedBase:
+    """Logs the callbacks of a protocol and passes them on (BaseProtocol part)."""
+
+    def __init__(self, inner, rec, slot):
         self._inner = inner
-        self._tracer = tracer
-        self._tid = 0
+        self._rec = rec
+        self._slot = slot
+        self._tid = slot.tid if slot is not None else 0
         self._proxy = None
-        self._lost = False
-        self._rx_total = 0
-        self._rx_sum = FNV_INIT
-        self._raised = None
+        self._state = _State()
         self._buf = None
-
-    def _attach(self, transport, sock):
-        self._tid = self._tracer.new_id()
-        self._proxy = TransportProxy(transport, self)
-        family = sock.family
-        kind = {socket.AF_INET6: "tcp6", getattr(socket, "AF_UNIX", -1): "unix"}.get(
-            family, "tcp")
-        low, high = transport.get_write_buffer_limits()
-        self._emit("open %s" % kind)
-        self._emit("limits low=%d high=%d" % (low, high))
-        if family in (socket.AF_INET, socket.AF_INET6):
-            try:
-                ends = (sock.getsockname(), sock.getpeername())
-            except OSError:
-                return
-            other = self._tracer.ends.pop((ends[1], ends[0]), None)
-            if other is not None:
-                self._emit("peer t%d" % other)
-            else:
-                self._tracer.ends[ends] = self._tid
+        self._slot_only = False
 
     def _adopt(self, old):
-        """Take over the transport of a protocol it replaces (set_protocol)."""
         self._tid = old._tid
         self._proxy = old._proxy
-        self._proxy._p = self
-        self._rx_total = old._rx_total
-        self._rx_sum = old._rx_sum
+        self._state = old._state
+        self._rec._by_transport[id(old._proxy._aiotp_t)] = self
 
     def _emit(self, text):
-        self._tracer.emit("t%d %s" % (self._tid, text))
+        self._rec.emit("t%d %s" % (self._tid, text))
 
-    def _call(self, name, fn, *args, ret=None):
+    def _emit_comment(self, text):
+        self._rec.emit("# t%d %s" % (self._tid, text))
+
+    def _run(self, name, fn, args, ret=None):
         try:
             result = fn(*args)
-        except Exception as exc:
-            self._raised = exc
-            self._emit("ret %s %s" % (name, status_of(exc, callback=True)))
+        except BaseException as exc:
+            self._rec.raised.append((exc, self))
+            self._emit("ret %s ECALLBACK" % name)
             raise
         self._emit("ret %s %s" % (name, ret(result) if ret else "0"))
         return result
 
+    def _status(self, exc):
+        if exc is None:
+            return "0"
+        return status_of(exc, callback=any(e is exc for e, _ in self._rec.raised))
+
     # -- BaseProtocol --
     def connection_made(self, transport):
+        if self._proxy is None:
+            self._proxy = TransportProxy(transport, self)
+            self._rec._by_transport[id(transport)] = self
+            if self._slot is not None and not self._slot.done:
+                self._rec._fill_slot(self._slot, transport)
         self._emit("cb connection_made")
-        self._call("connection_made", self._inner.connection_made, self._proxy)
+        self._run("connection_made", self._inner.connection_made, (self._proxy,))
 
     def connection_lost(self, exc):
-        if exc is None:
-            status = "0"
-        elif exc is self._raised:
-            status = status_of(exc, callback=True)
-        elif isinstance(exc, RuntimeError) and "empty buffer" in str(exc):
-            status = "EEMPTYBUF"
-        else:
-            status = status_of(exc)
-        self._lost = True
-        self._emit("cb connection_lost status=%s" % status)
-        self._call("connection_lost", self._inner.connection_lost, exc)
+        self._state.lost = True
+        self._state.lost_scheduled = True
+        self._emit("cb connection_lost status=%s" % self._status(exc))
+        try:
+            self._run("connection_lost", self._inner.connection_lost, (exc,))
+        finally:
+            if self._proxy is not None:
+                self._rec._by_transport.pop(id(self._proxy._aiotp_t), None)
 
     def pause_writing(self):
-        t = self._proxy._t
+        t = self._proxy._aiotp_t
         self._emit("cb pause_writing size=%d high=%d"
                    % (t.get_write_buffer_size(), t.get_write_buffer_limits()[1]))
-        self._call("pause_writing", self._inner.pause_writing)
+        self._run("pause_writing", self._inner.pause_writing, ())
 
     def resume_writing(self):
-        t = self._proxy._t
+        t = self._proxy._aiotp_t
         self._emit("cb resume_writing size=%d low=%d"
                    % (t.get_write_buffer_size(), t.get_write_buffer_limits()[0]))
-        self._call("resume_writing", self._inner.resume_writing)
-
-    # -- Protocol --
-    def data_received(self, data):
-        self._rx_total += len(data)
-        self._rx_sum = fnv1a(self._rx_sum, data)
-        self._emit("cb data_received n=%d total=%d sum=%08x"
-                   % (len(data), self._rx_total, self._rx_sum))
-        self._call("data_received", self._inner.data_received, data)
+        self._run("resume_writing", self._inner.resume_writing, ())
 
     def eof_received(self):
         self._emit("cb eof_received")
-        return self._call("eof_received", self._inner.eof_received,
-                          ret=lambda r: "1" if r else "0")
+        return self._run("eof_received", self._inner.eof_received, (),
+                         ret=lambda r: "1" if r else "0")
 
 
-class TracedBufferedProtocol(TracedProtocol, asyncio.BufferedProtocol):
-    """Logs the callbacks of a BufferedProtocol."""
+class TracedProtocol(_TracedBase, asyncio.Protocol):
+    """A streaming protocol's wrapper (an asyncio.Protocol)."""
+
+    def data_received(self, data):
+        st = self._state
+        st.rx_total += len(data)
+        st.rx_sum = crc32(data, st.rx_sum)
+        self._emit("cb data_received n=%d total=%d sum=%08x"
+                   % (len(data), st.rx_total, st.rx_sum))
+        self._run("data_received", self._inner.data_received, (data,))
+
+
+class TracedBufferedProtocol(_TracedBase, asyncio.BufferedProtocol):
+    """A BufferedProtocol's wrapper (an asyncio.BufferedProtocol, not a Protocol)."""
 
     def get_buffer(self, sizehint):
         self._emit("cb get_buffer sizehint=%d" % sizehint)
         try:
             buf = self._inner.get_buffer(sizehint)
             view = memoryview(buf).cast("B")
-        except Exception as exc:
-            self._raised = exc
-            self._emit("ret get_buffer %s" % status_of(exc, callback=True))
+        except BaseException as exc:
+            self._rec.raised.append((exc, self))
+            self._emit("ret get_buffer ECALLBACK")
             raise
         if len(view) == 0:
-            self._emit("ret get_buffer EEMPTYBUF")  # CPython raises RuntimeError next
+            self._emit("ret get_buffer EEMPTYBUF")
         else:
             self._emit("ret get_buffer 0 len=%d" % len(view))
         self._buf = view
         return buf
 
     def buffer_updated(self, nbytes):
-        self._rx_total += nbytes
-        self._rx_sum = fnv1a(self._rx_sum, self._buf[:nbytes])
+        st = self._state
+        st.rx_total += nbytes
+        st.rx_sum = crc32(self._buf[:nbytes], st.rx_sum)
         self._emit("cb buffer_updated n=%d total=%d sum=%08x"
-                   % (nbytes, self._rx_total, self._rx_sum))
-        self._call("buffer_updated", self._inner.buffer_updated, nbytes)
+                   % (nbytes, st.rx_total, st.rx_sum))
+        self._run("buffer_updated", self._inner.buffer_updated, (nbytes,))
 
 
-def wrap_protocol(protocol, tracer):
-    if isinstance(protocol, TracedProtocol):
-        return protocol
+class TracedDatagramProtocol(_TracedBase, asyncio.DatagramProtocol):
+    """A DatagramProtocol's wrapper."""
+
+    def datagram_received(self, data, addr):
+        self._emit("cb datagram_received n=%d addr=%s sum=%08x"
+                   % (len(data), format_addr(addr), crc32(data)))
+        self._run("datagram_received", self._inner.datagram_received, (data, addr))
+
+    def error_received(self, exc):
+        self._emit("cb error_received status=%s" % self._status(exc))
+        self._run("error_received", self._inner.error_received, (exc,))
+
+
+class TracedSubprocessProtocol(_TracedBase, asyncio.SubprocessProtocol):
+    """A SubprocessProtocol's wrapper (lines not pinned by format 3: see trace-format.md)."""
+
+    def pipe_data_received(self, fd, data):
+        self._emit("cb pipe_data_received fd=%d n=%d sum=%08x" % (fd, len(data), crc32(data)))
+        self._run("pipe_data_received", self._inner.pipe_data_received, (fd, data))
+
+    def pipe_connection_lost(self, fd, exc):
+        self._emit("cb pipe_connection_lost fd=%d status=%s" % (fd, self._status(exc)))
+        self._run("pipe_connection_lost", self._inner.pipe_connection_lost, (fd, exc))
+
+    def process_exited(self):
+        self._emit("cb process_exited")
+        self._run("process_exited", self._inner.process_exited, ())
+
+
+def wrapper_class(protocol):
+    if isinstance(protocol, asyncio.SubprocessProtocol):
+        return TracedSubprocessProtocol
     if isinstance(protocol, asyncio.BufferedProtocol):
-        return TracedBufferedProtocol(protocol, tracer)
-    return TracedProtocol(protocol, tracer)
+        return TracedBufferedProtocol
+    if isinstance(protocol, asyncio.DatagramProtocol):
+        return TracedDatagramProtocol
+    return TracedProtocol
 
 
-class TraceLoop(asyncio.SelectorEventLoop):
-    """A selector loop that traces every socket transport it makes."""
+# ---- running ---------------------------------------------------------------------------
 
-    def __init__(self, out=None, selector=None):
-        self.tracer = Tracer(out)
-        super().__init__(selector)
-
-    def _run_once(self):
-        self.tracer.iteration += 1
-        self.tracer.emit("iter %d" % self.tracer.iteration)
-        super()._run_once()
-
-    def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None,
-                               server=None):
-        traced = wrap_protocol(protocol, self.tracer)
-        transport = super()._make_socket_transport(sock, traced, waiter, extra=extra,
-                                                   server=server)
-        traced._attach(transport, sock)
-        return transport
-
-    async def create_connection(self, protocol_factory, *args, **kwargs):
-        """As the base method, but returns the logging proxy as the transport."""
-        transport, protocol = await super().create_connection(protocol_factory, *args,
-                                                              **kwargs)
-        traced = transport.get_protocol()
-        if isinstance(traced, TracedProtocol) and traced._proxy is not None:
-            return traced._proxy, protocol
-        return transport, protocol
+def new_loop(name="asyncio"):
+    """A new loop: ``asyncio`` (the default selector loop) or ``uvloop``."""
+    if name == "uvloop":
+        import uvloop
+        return uvloop.new_event_loop()
+    if name == "asyncio":
+        return asyncio.new_event_loop()
+    raise ValueError("unknown loop %r" % name)
 
 
-# ---- the demo: an echo server and two clients over loopback -----------------------
+def run(coro_fn, out=None, loop_factory=None, quiet=False):
+    """Run coro_fn(recorder) on a new loop (default asyncio's), the trace to out."""
+    loop = (loop_factory or asyncio.new_event_loop)()
+    asyncio.set_event_loop(loop)
+    rec = Recorder(loop, out, quiet=quiet)
+    try:
+        return loop.run_until_complete(coro_fn(rec))
+    finally:
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            rec.close()
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+# ---- the demo ----------------------------------------------------------------------------
 
 class _EchoServer(asyncio.Protocol):
-    """Echoes everything; closes when the client has sent EOF and all is echoed."""
-
     def connection_made(self, transport):
         self.transport = transport
 
@@ -369,30 +819,31 @@ class _EchoServer(asyncio.Protocol):
 
 
 class _BulkClient(asyncio.Protocol):
-    """Sends a large payload with small limits (pause/resume), then write_eof()."""
+    """Sends a payload in chunks with small limits (pause/resume), then write_eof()."""
 
-    def __init__(self, payload, done):
-        self.payload = payload
+    def __init__(self, size, done, high=4096):
+        self.size = size
         self.done = done
+        self.high = high
         self.received = 0
         self.sent = 0
         self.paused = False
+        self.chunk = bytes(i % 251 for i in range(65536))
 
     def connection_made(self, transport):
         self.transport = transport
-        transport.set_write_buffer_limits(high=4096)
+        transport.set_write_buffer_limits(high=self.high)
         self._send()
 
     def _send(self):
-        chunk = 16384
-        while self.sent < len(self.payload) and not self.paused:
-            piece = self.payload[self.sent:self.sent + chunk]
-            if self.sent % (4 * chunk) == 0:
+        while self.sent < self.size and not self.paused:
+            piece = self.chunk[:min(len(self.chunk), self.size - self.sent)]
+            if (self.sent // len(self.chunk)) % 4 == 0 and len(piece) > 100:
                 self.transport.writelines([piece[:100], piece[100:]])
             else:
                 self.transport.write(piece)
             self.sent += len(piece)
-        if self.sent >= len(self.payload) and not self.paused:
+        if self.sent >= self.size and not self.paused:
             self.transport.write_eof()
 
     def pause_writing(self):
@@ -414,8 +865,6 @@ class _BulkClient(asyncio.Protocol):
 
 
 class _BufferedClient(asyncio.BufferedProtocol):
-    """The documentation's echo client, as a BufferedProtocol."""
-
     def __init__(self, message, done):
         self.message = message
         self.done = done
@@ -441,53 +890,83 @@ class _BufferedClient(asyncio.BufferedProtocol):
             self.done.set_result((bytes(self.got), exc))
 
 
-async def _demo(payload_size):
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(_EchoServer, "127.0.0.1", 0)
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, done=None, echo=False):
+        self.done = done
+        self.echo = echo
+        self.got = []
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        self.got.append(data)
+        if self.echo:
+            self.transport.sendto(b"resp:" + data, addr)
+        elif self.done is not None and not self.done.done():
+            self.done.set_result(data)
+
+
+async def demo(rec, size=1 << 18, udp=True):
+    loop = rec.loop
+    server = await rec.create_server(_EchoServer, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     done_bulk = loop.create_future()
     done_buf = loop.create_future()
-    payload = bytes(i % 251 for i in range(payload_size))
-    # a small send buffer so that the kernel does not take everything: flow control
+    # a small send buffer, so that the kernel does not take everything: flow control
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     sock.setblocking(False)
     await loop.sock_connect(sock, ("127.0.0.1", port))
-    await loop.create_connection(lambda: _BulkClient(payload, done_bulk), sock=sock)
-    await loop.create_connection(lambda: _BufferedClient(b"Hello World!", done_buf),
-                                 "127.0.0.1", port)
+    await rec.create_connection(lambda: _BulkClient(size, done_bulk), sock=sock)
+    await rec.create_connection(lambda: _BufferedClient(b"Hello World!", done_buf),
+                                "127.0.0.1", port)
     received, exc = await done_bulk
     got, exc2 = await done_buf
-    # let the server side deliver its connection_lost
+    if udp:
+        t_srv, _ = await rec.create_datagram_endpoint(lambda: _Udp(echo=True),
+                                                      local_addr=("127.0.0.1", 0))
+        addr = t_srv.get_extra_info("sockname")
+        answer = loop.create_future()
+        t_cli, _ = await rec.create_datagram_endpoint(lambda: _Udp(answer),
+                                                      remote_addr=addr)
+        t_cli.sendto(b"ping")
+        got_udp = await asyncio.wait_for(answer, 10)
+        t_cli.close()
+        t_srv.close()
+        if got_udp != b"resp:ping":
+            raise SystemExit("udp echo: %r" % got_udp)
     for _ in range(3):
         await asyncio.sleep(0)
     server.close()
     await server.wait_closed()
-    if received != len(payload) or exc is not None:
-        raise SystemExit("bulk echo: %d of %d bytes (%r)" % (received, len(payload), exc))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    if received != size or exc is not None:
+        raise SystemExit("bulk echo: %d of %d bytes (%r)" % (received, size, exc))
     if got != b"Hello World!" or exc2 is not None:
         raise SystemExit("buffered echo: %r (%r)" % (got, exc2))
 
 
-def run(coro_fn, out=None):
-    """Run coro_fn() on a TraceLoop writing to out (default stdout)."""
-    loop = TraceLoop(out)
-    try:
-        return loop.run_until_complete(coro_fn())
-    finally:
-        loop.close()
-
-
 def main(argv):
-    size = 1 << 18
-    if len(argv) > 1:
-        if argv[1] in ("-h", "--help"):
-            print("usage: aiotp_trace.py [PAYLOAD_BYTES]\n"
-                  "Runs an echo server and two clients (streaming with flow control,\n"
-                  "buffered) on loopback and prints the aiotp trace on stdout.")
-            return 0
-        size = int(argv[1])
-    run(lambda: _demo(size))
+    import argparse
+    ap = argparse.ArgumentParser(
+        description="Record the aiotp trace (format 3) of a demo on an asyncio loop: "
+                    "an echo server, a streaming client with flow control (writelines, "
+                    "write_eof), a BufferedProtocol client, a connected UDP pair.")
+    ap.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"])
+    ap.add_argument("--out", default="-", help="trace file (default stdout)")
+    ap.add_argument("--size", type=int, default=1 << 18,
+                    help="bytes the streaming client sends (default 262144)")
+    ap.add_argument("--no-udp", action="store_true", help="leave the UDP pair out")
+    args = ap.parse_args(argv[1:])
+    out = sys.stdout if args.out == "-" else open(args.out, "w", buffering=1 << 16)
+    try:
+        run(lambda rec: demo(rec, args.size, not args.no_udp), out,
+            lambda: new_loop(args.loop))
+    finally:
+        if out is not sys.stdout:
+            out.close()
     return 0
 
 

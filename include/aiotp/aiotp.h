@@ -1,4 +1,8 @@
-/* aiotp/aiotp.h - umbrella header. */
+/**
+ * @file
+ * @brief Umbrella header: everything of libaiotp (not sim.h, not oracle.h, which belong
+ * to the libraries aiotp_sim and aiotp_oracle).
+ */
 #ifndef AIOTP_AIOTP_H
 #define AIOTP_AIOTP_H
 #include "aiotp/version.h"
@@ -9,4 +13,5 @@
 #include "aiotp/protocol.h"
 #include "aiotp/transport.h"
 #include "aiotp/server.h"
+#include "aiotp/datagram.h"
 #endif

@@ -1,9 +1,15 @@
 # Run aiotp-trace-check for the oracle.* CTests (tools/CMakeLists.txt).
 #   -DMODE=file   -DCHECK=checker -DTRACE=file.trace
-#        the trace's "# expect: exit=N [rule=ID] [line=L]" line gives the expected result
-#   -DMODE=demo   -DCHECK=checker -DDEMO=demo      demo | sed 's/^  | //' | checker -
+#        the trace's "# expect: exit=N [rule=ID] [line=L] [violations=V] [OPTIONS]" line
+#        gives the expected result and the checker's options (--require-lost, --all,
+#        --json, --profile P, --max-transports N; a value left out, with args-after-file
+#        the options come after the file); with --json the output is parsed as JSON and
+#        its exit, first violation (or error) and count are checked; output="TEXT": what
+#        the output (stdout and stderr) must say, nothing else is checked
+#   -DMODE=demo   -DCHECK=checker -DDEMO=demo
+#        demo | sed 's/^  | //' | checker --require-lost --profile aiotp -
 #   -DMODE=python -DCHECK=checker -DPYTHON=python3 -DSCRIPT=aiotp_trace.py
-#        python3 aiotp_trace.py | checker --require-lost -
+#        python3 aiotp_trace.py | checker --require-lost --profile cpython -
 cmake_minimum_required(VERSION 3.16)
 
 if(MODE STREQUAL "file")
@@ -16,21 +22,81 @@ if(MODE STREQUAL "file")
   set(want_exit ${CMAKE_MATCH_1})
   set(want_rule "")
   set(want_line "")
+  set(want_count "")
   if(expect_lines MATCHES "rule=([A-Z0-9-]+)")
     set(want_rule ${CMAKE_MATCH_1})
   endif()
   if(expect_lines MATCHES "line=([0-9]+)")
     set(want_line ${CMAKE_MATCH_1})
   endif()
-  set(args "")
-  if(expect_lines MATCHES "--require-lost")
-    set(args --require-lost)
+  if(expect_lines MATCHES "violations=([0-9]+)")
+    set(want_count ${CMAKE_MATCH_1})
   endif()
-  execute_process(COMMAND ${CHECK} ${args} ${TRACE}
+  # the checker's options, as written on the line (outside output="...")
+  string(REGEX REPLACE "output=\"[^\"]*\"" "" opts_line "${expect_lines}")
+  set(args "")
+  foreach(flag require-lost all json)
+    if(opts_line MATCHES "--${flag}( |$)")
+      list(APPEND args --${flag})
+    endif()
+  endforeach()
+  foreach(opt profile max-transports)
+    if(opts_line MATCHES "--${opt} ([a-z0-9]+)")
+      list(APPEND args --${opt} ${CMAKE_MATCH_1})
+    elseif(opts_line MATCHES "--${opt}( |$)")
+      list(APPEND args --${opt}) # without its value (a usage error)
+    endif()
+  endforeach()
+  if(opts_line MATCHES "args-after-file")
+    set(argv ${TRACE} ${args})
+  else()
+    set(argv ${args} ${TRACE})
+  endif()
+  execute_process(COMMAND ${CHECK} ${argv}
                   RESULT_VARIABLE got_exit OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  message("${out}${err}")
+  message("${CHECK} ${argv}\n${out}${err}")
   if(NOT got_exit STREQUAL want_exit)
     message(FATAL_ERROR "exit status ${got_exit}, ${want_exit} expected")
+  endif()
+  if(expect_lines MATCHES "output=\"([^\"]*)\"")
+    string(FIND "${out}${err}" "${CMAKE_MATCH_1}" at)
+    if(at EQUAL -1)
+      message(FATAL_ERROR "the output does not say '${CMAKE_MATCH_1}'")
+    endif()
+    return()
+  endif()
+  if("--json" IN_LIST args)
+    # one valid JSON object whose first violation (or error) is the expected one
+    string(JSON jexit ERROR_VARIABLE jerr GET "${out}" exit)
+    if(jerr)
+      message(FATAL_ERROR "not valid JSON: ${jerr}")
+    endif()
+    if(NOT jexit STREQUAL want_exit)
+      message(FATAL_ERROR "JSON exit ${jexit}, ${want_exit} expected")
+    endif()
+    string(JSON nviol LENGTH "${out}" violations)
+    if(NOT want_count STREQUAL "")
+      string(JSON total GET "${out}" total)
+      if(NOT total STREQUAL want_count OR NOT nviol STREQUAL want_count)
+        message(FATAL_ERROR "JSON: ${total} violations (${nviol} listed), ${want_count} expected")
+      endif()
+    endif()
+    if(NOT want_rule STREQUAL "")
+      string(JSON jrule GET "${out}" violations 0 rule)
+      string(JSON jline GET "${out}" violations 0 line)
+      if(NOT jrule STREQUAL want_rule OR (NOT want_line STREQUAL "" AND NOT jline STREQUAL want_line))
+        message(FATAL_ERROR "JSON: first violation ${jrule} at line ${jline}")
+      endif()
+    elseif(NOT want_line STREQUAL "" AND NOT want_exit STREQUAL "0")
+      string(JSON eline GET "${out}" error line)
+      if(NOT eline STREQUAL want_line)
+        message(FATAL_ERROR "JSON: error at line ${eline}, ${want_line} expected")
+      endif()
+    endif()
+    return()
+  endif()
+  if(NOT want_count STREQUAL "" AND NOT out MATCHES "summary: ${want_count} violations ")
+    message(FATAL_ERROR "output does not report ${want_count} violations in its summary")
   endif()
   if(want_exit STREQUAL "0")
     return()
@@ -48,10 +114,18 @@ if(MODE STREQUAL "file")
   elseif(NOT want_rule STREQUAL "" AND NOT out MATCHES ": ${want_rule}: ")
     message(FATAL_ERROR "output does not name rule ${want_rule}")
   endif()
+  if(NOT want_rule STREQUAL "" AND want_count STREQUAL "" AND NOT "--all" IN_LIST args)
+    # a bad trace breaks exactly its rule: with --all the checker reports no other rule
+    execute_process(COMMAND ${CHECK} ${args} --all ${TRACE}
+                    RESULT_VARIABLE all_exit OUTPUT_VARIABLE all_out ERROR_VARIABLE all_err)
+    if(NOT all_out MATCHES "summary: [0-9]+ violations of 1 rules ")
+      message(FATAL_ERROR "with --all more than its rule is reported:\n${all_out}${all_err}")
+    endif()
+  endif()
 elseif(MODE STREQUAL "demo")
   execute_process(COMMAND ${DEMO}
                   COMMAND sed -n "s/^  | //p"
-                  COMMAND ${CHECK} --require-lost -
+                  COMMAND ${CHECK} --require-lost --profile aiotp -
                   RESULTS_VARIABLE codes OUTPUT_VARIABLE out ERROR_VARIABLE err)
   message("${out}${err}")
   if(NOT codes STREQUAL "0;0;0")
@@ -59,7 +133,7 @@ elseif(MODE STREQUAL "demo")
   endif()
 elseif(MODE STREQUAL "python")
   execute_process(COMMAND ${PYTHON} ${SCRIPT}
-                  COMMAND ${CHECK} --require-lost -
+                  COMMAND ${CHECK} --require-lost --profile cpython -
                   RESULTS_VARIABLE codes OUTPUT_VARIABLE out ERROR_VARIABLE err)
   message("${out}${err}")
   if(NOT codes STREQUAL "0;0")

@@ -1,0 +1,532 @@
+/*
+ * src/transport.c - the public transport functions, for every kind: argument checks
+ * common to all kinds, then dispatch through the kind's method table
+ * (src/transport_int.h). A method the kind does not have answers AIOTP_ENOTSUP and
+ * changes nothing (TRANSPORT-KIND-1); the queries answer false / 0 / the default.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "checksum.h"
+#include "transport_int.h"
+
+/* ---- base object ----------------------------------------------------------------- */
+
+void aiotp__transport_init(aiotp_transport *t, aiotp_loop *loop,
+                           const aiotp__transport_ops *ops, const aiotp__obj_ops *obj_ops,
+                           const aiotp_protocol *proto, void *pdata)
+{
+    t->ops = ops;
+    t->loop = loop;
+    t->refs = 1;
+    t->user_refs = 0;
+    t->id = loop->next_id++;
+    t->proto = proto;
+    t->pdata = pdata;
+    t->on_lost = NULL;
+    t->on_lost_arg = NULL;
+    aiotp__obj_link(loop, &t->obj, obj_ops);
+    t->obj.trace_id = t->id;
+}
+
+/* Until connection_lost has run: it clears proto (and the kind forgets the fd). */
+static bool transport_owns_fd(void *owner)
+{
+    const aiotp_transport *t = owner;
+    return t->proto != NULL;
+}
+
+void aiotp__transport_own_fd(aiotp_transport *t, int fd)
+{
+    aiotp__fd_set_owner(t->loop, fd, t, transport_owns_fd);
+}
+
+void aiotp__transport_release_later(aiotp_transport *t)
+{
+    aiotp__obj_defer(&t->obj);
+}
+
+static void unref(aiotp_transport *t)
+{
+    if (--t->refs == 0) {
+        aiotp_loop *loop = t->loop;
+        bool survivor = loop->dead; /* LIFE-1: released after aiotp_loop_free */
+        t->ops->free(t);
+        if (survivor) {
+            aiotp__loop_survivor_gone(loop);
+        }
+    }
+}
+
+void aiotp__transport_hold(aiotp_transport *t)
+{
+    t->refs++;
+}
+
+void aiotp__transport_drop(aiotp_transport *t)
+{
+    unref(t);
+}
+
+void aiotp__transport_deferred(aiotp__obj *o)
+{
+    unref((aiotp_transport *)(void *)o); /* the object header is the first member */
+}
+
+void aiotp__transport_notify_lost(aiotp_transport *t)
+{
+    void (*fn)(void *) = t->on_lost;
+    if (fn != NULL) {
+        t->on_lost = NULL;
+        fn(t->on_lost_arg);
+    }
+}
+
+void aiotp__transport_obj_shut(aiotp__obj *o, bool abort)
+{
+    aiotp_transport *t = (aiotp_transport *)(void *)o;
+    if (t->proto != NULL) {
+        (void)(abort ? aiotp_transport_abort(t) : aiotp_transport_close(t));
+    }
+}
+
+bool aiotp__transport_obj_owes(const aiotp__obj *o)
+{
+    const aiotp_transport *t = (const aiotp_transport *)(const void *)o;
+    return t->proto != NULL; /* connection_lost clears it */
+}
+
+aiotp_transport *aiotp__transport_of_obj(aiotp__obj *o)
+{
+    return o->ops->owes == aiotp__transport_obj_owes ? (aiotp_transport *)(void *)o : NULL;
+}
+
+bool aiotp__transport_survive(aiotp_transport *t)
+{
+    if (t->user_refs == 0) {
+        return false;
+    }
+    t->refs = t->user_refs; /* the loop's reference goes with the loop */
+    t->proto = NULL;        /* answers as after connection_lost (none was called) */
+    t->pdata = NULL;
+    t->on_lost = NULL;
+    aiotp__loop_survivor(t->loop);
+    return true;
+}
+
+const char *aiotp__status_name(int status)
+{
+    return status == 0 ? "0" : aiotp_err_name(status);
+}
+
+void aiotp__transport_report(aiotp_transport *t, const char *message, int status)
+{
+    aiotp_exception_context ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.message = message;
+    ctx.status = status;
+    ctx.transport = t;
+    ctx.protocol = t->proto;
+    ctx.protocol_data = t->pdata;
+    aiotp_loop_call_exception_handler(t->loop, &ctx);
+}
+
+/* "IP:PORT", "[IP6]:PORT", "unix:PATH", "unix:@NAME" (abstract), "-" (no address). */
+void aiotp__fmt_addr(const struct sockaddr *a, socklen_t alen, char *out, size_t size)
+{
+    char ip[INET6_ADDRSTRLEN];
+    snprintf(out, size, "-");
+    if (a == NULL || alen < (socklen_t)sizeof(sa_family_t)) {
+        return;
+    }
+    if (a->sa_family == AF_INET && alen >= (socklen_t)sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *s = (const struct sockaddr_in *)(const void *)a;
+        if (inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip)) != NULL) {
+            snprintf(out, size, "%s:%u", ip, (unsigned)ntohs(s->sin_port));
+        }
+    } else if (a->sa_family == AF_INET6 && alen >= (socklen_t)sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)(const void *)a;
+        if (inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip)) != NULL) {
+            snprintf(out, size, "[%s]:%u", ip, (unsigned)ntohs(s->sin6_port));
+        }
+    } else if (a->sa_family == AF_UNIX) {
+        const struct sockaddr_un *s = (const struct sockaddr_un *)(const void *)a;
+        size_t n = (size_t)alen - offsetof(struct sockaddr_un, sun_path);
+        if (alen <= (socklen_t)offsetof(struct sockaddr_un, sun_path) || n == 0) {
+            return; /* unnamed */
+        }
+        if (s->sun_path[0] == '\0') {
+            snprintf(out, size, "unix:@%.*s", (int)(n - 1), s->sun_path + 1);
+        } else {
+            snprintf(out, size, "unix:%.*s", (int)strnlen(s->sun_path, n), s->sun_path);
+        }
+    }
+}
+
+/* ---- traces of queries and of methods a kind lacks (trace format 3) ------------------ */
+
+static bool tracing(const aiotp_transport *t)
+{
+    return t->loop != NULL && aiotp__tracing(t->loop); /* (a test's bare transport has none) */
+}
+
+static void tr_query(const aiotp_transport *t, const char *name, unsigned long long v)
+{
+    aiotp__tracef(t->loop, "t%u query %s %llu", (unsigned)t->id, name, v);
+}
+
+static size_t wbuf_size(const aiotp_transport *t)
+{
+    return t->ops->get_write_buffer_size != NULL ? t->ops->get_write_buffer_size(t) : 0;
+}
+
+/* TRANSPORT-KIND-2: "tN call NAME ARGS" then "tN ret NAME ENOTSUP size=S". */
+static int not_supported(aiotp_transport *t, const char *name, const char *args)
+{
+    if (tracing(t)) {
+        aiotp__tracef(t->loop, "t%u call %s%s%s", (unsigned)t->id, name, args[0] ? " " : "",
+                      args);
+        aiotp__tracef(t->loop, "t%u ret %s ENOTSUP size=%zu", (unsigned)t->id, name,
+                      wbuf_size(t));
+    }
+    return AIOTP_ENOTSUP;
+}
+
+/* ---- protocol tables ----------------------------------------------------------------- */
+
+static int validate(const aiotp_protocol *proto, const char **why)
+{
+    const char *w = NULL;
+    if (proto == NULL) {
+        w = "the protocol table is NULL";
+    } else if (proto->size != sizeof(aiotp_protocol) && proto->size != AIOTP_PROTOCOL_SIZE_V1) {
+        w = "the protocol table's size field is not sizeof(aiotp_protocol)";
+    } else if (proto->kind != AIOTP_PROTOCOL_STREAMING && proto->kind != AIOTP_PROTOCOL_BUFFERED &&
+               proto->kind != AIOTP_PROTOCOL_DATAGRAM) {
+        w = "the protocol table's kind is not an AIOTP_PROTOCOL_* value";
+    } else if (proto->kind == AIOTP_PROTOCOL_BUFFERED && proto->get_buffer == NULL) {
+        w = "a BUFFERED protocol table has no get_buffer";
+    } else if (proto->kind == AIOTP_PROTOCOL_DATAGRAM && proto->size != sizeof(aiotp_protocol)) {
+        w = "a DATAGRAM protocol table must have the current size";
+    }
+    if (why != NULL) {
+        *why = w;
+    }
+    return w == NULL ? 0 : AIOTP_EINVAL;
+}
+
+int aiotp_protocol_validate(const aiotp_protocol *proto)
+{
+    return validate(proto, NULL);
+}
+
+int aiotp__transport_check_protocol(const aiotp__transport_ops *ops,
+                                    const aiotp_protocol *proto, const char **why)
+{
+    int rc = validate(proto, why);
+    if (rc != 0) {
+        return rc;
+    }
+    if ((ops->protocol_kinds & (1u << (unsigned)proto->kind)) == 0) {
+        if (why != NULL) {
+            *why = proto->kind == AIOTP_PROTOCOL_DATAGRAM
+                       ? "a DATAGRAM protocol table cannot serve a stream transport"
+                       : "a stream (STREAMING or BUFFERED) protocol table cannot serve a "
+                         "datagram transport";
+        }
+        return AIOTP_EPROTOKIND;
+    }
+    return 0;
+}
+
+const char *aiotp__protocol_kind_name(const aiotp_protocol *proto)
+{
+    if (proto != NULL && proto->kind == AIOTP_PROTOCOL_BUFFERED) {
+        return "buffered";
+    }
+    return proto != NULL && proto->kind == AIOTP_PROTOCOL_DATAGRAM ? "datagram" : "streaming";
+}
+
+int aiotp__transport_check_new_protocol(aiotp_transport *t, const aiotp_protocol *proto)
+{
+    const char *why = NULL;
+    int rc = aiotp__transport_check_protocol(t->ops, proto, &why);
+    if (rc != 0) {
+        char msg[192];
+        snprintf(msg, sizeof(msg), "set_protocol(): unusable protocol table: %s", why);
+        aiotp__transport_report(t, msg, rc);
+    }
+    return rc;
+}
+
+/* ---- BaseTransport ---------------------------------------------------------------- */
+
+int aiotp_transport_kind(const aiotp_transport *t)
+{
+    return t == NULL ? 0 : t->ops->kind;
+}
+
+int aiotp_transport_close(aiotp_transport *t)
+{
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    return t->ops->close != NULL ? t->ops->close(t) : AIOTP_ENOTSUP;
+}
+
+bool aiotp_transport_is_closing(const aiotp_transport *t)
+{
+    bool v;
+    if (t == NULL) {
+        return false;
+    }
+    v = t->ops->is_closing != NULL && t->ops->is_closing(t);
+    if (tracing(t)) {
+        tr_query(t, "is_closing", v);
+    }
+    return v;
+}
+
+int aiotp_transport_set_protocol(aiotp_transport *t, const aiotp_protocol *proto,
+                                 void *data)
+{
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    return t->ops->set_protocol != NULL ? t->ops->set_protocol(t, proto, data) : AIOTP_ENOTSUP;
+}
+
+const aiotp_protocol *aiotp_transport_get_protocol(const aiotp_transport *t, void **data)
+{
+    if (data != NULL) {
+        *data = t != NULL ? t->pdata : NULL;
+    }
+    return t != NULL ? t->proto : NULL;
+}
+
+aiotp_loop *aiotp_transport_get_loop(const aiotp_transport *t)
+{
+    return t == NULL || t->loop == NULL || t->loop->dead ? NULL : t->loop;
+}
+
+const aiotp_extra *aiotp_transport_get_extra_info(const aiotp_transport *t, const char *name,
+                                                  const aiotp_extra *dflt)
+{
+    if (t == NULL || name == NULL || t->ops->get_extra_info == NULL) {
+        return dflt;
+    }
+    return t->ops->get_extra_info(t, name, dflt);
+}
+
+/* ---- ReadTransport ------------------------------------------------------------------- */
+
+bool aiotp_transport_is_reading(const aiotp_transport *t)
+{
+    bool v;
+    if (t == NULL) {
+        return false;
+    }
+    v = t->ops->is_reading != NULL && t->ops->is_reading(t);
+    if (tracing(t)) {
+        tr_query(t, "is_reading", v);
+    }
+    return v;
+}
+
+int aiotp_transport_pause_reading(aiotp_transport *t)
+{
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    return t->ops->pause_reading != NULL ? t->ops->pause_reading(t) : AIOTP_ENOTSUP;
+}
+
+int aiotp_transport_resume_reading(aiotp_transport *t)
+{
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    return t->ops->resume_reading != NULL ? t->ops->resume_reading(t) : AIOTP_ENOTSUP;
+}
+
+/* ---- WriteTransport ------------------------------------------------------------------ */
+
+int aiotp_transport_abort(aiotp_transport *t)
+{
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    return t->ops->abort != NULL ? t->ops->abort(t) : AIOTP_ENOTSUP;
+}
+
+bool aiotp_transport_can_write_eof(const aiotp_transport *t)
+{
+    bool v;
+    if (t == NULL) {
+        return false;
+    }
+    v = t->ops->can_write_eof != NULL && t->ops->can_write_eof(t);
+    if (tracing(t)) {
+        tr_query(t, "can_write_eof", v);
+    }
+    return v;
+}
+
+size_t aiotp_transport_get_write_buffer_size(const aiotp_transport *t)
+{
+    size_t v;
+    if (t == NULL) {
+        return 0;
+    }
+    v = wbuf_size(t);
+    if (tracing(t)) {
+        tr_query(t, "get_write_buffer_size", v);
+    }
+    return v;
+}
+
+int aiotp_transport_get_write_buffer_limits(const aiotp_transport *t, size_t *low,
+                                            size_t *high)
+{
+    int rc;
+    if (t == NULL || low == NULL || high == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (t->ops->get_write_buffer_limits == NULL) {
+        return AIOTP_ENOTSUP;
+    }
+    rc = t->ops->get_write_buffer_limits(t, low, high);
+    if (rc == 0 && tracing(t)) {
+        aiotp__tracef(t->loop, "t%u query get_write_buffer_limits low=%zu high=%zu",
+                      (unsigned)t->id, *low, *high);
+    }
+    return rc;
+}
+
+/* LOOP-11: the methods that may call the protocol before they return (pause_writing
+   inside set_write_buffer_limits(), write() or sendto(); error_received inside sendto())
+   count themselves on the loop while they run: run()/run_once() called from such a
+   callback refuse (AIOTP_ERUNNING) and aiotp_loop_free() does nothing, so no pass runs
+   inside a method, and no connection_lost or freeing of the transport comes under it.
+   (Found by fuzz_dgram: a pass run from pause_writing inside set_write_buffer_limits()
+   delivered connection_lost and freed the transport the method went on using.) */
+static aiotp_loop *method_enter(aiotp_transport *t)
+{
+    if (t->loop != NULL) {
+        t->loop->in_methods++;
+    }
+    return t->loop;
+}
+
+static int method_leave(aiotp_loop *loop, int rc)
+{
+    if (loop != NULL) {
+        loop->in_methods--;
+    }
+    return rc;
+}
+
+int aiotp_transport_set_write_buffer_limits(aiotp_transport *t, int64_t high, int64_t low)
+{
+    aiotp_loop *loop;
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (t->ops->set_write_buffer_limits == NULL) {
+        return AIOTP_ENOTSUP;
+    }
+    loop = method_enter(t);
+    return method_leave(loop, t->ops->set_write_buffer_limits(t, high, low));
+}
+
+int aiotp_transport_write(aiotp_transport *t, const void *data, size_t len)
+{
+    aiotp_loop *loop;
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (t->ops->write == NULL) {
+        char args[32];
+        snprintf(args, sizeof(args), "n=%zu", len);
+        return not_supported(t, "write", args);
+    }
+    loop = method_enter(t);
+    return method_leave(loop, t->ops->write(t, data, len));
+}
+
+int aiotp_transport_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t n)
+{
+    aiotp_loop *loop;
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (t->ops->writelines == NULL) {
+        char args[64];
+        size_t total = 0;
+        size_t i;
+        for (i = 0; bufs != NULL && i < n; i++) {
+            total += bufs[i].len;
+        }
+        snprintf(args, sizeof(args), "count=%zu n=%zu", n, total);
+        return not_supported(t, "writelines", args);
+    }
+    loop = method_enter(t);
+    return method_leave(loop, t->ops->writelines(t, bufs, n));
+}
+
+int aiotp_transport_write_eof(aiotp_transport *t)
+{
+    aiotp_loop *loop;
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (t->ops->write_eof == NULL) {
+        return not_supported(t, "write_eof", "");
+    }
+    loop = method_enter(t);
+    return method_leave(loop, t->ops->write_eof(t));
+}
+
+/* ---- DatagramTransport ------------------------------------------------------------------ */
+
+int aiotp_transport_sendto(aiotp_transport *t, const void *data, size_t len,
+                           const struct sockaddr *addr, socklen_t addrlen)
+{
+    aiotp_loop *loop;
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (t->ops->sendto == NULL) {
+        char args[192];
+        char a[128];
+        aiotp__fmt_addr(addr, addr != NULL ? addrlen : 0, a, sizeof(a));
+        snprintf(args, sizeof(args), "n=%zu addr=%s sum=%08x", len, a,
+                 (unsigned)(data != NULL ? aiotp__crc32(0, data, len) : 0u));
+        return not_supported(t, "sendto", args);
+    }
+    loop = method_enter(t);
+    return method_leave(loop, t->ops->sendto(t, data, len, addr, addrlen));
+}
+
+/* ---- lifetime ---------------------------------------------------------------------------- */
+
+void aiotp_transport_retain(aiotp_transport *t)
+{
+    if (t != NULL) {
+        t->user_refs++;
+        t->refs++;
+    }
+}
+
+void aiotp_transport_release(aiotp_transport *t)
+{
+    /* only references taken with retain() can be given back: an unmatched release is
+       ignored, so it can never free a transport the loop still holds */
+    if (t != NULL && t->user_refs > 0) {
+        t->user_refs--;
+        unref(t);
+    }
+}

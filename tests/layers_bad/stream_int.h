@@ -1,0 +1,2 @@
+/* fixture */
+#include "loop_int.h"

@@ -1,0 +1,328 @@
+/* tests/test_tls_oracle.c - the oracle's TLS module (src/oracle/tls.c, spec/oracle.md
+   "TLS transports"): a conforming hand-written trace, then one violation per TLS rule,
+   each found at its line and with no other rule reported. (Every TLS test of the suite
+   also feeds the library's own traces to the oracle at the aiotp profile.) */
+#include <stdlib.h>
+#include <string.h>
+
+#include "aiotp/oracle.h"
+#include "harness.h"
+
+static void *o_alloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return malloc(n);
+}
+
+static void o_free(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    (void)n;
+    free(p);
+}
+
+static const aiotp_oracle_alloc ALLOC = {o_alloc, o_free, NULL};
+
+typedef struct result {
+    int rc;
+    const char *rule;
+    size_t line;
+    size_t other; /* violations of another rule */
+} result;
+
+static void on_report(void *arg, const aiotp_oracle_report *r)
+{
+    result *res = arg;
+    if (r->result != AIOTP_ORACLE_VIOLATION) {
+        return;
+    }
+    if (res->rule == NULL) {
+        res->rule = r->rule;
+        res->line = r->lineno;
+    } else if (strcmp(res->rule, r->rule) != 0) {
+        res->other++;
+    }
+}
+
+/* Feed the trace (lines separated by '\n'), validating the oracle after each line. */
+static result run(const char *text, unsigned flags, bool error_expected)
+{
+    aiotp_oracle_config cfg;
+    aiotp_oracle *o = NULL;
+    result res;
+    const char *p = text;
+    size_t lineno = 0;
+    memset(&res, 0, sizeof(res));
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.flags = flags;
+    CHECK_INT(aiotp_oracle_new(&cfg, &ALLOC, &o), 0);
+    if (o == NULL) {
+        res.rc = -100;
+        return res;
+    }
+    CHECK_INT(aiotp_oracle_set_profile(o, AIOTP_ORACLE_PROFILE_AIOTP), 0);
+    CHECK_INT(aiotp_oracle_set_report(o, on_report, &res), 0);
+    while (*p != '\0') {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+        int rc = aiotp_oracle_feed(o, p, len, ++lineno);
+        CHECK(aiotp_oracle_is_valid(o));
+        if (rc != 0 && res.rc == 0) {
+            res.rc = rc;
+        }
+        p += len + (p[len] == '\n');
+    }
+    if (aiotp_oracle_finish(o) != 0 && res.rc == 0) {
+        res.rc = AIOTP_ORACLE_VIOLATION;
+    }
+    if (aiotp_oracle_error(o) != NULL && !error_expected) {
+        th_fail(__FILE__, __LINE__, "oracle error: %s", aiotp_oracle_error(o)->detail);
+    }
+    aiotp_oracle_free(o);
+    return res;
+}
+
+static void expect_ok(const char *text)
+{
+    result r = run(text, AIOTP_ORACLE_REQUIRE_LOST, false);
+    if (r.rc != 0) {
+        th_fail(__FILE__, __LINE__, "expected conformance, got %s at line %zu",
+                r.rule != NULL ? r.rule : "(error)", r.line);
+    }
+}
+
+static void expect_rule(const char *text, const char *rule, size_t line)
+{
+    result r = run(text, 0, false);
+    CHECK_INT(r.rc, AIOTP_ORACLE_VIOLATION);
+    CHECK_STR(r.rule, rule);
+    CHECK_SIZE(r.line, line);
+    CHECK_SIZE(r.other, 0);
+}
+
+/* lines 1-13: a TLS client over t1; the handshake completes in pass 3 */
+#define OPEN                                                                              \
+    "aiotp-trace 3 impl=aiotp\n"                                                          \
+    "iter 1\n"                                                                            \
+    "t1 open tcp\n"                                                                       \
+    "t1 limits low=16384 high=65536\n"                                                    \
+    "t2 open tls\n"                                                                       \
+    "t2 limits low=131072 high=524288\n"                                                  \
+    "t2 over t1\n"                                                                        \
+    "iter 2\n"                                                                            \
+    "t1 cb connection_made\n"                                                             \
+    "t1 call write n=300\n"                                                               \
+    "t1 ret write 0 size=0 total=300 sum=0000aaaa\n"                                      \
+    "t1 ret connection_made 0\n"                                                          \
+    "iter 3\n"
+
+/* lines 14-18 */
+#define HANDSHAKE                                                                         \
+    "t1 cb data_received n=800 total=800 sum=0000bbbb\n"                                  \
+    "t2 handshake status=0\n"                                                             \
+    "t2 cb connection_made\n"                                                             \
+    "t2 ret connection_made 0\n"                                                          \
+    "t1 ret data_received 0\n"
+
+/* the close_notify exchange and the end of both */
+#define CLOSE                                                                             \
+    "t2 call close\n"                                                                     \
+    "t1 call write n=24\n"                                                                \
+    "t1 ret write 0 size=0 total=324 sum=0000cccc\n"                                      \
+    "t2 ret close 0 size=0\n"                                                             \
+    "iter 4\n"                                                                            \
+    "t1 cb data_received n=24 total=824 sum=0000dddd\n"                                   \
+    "t1 call close\n"                                                                     \
+    "t1 ret close 0 size=0\n"                                                             \
+    "t1 ret data_received 0\n"                                                            \
+    "iter 5\n"                                                                            \
+    "t1 cb connection_lost status=0\n"                                                    \
+    "t2 cb connection_lost status=0\n"                                                    \
+    "t2 ret connection_lost 0\n"                                                          \
+    "t1 ret connection_lost 0\n"
+
+/* A TLS transport's life: open/limits/over, the handshake inside its stream's
+   data_received, data inside it, no half-close, close_notify, connection_lost nested in
+   the stream's. */
+TEST(conforming_trace)
+{
+    expect_ok(OPEN HANDSHAKE
+              "t2 query can_write_eof 0\n"
+              "t2 call write_eof\n"
+              "t2 ret write_eof ENOTSUP size=0\n"
+              "t2 query get_write_buffer_limits low=131072 high=524288\n"
+              "iter 4\n"
+              "t1 cb data_received n=40 total=840 sum=0000eeee\n"
+              "t2 cb data_received n=12 total=12 sum=0000ffff\n"
+              "t2 ret data_received 0\n"
+              "t1 ret data_received 0\n"
+              "t2 call set_write_buffer_limits high=NONE low=NONE\n"
+              "t2 ret set_write_buffer_limits 0 size=0 low=131072 high=524288\n"
+              "t2 call close\n"
+              "t2 ret close 0 size=0\n"
+              "iter 5\n"
+              "t1 cb data_received n=24 total=864 sum=00001111\n"
+              "t1 call close\n"
+              "t1 ret close 0 size=0\n"
+              "t1 ret data_received 0\n"
+              "iter 6\n"
+              "t1 cb connection_lost status=0\n"
+              "t2 cb connection_lost status=0\n"
+              "t2 ret connection_lost 0\n"
+              "t1 ret connection_lost 0\n");
+    expect_ok(OPEN HANDSHAKE CLOSE);
+}
+
+/* A failed handshake: no callback, the transport is over; calls on it are refused. */
+TEST(failed_handshake_conforms)
+{
+    expect_ok(OPEN
+              "t1 cb data_received n=800 total=800 sum=0000bbbb\n"
+              "t2 handshake status=ETLSCERT\n"
+              "t1 call close\n"
+              "t1 ret close 0 size=0\n"
+              "t1 ret data_received 0\n"
+              "t2 call write n=3\n"
+              "t2 ret write ECLOSED size=0 total=0 sum=00000000\n"
+              "iter 4\n"
+              "t1 cb connection_lost status=0\n"
+              "t1 ret connection_lost 0\n");
+}
+
+/* TLS-HS-2: connection_made only right after "handshake status=0", never for start_tls. */
+TEST(made_after_handshake)
+{
+    expect_rule(OPEN
+                "t1 cb data_received n=800 total=800 sum=0000bbbb\n"
+                "t2 cb connection_made\n"
+                "t2 ret connection_made 0\n"
+                "t1 ret data_received 0\n",
+                "TLS-HS-2", 15);
+    expect_rule(OPEN
+                "t1 cb data_received n=800 total=800 sum=0000bbbb\n"
+                "t2 handshake status=0\n"
+                "t2 query is_closing 0\n"
+                "t2 cb connection_made\n"
+                "t2 ret connection_made 0\n"
+                "t1 ret data_received 0\n",
+                "TLS-HS-2", 16);
+    expect_rule("aiotp-trace 3 impl=aiotp\n"
+                "t1 open tcp\n"
+                "t1 limits low=16384 high=65536\n"
+                "t1 cb connection_made\n"
+                "t1 ret connection_made 0\n"
+                "t1 call set_protocol kind=streaming\n"
+                "t1 ret set_protocol 0 size=0\n"
+                "t2 open tls\n"
+                "t2 limits low=131072 high=524288\n"
+                "t2 upgrade t1\n"
+                "t1 cb data_received n=800 total=800 sum=0000bbbb\n"
+                "t2 handshake status=0\n"
+                "t2 cb connection_made\n"
+                "t2 ret connection_made 0\n"
+                "t1 ret data_received 0\n",
+                "TLS-HS-2", 13);
+}
+
+/* TLS-HS-3: nothing after a failed handshake; one handshake line. */
+TEST(nothing_after_failed_handshake)
+{
+    expect_rule(OPEN
+                "t1 cb data_received n=800 total=800 sum=0000bbbb\n"
+                "t2 handshake status=ETLSCERT\n"
+                "t2 cb connection_made\n"
+                "t2 ret connection_made 0\n"
+                "t1 ret data_received 0\n",
+                "TLS-HS-3", 16);
+    expect_rule(OPEN HANDSHAKE
+                "t1 cb data_received n=8 total=808 sum=0000cccc\n"
+                "t2 handshake status=0\n"
+                "t1 ret data_received 0\n",
+                "TLS-HS-3", 20);
+}
+
+/* TLS-EOF-1: can_write_eof is 0; write_eof is a method the kind lacks (TRANSPORT-KIND-2). */
+TEST(no_half_close)
+{
+    expect_rule(OPEN HANDSHAKE "t2 query can_write_eof 1\n", "TLS-EOF-1", 19);
+    expect_rule(OPEN HANDSHAKE "t2 call write_eof\nt2 ret write_eof 0 size=0\n",
+                "TRANSPORT-KIND-2", 20);
+}
+
+/* TLS-OVER-1: right after limits, once, naming a live stream transport. */
+TEST(over_line)
+{
+    expect_rule("aiotp-trace 3 impl=aiotp\n"
+                "t1 open udp\n"
+                "t1 limits low=16384 high=65536\n"
+                "t2 open tls\n"
+                "t2 limits low=131072 high=524288\n"
+                "t2 over t1\n",
+                "TLS-OVER-1", 6);
+    expect_rule(OPEN HANDSHAKE "t2 over t1\n", "TLS-OVER-1", 19);
+    expect_rule("aiotp-trace 3 impl=aiotp\n"
+                "t1 open tcp\n"
+                "t1 limits low=16384 high=65536\n"
+                "t1 over t1\n",
+                "TRACE-3", 4);
+}
+
+/* TRACE-4 for TLS: its callbacks lie inside its own stream transport's callbacks only. */
+TEST(nesting)
+{
+    expect_rule("aiotp-trace 3 impl=aiotp\n"
+                "t1 open tcp\n"
+                "t1 limits low=16384 high=65536\n"
+                "t2 open tls\n"
+                "t2 limits low=131072 high=524288\n"
+                "t2 over t1\n"
+                "t3 open tcp\n"
+                "t3 limits low=16384 high=65536\n"
+                "t1 cb connection_made\n"
+                "t1 ret connection_made 0\n"
+                "t3 cb connection_made\n"
+                "t3 ret connection_made 0\n"
+                "t3 cb data_received n=8 total=8 sum=0000aaaa\n"
+                "t2 handshake status=0\n"
+                "t2 cb connection_made\n"
+                "t2 ret connection_made 0\n"
+                "t3 ret data_received 0\n",
+                "TRACE-4", 15);
+}
+
+/* FLOW-1 for TLS: the limits line shows the TLS defaults. */
+TEST(tls_default_limits)
+{
+    expect_rule("aiotp-trace 3 impl=aiotp\n"
+                "t1 open tcp\n"
+                "t1 limits low=16384 high=65536\n"
+                "t2 open tls\n"
+                "t2 limits low=16384 high=65536\n",
+                "FLOW-1", 5);
+}
+
+/* Format: TLS lines need format 3; a stream transport has no handshake line. */
+TEST(format)
+{
+    result r = run("aiotp-trace 2\nt1 open tls\n", 0, true);
+    CHECK_INT(r.rc, AIOTP_ORACLE_EPARSE);
+    expect_rule("aiotp-trace 3 impl=aiotp\n"
+                "t1 open tcp\n"
+                "t1 limits low=16384 high=65536\n"
+                "t1 handshake status=0\n",
+                "TRACE-3", 4);
+}
+
+static const th_case cases[] = {
+    T(conforming_trace, "TLS-HS-2 TLS-LOST-1 TLS-EOF-1"),
+    T(failed_handshake_conforms, "TLS-HS-3 BAD-2"),
+    T(made_after_handshake, "TLS-HS-2 TLS-START-1"),
+    T(nothing_after_failed_handshake, "TLS-HS-3"),
+    T(no_half_close, "TLS-EOF-1 TRANSPORT-KIND-2"),
+    T(over_line, "TLS-OVER-1"),
+    T(nesting, "TLS-OVER-1"),
+    T(tls_default_limits, "TLS-FLOW-1"),
+    T(format, "TLS-OVER-1"),
+};
+
+TH_MAIN(cases)

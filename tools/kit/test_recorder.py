@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+"""Tests of tools/aiotp_trace.py on one loop (CTest kit.recorder.LOOP.CASE).
+
+    test_recorder.py LOOP CASE CHECKER
+
+Each case records a trace on LOOP (asyncio or uvloop), checks it with the checker through
+tools/kit/checker.py and asserts what the recorder must show. uvloop starts with
+low=16 (its documented implementation-specific default): under a checker without
+profiles the only violation allowed on uvloop is FLOW-1 at a limits line; with profiles
+the doc profile must pass."""
+import asyncio
+import os
+import socket
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+import aiotp_trace  # noqa: E402
+import checker as checker_mod  # noqa: E402
+import tracefile  # noqa: E402
+
+
+def fail(msg):
+    print("FAIL: " + msg)
+    sys.exit(1)
+
+
+def record(loop_name, coro_fn):
+    fd, path = tempfile.mkstemp(prefix="kit-rec-", suffix=".trace")
+    os.close(fd)
+    with open(path, "w") as out:
+        aiotp_trace.run(coro_fn, out, lambda: aiotp_trace.new_loop(loop_name), quiet=True)
+    return path
+
+
+def check(chk, path, loop_name):
+    res = chk.check(path, "doc")
+    if res.status == "pass":
+        return res
+    os.system("cat %s | head -80" % path)
+    fail("checker: %s %r" % (res.status, res.violations))
+
+
+def lines(path):
+    with open(path) as f:
+        return f.read().splitlines()
+
+
+def case_demo(loop_name, chk):
+    t0 = time.monotonic()
+    path = record(loop_name, lambda rec: aiotp_trace.demo(rec, 1 << 18, True))
+    check(chk, path, loop_name)
+    ls = lines(path)
+    want_impl = "uvloop-" if loop_name == "uvloop" else "cpython-"
+    if not ls[0].startswith("aiotp-trace 3 impl=" + want_impl):
+        fail("header %r" % ls[0])
+    header, events = tracefile.parse_file(path)
+    names = [e.name for e in events if e.ev == "cb"]
+    for n in ("pause_writing", "resume_writing", "get_buffer", "buffer_updated",
+              "datagram_received", "eof_received"):
+        if n not in names:
+            fail("no %s in the demo's trace" % n)
+    if not any(e.ev == "peer" for e in events):
+        fail("no peer line (both ends of a TCP connection are traced)")
+    iters = [e.iter for e in events if e.ev == "iter"]
+    if iters != list(range(1, len(iters) + 1)):
+        fail("iter lines are not 1, 2, 3, ...")
+    if not any(e.tid and e.ev == "open" and e.args == ["udp"] for e in events):
+        fail("no 'open udp' line")
+    print("demo: %d lines in %.2fs" % (len(ls), time.monotonic() - t0))
+
+
+class Buf(asyncio.BufferedProtocol):
+    def __init__(self, done):
+        self.done = done
+        self.buf = bytearray(3)
+
+    def connection_made(self, t):
+        self.t = t
+
+    def get_buffer(self, hint):
+        return self.buf
+
+    def buffer_updated(self, n):
+        pass
+
+    def data_received(self, data):  # must never be called: the loop must see a buffered protocol
+        fail("data_received called on a BufferedProtocol")
+
+    def connection_lost(self, exc):
+        self.done.set_result(exc)
+
+
+def case_buffered(loop_name, chk):
+    async def main(rec):
+        loop = rec.loop
+        a, b = socket.socketpair()
+        done = loop.create_future()
+        t, p = await rec.connect_accepted_socket(lambda: Buf(done), a)
+        proto = t.get_protocol()
+        if proto is not p:
+            fail("get_protocol does not return the user's protocol")
+        wrapper = t._aiotp_t.get_protocol()
+        if not isinstance(wrapper, asyncio.BufferedProtocol) or isinstance(wrapper, asyncio.Protocol):
+            fail("the wrapper is not (only) a BufferedProtocol: %r" % type(wrapper).__mro__)
+        b.sendall(b"hello world")
+        b.shutdown(socket.SHUT_WR)
+        await done
+        b.close()
+    path = record(loop_name, main)
+    check(chk, path, loop_name)
+    _, events = tracefile.parse_file(path)
+    seq = [n for n, v, c, r in tracefile.callbacks(events, "t1")]
+    if "data_received" in seq or seq.count("buffer_updated") != 4:
+        fail("buffered path: %s" % seq)
+
+
+class Plain(asyncio.Protocol):
+    def __init__(self, done, raise_in_made=False):
+        self.done = done
+        self.raise_in_made = raise_in_made
+
+    def connection_made(self, t):
+        self.t = t
+        if self.raise_in_made:
+            raise RuntimeError("boom")
+
+    def connection_lost(self, exc):
+        self.done.set_result(exc)
+
+
+def case_passthrough(loop_name, chk):
+    got = {}
+
+    async def main(rec):
+        loop = rec.loop
+        a, b = socket.socketpair()
+        done = loop.create_future()
+        t, p = await rec.connect_accepted_socket(lambda: Plain(done), a)
+        real = t._aiotp_t
+        # attribute writes reach the real transport (or fail as they fail there)
+        try:
+            t.kit_attr = 42
+            got["attr"] = getattr(real, "kit_attr", None)
+        except AttributeError:
+            got["attr"] = "AttributeError"
+            try:
+                real.kit_attr = 42
+                fail("the proxy refused an attribute write the transport takes")
+            except AttributeError:
+                pass
+        for bad in (lambda: t.write("not bytes"), lambda: t.set_write_buffer_limits(high=1, low=2)):
+            try:
+                bad()
+                got.setdefault("noraise", 0)
+                got["noraise"] += 1
+            except (TypeError, ValueError):
+                pass
+        t.is_closing()
+        t.get_write_buffer_limits()
+        t.close()
+        await done
+        b.close()
+    path = record(loop_name, main)
+    check(chk, path, loop_name)
+    text = "\n".join(lines(path))
+    if got.get("attr") not in (42, "AttributeError"):
+        fail("attribute write not passed through: %r" % got)
+    if "# t1 setattr kit_attr" not in text:
+        fail("attribute write not recorded")
+    if "t1 ret set_write_buffer_limits EINVAL" not in text:
+        fail("failing set_write_buffer_limits not recorded")
+    if got.get("noraise", 0) == 0 and "t1 ret write EINVAL" not in text:
+        fail("failing write not recorded")
+    for q in ("t1 query is_closing 0", "t1 query get_write_buffer_limits low="):
+        if q not in text:
+            fail("no %r line" % q)
+
+
+def case_exc(loop_name, chk):
+    async def main(rec):
+        loop = rec.loop
+        a, b = socket.socketpair()
+        done = loop.create_future()
+        t, p = await rec.connect_accepted_socket(lambda: Plain(done, True), a)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        t.close()
+        await done
+        b.close()
+    path = record(loop_name, main)
+    check(chk, path, loop_name)
+    _, events = tracefile.parse_file(path)
+    xs = [e for e in events if e.ev == "exc"]
+    if not xs or xs[0].tid != "t1" or xs[0].fields.get("status") != "ECALLBACK":
+        fail("no 't1 exc status=ECALLBACK' line: %r" % [e.text for e in xs])
+
+
+class Sink(asyncio.Protocol):
+    def __init__(self, done, size=0):
+        self.done = done
+        self.size = size
+
+    def connection_made(self, t):
+        self.t = t
+        if self.size:
+            chunk = b"x" * (1 << 20)
+            for _ in range(self.size >> 20):
+                t.write(chunk)
+            t.write_eof()
+
+    def data_received(self, data):
+        pass
+
+    def eof_received(self):
+        return False
+
+    def connection_lost(self, exc):
+        if not self.done.done():
+            self.done.set_result(exc)
+
+
+def case_big(loop_name, chk):
+    size = 50 << 20
+
+    async def main(rec):
+        loop = rec.loop
+        d1, d2 = loop.create_future(), loop.create_future()
+        srv = await rec.create_server(lambda: Sink(d1), "127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        await rec.create_connection(lambda: Sink(d2, size), "127.0.0.1", port)
+        await d1
+        await d2
+        srv.close()
+        await srv.wait_closed()
+    t0 = time.monotonic()
+    path = record(loop_name, main)
+    dt = time.monotonic() - t0
+    check(chk, path, loop_name)
+    _, events = tracefile.parse_file(path)
+    rx = [e for e in events if e.ev == "cb" and e.name == "data_received"]
+    if not rx or int(rx[-1].fields["total"]) != size:
+        fail("50 MiB not received in full")
+    print("50 MiB recorded in %.2fs (%d lines)" % (dt, len(events)))
+    if dt > 30:
+        fail("50 MiB took %.1fs" % dt)
+
+
+CASES = {"demo": case_demo, "buffered": case_buffered, "passthrough": case_passthrough,
+         "exc": case_exc, "big": case_big}
+
+if __name__ == "__main__":
+    loop_name, case, chk_path = sys.argv[1:4]
+    if loop_name == "uvloop":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            fail("uvloop is not installed for %s (scripts/setup.sh installs python3-uvloop)" % sys.executable)
+    CASES[case](loop_name, checker_mod.Checker(chk_path))
+    print("ok %s %s" % (loop_name, case))
