@@ -170,8 +170,6 @@ static void sift_down(aiotp__timer *a, aiotp__timer **pos, uint32_t n, uint32_t 
         if (l + 1 < n && before(a[l + 1], a[l])) {
             m = l + 1;
         }
-        /*@ assert least: (m == l || m == l + 1) && m < n && KeyLe(a[m], a[l]) &&
-                          (l + 1 < n ==> KeyLe(a[m], a[l + 1])); */
         if (!before(a[m], e)) {
             /*@ assert settled: \forall integer c; 0 < c < n && Parent(c) == i ==>
                                   KeyLe(e, a[c]); */
