@@ -34,6 +34,15 @@ TEST(ring_fifo_wraps_and_grows)
     CHECK_SIZE(aiotp__ring_grow_cap(&r, 1), AIOTP__RING_MIN);
     CHECK_SIZE(aiotp__ring_grow_cap(&r, 65), 128);
     CHECK_SIZE(aiotp__ring_grow_cap(&r, AIOTP__RING_MAX / 2 + 1), 0); /* too many */
+    {
+        aiotp__ring big; /* the fields only: grow_cap reads no storage */
+        aiotp__ring_init(&big);
+        big.cap = AIOTP__RING_MAX;
+        big.len = AIOTP__RING_MAX / 2 + 1;
+        CHECK_SIZE(aiotp__ring_grow_cap(&big, 0), 0); /* already more than half full */
+        big.len = AIOTP__RING_MAX / 2;
+        CHECK_SIZE(aiotp__ring_grow_cap(&big, 1), 0);
+    }
     aiotp__ring_rebase(&r, 64);
     CHECK(r.cap == 64 && r.head == 0 && aiotp__ring_is_valid(&r));
 
@@ -141,6 +150,8 @@ TEST(handles_generations_and_stale_handles)
     aiotp__handles_free(&h, a);
     CHECK(aiotp__handles_find(&h, ha) == AIOTP__HANDLE_NONE);
     CHECK(h.nfree == 1 && h.slot[a].gen == 2);
+    /* the next generation's handle names no callback while the slot is free */
+    CHECK(aiotp__handles_find(&h, 2 * AIOTP__HANDLE_GEN_UNIT + 1) == AIOTP__HANDLE_NONE);
     c = aiotp__handles_alloc(&h, AIOTP__HS_TIMER); /* LIFO: the slot just freed */
     CHECK(c == a && h.nfree == 0 && h.used == 2);
     hc = aiotp__handles_handle(&h, c);
@@ -183,6 +194,26 @@ TEST(handles_spent_generation_retires_the_slot)
     h.slot[1].gen = AIOTP__HANDLE_GEN_MAX - 1;
     aiotp__handles_free(&h, 1);
     CHECK(h.retired == UINT32_MAX && h.nfree == 0);
+}
+
+TEST(handles_full_free_stack_retires_instead_of_overrunning)
+{
+    aiotp__handles h;
+    aiotp__hslot slots[2];
+
+    /* A state the invariant excludes (the free stack holds free slots other than the one
+       being freed, so it is never full then): the defensive branch retires the slot and
+       writes nothing past the array. */
+    aiotp__handles_init(&h);
+    aiotp__handles_rebase(&h, slots, 2);
+    (void)aiotp__handles_alloc(&h, AIOTP__HS_READY);
+    (void)aiotp__handles_alloc(&h, AIOTP__HS_READY);
+    slots[0].fs = 7;
+    slots[1].fs = 9;
+    h.nfree = 2;
+    aiotp__handles_free(&h, 1);
+    CHECK(h.nfree == 2 && h.retired == 1 && slots[0].fs == 7 && slots[1].fs == 9);
+    CHECK(h.slot[1].state == AIOTP__HS_FREE && h.slot[1].gen == 2);
 }
 
 /* ---- theap ------------------------------------------------------------------------------ */
@@ -355,6 +386,7 @@ static const th_case cases[] = {
     T(ring_is_valid_refuses_broken_shapes, "LOOP-3"),
     T(handles_generations_and_stale_handles, "LOOP-1"),
     T(handles_spent_generation_retires_the_slot, "LOOP-1"),
+    T(handles_full_free_stack_retires_instead_of_overrunning, "LOOP-1"),
     T(theap_pops_in_time_then_schedule_order, "LOOP-5"),
     T(theap_pop_due_takes_exactly_the_due_timers, "LOOP-5"),
     T(theap_remove_sifts_up_and_down, "LOOP-1 LOOP-5"),
