@@ -2,6 +2,5 @@
 # file: src/core/flow.c
 # module: flow
 # fct: aiotp__flow_set_limits
-# prop: FLOW_2_only_high
 # expect: FLOW_2_only_high
 s/        l = h \/ 4;/        l = h \/ 2;/
