@@ -144,8 +144,12 @@ TEST(handles_generations_and_stale_handles)
     CHECK(aiotp__handles_find(&h, AIOTP__HANDLE_GEN_UNIT + 3) == AIOTP__HANDLE_NONE); /* unused */
     CHECK(aiotp__handles_find(&h, 2 * AIOTP__HANDLE_GEN_UNIT + 1) == AIOTP__HANDLE_NONE); /* gen */
 
+    CHECK(!aiotp__handles_ready(&h, b, 1)); /* a timer, not queued yet */
     aiotp__handles_set_state(&h, b, AIOTP__HS_READY);
     CHECK(h.slot[b].state == AIOTP__HS_READY);
+    CHECK(aiotp__handles_ready(&h, b, 1));
+    CHECK(!aiotp__handles_ready(&h, b, 2)); /* another generation */
+    CHECK(!aiotp__handles_ready(&h, 2, 1)); /* never handed out */
     /* freed: the handle is stale at once, and stays so when the slot is reused */
     aiotp__handles_free(&h, a);
     CHECK(aiotp__handles_find(&h, ha) == AIOTP__HANDLE_NONE);
