@@ -6,7 +6,10 @@
 # the copy with --expect-unproved: the exit status is 0 only if WP ran, left a goal
 # unproved, and an unproved goal matches the "# expect:" header. The real sources are
 # never touched. Headers of a .sed file: file, module, expect, and optionally fct / prop
-# (restrict WP to the mutated function and the property that must catch it, for speed).
+# (restrict WP to the mutated function and the property that must catch it, for speed)
+# and table (a sed expression applied to proofs/tables/stream.table, which must change
+# exactly one line; the copy's proofs/acsl/stream_table.acsl is regenerated from it, so
+# the mutant changes the specification and the code together).
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,6 +25,7 @@ module=$(field module)
 expect=$(field expect)
 fct=$(field fct)
 prop=$(field prop)
+table=$(field table)
 [ -n "$file" ] && [ -n "$module" ] && [ -n "$expect" ] ||
     { echo "mutant.sh: $spec lacks a file/module/expect header" >&2; exit 2; }
 
@@ -39,6 +43,21 @@ if [ "$changed" -ne 1 ]; then
 fi
 echo "mutant $name: $file"
 diff -u "$ROOT/$file" "$dir/$file" | sed -n '/^[-+][^-+]/p'
+
+if [ -n "$table" ]; then
+    mkdir -p "$dir/proofs/tables" "$dir/proofs/acsl" || exit 2
+    tsrc="$ROOT/proofs/tables/stream.table"
+    tdst="$dir/proofs/tables/stream.table"
+    sed -e "$table" "$tsrc" > "$tdst" || exit 2
+    changed=$(diff "$tsrc" "$tdst" | grep -c '^>')
+    if [ "$changed" -ne 1 ]; then
+        echo "mutant.sh: the table expression of $name.sed changed $changed lines instead of 1" >&2
+        exit 2
+    fi
+    python3 "$ROOT/proofs/gen_tables.py" acsl "$tdst" "$dir/proofs/acsl/stream_table.acsl" || exit 2
+    echo "mutant $name: proofs/tables/stream.table (ACSL regenerated)"
+    diff -u "$tsrc" "$tdst" | sed -n '/^[-+][^-+]/p'
+fi
 
 # A goal that is false on the mutant fails by timeout: 10 s per prover by default (the
 # real proofs need well under 2 s per goal), AIOTP_PROOF_MUTANT_TIMEOUT to change it.

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # proofs/run.sh - prove the pure core modules (src/core) with Frama-C WP.
 #
-# Usage: proofs/run.sh [options] [module...]      modules: flow wbuf stream_sm dgram_sm dgq tls_sm pipe_sm proc_sm (default: all)
+# Usage: proofs/run.sh [options] [module...]
+#        modules: flow wbuf stream_sm ring handles theap dgram_sm dgq tls_sm pipe_sm proc_sm
+#        (default: all)
 #
 #   --out DIR              work directory: why3.conf, logs, JSON reports
 #                          (default: $AIOTP_PROOF_OUT or ${TMPDIR:-/tmp}/aiotp-proofs)
@@ -43,23 +45,35 @@ while [ $# -gt 0 ]; do
     --prop) PROP=$2; shift 2 ;;
     --expect-unproved) EXPECT=$2; shift 2 ;;
     -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    flow|wbuf|stream_sm|dgram_sm|dgq|tls_sm|pipe_sm|proc_sm) MODULES+=("$1"); shift ;;
+    flow|wbuf|stream_sm|ring|handles|theap|dgram_sm|dgq|tls_sm|pipe_sm|proc_sm) MODULES+=("$1"); shift ;;
     *) die "unknown argument: $1 (try --help)" ;;
     esac
 done
-[ ${#MODULES[@]} -gt 0 ] || MODULES=(flow wbuf stream_sm dgram_sm dgq tls_sm pipe_sm proc_sm)
+[ ${#MODULES[@]} -gt 0 ] || MODULES=(flow wbuf stream_sm ring handles theap dgram_sm dgq tls_sm pipe_sm proc_sm)
 
 # Files of each proof target: the module and its proof driver (proofs/drivers/).
 files_of() {
     case $1 in
     flow) echo "$SRC/src/core/flow.c $ROOT/proofs/drivers/flow_trace.c" ;;
     wbuf) echo "$SRC/src/core/wbuf.c" ;;
-    stream_sm) echo "$SRC/src/core/stream_sm.c $ROOT/proofs/drivers/stream_trace.c" ;;
+    stream_sm) echo "$SRC/src/core/stream_sm.c $ROOT/proofs/drivers/stream_trace.c $ROOT/proofs/drivers/stream_rules.c" ;;
+    ring) echo "$SRC/src/core/ring.c $ROOT/proofs/drivers/ring_fifo.c" ;;
+    handles) echo "$SRC/src/core/handles.c $ROOT/proofs/drivers/handles_stale.c" ;;
+    theap) echo "$SRC/src/core/theap.c" ;;
     dgram_sm) echo "$SRC/src/core/dgram_sm.c $ROOT/proofs/drivers/dgram_trace.c" ;;
     dgq) echo "$SRC/src/core/dgq.c" ;;
     tls_sm) echo "$SRC/src/core/tls_sm.c $ROOT/proofs/drivers/tls_trace.c" ;;
     pipe_sm) echo "$SRC/src/core/pipe_sm.c $ROOT/proofs/drivers/pipe_trace.c" ;;
     proc_sm) echo "$SRC/src/core/proc_sm.c $ROOT/proofs/drivers/proc_trace.c" ;;
+    esac
+}
+
+# Extra WP options of a module. -wp-split: goals split at the branches of the code, so
+# that each invariant is proven path by path (the loop's data structures: their
+# invariants quantify over arrays, and one goal per path stays small).
+extra_of() {
+    case $1 in
+    handles|theap) echo "-wp-split" ;;
     esac
 }
 
@@ -136,6 +150,10 @@ for p in Z3 CVC4 CVC5; do
 $detected"
 done
 
+# A mutant copy may carry its own generated ACSL (proofs/mutant.sh, "table:"), found first.
+SRC_PROOFS=""
+[ "$SRC" != "$ROOT" ] && [ -d "$SRC/proofs/acsl" ] && SRC_PROOFS="$SRC/proofs"
+
 status=0
 for m in "${MODULES[@]}"; do
     log="$OUT/$m.log"
@@ -144,10 +162,12 @@ for m in "${MODULES[@]}"; do
     args=()
     [ -n "$FCT" ] && args+=(-wp-fct "$FCT")
     [ -n "$PROP" ] && args+=(-wp-prop "$PROP")
+    # shellcheck disable=SC2207
+    args+=($(extra_of "$m"))
     start=$(date +%s)
     # shellcheck disable=SC2046
     frama-c $(files_of "$m") \
-        -cpp-extra-args="-I$SRC/src -I$ROOT/proofs -D_POSIX_C_SOURCE=200809L" \
+        -cpp-extra-args="-I$SRC/src ${SRC_PROOFS:+-I$SRC_PROOFS} -I$ROOT/proofs -D_POSIX_C_SOURCE=200809L" \
         -warn-unsigned-overflow -warn-unsigned-downcast -warn-signed-downcast \
         -warn-left-shift-negative -warn-right-shift-negative \
         -wp -wp-rte -wp-prover z3,cvc4,cvc5 -wp-timeout "$TIMEOUT" -wp-par "$PAR" -wp-no-pruning \

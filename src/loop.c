@@ -9,8 +9,6 @@
 
 #include "loop_int.h"
 
-#define NO_SLOT UINT32_MAX
-
 /* ---- allocation ---------------------------------------------------------------- */
 
 void *aiotp__alloc(aiotp_loop *loop, size_t n)
@@ -58,66 +56,57 @@ static int grow(aiotp_loop *loop, void **arr, size_t *cap, size_t need, size_t e
 /* ---- ready queue ------------------------------------------------------------------ */
 
 /* Make room for `extra` more entries beyond the queued and promised ones. The ring is
-   linearised when it grows. */
+   linearised when it grows (core/ring.h: where each entry is, what the new capacity is). */
 static int rq_ensure(aiotp_loop *loop, size_t extra)
 {
-    size_t need = loop->rq_len + loop->rq_promised + extra;
     size_t ncap;
     aiotp__rq_entry *n;
     size_t i;
 
-    if (need <= loop->rq_cap) {
+    if (aiotp__ring_fits(&loop->rq, extra)) {
         return 0;
     }
-    ncap = loop->rq_cap ? loop->rq_cap * 2 : 64;
-    while (ncap < need) {
-        ncap *= 2;
-    }
-    if (ncap > SIZE_MAX / sizeof(*n)) {
+    ncap = aiotp__ring_grow_cap(&loop->rq, extra);
+    if (ncap == 0 || ncap > SIZE_MAX / sizeof(*n)) {
         return AIOTP_ENOMEM;
     }
     n = aiotp__alloc(loop, ncap * sizeof(*n));
     if (n == NULL) {
         return AIOTP_ENOMEM;
     }
-    for (i = 0; i < loop->rq_len; i++) {
-        n[i] = loop->rq[(loop->rq_head + i) % loop->rq_cap];
+    for (i = 0; i < loop->rq.len; i++) {
+        n[i] = loop->rqe[aiotp__ring_at(&loop->rq, i)];
     }
-    aiotp__free(loop, loop->rq);
-    loop->rq = n;
-    loop->rq_cap = ncap;
-    loop->rq_head = 0;
+    aiotp__free(loop, loop->rqe);
+    loop->rqe = n;
+    aiotp__ring_rebase(&loop->rq, ncap);
     return 0;
 }
 
-/* rq_cap is 64 << k (rq_ensure), so "& (rq_cap - 1)" is the modulo without a division:
-   push and pop run once per ready fd (bench/README.md, profile). */
+/* Push and pop run once per ready fd and callback: the ring arithmetic is inline
+   (core/ring.h), a compare and a subtraction (bench/README.md, profile). */
 static void rq_push(aiotp_loop *loop, const aiotp__rq_entry *e)
 {
-    loop->rq[(loop->rq_head + loop->rq_len) & (loop->rq_cap - 1)] = *e;
-    loop->rq_len++;
+    loop->rqe[aiotp__ring_push(&loop->rq)] = *e;
 }
 
 static aiotp__rq_entry rq_pop(aiotp_loop *loop)
 {
-    aiotp__rq_entry e = loop->rq[loop->rq_head];
-    loop->rq_head = (loop->rq_head + 1) & (loop->rq_cap - 1);
-    loop->rq_len--;
-    return e;
+    return loop->rqe[aiotp__ring_pop(&loop->rq)];
 }
 
 int aiotp__rq_reserve(aiotp_loop *loop, size_t n)
 {
     int rc = rq_ensure(loop, n);
     if (rc == 0) {
-        loop->rq_promised += n;
+        aiotp__ring_reserve(&loop->rq, n);
     }
     return rc;
 }
 
 void aiotp__rq_unreserve(aiotp_loop *loop, size_t n)
 {
-    loop->rq_promised -= n;
+    aiotp__ring_unreserve(&loop->rq, n);
 }
 
 void aiotp__push_promised(aiotp_loop *loop, aiotp_callback_fn fn, void *arg)
@@ -127,118 +116,73 @@ void aiotp__push_promised(aiotp_loop *loop, aiotp_callback_fn fn, void *arg)
     e.kind = AIOTP__RQ_INTERNAL;
     e.fn = fn;
     e.arg = arg;
-    loop->rq_promised--;
-    rq_push(loop, &e);
+    loop->rqe[aiotp__ring_push_promised(&loop->rq)] = e;
 }
 
-/* ---- handle slots ----------------------------------------------------------------- */
+/* ---- handle slots and timers ------------------------------------------------------ */
 
-static int slot_alloc(aiotp_loop *loop, uint32_t *out)
+/* Double the handle slots and, beside them, the callbacks, the timer heap and its place
+   table (one timer per slot at most). Each array is installed as soon as it moved, so a
+   failure half-way leaves everything consistent at the old capacity. */
+static int slots_grow(aiotp_loop *loop)
+{
+    uint32_t cap = loop->handles.cap;
+    uint32_t ncap;
+    void *p;
+
+    if (cap > AIOTP__HANDLES_MAX / 2) {
+        return AIOTP_ENOMEM;
+    }
+    ncap = cap ? cap * 2 : 16;
+    p = aiotp__realloc(loop, loop->handles.slot, (size_t)ncap * sizeof(aiotp__hslot));
+    if (p == NULL) {
+        return AIOTP_ENOMEM;
+    }
+    aiotp__handles_rebase(&loop->handles, p, cap);
+    p = aiotp__realloc(loop, loop->calls, (size_t)ncap * sizeof(aiotp__hcall));
+    if (p == NULL) {
+        return AIOTP_ENOMEM;
+    }
+    loop->calls = p;
+    p = aiotp__realloc(loop, loop->timers.a, (size_t)ncap * sizeof(aiotp__timer));
+    if (p == NULL) {
+        return AIOTP_ENOMEM;
+    }
+    /* the entries moved: their places are rewritten */
+    aiotp__theap_rebase(&loop->timers, p, cap, loop->timers.pos, cap);
+    p = aiotp__realloc(loop, loop->timers.pos, (size_t)ncap * sizeof(aiotp__timer *));
+    if (p == NULL) {
+        return AIOTP_ENOMEM;
+    }
+    aiotp__theap_rebase(&loop->timers, loop->timers.a, ncap, p, ncap);
+    aiotp__handles_rebase(&loop->handles, loop->handles.slot, ncap);
+    return 0;
+}
+
+/* A slot for a new callback, growing the tables if needed (0 or AIOTP_ENOMEM). */
+static int slot_new(aiotp_loop *loop, aiotp__hstate st, aiotp_callback_fn fn, void *arg,
+                    uint32_t *out)
 {
     uint32_t i;
 
-    if (loop->free_slot != NO_SLOT) {
-        i = loop->free_slot;
-        loop->free_slot = loop->slots[i].next_free;
-    } else {
-        if (loop->nslots == loop->slots_cap) {
-            size_t cap = loop->slots_cap;
-            void *arr = loop->slots;
-            if (cap >= (size_t)(UINT32_MAX / 2)) {
-                return AIOTP_ENOMEM;
-            }
-            if (grow(loop, &arr, &cap, cap + 1, sizeof(aiotp__hslot)) != 0) {
-                return AIOTP_ENOMEM;
-            }
-            loop->slots = arr;
-            loop->slots_cap = (uint32_t)cap;
+    if (!aiotp__handles_can_alloc(&loop->handles) || loop->timers.n >= loop->timers.cap) {
+        if (slots_grow(loop) != 0) {
+            return AIOTP_ENOMEM;
         }
-        i = loop->nslots++;
-        loop->slots[i].gen = 1;
     }
+    i = aiotp__handles_alloc(&loop->handles, st);
+    loop->calls[i].fn = fn;
+    loop->calls[i].arg = arg;
     *out = i;
     return 0;
 }
 
-static void slot_free(aiotp_loop *loop, uint32_t i)
+/* The callback of slot i ran or was cancelled: every handle to it goes stale. */
+static void slot_done(aiotp_loop *loop, uint32_t i)
 {
-    aiotp__hslot *h = &loop->slots[i];
-    h->state = AIOTP__HS_FREE;
-    h->fn = NULL;
-    h->arg = NULL;
-    h->cancelled = false;
-    h->gen++;
-    if (h->gen == 0) {
-        h->gen = 1;
-    }
-    h->next_free = loop->free_slot;
-    loop->free_slot = i;
-}
-
-static aiotp_handle make_handle(uint32_t slot, uint32_t gen)
-{
-    return ((uint64_t)gen << 32) | (uint64_t)(slot + 1u);
-}
-
-/* ---- timer heap ------------------------------------------------------------------- */
-
-static bool timer_before(const aiotp_loop *loop, uint32_t a, uint32_t b)
-{
-    const aiotp__hslot *x = &loop->slots[a];
-    const aiotp__hslot *y = &loop->slots[b];
-    return x->when < y->when || (x->when == y->when && x->seq < y->seq);
-}
-
-static void heap_set(aiotp_loop *loop, size_t pos, uint32_t slot)
-{
-    loop->heap[pos] = slot;
-    loop->slots[slot].heap_index = (uint32_t)pos;
-}
-
-static void heap_up(aiotp_loop *loop, size_t pos)
-{
-    uint32_t s = loop->heap[pos];
-    while (pos > 0) {
-        size_t parent = (pos - 1) / 2;
-        if (!timer_before(loop, s, loop->heap[parent])) {
-            break;
-        }
-        heap_set(loop, pos, loop->heap[parent]);
-        pos = parent;
-    }
-    heap_set(loop, pos, s);
-}
-
-static void heap_down(aiotp_loop *loop, size_t pos)
-{
-    uint32_t s = loop->heap[pos];
-    for (;;) {
-        size_t l = 2 * pos + 1;
-        size_t m = l;
-        if (l >= loop->heap_len) {
-            break;
-        }
-        if (l + 1 < loop->heap_len && timer_before(loop, loop->heap[l + 1], loop->heap[l])) {
-            m = l + 1;
-        }
-        if (!timer_before(loop, loop->heap[m], s)) {
-            break;
-        }
-        heap_set(loop, pos, loop->heap[m]);
-        pos = m;
-    }
-    heap_set(loop, pos, s);
-}
-
-static uint32_t heap_pop(aiotp_loop *loop)
-{
-    uint32_t top = loop->heap[0];
-    loop->heap_len--;
-    if (loop->heap_len > 0) {
-        heap_set(loop, 0, loop->heap[loop->heap_len]);
-        heap_down(loop, 0);
-    }
-    return top;
+    aiotp__handles_free(&loop->handles, i);
+    loop->calls[i].fn = NULL;
+    loop->calls[i].arg = NULL;
 }
 
 /* ---- creation --------------------------------------------------------------------- */
@@ -282,7 +226,9 @@ int aiotp_loop_create(aiotp_loop **out, const aiotp_loop_options *opts)
     loop->alloc = *a;
     loop->backend = b;
     loop->sys = s;
-    loop->free_slot = NO_SLOT;
+    aiotp__handles_init(&loop->handles);
+    aiotp__ring_init(&loop->rq);
+    aiotp__theap_init(&loop->timers);
     loop->next_id = 1;
     loop->rbuf = aiotp__alloc(loop, AIOTP__READ_MAX);
     if (loop->rbuf == NULL) {
@@ -294,7 +240,7 @@ int aiotp_loop_create(aiotp_loop **out, const aiotp_loop_options *opts)
         rc = b->open(&loop->bstate, s, &loop->alloc);
     }
     if (rc != 0) {
-        aiotp__free(loop, loop->rq);
+        aiotp__free(loop, loop->rqe);
         aiotp__free(loop, loop->rbuf);
         a->free(a->ctx, loop);
         return rc;
@@ -322,9 +268,11 @@ void aiotp_loop_free(aiotp_loop *loop)
         o->ops->teardown(o);
     }
     loop->backend->close(loop->bstate);
-    aiotp__free(loop, loop->slots);
-    aiotp__free(loop, loop->rq);
-    aiotp__free(loop, loop->heap);
+    aiotp__free(loop, loop->handles.slot);
+    aiotp__free(loop, loop->calls);
+    aiotp__free(loop, loop->rqe);
+    aiotp__free(loop, loop->timers.a);
+    aiotp__free(loop, loop->timers.pos);
     aiotp__free(loop, loop->fds);
     aiotp__free(loop, loop->events);
     aiotp__free(loop, loop->rbuf);
@@ -421,20 +369,16 @@ int aiotp_loop_call_soon(aiotp_loop *loop, aiotp_callback_fn fn, void *arg,
     if (loop == NULL || fn == NULL) {
         return AIOTP_EINVAL;
     }
-    if (rq_ensure(loop, 1) != 0 || slot_alloc(loop, &i) != 0) {
+    if (rq_ensure(loop, 1) != 0 || slot_new(loop, AIOTP__HS_READY, fn, arg, &i) != 0) {
         return AIOTP_ENOMEM;
     }
-    loop->slots[i].fn = fn;
-    loop->slots[i].arg = arg;
-    loop->slots[i].state = AIOTP__HS_READY;
-    loop->slots[i].cancelled = false;
     memset(&e, 0, sizeof(e));
     e.kind = AIOTP__RQ_HANDLE;
     e.slot = i;
-    e.gen = loop->slots[i].gen;
+    e.gen = loop->handles.slot[i].gen;
     rq_push(loop, &e);
     if (out != NULL) {
-        *out = make_handle(i, e.gen);
+        *out = aiotp__handles_handle(&loop->handles, i);
     }
     return 0;
 }
@@ -443,33 +387,20 @@ int aiotp_loop_call_at(aiotp_loop *loop, aiotp_time when, aiotp_callback_fn fn, 
                        aiotp_handle *out)
 {
     uint32_t i;
+    aiotp__timer t;
 
     if (loop == NULL || fn == NULL) {
         return AIOTP_EINVAL;
     }
-    if (loop->heap_len == loop->heap_cap) {
-        void *arr = loop->heap;
-        size_t cap = loop->heap_cap;
-        if (grow(loop, &arr, &cap, cap + 1, sizeof(uint32_t)) != 0) {
-            return AIOTP_ENOMEM;
-        }
-        loop->heap = arr;
-        loop->heap_cap = cap;
-    }
-    if (slot_alloc(loop, &i) != 0) {
+    if (slot_new(loop, AIOTP__HS_TIMER, fn, arg, &i) != 0) {
         return AIOTP_ENOMEM;
     }
-    loop->slots[i].fn = fn;
-    loop->slots[i].arg = arg;
-    loop->slots[i].state = AIOTP__HS_TIMER;
-    loop->slots[i].cancelled = false;
-    loop->slots[i].when = when;
-    loop->slots[i].seq = loop->timer_seq++;
-    loop->heap_len++;
-    heap_set(loop, loop->heap_len - 1, i);
-    heap_up(loop, loop->heap_len - 1);
+    t.when = when;
+    t.seq = loop->timer_seq++; /* LOOP-5: equal times run in scheduling order */
+    t.id = i;
+    aiotp__theap_push(&loop->timers, t);
     if (out != NULL) {
-        *out = make_handle(i, loop->slots[i].gen);
+        *out = aiotp__handles_handle(&loop->handles, i);
     }
     return 0;
 }
@@ -485,7 +416,7 @@ int aiotp_loop_call_later(aiotp_loop *loop, aiotp_time delay, aiotp_callback_fn 
         delay = 0;
     }
     now = aiotp_loop_time(loop);
-    if (delay > INT64_MAX - now) {
+    if (now > 0 && delay > INT64_MAX - now) {
         delay = INT64_MAX - now;
     }
     return aiotp_loop_call_at(loop, now + delay, fn, arg, out);
@@ -493,31 +424,23 @@ int aiotp_loop_call_later(aiotp_loop *loop, aiotp_time delay, aiotp_callback_fn 
 
 int aiotp_loop_cancel(aiotp_loop *loop, aiotp_handle handle)
 {
-    uint32_t slot;
-    uint32_t gen;
-    aiotp__hslot *h;
+    uint32_t i;
 
     if (loop == NULL) {
         return AIOTP_EINVAL; /* BAD-1: a NULL handle */
     }
-    if (handle == 0) {
+    /* LOOP-1: a handle that ran, was cancelled or never existed names no slot (the
+       generations never wrap: PROOF-HANDLES-2) */
+    i = aiotp__handles_find(&loop->handles, handle);
+    if (i == AIOTP__HANDLE_NONE) {
         return AIOTP_ENOENT;
     }
-    slot = (uint32_t)(handle & 0xffffffffu) - 1u;
-    gen = (uint32_t)(handle >> 32);
-    if (slot >= loop->nslots) {
-        return AIOTP_ENOENT;
+    if (loop->handles.slot[i].state == AIOTP__HS_TIMER) {
+        /* out of the heap at once: cancelled timers never pile up (issue 9) */
+        (void)aiotp__theap_remove(&loop->timers, i);
     }
-    h = &loop->slots[slot];
-    if (h->gen != gen || h->state == AIOTP__HS_FREE || h->cancelled) {
-        return AIOTP_ENOENT;
-    }
-    if (h->state == AIOTP__HS_READY) {
-        /* the queue entry will see the new generation and skip */
-        slot_free(loop, slot);
-    } else {
-        h->cancelled = true; /* LOOP-1: dropped at the next purge */
-    }
+    /* a READY slot: its queue entry sees the new generation and is skipped */
+    slot_done(loop, i);
     return 0;
 }
 
@@ -862,36 +785,18 @@ void aiotp_loop_stop(aiotp_loop *loop)
     }
 }
 
-/* LOOP-1: drop cancelled timers at the top of the heap (and all of them when many). */
-static void purge_cancelled(aiotp_loop *loop)
-{
-    while (loop->heap_len > 0 && loop->slots[loop->heap[0]].cancelled) {
-        slot_free(loop, heap_pop(loop));
-    }
-}
-
 static int compute_timeout(aiotp_loop *loop)
 {
-    aiotp_time now;
-    aiotp_time delta;
-    aiotp_time ms;
+    /* LOOP-2: 0 when callbacks are ready or the loop is stopping, no limit without a
+       timer, else until the earliest timer: rounded up, never early, at most a day, any
+       time in the past is due, no overflow (core/theap.h, PROOF-THEAP-4). The clock is
+       read only when it matters. */
+    bool busy = loop->rq.len > 0 || loop->stopping;
+    bool has_timer = loop->timers.n > 0;
+    bool need_time = !busy && has_timer;
 
-    if (loop->rq_len > 0 || loop->stopping) {
-        return 0; /* LOOP-2 */
-    }
-    if (loop->heap_len == 0) {
-        return -1;
-    }
-    now = aiotp_loop_time(loop);
-    delta = loop->slots[loop->heap[0]].when - now;
-    if (delta <= 0) {
-        return 0;
-    }
-    if (delta > (aiotp_time)86400000 * AIOTP_NS_PER_MS) {
-        return 86400000; /* a day at most; the loop re-checks after waking */
-    }
-    ms = (delta + AIOTP_NS_PER_MS - 1) / AIOTP_NS_PER_MS; /* round up: never early */
-    return (int)ms;
+    return aiotp__wait_ms(busy, has_timer, has_timer ? loop->timers.a[0].when : 0,
+                          need_time ? aiotp_loop_time(loop) : 0);
 }
 
 static void queue_io(aiotp_loop *loop, int n)
@@ -925,23 +830,16 @@ static void queue_io(aiotp_loop *loop, int n)
 static void queue_timers(aiotp_loop *loop)
 {
     aiotp_time now = aiotp_loop_time(loop);
-    while (loop->heap_len > 0) {
-        uint32_t s = loop->heap[0];
-        aiotp__hslot *h = &loop->slots[s];
+    aiotp__timer t;
+    /* LOOP-5: every due timer and only those, earliest first, equal times in scheduling
+       order (core/theap.h, PROOF-THEAP-3) */
+    while (aiotp__theap_pop_due(&loop->timers, now, &t)) {
         aiotp__rq_entry e;
-        if (h->cancelled) {
-            slot_free(loop, heap_pop(loop));
-            continue;
-        }
-        if (h->when > now) {
-            break; /* LOOP-5 */
-        }
-        (void)heap_pop(loop);
-        h->state = AIOTP__HS_READY;
+        aiotp__handles_set_state(&loop->handles, t.id, AIOTP__HS_READY);
         memset(&e, 0, sizeof(e));
         e.kind = AIOTP__RQ_HANDLE;
-        e.slot = s;
-        e.gen = h->gen;
+        e.slot = t.id;
+        e.gen = loop->handles.slot[t.id].gen;
         rq_push(loop, &e);
     }
 }
@@ -951,15 +849,14 @@ static void run_entry(aiotp_loop *loop, const aiotp__rq_entry *e)
     aiotp__fdreg *r;
     switch (e->kind) {
     case AIOTP__RQ_HANDLE: {
-        aiotp__hslot *h = &loop->slots[e->slot];
         aiotp_callback_fn fn;
         void *arg;
-        if (h->gen != e->gen || h->state != AIOTP__HS_READY) {
-            return; /* cancelled */
+        if (!aiotp__handles_ready(&loop->handles, e->slot, e->gen)) {
+            return; /* cancelled (the slot may hold another callback now) */
         }
-        fn = h->fn;
-        arg = h->arg;
-        slot_free(loop, e->slot);
+        fn = loop->calls[e->slot].fn;
+        arg = loop->calls[e->slot].arg;
+        slot_done(loop, e->slot);
         fn(loop, arg);
         break;
     }
@@ -996,7 +893,6 @@ static int iterate(aiotp_loop *loop)
     if (aiotp__tracing(loop)) {
         aiotp__tracef(loop, "iter %llu", (unsigned long long)loop->iteration);
     }
-    purge_cancelled(loop);
     timeout = compute_timeout(loop);
     /* room for every possible event: at most two queue entries per registered fd */
     nreg = loop->fds_cap;
@@ -1027,13 +923,13 @@ static int iterate(aiotp_loop *loop)
        failed or found no memory: the callbacks queued for it and the due timers, never a
        pass late (LOOP-12); it returns the error afterwards. Level-triggered I/O comes back
        at the next wait. */
-    if (rq_ensure(loop, 2 * (size_t)n + loop->heap_len) != 0) {
+    if (rq_ensure(loop, 2 * (size_t)n + loop->timers.n) != 0) {
         rc = AIOTP_ENOMEM;
     } else {
         queue_io(loop, n);
         queue_timers(loop);
     }
-    ntodo = loop->rq_len; /* LOOP-6: only what is queued now */
+    ntodo = loop->rq.len; /* LOOP-6: only what is queued now */
     for (i = 0; i < ntodo; i++) {
         aiotp__rq_entry e = rq_pop(loop);
         run_entry(loop, &e);
@@ -1054,6 +950,9 @@ int aiotp_loop_run_once(aiotp_loop *loop)
     }
     loop->running = true;
     rc = iterate(loop);
+    /* LOOP-7: one pass of run(); a stop() before or during it is spent by it (that pass
+       did not block), as run() clears it when it returns (defect 9) */
+    loop->stopping = false;
     loop->running = false;
     return rc;
 }

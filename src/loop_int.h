@@ -14,28 +14,20 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "aiotp/aiotp.h"
+#include "core/handles.h"
+#include "core/ring.h"
+#include "core/theap.h"
 
 /* Receive size per read event (CPython max_size, 256 KiB). */
 #define AIOTP__READ_MAX ((size_t)262144)
 
-/* A scheduled user callback (call_soon / call_later / call_at). */
-typedef enum aiotp__hstate {
-    AIOTP__HS_FREE = 0, /* on the free list */
-    AIOTP__HS_READY,    /* in the ready queue */
-    AIOTP__HS_TIMER     /* in the timer heap */
-} aiotp__hstate;
-
-typedef struct aiotp__hslot {
+/* A scheduled user callback (call_soon / call_later / call_at): its handle slot, state and
+   generation are in loop->handles (core/handles.h), its time in loop->timers
+   (core/theap.h); the callback itself here, at the same index. */
+typedef struct aiotp__hcall {
     aiotp_callback_fn fn;
     void *arg;
-    aiotp_time when;     /* timers: due time */
-    uint64_t seq;        /* timers: tie-break, scheduling order */
-    uint32_t gen;        /* bumped whenever the slot is freed: stale handles miss */
-    uint32_t heap_index; /* timers: position in the heap */
-    uint32_t next_free;  /* free list link */
-    aiotp__hstate state;
-    bool cancelled;      /* timers: cancelled, dropped at the next purge */
-} aiotp__hslot;
+} aiotp__hcall;
 
 /*
  * The common header of every loop-owned object: each transport kind, the server and the
@@ -119,21 +111,15 @@ struct aiotp_loop {
     const aiotp_syscalls *sys;
     aiotp_allocator alloc;
 
-    aiotp__hslot *slots; /* handle slab */
-    uint32_t nslots;
-    uint32_t slots_cap;
-    uint32_t free_slot;  /* head of the free list, UINT32_MAX if empty */
+    aiotp__handles handles; /* handle slots: generations, free stack (core/handles.h) */
+    aiotp__hcall *calls;    /* the callback of each handle slot (handles.cap entries) */
 
-    aiotp__rq_entry *rq; /* ready queue ring */
-    size_t rq_cap;
-    size_t rq_head;
-    size_t rq_len;
-    size_t rq_promised;  /* entries reserved by objects for their internal callbacks */
+    aiotp__ring rq;         /* ready queue: ring arithmetic and promised entries (core/ring.h) */
+    aiotp__rq_entry *rqe;   /* its entries (rq.cap) */
 
-    uint32_t *heap;      /* timer min-heap of slot indices, by (when, seq) */
-    size_t heap_len;
-    size_t heap_cap;
-    uint64_t timer_seq;
+    aiotp__theap timers;    /* timer min-heap by (when, seq), ids = handle slots (core/theap.h);
+                               a and pos have handles.cap entries */
+    uint64_t timer_seq;     /* scheduling order of the timers */
 
     aiotp__fdreg *fds;   /* indexed by fd */
     size_t fds_cap;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "loop_int.h" /* the handle and timer tables, for the regression tests below */
 
 /* ---- helpers: an order log ------------------------------------------------------- */
 
@@ -939,6 +940,219 @@ TEST(default_exception_handler_prints)
     close(sv[1]);
 }
 
+
+/* ---- regressions (issue 9): the loop's corners ---------------------------------------- */
+
+/* Defect 7: a time far in the past (INT64_MIN) is simply due: no overflow computing the
+   wait timeout, the pass does not block, the callbacks run in scheduling order. And far in
+   the future with a negative clock: the wait is capped at a day, not "due now". */
+TEST(call_at_far_past_and_future)
+{
+    aiotp_loop *loop = fake_loop();
+    aiotp_handle h = 0;
+
+    log_reset();
+    CHECK_ERR(aiotp_loop_call_at(loop, INT64_MIN, log_cb, (void *)"a", NULL), 0);
+    CHECK_ERR(aiotp_loop_call_at(loop, INT64_MIN + 1, log_cb, (void *)"b", NULL), 0);
+    CHECK_ERR(aiotp_loop_call_at(loop, INT64_MIN, log_cb, (void *)"c", NULL), 0);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_INT(last_timeout, 0);
+    CHECK_STR(order, "acb");
+    /* a clock below zero and a timer at INT64_MAX: more than a day away */
+    fake_now = INT64_MIN / 2;
+    CHECK_ERR(aiotp_loop_call_at(loop, INT64_MAX, log_cb, (void *)"z", &h), 0);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_INT(last_timeout, 86400000);
+    CHECK_STR(order, "acb");
+    /* call_later with the largest delay from a negative clock: no overflow either */
+    CHECK_ERR(aiotp_loop_cancel(loop, h), 0);
+    CHECK_ERR(aiotp_loop_call_later(loop, INT64_MAX, log_cb, (void *)"y", &h), 0);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_INT(last_timeout, 86400000);
+    CHECK_ERR(aiotp_loop_cancel(loop, h), 0);
+    /* 1.5 ms ahead of a negative clock: rounded up to 2 ms */
+    CHECK_ERR(aiotp_loop_call_at(loop, fake_now + 1500000, log_cb, (void *)"d", NULL), 0);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_INT(last_timeout, 2);
+    fake_now += 1500000;
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_STR(order, "acbd");
+    fake_loop_free(loop);
+}
+
+/* Defect 9: stop() is spent by the pass it makes non-blocking: run_once() after a stop()
+   does not block once, and the next run_once() waits again (CPython: the stop flag is
+   cleared when run_forever returns). */
+static void stop_logged(aiotp_loop *loop, void *arg)
+{
+    (void)arg;
+    log_add("S");
+    aiotp_loop_stop(loop);
+}
+
+TEST(stop_spent_by_run_once)
+{
+    aiotp_loop *loop = fake_loop();
+    uint64_t it;
+
+    log_reset();
+    CHECK_ERR(aiotp_loop_call_later(loop, 10 * AIOTP_NS_PER_SEC, log_cb, (void *)"T", NULL), 0);
+    aiotp_loop_stop(loop);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_INT(last_timeout, 0);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_INT(last_timeout, 10000); /* waits again */
+    /* stop() inside a callback of a run_once() pass: spent by that pass too */
+    CHECK_ERR(aiotp_loop_call_soon(loop, stop_logged, NULL, NULL), 0);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_INT(last_timeout, 0); /* a callback was ready */
+    CHECK_STR(order, "S");
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_INT(last_timeout, 10000);
+    /* and it does not leak into a later run(): run() goes on until stopped again */
+    it = aiotp_loop_iteration(loop);
+    CHECK_ERR(aiotp_loop_call_soon(loop, stop_logged, NULL, NULL), 0);
+    CHECK_ERR(aiotp_loop_run(loop), 0);
+    CHECK_INT(aiotp_loop_iteration(loop), it + 1);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_INT(last_timeout, 10000);
+    CHECK_STR(order, "SS");
+    fake_loop_free(loop);
+}
+
+/* Defect 12: a slot whose generation would wrap is retired, so a stale handle can never
+   name a later callback, however many times its slot was reused. The slot's generation is
+   pushed to the last one by hand (2^32 reuses take an hour). */
+TEST(stale_handle_after_generation_runs_out)
+{
+    aiotp_loop *loop = fake_loop();
+    aiotp_handle first = 0;
+    aiotp_handle last = 0;
+    aiotp_handle next = 0;
+    uint32_t slot;
+
+    log_reset();
+    CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)"1", &first), 0);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    slot = (uint32_t)(first & 0xffffffffu) - 1u;
+    CHECK_INT(first >> 32, 1); /* generation 1 */
+    CHECK_INT(loop->handles.slot[slot].gen, 2);
+    loop->handles.slot[slot].gen = AIOTP__HANDLE_GEN_MAX - 1u; /* as after 2^32 - 2 reuses */
+    CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)"2", &last), 0);
+    CHECK_INT((last & 0xffffffffu) - 1u, slot); /* the same slot (LIFO), its last generation */
+    CHECK_INT(last >> 32, AIOTP__HANDLE_GEN_MAX - 1u);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_INT(loop->handles.retired, 1);
+    /* the slot is retired: the next callback gets another one, and the first handle
+       (generation 1, which a wrapped counter would give again) names nothing */
+    CHECK_ERR(aiotp_loop_call_soon(loop, log_cb, (void *)"3", &next), 0);
+    CHECK((next & 0xffffffffu) - 1u != slot);
+    CHECK_ERR(aiotp_loop_cancel(loop, first), AIOTP_ENOENT);
+    CHECK_ERR(aiotp_loop_cancel(loop, last), AIOTP_ENOENT);
+    CHECK_ERR(aiotp_loop_cancel(loop, ((aiotp_handle)1 << 32) | (slot + 1u)), AIOTP_ENOENT);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_STR(order, "123");
+    fake_loop_free(loop);
+}
+
+/* Design weakness (issue 9): re-arming an idle timeout a million times keeps one timer in
+   the heap and two slots, with no allocation after the first round: a cancelled timer
+   leaves the heap at once. */
+TEST(rearmed_timeout_keeps_heap_small)
+{
+    aiotp_loop *loop = fake_loop();
+    aiotp_handle h = 0;
+    size_t live;
+    long i;
+
+    log_reset();
+    CHECK_ERR(aiotp_loop_call_later(loop, 10 * AIOTP_NS_PER_SEC, log_cb, (void *)"x", &h), 0);
+    CHECK_ERR(aiotp_loop_run_once(loop), 0); /* the first pass sizes the event array */
+    live = fake_mem.live;
+    for (i = 0; i < 1000000; i++) {
+        CHECK_ERR(aiotp_loop_cancel(loop, h), 0);
+        CHECK_ERR(aiotp_loop_call_later(loop, 10 * AIOTP_NS_PER_SEC, log_cb, (void *)"t", &h),
+                  0);
+        if (i % 1000 == 0) {
+            fake_now += AIOTP_NS_PER_MS;
+            CHECK_ERR(aiotp_loop_run_once(loop), 0);
+        }
+    }
+    CHECK_INT(loop->timers.n, 1);
+    CHECK(loop->handles.used <= 2);
+    CHECK_SIZE(fake_mem.live, live);
+    CHECK(loop->timers.cap <= 16 && loop->rq.cap <= 64);
+    fake_now += 11 * AIOTP_NS_PER_SEC;
+    CHECK_ERR(aiotp_loop_run_once(loop), 0);
+    CHECK_STR(order, "t"); /* only the last one runs */
+    CHECK_INT(loop->timers.n, 0);
+    fake_loop_free(loop);
+}
+
+/* Many timers, a few distinct times, a third cancelled (some from inside callbacks): the
+   others run in time order, equal times in scheduling order, each once. */
+typedef struct ord_tmr {
+    int64_t when;
+    int idx;
+    int runs;
+    int cancelled;
+    aiotp_handle h;
+} ord_tmr;
+
+static ord_tmr otm[600];
+static int oran[600];
+static int noran;
+
+static void ord_cb(aiotp_loop *loop, void *arg)
+{
+    ord_tmr *m = arg;
+    m->runs++;
+    oran[noran++] = m->idx;
+    /* every 7th one cancels the timer scheduled right after it, if still pending */
+    if (m->idx % 7 == 0 && m->idx + 1 < 600 && !otm[m->idx + 1].cancelled &&
+        otm[m->idx + 1].runs == 0) {
+        if (aiotp_loop_cancel(loop, otm[m->idx + 1].h) == 0) {
+            otm[m->idx + 1].cancelled = 1;
+        }
+    }
+}
+
+TEST(timer_heap_order_with_cancels)
+{
+    aiotp_loop *loop = fake_loop();
+    unsigned x = 12345u;
+    int i;
+    int k;
+
+    noran = 0;
+    for (i = 0; i < 600; i++) {
+        x = x * 1103515245u + 12345u;
+        otm[i].when = fake_now + (int64_t)((x >> 16) % 5) * AIOTP_NS_PER_MS;
+        otm[i].idx = i;
+        otm[i].runs = 0;
+        otm[i].cancelled = 0;
+        CHECK_ERR(aiotp_loop_call_at(loop, otm[i].when, ord_cb, &otm[i], &otm[i].h), 0);
+    }
+    for (i = 0; i < 600; i += 3) {
+        CHECK_ERR(aiotp_loop_cancel(loop, otm[i].h), 0);
+        otm[i].cancelled = 1;
+    }
+    for (k = 0; k < 6; k++) {
+        CHECK_ERR(aiotp_loop_run_once(loop), 0);
+        fake_now += AIOTP_NS_PER_MS;
+    }
+    for (i = 0; i < 600; i++) {
+        CHECK_INT(otm[i].runs, otm[i].cancelled ? 0 : 1);
+    }
+    for (k = 1; k < noran; k++) {
+        const ord_tmr *p = &otm[oran[k - 1]];
+        const ord_tmr *q = &otm[oran[k]];
+        CHECK(p->when < q->when || (p->when == q->when && p->idx < q->idx));
+    }
+    CHECK_INT(loop->timers.n, 0);
+    fake_loop_free(loop);
+}
+
 static const th_case cases[] = {
     T(call_soon_fifo, "LOOP-3 LOOP-6"),
     T(queued_in_pass_runs_next_pass, "LOOP-6 LOOP-3 LOOP-2"),
@@ -964,5 +1178,10 @@ static const th_case cases[] = {
     T(exception_handler_context, "LOOP-9 PROTO-STREAM-4"),
     T(call_exception_handler_direct, "LOOP-9"),
     T(default_exception_handler_prints, "LOOP-9"),
+    T(call_at_far_past_and_future, "LOOP-5 LOOP-2"),
+    T(stop_spent_by_run_once, "LOOP-7 LOOP-2"),
+    T(stale_handle_after_generation_runs_out, "LOOP-1"),
+    T(rearmed_timeout_keeps_heap_small, "LOOP-1 LOOP-5"),
+    T(timer_heap_order_with_cancels, "LOOP-5 LOOP-1"),
 };
 TH_MAIN(cases)

@@ -240,7 +240,9 @@ int aiotp_loop_close_all(aiotp_loop *loop, bool abort, aiotp_callback_fn done, v
 int aiotp_loop_run(aiotp_loop *loop);
 
 /**
- * Run exactly one iteration (may block in the wait step).
+ * Run exactly one iteration (may block in the wait step). It is one pass of run(): after
+ * a stop() the pass does not block, and the stop request is spent when it returns, so
+ * the next run_once() waits again.
  * @param loop the loop.
  * @return the same as aiotp_loop_run().
  */
@@ -248,7 +250,8 @@ int aiotp_loop_run_once(aiotp_loop *loop);
 
 /**
  * Ask run() to return after the current iteration (CPython loop.stop()). Called
- * outside a run, the next run() does one pass and returns.
+ * outside a run, the next run() (or run_once()) does one pass without blocking and
+ * returns. run() and run_once() clear the request when they return.
  * @param loop the loop.
  */
 void aiotp_loop_stop(aiotp_loop *loop);
@@ -385,7 +388,9 @@ int aiotp_loop_getaddrinfo(aiotp_loop *loop, const char *host, const char *servi
  * @param loop the loop.
  * @param handle what call_soon/call_later/call_at stored.
  * @return 0, or #AIOTP_ENOENT if it already ran, was already cancelled, or never
- *         existed.
+ *         existed. A handle names one callback only: once that callback ran or was
+ *         cancelled, the handle is refused for ever (it never matches a later
+ *         callback). A cancelled timer leaves the timer heap at once.
  */
 int aiotp_loop_cancel(aiotp_loop *loop, aiotp_handle handle);
 

@@ -133,7 +133,8 @@ extern const char *const aiotp__ph_names[AIOTP__PH_COUNT];
 extern const char *const aiotp__stream_event_names[AIOTP__EV_COUNT];
 
 #ifdef __FRAMAC__
-#include "acsl/stream.acsl" /* StreamValid, StreamEdges, Has, ... */
+#include "acsl/stream_table.acsl" /* generated: StreamNext*, StreamActs, *Edge */
+#include "acsl/stream.acsl"       /* StreamValid, StreamEdges, Has, ... */
 #endif
 
 /* ACSL contracts below are proven by Frama-C WP (proofs/, spec/proofs.md PROOF-STREAM-*). */
@@ -160,6 +161,8 @@ bool aiotp__stream_is_valid(const aiotp__stream_state *s);
 /*@ requires valid_ptr: \valid(s);
     requires valid: StreamValid(*s);
     assigns *s;
+    ensures next: StreamNext(\old(*s), *s, ev, buffer_empty);
+    ensures acts: \result == StreamActs(\old(*s), ev, buffer_empty);
     ensures STREAM_INV: StreamValid(*s);
     ensures edges: StreamEdges(\old(*s), *s);
     ensures acts_in_range: StreamActsInRange(\result);

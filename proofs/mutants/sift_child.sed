@@ -1,0 +1,8 @@
+# proofs/mutants/sift_child.sed - sift-down follows the later child instead of the earlier
+# one: the heap order breaks, timers run out of order (LOOP-5).
+# file: src/core/theap.c
+# module: theap
+# fct: sift_down
+# prop: order
+# expect: order
+s/        if (l + 1 < n && before(a\[l + 1\], a\[l\])) {/        if (l + 1 < n \&\& before(a[l], a[l + 1])) {/

@@ -1,0 +1,7 @@
+# proofs/mutants/wait_busy.sed - the wait blocks until the next timer although callbacks
+# are ready (LOOP-2).
+# file: src/core/theap.c
+# module: theap
+# fct: aiotp__wait_ms
+# expect: LOOP_2_no_block
+s/    if (busy) {/    if (busy \&\& !has_timer) {/
