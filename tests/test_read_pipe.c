@@ -404,7 +404,51 @@ TEST(loop_free_closes_it)
     th_peer_close(p[1]);
 }
 
+/* The same life on a loop that traces nothing (no trace function): data, pausing, the end
+   of file, close of a second pipe; the callbacks and bytes are the traced run's. */
+TEST(untraced_life)
+{
+    aiotp_loop *loop = th_loop();
+    th_rec *r = th_rec_new();
+    th_rec *r2 = th_rec_new();
+    int p[2];
+    int q[2];
+    aiotp_transport *t;
+    aiotp_transport *t2;
+    aiotp_loop_set_trace(loop, NULL, NULL);
+    t = read_pipe(loop, p, r);
+    t2 = read_pipe(loop, q, r2);
+    CHECK_INT(th_peer_write(p[1], "hello", 5), 5);
+    th_run_passes(loop, 3);
+    CHECK_INT(r->made, 1);
+    CHECK_SIZE(r->rx_len, 5);
+    CHECK(memcmp(r->rx, "hello", 5) == 0);
+    CHECK_INT(aiotp_transport_pause_reading(t), 0);
+    CHECK(!aiotp_transport_is_reading(t));
+    CHECK_INT(th_peer_write(p[1], "world", 5), 5);
+    th_run_passes(loop, 2);
+    CHECK_SIZE(r->rx_len, 5); /* paused: nothing */
+    CHECK_INT(aiotp_transport_resume_reading(t), 0);
+    th_run_passes(loop, 2);
+    CHECK_SIZE(r->rx_len, 10);
+    CHECK(memcmp(r->rx, "helloworld", 10) == 0);
+    CHECK_INT(aiotp_transport_set_protocol(t, &th_streaming, r), 0);
+    th_peer_close(p[1]);
+    th_run_until(loop, th_is_lost, r, 5);
+    CHECK_INT(r->eofs, 1);
+    CHECK_INT(r->lost, 1);
+    CHECK_ERR(r->lost_status, 0);
+    CHECK_ERR(aiotp_transport_close(t2), 0);
+    CHECK_ERR(aiotp_transport_pause_reading(t2), AIOTP_ECLOSED);
+    CHECK_ERR(aiotp_transport_resume_reading(t2), AIOTP_ECLOSED);
+    th_run_until(loop, th_is_lost, r2, 5);
+    CHECK_INT(r2->lost, 1);
+    CHECK_INT(r2->eofs, 0);
+    th_peer_close(q[1]);
+}
+
 static const th_case cases[] = {
+    T(untraced_life, "PIPE-READ-1 PIPE-READ-2 PIPE-EOF-1 PIPE-LOST-1"),
     T(data_then_end_of_file, "PIPE-MADE-1 PIPE-READ-1 PIPE-EOF-1"),
     T(eof_received_result_is_ignored, "PIPE-EOF-1"),
     T(pause_and_resume_reading, "PIPE-READ-2"),

@@ -466,7 +466,38 @@ TEST(extra_info)
     CHECK(x != NULL && x->u.ptr == c);
 }
 
+/* The same exchange on a loop that traces nothing (no trace function): handshake, data
+   both ways, pausing, limits, close_notify and connection_lost on both sides. */
+TEST(untraced_exchange)
+{
+    aiotp_loop *loop = th_loop();
+    th_tls_pair p;
+    fill_pattern();
+    aiotp_loop_set_trace(loop, NULL, NULL);
+    pair(loop, &p);
+    CHECK_ERR(aiotp_transport_set_write_buffer_limits(p.c.t, 4096, 1024), 0);
+    CHECK_ERR(aiotp_transport_write(p.c.t, pattern, sizeof(pattern)), 0);
+    CHECK_ERR(aiotp_transport_pause_reading(p.s.t), 0);
+    th_run_passes(loop, 3);
+    CHECK_SIZE(p.sr->rx_len, 0); /* paused */
+    CHECK_ERR(aiotp_transport_resume_reading(p.s.t), 0);
+    expect_n = sizeof(pattern);
+    th_run_until(loop, server_has, &p, 200);
+    CHECK_SIZE(p.sr->rx_len, sizeof(pattern));
+    CHECK(memcmp(p.sr->rx, pattern, sizeof(pattern)) == 0);
+    CHECK_INT(p.cr->pauses, p.cr->resumes);
+    CHECK_ERR(aiotp_transport_write(p.s.t, "pong", 4), 0);
+    CHECK_ERR(aiotp_transport_close(p.s.t), 0);
+    th_tls_pair_finish(loop, &p, 100);
+    CHECK_SIZE(p.cr->rx_len, 4);
+    CHECK(memcmp(p.cr->rx, "pong", 4) == 0);
+    CHECK_INT(p.cr->eofs, 1);
+    CHECK_INT(p.cr->lost_status, 0);
+    CHECK_INT(p.sr->lost_status, 0);
+}
+
 static const th_case cases[] = {
+    T(untraced_exchange, "TLS-DATA-1 TLS-READ-1 TLS-EOF-2 TLS-FLOW-1 TLS-LOST-1"),
     T(data_both_ways, "TLS-DATA-1 PROTO-STREAM-1 TLS-EOF-2 TLS-LOST-1"),
     T(writelines_and_empty, "TLS-DATA-1 WRITE-LINES-1 WRITE-WRITE-2 WRITE-WRITE-8"),
     T(no_half_close, "TLS-EOF-1 TRANSPORT-KIND-2"),

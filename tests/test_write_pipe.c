@@ -607,7 +607,59 @@ TEST(no_memory_to_queue)
     th_peer_close(p[0]);
 }
 
+/* On a loop that traces nothing (no trace function): writes at once and queued, flow
+   control, writelines, a failing-free close that flushes, abort of a second pipe; every
+   byte arrives in order. */
+TEST(untraced_life)
+{
+    aiotp_loop *loop = th_loop();
+    th_rec *r = th_rec_new();
+    th_rec *r2 = th_rec_new();
+    static unsigned char data[60000];
+    static unsigned char got[60010];
+    aiotp_buf bufs[2] = {{"ab", 2}, {"cdefgh", 6}};
+    size_t n = 0;
+    int p[2];
+    int q[2];
+    int i;
+    aiotp_transport *t;
+    aiotp_transport *t2;
+    aiotp_loop_set_trace(loop, NULL, NULL);
+    th_pipe(p);
+    small_pipe(p[1]);
+    t = th_pipe_transport(loop, true, p[1], &th_streaming, r);
+    t2 = write_pipe(loop, q, r2);
+    th_pattern(data, sizeof(data), 3);
+    CHECK_INT(aiotp_transport_set_write_buffer_limits(t, 8192, 4096), 0);
+    CHECK_INT(aiotp_transport_write(t, "12", 2), 0);
+    CHECK_INT(aiotp_transport_write(t, data, sizeof(data)), 0);
+    CHECK_INT(r->pauses, 1);
+    CHECK_INT(aiotp_transport_writelines(t, bufs, 2), 0);
+    for (i = 0; i < 2000 && n < sizeof(got) - 2; i++) {
+        ssize_t k = th_peer_read(p[0], got + n, sizeof(got) - n, true);
+        if (k > 0) {
+            n += (size_t)k;
+        }
+        th_run_once(loop);
+    }
+    CHECK_SIZE(n, 2 + sizeof(data) + 8);
+    CHECK(memcmp(got, "12", 2) == 0 && memcmp(got + 2, data, sizeof(data)) == 0 &&
+          memcmp(got + 2 + sizeof(data), "abcdefgh", 8) == 0);
+    CHECK_INT(r->resumes, 1);
+    CHECK_INT(aiotp_transport_write_eof(t), 0);
+    th_run_until(loop, th_is_lost, r, 5);
+    CHECK_INT(r->lost, 1);
+    CHECK_ERR(r->lost_status, 0);
+    CHECK_INT(aiotp_transport_write(t2, "x", 1), 0);
+    CHECK_INT(aiotp_transport_abort(t2), 0);
+    th_run_until(loop, th_is_lost, r2, 5);
+    CHECK_INT(r2->lost, 1);
+    th_peer_close(p[0]);
+    th_peer_close(q[0]);
+}
+
 static const th_case cases[] = {
+    T(untraced_life, "PIPE-WRITE-1 PIPE-FLOW-1 PIPE-WRITE-6 PIPE-ABORT-1"),
     T(write_at_once, "PIPE-WRITE-1 PIPE-WRITE-2 PIPE-CLOSE-1"),
     T(flow_control, "PIPE-FLOW-1 PIPE-WRITE-1"),
     T(writes_behind_the_queue_keep_order, "PIPE-WRITE-1"),
