@@ -26,6 +26,7 @@ enum stream_rule {
     R_WRITE_WRITE_6,
     R_WRITE_WRITE_7,
     R_WRITE_EOF_3,
+    R_WRITE_EOF_4,
     R_WRITE_CANEOF_1,
     R_COUNT
 };
@@ -76,6 +77,9 @@ static const orc_rule RULES[R_COUNT] = {
     [R_WRITE_WRITE_7] = R("WRITE-WRITE-7", AIOTP,
                           "a send error closes the transport: write() returns it and "
                           "connection_lost(error) follows"),
+    [R_WRITE_EOF_4] = R("WRITE-EOF-4", AIOTP,
+                        "a write_eof() that returns the shutdown() error has failed the "
+                        "transport: connection_lost(that error) follows"),
     [R_WRITE_EOF_3] = R("WRITE-EOF-3", CPYTHON,
                         "write_eof() when already done does nothing and returns 0; when "
                         "closing or closed it does nothing (DONE-1: ECLOSED)"),
@@ -586,6 +590,10 @@ int aiotp__orc_stream_call_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *
             rc = aiotp__orc_violate(o, ts, RULE(WRITE_EOF_3),
                                     "t%lu write_eof() when already done returned %s", ts->id,
                                     pl->status);
+        } else if (!ok && !aiotp__orc_is_status(pl->status, "EINVAL") &&
+                   !aiotp__orc_is_status(pl->status, "ECLOSED") &&
+                   !aiotp__orc_is_status(pl->status, "ENOTSUP")) {
+            aiotp__orc_fatal(o, ts, pl->status, RULE(WRITE_EOF_4)); /* the shutdown() error */
         }
         if (!aiotp__orc_closing(ts) && !ts->lost) {
             s->eof_written = true;
