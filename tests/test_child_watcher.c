@@ -61,6 +61,19 @@ static void until_zombie(pid_t pid)
     }
 }
 
+/* Does the system (the loop's syscall table) open pidfds? */
+static bool have_pidfd(void)
+{
+    const aiotp_syscalls *s =
+        th_sim_mode() ? aiotp_sim_syscalls(th_sim()) : aiotp_syscalls_posix();
+    int fd = s->pidfd_open(s->ctx, getpid());
+    if (fd >= 0) {
+        (void)s->close(s->ctx, fd);
+        return true;
+    }
+    return fd != -ENOSYS;
+}
+
 static void exit_code(bool pidfd)
 {
     aiotp_loop *loop = th_loop();
@@ -72,7 +85,9 @@ static void exit_code(bool pidfd)
     pid = start("exit:3", NULL);
     CHECK_INT(aiotp__child_watch(loop, pid, on_exit_cb, &r, &c), 0);
     CHECK(c != NULL);
-    CHECK(aiotp__child_uses_pidfd(c) == pidfd);
+    /* with pidfds allowed they are used where the system has them (not, e.g., under
+       valgrind 3.19, which does not know the call: then SIGCHLD, as without) */
+    CHECK(aiotp__child_uses_pidfd(c) == (pidfd && have_pidfd()));
     CHECK_INT(r.n, 0); /* never inside the watch */
     th_run_until(loop, exited, &r, 200);
     CHECK_STR(r.log, "exit:3");
