@@ -7,6 +7,7 @@
    operating system). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -144,6 +145,76 @@ TEST(untraced_exchange)
     pair_case(AF_UNIX, true, false);
 }
 
+/* DGRAM-SEND-5: an address of the socket's family whose length does not fit that family is
+   refused (EINVAL) before anything is sent; the right length goes through. IPv6 and named
+   Unix sockets, unconnected. */
+TEST(address_lengths_checked)
+{
+    aiotp_loop *loop = th_loop();
+    th_drec *r = th_drec_new();
+    th_drec *r2 = th_drec_new();
+    struct sockaddr_in6 to6;
+    struct sockaddr_un tou;
+    aiotp_transport *t6;
+    aiotp_transport *tu;
+    int fd[2];
+    char paths[2][64] = {"", ""};
+    int i;
+    /* IPv6: the endpoint and a peer socket of its own */
+    t6 = th_udp_endpoint(loop, AF_INET6, NULL, 0, r);
+    make_pair(AF_INET6, fd, false, paths);
+    {
+        socklen_t len = sizeof(to6);
+        CHECK_INT(getsockname(fd[1], (struct sockaddr *)&to6, &len), 0);
+    }
+    th_run_passes(loop, 2);
+    CHECK_ERR(aiotp_transport_sendto(t6, "x", 1, (struct sockaddr *)&to6, 8), AIOTP_EINVAL);
+    CHECK_ERR(aiotp_transport_sendto(t6, "x", 1, (struct sockaddr *)&to6, 1), AIOTP_EINVAL);
+    CHECK_ERR(aiotp_transport_sendto(t6, "x", 1, (struct sockaddr *)&to6, sizeof(to6)), 0);
+    CHECK_SIZE(aiotp_transport_get_write_buffer_size(t6), 0);
+    close(fd[0]);
+    close(fd[1]);
+    /* Unix: a named endpoint, sending to a named peer */
+    make_pair(AF_UNIX, fd, false, paths);
+    close(fd[0]); /* fd[1] (paths[1]) is the peer; the endpoint is a fresh socket */
+    {
+        struct sockaddr_un me;
+        int e = th_peer_socket(AF_UNIX, SOCK_DGRAM, 0);
+        memset(&me, 0, sizeof(me));
+        me.sun_family = AF_UNIX;
+        (void)unlink(paths[0]);
+        snprintf(me.sun_path, sizeof(me.sun_path), "%s", paths[0]);
+        CHECK_INT(th_peer_bind(e, (struct sockaddr *)&me, sizeof(me)), 0);
+        tu = th_dwrap(loop, e, &th_datagram, r2);
+    }
+    memset(&tou, 0, sizeof(tou));
+    tou.sun_family = AF_UNIX;
+    snprintf(tou.sun_path, sizeof(tou.sun_path), "%s", paths[1]);
+    th_run_passes(loop, 2);
+    CHECK_ERR(aiotp_transport_sendto(tu, "y", 1, (struct sockaddr *)&tou,
+                                     (socklen_t)offsetof(struct sockaddr_un, sun_path)),
+              AIOTP_EINVAL);
+    CHECK_ERR(aiotp_transport_sendto(tu, "y", 1, (struct sockaddr *)&tou, sizeof(tou) + 8),
+              AIOTP_EINVAL);
+    CHECK_ERR(aiotp_transport_sendto(tu, "y", 1, (struct sockaddr *)&to6, sizeof(to6)),
+              AIOTP_EINVAL); /* another family */
+    CHECK_ERR(aiotp_transport_sendto(tu, "y", 1, (struct sockaddr *)&tou, sizeof(tou)), 0);
+    {
+        char b[4];
+        CHECK_INT((int)recv(fd[1], b, sizeof(b), 0), 1);
+        CHECK_INT(b[0], 'y');
+    }
+    CHECK_ERR(aiotp_transport_close(t6), 0);
+    CHECK_ERR(aiotp_transport_close(tu), 0);
+    th_run_until(loop, th_d_is_lost, r2, 10);
+    th_run_until(loop, th_d_is_lost, r, 10);
+    CHECK_INT(r->lost + r2->lost, 2);
+    close(fd[1]);
+    for (i = 0; i < 2; i++) {
+        (void)unlink(paths[i]);
+    }
+}
+
 static const th_case cases[] = {
     T(udp_pair_traced, "DGRAM-PEER-1 DGRAM-SEND-1 DGRAM-RECV-2"),
     T(udp6_pair_traced, "DGRAM-PEER-1"),
@@ -151,6 +222,7 @@ static const th_case cases[] = {
     T(udp6_one_way_not_paired, "DGRAM-PEER-1"),
     T(unix_one_way_not_paired, "DGRAM-PEER-1"),
     T(untraced_exchange, "DGRAM-SEND-1 DGRAM-RECV-2 DGRAM-CLOSE-1"),
+    T(address_lengths_checked, "DGRAM-SEND-5"),
 };
 
 TH_MAIN(cases)
