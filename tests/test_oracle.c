@@ -2809,7 +2809,60 @@ TEST(subprocess_calls)
     EXPECT_PARSE("aiotp-trace 2\nt1 open piperead\n", 2);
 }
 
+/* The lines of the newer kinds (subprocess, pipe, TLS) are format 3 only, and each has its
+   exact shape: anything else is a parse error at that line. */
+TEST(parse_newer_kinds_lines)
+{
+#define V3 "aiotp-trace 3 impl=aiotp\n" MADE_BODY
+    static const char *const v3_only[] = {
+        "t1 cb pipe_data_received fd=1 n=3 sum=00000000\n",
+        "t1 cb pipe_connection_lost fd=1 status=0\n",
+        "t1 cb process_exited returncode=0\n",
+        "t1 call send_signal sig=15\n",
+        "t1 call terminate\n",
+        "t1 call kill\n",
+        "t1 ret pipe_data_received 0\n",
+        "t1 ret process_exited 0\n",
+        "t1 ret send_signal 0 size=0\n",
+        "t1 over t2\n",
+        "t1 handshake status=0\n",
+        "t1 pipe fd=1 t2\n",
+    };
+    static const char *const v3_bad[] = {
+        "t1 cb pipe_data_received fd=1 n=3 total=3\n",
+        "t1 cb pipe_data_received fd=1 n=3 total=3 sum=zz\n",
+        "t1 cb pipe_data_received fd=x n=3 sum=00000000\n",
+        "t1 cb pipe_connection_lost fd=1\n",
+        "t1 cb process_exited returncode=x\n",
+        "t1 cb process_exited returncode=1 more\n",
+        "t1 call send_signal\n",
+        "t1 call send_signal sig=x\n",
+        "t1 call kill now\n",
+        "t1 ret send_signal 0\n",
+        "t1 ret process_exited\n",
+        "t1 over\n",
+        "t1 over x\n",
+        "t1 handshake\n",
+        "t1 handshake status\n",
+        "t1 pipe fd=1\n",
+        "t1 pipe fd=1 x\n",
+    };
+    size_t i;
+    for (i = 0; i < sizeof(v3_only) / sizeof(v3_only[0]); i++) {
+        char t[1024];
+        snprintf(t, sizeof(t), "%s%s", MADE, v3_only[i]);
+        EXPECT_PARSE(t, 8);
+    }
+    for (i = 0; i < sizeof(v3_bad) / sizeof(v3_bad[0]); i++) {
+        char t[1024];
+        snprintf(t, sizeof(t), "%s%s", V3, v3_bad[i]);
+        EXPECT_PARSE(t, 8);
+    }
+#undef V3
+}
+
 static const th_case cases[] = {
+    T(parse_newer_kinds_lines, "BAD-1"),
     T(streaming_sequence_conforms, "PROTO-STREAM-2 PROTO-BASE-1 PROTO-BASE-2 BAD-2"),
     T(buffered_sequence_conforms, "PROTO-BUF-3 PROTO-BUF-1"),
     T(flow_sequence_conforms, "FLOW-4 FLOW-5 FLOW-6 FLOW-7"),
