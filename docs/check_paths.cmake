@@ -2,8 +2,8 @@
 # (every Markdown file outside build directories, and the public headers) never point
 # outside the repository. Upstream documents are named and linked by public URL.
 # Fails on
-#   - an absolute path into a machine's file system (/work/..., /home/..., /root/...,
-#     /Users/..., /mnt/..., file://...);
+#   - an absolute path into a machine's file system (a home, root, mount or work
+#     directory, or a file:// address: the patterns are below);
 #   - a relative path ("../x", a Markdown link) that leaves the repository;
 #   - a relative Markdown link to a file that does not exist.
 #   cmake -DROOT=<repository> -P check_paths.cmake
