@@ -1881,6 +1881,23 @@ TEST(done_rule_profiles)
     EXPECT_VIOLATION(SMADE "t1 call write_eof\nt1 ret write_eof 0 size=0\n"
                            "t1 call write_eof\nt1 ret write_eof ECLOSED size=0\n",
                      0, "WRITE-EOF-3", 11);
+    /* ECLOSED from the first write_eof on a transport open in the trace, in the pass of its
+       connection_made (no I/O since that could have ended it unseen) */
+    EXPECT_VIOLATION(SMADE "t1 call write_eof\nt1 ret write_eof ECLOSED size=0\n", 0, "DONE-1",
+                     9);
+    /* WRITE-EOF-4: every error of the first write_eof is the shutdown() error, EINVAL too
+       (found by fuzz_stream: an injected EINVAL); the transport has failed, so the second
+       answers ECLOSED and connection_lost(EINVAL) follows */
+    expect_ok(SMADE "t1 call write_eof\nt1 ret write_eof EINVAL size=0\n"
+                    "t1 call write_eof\nt1 ret write_eof ECLOSED size=0\n"
+                    "iter 3\nt1 cb connection_lost status=EINVAL\nt1 ret connection_lost 0\n",
+              0);
+    EXPECT_VIOLATION(SMADE "t1 call write_eof\nt1 ret write_eof EINVAL size=0\n"
+                           "t1 call write_eof\nt1 ret write_eof 0 size=0\n",
+                     0, "DONE-1", 11);
+    EXPECT_VIOLATION(SMADE "t1 call write_eof\nt1 ret write_eof EINVAL size=0\n"
+                           "iter 3\nt1 cb connection_lost status=0\nt1 ret connection_lost 0\n",
+                     0, "WRITE-EOF-4", 11);
     /* CPython's None */
     g_profile = AIOTP_ORACLE_PROFILE_CPYTHON;
     expect_ok(CLOSING "t1 call pause_reading\nt1 ret pause_reading 0 size=0\n"
