@@ -415,7 +415,73 @@ def case_subprocess(loop_name, chk):
             fail("no %r in %r" % (x, t2))
 
 
-CASES = {"demo": case_demo, "buffered": case_buffered, "passthrough": case_passthrough,
+class Dgram(asyncio.DatagramProtocol):
+    def __init__(self, got, echo=False):
+        self.got = got
+        self.echo = echo
+
+    def connection_made(self, t):
+        self.t = t
+
+    def datagram_received(self, data, addr):
+        if self.echo:
+            self.t.sendto(b"pong:" + data, addr)
+        elif not self.got.done():
+            self.got.set_result(data)
+
+
+def case_datagram(loop_name, chk):
+    """An unbound echo endpoint and a connected client (not paired: one side is not
+    connected): the exact format-3 datagram lines, iter lines aside."""
+    ports = {}
+
+    async def main(rec):
+        loop = rec.loop
+        got = loop.create_future()
+        ts, _ = await rec.create_datagram_endpoint(lambda: Dgram(None, True),
+                                                   local_addr=("127.0.0.1", 0))
+        ports["s"] = ts.get_extra_info("sockname")[1]
+        tc, _ = await rec.create_datagram_endpoint(lambda: Dgram(got),
+                                                   remote_addr=("127.0.0.1", ports["s"]))
+        ports["c"] = tc.get_extra_info("sockname")[1]
+        tc.sendto(b"ping")
+        if await asyncio.wait_for(got, 10) != b"pong:ping":
+            fail("echo: %r" % got.result())
+        tc.get_write_buffer_size()
+        tc.close()
+        ts.close()
+        for _ in range(3):
+            await asyncio.sleep(0)
+    path = record(loop_name, main)
+    check(chk, path, loop_name)
+    _, events = tracefile.parse_file(path)
+    lim = {e.tid: (e.fields["low"], e.fields["high"]) for e in events if e.ev == "limits"}
+    crc = aiotp_trace.crc32
+    want = [
+        "t1 open udp", "t1 limits low=%s high=%s" % lim["t1"],
+        "t1 cb connection_made", "t1 ret connection_made 0",
+        "t2 open udp", "t2 limits low=%s high=%s" % lim["t2"],
+        "t2 cb connection_made", "t2 ret connection_made 0",
+        "t2 call sendto n=4 addr=- sum=%08x" % crc(b"ping"), "t2 ret sendto 0 size=0",
+        "t1 cb datagram_received n=4 addr=127.0.0.1:%d sum=%08x" % (ports["c"], crc(b"ping")),
+        "t1 call sendto n=9 addr=127.0.0.1:%d sum=%08x" % (ports["c"], crc(b"pong:ping")),
+        "t1 ret sendto 0 size=0",
+        "t1 ret datagram_received 0",
+        "t2 cb datagram_received n=9 addr=127.0.0.1:%d sum=%08x" % (ports["s"], crc(b"pong:ping")),
+        "t2 ret datagram_received 0",
+        "t2 query get_write_buffer_size 0",
+        "t2 call close", "t2 ret close 0 size=0",
+        "t1 call close", "t1 ret close 0 size=0",
+        "t2 cb connection_lost status=0", "t2 ret connection_lost 0",
+        "t1 cb connection_lost status=0", "t1 ret connection_lost 0",
+    ]
+    have = events_of(path)
+    if have != want:
+        os.system("cat %s" % path)
+        fail("datagram lines:\n  have %r\n  want %r" % (have, want))
+
+
+CASES = {"demo": case_demo, "datagram": case_datagram, "buffered": case_buffered, "passthrough": case_passthrough,
          "exc": case_exc, "big": case_big, "pipes": case_pipes,
          "subprocess": case_subprocess}
 
