@@ -17,6 +17,15 @@ reads a private attribute. What it wraps:
 * loop passes: a callback that reschedules itself with ``loop.call_soon`` writes
   ``iter N`` each time it runs (spec/trace-format.md, "Passes on a foreign loop").
 
+Pipes (``connect_read_pipe``: ``open piperead``, no limits line; ``connect_write_pipe``:
+``open pipewrite``) are traced like streams. A subprocess (``subprocess_exec``,
+``subprocess_shell``) is ``open subprocess`` with its protocol's callbacks
+(``pipe_data_received fd=F n=B total=T sum=X``, ``pipe_connection_lost``,
+``process_exited returncode=R``) and its transport's ``close``/``send_signal``/
+``terminate``/``kill``; the pipes the loop makes for the child are not traced (no public
+API wraps their protocols), and the stdin pipe's flow control, which reaches the
+SubprocessProtocol as ``pause_writing``/``resume_writing``, is written as comments.
+
 Lines are streamed to the output as they happen. The one exception: a transport is only
 seen when its ``connection_made`` runs (one pass after the factory was called), so the
 recorder keeps a place for its ``open``/``limits``/``peer`` lines where the factory was

@@ -481,7 +481,51 @@ def case_datagram(loop_name, chk):
         fail("datagram lines:\n  have %r\n  want %r" % (have, want))
 
 
-CASES = {"demo": case_demo, "datagram": case_datagram, "buffered": case_buffered, "passthrough": case_passthrough,
+class Paused(Child):
+    def __init__(self, done):
+        super().__init__(done)
+        self.flow = []
+
+    def pause_writing(self):
+        self.flow.append("pause")
+
+    def resume_writing(self):
+        self.flow.append("resume")
+
+
+def case_subprocess_flow(loop_name, chk):
+    """The stdin pipe's flow control reaches the SubprocessProtocol (pause_writing): the
+    protocol still gets it, the trace has it as a comment (no format-3 line for it) and
+    stays valid."""
+    got = {}
+
+    async def main(rec):
+        loop = rec.loop
+        done = loop.create_future()
+        t, p = await rec.subprocess_exec(lambda: Paused(done), "sleep", "30")
+        stdin = t.get_pipe_transport(0)
+        stdin.set_write_buffer_limits(high=1000)
+        stdin.write(b"x" * 300000)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        t.kill()
+        await done
+        got["flow"] = p.flow
+    path = record(loop_name, main)
+    check_profiles(chk, path, loop_name)
+    if "pause" not in got.get("flow", []):
+        fail("the protocol did not get pause_writing: %r" % got)
+    text = lines(path)
+    if "# t1 cb pause_writing (stdin pipe)" not in text:
+        fail("no pause_writing comment")
+    if any(x.startswith("t1 cb pause_writing") for x in text):
+        fail("a pause_writing line for a subprocess transport")
+    if "t1 cb process_exited returncode=-9" not in text:
+        fail("no process_exited returncode=-9")
+
+
+CASES = {"demo": case_demo, "datagram": case_datagram,
+         "subprocess_flow": case_subprocess_flow, "buffered": case_buffered, "passthrough": case_passthrough,
          "exc": case_exc, "big": case_big, "pipes": case_pipes,
          "subprocess": case_subprocess}
 
