@@ -17,6 +17,15 @@ reads a private attribute. What it wraps:
 * loop passes: a callback that reschedules itself with ``loop.call_soon`` writes
   ``iter N`` each time it runs (spec/trace-format.md, "Passes on a foreign loop").
 
+Pipes (``connect_read_pipe``: ``open piperead``, no limits line; ``connect_write_pipe``:
+``open pipewrite``) are traced like streams. A subprocess (``subprocess_exec``,
+``subprocess_shell``) is ``open subprocess`` with its protocol's callbacks
+(``pipe_data_received fd=F n=B total=T sum=X``, ``pipe_connection_lost``,
+``process_exited returncode=R``) and its transport's ``close``/``send_signal``/
+``terminate``/``kill``; the pipes the loop makes for the child are not traced (no public
+API wraps their protocols), and the stdin pipe's flow control, which reaches the
+SubprocessProtocol as ``pause_writing``/``resume_writing``, is written as comments.
+
 Lines are streamed to the output as they happen. The one exception: a transport is only
 seen when its ``connection_made`` runs (one pass after the factory was called), so the
 recorder keeps a place for its ``open``/``limits``/``peer`` lines where the factory was
@@ -55,6 +64,9 @@ __all__ = ["Recorder", "TracedProtocol", "TracedBufferedProtocol", "TracedDatagr
            "new_loop"]
 
 FORMAT_VERSION = 3
+
+# the kinds whose open line has no limits line after it (spec/trace-format.md)
+NO_LIMITS_KINDS = ("piperead", "subprocess")
 
 
 def crc32(data, crc=0):
@@ -95,6 +107,8 @@ def status_of(exc, callback=False):
         return "0"
     if callback:
         return "ECALLBACK"
+    if isinstance(exc, ProcessLookupError) and exc.errno is None:
+        return "ESRCH"  # a subprocess transport's signal after the end: no errno given
     if isinstance(exc, OSError) and exc.errno in errno.errorcode:
         name = errno.errorcode[exc.errno]
         return "EAGAIN" if name == "EWOULDBLOCK" else name
@@ -258,12 +272,16 @@ class Recorder:
 
     def _fill_slot(self, slot, transport):
         kind, ends = describe_transport(transport, slot.hint)
-        try:
-            low, high = transport.get_write_buffer_limits()
-            limits = "t%d limits low=%d high=%d" % (slot.tid, low, high)
-        except Exception:
-            limits = "t%d limits low=0 high=0" % slot.tid
-        slot.lines = ["t%d open %s" % (slot.tid, kind), limits]
+        slot.lines = ["t%d open %s" % (slot.tid, kind)]
+        if kind not in NO_LIMITS_KINDS:
+            # a read pipe has no write buffer, a subprocess transport no write methods:
+            # format 3 gives them no limits line
+            try:
+                low, high = transport.get_write_buffer_limits()
+                limits = "t%d limits low=%d high=%d" % (slot.tid, low, high)
+            except Exception:
+                limits = "t%d limits low=0 high=0" % slot.tid
+            slot.lines.append(limits)
         slot.ends = ends
         slot.done = True
         self._flush_queue()
@@ -320,8 +338,18 @@ class Recorder:
             self.factory(protocol_factory, "pipewrite"), pipe))
 
     def subprocess_exec(self, protocol_factory, *args, **kwargs):
+        """loop.subprocess_exec with a traced SubprocessProtocol. Only the subprocess
+        transport is traced (``open subprocess``): the pipes the loop makes for the child
+        are connected with the loop's own protocols, whose callbacks no public API shows,
+        so no pipe transport and no ``pipe`` line is written for them;
+        ``get_pipe_transport(fd)`` returns the real (untraced) pipe transport."""
         return self._made(self.loop.subprocess_exec(
             self.factory(protocol_factory, "subprocess"), *args, **kwargs))
+
+    def subprocess_shell(self, protocol_factory, cmd, **kwargs):
+        """loop.subprocess_shell, traced as subprocess_exec."""
+        return self._made(self.loop.subprocess_shell(
+            self.factory(protocol_factory, "subprocess"), cmd, **kwargs))
 
     def create_server(self, protocol_factory, *args, **kwargs):
         return self.loop.create_server(self.factory(protocol_factory), *args, **kwargs)
@@ -375,7 +403,7 @@ def describe_transport(transport, hint=None):
     elif family == socket.AF_INET:
         kind = "udp" if dgram else "tcp"
     elif transport.get_extra_info("pipe") is not None:
-        kind = "pipe"
+        kind = "pipewrite" if isinstance(transport, asyncio.WriteTransport) else "piperead"
     else:
         kind = "tcp"
     ends = None
@@ -492,6 +520,30 @@ class TransportProxy:
             raise
         self._ret("sendto", "ECLOSED" if dropped else "0")
 
+    # -- subprocess transports ----------------------------------------------------------
+    def _signal_call(self, name, fn, args, head):
+        self._emit("call %s" % head)
+        try:
+            fn(*args)
+        except BaseException as exc:
+            self._emit("ret %s %s size=0" % (name, status_of(exc)))
+            raise
+        self._emit("ret %s 0 size=0" % name)
+
+    def send_signal(self, signal):
+        try:
+            sig = "%d" % int(signal)
+        except (TypeError, ValueError):
+            sig = "0"
+        self._signal_call("send_signal", self._aiotp_t.send_signal, (signal,),
+                          "send_signal sig=%s" % sig)
+
+    def terminate(self):
+        self._signal_call("terminate", self._aiotp_t.terminate, (), "terminate")
+
+    def kill(self):
+        self._signal_call("kill", self._aiotp_t.kill, (), "kill")
+
     # -- the other logged methods ----------------------------------------------------------
     def close(self):
         st = self._aiotp_p._state
@@ -607,9 +659,11 @@ def kind_of(protocol):
 class _State:
     """Per transport, shared by the protocols that follow each other on it."""
     __slots__ = ("rx_total", "rx_sum", "tx_total", "tx_sum", "closed", "lost_scheduled",
-                 "lost", "eof_written")
+                 "lost", "eof_written", "fd_total", "fd_sum")
 
     def __init__(self):
+        self.fd_total = {}  # subprocess: fd -> bytes told by pipe_data_received so far
+        self.fd_sum = {}    # fd -> their running CRC-32
         self.rx_total = 0
         self.rx_sum = 0
         self.tx_total = 0
@@ -752,10 +806,19 @@ class TracedDatagramProtocol(_TracedBase, asyncio.DatagramProtocol):
 
 
 class TracedSubprocessProtocol(_TracedBase, asyncio.SubprocessProtocol):
-    """A SubprocessProtocol's wrapper (lines not pinned by format 3: see trace-format.md)."""
+    """A SubprocessProtocol's wrapper (format 3: pipe_data_received with the running
+    total and CRC-32 of that fd, process_exited with the return code)."""
 
     def pipe_data_received(self, fd, data):
-        self._emit("cb pipe_data_received fd=%d n=%d sum=%08x" % (fd, len(data), crc32(data)))
+        st = self._state
+        n = _nbytes(data)
+        try:
+            total = st.fd_total.get(fd, 0) + n
+            s = crc32(data, st.fd_sum.get(fd, 0))
+            st.fd_total[fd], st.fd_sum[fd] = total, s
+            self._emit("cb pipe_data_received fd=%d n=%d total=%d sum=%08x" % (fd, n, total, s))
+        except TypeError:
+            self._emit("cb pipe_data_received fd=%s n=%d total=0 sum=00000000" % (fd, n))
         self._run("pipe_data_received", self._inner.pipe_data_received, (fd, data))
 
     def pipe_connection_lost(self, fd, exc):
@@ -763,8 +826,28 @@ class TracedSubprocessProtocol(_TracedBase, asyncio.SubprocessProtocol):
         self._run("pipe_connection_lost", self._inner.pipe_connection_lost, (fd, exc))
 
     def process_exited(self):
-        self._emit("cb process_exited")
+        rc = None
+        if self._proxy is not None:
+            try:
+                rc = self._proxy._aiotp_t.get_returncode()
+            except Exception:
+                rc = None
+        if isinstance(rc, int):
+            self._emit("cb process_exited returncode=%d" % rc)
+        else:
+            self._emit("cb process_exited")
         self._run("process_exited", self._inner.process_exited, ())
+
+    # The flow control of the child's stdin reaches a SubprocessProtocol as BaseProtocol's
+    # pause_writing / resume_writing; format 3 has no such line for a subprocess transport
+    # (they belong to its stdin pipe, which is not traced), so they are comments.
+    def pause_writing(self):
+        self._emit_comment("cb pause_writing (stdin pipe)")
+        self._inner.pause_writing()
+
+    def resume_writing(self):
+        self._emit_comment("cb resume_writing (stdin pipe)")
+        self._inner.resume_writing()
 
 
 def wrapper_class(protocol):

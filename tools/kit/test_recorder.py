@@ -249,8 +249,285 @@ def case_big(loop_name, chk):
         fail("50 MiB took %.1fs" % dt)
 
 
-CASES = {"demo": case_demo, "buffered": case_buffered, "passthrough": case_passthrough,
-         "exc": case_exc, "big": case_big}
+class Collect(asyncio.Protocol):
+    def __init__(self, done):
+        self.done = done
+        self.got = b""
+
+    def connection_made(self, t):
+        self.t = t
+
+    def data_received(self, data):
+        self.got += data
+
+    def connection_lost(self, exc):
+        self.done.set_result(exc)
+
+
+def events_of(path):
+    """The trace's lines without the header, iter lines and comments."""
+    return [x for x in lines(path)[1:] if not x.startswith(("iter ", "#"))]
+
+
+def check_profiles(chk, path, loop_name):
+    """doc on both loops; asyncio's pipes and subprocesses also pass the cpython profile."""
+    check(chk, path, loop_name)
+    if loop_name == "asyncio":
+        res = chk.check(path, "cpython")
+        if res.status != "pass":
+            os.system("cat %s | head -80" % path)
+            fail("cpython profile on asyncio: %s %r" % (res.status, res.violations))
+
+
+def case_pipes(loop_name, chk):
+    """A read pipe (5 bytes then end of file) and a write pipe (10 bytes, queries, close,
+    a refused second close): the exact lines, iter lines aside."""
+    got = {}
+
+    async def main(rec):
+        loop = rec.loop
+        r, w = os.pipe()
+        os.write(w, b"hello")
+        os.close(w)
+        done = loop.create_future()
+        await rec.connect_read_pipe(lambda: Collect(done), os.fdopen(r, "rb", 0))
+        if await done is not None:
+            fail("read pipe: connection_lost(%r)" % done.result())
+        r2, w2 = os.pipe()
+        done2 = loop.create_future()
+        t, p = await rec.connect_write_pipe(lambda: Collect(done2), os.fdopen(w2, "wb", 0))
+        t.write(b"0123456789")
+        t.get_write_buffer_size()
+        t.can_write_eof()
+        t.is_closing()
+        t.close()
+        t.is_closing()
+        t.close()
+        await done2
+        got["peer"] = os.read(r2, 100)
+        os.close(r2)
+    path = record(loop_name, main)
+    check_profiles(chk, path, loop_name)
+    if got.get("peer") != b"0123456789":
+        fail("the write pipe's reader got %r" % got.get("peer"))
+    _, events = tracefile.parse_file(path)
+    low, high = next(e.fields for e in events if e.ev == "limits" and e.tid == "t2")["low"], \
+        next(e.fields for e in events if e.ev == "limits" and e.tid == "t2")["high"]
+    # CPython writes at once (size 0); uvloop queues the 10 bytes until its pass ends
+    size = next(e.fields["size"] for e in events if e.ev == "ret" and e.name == "write")
+    if loop_name == "asyncio" and size != "0":
+        fail("asyncio's write pipe queued %s bytes of 10" % size)
+    want = [
+        "t1 open piperead",
+        "t1 cb connection_made", "t1 ret connection_made 0",
+        "t1 cb data_received n=5 total=5 sum=%08x" % aiotp_trace.crc32(b"hello"),
+        "t1 ret data_received 0",
+        "t1 cb eof_received", "t1 ret eof_received 0",
+        "t1 cb connection_lost status=0", "t1 ret connection_lost 0",
+        "t2 open pipewrite",
+        "t2 limits low=%s high=%s" % (low, high),
+        "t2 cb connection_made", "t2 ret connection_made 0",
+        "t2 call write n=10",
+        "t2 ret write 0 size=%s total=10 sum=%08x" % (size, aiotp_trace.crc32(b"0123456789")),
+        "t2 query get_write_buffer_size %s" % size,
+        "t2 query can_write_eof 1",
+        "t2 query is_closing 0",
+        "t2 call close", "t2 ret close 0 size=%s" % size,
+        "t2 query is_closing 1",
+        "t2 call close", "t2 ret close ECLOSED size=%s" % size,
+        "t2 cb connection_lost status=0", "t2 ret connection_lost 0",
+    ]
+    have = events_of(path)
+    if have != want:
+        os.system("cat %s" % path)
+        fail("pipe lines:\n  have %r\n  want %r" % (have, want))
+    if loop_name == "asyncio" and (low, high) != ("16384", "65536"):
+        fail("asyncio's write pipe limits: %s %s" % (low, high))
+
+
+class Child(asyncio.SubprocessProtocol):
+    def __init__(self, done):
+        self.done = done
+
+    def connection_made(self, t):
+        self.t = t
+
+    def connection_lost(self, exc):
+        self.done.set_result(exc)
+
+
+def case_subprocess(loop_name, chk):
+    """subprocess_exec (stdin written and closed, bytes on fd 1 and 2, exit 3; kill and
+    close after the end: ESRCH, ECLOSED) and subprocess_shell (terminate while running)."""
+    async def main(rec):
+        loop = rec.loop
+        done = loop.create_future()
+        t, p = await rec.subprocess_exec(lambda: Child(done), "sh", "-c",
+                                         "cat; echo err >&2; exit 3")
+        stdin = t.get_pipe_transport(0)
+        stdin.write(b"hello")
+        stdin.close()
+        t.is_closing()
+        await done
+        try:
+            t.kill()
+            fail("kill() after connection_lost did not raise")
+        except ProcessLookupError:
+            pass
+        t.close()
+        done2 = loop.create_future()
+        t2, p2 = await rec.subprocess_shell(lambda: Child(done2), "exec sleep 30")
+        t2.send_signal(0)
+        t2.terminate()
+        await done2
+        t2.close()
+    path = record(loop_name, main)
+    check_profiles(chk, path, loop_name)
+    have = events_of(path)
+    t1 = [x for x in have if x.startswith("t1 ")]
+    t2 = [x for x in have if x.startswith("t2 ")]
+    if have[0] != "t1 open subprocess" or "t2 open subprocess" not in have:
+        fail("open lines: %r" % have[:3])
+    if any(" limits " in x or " pipe fd=" in x for x in have):
+        fail("a limits or pipe line for a subprocess: %r" % have)
+    if t1[1:4] != ["t1 cb connection_made", "t1 ret connection_made 0", "t1 query is_closing 0"]:
+        fail("t1 start: %r" % t1[:4])
+    if t1[-6:] != ["t1 cb connection_lost status=0", "t1 ret connection_lost 0",
+                   "t1 call kill", "t1 ret kill ESRCH size=0",
+                   "t1 call close", "t1 ret close ECLOSED size=0"]:
+        fail("t1 end: %r" % t1[-6:])
+    middle = sorted(t1[4:-6])
+    want = sorted([
+        "t1 cb pipe_connection_lost fd=0 status=0", "t1 ret pipe_connection_lost 0",
+        "t1 cb pipe_data_received fd=1 n=5 total=5 sum=%08x" % aiotp_trace.crc32(b"hello"),
+        "t1 ret pipe_data_received 0",
+        "t1 cb pipe_data_received fd=2 n=4 total=4 sum=%08x" % aiotp_trace.crc32(b"err\n"),
+        "t1 ret pipe_data_received 0",
+        "t1 cb pipe_connection_lost fd=1 status=0", "t1 ret pipe_connection_lost 0",
+        "t1 cb pipe_connection_lost fd=2 status=0", "t1 ret pipe_connection_lost 0",
+        "t1 cb process_exited returncode=3", "t1 ret process_exited 0"])
+    if middle != want:
+        fail("t1 callbacks:\n  have %r\n  want %r" % (middle, want))
+    for x in ("t2 call send_signal sig=0", "t2 ret send_signal 0 size=0", "t2 call terminate",
+              "t2 ret terminate 0 size=0", "t2 cb process_exited returncode=-15",
+              "t2 cb connection_lost status=0", "t2 call close", "t2 ret close ECLOSED size=0"):
+        if x not in t2:
+            fail("no %r in %r" % (x, t2))
+
+
+class Dgram(asyncio.DatagramProtocol):
+    def __init__(self, got, echo=False):
+        self.got = got
+        self.echo = echo
+
+    def connection_made(self, t):
+        self.t = t
+
+    def datagram_received(self, data, addr):
+        if self.echo:
+            self.t.sendto(b"pong:" + data, addr)
+        elif not self.got.done():
+            self.got.set_result(data)
+
+
+def case_datagram(loop_name, chk):
+    """An unbound echo endpoint and a connected client (not paired: one side is not
+    connected): the exact format-3 datagram lines, iter lines aside."""
+    ports = {}
+
+    async def main(rec):
+        loop = rec.loop
+        got = loop.create_future()
+        ts, _ = await rec.create_datagram_endpoint(lambda: Dgram(None, True),
+                                                   local_addr=("127.0.0.1", 0))
+        ports["s"] = ts.get_extra_info("sockname")[1]
+        tc, _ = await rec.create_datagram_endpoint(lambda: Dgram(got),
+                                                   remote_addr=("127.0.0.1", ports["s"]))
+        ports["c"] = tc.get_extra_info("sockname")[1]
+        tc.sendto(b"ping")
+        if await asyncio.wait_for(got, 10) != b"pong:ping":
+            fail("echo: %r" % got.result())
+        tc.get_write_buffer_size()
+        tc.close()
+        ts.close()
+        for _ in range(3):
+            await asyncio.sleep(0)
+    path = record(loop_name, main)
+    check(chk, path, loop_name)
+    _, events = tracefile.parse_file(path)
+    lim = {e.tid: (e.fields["low"], e.fields["high"]) for e in events if e.ev == "limits"}
+    crc = aiotp_trace.crc32
+    want = [
+        "t1 open udp", "t1 limits low=%s high=%s" % lim["t1"],
+        "t1 cb connection_made", "t1 ret connection_made 0",
+        "t2 open udp", "t2 limits low=%s high=%s" % lim["t2"],
+        "t2 cb connection_made", "t2 ret connection_made 0",
+        "t2 call sendto n=4 addr=- sum=%08x" % crc(b"ping"), "t2 ret sendto 0 size=0",
+        "t1 cb datagram_received n=4 addr=127.0.0.1:%d sum=%08x" % (ports["c"], crc(b"ping")),
+        "t1 call sendto n=9 addr=127.0.0.1:%d sum=%08x" % (ports["c"], crc(b"pong:ping")),
+        "t1 ret sendto 0 size=0",
+        "t1 ret datagram_received 0",
+        "t2 cb datagram_received n=9 addr=127.0.0.1:%d sum=%08x" % (ports["s"], crc(b"pong:ping")),
+        "t2 ret datagram_received 0",
+        "t2 query get_write_buffer_size 0",
+        "t2 call close", "t2 ret close 0 size=0",
+        "t1 call close", "t1 ret close 0 size=0",
+        "t2 cb connection_lost status=0", "t2 ret connection_lost 0",
+        "t1 cb connection_lost status=0", "t1 ret connection_lost 0",
+    ]
+    have = events_of(path)
+    if have != want:
+        os.system("cat %s" % path)
+        fail("datagram lines:\n  have %r\n  want %r" % (have, want))
+
+
+class Paused(Child):
+    def __init__(self, done):
+        super().__init__(done)
+        self.flow = []
+
+    def pause_writing(self):
+        self.flow.append("pause")
+
+    def resume_writing(self):
+        self.flow.append("resume")
+
+
+def case_subprocess_flow(loop_name, chk):
+    """The stdin pipe's flow control reaches the SubprocessProtocol (pause_writing): the
+    protocol still gets it, the trace has it as a comment (no format-3 line for it) and
+    stays valid."""
+    got = {}
+
+    async def main(rec):
+        loop = rec.loop
+        done = loop.create_future()
+        t, p = await rec.subprocess_exec(lambda: Paused(done), "sleep", "30")
+        stdin = t.get_pipe_transport(0)
+        stdin.set_write_buffer_limits(high=1000)
+        stdin.write(b"x" * 300000)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        t.kill()
+        await done
+        got["flow"] = p.flow
+    path = record(loop_name, main)
+    check_profiles(chk, path, loop_name)
+    if "pause" not in got.get("flow", []):
+        fail("the protocol did not get pause_writing: %r" % got)
+    text = lines(path)
+    if "# t1 cb pause_writing (stdin pipe)" not in text:
+        fail("no pause_writing comment")
+    if any(x.startswith("t1 cb pause_writing") for x in text):
+        fail("a pause_writing line for a subprocess transport")
+    if "t1 cb process_exited returncode=-9" not in text:
+        fail("no process_exited returncode=-9")
+
+
+CASES = {"demo": case_demo, "datagram": case_datagram,
+         "subprocess_flow": case_subprocess_flow, "buffered": case_buffered, "passthrough": case_passthrough,
+         "exc": case_exc, "big": case_big, "pipes": case_pipes,
+         "subprocess": case_subprocess}
 
 if __name__ == "__main__":
     loop_name, case, chk_path = sys.argv[1:4]

@@ -7,17 +7,20 @@
  * The subject transport is made with aiotp_loop_connect_accepted_socket (setups unix,
  * tcp), aiotp_loop_create_connection (connect), aiotp_loop_create_server (server) or
  * aiotp_loop_create_datagram_endpoint (udp: connected to the peer; udp-unconnected: bound
- * to 127.0.0.1); the library's own trace hook writes the trace (format 3: its query and
- * exc lines too); the peer is a plain socket played by the driver between passes, and
- * the driver's actions are written as "# kit ..." lines. One loop pass is one
- * aiotp_loop_run_once(), bounded by a 20 ms timer.
+ * to 127.0.0.1), aiotp_loop_connect_read_pipe (read-pipe: the peer writes the pipe's other
+ * end) or aiotp_loop_connect_write_pipe (write-pipe: the peer reads it); the library's own
+ * trace hook writes the trace (format 3: its query and exc lines too); the peer is a plain
+ * socket or pipe end played by the driver between passes, and the driver's actions are
+ * written as "# kit ..." lines. One loop pass is one aiotp_loop_run_once(), bounded by a
+ * 20 ms timer.
  *
  * Exit 0: the scenario ran (its expectations are judged on the trace afterwards);
- * 2: usage or scenario error; 3: the scenario needs something aiotp does not have yet
- * (pipe, subprocess, ssl, sendfile kinds).
+ * 2: usage or scenario error; 3: the scenario needs something aiotp or this driver does
+ * not have yet (the subprocess, ssl and sendfile kinds).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -53,6 +56,7 @@ typedef struct driver {
     FILE *out;
     char setup[32];
     bool dgram;          /* kind datagram: the udp setups */
+    bool pipe;           /* kind pipe: the read-pipe and write-pipe setups */
     int sndbuf, rcvbuf, bufsize;
     bool autoread_default;
     bool buffered;
@@ -216,7 +220,8 @@ static void load(const char *path, const char *name)
         }
         if (strcmp(p, "kind") == 0) {
             D.dgram = strcmp(rest, "datagram") == 0;
-            if (strcmp(rest, "stream") != 0 && !D.dgram) {
+            D.pipe = strcmp(rest, "pipe") == 0;
+            if (strcmp(rest, "stream") != 0 && !D.dgram && !D.pipe) {
                 fprintf(stderr, "aiotp-kit-driver: kind %s not in aiotp yet\n", rest);
                 exit(3);
             }
@@ -276,7 +281,8 @@ static void load(const char *path, const char *name)
     }
     if (strcmp(D.setup, "unix") != 0 && strcmp(D.setup, "tcp") != 0 &&
         strcmp(D.setup, "connect") != 0 && strcmp(D.setup, "server") != 0 &&
-        strcmp(D.setup, "udp") != 0 && strcmp(D.setup, "udp-unconnected") != 0) {
+        strcmp(D.setup, "udp") != 0 && strcmp(D.setup, "udp-unconnected") != 0 &&
+        strcmp(D.setup, "read-pipe") != 0 && strcmp(D.setup, "write-pipe") != 0) {
         fprintf(stderr, "aiotp-kit-driver: setup %s not in aiotp yet\n", D.setup);
         exit(3);
     }
@@ -323,7 +329,7 @@ static void peer_read(long limit)
         peer_read_dgrams(limit);
         return;
     }
-    if (D.peer < 0 || D.peer_eof) {
+    if (D.peer < 0 || D.peer_eof || strcmp(D.setup, "read-pipe") == 0) {
         return;
     }
     while (limit < 0 || got < limit) {
@@ -332,7 +338,7 @@ static void peer_read(long limit)
         if (limit >= 0 && (size_t)(limit - got) < want) {
             want = (size_t)(limit - got);
         }
-        n = recv(D.peer, buf, want, 0);
+        n = D.pipe ? read(D.peer, buf, want) : recv(D.peer, buf, want, 0);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
                 return;
@@ -356,7 +362,8 @@ static void peer_read(long limit)
 static void peer_send_some(void)
 {
     while (D.peer >= 0 && D.peer_out_len > 0) {
-        ssize_t n = send(D.peer, D.peer_out, D.peer_out_len, MSG_NOSIGNAL);
+        ssize_t n = D.pipe ? write(D.peer, D.peer_out, D.peer_out_len)
+                           : send(D.peer, D.peer_out, D.peer_out_len, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
                 kit("peer send-error %s", aiotp_err_name(-errno));
@@ -921,6 +928,18 @@ static int tcp_connect(int port)
 static void prepare(void)
 {
     int sv[2];
+    if (D.pipe) {
+        /* read-pipe: the subject reads sv[0], the peer writes sv[1]; write-pipe: the
+           other way round. The transport owns its end from the start on. */
+        bool rd = strcmp(D.setup, "read-pipe") == 0;
+        if (pipe(sv) != 0) {
+            die("pipe: %s", strerror(errno));
+        }
+        D.subject_fd = rd ? sv[0] : sv[1];
+        D.peer = rd ? sv[1] : sv[0];
+        nonblock(D.peer);
+        return;
+    }
     if (strcmp(D.setup, "unix") == 0) {
         if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
             die("socketpair: %s", strerror(errno));
@@ -971,6 +990,14 @@ static void start(void)
                 connected ? "127.0.0.1" : NULL, connected ? ntohs(D.peer_addr.sin_port) : 0, NULL,
                 done_cb, NULL) != 0) {
             die("create_datagram_endpoint failed");
+        }
+    } else if (D.pipe) {
+        bool rd = strcmp(D.setup, "read-pipe") == 0;
+        kit("start %s", D.setup);
+        if ((rd ? aiotp_loop_connect_read_pipe
+                : aiotp_loop_connect_write_pipe)(D.loop, factory, NULL, D.subject_fd, done_cb,
+                                                 NULL) != 0) {
+            die("connect_%s_pipe failed", rd ? "read" : "write");
         }
     } else if (strcmp(D.setup, "unix") == 0 || strcmp(D.setup, "tcp") == 0) {
         kit("start %s", D.setup);
@@ -1071,6 +1098,7 @@ int main(int argc, char **argv)
     D.peer = -1;
     D.listener = -1;
     D.subject_fd = -1;
+    signal(SIGPIPE, SIG_IGN); /* the peer's write to a pipe whose reader went: EPIPE */
     load(argv[1], argv[2]);
     D.peer_autoread = D.autoread_default;
     D.out = fopen(argv[3], "w");
