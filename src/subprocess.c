@@ -446,7 +446,7 @@ static int subproc_send_signal(aiotp_transport *bt, int sig, const char *name)
     int rc = 0;
     if (tracing(t)) {
         if (strcmp(name, "send_signal") == 0) {
-            aiotp__tracef(t->base.loop, "t%u call send_signal sig=%d", tid(t), sig);
+            aiotp__tracef(t->base.loop, "t%u call send_signal sig=%d", tid(t), sig < 0 ? 0 : sig);
         } else {
             tr_call(t, name);
         }

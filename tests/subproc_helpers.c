@@ -171,6 +171,9 @@ void th_sp_wait_done(aiotp_loop *loop, th_sp *r)
 {
     th_run_until(loop, th_sp_is_done, r, 20);
     CHECK_INT(r->done, 1);
+    if (r->done_t != NULL) {
+        th_keep(r->done_t);
+    }
 }
 
 aiotp_transport *th_sp_start(aiotp_loop *loop, th_sp *r, const char *const *argv,
@@ -183,9 +186,6 @@ aiotp_transport *th_sp_start(aiotp_loop *loop, th_sp *r, const char *const *argv
     }
     th_sp_wait_done(loop, r);
     CHECK_ERR(r->done_status, 0);
-    if (r->done_t != NULL) {
-        th_keep(r->done_t);
-    }
     return r->done_t;
 }
 
