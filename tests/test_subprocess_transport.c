@@ -590,6 +590,64 @@ TEST(allocation_failures_leave_nothing)
     }
 }
 
+static void all_closed(aiotp_loop *loop, void *arg)
+{
+    (void)loop;
+    (*(int *)arg)++;
+}
+
+static bool is_one(void *arg)
+{
+    return *(int *)arg == 1;
+}
+
+TEST(close_all_ends_the_subprocess)
+{
+    aiotp_loop *loop = th_loop();
+    th_sp r;
+    const char *argv[] = {TH_CHILD, "hang", NULL};
+    int done = 0;
+    th_sp_init(&r);
+    (void)th_sp_start(loop, &r, argv, NULL);
+    CHECK_INT(aiotp_loop_close_all(loop, false, all_closed, &done), 0);
+    th_run_until(loop, is_one, &done, 50);
+    CHECK_INT(r.lost, 1); /* connection_lost before close_all's done */
+    CHECK_INT(r.rc_at_exit, -SIGKILL);
+    CHECK_INT(r.pipe_lost[0] + r.pipe_lost[1] + r.pipe_lost[2], 3);
+}
+
+TEST(close_after_a_pipe_was_closed)
+{
+    aiotp_loop *loop = th_loop();
+    th_sp r;
+    const char *argv[] = {TH_CHILD, "hang", NULL};
+    aiotp_transport *t;
+    th_sp_init(&r);
+    t = th_sp_start(loop, &r, argv, NULL);
+    CHECK_INT(aiotp_transport_close(aiotp_transport_get_pipe_transport(t, 0)), 0);
+    CHECK_INT(aiotp_transport_close(t), 0); /* stdin is closing already: left alone */
+    th_sp_wait_lost(loop, &r, 50);
+    CHECK_INT(r.pipe_lost[0], 1);
+    CHECK_INT(th_count_lines("t2 call close"), 1);
+    CHECK_INT(r.rc_at_exit, -SIGKILL);
+}
+
+TEST(child_watch_fails)
+{
+    aiotp_loop *loop = th_loop();
+    th_sp r;
+    const char *argv[] = {TH_CHILD, "hang", NULL};
+    th_sp_init(&r);
+    th_f.no_pidfd = true; /* SIGCHLD, and sigwatch fails: the child cannot be watched */
+    th_f.sigwatch_errno = EINVAL;
+    CHECK_ERR(th_sp_exec(loop, &r, argv, NULL), 0);
+    th_f.sigwatch_errno = 0;
+    CHECK_INT(th_f.kill_calls, 1); /* killed and reaped inside the call */
+    th_sp_wait_done(loop, &r);
+    CHECK_ERR(r.done_status, -EINVAL);
+    CHECK_INT(r.factory_calls, 0);
+}
+
 static const th_case cases[] = {
     T(exec_output_and_exit_code,
       "SUBPROC-ORDER-1 SUBPROC-EXIT-1 SUBPROC-LOST-1 SUBPROC-PIPE-1 SUBPROC-PIPE-2"),
@@ -617,6 +675,9 @@ static const th_case cases[] = {
     T(loop_free_before_the_next_pass, "SUBPROC-FREE-1 CHILD-3"),
     T(retained_after_loop_free, "SUBPROC-FREE-1 LIFE-1"),
     T(allocation_failures_leave_nothing, "SUBPROC-START-4 BAD-1"),
+    T(close_all_ends_the_subprocess, "SUBPROC-CLOSE-1 CLOSE-1"),
+    T(close_after_a_pipe_was_closed, "SUBPROC-CLOSE-1 SUBPROC-PIPES-1"),
+    T(child_watch_fails, "SUBPROC-START-2 CHILD-3"),
 };
 
 TH_MAIN_SIM(cases)
