@@ -502,9 +502,7 @@ static int subproc_set_protocol(aiotp_transport *bt, const aiotp_protocol *proto
         aiotp__tracef(t->base.loop, "t%u call set_protocol kind=subprocess", tid(t));
     }
     if (rc == 0) {
-        t->base.proto = proto; /* takes effect at the next event */
-        t->base.pdata = data;
-        t->base.proto_switches++;
+        aiotp__transport_adopt(&t->base, proto, data);
     }
     if (tracing(t)) {
         tr_ret(t, "set_protocol", rc);

@@ -380,6 +380,15 @@ TEST(bad_arguments)
     CHECK_INT(th_f.spawn_calls, 0); /* nothing was started */
 }
 
+/* The start failed: the completion has the status; no factory, no transport. */
+static void expect_failed_start(aiotp_loop *loop, th_sp *r, int expect)
+{
+    th_sp_wait_done(loop, r);
+    CHECK_ERR(r->done_status, expect);
+    CHECK_INT(r->factory_calls, 0);
+    CHECK_INT(r->made, 0);
+}
+
 static void failed_start(const char *program, int expect)
 {
     aiotp_loop *loop = th_loop();
@@ -388,10 +397,7 @@ static void failed_start(const char *program, int expect)
     th_sp_init(&r);
     CHECK_ERR(th_sp_exec(loop, &r, argv, NULL), 0);
     CHECK_INT(r.done, 0); /* never inside the call */
-    th_sp_wait_done(loop, &r);
-    CHECK_ERR(r.done_status, expect);
-    CHECK_INT(r.factory_calls, 0);
-    CHECK_INT(r.made, 0);
+    expect_failed_start(loop, &r, expect);
     CHECK_INT(th_count_lines("t1 "), 0); /* no transport */
 }
 
@@ -420,9 +426,7 @@ TEST(missing_working_directory)
     o.cwd = "/nonexistent/aiotp-dir";
     th_sp_init(&r);
     CHECK_ERR(th_sp_exec(loop, &r, argv, &o), 0);
-    th_sp_wait_done(loop, &r);
-    CHECK_ERR(r.done_status, -ENOENT);
-    CHECK_INT(r.factory_calls, 0);
+    expect_failed_start(loop, &r, -ENOENT);
 }
 
 TEST(working_directory_and_environment)
@@ -459,15 +463,12 @@ TEST(start_faults_reach_the_completion)
     th_f.pipe_errno = EMFILE;
     CHECK_ERR(th_sp_exec(loop, &r, argv, NULL), 0);
     th_f.pipe_errno = 0;
-    th_sp_wait_done(loop, &r);
-    CHECK_ERR(r.done_status, -EMFILE);
+    expect_failed_start(loop, &r, -EMFILE);
     th_sp_init(&r);
     th_f.spawn_errno = EAGAIN;
     CHECK_ERR(th_sp_exec(loop, &r, argv, NULL), 0);
     th_f.spawn_errno = 0;
-    th_sp_wait_done(loop, &r);
-    CHECK_ERR(r.done_status, -EAGAIN);
-    CHECK_INT(r.factory_calls, 0);
+    expect_failed_start(loop, &r, -EAGAIN);
 }
 
 TEST(factory_refuses_the_child)
@@ -643,9 +644,7 @@ TEST(child_watch_fails)
     CHECK_ERR(th_sp_exec(loop, &r, argv, NULL), 0);
     th_f.sigwatch_errno = 0;
     CHECK_INT(th_f.kill_calls, 1); /* killed and reaped inside the call */
-    th_sp_wait_done(loop, &r);
-    CHECK_ERR(r.done_status, -EINVAL);
-    CHECK_INT(r.factory_calls, 0);
+    expect_failed_start(loop, &r, -EINVAL);
 }
 
 static const th_case cases[] = {
