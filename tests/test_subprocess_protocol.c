@@ -316,6 +316,45 @@ TEST(set_protocol_takes_the_next_event)
     CHECK_INT(th_exc.n, 1); /* the refused table was named */
 }
 
+static bool t1_lost(void *arg)
+{
+    (void)arg;
+    return th_count_lines("t1 cb connection_lost") > 0;
+}
+
+static const aiotp_protocol empty_table = {
+    .size = sizeof(aiotp_protocol),
+    .kind = AIOTP_PROTOCOL_SUBPROCESS,
+};
+
+TEST(a_table_without_callbacks)
+{
+    aiotp_loop *loop = th_loop();
+    th_sp r;
+    const char *argv[] = {TH_CHILD, "out:x", "err:y", "drain", "exit:6", NULL};
+    static unsigned char big[256 * 1024];
+    aiotp_transport *t;
+    aiotp_transport *in;
+    int rc = -1;
+    memset(big, 'z', sizeof(big));
+    th_sp_init(&r);
+    r.proto = &empty_table; /* every callback the default: nothing */
+    CHECK_ERR(th_sp_exec(loop, &r, argv, NULL), 0);
+    th_sp_wait_done(loop, &r);
+    t = r.done_t;
+    CHECK(t != NULL);
+    in = aiotp_transport_get_pipe_transport(t, 0);
+    CHECK_INT(aiotp_transport_write(in, big, sizeof(big)), 0); /* pause_writing: none */
+    CHECK_INT(aiotp_transport_close(in), 0);
+    th_run_until(loop, t1_lost, NULL, 2000);
+    CHECK_INT(th_count_lines("t1 cb connection_lost status=0"), 1);
+    CHECK_INT(th_count_lines("t1 cb pipe_data_received fd=1 n=1"), 1);
+    CHECK_INT(th_count_lines("t1 cb pipe_data_received fd=2 n=1"), 1);
+    CHECK_INT(aiotp_transport_get_returncode(t, &rc), 1);
+    CHECK_INT(rc, 6);
+    CHECK_INT(r.made + r.lost + r.exited, 0); /* the recorder was not the table */
+}
+
 static const th_case cases[] = {
     T(documented_order_with_exact_lines,
       "SUBPROC-MADE-1 SUBPROC-ORDER-1 SUBPROC-PIPE-1 SUBPROC-PIPE-2 SUBPROC-LOST-2"),
@@ -327,6 +366,7 @@ static const th_case cases[] = {
     T(close_inside_pipe_data_received, "SUBPROC-CLOSE-1 SUBPROC-REENTRY-1"),
     T(calls_inside_the_other_callbacks, "SUBPROC-REENTRY-1 SUBPROC-SIGNAL-1 SUBPROC-PIPES-1"),
     T(set_protocol_takes_the_next_event, "SUBPROC-REENTRY-1 PROTO-KIND-2"),
+    T(a_table_without_callbacks, "SUBPROC-ORDER-1 SUBPROC-FLOW-1"),
 };
 
 TH_MAIN_SIM(cases)
