@@ -416,7 +416,8 @@ static int subproc_close(aiotp_transport *bt)
     } else {
         if (act & AIOTP__PRA_CLOSE_PIPES) {
             for (fd = 0; fd < 3; fd++) {
-                if (t->pipes[fd] != NULL && !aiotp_transport_is_closing(&t->pipes[fd]->base)) {
+                /* the state, not the public (traced) query */
+                if (t->pipes[fd] != NULL && !aiotp__pipe_is_closing(&t->pipes[fd]->st)) {
                     (void)aiotp_transport_close(&t->pipes[fd]->base);
                 }
             }
