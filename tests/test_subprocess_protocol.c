@@ -112,6 +112,60 @@ TEST(exit_before_connection_made)
     CHECK_INT(r.rc_at_exit, 4);
 }
 
+/* The exit reaped before the transport exists: with the SIGCHLD watcher, a check of the
+   children that is already due in the pass of the call (here: the first check of another
+   child's watch) reaps a child that exited right after its call, one pass before the
+   factory runs; the exit is kept and told right after connection_made. */
+typedef struct early {
+    th_sp *r;
+    aiotp_loop *loop;
+} early;
+
+static void exec_and_exit(aiotp_loop *loop, void *arg)
+{
+    early *e = arg;
+    const char *argv[] = {TH_CHILD, "exit:4", NULL};
+    aiotp_subprocess_options o;
+    int i;
+    (void)loop;
+    aiotp_subprocess_options_init(&o);
+    for (i = 0; i < 3; i++) {
+        o.stdio[i].kind = AIOTP_STDIO_DEVNULL;
+    }
+    CHECK_ERR(th_sp_exec(e->loop, e->r, argv, &o), 0);
+    if (th_sim_mode()) {
+        CHECK_INT(aiotp_sim_child_exit(th_sim(), aiotp_sim_last_child(th_sim()), 4, 0), 0);
+    } else {
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        CHECK_INT(waitid(P_ALL, 0, &si, WEXITED | WNOWAIT), 0); /* the other one hangs */
+    }
+}
+
+TEST(exit_before_the_transport_is_made)
+{
+    aiotp_loop *loop = th_loop();
+    th_sp other;
+    th_sp r;
+    early e;
+    const char *hang[] = {TH_CHILD, "hang", NULL};
+    th_f.no_pidfd = true;
+    th_sp_init(&other);
+    th_sp_init(&r);
+    e.r = &r;
+    e.loop = loop;
+    CHECK_ERR(th_sp_exec(loop, &other, hang, NULL), 0); /* its first check: next pass */
+    CHECK_INT(aiotp_loop_call_soon(loop, exec_and_exit, &e, NULL), 0);
+    th_sp_wait_done(loop, &r);
+    th_sp_wait_lost(loop, &r, 20);
+    CHECK_STR(th_callbacks(5), "cb connection_made\ncb process_exited returncode=4\n"
+                               "cb connection_lost status=0\n");
+    CHECK_INT(r.rc_at_exit, 4);
+    th_sp_wait_done(loop, &other);
+    CHECK_INT(aiotp_transport_close(other.done_t), 0);
+    th_sp_wait_lost(loop, &other, 20);
+}
+
 static int count_made(th_sp *r, aiotp_transport *t, int fd)
 {
     int rc = 0;
@@ -359,6 +413,7 @@ static const th_case cases[] = {
     T(documented_order_with_exact_lines,
       "SUBPROC-MADE-1 SUBPROC-ORDER-1 SUBPROC-PIPE-1 SUBPROC-PIPE-2 SUBPROC-LOST-2"),
     T(exit_before_connection_made, "SUBPROC-ORDER-1 SUBPROC-EXIT-1 SUBPROC-LOST-2"),
+    T(exit_before_the_transport_is_made, "SUBPROC-ORDER-1 SUBPROC-EXIT-1 CHILD-1 CHILD-2"),
     T(stdin_flow_control_and_byte_count, "SUBPROC-FLOW-1 SUBPROC-RC-1"),
     T(child_exits_with_stdin_data_pending, "SUBPROC-PIPE-3"),
     T(failing_callbacks_are_reported, "SUBPROC-CB-1 PROTO-BASE-5"),
