@@ -8,10 +8,9 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include "aiotp/aiotp.h"
+#include "bench_common.h"
 
 typedef struct bench {
     aiotp_loop *loop;
@@ -81,24 +80,6 @@ static void start_one(bench *b)
     }
 }
 
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static double cpu_us(void)
-{
-    struct rusage self;
-    struct rusage kids;
-    getrusage(RUSAGE_SELF, &self);
-    getrusage(RUSAGE_CHILDREN, &kids);
-    (void)kids; /* the children's own CPU is the program's, not the loop's */
-    return (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec) * 1e6 +
-           (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec);
-}
-
 int main(int argc, char **argv)
 {
     bench b;
@@ -120,14 +101,14 @@ int main(int argc, char **argv)
     if (b.total <= 0 || conc <= 0 || aiotp_loop_create(&b.loop, NULL) != 0) {
         return 2;
     }
-    w0 = now_us();
-    c0 = cpu_us();
+    w0 = bench_now_us();
+    c0 = bench_cpu_us();
     for (i = 0; i < conc; i++) {
         start_one(&b);
     }
     (void)aiotp_loop_run(b.loop);
     printf("spawn impl=aiotp children=%d concurrency=%d wall_us=%.1f cpu_us=%.1f\n", b.total,
-           conc, (now_us() - w0) / b.total, (cpu_us() - c0) / b.total);
+           conc, (bench_now_us() - w0) / b.total, (bench_cpu_us() - c0) / b.total);
     aiotp_loop_free(b.loop);
     return b.failed == 0 ? 0 : 1;
 }

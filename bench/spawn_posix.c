@@ -8,27 +8,12 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_common.h"
+
 extern char **environ;
-
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static double cpu_us(void)
-{
-    struct rusage self;
-    getrusage(RUSAGE_SELF, &self);
-    return (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec) * 1e6 +
-           (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec);
-}
 
 int main(int argc, char **argv)
 {
@@ -51,8 +36,8 @@ int main(int argc, char **argv)
     for (k = 0; k < 3; k++) {
         (void)posix_spawn_file_actions_addopen(&fa, k, "/dev/null", O_RDWR, 0);
     }
-    w0 = now_us();
-    c0 = cpu_us();
+    w0 = bench_now_us();
+    c0 = bench_cpu_us();
     while (started < total || running > 0) {
         while (started < total && running < conc) {
             pid_t pid;
@@ -74,7 +59,7 @@ int main(int argc, char **argv)
         }
     }
     printf("spawn impl=posix_spawn children=%d concurrency=%d wall_us=%.1f cpu_us=%.1f\n",
-           total, conc, (now_us() - w0) / total, (cpu_us() - c0) / total);
+           total, conc, (bench_now_us() - w0) / total, (bench_cpu_us() - c0) / total);
     posix_spawn_file_actions_destroy(&fa);
     return failed == 0 ? 0 : 1;
 }

@@ -268,7 +268,6 @@ int fz_subproc_run(const uint8_t *data, size_t size)
     aiotp_subprocess_options o;
     uint8_t h = size > 0 ? data[0] : 0;
     size_t nrec;
-    size_t i;
     int fd;
     int k;
 
@@ -300,17 +299,9 @@ int fz_subproc_run(const uint8_t *data, size_t size)
         fz_run_pass(S.loop, false);
     }
     FZ_REQUIRE(S.done == 1 && S.done_status == 0, "SUBPROC-MADE-1", "no completion");
-    nrec = size > 0 ? (size - 1) / FZ_REC : 0;
-    if (nrec > FZ_MAX_OPS) {
-        nrec = FZ_MAX_OPS;
-    }
     check_state();
-    for (i = 0; i < nrec; i++) {
-        const uint8_t *r = data + 1 + i * FZ_REC;
-        fz_step = i + 1;
-        step(r[0], r[1], (uint16_t)(r[2] | (r[3] << 8)));
-        check_state();
-    }
+    nrec = fz_run_records(size > 0 ? data + 1 : data, size > 0 ? size - 1 : 0, step,
+                          check_state);
     /* the end: close (kills a child still running); a grandchild lets the pipes go */
     fz_step = nrec + 1;
     S.armed = false;
