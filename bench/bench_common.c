@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 static void usage(FILE *out, const char *prog, unsigned kinds)
@@ -328,4 +329,19 @@ void bench_cleanup(const struct bench_addr *addr)
 {
     if (addr->is_unix && unlink(addr->path) < 0 && errno != ENOENT)
         fprintf(stderr, "unlink %s: %s\n", addr->path, strerror(errno));
+}
+
+double bench_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+double bench_cpu_us(void)
+{
+    struct rusage self;
+    getrusage(RUSAGE_SELF, &self);
+    return (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec) * 1e6 +
+           (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec);
 }

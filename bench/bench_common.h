@@ -108,4 +108,8 @@ void bench_ready(void);
 /* Removes the Unix socket file of addr, if any (ENOENT is not an error). */
 void bench_cleanup(const struct bench_addr *addr);
 
+/* The monotonic clock, and this process's CPU time (user + system), in microseconds. */
+double bench_now_us(void);
+double bench_cpu_us(void);
+
 #endif

@@ -4,6 +4,8 @@
 #   fuzz_negative:       src/core/flow.c, `size > f->high` -> `size >= f->high` (FLOW-4)
 #   fuzz_dgram_negative: src/dgram.c, maybe_resume() with the size 0: a drain that stops
 #                        on EAGAIN resumes at a size above low (DGRAM-FLOW-1)
+#   fuzz_subproc_negative: src/subprocess.c, close() does not kill a running child: its
+#                        connection_lost never comes (SUBPROC-LOST-1)
 #   fuzz_tls_negative:   src/tls/tls.c, the streaming delivery drops the last byte of a
 #                        decrypted run over 100 bytes (TLS-DATA, the plaintext check)
 file(READ "${SRC}" text)

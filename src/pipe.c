@@ -965,9 +965,7 @@ static int pipe_set_protocol(aiotp_transport *bt, const aiotp_protocol *proto, v
                           : "streaming");
     }
     if (rc == 0) {
-        t->base.proto = proto; /* takes effect at the next event */
-        t->base.pdata = data;
-        t->base.proto_switches++;
+        aiotp__transport_adopt(&t->base, proto, data);
     }
     if (tracing(t)) {
         tr_ret(t, "set_protocol", rc);

@@ -401,6 +401,12 @@ void aiotp__child_forget(aiotp__child *c)
     c->arg = NULL;
 }
 
+void aiotp__child_rebind(aiotp__child *c, aiotp__child_fn fn, void *arg)
+{
+    c->fn = fn;
+    c->arg = arg;
+}
+
 bool aiotp__child_uses_pidfd(const aiotp__child *c)
 {
     return c->pidfd >= 0;

@@ -37,6 +37,10 @@ int aiotp__child_watch(aiotp_loop *loop, pid_t pid, aiotp__child_fn fn, void *ar
 /* fn will not be called: the child is still reaped when it exits (CHILD-3). */
 void aiotp__child_forget(aiotp__child *c);
 
+/* fn(loop, arg, code) is called instead of what was given before (a new owner of the
+   child: a subprocess transport takes over the watch of the request that started it). */
+void aiotp__child_rebind(aiotp__child *c, aiotp__child_fn fn, void *arg);
+
 /* Watched through a pidfd (else SIGCHLD). */
 bool aiotp__child_uses_pidfd(const aiotp__child *c);
 

@@ -118,6 +118,13 @@ bool aiotp__transport_survive(aiotp_transport *t)
     return true;
 }
 
+void aiotp__transport_adopt(aiotp_transport *t, const aiotp_protocol *proto, void *data)
+{
+    t->proto = proto;
+    t->pdata = data;
+    t->proto_switches++;
+}
+
 const char *aiotp__status_name(int status)
 {
     return status == 0 ? "0" : aiotp_err_name(status);

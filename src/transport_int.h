@@ -146,6 +146,10 @@ const char *aiotp__protocol_kind_name(const aiotp_protocol *proto);
    the problem named (outside debug mode too). */
 int aiotp__transport_check_new_protocol(aiotp_transport *t, const aiotp_protocol *proto);
 
+/* set_protocol once the new table was accepted: it takes effect at the next event
+   (counted in proto_switches). */
+void aiotp__transport_adopt(aiotp_transport *t, const aiotp_protocol *proto, void *data);
+
 /* Report to the exception handler with the transport and its protocol filled in. */
 void aiotp__transport_report(aiotp_transport *t, const char *message, int status);
 

@@ -15,4 +15,5 @@
 #include "aiotp/server.h"
 #include "aiotp/datagram.h"
 #include "aiotp/pipe.h"
+#include "aiotp/subprocess.h"
 #endif

@@ -54,8 +54,8 @@ enum aiotp_transport_kinds {
                                          (aiotp/pipe.h; a subprocess's stdout, stderr) */
     AIOTP_TRANSPORT_PIPE_WRITE = 4, /**< the write end of a pipe: WriteTransport
                                          (aiotp/pipe.h; a subprocess's stdin) */
-    AIOTP_TRANSPORT_SUBPROCESS = 5, /**< a child process: SubprocessTransport (reserved:
-                                         no loop method makes one yet) */
+    AIOTP_TRANSPORT_SUBPROCESS = 5, /**< a child process: SubprocessTransport
+                                         (aiotp/subprocess.h) */
     AIOTP_TRANSPORT_TLS = 6         /**< TLS over a stream transport (aiotp/tls.h, library
                                          aiotp_tls): Transport without half-close */
 };

@@ -390,13 +390,16 @@ bool aiotp__orc_after_lost(orc *o, orc_t *ts, const orc_frame *f, const orc_line
     if (!ts->lost) {
         return true;
     }
-    /* BAD-2: ECLOSED or ESTATE; an argument the call refuses whatever the state is refused
+    /* BAD-2: ECLOSED or ESTATE (a subprocess's signals: ESRCH); an argument the call refuses whatever the state is refused
        first (EINVAL, ETOOBIG for an oversized datagram, EPROTOKIND for a table of another
        kind: DGRAM-SEND-5, PROTO-KIND-2) */
     if (!OK(pl) && !aiotp__orc_is_status(st, "ECLOSED") && !aiotp__orc_is_status(st, "ESTATE") &&
         !aiotp__orc_is_status(st, "EINVAL") && !aiotp__orc_is_status(st, "ETOOBIG") &&
         !aiotp__orc_is_status(st, "EPROTOKIND") &&
-        !(ts->tkind == TK_GONE && aiotp__orc_is_status(st, "ENOTSUP"))) {
+        !(ts->tkind == TK_GONE && aiotp__orc_is_status(st, "ENOTSUP")) &&
+        /* SUBPROC-SIGNAL-1: a subprocess's signals answer ESRCH, also once reclaimed */
+        !((f->name == N_SEND_SIGNAL || f->name == N_TERMINATE || f->name == N_KILL) &&
+          aiotp__orc_is_status(st, "ESRCH"))) {
         *rc = aiotp__orc_violate(o, ts, BASE_RULE(BAD_2),
                                  "t%lu %s after connection_lost returned %s", ts->id,
                                  aiotp__orc_names[f->name], st);
