@@ -44,7 +44,8 @@ esac
 
 for t in $TARGETS; do
     case "$ENGINE:$t" in
-        *:fuzz_stream | *:fuzz_buffered | *:fuzz_dgram | *:fuzz_trace | *:fuzz_tls | \
+        *:fuzz_stream | *:fuzz_buffered | *:fuzz_dgram | *:fuzz_subproc | *:fuzz_trace | \
+        *:fuzz_tls | \
         *:fuzz_negative | \
         *:fuzz_dgram_negative | afl:fuzz_fdleak) ;;
         *) echo "run_campaign: unknown target '$t' for $ENGINE"; exit 2 ;;
@@ -156,7 +157,7 @@ for t in $TARGETS; do
         bin="$BUILD/fuzz/${t}_libfuzzer"
         maxlen=512
         [ "$t" = fuzz_trace ] && maxlen=8192
-        case $t in fuzz_dgram* | fuzz_tls) maxlen=1025 ;; esac # a header byte and 256 records
+        case $t in fuzz_dgram* | fuzz_tls | fuzz_subproc) maxlen=1025 ;; esac # a header byte and 256 records
         mkdir -p "$OUT/$t/corpus"
         seeds="$ROOT/fuzz/corpus/$t"
         if [ -n "$pattern" ]; then

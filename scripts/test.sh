@@ -48,11 +48,12 @@ step "fuzzing: short AFL++ campaigns and libFuzzer runs, any finding fails (fuzz
 # AFL++ (afl-clang-fast, ASan+UBSan, persistent): 20 s per target; the negative targets
 # must find their planted bugs (FLOW-4, DGRAM-FLOW-1) and fd leak. Then libFuzzer, 5 s
 # per target.
-fuzz/run_campaign.sh 20 fuzz_stream fuzz_buffered fuzz_dgram fuzz_trace fuzz_tls
+fuzz/run_campaign.sh 20 fuzz_stream fuzz_buffered fuzz_dgram fuzz_subproc fuzz_trace fuzz_tls
 fuzz/run_campaign.sh 10 fuzz_negative fuzz_fdleak
 # fuzz_dgram_negative's planted bug takes AFL++ 8-25 s from all-zeros (10 s missed it once)
 fuzz/run_campaign.sh 45 fuzz_dgram_negative
-fuzz/run_campaign.sh --libfuzzer 5 fuzz_stream fuzz_buffered fuzz_dgram fuzz_trace fuzz_tls fuzz_negative
+fuzz/run_campaign.sh --libfuzzer 5 fuzz_stream fuzz_buffered fuzz_dgram fuzz_subproc fuzz_trace fuzz_tls \
+  fuzz_negative
 
 step "the sweeps' case counts (re-entrancy matrix, fault sweep) and the load test"
 # (they ran above with everything else; their counts, from the ctest log)

@@ -2447,6 +2447,22 @@ TEST(pipe_read_sequence)
                     "t1 call close\n"
                     "t1 ret close ECLOSED size=0\n",
               0);
+    /* PIPE-EOF-1: from the end of file on, before eof_received, is_closing() is true
+       (and data after it is still wrong) */
+    expect_ok(RPIPE "iter 3\n"
+                    "t1 query is_closing 1\n"
+                    "t1 query is_reading 0\n"
+                    "iter 4\n"
+                    "t1 cb eof_received\n"
+                    "t1 ret eof_received 0\n"
+                    "t1 cb connection_lost status=0\n"
+                    "t1 ret connection_lost 0\n",
+              0);
+    EXPECT_VIOLATION(RPIPE "iter 3\n"
+                           "t1 query is_closing 1\n"
+                           "iter 4\n"
+                           "t1 cb data_received n=3 total=3 sum=352441c2\n",
+                     0, "BASE-CLOSING-1", 10);
     /* PIPE-EOF-1: connection_lost in the same pass, with 0 */
     EXPECT_VIOLATION(RPIPE "iter 3\n"
                            "t1 cb eof_received\n"

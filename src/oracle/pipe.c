@@ -90,7 +90,9 @@ static int eof_received(orc *o, orc_t *ts)
                                 "t%lu eof_received before connection_made", ts->id);
     } else if (s->eof) {
         rc = aiotp__orc_violate(o, ts, RULE(EOF_1), "t%lu second eof_received", ts->id);
-    } else {
+    } else if (!ts->cl_by_query) {
+        /* (closing learned from a query only: the end of file made it closing before
+           eof_received, PIPE-EOF-1, as CPython's read pipe does) */
         rc = aiotp__orc_not_closing(o, ts, "eof_received");
     }
     s->eof = true;
