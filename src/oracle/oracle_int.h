@@ -250,6 +250,7 @@ typedef struct orc_tls_ext {
     bool handshake;        /* a handshake line came */
     bool hs_ok;            /* ... with status 0 */
     bool made_due;         /* connection_made must be its very next line */
+    bool closed_by_call;   /* close() returned 0 (TLS-CLOSE-5: eof_received may follow) */
 } orc_tls_ext;
 
 typedef struct orc_stream {

@@ -13,7 +13,7 @@
 
 #include <string.h>
 
-enum tls_rule { R_TLS_HS_2, R_TLS_HS_3, R_TLS_EOF_1, R_TLS_OVER_1, R_COUNT };
+enum tls_rule { R_TLS_HS_2, R_TLS_HS_3, R_TLS_EOF_1, R_TLS_OVER_1, R_TLS_CLOSE_5, R_COUNT };
 
 #define R(id, prof, text) ORC_RULE(id, prof, text, "tls")
 static const orc_rule RULES[R_COUNT] = {
@@ -29,6 +29,9 @@ static const orc_rule RULES[R_COUNT] = {
     [R_TLS_OVER_1] = R("TLS-OVER-1", AIOTP,
                        "an over/upgrade line comes right after the TLS transport's limits "
                        "line, once, and names a live stream transport of the same loop"),
+    [R_TLS_CLOSE_5] = R("TLS-CLOSE-5", AIOTP,
+                        "after close() the peer's close_notify ends the shutdown without "
+                        "eof_received (CPython and uvloop call eof_received then: DEV-76)"),
 };
 #undef R
 
@@ -80,6 +83,26 @@ static int tls_cb(orc *o, orc_t *ts, const orc_line *pl)
         rc = ORC_RC(rc, aiotp__orc_violate(o, ts, RULE(TLS_HS_3),
                                            "t%lu connection_lost without a completed "
                                            "handshake", ts->id));
+    }
+    if (pl->name == N_EOF_RECEIVED && x->closed_by_call && !ts->u.s.eof && !ts->lost &&
+        ts->made) {
+        /* TLS-CLOSE-5: the peer's close_notify that completes the shutdown of a close():
+           CPython's layer tells the protocol eof_received (once, before connection_lost);
+           aiotp does not (DEV-76). Not data after close (BASE-CLOSE-1 is about what the
+           socket reads): judged by TLS-CLOSE-5 alone, the rest as any eof_received. */
+        int cl = ts->cl;
+        bool paused = ts->rpaused;
+        rc = ORC_RC(rc, aiotp__orc_violate(o, ts, RULE(TLS_CLOSE_5),
+                                           "t%lu eof_received after close()", ts->id));
+        ts->cl = CL_OPEN;
+        ts->rpaused = false;
+        ts->u.s.gb_pending = true; /* (no get_buffer first: as for a close_notify below) */
+        ts->u.s.gb_seq = ts->seq - 1;
+        ts->u.s.gb_len = 1;
+        rc = ORC_RC(rc, aiotp__orc_stream_cb(o, ts, pl));
+        ts->cl = cl;
+        ts->rpaused = paused;
+        return rc;
     }
     if (pl->name == N_EOF_RECEIVED) {
         /* the TLS layer knows the close_notify without a buffer to receive into: a
@@ -160,6 +183,7 @@ static int tls_call_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
         ts->cl = CL_UNKNOWN;
         ts->cl_by_query = false;
         ts->fin_clean = true;
+        ts->u.s.tls.closed_by_call = true;
     } else if (!aiotp__orc_closing(ts)) {
         ts->cl = CL_UNKNOWN; /* closed by something the trace does not show */
         ts->fin_dirty = true;
