@@ -331,6 +331,9 @@ struct orc_t {
     bool peer_gone;        /* its peer was reclaimed: u.*.peer_final holds what it sent */
     size_t segment;        /* header count when it was opened */
     bool limits_seen, made, lost;
+    bool end_above;        /* the TLS transport over it ended where its callbacks are not
+                              traced: its own connection_lost need not show
+                              (spec/trace-format.md, TLS transports) */
     uint64_t made_iter;    /* the pass of connection_made (aiotp__orc_closed_unseen) */
     bool wpaused, rpaused, aborted;
     bool cl_by_query;      /* closing learned from a query (is_closing 1 / is_reading 0) */

@@ -79,6 +79,23 @@ static int tls_cb(orc *o, orc_t *ts, const orc_line *pl)
                                            "t%lu connection_made before its handshake "
                                            "completed", ts->id));
     }
+    if (pl->name == N_CONNECTION_LOST && x->lower != 0) {
+        /* a connection_lost outside every callback of the stream transport
+           below (a recorder of a foreign loop sees that transport until start_tls gave it
+           the loop's TLS layer, whose callbacks it cannot wrap): the transport below ended
+           with it, unseen */
+        size_t k;
+        bool inside = false;
+        orc_t *t;
+        for (k = 0; k < o->depth; k++) {
+            inside = inside || (o->stack[k].t->id == x->lower && !o->stack[k].is_call);
+        }
+        for (t = o->live.head; t != NULL && !inside; t = t->live.next) {
+            if (t->id == x->lower && t->segment == o->segment) {
+                t->end_above = true;
+            }
+        }
+    }
     if (pl->name == N_CONNECTION_LOST && !ts->made) {
         rc = ORC_RC(rc, aiotp__orc_violate(o, ts, RULE(TLS_HS_3),
                                            "t%lu connection_lost without a completed "

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Tests of tools/aiotp_trace.py on one loop (CTest kit.recorder.LOOP.CASE).
 
-    test_recorder.py LOOP CASE CHECKER
+    test_recorder.py LOOP CASE CHECKER [WORKDIR]
+
+The TLS cases (tls_echo, tls_start) make a self-signed certificate for localhost with the
+``openssl`` command line in WORKDIR (the build tree; nothing is committed).
 
 Each case records a trace on LOOP (asyncio or uvloop), checks it with the checker through
 tools/kit/checker.py and asserts what the recorder must show. uvloop starts with
@@ -524,13 +527,226 @@ def case_subprocess_flow(loop_name, chk):
         fail("no process_exited returncode=-9")
 
 
-CASES = {"demo": case_demo, "datagram": case_datagram,
+# ---- TLS ----------------------------------------------------------------------------------
+
+WORKDIR = None
+
+
+def tls_contexts():
+    """(server, client) SSLContexts with a certificate made now by the openssl command."""
+    import ssl
+    import subprocess
+    os.makedirs(WORKDIR, exist_ok=True)
+    cert, key = os.path.join(WORKDIR, "cert.pem"), os.path.join(WORKDIR, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    srv = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    srv.load_cert_chain(cert, key)
+    cli = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    cli.load_verify_locations(cert)
+    return srv, cli
+
+
+class TlsEcho(asyncio.Protocol):
+    def connection_made(self, t):
+        self.t = t
+
+    def data_received(self, data):
+        self.t.write(data)
+
+
+class TlsClient(asyncio.Protocol):
+    """Writes in connection_made; on the echo: write_eof (refused), close."""
+
+    def __init__(self, done):
+        self.done = done
+
+    def connection_made(self, t):
+        self.t = t
+        t.write(b"Hello TLS!")
+        t.can_write_eof()
+
+    def data_received(self, data):
+        try:
+            self.t.write_eof()
+            fail("write_eof() on a TLS transport did not raise")
+        except NotImplementedError:
+            pass
+        self.t.close()
+
+    def connection_lost(self, exc):
+        self.done.set_result(exc)
+
+
+def per_transport(path):
+    """{tid: [its lines]} without iter lines and comments."""
+    out = {}
+    for x in events_of(path):
+        out.setdefault(x.split(" ", 1)[0], []).append(x)
+    return out
+
+
+def check_tls_profiles(chk, path, loop_name):
+    """doc on both loops, cpython on asyncio; the aiotp profile reports TLS-CLOSE-5 (DEV-76:
+    CPython and uvloop call eof_received after close()) and nothing before it."""
+    check_profiles(chk, path, loop_name)
+    res = chk.check(path, "aiotp")
+    if loop_name == "asyncio" and (res.status != "fail" or not res.violations or
+                                   res.violations[0]["rule"] != "TLS-CLOSE-5"):
+        fail("aiotp profile on asyncio: %s %r (TLS-CLOSE-5 expected)"
+             % (res.status, res.violations))
+
+
+def case_tls_echo(loop_name, chk):
+    """create_server and create_connection with ssl=: client writes, the server echoes, the
+    client closes: the exact lines of each side."""
+    got = {}
+
+    async def main(rec):
+        srv_ctx, cli_ctx = tls_contexts()
+        loop = rec.loop
+        srv = await rec.create_server(TlsEcho, "127.0.0.1", 0, ssl=srv_ctx)
+        port = srv.sockets[0].getsockname()[1]
+        done = loop.create_future()
+        t, p = await rec.create_connection(lambda: TlsClient(done), "127.0.0.1", port,
+                                           ssl=cli_ctx, server_hostname="localhost")
+        got["client"] = t
+        got["version"] = t.get_extra_info("ssl_object").version()
+        if await done is not None:
+            fail("client connection_lost(%r)" % done.result())
+        for _ in range(5):
+            await asyncio.sleep(0)
+        srv.close()
+        await srv.wait_closed()
+    path = record(loop_name, main)
+    check_tls_profiles(chk, path, loop_name)
+    by = per_transport(path)
+    cli = got["client"]._aiotp_p._tid
+    c, s = "t%d" % cli, "t%d" % (3 - cli)
+    crc = "%08x" % aiotp_trace.crc32(b"Hello TLS!")
+    want_c = [
+        c + " open tls", c + " limits low=131072 high=524288",
+        c + " handshake status=0", c + " cb connection_made",
+        c + " call write n=10", c + " ret write 0 size=0 total=10 sum=" + crc,
+        c + " query can_write_eof 0", c + " ret connection_made 0",
+        c + " cb data_received n=10 total=10 sum=" + crc,
+        c + " call write_eof", c + " ret write_eof ENOTSUP size=0",
+        c + " call close", c + " ret close 0 size=0", c + " ret data_received 0",
+        c + " cb eof_received", c + " ret eof_received 0",  # DEV-76
+        c + " cb connection_lost status=0", c + " ret connection_lost 0"]
+    want_s = [
+        s + " open tls", s + " limits low=131072 high=524288",
+        s + " handshake status=0", s + " cb connection_made", s + " ret connection_made 0",
+        s + " cb data_received n=10 total=10 sum=" + crc,
+        s + " call write n=10", s + " ret write 0 size=0 total=10 sum=" + crc,
+        s + " ret data_received 0",
+        s + " cb eof_received", s + " ret eof_received 0",
+        s + " cb connection_lost status=0", s + " ret connection_lost 0"]
+    peer = "t2 peer t1"
+    if by.get("t2", [None])[2] == peer:
+        by["t2"].pop(2)
+    else:
+        fail("no %r as t2's third line: %r" % (peer, by.get("t2")))
+    for tid, want in ((c, want_c), (s, want_s)):
+        if by.get(tid) != want:
+            os.system("cat %s" % path)
+            fail("%s lines:\n  have %r\n  want %r" % (tid, by.get(tid), want))
+    if set(by) != {"t1", "t2"}:
+        fail("transports %r" % sorted(by))
+    print("tls_echo: %s, client t%d" % (got["version"], cli))
+
+
+class Upgradable(asyncio.Protocol):
+    def __init__(self):
+        loop = asyncio.get_running_loop()
+        self.got = loop.create_future()
+        self.lost = loop.create_future()
+
+    def connection_made(self, t):
+        self.t = t
+
+    def data_received(self, data):
+        if not self.got.done():
+            self.got.set_result(data)
+
+    def connection_lost(self, exc):
+        self.lost.set_result(exc)
+
+
+def case_tls_start(loop_name, chk):
+    """Two plain TCP transports upgraded with start_tls on both sides: ping, pong, the
+    client closes. The TLS transports are upgrade lines over the traced tcp ones."""
+    ids = {}
+
+    async def main(rec):
+        srv_ctx, cli_ctx = tls_contexts()
+        made = []
+        srv = await rec.create_server(lambda: made.append(Upgradable()) or made[-1],
+                                      "127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        tc, pc = await rec.create_connection(Upgradable, "127.0.0.1", port)
+        while not made or not hasattr(made[0], "t"):
+            await asyncio.sleep(0)
+        ps = made[0]
+        ids["tcp_c"], ids["tcp_s"] = tc._aiotp_p._tid, ps.t._aiotp_p._tid
+        tls_c, tls_s = await asyncio.gather(
+            rec.start_tls(tc, pc, cli_ctx, server_hostname="localhost"),
+            rec.start_tls(ps.t, ps, srv_ctx, server_side=True))
+        ids["tls_c"], ids["tls_s"] = tls_c._aiotp_p._tid, tls_s._aiotp_p._tid
+        pc.t, ps.t = tls_c, tls_s
+        tls_c.write(b"ping")
+        tls_s.write(b"pong:" + await ps.got)
+        if await pc.got != b"pong:ping":
+            fail("start_tls echo: %r" % pc.got.result())
+        tls_c.close()
+        for f in (pc.lost, ps.lost):
+            if await f is not None:
+                fail("connection_lost(%r)" % f.result())
+        srv.close()
+        await srv.wait_closed()
+    path = record(loop_name, main)
+    check_tls_profiles(chk, path, loop_name)
+    by = per_transport(path)
+    c, s = "t%d" % ids["tls_c"], "t%d" % ids["tls_s"]
+    if (ids["tls_c"], ids["tls_s"]) != (3, 4):
+        fail("the TLS transports are not t3 (client) and t4: %r" % ids)
+    ping, pong = ("%08x" % aiotp_trace.crc32(x) for x in (b"ping", b"pong:ping"))
+    want_c = [
+        c + " open tls", c + " limits low=131072 high=524288",
+        c + " upgrade t%d" % ids["tcp_c"], c + " handshake status=0",
+        c + " call write n=4", c + " ret write 0 size=0 total=4 sum=" + ping,
+        c + " cb data_received n=9 total=9 sum=" + pong, c + " ret data_received 0",
+        c + " call close", c + " ret close 0 size=0",
+        c + " cb eof_received", c + " ret eof_received 0",  # DEV-76
+        c + " cb connection_lost status=0", c + " ret connection_lost 0"]
+    want_s = [
+        s + " open tls", s + " limits low=131072 high=524288",
+        s + " upgrade t%d" % ids["tcp_s"], s + " peer " + c, s + " handshake status=0",
+        s + " cb data_received n=4 total=4 sum=" + ping, s + " ret data_received 0",
+        s + " call write n=9", s + " ret write 0 size=0 total=9 sum=" + pong,
+        s + " cb eof_received", s + " ret eof_received 0",
+        s + " cb connection_lost status=0", s + " ret connection_lost 0"]
+    for tid, want in ((c, want_c), (s, want_s)):
+        if by.get(tid) != want:
+            os.system("cat %s" % path)
+            fail("%s lines:\n  have %r\n  want %r" % (tid, by.get(tid), want))
+    for tid in ("t1", "t2"):  # the plain transports: connection_made only, then the layer's
+        if [x.split(" ", 1)[1] for x in by[tid] if " cb " in x or " call " in x] != \
+                ["cb connection_made"]:
+            fail("%s after the upgrade: %r" % (tid, by[tid]))
+
+
+CASES = {"tls_echo": case_tls_echo, "tls_start": case_tls_start,"demo": case_demo, "datagram": case_datagram,
          "subprocess_flow": case_subprocess_flow, "buffered": case_buffered, "passthrough": case_passthrough,
          "exc": case_exc, "big": case_big, "pipes": case_pipes,
          "subprocess": case_subprocess}
 
 if __name__ == "__main__":
     loop_name, case, chk_path = sys.argv[1:4]
+    WORKDIR = sys.argv[4] if len(sys.argv) > 4 else tempfile.mkdtemp(prefix="kit-rec-tls-")
     if loop_name == "uvloop":
         try:
             import uvloop  # noqa: F401
