@@ -659,6 +659,37 @@ def case_tls_echo(loop_name, chk):
     print("tls_echo: %s, client t%d" % (got["version"], cli))
 
 
+def case_tls_bad_cert(loop_name, chk):
+    """A client that does not trust the server's certificate: create_connection raises
+    SSLCertVerificationError; the client's place is a comment (ETLSCERT), the server's
+    (its factory ran at the accept) a comment too, and no callback of either is traced."""
+    import ssl
+
+    async def main(rec):
+        srv_ctx, _ = tls_contexts()
+        srv = await rec.create_server(TlsEcho, "127.0.0.1", 0, ssl=srv_ctx)
+        port = srv.sockets[0].getsockname()[1]
+        untrusting = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # no CA: verification fails
+        try:
+            await rec.create_connection(lambda: TlsClient(None), "127.0.0.1", port,
+                                        ssl=untrusting, server_hostname="localhost")
+            fail("the handshake with an untrusted certificate succeeded")
+        except ssl.SSLCertVerificationError:
+            pass
+        for _ in range(5):
+            await asyncio.sleep(0)
+        srv.close()
+        await srv.wait_closed()
+    path = record(loop_name, main)
+    check_profiles(chk, path, loop_name)
+    text = [x for x in lines(path)[1:] if not x.startswith("iter ")]
+    if any(not x.startswith("#") for x in text):
+        fail("lines other than comments: %r" % text)
+    want = "no transport: create_connection raised ETLSCERT (SSLCertVerificationError)"
+    if not any(x.endswith(want) for x in text):
+        fail("no %r comment: %r" % (want, text))
+
+
 class Upgradable(asyncio.Protocol):
     def __init__(self):
         loop = asyncio.get_running_loop()
@@ -739,7 +770,7 @@ def case_tls_start(loop_name, chk):
             fail("%s after the upgrade: %r" % (tid, by[tid]))
 
 
-CASES = {"tls_echo": case_tls_echo, "tls_start": case_tls_start,"demo": case_demo, "datagram": case_datagram,
+CASES = {"tls_echo": case_tls_echo, "tls_bad_cert": case_tls_bad_cert, "tls_start": case_tls_start,"demo": case_demo, "datagram": case_datagram,
          "subprocess_flow": case_subprocess_flow, "buffered": case_buffered, "passthrough": case_passthrough,
          "exc": case_exc, "big": case_big, "pipes": case_pipes,
          "subprocess": case_subprocess}
