@@ -463,6 +463,90 @@ TEST(upgrade_below_untraced)
     g_profile = AIOTP_ORACLE_PROFILE_AIOTP;
 }
 
+/* CPython's read path (DEV-77), lines 1-14: two TLS transports of a recorded trace */
+#define CP_OPEN                                                                           \
+    "aiotp-trace 3 impl=cpython-3.11.2\n"                                                 \
+    "iter 1\n"                                                                            \
+    "t1 open tls\n"                                                                       \
+    "t1 limits low=131072 high=524288\n"                                                  \
+    "t2 open tls\n"                                                                       \
+    "t2 limits low=131072 high=524288\n"                                                  \
+    "iter 2\n"                                                                            \
+    "t1 handshake status=0\n"                                                             \
+    "t1 cb connection_made\n"                                                             \
+    "t1 ret connection_made 0\n"                                                          \
+    "t2 handshake status=0\n"                                                             \
+    "t2 cb connection_made\n"                                                             \
+    "t2 ret connection_made 0\n"                                                          \
+    "iter 3\n"
+
+#define CP_T1_END                                                                         \
+    "t1 call close\n"                                                                     \
+    "t1 ret close 0 size=0\n"                                                             \
+    "iter 4\n"                                                                            \
+    "t1 cb connection_lost status=0\n"                                                    \
+    "t1 ret connection_lost 0\n"
+
+#define CP_END                                                                            \
+    "t2 call close\n"                                                                     \
+    "t2 ret close 0 size=0\n" CP_T1_END                                                   \
+    "t2 cb connection_lost status=0\n"                                                    \
+    "t2 ret connection_lost 0\n"
+
+/* each shape: its rule under aiotp, conforming under cpython (and doc) */
+static void cpython_only(const char *text, const char *rule, size_t line)
+{
+    expect_rule(text, rule, line);
+    g_profile = AIOTP_ORACLE_PROFILE_CPYTHON;
+    expect_ok(text);
+    g_profile = AIOTP_ORACLE_PROFILE_DOC;
+    expect_ok(text);
+    g_profile = AIOTP_ORACLE_PROFILE_AIOTP;
+}
+
+/* TLS-DATA-2: over 256 KiB in one data_received (READ-1 is not reported for TLS) */
+TEST(big_read)
+{
+    cpython_only(CP_OPEN "t1 cb data_received n=300000 total=300000 sum=00000001\n"
+                         "t1 ret data_received 0\n" CP_END,
+                 "TLS-DATA-2", 15);
+}
+
+/* TLS-BUF-1: a size hint other than -1 (CPython: the encrypted bytes pending) */
+TEST(size_hint)
+{
+    cpython_only(CP_OPEN "t2 cb get_buffer sizehint=0\n"
+                         "t2 ret get_buffer 0 len=1000\n"
+                         "t2 cb buffer_updated n=1000 total=1000 sum=00000002\n"
+                         "t2 ret buffer_updated 0\n" CP_END,
+                 "TLS-BUF-1", 15);
+}
+
+/* TLS-CLOSE-6: CPython reads what is pending inside close(); any other callback there is
+   TRACE-4 (pause_writing aside, as inside any call) */
+TEST(read_inside_close)
+{
+    cpython_only(CP_OPEN "t2 call close\n"
+                         "t2 cb get_buffer sizehint=-1\n"
+                         "t2 ret get_buffer 0 len=1000\n"
+                         "t2 cb buffer_updated n=7 total=7 sum=00000003\n"
+                         "t2 ret buffer_updated 0\n"
+                         "t2 ret close 0 size=0\n" CP_T1_END
+                         "t2 cb connection_lost status=0\n"
+                         "t2 ret connection_lost 0\n",
+                 "TLS-CLOSE-6", 16);
+    {
+        result r = run(CP_OPEN "t2 call close\n"
+                               "t2 cb connection_lost status=0\n"
+                               "t2 ret connection_lost 0\n"
+                               "t2 ret close 0 size=0\n",
+                       0, false);
+        CHECK_INT(r.rc, AIOTP_ORACLE_VIOLATION);
+        CHECK_STR(r.rule, "TRACE-4");
+        CHECK_SIZE(r.line, 16);
+    }
+}
+
 static const th_case cases[] = {
     T(conforming_trace, "TLS-HS-2 TLS-LOST-1 TLS-EOF-1"),
     T(failed_handshake_conforms, "TLS-HS-3 BAD-2"),
@@ -476,6 +560,9 @@ static const th_case cases[] = {
     T(format, "TLS-OVER-1"),
     T(eof_after_close, "TLS-CLOSE-5 BASE-CLOSE-1"),
     T(upgrade_below_untraced, "TLS-OVER-1 PROTO-BASE-2"),
+    T(big_read, "TLS-DATA-2 READ-1"),
+    T(size_hint, "TLS-BUF-1 PROTO-BUF-1"),
+    T(read_inside_close, "TLS-CLOSE-6 TRACE-4"),
 };
 
 TH_MAIN(cases)

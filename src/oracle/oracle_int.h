@@ -480,6 +480,7 @@ typedef struct orc_kind_rules {
     const orc_rule *drain_lost;   /* a closing transport's buffer drained: lost now */
     const orc_rule *closed_reading; /* is_reading() after close */
     const orc_rule *closed_data;  /* data delivered after close/abort (learned or seen) */
+    const orc_rule *big_read;     /* data_received over 256 KiB (NULL: READ-1) */
 } orc_kind_rules;
 
 typedef struct orc_kind {

@@ -13,7 +13,17 @@
 
 #include <string.h>
 
-enum tls_rule { R_TLS_HS_2, R_TLS_HS_3, R_TLS_EOF_1, R_TLS_OVER_1, R_TLS_CLOSE_5, R_COUNT };
+enum tls_rule {
+    R_TLS_HS_2,
+    R_TLS_HS_3,
+    R_TLS_EOF_1,
+    R_TLS_OVER_1,
+    R_TLS_CLOSE_5,
+    R_TLS_CLOSE_6,
+    R_TLS_BUF_1,
+    R_TLS_DATA_2,
+    R_COUNT
+};
 
 #define R(id, prof, text) ORC_RULE(id, prof, text, "tls")
 static const orc_rule RULES[R_COUNT] = {
@@ -32,6 +42,15 @@ static const orc_rule RULES[R_COUNT] = {
     [R_TLS_CLOSE_5] = R("TLS-CLOSE-5", AIOTP,
                         "after close() the peer's close_notify ends the shutdown without "
                         "eof_received (CPython and uvloop call eof_received then: DEV-76)"),
+    [R_TLS_CLOSE_6] = R("TLS-CLOSE-6", AIOTP,
+                        "close() calls no protocol callback: what arrives while closing is "
+                        "discarded (CPython reads what is pending inside close(): DEV-77)"),
+    [R_TLS_BUF_1] = R("TLS-BUF-1", AIOTP,
+                      "a BufferedProtocol over TLS gets get_buffer(-1) (CPython's layer passes "
+                      "the encrypted bytes pending as the size hint)"),
+    [R_TLS_DATA_2] = R("TLS-DATA-2", AIOTP,
+                       "one data_received of a TLS transport carries at most 256 KiB (CPython "
+                       "joins all the plaintext there is: DEV-77)"),
 };
 #undef R
 
@@ -59,10 +78,41 @@ static int made_due(orc *o, orc_t *ts, const orc_line *pl)
                               ts->id);
 }
 
+/* The callbacks CPython's layer may call inside the transport's own close() (it reads what
+   is pending as it starts the shutdown): TLS-CLOSE-6 [aiotp]; any other is TRACE-4. */
+static int inside_close(orc *o, orc_t *ts, const orc_line *pl)
+{
+    const orc_frame *f = aiotp__orc_top(o);
+    if (f == NULL || !f->is_call || f->t != ts || f->name != N_CLOSE) {
+        return 0;
+    }
+    if (pl->name == N_PAUSE_WRITING) {
+        return 0; /* (inside any call that may write: FLOW rules) */
+    }
+    if (pl->name == N_GET_BUFFER || pl->name == N_BUFFER_UPDATED ||
+        pl->name == N_DATA_RECEIVED || pl->name == N_EOF_RECEIVED) {
+        return aiotp__orc_violate(o, ts, RULE(TLS_CLOSE_6), "t%lu cb %s inside its close()",
+                                  ts->id, aiotp__orc_names[pl->name]);
+    }
+    return aiotp__orc_violate(o, ts, TRACE_RULE(TRACE_4), "t%lu cb %s nested inside its close",
+                              ts->id, aiotp__orc_names[pl->name]);
+}
+
 static int tls_cb(orc *o, orc_t *ts, const orc_line *pl)
 {
     orc_tls_ext *x = &ts->u.s.tls;
-    int rc = made_due(o, ts, pl);
+    int rc;
+    if (pl->name == N_GET_BUFFER && pl->sizehint != -1) {
+        /* TLS-BUF-1: CPython's layer passes its pending bytes; the rest as any get_buffer */
+        orc_line hint = *pl;
+        hint.sizehint = -1;
+        rc = aiotp__orc_violate(o, ts, RULE(TLS_BUF_1),
+                                "t%lu get_buffer sizehint=%lld, -1 expected", ts->id,
+                                (long long)pl->sizehint);
+        return ORC_RC(rc, tls_cb(o, ts, &hint));
+    }
+    rc = made_due(o, ts, pl);
+    rc = ORC_RC(rc, inside_close(o, ts, pl));
     if (x->handshake && !x->hs_ok) {
         return ORC_RC(rc, aiotp__orc_violate(o, ts, RULE(TLS_HS_3),
                                              "t%lu cb %s after its handshake failed", ts->id,
@@ -280,6 +330,9 @@ static int tls_line(orc *o, orc_t *ts, const orc_line *pl)
 static bool tls_nest_ok(const orc *o, const orc_t *ts, const orc_frame *f)
 {
     (void)o;
+    if (f->is_call && f->t == ts && f->name == N_CLOSE) {
+        return true; /* judged by inside_close() */
+    }
     return !f->is_call && ts->u.s.tls.lower != 0 && f->t->id == ts->u.s.tls.lower &&
            f->t != ts;
 }
@@ -329,6 +382,7 @@ const orc_kind aiotp__orc_kind_tls = {
         .drain_lost = NULL,
         .closed_reading = BASE_RULE(BASE_CLOSE_1),
         .closed_data = BASE_RULE(BASE_CLOSE_1),
+        .big_read = &RULES[R_TLS_DATA_2],
     },
     .init = tls_init,
     .cb = tls_cb,
