@@ -26,6 +26,13 @@ Pipes (``connect_read_pipe``: ``open piperead``, no limits line; ``connect_write
 API wraps their protocols), and the stdin pipe's flow control, which reaches the
 SubprocessProtocol as ``pause_writing``/``resume_writing``, is written as comments.
 
+TLS (``ssl=`` on the creation methods, ``Recorder.start_tls``): only the application layer
+is traced, as ``open tls`` (recognised by the ``sslcontext``/``ssl_object`` extra info)
+with ``handshake status=0`` before its ``connection_made``; no ``over`` line (the socket
+transport below is the loop's and not reachable); a start_tls transport is ``upgrade tM``
+over the traced transport it was made from. A creation call that raises (a failed
+handshake) leaves a comment in the transport's place.
+
 Lines are streamed to the output as they happen. The one exception: a transport is only
 seen when its ``connection_made`` runs (one pass after the factory was called), so the
 recorder keeps a place for its ``open``/``limits``/``peer`` lines where the factory was

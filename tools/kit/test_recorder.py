@@ -690,6 +690,81 @@ def case_tls_bad_cert(loop_name, chk):
         fail("no %r comment: %r" % (want, text))
 
 
+class TlsKeepOpen(TlsEcho):
+    def eof_received(self):
+        return True  # no effect over TLS (the transport closes): a warning on CPython
+
+
+class TlsBulk(asyncio.BufferedProtocol):
+    """1 MB written at once with high=20000, echoed back into a 1000-byte buffer; queries,
+    pause/resume_reading; closes when everything came back."""
+
+    def __init__(self, done, size):
+        self.done = done
+        self.size = size
+        self.buf = bytearray(1000)
+        self.n = 0
+
+    def connection_made(self, t):
+        self.t = t
+        t.set_write_buffer_limits(high=20000)
+        for _ in range(self.size // 50000):
+            t.write(b"x" * 50000)
+        t.get_write_buffer_size()
+        t.is_reading()
+        t.pause_reading()
+        t.resume_reading()
+
+    def get_buffer(self, hint):
+        return self.buf
+
+    def buffer_updated(self, n):
+        self.n += n
+        if self.n == self.size:
+            self.t.close()
+
+    def connection_lost(self, exc):
+        self.done.set_result(exc)
+
+
+def case_tls_buffered(loop_name, chk):
+    """A BufferedProtocol client over TLS: doc (and cpython on asyncio) pass; the aiotp
+    profile finds exactly CPython's TLS read path and close (DEV-76, DEV-77)."""
+    size = 1000000
+
+    async def main(rec):
+        srv_ctx, cli_ctx = tls_contexts()
+        loop = rec.loop
+        srv = await rec.create_server(TlsKeepOpen, "127.0.0.1", 0, ssl=srv_ctx)
+        port = srv.sockets[0].getsockname()[1]
+        done = loop.create_future()
+        await rec.create_connection(lambda: TlsBulk(done, size), "127.0.0.1", port,
+                                    ssl=cli_ctx, server_hostname="localhost")
+        if await done is not None:
+            fail("client connection_lost(%r)" % done.result())
+        for _ in range(5):
+            await asyncio.sleep(0)
+        srv.close()
+        await srv.wait_closed()
+    path = record(loop_name, main)
+    check_profiles(chk, path, loop_name)
+    rules = {v["rule"] for v in chk.check(path, "aiotp").violations}
+    allowed = {"TLS-BUF-1", "TLS-CLOSE-5", "TLS-CLOSE-6", "TLS-DATA-2", "FLOW-1"}
+    if not rules or not rules <= allowed or "TLS-BUF-1" not in rules:
+        fail("aiotp profile: %r (expected TLS-BUF-1 and only %r)" % (sorted(rules),
+                                                                     sorted(allowed)))
+    _, events = tracefile.parse_file(path)
+    ups = [e for e in events if e.ev == "cb" and e.name == "buffer_updated"]
+    if not ups or int(ups[-1].fields["total"]) != size:
+        fail("the echo did not come back in full")
+    text = lines(path)
+    for want in (" query is_reading 1", " ret pause_reading 0 size=", " ret resume_reading 0 size=",
+                 " cb eof_received", " ret eof_received 1"):
+        if not any(want in x for x in text):
+            fail("no %r line" % want)
+    print("tls_buffered: %s" % sorted(rules))
+
+
 class Upgradable(asyncio.Protocol):
     def __init__(self):
         loop = asyncio.get_running_loop()
@@ -770,7 +845,8 @@ def case_tls_start(loop_name, chk):
             fail("%s after the upgrade: %r" % (tid, by[tid]))
 
 
-CASES = {"tls_echo": case_tls_echo, "tls_bad_cert": case_tls_bad_cert, "tls_start": case_tls_start,"demo": case_demo, "datagram": case_datagram,
+CASES = {"tls_echo": case_tls_echo, "tls_bad_cert": case_tls_bad_cert,
+         "tls_buffered": case_tls_buffered, "tls_start": case_tls_start,"demo": case_demo, "datagram": case_datagram,
          "subprocess_flow": case_subprocess_flow, "buffered": case_buffered, "passthrough": case_passthrough,
          "exc": case_exc, "big": case_big, "pipes": case_pipes,
          "subprocess": case_subprocess}
