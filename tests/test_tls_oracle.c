@@ -545,6 +545,12 @@ TEST(read_inside_close)
         CHECK_STR(r.rule, "TRACE-4");
         CHECK_SIZE(r.line, 16);
     }
+    /* pause_writing inside close is judged by the flow rules alone (FLOW-4 here: no data) */
+    expect_rule(CP_OPEN "t2 call close\n"
+                        "t2 cb pause_writing size=0 high=524288\n"
+                        "t2 ret pause_writing 0\n"
+                        "t2 ret close 0 size=0\n",
+                "FLOW-4", 16);
 }
 
 static const th_case cases[] = {
@@ -562,7 +568,7 @@ static const th_case cases[] = {
     T(upgrade_below_untraced, "TLS-OVER-1 PROTO-BASE-2"),
     T(big_read, "TLS-DATA-2 READ-1"),
     T(size_hint, "TLS-BUF-1 PROTO-BUF-1"),
-    T(read_inside_close, "TLS-CLOSE-6 TRACE-4"),
+    T(read_inside_close, "TLS-CLOSE-6 TRACE-4 FLOW-4"),
 };
 
 TH_MAIN(cases)
