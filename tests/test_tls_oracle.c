@@ -340,6 +340,15 @@ TEST(format)
                 "TRACE-3", 4);
 }
 
+/* lines 1-6 of a recorded trace (tools/aiotp_trace.py): two TLS transports, no over line */
+#define CP_HEAD                                                                           \
+    "aiotp-trace 3 impl=cpython-3.11.2\n"                                                 \
+    "iter 1\n"                                                                            \
+    "t1 open tls\n"                                                                       \
+    "t1 limits low=131072 high=524288\n"                                                  \
+    "t2 open tls\n"                                                                       \
+    "t2 limits low=131072 high=524288\n"
+
 /* TLS-CLOSE-5: the shape CPython's recorder writes (no over line: the stream transport
    below is not traced): the client closes, the server's eof_received (the client's
    close_notify) closes it, and the client's layer tells its protocol eof_received when the
@@ -347,12 +356,7 @@ TEST(format)
    the aiotp profile only; doc and cpython accept it (it is not data after close: BASE-CLOSE-1
    stays quiet). A second eof_received is still PROTO-STREAM-5. */
 #define RECORDED                                                                          \
-    "aiotp-trace 3 impl=cpython-3.11.2\n"                                                 \
-    "iter 1\n"                                                                            \
-    "t1 open tls\n"                                                                       \
-    "t1 limits low=131072 high=524288\n"                                                  \
-    "t2 open tls\n"                                                                       \
-    "t2 limits low=131072 high=524288\n"                                                  \
+    CP_HEAD                                                                               \
     "t2 peer t1\n"                                                                        \
     "iter 2\n"                                                                            \
     "t2 handshake status=0\n"                                                             \
@@ -465,12 +469,7 @@ TEST(upgrade_below_untraced)
 
 /* CPython's read path (DEV-77), lines 1-14: two TLS transports of a recorded trace */
 #define CP_OPEN                                                                           \
-    "aiotp-trace 3 impl=cpython-3.11.2\n"                                                 \
-    "iter 1\n"                                                                            \
-    "t1 open tls\n"                                                                       \
-    "t1 limits low=131072 high=524288\n"                                                  \
-    "t2 open tls\n"                                                                       \
-    "t2 limits low=131072 high=524288\n"                                                  \
+    CP_HEAD                                                                               \
     "iter 2\n"                                                                            \
     "t1 handshake status=0\n"                                                             \
     "t1 cb connection_made\n"                                                             \
