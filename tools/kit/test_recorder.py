@@ -839,11 +839,12 @@ def case_tls_start(loop_name, chk):
             fail("%s after the upgrade: %r" % (tid, by[tid]))
 
 
-CASES = {"tls_echo": case_tls_echo, "tls_bad_cert": case_tls_bad_cert,
-         "tls_buffered": case_tls_buffered, "tls_start": case_tls_start,"demo": case_demo, "datagram": case_datagram,
+CASES = {"demo": case_demo, "datagram": case_datagram,
          "subprocess_flow": case_subprocess_flow, "buffered": case_buffered, "passthrough": case_passthrough,
          "exc": case_exc, "big": case_big, "pipes": case_pipes,
-         "subprocess": case_subprocess}
+         "subprocess": case_subprocess,
+         "tls_echo": case_tls_echo, "tls_start": case_tls_start,
+         "tls_bad_cert": case_tls_bad_cert, "tls_buffered": case_tls_buffered}
 
 if __name__ == "__main__":
     loop_name, case, chk_path = sys.argv[1:4]
