@@ -44,6 +44,8 @@ static void on_report(void *arg, const aiotp_oracle_report *r)
     }
 }
 
+static int g_profile = AIOTP_ORACLE_PROFILE_AIOTP; /* the profile run() checks under */
+
 /* Feed the trace (lines separated by '\n'), validating the oracle after each line. */
 static result run(const char *text, unsigned flags, bool error_expected)
 {
@@ -60,7 +62,7 @@ static result run(const char *text, unsigned flags, bool error_expected)
         res.rc = -100;
         return res;
     }
-    CHECK_INT(aiotp_oracle_set_profile(o, AIOTP_ORACLE_PROFILE_AIOTP), 0);
+    CHECK_INT(aiotp_oracle_set_profile(o, g_profile), 0);
     CHECK_INT(aiotp_oracle_set_report(o, on_report, &res), 0);
     while (*p != '\0') {
         const char *nl = strchr(p, '\n');
@@ -338,6 +340,218 @@ TEST(format)
                 "TRACE-3", 4);
 }
 
+/* lines 1-6 of a recorded trace (tools/aiotp_trace.py): two TLS transports, no over line */
+#define CP_HEAD                                                                           \
+    "aiotp-trace 3 impl=cpython-3.11.2\n"                                                 \
+    "iter 1\n"                                                                            \
+    "t1 open tls\n"                                                                       \
+    "t1 limits low=131072 high=524288\n"                                                  \
+    "t2 open tls\n"                                                                       \
+    "t2 limits low=131072 high=524288\n"
+
+/* TLS-CLOSE-5: the shape CPython's recorder writes (no over line: the stream transport
+   below is not traced): the client closes, the server's eof_received (the client's
+   close_notify) closes it, and the client's layer tells its protocol eof_received when the
+   server's close_notify completes the shutdown. aiotp does not (DEV-76): a violation under
+   the aiotp profile only; doc and cpython accept it (it is not data after close: BASE-CLOSE-1
+   stays quiet). A second eof_received is still PROTO-STREAM-5. */
+#define RECORDED                                                                          \
+    CP_HEAD                                                                               \
+    "t2 peer t1\n"                                                                        \
+    "iter 2\n"                                                                            \
+    "t2 handshake status=0\n"                                                             \
+    "t2 cb connection_made\n"                                                             \
+    "t2 call write n=10\n"                                                                \
+    "t2 ret write 0 size=0 total=10 sum=6b3218bf\n"                                       \
+    "t2 ret connection_made 0\n"                                                          \
+    "t1 handshake status=0\n"                                                             \
+    "t1 cb connection_made\n"                                                             \
+    "t1 ret connection_made 0\n"                                                          \
+    "iter 3\n"                                                                            \
+    "t1 cb data_received n=10 total=10 sum=6b3218bf\n"                                    \
+    "t1 ret data_received 0\n"                                                            \
+    "t2 call close\n"                                                                     \
+    "t2 ret close 0 size=0\n"                                                             \
+    "iter 4\n"                                                                            \
+    "t1 cb eof_received\n"                                                                \
+    "t1 ret eof_received 0\n"                                                             \
+    "iter 5\n"                                                                            \
+    "t2 cb eof_received\n"                                                                \
+    "t2 ret eof_received 0\n"
+
+#define RECORDED_END                                                                      \
+    "iter 6\n"                                                                            \
+    "t1 cb connection_lost status=0\n"                                                    \
+    "t1 ret connection_lost 0\n"                                                          \
+    "t2 cb connection_lost status=0\n"                                                    \
+    "t2 ret connection_lost 0\n"
+
+TEST(eof_after_close)
+{
+    expect_rule(RECORDED RECORDED_END, "TLS-CLOSE-5", 26);
+    g_profile = AIOTP_ORACLE_PROFILE_CPYTHON;
+    expect_ok(RECORDED RECORDED_END);
+    /* once only, and never after connection_lost */
+    expect_rule(RECORDED "t2 cb eof_received\nt2 ret eof_received 0\n", "PROTO-STREAM-5", 28);
+    expect_rule(RECORDED RECORDED_END "t2 cb eof_received\nt2 ret eof_received 0\n",
+                "PROTO-BASE-2", 33);
+    g_profile = AIOTP_ORACLE_PROFILE_DOC;
+    expect_ok(RECORDED RECORDED_END);
+    g_profile = AIOTP_ORACLE_PROFILE_AIOTP;
+}
+
+/* A recorder's start_tls (tools/aiotp_trace.py): t1/t2 plain and traced, then upgraded;
+   the loop's TLS layer is their protocol from then on, which the recorder cannot wrap, so
+   t1 and t2 show no connection_lost: the TLS transport's connection_lost outside every
+   callback of the transport below ends that one too (spec/trace-format.md). */
+#define UPGRADED                                                                          \
+    "aiotp-trace 3 impl=cpython-3.11.2\n"                                                 \
+    "iter 1\n"                                                                            \
+    "t1 open tcp\n"                                                                       \
+    "t1 limits low=16384 high=65536\n"                                                    \
+    "t2 open tcp\n"                                                                       \
+    "t2 limits low=16384 high=65536\n"                                                    \
+    "t2 peer t1\n"                                                                        \
+    "iter 2\n"                                                                            \
+    "t1 cb connection_made\n"                                                             \
+    "t1 ret connection_made 0\n"                                                          \
+    "t2 cb connection_made\n"                                                             \
+    "t2 ret connection_made 0\n"                                                          \
+    "t3 open tls\n"                                                                       \
+    "t3 limits low=131072 high=524288\n"                                                  \
+    "t3 upgrade t2\n"                                                                     \
+    "t4 open tls\n"                                                                       \
+    "t4 limits low=131072 high=524288\n"                                                  \
+    "t4 upgrade t1\n"                                                                     \
+    "t4 peer t3\n"                                                                        \
+    "iter 3\n"                                                                            \
+    "t3 handshake status=0\n"                                                             \
+    "t4 handshake status=0\n"                                                             \
+    "t3 call close\n"                                                                     \
+    "t3 ret close 0 size=0\n"                                                             \
+    "iter 4\n"                                                                            \
+    "t4 cb eof_received\n"                                                                \
+    "t4 ret eof_received 0\n"                                                             \
+    "iter 5\n"
+
+TEST(upgrade_below_untraced)
+{
+    g_profile = AIOTP_ORACLE_PROFILE_DOC;
+    expect_ok(UPGRADED "t4 cb connection_lost status=0\n"
+                       "t4 ret connection_lost 0\n"
+                       "t3 cb connection_lost status=0\n"
+                       "t3 ret connection_lost 0\n");
+    /* without t4's connection_lost, t1 (below it) and t4 never ended */
+    {
+        result r = run(UPGRADED "t3 cb connection_lost status=0\n"
+                                "t3 ret connection_lost 0\n",
+                       AIOTP_ORACLE_REQUIRE_LOST, false);
+        CHECK_INT(r.rc, AIOTP_ORACLE_VIOLATION);
+        CHECK_STR(r.rule, "PROTO-BASE-2");
+        CHECK_SIZE(r.line, 30);
+    }
+    /* a TLS transport's connection_lost inside a callback of the transport below (aiotp's
+       shape) does not end that one: its own connection_lost must still come */
+    {
+        result r = run(UPGRADED "t1 cb eof_received\n"
+                                "t4 cb connection_lost status=0\n"
+                                "t4 ret connection_lost 0\n"
+                                "t1 ret eof_received 1\n"
+                                "t3 cb connection_lost status=0\n"
+                                "t3 ret connection_lost 0\n",
+                       AIOTP_ORACLE_REQUIRE_LOST, false);
+        CHECK_INT(r.rc, AIOTP_ORACLE_VIOLATION);
+        CHECK_STR(r.rule, "PROTO-BASE-2");
+        CHECK_SIZE(r.line, 34);
+    }
+    g_profile = AIOTP_ORACLE_PROFILE_AIOTP;
+}
+
+/* CPython's read path (DEV-77), lines 1-14: two TLS transports of a recorded trace */
+#define CP_OPEN                                                                           \
+    CP_HEAD                                                                               \
+    "iter 2\n"                                                                            \
+    "t1 handshake status=0\n"                                                             \
+    "t1 cb connection_made\n"                                                             \
+    "t1 ret connection_made 0\n"                                                          \
+    "t2 handshake status=0\n"                                                             \
+    "t2 cb connection_made\n"                                                             \
+    "t2 ret connection_made 0\n"                                                          \
+    "iter 3\n"
+
+#define CP_T1_END                                                                         \
+    "t1 call close\n"                                                                     \
+    "t1 ret close 0 size=0\n"                                                             \
+    "iter 4\n"                                                                            \
+    "t1 cb connection_lost status=0\n"                                                    \
+    "t1 ret connection_lost 0\n"
+
+#define CP_END                                                                            \
+    "t2 call close\n"                                                                     \
+    "t2 ret close 0 size=0\n" CP_T1_END                                                   \
+    "t2 cb connection_lost status=0\n"                                                    \
+    "t2 ret connection_lost 0\n"
+
+/* each shape: its rule under aiotp, conforming under cpython (and doc) */
+static void cpython_only(const char *text, const char *rule, size_t line)
+{
+    expect_rule(text, rule, line);
+    g_profile = AIOTP_ORACLE_PROFILE_CPYTHON;
+    expect_ok(text);
+    g_profile = AIOTP_ORACLE_PROFILE_DOC;
+    expect_ok(text);
+    g_profile = AIOTP_ORACLE_PROFILE_AIOTP;
+}
+
+/* TLS-DATA-2: over 256 KiB in one data_received (READ-1 is not reported for TLS) */
+TEST(big_read)
+{
+    cpython_only(CP_OPEN "t1 cb data_received n=300000 total=300000 sum=00000001\n"
+                         "t1 ret data_received 0\n" CP_END,
+                 "TLS-DATA-2", 15);
+}
+
+/* TLS-BUF-1: a size hint other than -1 (CPython: the encrypted bytes pending) */
+TEST(size_hint)
+{
+    cpython_only(CP_OPEN "t2 cb get_buffer sizehint=0\n"
+                         "t2 ret get_buffer 0 len=1000\n"
+                         "t2 cb buffer_updated n=1000 total=1000 sum=00000002\n"
+                         "t2 ret buffer_updated 0\n" CP_END,
+                 "TLS-BUF-1", 15);
+}
+
+/* TLS-CLOSE-6: CPython reads what is pending inside close(); any other callback there is
+   TRACE-4 (pause_writing aside, as inside any call) */
+TEST(read_inside_close)
+{
+    cpython_only(CP_OPEN "t2 call close\n"
+                         "t2 cb get_buffer sizehint=-1\n"
+                         "t2 ret get_buffer 0 len=1000\n"
+                         "t2 cb buffer_updated n=7 total=7 sum=00000003\n"
+                         "t2 ret buffer_updated 0\n"
+                         "t2 ret close 0 size=0\n" CP_T1_END
+                         "t2 cb connection_lost status=0\n"
+                         "t2 ret connection_lost 0\n",
+                 "TLS-CLOSE-6", 16);
+    {
+        result r = run(CP_OPEN "t2 call close\n"
+                               "t2 cb connection_lost status=0\n"
+                               "t2 ret connection_lost 0\n"
+                               "t2 ret close 0 size=0\n",
+                       0, false);
+        CHECK_INT(r.rc, AIOTP_ORACLE_VIOLATION);
+        CHECK_STR(r.rule, "TRACE-4");
+        CHECK_SIZE(r.line, 16);
+    }
+    /* pause_writing inside close is judged by the flow rules alone (FLOW-4 here: no data) */
+    expect_rule(CP_OPEN "t2 call close\n"
+                        "t2 cb pause_writing size=0 high=524288\n"
+                        "t2 ret pause_writing 0\n"
+                        "t2 ret close 0 size=0\n",
+                "FLOW-4", 16);
+}
+
 static const th_case cases[] = {
     T(conforming_trace, "TLS-HS-2 TLS-LOST-1 TLS-EOF-1"),
     T(failed_handshake_conforms, "TLS-HS-3 BAD-2"),
@@ -349,6 +563,11 @@ static const th_case cases[] = {
     T(nesting, "TLS-OVER-1"),
     T(tls_default_limits, "TLS-FLOW-1"),
     T(format, "TLS-OVER-1"),
+    T(eof_after_close, "TLS-CLOSE-5 BASE-CLOSE-1"),
+    T(upgrade_below_untraced, "TLS-OVER-1 PROTO-BASE-2"),
+    T(big_read, "TLS-DATA-2 READ-1"),
+    T(size_hint, "TLS-BUF-1 PROTO-BUF-1"),
+    T(read_inside_close, "TLS-CLOSE-6 TRACE-4 FLOW-4"),
 };
 
 TH_MAIN(cases)

@@ -26,6 +26,13 @@ Pipes (``connect_read_pipe``: ``open piperead``, no limits line; ``connect_write
 API wraps their protocols), and the stdin pipe's flow control, which reaches the
 SubprocessProtocol as ``pause_writing``/``resume_writing``, is written as comments.
 
+TLS (``ssl=`` on the creation methods, ``Recorder.start_tls``): only the application layer
+is traced, as ``open tls`` (recognised by the ``sslcontext``/``ssl_object`` extra info)
+with ``handshake status=0`` before its ``connection_made``; no ``over`` line (the socket
+transport below is the loop's and not reachable); a start_tls transport is ``upgrade tM``
+over the traced transport it was made from. A creation call that raises (a failed
+handshake) leaves a comment in the transport's place.
+
 Lines are streamed to the output as they happen. The one exception: a transport is only
 seen when its ``connection_made`` runs (one pass after the factory was called), so the
 recorder keeps a place for its ``open``/``limits``/``peer`` lines where the factory was
@@ -107,6 +114,9 @@ def status_of(exc, callback=False):
         return "0"
     if callback:
         return "ECALLBACK"
+    tls = _tls_status(exc)
+    if tls is not None:
+        return tls
     if isinstance(exc, ProcessLookupError) and exc.errno is None:
         return "ESRCH"  # a subprocess transport's signal after the end: no errno given
     if isinstance(exc, OSError) and exc.errno in errno.errorcode:
@@ -126,6 +136,18 @@ def status_of(exc, callback=False):
     if isinstance(exc, MemoryError):
         return "ENOMEM"
     return "E?"
+
+
+def _tls_status(exc):
+    """aiotp's name for an ssl module error (ETLSCERT, ETLSEOF, ETLS), or None."""
+    ssl = sys.modules.get("ssl")
+    if ssl is None or not isinstance(exc, ssl.SSLError):
+        return None
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "ETLSCERT"
+    if isinstance(exc, ssl.SSLEOFError):
+        return "ETLSEOF"
+    return "ETLS"
 
 
 def format_addr(addr):
@@ -158,12 +180,13 @@ def _nbytes(data):
 
 class _Slot:
     """A place in the output for the lines of a transport not yet seen."""
-    __slots__ = ("tid", "lines", "done", "ends", "born", "hint")
+    __slots__ = ("tid", "lines", "done", "ends", "born", "hint", "kind")
 
     def __init__(self, tid, born, hint=None):
         self.tid = tid
         self.hint = hint
         self.lines = None
+        self.kind = None
         self.done = False
         self.ends = None
         self.born = born
@@ -224,12 +247,15 @@ class Recorder:
     def _slot_lines(self, slot):
         lines = list(slot.lines or ())
         if slot.ends is not None:
+            # TLS transports pair with TLS transports only (the plaintext of one is what
+            # the other receives), stream transports with stream transports
             sock, peer = slot.ends
-            other = self._ends.pop((peer, sock), None)
+            cls = "tls" if slot.kind == "tls" else "stream"
+            other = self._ends.pop((cls, peer, sock), None)
             if other is not None:
                 lines.append("t%d peer t%d" % (slot.tid, other))
             else:
-                self._ends[(sock, peer)] = slot.tid
+                self._ends[(cls, sock, peer)] = slot.tid
         return lines
 
     def close(self):
@@ -270,8 +296,11 @@ class Recorder:
         self._open_slots += 1
         return slot
 
-    def _fill_slot(self, slot, transport):
+    def _fill_slot(self, slot, transport, upgrade=None):
+        """The open/limits (upgrade, peer) lines of the transport a slot was kept for;
+        returns its kind. upgrade: the id of the stream transport start_tls upgraded."""
         kind, ends = describe_transport(transport, slot.hint)
+        slot.kind = kind
         slot.lines = ["t%d open %s" % (slot.tid, kind)]
         if kind not in NO_LIMITS_KINDS:
             # a read pipe has no write buffer, a subprocess transport no write methods:
@@ -282,8 +311,20 @@ class Recorder:
             except Exception:
                 limits = "t%d limits low=0 high=0" % slot.tid
             slot.lines.append(limits)
+        if upgrade is not None:
+            slot.lines.append("t%d upgrade t%d" % (slot.tid, upgrade))
         slot.ends = ends
         slot.done = True
+        self._flush_queue()
+        return kind
+
+    def _no_transport(self, slots, what, exc):
+        """Slots kept for a creation call that failed: a comment each (no transport)."""
+        for slot in slots:
+            if not slot.done:
+                slot.done = True
+                slot.lines = ["# t%d: no transport: %s raised %s (%s)"
+                              % (slot.tid, what, status_of(exc), type(exc).__name__)]
         self._flush_queue()
 
     def wrap(self, protocol, kind=None):
@@ -294,10 +335,14 @@ class Recorder:
         cls = wrapper_class(protocol)
         return cls(protocol, self, self._new_slot(kind))
 
-    def factory(self, protocol_factory, kind=None):
-        """A protocol factory that wraps what protocol_factory returns."""
+    def factory(self, protocol_factory, kind=None, made=None):
+        """A protocol factory that wraps what protocol_factory returns (made: a list the
+        wrappers are appended to)."""
         def traced_factory(*args, **kwargs):
-            return self.wrap(protocol_factory(*args, **kwargs), kind)
+            p = self.wrap(protocol_factory(*args, **kwargs), kind)
+            if made is not None:
+                made.append(p)
+            return p
         return traced_factory
 
     def traced(self, transport):
@@ -306,24 +351,64 @@ class Recorder:
         return p._proxy if p is not None and p._proxy is not None else transport
 
     # the loop's creation methods, through its public API, with traced factories
-    async def _made(self, coro):
-        transport, protocol = await coro
+    async def _made(self, coro, made=None, what="create_connection"):
+        try:
+            transport, protocol = await coro
+        except BaseException as exc:
+            # e.g. a failed TLS handshake: the factory ran, no transport was made
+            self._no_transport([p._slot for p in made or () if p._slot is not None], what,
+                               exc)
+            raise
         p = self._by_transport.get(id(transport))
         if p is not None:
             return p._proxy, p._inner
         return transport, protocol
 
     def create_connection(self, protocol_factory, *args, **kwargs):
-        return self._made(self.loop.create_connection(self.factory(protocol_factory),
-                                                      *args, **kwargs))
+        made = []
+        return self._made(self.loop.create_connection(
+            self.factory(protocol_factory, made=made), *args, **kwargs), made)
 
     def create_unix_connection(self, protocol_factory, *args, **kwargs):
-        return self._made(self.loop.create_unix_connection(self.factory(protocol_factory),
-                                                           *args, **kwargs))
+        made = []
+        return self._made(self.loop.create_unix_connection(
+            self.factory(protocol_factory, made=made), *args, **kwargs), made,
+            "create_unix_connection")
 
     def connect_accepted_socket(self, protocol_factory, sock, **kwargs):
-        return self._made(self.loop.connect_accepted_socket(self.factory(protocol_factory),
-                                                            sock, **kwargs))
+        made = []
+        return self._made(self.loop.connect_accepted_socket(
+            self.factory(protocol_factory, made=made), sock, **kwargs), made,
+            "connect_accepted_socket")
+
+    async def start_tls(self, transport, protocol, sslcontext, **kwargs):
+        """loop.start_tls on a traced (or untraced) transport: returns the traced TLS
+        transport. transport may be the proxy the protocol got; protocol the user's
+        protocol (it is wrapped again, for the TLS transport: a new id). The TLS
+        transport is ``tN open tls`` / ``limits`` / ``tN upgrade tM`` (tM the traced
+        transport below) in the place of this call, and ``tN handshake status=0`` before
+        its first callback or when start_tls returns, whichever comes first. The loop gets
+        the real transport (uvloop refuses anything else), so the stream transport's
+        protocol is the loop's TLS layer from then on and tM shows nothing more."""
+        real = transport._aiotp_t if isinstance(transport, TransportProxy) else transport
+        lower = self._by_transport.get(id(real))
+        inner = protocol._inner if isinstance(protocol, _TracedBase) else protocol
+        if inner is not None and lower is not None and inner is lower:
+            inner = lower._inner
+        slot = self._new_slot("tls")
+        wrapper = wrapper_class(inner)(inner, self, slot)
+        wrapper._hs_pending = True
+        try:
+            tls = await self.loop.start_tls(real, wrapper, sslcontext, **kwargs)
+        except BaseException as exc:
+            self._no_transport([slot], "start_tls", exc)
+            raise
+        wrapper._proxy = TransportProxy(tls, wrapper)
+        self._by_transport[id(tls)] = wrapper
+        upgrade = lower._tid if lower is not None and not lower._slot_only else None
+        self._fill_slot(slot, tls, upgrade=upgrade)
+        wrapper._handshake_line()
+        return wrapper._proxy
 
     def create_datagram_endpoint(self, protocol_factory, *args, **kwargs):
         return self._made(self.loop.create_datagram_endpoint(
@@ -352,6 +437,8 @@ class Recorder:
             self.factory(protocol_factory, "subprocess"), cmd, **kwargs))
 
     def create_server(self, protocol_factory, *args, **kwargs):
+        """loop.create_server (with ssl=: TLS transports, ``open tls`` without an ``over``
+        line: the stream transport below is the loop's own, not seen)."""
         return self.loop.create_server(self.factory(protocol_factory), *args, **kwargs)
 
     def create_unix_server(self, protocol_factory, *args, **kwargs):
@@ -390,7 +477,7 @@ class Recorder:
 
 def describe_transport(transport, hint=None):
     """(KIND, (sockname, peername) or None) from public get_extra_info."""
-    if hint is not None:
+    if hint is not None and hint != "tls":
         return hint, None
     sock = transport.get_extra_info("socket")
     family = getattr(sock, "family", None)
@@ -406,6 +493,10 @@ def describe_transport(transport, hint=None):
         kind = "pipewrite" if isinstance(transport, asyncio.WriteTransport) else "piperead"
     else:
         kind = "tcp"
+    if hint == "tls" or transport.get_extra_info("sslcontext") is not None or \
+            transport.get_extra_info("ssl_object") is not None:
+        # a TLS transport (documented extra info): its socket is the stream transport's
+        kind = "tls"
     ends = None
     if family in (socket.AF_INET, socket.AF_INET6):
         sn = transport.get_extra_info("sockname")
@@ -686,6 +777,12 @@ class _TracedBase:
         self._state = _State()
         self._buf = None
         self._slot_only = False
+        self._hs_pending = False  # a TLS transport's handshake line is still to come
+
+    def _handshake_line(self):
+        if self._hs_pending:
+            self._hs_pending = False
+            self._rec.emit("t%d handshake status=0" % self._tid)
 
     def _adopt(self, old):
         self._tid = old._tid
@@ -694,6 +791,9 @@ class _TracedBase:
         self._rec._by_transport[id(old._proxy._aiotp_t)] = self
 
     def _emit(self, text):
+        if self._hs_pending:
+            # start_tls: the first callback of the TLS transport shows the handshake done
+            self._handshake_line()
         self._rec.emit("t%d %s" % (self._tid, text))
 
     def _emit_comment(self, text):
@@ -720,7 +820,10 @@ class _TracedBase:
             self._proxy = TransportProxy(transport, self)
             self._rec._by_transport[id(transport)] = self
             if self._slot is not None and not self._slot.done:
-                self._rec._fill_slot(self._slot, transport)
+                if self._rec._fill_slot(self._slot, transport) == "tls":
+                    # a TLS transport's protocol is told connection_made when the
+                    # handshake has succeeded, and then only
+                    self._hs_pending = True
         self._emit("cb connection_made")
         self._run("connection_made", self._inner.connection_made, (self._proxy,))
 

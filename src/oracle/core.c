@@ -1286,7 +1286,7 @@ int aiotp_oracle_finish(aiotp_oracle *o)
     rc = ORC_RC(rc, exc_overdue(o, NULL, EXC_ALL, "the end of the trace"));
     if (o->flags & AIOTP_ORACLE_REQUIRE_LOST) {
         for (t = o->live.head; t != NULL; t = t->live.next) {
-            if (!t->lost) {
+            if (!t->lost && !t->end_above) {
                 rc = ORC_RC(rc, aiotp__orc_violate(o, t, KIND(t)->r.lost_twice,
                                                    "end of trace: t%lu never got "
                                                    "connection_lost", t->id));

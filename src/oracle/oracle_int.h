@@ -250,6 +250,7 @@ typedef struct orc_tls_ext {
     bool handshake;        /* a handshake line came */
     bool hs_ok;            /* ... with status 0 */
     bool made_due;         /* connection_made must be its very next line */
+    bool closed_by_call;   /* close() returned 0 (TLS-CLOSE-5: eof_received may follow) */
 } orc_tls_ext;
 
 typedef struct orc_stream {
@@ -330,6 +331,9 @@ struct orc_t {
     bool peer_gone;        /* its peer was reclaimed: u.*.peer_final holds what it sent */
     size_t segment;        /* header count when it was opened */
     bool limits_seen, made, lost;
+    bool end_above;        /* the TLS transport over it ended where its callbacks are not
+                              traced: its own connection_lost need not show
+                              (spec/trace-format.md, TLS transports) */
     uint64_t made_iter;    /* the pass of connection_made (aiotp__orc_closed_unseen) */
     bool wpaused, rpaused, aborted;
     bool cl_by_query;      /* closing learned from a query (is_closing 1 / is_reading 0) */
@@ -476,6 +480,7 @@ typedef struct orc_kind_rules {
     const orc_rule *drain_lost;   /* a closing transport's buffer drained: lost now */
     const orc_rule *closed_reading; /* is_reading() after close */
     const orc_rule *closed_data;  /* data delivered after close/abort (learned or seen) */
+    const orc_rule *big_read;     /* data_received over 256 KiB (NULL: READ-1) */
 } orc_kind_rules;
 
 typedef struct orc_kind {

@@ -267,7 +267,8 @@ static int data(orc *o, orc_t *ts, const orc_line *pl, bool after_gb, bool after
                                                (unsigned long long)pl->n,
                                                (unsigned long long)s->gb_len));
         } else if (!buf && pl->n > ORC_READ_MAX) {
-            rc = ORC_RC(rc, aiotp__orc_violate(o, ts, RULE(READ_1),
+            const orc_rule *big = KIND(ts)->r.big_read;
+            rc = ORC_RC(rc, aiotp__orc_violate(o, ts, big != NULL ? big : RULE(READ_1),
                                                "t%lu data_received n=%llu > 262144", ts->id,
                                                (unsigned long long)pl->n));
         }

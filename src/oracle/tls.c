@@ -13,7 +13,17 @@
 
 #include <string.h>
 
-enum tls_rule { R_TLS_HS_2, R_TLS_HS_3, R_TLS_EOF_1, R_TLS_OVER_1, R_COUNT };
+enum tls_rule {
+    R_TLS_HS_2,
+    R_TLS_HS_3,
+    R_TLS_EOF_1,
+    R_TLS_OVER_1,
+    R_TLS_CLOSE_5,
+    R_TLS_CLOSE_6,
+    R_TLS_BUF_1,
+    R_TLS_DATA_2,
+    R_COUNT
+};
 
 #define R(id, prof, text) ORC_RULE(id, prof, text, "tls")
 static const orc_rule RULES[R_COUNT] = {
@@ -29,6 +39,18 @@ static const orc_rule RULES[R_COUNT] = {
     [R_TLS_OVER_1] = R("TLS-OVER-1", AIOTP,
                        "an over/upgrade line comes right after the TLS transport's limits "
                        "line, once, and names a live stream transport of the same loop"),
+    [R_TLS_CLOSE_5] = R("TLS-CLOSE-5", AIOTP,
+                        "after close() the peer's close_notify ends the shutdown without "
+                        "eof_received (CPython and uvloop call eof_received then: DEV-76)"),
+    [R_TLS_CLOSE_6] = R("TLS-CLOSE-6", AIOTP,
+                        "close() calls no protocol callback: what arrives while closing is "
+                        "discarded (CPython reads what is pending inside close(): DEV-77)"),
+    [R_TLS_BUF_1] = R("TLS-BUF-1", AIOTP,
+                      "a BufferedProtocol over TLS gets get_buffer(-1) (CPython's layer passes "
+                      "the encrypted bytes pending as the size hint)"),
+    [R_TLS_DATA_2] = R("TLS-DATA-2", AIOTP,
+                       "one data_received of a TLS transport carries at most 256 KiB (CPython "
+                       "joins all the plaintext there is: DEV-77)"),
 };
 #undef R
 
@@ -56,10 +78,41 @@ static int made_due(orc *o, orc_t *ts, const orc_line *pl)
                               ts->id);
 }
 
+/* The callbacks CPython's layer may call inside the transport's own close() (it reads what
+   is pending as it starts the shutdown): TLS-CLOSE-6 [aiotp]; any other is TRACE-4. */
+static int inside_close(orc *o, orc_t *ts, const orc_line *pl)
+{
+    const orc_frame *f = aiotp__orc_top(o);
+    if (f == NULL || !f->is_call || f->t != ts || f->name != N_CLOSE) {
+        return 0;
+    }
+    if (pl->name == N_PAUSE_WRITING) {
+        return 0; /* (inside any call that may write: FLOW rules) */
+    }
+    if (pl->name == N_GET_BUFFER || pl->name == N_BUFFER_UPDATED ||
+        pl->name == N_DATA_RECEIVED || pl->name == N_EOF_RECEIVED) {
+        return aiotp__orc_violate(o, ts, RULE(TLS_CLOSE_6), "t%lu cb %s inside its close()",
+                                  ts->id, aiotp__orc_names[pl->name]);
+    }
+    return aiotp__orc_violate(o, ts, TRACE_RULE(TRACE_4), "t%lu cb %s nested inside its close",
+                              ts->id, aiotp__orc_names[pl->name]);
+}
+
 static int tls_cb(orc *o, orc_t *ts, const orc_line *pl)
 {
     orc_tls_ext *x = &ts->u.s.tls;
-    int rc = made_due(o, ts, pl);
+    int rc;
+    if (pl->name == N_GET_BUFFER && pl->sizehint != -1) {
+        /* TLS-BUF-1: CPython's layer passes its pending bytes; the rest as any get_buffer */
+        orc_line hint = *pl;
+        hint.sizehint = -1;
+        rc = aiotp__orc_violate(o, ts, RULE(TLS_BUF_1),
+                                "t%lu get_buffer sizehint=%lld, -1 expected", ts->id,
+                                (long long)pl->sizehint);
+        return ORC_RC(rc, tls_cb(o, ts, &hint));
+    }
+    rc = made_due(o, ts, pl);
+    rc = ORC_RC(rc, inside_close(o, ts, pl));
     if (x->handshake && !x->hs_ok) {
         return ORC_RC(rc, aiotp__orc_violate(o, ts, RULE(TLS_HS_3),
                                              "t%lu cb %s after its handshake failed", ts->id,
@@ -76,10 +129,47 @@ static int tls_cb(orc *o, orc_t *ts, const orc_line *pl)
                                            "t%lu connection_made before its handshake "
                                            "completed", ts->id));
     }
+    if (pl->name == N_CONNECTION_LOST && x->lower != 0) {
+        /* a connection_lost outside every callback of the stream transport
+           below (a recorder of a foreign loop sees that transport until start_tls gave it
+           the loop's TLS layer, whose callbacks it cannot wrap): the transport below ended
+           with it, unseen */
+        size_t k;
+        bool inside = false;
+        orc_t *t;
+        for (k = 0; k < o->depth; k++) {
+            inside = inside || (o->stack[k].t->id == x->lower && !o->stack[k].is_call);
+        }
+        for (t = o->live.head; t != NULL && !inside; t = t->live.next) {
+            if (t->id == x->lower && t->segment == o->segment) {
+                t->end_above = true;
+            }
+        }
+    }
     if (pl->name == N_CONNECTION_LOST && !ts->made) {
         rc = ORC_RC(rc, aiotp__orc_violate(o, ts, RULE(TLS_HS_3),
                                            "t%lu connection_lost without a completed "
                                            "handshake", ts->id));
+    }
+    if (pl->name == N_EOF_RECEIVED && x->closed_by_call && !ts->u.s.eof && !ts->lost &&
+        ts->made) {
+        /* TLS-CLOSE-5: the peer's close_notify that completes the shutdown of a close():
+           CPython's layer tells the protocol eof_received (once, before connection_lost);
+           aiotp does not (DEV-76). Not data after close (BASE-CLOSE-1 is about what the
+           socket reads): judged by TLS-CLOSE-5 alone, the rest as any eof_received. */
+        int cl = ts->cl;
+        bool paused = ts->rpaused;
+        rc = ORC_RC(rc, aiotp__orc_violate(o, ts, RULE(TLS_CLOSE_5),
+                                           "t%lu eof_received after close()", ts->id));
+        ts->cl = CL_OPEN;
+        ts->rpaused = false;
+        ts->u.s.gb_pending = true; /* (no get_buffer first: as for a close_notify below) */
+        ts->u.s.gb_seq = ts->seq - 1;
+        ts->u.s.gb_len = 1;
+        rc = ORC_RC(rc, aiotp__orc_stream_cb(o, ts, pl));
+        ts->cl = cl;
+        ts->rpaused = paused;
+        return rc;
     }
     if (pl->name == N_EOF_RECEIVED) {
         /* the TLS layer knows the close_notify without a buffer to receive into: a
@@ -160,6 +250,7 @@ static int tls_call_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
         ts->cl = CL_UNKNOWN;
         ts->cl_by_query = false;
         ts->fin_clean = true;
+        ts->u.s.tls.closed_by_call = true;
     } else if (!aiotp__orc_closing(ts)) {
         ts->cl = CL_UNKNOWN; /* closed by something the trace does not show */
         ts->fin_dirty = true;
@@ -239,6 +330,9 @@ static int tls_line(orc *o, orc_t *ts, const orc_line *pl)
 static bool tls_nest_ok(const orc *o, const orc_t *ts, const orc_frame *f)
 {
     (void)o;
+    if (f->is_call && f->t == ts && f->name == N_CLOSE) {
+        return true; /* judged by inside_close() */
+    }
     return !f->is_call && ts->u.s.tls.lower != 0 && f->t->id == ts->u.s.tls.lower &&
            f->t != ts;
 }
@@ -288,6 +382,7 @@ const orc_kind aiotp__orc_kind_tls = {
         .drain_lost = NULL,
         .closed_reading = BASE_RULE(BASE_CLOSE_1),
         .closed_data = BASE_RULE(BASE_CLOSE_1),
+        .big_read = &RULES[R_TLS_DATA_2],
     },
     .init = tls_init,
     .cb = tls_cb,

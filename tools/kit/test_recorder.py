@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Tests of tools/aiotp_trace.py on one loop (CTest kit.recorder.LOOP.CASE).
 
-    test_recorder.py LOOP CASE CHECKER
+    test_recorder.py LOOP CASE CHECKER [WORKDIR]
+
+The TLS cases (tls_echo, tls_start) make a self-signed certificate for localhost with the
+``openssl`` command line in WORKDIR (the build tree; nothing is committed).
 
 Each case records a trace on LOOP (asyncio or uvloop), checks it with the checker through
 tools/kit/checker.py and asserts what the recorder must show. uvloop starts with
@@ -524,13 +527,328 @@ def case_subprocess_flow(loop_name, chk):
         fail("no process_exited returncode=-9")
 
 
+# ---- TLS ----------------------------------------------------------------------------------
+
+WORKDIR = None
+
+
+def tls_contexts():
+    """(server, client) SSLContexts with a certificate made now by the openssl command."""
+    import ssl
+    import subprocess
+    os.makedirs(WORKDIR, exist_ok=True)
+    cert, key = os.path.join(WORKDIR, "cert.pem"), os.path.join(WORKDIR, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    srv = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    srv.load_cert_chain(cert, key)
+    cli = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    cli.load_verify_locations(cert)
+    return srv, cli
+
+
+class TlsEcho(asyncio.Protocol):
+    def connection_made(self, t):
+        self.t = t
+
+    def data_received(self, data):
+        self.t.write(data)
+
+
+class TlsClient(asyncio.Protocol):
+    """Writes in connection_made; on the echo: write_eof (refused), close."""
+
+    def __init__(self, done):
+        self.done = done
+
+    def connection_made(self, t):
+        self.t = t
+        t.write(b"Hello TLS!")
+        t.can_write_eof()
+
+    def data_received(self, data):
+        try:
+            self.t.write_eof()
+            fail("write_eof() on a TLS transport did not raise")
+        except NotImplementedError:
+            pass
+        self.t.close()
+
+    def connection_lost(self, exc):
+        self.done.set_result(exc)
+
+
+def per_transport(path):
+    """{tid: [its lines]} without iter lines and comments."""
+    out = {}
+    for x in events_of(path):
+        out.setdefault(x.split(" ", 1)[0], []).append(x)
+    return out
+
+
+def check_tls_profiles(chk, path, loop_name):
+    """doc on both loops, cpython on asyncio; the aiotp profile reports TLS-CLOSE-5 (DEV-76:
+    CPython and uvloop call eof_received after close()) and nothing before it."""
+    check_profiles(chk, path, loop_name)
+    res = chk.check(path, "aiotp")
+    if loop_name == "asyncio" and (res.status != "fail" or not res.violations or
+                                   res.violations[0]["rule"] != "TLS-CLOSE-5"):
+        fail("aiotp profile on asyncio: %s %r (TLS-CLOSE-5 expected)"
+             % (res.status, res.violations))
+
+
+async def tls_session(rec, server_factory, client_factory, done):
+    """A TLS server on 127.0.0.1 and one client of it (create_server / create_connection
+    with ssl=); waits for the client's connection_lost (done: None expected) and a few
+    passes, closes the server; returns the client's traced transport."""
+    srv_ctx, cli_ctx = tls_contexts()
+    srv = await rec.create_server(server_factory, "127.0.0.1", 0, ssl=srv_ctx)
+    port = srv.sockets[0].getsockname()[1]
+    t, _ = await rec.create_connection(client_factory, "127.0.0.1", port, ssl=cli_ctx,
+                                       server_hostname="localhost")
+    if await done is not None:
+        fail("client connection_lost(%r)" % done.result())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    srv.close()
+    await srv.wait_closed()
+    return t
+
+
+def case_tls_echo(loop_name, chk):
+    """create_server and create_connection with ssl=: client writes, the server echoes, the
+    client closes: the exact lines of each side."""
+    got = {}
+
+    async def main(rec):
+        done = rec.loop.create_future()
+        got["client"] = await tls_session(rec, TlsEcho, lambda: TlsClient(done), done)
+    path = record(loop_name, main)
+    check_tls_profiles(chk, path, loop_name)
+    by = per_transport(path)
+    cli = got["client"]._aiotp_p._tid
+    c, s = "t%d" % cli, "t%d" % (3 - cli)
+    crc = "%08x" % aiotp_trace.crc32(b"Hello TLS!")
+    want_c = [
+        c + " open tls", c + " limits low=131072 high=524288",
+        c + " handshake status=0", c + " cb connection_made",
+        c + " call write n=10", c + " ret write 0 size=0 total=10 sum=" + crc,
+        c + " query can_write_eof 0", c + " ret connection_made 0",
+        c + " cb data_received n=10 total=10 sum=" + crc,
+        c + " call write_eof", c + " ret write_eof ENOTSUP size=0",
+        c + " call close", c + " ret close 0 size=0", c + " ret data_received 0",
+        c + " cb eof_received", c + " ret eof_received 0",  # DEV-76
+        c + " cb connection_lost status=0", c + " ret connection_lost 0"]
+    want_s = [
+        s + " open tls", s + " limits low=131072 high=524288",
+        s + " handshake status=0", s + " cb connection_made", s + " ret connection_made 0",
+        s + " cb data_received n=10 total=10 sum=" + crc,
+        s + " call write n=10", s + " ret write 0 size=0 total=10 sum=" + crc,
+        s + " ret data_received 0",
+        s + " cb eof_received", s + " ret eof_received 0",
+        s + " cb connection_lost status=0", s + " ret connection_lost 0"]
+    peer = "t2 peer t1"
+    if by.get("t2", [None])[2] == peer:
+        by["t2"].pop(2)
+    else:
+        fail("no %r as t2's third line: %r" % (peer, by.get("t2")))
+    for tid, want in ((c, want_c), (s, want_s)):
+        if by.get(tid) != want:
+            os.system("cat %s" % path)
+            fail("%s lines:\n  have %r\n  want %r" % (tid, by.get(tid), want))
+    if set(by) != {"t1", "t2"}:
+        fail("transports %r" % sorted(by))
+    print("tls_echo: client t%d" % cli)
+
+
+def case_tls_bad_cert(loop_name, chk):
+    """A client that does not trust the server's certificate: create_connection raises
+    SSLCertVerificationError; the client's place is a comment (ETLSCERT), the server's
+    (its factory ran at the accept) a comment too, and no callback of either is traced."""
+    import ssl
+
+    async def main(rec):
+        srv_ctx, _ = tls_contexts()
+        srv = await rec.create_server(TlsEcho, "127.0.0.1", 0, ssl=srv_ctx)
+        port = srv.sockets[0].getsockname()[1]
+        untrusting = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # no CA: verification fails
+        try:
+            await rec.create_connection(lambda: TlsClient(None), "127.0.0.1", port,
+                                        ssl=untrusting, server_hostname="localhost")
+            fail("the handshake with an untrusted certificate succeeded")
+        except ssl.SSLCertVerificationError:
+            pass
+        for _ in range(5):
+            await asyncio.sleep(0)
+        srv.close()
+        await srv.wait_closed()
+    path = record(loop_name, main)
+    check_profiles(chk, path, loop_name)
+    text = [x for x in lines(path)[1:] if not x.startswith("iter ")]
+    if any(not x.startswith("#") for x in text):
+        fail("lines other than comments: %r" % text)
+    want = "no transport: create_connection raised ETLSCERT (SSLCertVerificationError)"
+    if not any(x.endswith(want) for x in text):
+        fail("no %r comment: %r" % (want, text))
+
+
+class TlsKeepOpen(TlsEcho):
+    def eof_received(self):
+        return True  # no effect over TLS (the transport closes): a warning on CPython
+
+
+class TlsBulk(asyncio.BufferedProtocol):
+    """1 MB written at once with high=20000, echoed back into a 1000-byte buffer; queries,
+    pause/resume_reading; closes when everything came back."""
+
+    def __init__(self, done, size):
+        self.done = done
+        self.size = size
+        self.buf = bytearray(1000)
+        self.n = 0
+
+    def connection_made(self, t):
+        self.t = t
+        t.set_write_buffer_limits(high=20000)
+        for _ in range(self.size // 50000):
+            t.write(b"x" * 50000)
+        t.get_write_buffer_size()
+        t.is_reading()
+        t.pause_reading()
+        t.resume_reading()
+
+    def get_buffer(self, hint):
+        return self.buf
+
+    def buffer_updated(self, n):
+        self.n += n
+        if self.n == self.size:
+            self.t.close()
+
+    def connection_lost(self, exc):
+        self.done.set_result(exc)
+
+
+def case_tls_buffered(loop_name, chk):
+    """A BufferedProtocol client over TLS: doc (and cpython on asyncio) pass; the aiotp
+    profile finds exactly CPython's TLS read path and close (DEV-76, DEV-77)."""
+    size = 1000000
+
+    async def main(rec):
+        done = rec.loop.create_future()
+        await tls_session(rec, TlsKeepOpen, lambda: TlsBulk(done, size), done)
+    path = record(loop_name, main)
+    check_profiles(chk, path, loop_name)
+    rules = {v["rule"] for v in chk.check(path, "aiotp").violations}
+    allowed = {"TLS-BUF-1", "TLS-CLOSE-5", "TLS-CLOSE-6", "TLS-DATA-2", "FLOW-1"}
+    if not rules or not rules <= allowed or "TLS-BUF-1" not in rules:
+        fail("aiotp profile: %r (expected TLS-BUF-1 and only %r)" % (sorted(rules),
+                                                                     sorted(allowed)))
+    _, events = tracefile.parse_file(path)
+    ups = [e for e in events if e.ev == "cb" and e.name == "buffer_updated"]
+    if not ups or int(ups[-1].fields["total"]) != size:
+        fail("the echo did not come back in full")
+    text = lines(path)
+    for want in (" query is_reading 1", " ret pause_reading 0 size=", " ret resume_reading 0 size=",
+                 " cb eof_received", " ret eof_received 1"):
+        if not any(want in x for x in text):
+            fail("no %r line" % want)
+    print("tls_buffered: %s" % sorted(rules))
+
+
+class Upgradable(asyncio.Protocol):
+    def __init__(self):
+        loop = asyncio.get_running_loop()
+        self.got = loop.create_future()
+        self.lost = loop.create_future()
+
+    def connection_made(self, t):
+        self.t = t
+
+    def data_received(self, data):
+        if not self.got.done():
+            self.got.set_result(data)
+
+    def connection_lost(self, exc):
+        self.lost.set_result(exc)
+
+
+def case_tls_start(loop_name, chk):
+    """Two plain TCP transports upgraded with start_tls on both sides: ping, pong, the
+    client closes. The TLS transports are upgrade lines over the traced tcp ones."""
+    ids = {}
+
+    async def main(rec):
+        srv_ctx, cli_ctx = tls_contexts()
+        made = []
+        srv = await rec.create_server(lambda: made.append(Upgradable()) or made[-1],
+                                      "127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        tc, pc = await rec.create_connection(Upgradable, "127.0.0.1", port)
+        while not made or not hasattr(made[0], "t"):
+            await asyncio.sleep(0)
+        ps = made[0]
+        ids["tcp_c"], ids["tcp_s"] = tc._aiotp_p._tid, ps.t._aiotp_p._tid
+        tls_c, tls_s = await asyncio.gather(
+            rec.start_tls(tc, pc, cli_ctx, server_hostname="localhost"),
+            rec.start_tls(ps.t, ps, srv_ctx, server_side=True))
+        ids["tls_c"], ids["tls_s"] = tls_c._aiotp_p._tid, tls_s._aiotp_p._tid
+        pc.t, ps.t = tls_c, tls_s
+        tls_c.write(b"ping")
+        tls_s.write(b"pong:" + await ps.got)
+        if await pc.got != b"pong:ping":
+            fail("start_tls echo: %r" % pc.got.result())
+        tls_c.close()
+        for f in (pc.lost, ps.lost):
+            if await f is not None:
+                fail("connection_lost(%r)" % f.result())
+        srv.close()
+        await srv.wait_closed()
+    path = record(loop_name, main)
+    check_tls_profiles(chk, path, loop_name)
+    by = per_transport(path)
+    c, s = "t%d" % ids["tls_c"], "t%d" % ids["tls_s"]
+    if (ids["tls_c"], ids["tls_s"]) != (3, 4):
+        fail("the TLS transports are not t3 (client) and t4: %r" % ids)
+    ping, pong = ("%08x" % aiotp_trace.crc32(x) for x in (b"ping", b"pong:ping"))
+    want_c = [
+        c + " open tls", c + " limits low=131072 high=524288",
+        c + " upgrade t%d" % ids["tcp_c"], c + " handshake status=0",
+        c + " call write n=4", c + " ret write 0 size=0 total=4 sum=" + ping,
+        c + " cb data_received n=9 total=9 sum=" + pong, c + " ret data_received 0",
+        c + " call close", c + " ret close 0 size=0",
+        c + " cb eof_received", c + " ret eof_received 0",  # DEV-76
+        c + " cb connection_lost status=0", c + " ret connection_lost 0"]
+    want_s = [
+        s + " open tls", s + " limits low=131072 high=524288",
+        s + " upgrade t%d" % ids["tcp_s"], s + " peer " + c, s + " handshake status=0",
+        s + " cb data_received n=4 total=4 sum=" + ping, s + " ret data_received 0",
+        s + " call write n=9", s + " ret write 0 size=0 total=9 sum=" + pong,
+        s + " cb eof_received", s + " ret eof_received 0",
+        s + " cb connection_lost status=0", s + " ret connection_lost 0"]
+    for tid, want in ((c, want_c), (s, want_s)):
+        if by.get(tid) != want:
+            os.system("cat %s" % path)
+            fail("%s lines:\n  have %r\n  want %r" % (tid, by.get(tid), want))
+    for tid in ("t1", "t2"):  # the plain transports: connection_made only, then the layer's
+        if [x.split(" ", 1)[1] for x in by[tid] if " cb " in x or " call " in x] != \
+                ["cb connection_made"]:
+            fail("%s after the upgrade: %r" % (tid, by[tid]))
+
+
 CASES = {"demo": case_demo, "datagram": case_datagram,
          "subprocess_flow": case_subprocess_flow, "buffered": case_buffered, "passthrough": case_passthrough,
          "exc": case_exc, "big": case_big, "pipes": case_pipes,
-         "subprocess": case_subprocess}
+         "subprocess": case_subprocess,
+         "tls_echo": case_tls_echo, "tls_start": case_tls_start,
+         "tls_bad_cert": case_tls_bad_cert, "tls_buffered": case_tls_buffered}
 
 if __name__ == "__main__":
     loop_name, case, chk_path = sys.argv[1:4]
+    WORKDIR = sys.argv[4] if len(sys.argv) > 4 else tempfile.mkdtemp(prefix="kit-rec-tls-")
     if loop_name == "uvloop":
         try:
             import uvloop  # noqa: F401
