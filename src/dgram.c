@@ -538,18 +538,18 @@ static const aiotp__obj_ops dgram_obj_ops = {
 
 /* ---- receiving ------------------------------------------------------------------------- */
 
-/* DGRAM-RECV-1: one receive per read event. */
-static void read_ready(aiotp_loop *loop, int fd, void *arg)
+/* One receive and its datagram_received: true when another receive may follow in this
+   read event (a datagram was delivered), false at EAGAIN, after an error, or when the
+   transport does not deliver now (DGRAM-RECV-3). */
+static bool read_one(aiotp_loop *loop, aiotp__dgram *t)
 {
-    aiotp__dgram *t = arg;
     struct sockaddr_storage from;
     socklen_t flen = sizeof(from);
     ssize_t n;
     int rc = 0;
 
-    (void)fd;
     if (aiotp__dgram_step(&t->st, AIOTP__DGEV_RECV, t->q.count == 0) != AIOTP__DGA_DELIVER) {
-        return; /* DGRAM-RECV-3 */
+        return false; /* DGRAM-RECV-3 */
     }
     /* Performance (bench/README.md): only the family is cleared, not the whole 128 bytes
        (21 of the ~560 user-space instructions per datagram). Only the first flen bytes,
@@ -559,11 +559,11 @@ static void read_ready(aiotp_loop *loop, int fd, void *arg)
     n = loop->sys->recvfrom(loop->sys->ctx, t->fd, loop->rbuf, AIOTP__DGRAM_MAX, 0,
                             (struct sockaddr *)&from, &flen);
     if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR) {
-        return;
+        return false;
     }
     if (n < 0) {
         call_error(t, (int)n); /* DGRAM-RECV-2: the transport stays open */
-        return;
+        return false;
     }
     if (flen > (socklen_t)sizeof(from)) {
         flen = sizeof(from);
@@ -586,6 +586,20 @@ static void read_ready(aiotp_loop *loop, int fd, void *arg)
         /* DGRAM-CB-1: reported; the transport stays open (CPython §4.3) */
         aiotp__transport_report(&t->base, "Exception in callback protocol.datagram_received()",
                                 rc);
+    }
+    return true;
+}
+
+/* DGRAM-RECV-1 (DEV-70): up to AIOTP__DGRAM_RECV_BATCH receives per read event, as libuv
+   and uvloop do (CPython: one). Each goes through the state machine first, so a callback
+   that pauses, closes or aborts stops the batch; with one datagram per read event a UDP
+   server made one whole loop pass (a poll() and the ready queue) per datagram. */
+static void read_ready(aiotp_loop *loop, int fd, void *arg)
+{
+    int k = 0;
+    (void)fd;
+    while (k < AIOTP__DGRAM_RECV_BATCH && read_one(loop, arg)) {
+        k++;
     }
 }
 

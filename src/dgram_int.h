@@ -18,6 +18,9 @@
 
 /* Largest datagram sendto() takes (and the receive size): AIOTP__READ_MAX, 256 KiB. */
 #define AIOTP__DGRAM_MAX AIOTP__READ_MAX
+/* DGRAM-RECV-1 (DEV-70): at most this many receives per read event, stopping at EAGAIN,
+   an error, or when the transport no longer delivers (paused, closing, closed). */
+#define AIOTP__DGRAM_RECV_BATCH 16
 
 typedef struct aiotp__dgram {
     aiotp_transport base;        /* the transport base (and the loop object header): first */

@@ -829,8 +829,12 @@ static void queue_io(aiotp_loop *loop, int n)
 
 static void queue_timers(aiotp_loop *loop)
 {
-    aiotp_time now = aiotp_loop_time(loop);
+    aiotp_time now;
     aiotp__timer t;
+    if (loop->timers.n == 0) {
+        return; /* no timer: the clock is not read (bench/README.md, 2026-12-03-perf) */
+    }
+    now = aiotp_loop_time(loop);
     /* LOOP-5: every due timer and only those, earliest first, equal times in scheduling
        order (core/theap.h, PROOF-THEAP-3) */
     while (aiotp__theap_pop_due(&loop->timers, now, &t)) {
@@ -935,7 +939,9 @@ static int iterate(aiotp_loop *loop)
         run_entry(loop, &e);
     }
     run_deferred(loop);
-    aiotp__services_pass_end(loop);
+    if (loop->closer != NULL) {
+        aiotp__services_pass_end(loop); /* only once aiotp_loop_close_all was called */
+    }
     return rc;
 }
 

@@ -158,7 +158,8 @@ struct aiotp_loop {
 };
 
 /* The loop's services, called by loop.c (src/services.c): open them at the end of
-   aiotp_loop_create (0 or an error: then nothing is left open); after each pass; and at
+   aiotp_loop_create (0 or an error: then nothing is left open); after each pass once
+   aiotp_loop_close_all has set loop->closer (loop.c checks); and at
    the end of aiotp_loop_free, after the objects' teardown: true when retained objects
    survive and keep the loop's shell (then loop.c must not free it). */
 int aiotp__services_open(aiotp_loop *loop, const aiotp_loop_options *opts);
@@ -203,6 +204,14 @@ bool aiotp__fd_owned(const aiotp_loop *loop, int fd);
 /* Forget everything about fd (before it is closed). */
 void aiotp__fd_forget(aiotp_loop *loop, int fd);
 
+
+/* A function off the hot paths (an error or not-supported answer): kept out of line so
+   that its stack frame does not enter the caller's fast path (bench/README.md). */
+#if defined(__GNUC__)
+#define AIOTP__COLD __attribute__((cold, noinline))
+#else
+#define AIOTP__COLD
+#endif
 
 /* Tracing: true if a trace hook is set; aiotp__tracef formats one line. */
 static inline bool aiotp__tracing(const aiotp_loop *loop)

@@ -4,7 +4,8 @@
  *
  * loop.c calls three hooks (loop_int.h): aiotp__services_open at the end of
  * aiotp_loop_create (the resolver's configuration and the wake-up, src/wakeup.c);
- * aiotp__services_pass_end after every pass (aiotp_loop_close_all's waiters); and
+ * aiotp__services_pass_end after every pass once aiotp_loop_close_all has made the
+ * closer (its waiters); and
  * aiotp__services_keep_shell at the end of aiotp_loop_free (retained objects that
  * outlive the loop keep its shell: its allocator, for their own release).
  *
@@ -92,7 +93,7 @@ void aiotp__services_pass_end(aiotp_loop *loop)
     struct aiotp__closer *c = loop->closer;
     closer_wait *list;
     size_t n;
-    if (c == NULL || c->head == NULL || aiotp__obj_find(loop, owes, NULL) != NULL) {
+    if (c->head == NULL || aiotp__obj_find(loop, owes, NULL) != NULL) {
         return;
     }
     list = c->head;

@@ -472,6 +472,15 @@ int aiotp_transport_set_write_buffer_limits(aiotp_transport *t, int64_t high, in
     return method_leave(loop, t->ops->set_write_buffer_limits(t, high, low));
 }
 
+AIOTP__COLD static int write_not_supported(aiotp_transport *t, size_t len)
+{
+    char args[32];
+    snprintf(args, sizeof(args), "n=%zu", len);
+    return not_supported(t, "write", args);
+}
+
+/* write() and sendto() are the hot paths (bench/README.md): the not-supported answer is
+   out of line, so the way to the kind's method takes no stack frame. */
 int aiotp_transport_write(aiotp_transport *t, const void *data, size_t len)
 {
     aiotp_loop *loop;
@@ -479,9 +488,7 @@ int aiotp_transport_write(aiotp_transport *t, const void *data, size_t len)
         return AIOTP_EINVAL;
     }
     if (t->ops->write == NULL) {
-        char args[32];
-        snprintf(args, sizeof(args), "n=%zu", len);
-        return not_supported(t, "write", args);
+        return write_not_supported(t, len);
     }
     loop = method_enter(t);
     return method_leave(loop, t->ops->write(t, data, len));
@@ -522,6 +529,17 @@ int aiotp_transport_write_eof(aiotp_transport *t)
 
 /* ---- DatagramTransport ------------------------------------------------------------------ */
 
+AIOTP__COLD static int sendto_not_supported(aiotp_transport *t, const void *data, size_t len,
+                                            const struct sockaddr *addr, socklen_t addrlen)
+{
+    char args[192];
+    char a[128];
+    aiotp__fmt_addr(addr, addr != NULL ? addrlen : 0, a, sizeof(a));
+    snprintf(args, sizeof(args), "n=%zu addr=%s sum=%08x", len, a,
+             (unsigned)(data != NULL ? aiotp__crc32(0, data, len) : 0u));
+    return not_supported(t, "sendto", args);
+}
+
 int aiotp_transport_sendto(aiotp_transport *t, const void *data, size_t len,
                            const struct sockaddr *addr, socklen_t addrlen)
 {
@@ -530,12 +548,7 @@ int aiotp_transport_sendto(aiotp_transport *t, const void *data, size_t len,
         return AIOTP_EINVAL;
     }
     if (t->ops->sendto == NULL) {
-        char args[192];
-        char a[128];
-        aiotp__fmt_addr(addr, addr != NULL ? addrlen : 0, a, sizeof(a));
-        snprintf(args, sizeof(args), "n=%zu addr=%s sum=%08x", len, a,
-                 (unsigned)(data != NULL ? aiotp__crc32(0, data, len) : 0u));
-        return not_supported(t, "sendto", args);
+        return sendto_not_supported(t, data, len, addr, addrlen);
     }
     loop = method_enter(t);
     return method_leave(loop, t->ops->sendto(t, data, len, addr, addrlen));

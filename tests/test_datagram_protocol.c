@@ -50,7 +50,7 @@ static bool has_error(void *arg)
 }
 
 /* connection_made first, then one datagram_received per datagram with its bytes and the
-   sender's address, in order, one receive per read event; connection_lost last. */
+   sender's address, in order, up to 16 receives per read event; connection_lost last. */
 TEST(made_datagrams_lost)
 {
     aiotp_loop *loop = th_loop();
@@ -65,7 +65,7 @@ TEST(made_datagrams_lost)
     CHECK_INT(th_peer_send(p.peer, "ccc", 3, 0), 3);
     it = aiotp_loop_iteration(loop);
     th_run_until(loop, dgrams_at_least_3, r, 10);
-    CHECK(aiotp_loop_iteration(loop) >= it + 3); /* one per pass */
+    CHECK(aiotp_loop_iteration(loop) == it + 1); /* one read event, three receives (DEV-70) */
     CHECK_INT(r->dgrams, 3);
     CHECK_SIZE(r->len[0], 1);
     CHECK_SIZE(r->len[1], 2);
@@ -77,6 +77,65 @@ TEST(made_datagrams_lost)
     CHECK_STR(th_cb_names(1), "cb connection_made\ncb datagram_received\n"
                               "cb datagram_received\ncb datagram_received\n"
                               "cb connection_lost\n");
+}
+
+/* DGRAM-RECV-1 (DEV-70): at most 16 receives per read event: 20 queued datagrams take two
+   passes, 16 then 4, in order. */
+TEST(recv_batch_bounded)
+{
+    aiotp_loop *loop = th_loop();
+    th_drec *r = th_drec_new();
+    upair p;
+    unsigned char b[2];
+    int i;
+
+    udp_pair(loop, r, &p, true);
+    for (i = 0; i < 20; i++) {
+        b[0] = (unsigned char)i;
+        b[1] = 0x5a;
+        CHECK_INT(th_peer_send(p.peer, b, (size_t)(1 + i % 2), 0), 1 + i % 2);
+    }
+    th_run_until(loop, th_d_has_dgram, r, 5);
+    CHECK_INT(r->dgrams, 16);
+    th_run_passes(loop, 1);
+    CHECK_INT(r->dgrams, 20);
+    for (i = 0; i < 20; i++) {
+        CHECK_SIZE(r->len[i], (size_t)(1 + i % 2));
+        CHECK_INT(r->data[i][0], i);
+    }
+    finish(loop, p.t, r, p.peer);
+}
+
+/* pause_reading() inside datagram_received ends the read event's receives at once
+   (DGRAM-RECV-3): the rest stay in the socket until resume_reading(). */
+static int pause_at_second(th_drec *r, aiotp_transport *t)
+{
+    if (r->dgrams == 2) {
+        CHECK_ERR(aiotp_transport_pause_reading(t), 0);
+    }
+    return 0;
+}
+
+TEST(recv_batch_stops_when_paused)
+{
+    aiotp_loop *loop = th_loop();
+    th_drec *r = th_drec_new();
+    upair p;
+    int i;
+
+    udp_pair(loop, r, &p, true);
+    r->on_dgram = pause_at_second;
+    for (i = 0; i < 5; i++) {
+        CHECK_INT(th_peer_send(p.peer, "x", 1, 0), 1);
+    }
+    th_run_until(loop, th_d_has_dgram, r, 5);
+    CHECK_INT(r->dgrams, 2);
+    th_run_passes(loop, 3);
+    CHECK_INT(r->dgrams, 2);
+    CHECK_ERR(aiotp_transport_resume_reading(p.t), 0);
+    th_run_passes(loop, 2);
+    CHECK_INT(r->dgrams, 5);
+    finish(loop, p.t, r, p.peer);
 }
 
 /* A zero-length datagram is delivered (n=0). */
@@ -274,6 +333,8 @@ TEST(failing_made_and_lost)
 
 static const th_case cases[] = {
     T(made_datagrams_lost, "DGRAM-MADE-1 DGRAM-RECV-1 DGRAM-LOST-1"),
+    T(recv_batch_bounded, "DGRAM-RECV-1"),
+    T(recv_batch_stops_when_paused, "DGRAM-RECV-1 DGRAM-RECV-3"),
     T(empty_datagram_delivered, "DGRAM-RECV-1"),
     T(sender_without_address, "DGRAM-RECV-1"),
     T(icmp_unreachable_to_error_received, "DGRAM-RECV-2"),

@@ -117,7 +117,10 @@ TEST(no_alloc_per_datagram)
     }
     CHECK_SIZE(th_f.total_allocs - allocs, 0);
     CHECK_INT(th_f.sendto_calls - sends, 500);   /* each echo sent at once, once */
-    CHECK_INT(th_f.recvfrom_calls - recvs, 500); /* one receive per datagram */
+    /* one receive per datagram, and the one that ends the read event: a round trip has
+       one datagram waiting, so the second receive of the event says EAGAIN (DGRAM-RECV-1,
+       DEV-70: receives go on until EAGAIN, at most 16) */
+    CHECK_INT(th_f.recvfrom_calls - recvs, 1000);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 0);
     CHECK_INT(e.dgrams, 510);
     CHECK_INT(e.send_errors, 0);

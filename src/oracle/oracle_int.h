@@ -34,6 +34,7 @@
 #define ORC_CHECKPOINTS 16u /* (total, sum) points kept per stream sender for its peer */
 #define ORC_DGRAM_SENT 32u  /* distinct (n, sum) datagrams kept per datagram sender */
 #define ORC_READ_MAX 262144u /* READ-1, DGRAM-RECV-1: 256 KiB per receive */
+#define ORC_DGRAM_RECV_BATCH 16u /* DGRAM-RECV-1: receives per read event (DEV-70) */
 #define ORC_DEFAULT_HIGH 65536u
 #define ORC_DEFAULT_LOW 16384u
 #define ORC_FNV_INIT 0x811c9dc5u /* the sum of no bytes, formats 1 and 2 */
@@ -289,6 +290,7 @@ typedef struct orc_dgram {
     orc_dgset sent;
     orc_dgset peer_final;  /* the reclaimed peer's (valid when peer_gone) */
     uint64_t rx_iter;      /* pass of the last datagram_received (0: none) */
+    unsigned rx_in_iter;   /* datagram_received calls in that pass (DGRAM-RECV-1) */
     bool rx_seen;
     uint32_t peer_addr;    /* the peer's address (FNV of addr=), learned from receives */
     bool peer_addr_known;
