@@ -376,13 +376,17 @@ TEST(spawn_posix_spawn_and_fork)
     fclose(f);
     CHECK_INT(chmod(file, 0755), 0);
 
-    aiotp__spawn_set_mode(1);
-    spawn_way(s, tmpdir);
+    if (aiotp__spawn_probe("/") == 1) {
+        aiotp__spawn_set_mode(1);
+        spawn_way(s, tmpdir);
+    } else {
+        /* e.g. under valgrind: posix_spawn cannot report; the entry never uses it then */
+        printf("note: posix_spawn does not report a failed exec here: fork only\n");
+    }
     aiotp__spawn_set_mode(0);
     spawn_way(s, tmpdir);
 
     CHECK_INT(aiotp__spawn_probe(TH_CHILD), 0);
-    printf("note: posix_spawn reports a failed exec here: %d\n", aiotp__spawn_probe("/"));
     aiotp__spawn_set_mode(-1);
     CHECK_INT(th_spawn(missing, AIOTP_SPAWN_DEVNULL, AIOTP_SPAWN_DEVNULL, AIOTP_SPAWN_DEVNULL),
               -ENOENT);
