@@ -461,6 +461,66 @@ static const char *search_path(char *const *envp)
     return p != NULL ? p : "/bin:/usr/bin";
 }
 
+/* An errno of exec (or of looking a name up) after which the next PATH entry is tried. */
+static bool try_next(int err)
+{
+    return err == ENOENT || err == ENOTDIR || err == ESTALE || err == ELOOP ||
+           err == ENAMETOOLONG;
+}
+
+/* Each directory of `path` in turn (an empty entry is "."), `file` joined to it (a join
+   longer than PATH_MAX is skipped), given to run(): 0 ends the walk; EACCES is remembered
+   and the walk goes on, as after try_next() errnos; any other errno ends it. Returns 0,
+   that errno, or (as execvp) EACCES when a directory refused the program and none had it,
+   else ENOENT. Async-signal-safe: the forked child walks with it. */
+static int path_walk(const char *path, const char *file, int (*run)(const char *, void *),
+                     void *arg)
+{
+    char buf[PATH_MAX];
+    bool eacces = false;
+    size_t fl = strlen(file);
+    const char *d = path;
+    for (;;) {
+        const char *end = strchr(d, ':');
+        size_t dl = end != NULL ? (size_t)(end - d) : strlen(d);
+        if (dl == 0) {
+            d = ".";
+            dl = 1;
+        }
+        if (dl + 1 + fl + 1 <= sizeof(buf)) {
+            int err;
+            memcpy(buf, d, dl);
+            buf[dl] = '/';
+            memcpy(buf + dl + 1, file, fl + 1);
+            err = run(buf, arg);
+            if (err == EACCES) {
+                eacces = true;
+            } else if (!try_next(err)) {
+                return err;
+            }
+        }
+        if (end == NULL) {
+            break;
+        }
+        d = end + 1;
+    }
+    return eacces ? EACCES : ENOENT;
+}
+
+typedef struct exec_arg {
+    const aiotp_spawn_attr *a;
+    char *const *envp;
+} exec_arg;
+
+/* path_walk's run in the forked child: returns only when the exec failed. GCOVR_EXCL_START */
+static int run_exec(const char *cand, void *arg)
+{
+    const exec_arg *ea = arg;
+    execve(cand, ea->a->argv, ea->envp);
+    return errno;
+}
+/* GCOVR_EXCL_STOP */
+
 /* In the child, between fork and exec: only async-signal-safe calls. Reports the errno
    of what failed on `ep` and exits 127; exec closes `ep` (close-on-exec) on success.
    The coverage gate cannot see this function: it runs only in the child, which execs or
@@ -469,7 +529,6 @@ static const char *search_path(char *const *envp)
 static void child_exec(const aiotp_spawn_attr *a, const char *path, int ep,
                        const sigset_t *mask)
 {
-    char buf[PATH_MAX];
     char *const *envp = a->envp != NULL ? a->envp : environ;
     int tmp[3];
     int err = 0;
@@ -517,36 +576,11 @@ static void child_exec(const aiotp_spawn_attr *a, const char *path, int ep,
        when no directory had the program but one refused it) */
     if (path == NULL) {
         execve(a->file, a->argv, envp);
-        goto fail;
     } else {
-        bool eacces = false;
-        size_t fl = strlen(a->file);
-        const char *d = path;
-        for (;;) {
-            const char *end = strchr(d, ':');
-            size_t dl = end != NULL ? (size_t)(end - d) : strlen(d);
-            if (dl == 0) {
-                d = ".";
-                dl = 1;
-            }
-            if (dl + 1 + fl + 1 <= sizeof(buf)) {
-                memcpy(buf, d, dl);
-                buf[dl] = '/';
-                memcpy(buf + dl + 1, a->file, fl + 1);
-                execve(buf, a->argv, envp);
-                if (errno == EACCES) {
-                    eacces = true;
-                } else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE &&
-                           errno != ELOOP && errno != ENAMETOOLONG) {
-                    goto fail;
-                }
-            }
-            if (end == NULL) {
-                break;
-            }
-            d = end + 1;
-        }
-        errno = eacces ? EACCES : ENOENT;
+        exec_arg ea;
+        ea.a = a;
+        ea.envp = envp;
+        errno = path_walk(path, a->file, run_exec, &ea);
     }
 fail:
     err = errno;
@@ -583,56 +617,40 @@ void aiotp__spawn_set_mode(int mode)
     spawn_reports = mode;
 }
 
-/* An errno of exec (or of looking a name up) after which the next PATH entry is tried. */
-static bool try_next(int err)
+typedef struct spawn_arg {
+    pid_t *pid;
+    const aiotp_spawn_attr *a;
+    char *const *envp;
+    const posix_spawn_file_actions_t *fa;
+    const posix_spawnattr_t *at;
+} spawn_arg;
+
+/* path_walk's run in the caller: a directory without the program costs a stat, not a
+   spawn. */
+static int run_spawn(const char *cand, void *arg)
 {
-    return err == ENOENT || err == ENOTDIR || err == ESTALE || err == ELOOP ||
-           err == ENAMETOOLONG;
+    const spawn_arg *sa = arg;
+    struct stat sb;
+    if (stat(cand, &sb) < 0) {
+        return errno;
+    }
+    return posix_spawn(sa->pid, cand, sa->fa, sa->at, sa->a->argv, sa->envp);
 }
 
-/* Runs the program: a path, or a name in each directory of `path` in turn (as the forked
-   child does; a directory without the program costs a stat, not a spawn). */
+/* Runs the program: a path, or a name in each directory of `path` in turn. */
 static int spawn_run(pid_t *pid, const aiotp_spawn_attr *a, const char *path,
                      const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at)
 {
-    char buf[PATH_MAX];
-    char *const *envp = a->envp != NULL ? a->envp : environ;
-    bool eacces = false;
-    size_t fl;
-    const char *d = path;
+    spawn_arg sa;
+    sa.pid = pid;
+    sa.a = a;
+    sa.envp = a->envp != NULL ? a->envp : environ;
+    sa.fa = fa;
+    sa.at = at;
     if (path == NULL) {
-        return posix_spawn(pid, a->file, fa, at, a->argv, envp);
+        return posix_spawn(pid, a->file, fa, at, a->argv, sa.envp);
     }
-    fl = strlen(a->file);
-    for (;;) {
-        const char *end = strchr(d, ':');
-        size_t dl = end != NULL ? (size_t)(end - d) : strlen(d);
-        if (dl == 0) {
-            d = ".";
-            dl = 1;
-        }
-        if (dl + 1 + fl + 1 <= sizeof(buf)) {
-            struct stat sb;
-            int err;
-            memcpy(buf, d, dl);
-            buf[dl] = '/';
-            memcpy(buf + dl + 1, a->file, fl + 1);
-            err = stat(buf, &sb) < 0 ? errno : posix_spawn(pid, buf, fa, at, a->argv, envp);
-            if (err == 0) {
-                return 0;
-            }
-            if (err == EACCES) {
-                eacces = true;
-            } else if (!try_next(err)) {
-                return err;
-            }
-        }
-        if (end == NULL) {
-            break;
-        }
-        d = end + 1;
-    }
-    return eacces ? EACCES : ENOENT;
+    return path_walk(path, a->file, run_spawn, &sa);
 }
 
 /* The same child as spawn_forked's, through posix_spawn: sources that are one of 0..2 are
