@@ -285,14 +285,16 @@ static void spawn_way(const aiotp_syscalls *s, const char *tmpdir)
     const char *missing[] = {"/nonexistent-dir/prog", NULL};
     const char *dir[] = {"/tmp", NULL};
     const char *cat[] = {TH_CHILD, "cat", NULL};
-    char pathvar[5200];
+    char pathvar[5600];
     char longdir[4200];
+    char longname[300];
     char *envp[2];
     char *argv[2];
     aiotp_spawn_attr a;
     int p[2];
     int out[2];
     int saved;
+    int saved1;
     char buf[8];
     size_t got = 0;
     ssize_t n;
@@ -303,12 +305,18 @@ static void spawn_way(const aiotp_syscalls *s, const char *tmpdir)
               -ENOENT);
     CHECK_INT(th_spawn(dir, AIOTP_SPAWN_DEVNULL, AIOTP_SPAWN_DEVNULL, AIOTP_SPAWN_DEVNULL),
               -EACCES);
-    /* PATH: a name too long to join, nothing, a file that may not run, more nothing */
+    /* PATH: a name too long to join, nothing, a file as a directory (ENOTDIR), a symlink
+       loop (ELOOP), a component too long (ENAMETOOLONG), a file that may not run, more
+       nothing */
     memset(longdir, 'x', sizeof(longdir) - 1);
     longdir[0] = '/';
     longdir[sizeof(longdir) - 1] = '\0';
-    snprintf(pathvar, sizeof(pathvar), "PATH=%s:/nonexistent-dir:%s:/nonexistent-dir2", longdir,
-             tmpdir);
+    memset(longname, 'y', sizeof(longname) - 1);
+    longname[0] = '/';
+    longname[sizeof(longname) - 1] = '\0';
+    snprintf(pathvar, sizeof(pathvar),
+             "PATH=%s:/nonexistent-dir:%s/noexec:%s/loop:%s:%s:/nonexistent-dir2", longdir,
+             tmpdir, tmpdir, longname, tmpdir);
     envp[0] = pathvar;
     envp[1] = NULL;
     argv[0] = (char *)"noexec";
@@ -345,6 +353,35 @@ static void spawn_way(const aiotp_syscalls *s, const char *tmpdir)
     th_peer_close(out[0]);
     CHECK_INT(s->waitpid(s->ctx, pid, &code, 0), pid);
     CHECK_INT(code, 0);
+    /* swapped: the child's stdin is the caller's fd 1, its stdout the caller's fd 0 (each
+       source must be out of the way before the other is put in place) */
+    th_pipe(p);
+    th_pipe(out);
+    saved1 = dup(1);
+    CHECK(saved1 >= 0);
+    fflush(stdout);
+    dup2(p[0], 1);
+    dup2(out[1], 0);
+    pid = th_spawn(cat, 1, 0, AIOTP_SPAWN_INHERIT);
+    dup2(saved1, 1);
+    dup2(saved, 0);
+    close(saved1);
+    CHECK(pid > 0);
+    th_peer_close(p[0]);
+    th_peer_close(out[1]);
+    CHECK_INT(th_peer_write(p[1], "cd", 2), 2);
+    th_peer_close(p[1]);
+    got = 0;
+    while ((n = th_peer_read(out[0], buf + got, sizeof(buf) - 1 - got, false)) > 0) {
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    CHECK_STR(buf, "cd");
+    th_peer_close(out[0]);
+    CHECK_INT(s->waitpid(s->ctx, pid, &code, 0), pid);
+    CHECK_INT(code, 0);
+    /* an fd no process can have: EBADF, no child */
+    CHECK_INT(th_spawn(cat, 1 << 30, AIOTP_SPAWN_DEVNULL, AIOTP_SPAWN_DEVNULL), -EBADF);
     /* fd 0 closed: EBADF, no child */
     close(0);
     CHECK_INT(th_spawn(cat, 0, AIOTP_SPAWN_DEVNULL, AIOTP_SPAWN_DEVNULL), -EBADF);
@@ -375,6 +412,8 @@ TEST(spawn_posix_spawn_and_fork)
     fputs("\x7f\x01\x02 not a program\n", f);
     fclose(f);
     CHECK_INT(chmod(file, 0755), 0);
+    snprintf(file, sizeof(file), "%s/loop", tmpdir);
+    CHECK_INT(symlink("loop", file), 0);
 
     if (aiotp__spawn_probe("/") == 1) {
         aiotp__spawn_set_mode(1);
@@ -393,6 +432,8 @@ TEST(spawn_posix_spawn_and_fork)
     snprintf(file, sizeof(file), "%s/noexec", tmpdir);
     CHECK_INT(unlink(file), 0);
     snprintf(file, sizeof(file), "%s/garbage", tmpdir);
+    CHECK_INT(unlink(file), 0);
+    snprintf(file, sizeof(file), "%s/loop", tmpdir);
     CHECK_INT(unlink(file), 0);
     CHECK_INT(rmdir(tmpdir), 0);
 }
