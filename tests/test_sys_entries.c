@@ -280,6 +280,31 @@ TEST(spawn_fd_shuffle)
    program that runs reports no error; exec of a directory does where posix_spawn can tell
    (not under a tool that turns its clone into a fork), and whatever it found, a failed exec
    is still an errno. */
+/* A `cat` child started on the pipes p (its stdin) and out (its stdout): closes the
+   child's ends, writes `msg`, closes, reads until end of file, checks the echo and that
+   the child exits 0. */
+static void cat_echoes(const aiotp_syscalls *s, pid_t pid, int p[2], int out[2],
+                       const char *msg)
+{
+    char buf[16];
+    size_t got = 0;
+    ssize_t n;
+    int code = -1;
+    CHECK(pid > 0);
+    th_peer_close(p[0]);
+    th_peer_close(out[1]);
+    CHECK_INT(th_peer_write(p[1], msg, strlen(msg)), (ssize_t)strlen(msg));
+    th_peer_close(p[1]);
+    while ((n = th_peer_read(out[0], buf + got, sizeof(buf) - 1 - got, false)) > 0) {
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    CHECK_STR(buf, msg);
+    th_peer_close(out[0]);
+    CHECK_INT(s->waitpid(s->ctx, pid, &code, 0), pid);
+    CHECK_INT(code, 0);
+}
+
 static void spawn_way(const aiotp_syscalls *s, const char *tmpdir)
 {
     const char *missing[] = {"/nonexistent-dir/prog", NULL};
@@ -295,10 +320,6 @@ static void spawn_way(const aiotp_syscalls *s, const char *tmpdir)
     int out[2];
     int saved;
     int saved1;
-    char buf[8];
-    size_t got = 0;
-    ssize_t n;
-    int code = -1;
     pid_t pid;
 
     CHECK_INT(th_spawn(missing, AIOTP_SPAWN_DEVNULL, AIOTP_SPAWN_DEVNULL, AIOTP_SPAWN_DEVNULL),
@@ -339,20 +360,8 @@ static void spawn_way(const aiotp_syscalls *s, const char *tmpdir)
     CHECK(saved >= 0);
     CHECK_INT(dup2(p[0], 0), 0);
     pid = th_spawn(cat, 0, out[1], AIOTP_SPAWN_INHERIT);
-    CHECK(pid > 0);
     CHECK_INT(dup2(saved, 0), 0);
-    th_peer_close(p[0]);
-    th_peer_close(out[1]);
-    CHECK_INT(th_peer_write(p[1], "ab", 2), 2);
-    th_peer_close(p[1]);
-    while ((n = th_peer_read(out[0], buf + got, sizeof(buf) - 1 - got, false)) > 0) {
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    CHECK_STR(buf, "ab");
-    th_peer_close(out[0]);
-    CHECK_INT(s->waitpid(s->ctx, pid, &code, 0), pid);
-    CHECK_INT(code, 0);
+    cat_echoes(s, pid, p, out, "ab");
     /* swapped: the child's stdin is the caller's fd 1, its stdout the caller's fd 0 (each
        source must be out of the way before the other is put in place) */
     th_pipe(p);
@@ -366,20 +375,7 @@ static void spawn_way(const aiotp_syscalls *s, const char *tmpdir)
     dup2(saved1, 1);
     dup2(saved, 0);
     close(saved1);
-    CHECK(pid > 0);
-    th_peer_close(p[0]);
-    th_peer_close(out[1]);
-    CHECK_INT(th_peer_write(p[1], "cd", 2), 2);
-    th_peer_close(p[1]);
-    got = 0;
-    while ((n = th_peer_read(out[0], buf + got, sizeof(buf) - 1 - got, false)) > 0) {
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    CHECK_STR(buf, "cd");
-    th_peer_close(out[0]);
-    CHECK_INT(s->waitpid(s->ctx, pid, &code, 0), pid);
-    CHECK_INT(code, 0);
+    cat_echoes(s, pid, p, out, "cd");
     /* an fd no process can have: EBADF, no child */
     CHECK_INT(th_spawn(cat, 1 << 30, AIOTP_SPAWN_DEVNULL, AIOTP_SPAWN_DEVNULL), -EBADF);
     /* fd 0 closed: EBADF, no child */
@@ -389,29 +385,30 @@ static void spawn_way(const aiotp_syscalls *s, const char *tmpdir)
     close(saved);
 }
 
+static void put_file(const char *dir, const char *name, const char *text, mode_t mode)
+{
+    char file[64];
+    FILE *f;
+    snprintf(file, sizeof(file), "%s/%s", dir, name);
+    f = fopen(file, "w");
+    CHECK(f != NULL);
+    fputs(text, f);
+    fclose(f);
+    CHECK_INT(chmod(file, mode), 0);
+}
+
 TEST(spawn_posix_spawn_and_fork)
 {
     const aiotp_syscalls *s = sys_();
     const char *missing[] = {"/nonexistent-dir/prog", NULL};
     char tmpdir[] = "/tmp/aiotp-spawn-XXXXXX";
     char file[64];
-    FILE *f;
     if (th_sim_mode()) {
         return; /* the POSIX table's own ways; the sim has one */
     }
     CHECK(mkdtemp(tmpdir) != NULL);
-    snprintf(file, sizeof(file), "%s/noexec", tmpdir);
-    f = fopen(file, "w");
-    CHECK(f != NULL);
-    fputs("#!/bin/sh\n", f);
-    fclose(f);
-    CHECK_INT(chmod(file, 0644), 0);
-    snprintf(file, sizeof(file), "%s/garbage", tmpdir);
-    f = fopen(file, "w");
-    CHECK(f != NULL);
-    fputs("\x7f\x01\x02 not a program\n", f);
-    fclose(f);
-    CHECK_INT(chmod(file, 0755), 0);
+    put_file(tmpdir, "noexec", "#!/bin/sh\n", 0644);
+    put_file(tmpdir, "garbage", "\x7f\x01\x02 not a program\n", 0755);
     snprintf(file, sizeof(file), "%s/loop", tmpdir);
     CHECK_INT(symlink("loop", file), 0);
 
