@@ -5,9 +5,16 @@
  * started from the connection_lost of the last. Prints one line:
  *   spawn impl=aiotp children=N concurrency=C wall_us=W cpu_us=U (per child)
  * usage: spawn_aiotp [N [C [program]]]. The hand-written peer is spawn_posix.c.
+ *
+ * spawn_aiotp --pipe MB: pipe throughput: one `cat` child with stdin and stdout pipes; the
+ * parent writes MB MiB to its stdin in 64 KiB writes (flow control: it stops on
+ * pause_writing, goes on at resume_writing), closes it (write_eof) and counts what comes
+ * back from its stdout (pipe_data_received). Prints one line:
+ *   pipe impl=aiotp mb=MB wall_us=W cpu_us=U (per MiB; the parent's CPU only)
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "aiotp/aiotp.h"
 #include "bench_common.h"
@@ -80,6 +87,146 @@ static void start_one(bench *b)
     }
 }
 
+/* ---- pipe throughput ---- */
+
+#define CHUNK 65536
+static char chunk[CHUNK];
+
+typedef struct pipe_bench {
+    aiotp_loop *loop;
+    aiotp_transport *in; /* the child's stdin */
+    long long total;
+    long long sent;
+    long long got;
+    int paused;
+    int failed;
+} pipe_bench;
+
+static void fill(pipe_bench *p)
+{
+    while (!p->paused && p->sent < p->total) {
+        if (aiotp_transport_write(p->in, chunk, CHUNK) != 0) {
+            p->failed = 1;
+            return;
+        }
+        p->sent += CHUNK;
+    }
+    if (p->sent == p->total) {
+        p->sent++; /* once */
+        if (aiotp_transport_write_eof(p->in) != 0) {
+            p->failed = 1;
+        }
+    }
+}
+
+static int p_made(aiotp_transport *t, void *data)
+{
+    pipe_bench *p = data;
+    p->in = aiotp_transport_get_pipe_transport(t, 0);
+    if (p->in == NULL) {
+        p->failed = 1;
+        return 0;
+    }
+    fill(p);
+    return 0;
+}
+
+static int p_pause(aiotp_transport *t, void *data)
+{
+    (void)t;
+    ((pipe_bench *)data)->paused = 1;
+    return 0;
+}
+
+static int p_resume(aiotp_transport *t, void *data)
+{
+    pipe_bench *p = data;
+    (void)t;
+    p->paused = 0;
+    fill(p);
+    return 0;
+}
+
+static int p_data(aiotp_transport *t, void *data, int fd, const void *buf, size_t len)
+{
+    (void)t;
+    (void)buf;
+    if (fd == 1) {
+        ((pipe_bench *)data)->got += (long long)len;
+    }
+    return 0;
+}
+
+static int p_lost(aiotp_transport *t, void *data, int status)
+{
+    pipe_bench *p = data;
+    (void)t;
+    if (status != 0) {
+        p->failed = 1;
+    }
+    aiotp_loop_stop(p->loop);
+    return 0;
+}
+
+static const aiotp_protocol pipe_proto = {
+    .size = sizeof(aiotp_protocol),
+    .kind = AIOTP_PROTOCOL_SUBPROCESS,
+    .connection_made = p_made,
+    .connection_lost = p_lost,
+    .pause_writing = p_pause,
+    .resume_writing = p_resume,
+    .pipe_data_received = p_data,
+};
+
+static int pipe_factory(void *arg, const aiotp_protocol **p, void **data)
+{
+    *p = &pipe_proto;
+    *data = arg;
+    return 0;
+}
+
+static void pipe_started(void *arg, int status, aiotp_transport *t)
+{
+    pipe_bench *p = arg;
+    (void)t;
+    if (status != 0) {
+        fprintf(stderr, "spawn: %s\n", aiotp_strerror(status));
+        p->failed = 1;
+        aiotp_loop_stop(p->loop);
+    }
+}
+
+static int pipe_main(int mb)
+{
+    static const char *argv[] = {"cat", NULL};
+    aiotp_subprocess_options opts;
+    pipe_bench p;
+    double w0;
+    double c0;
+    memset(&p, 0, sizeof(p));
+    memset(chunk, 'x', sizeof(chunk));
+    p.total = (long long)mb * 1048576;
+    aiotp_subprocess_options_init(&opts);
+    opts.stdio[2].kind = AIOTP_STDIO_DEVNULL;
+    if (mb <= 0 || aiotp_loop_create(&p.loop, NULL) != 0) {
+        return 2;
+    }
+    w0 = bench_now_us();
+    c0 = bench_cpu_us();
+    if (aiotp_loop_subprocess_exec(p.loop, pipe_factory, &p, argv, &opts, pipe_started, &p) !=
+        0) {
+        return 1;
+    }
+    (void)aiotp_loop_run(p.loop);
+    printf("pipe impl=aiotp mb=%d wall_us=%.1f cpu_us=%.1f\n", mb, (bench_now_us() - w0) / mb,
+           (bench_cpu_us() - c0) / mb);
+    aiotp_loop_free(p.loop);
+    if (p.got != p.total) {
+        fprintf(stderr, "pipe: %lld bytes back of %lld\n", p.got, p.total);
+    }
+    return p.failed == 0 && p.got == p.total ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     bench b;
@@ -89,6 +236,9 @@ int main(int argc, char **argv)
     double c0;
     int k;
 
+    if (argc > 2 && strcmp(argv[1], "--pipe") == 0) {
+        return pipe_main(atoi(argv[2]));
+    }
     b.total = argc > 1 ? atoi(argv[1]) : 1000;
     conc = argc > 2 ? atoi(argv[2]) : 16;
     b.argv[0] = argc > 3 ? argv[3] : "/bin/true";
