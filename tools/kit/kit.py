@@ -57,17 +57,20 @@ class Ctx:
         return impl
 
     def run_driver(self, impl, scn, trace):
+        env = None
         if impl == "aiotp":
             if self.driver is None:
                 return 2, "aiotp-kit-driver not built"
             cmd = [self.driver, scn.path, scn.name, trace]
+            # the subprocess scenarios' child programs: the interpreter asyncio's run uses
+            env = dict(os.environ, AIOTP_KIT_PYTHON=self.python)
         else:
             py = self.python if impl == "asyncio" else self.uvpython
             cmd = [py, os.path.join(HERE, "pydriver.py"), "--loop", impl, "--scenario",
                    scn.name, "--out", trace, os.path.dirname(scn.path)]
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout,
-                               errors="replace")
+                               errors="replace", env=env)
         except subprocess.TimeoutExpired:
             return 124, "driver timed out after %ds" % self.timeout
         return p.returncode, (p.stdout + p.stderr)[-2000:]

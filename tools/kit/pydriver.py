@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import errno
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -299,14 +300,18 @@ class Driver:
             self.peer = Peer(self, "pipe-reader", r)
             self.rec.comment("kit start write-pipe")
             loop.run_until_complete(made(self.rec.connect_write_pipe(factory, os.fdopen(w, "wb", 0))))
-        elif typ == "exec":
+        elif typ in ("exec", "shell"):
             cmd = CHILDREN[opts.get("child", "hello")]
-            self.rec.comment("kit start exec %s" % opts.get("child", "hello"))
+            self.rec.comment("kit start %s %s" % (typ, opts.get("child", "hello")))
             self.child = opts.get("child")
             p = subprocess.PIPE
-            loop.run_until_complete(made(self.rec.subprocess_exec(
-                factory, *cmd, stdin=p, stdout=p,
-                stderr=subprocess.STDOUT if opts.get("stderr") == "stdout" else p)))
+            kw = dict(stdin=p, stdout=p,
+                      stderr=subprocess.STDOUT if opts.get("stderr") == "stdout" else p)
+            if typ == "exec":
+                coro = self.rec.subprocess_exec(factory, *cmd, **kw)
+            else:  # the same command through the shell, as the C driver: PYTHON -c 'CODE'
+                coro = self.rec.subprocess_shell(factory, "%s -c %s" % (cmd[0], shlex.quote(cmd[2])), **kw)
+            loop.run_until_complete(made(coro))
         else:
             raise scenario.ScenarioError("unknown setup %r" % typ)
         self.run_until(["made", "max=2000"])

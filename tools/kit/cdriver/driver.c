@@ -8,7 +8,10 @@
  * tcp), aiotp_loop_create_connection (connect), aiotp_loop_create_server (server) or
  * aiotp_loop_create_datagram_endpoint (udp: connected to the peer; udp-unconnected: bound
  * to 127.0.0.1), aiotp_loop_connect_read_pipe (read-pipe: the peer writes the pipe's other
- * end) or aiotp_loop_connect_write_pipe (write-pipe: the peer reads it); the library's own
+ * end), aiotp_loop_connect_write_pipe (write-pipe: the peer reads it) or
+ * aiotp_loop_subprocess_exec / aiotp_loop_subprocess_shell (exec, shell: the child is the
+ * Python driver's child program of the same name, run by /usr/bin/python3 or by
+ * $AIOTP_KIT_PYTHON; three pipes, or stderr=stdout); the library's own
  * trace hook writes the trace (format 3: its query and exc lines too); the peer is a plain
  * socket or pipe end played by the driver between passes, and the driver's actions are
  * written as "# kit ..." lines. One loop pass is one aiotp_loop_run_once(), bounded by a
@@ -16,7 +19,7 @@
  *
  * Exit 0: the scenario ran (its expectations are judged on the trace afterwards);
  * 2: usage or scenario error; 3: the scenario needs something aiotp or this driver does
- * not have yet (the subprocess, ssl and sendfile kinds).
+ * not have yet (the ssl and sendfile kinds).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +60,9 @@ typedef struct driver {
     char setup[32];
     bool dgram;          /* kind datagram: the udp setups */
     bool pipe;           /* kind pipe: the read-pipe and write-pipe setups */
+    bool subproc;        /* kind subprocess: the exec and shell setups */
+    char child[16];      /* exec, shell: the child program (child=NAME) */
+    bool stderr_stdout;  /* exec, shell: stderr=stdout */
     int sndbuf, rcvbuf, bufsize;
     bool autoread_default;
     bool buffered;
@@ -221,7 +227,8 @@ static void load(const char *path, const char *name)
         if (strcmp(p, "kind") == 0) {
             D.dgram = strcmp(rest, "datagram") == 0;
             D.pipe = strcmp(rest, "pipe") == 0;
-            if (strcmp(rest, "stream") != 0 && !D.dgram && !D.pipe) {
+            D.subproc = strcmp(rest, "subprocess") == 0;
+            if (strcmp(rest, "stream") != 0 && !D.dgram && !D.pipe && !D.subproc) {
                 fprintf(stderr, "aiotp-kit-driver: kind %s not in aiotp yet\n", rest);
                 exit(3);
             }
@@ -239,6 +246,9 @@ static void load(const char *path, const char *name)
                 else if (strncmp(w.w[i], "bufsize=", 8) == 0) D.bufsize = atoi(w.w[i] + 8);
                 else if (strcmp(w.w[i], "proto=buffered") == 0) D.buffered = true;
                 else if (strcmp(w.w[i], "autoread=off") == 0) D.autoread_default = false;
+                else if (strncmp(w.w[i], "child=", 6) == 0 &&
+                         strlen(w.w[i] + 6) < sizeof D.child) strcpy(D.child, w.w[i] + 6);
+                else if (strcmp(w.w[i], "stderr=stdout") == 0) D.stderr_stdout = true;
             }
         } else if (strcmp(p, "on") == 0) {
             reaction *r;
@@ -282,7 +292,8 @@ static void load(const char *path, const char *name)
     if (strcmp(D.setup, "unix") != 0 && strcmp(D.setup, "tcp") != 0 &&
         strcmp(D.setup, "connect") != 0 && strcmp(D.setup, "server") != 0 &&
         strcmp(D.setup, "udp") != 0 && strcmp(D.setup, "udp-unconnected") != 0 &&
-        strcmp(D.setup, "read-pipe") != 0 && strcmp(D.setup, "write-pipe") != 0) {
+        strcmp(D.setup, "read-pipe") != 0 && strcmp(D.setup, "write-pipe") != 0 &&
+        strcmp(D.setup, "exec") != 0 && strcmp(D.setup, "shell") != 0) {
         fprintf(stderr, "aiotp-kit-driver: setup %s not in aiotp yet\n", D.setup);
         exit(3);
     }
@@ -619,6 +630,29 @@ static void action(words *w, int i0)
         aiotp_loop_call_soon(D.loop, soon_cb, copy, NULL);
     } else if (strcmp(op, "peer") == 0) {
         peer_act(w, i0 + 1);
+    } else if (strcmp(op, "kill") == 0 || strcmp(op, "terminate") == 0) {
+        int st = strcmp(op, "kill") == 0 ? aiotp_transport_kill(t) : aiotp_transport_terminate(t);
+        if (st != 0) {
+            kit("raised %s", aiotp_err_name(st)); /* asyncio: ProcessLookupError */
+        } else {
+            kit("%s", op);
+        }
+    } else if (strcmp(op, "returncode") == 0) {
+        int rc = 0;
+        if (aiotp_transport_get_returncode(t, &rc) == 1) {
+            kit("returncode %d", rc);
+        } else {
+            kit("returncode None");
+        }
+    } else if (strcmp(op, "pipe") == 0) {
+        const char *a2 = w->n > i0 + 2 ? w->w[i0 + 2] : "";
+        aiotp_transport *pt = aiotp_transport_get_pipe_transport(t, atoi(a1));
+        if (pt != NULL && strcmp(a2, "close") == 0) {
+            aiotp_transport_close(pt);
+        } else if (pt != NULL && strcmp(a2, "write") == 0) {
+            aiotp_transport_write(pt, "line\n", 5);
+        }
+        kit("pipe %s %s", a1, pt == NULL ? "None" : "transport");
     } else {
         die("action %s not available on aiotp", op);
     }
@@ -768,6 +802,32 @@ static int p_error(aiotp_transport *t, void *data, int status)
     return react("error_received");
 }
 
+static int p_pipe_data(aiotp_transport *t, void *data, int fd, const void *buf, size_t len)
+{
+    (void)t;
+    (void)data;
+    (void)fd;
+    (void)buf;
+    D.rx_total += len;
+    return react("pipe_data_received");
+}
+
+static int p_pipe_lost(aiotp_transport *t, void *data, int fd, int status)
+{
+    (void)t;
+    (void)data;
+    (void)fd;
+    (void)status;
+    return react("pipe_connection_lost");
+}
+
+static int p_exited(aiotp_transport *t, void *data)
+{
+    (void)t;
+    (void)data;
+    return react("process_exited");
+}
+
 static const aiotp_protocol streaming_proto = {
     .size = sizeof(aiotp_protocol),
     .kind = AIOTP_PROTOCOL_STREAMING,
@@ -801,10 +861,25 @@ static const aiotp_protocol datagram_proto = {
     .error_received = p_error,
 };
 
+static const aiotp_protocol subprocess_proto = {
+    .size = sizeof(aiotp_protocol),
+    .kind = AIOTP_PROTOCOL_SUBPROCESS,
+    .connection_made = p_made,
+    .connection_lost = p_lost,
+    .pause_writing = p_pause,
+    .resume_writing = p_resume,
+    .pipe_data_received = p_pipe_data,
+    .pipe_connection_lost = p_pipe_lost,
+    .process_exited = p_exited,
+};
+
 static int factory(void *arg, const aiotp_protocol **proto, void **data)
 {
     (void)arg;
-    *proto = D.dgram ? &datagram_proto : D.buffered ? &buffered_proto : &streaming_proto;
+    *proto = D.subproc    ? &subprocess_proto
+             : D.dgram    ? &datagram_proto
+             : D.buffered ? &buffered_proto
+                          : &streaming_proto;
     *data = &D;
     return 0;
 }
@@ -977,9 +1052,67 @@ static void udp_peer(void)
     }
 }
 
+/* The child programs: the Python driver's (tools/kit/pydriver.py CHILDREN), the same
+   code run by the same interpreter. */
+static const struct child {
+    const char *name;
+    const char *code;
+} children[] = {
+    {"cat", "import sys\nfor l in sys.stdin: sys.stdout.write(l); sys.stdout.flush()"},
+    {"hello", "import sys; sys.stdout.write('hello'); sys.stdout.flush()"},
+    {"stderr", "import sys; sys.stderr.write('oops'); sys.stderr.flush()"},
+    {"exit7", "import sys; sys.exit(7)"},
+    {"sleep", "import time; time.sleep(30)"},
+};
+
+/* exec: argv PYTHON -c CODE; shell: the same command through /bin/sh, the code in single
+   quotes (no child program has one). */
+static void start_subprocess(void)
+{
+    const char *name = D.child[0] != '\0' ? D.child : "hello";
+    const char *py = getenv("AIOTP_KIT_PYTHON");
+    const char *code = NULL;
+    aiotp_subprocess_options opts;
+    size_t i;
+    int st;
+    for (i = 0; i < sizeof children / sizeof children[0]; i++) {
+        if (strcmp(children[i].name, name) == 0) {
+            code = children[i].code;
+        }
+    }
+    if (code == NULL) {
+        die("unknown child %s", name);
+    }
+    if (py == NULL || py[0] == '\0') {
+        py = "/usr/bin/python3";
+    }
+    aiotp_subprocess_options_init(&opts);
+    if (D.stderr_stdout) {
+        opts.stdio[2].kind = AIOTP_STDIO_STDOUT;
+    }
+    kit("start %s %s", D.setup, name);
+    if (strcmp(D.setup, "exec") == 0) {
+        const char *argv[4];
+        argv[0] = py;
+        argv[1] = "-c";
+        argv[2] = code;
+        argv[3] = NULL;
+        st = aiotp_loop_subprocess_exec(D.loop, factory, NULL, argv, &opts, done_cb, NULL);
+    } else {
+        char cmd[MAXLINE];
+        snprintf(cmd, sizeof cmd, "%s -c '%s'", py, code);
+        st = aiotp_loop_subprocess_shell(D.loop, factory, NULL, cmd, &opts, done_cb, NULL);
+    }
+    if (st != 0) {
+        die("subprocess_%s failed: %s", D.setup, aiotp_err_name(st));
+    }
+}
+
 static void start(void)
 {
-    if (D.dgram) {
+    if (D.subproc) {
+        start_subprocess();
+    } else if (D.dgram) {
         bool connected = strcmp(D.setup, "udp") == 0;
         udp_peer();
         kit("start %s", D.setup);
