@@ -15,6 +15,10 @@
  * nothing is queued; the transport queues a copy when the kernel does not take it), with
  * the same flow control (pause_writing -> pause_reading). Receives are the transport's:
  * one recvfrom per readiness event into the loop's buffer.
+ *
+ * Built a second time as tls_aiotp (-DBENCH_TLS, linked with aiotp_tls) for the TLS
+ * benchmarks (bench/tls_run.sh): the same server on TLS transports, the certificate and
+ * key from BENCH_TLS_CERT and BENCH_TLS_KEY; stream addresses only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +27,9 @@
 
 #include "aiotp/aiotp.h"
 #include "bench_common.h"
+#if defined(BENCH_TLS)
+#include "aiotp/tls.h"
+#endif
 
 static int on_data(aiotp_transport *t, void *data, const void *buf, size_t len)
 {
@@ -154,7 +161,26 @@ int main(int argc, char **argv)
     const char *backend = getenv("AIOTP_BENCH_BACKEND");
     int rc;
 
+#if defined(BENCH_TLS)
+    aiotp_tls_context *ctx = NULL;
+    const char *cert = getenv("BENCH_TLS_CERT");
+    const char *key = getenv("BENCH_TLS_KEY");
+    bench_parse_args_for(argc, argv, &addr, BENCH_ARGS_STREAM);
+    if (cert == NULL || key == NULL) {
+        fprintf(stderr, "tls_aiotp: set BENCH_TLS_CERT and BENCH_TLS_KEY\n");
+        return 2;
+    }
+    rc = aiotp_tls_context_new(&ctx, AIOTP_TLS_SERVER);
+    if (rc == 0) {
+        rc = aiotp_tls_context_load_cert_chain(ctx, cert, key);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "tls_aiotp: TLS context: %s\n", aiotp_strerror(rc));
+        return 1;
+    }
+#else
     bench_parse_args_for(argc, argv, &addr, BENCH_ARGS_STREAM | BENCH_ARGS_UDP);
+#endif
     bench_process_setup();
     memset(&o, 0, sizeof(o));
     o.size = sizeof(o);
@@ -174,6 +200,9 @@ int main(int argc, char **argv)
 
     aiotp_server_options_init(&so);
     so.backlog = BENCH_BACKLOG;
+#if defined(BENCH_TLS)
+    so.tls = ctx; /* the server keeps its own reference */
+#endif
     if (addr.is_udp) {
         rc = aiotp_loop_create_datagram_endpoint(loop, udp_factory, NULL, "127.0.0.1", addr.port,
                                                  NULL, 0, NULL, on_endpoint, NULL);
@@ -184,6 +213,9 @@ int main(int argc, char **argv)
         rc = aiotp_loop_create_server(loop, factory, NULL, "127.0.0.1", addr.port, &so,
                                       on_listening, NULL);
     }
+#if defined(BENCH_TLS)
+    aiotp_tls_context_free(ctx);
+#endif
     if (rc != 0) {
         fprintf(stderr, "echo_aiotp: %s\n", aiotp_strerror(rc));
         return 2;

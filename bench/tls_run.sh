@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/tls_run.sh - the TLS benchmarks, side by side in one run (bench/README.md, "TLS"):
 # bulk throughput (server CPU per MB) and handshakes (server CPU per handshake) of
-#   aiotp    bench/tls_aiotp.c: aiotp's TLS transports (aiotp_tls, OpenSSL memory BIOs)
+#   aiotp    bench/echo_aiotp.c built with -DBENCH_TLS: aiotp's TLS transports (aiotp_tls, OpenSSL memory BIOs)
 #   memio    bench/tls_memio.c: a hand-written poll() loop over OpenSSL memory BIOs
 #   asyncio  bench/tls_echo.py: CPython's asyncio TLS transport (sslproto)
 #   uvloop   bench/tls_echo.py --uvloop: uvloop's TLS transport
