@@ -7,7 +7,6 @@
  * non-blocking; the protocol factory and the transport come in the next pass, from a
  * pending request that owns the fd until then (as create_connection(sock=) does).
  */
-#include <string.h>
 
 #include "pipe_int.h"
 #include "req_int.h"
@@ -110,14 +109,8 @@ static int connect_pipe(aiotp_loop *loop, aiotp__pp_dir dir, aiotp_protocol_fact
     if (rc != 0) {
         return rc;
     }
-    r = aiotp__alloc(loop, sizeof(*r));
+    r = aiotp__req_alloc_soon(loop, sizeof(*r), req_step, &h, &rc);
     if (r == NULL) {
-        return AIOTP_ENOMEM;
-    }
-    memset(r, 0, sizeof(*r));
-    rc = aiotp_loop_call_soon(loop, req_step, r, &h);
-    if (rc != 0) {
-        aiotp__free(loop, r);
         return rc;
     }
     /* the last step that can fail; nothing was changed before it */

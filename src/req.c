@@ -181,6 +181,23 @@ int aiotp__req_start(aiotp_loop *loop, struct aiotp__req *tmpl, const char *host
     return 0;
 }
 
+void *aiotp__req_alloc_soon(aiotp_loop *loop, size_t size, aiotp_callback_fn step,
+                            aiotp_handle *h, int *rc)
+{
+    void *r = aiotp__alloc(loop, size);
+    if (r == NULL) {
+        *rc = AIOTP_ENOMEM;
+        return NULL;
+    }
+    memset(r, 0, size);
+    *rc = aiotp_loop_call_soon(loop, step, r, h);
+    if (*rc != 0) {
+        aiotp__free(loop, r);
+        return NULL;
+    }
+    return r;
+}
+
 int aiotp__req_claim_fd(aiotp_loop *loop, int sock)
 {
     if (sock < 0) {

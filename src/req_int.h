@@ -81,6 +81,11 @@ void aiotp__req_settle(struct aiotp__req *r);
    AIOTP_EBUSY (it belongs to a live transport, server or pending request of this loop),
    AIOTP_ENOMEM (no registry slot for it). */
 int aiotp__req_claim_fd(aiotp_loop *loop, int sock);
+/* The start of a one-step request (pipe, subprocess): `size` zeroed bytes whose `step`
+   runs in the next pass with them as its argument (its handle to *h). NULL with *rc set
+   (AIOTP_ENOMEM, or the scheduling error) when either fails; nothing is left behind then. */
+void *aiotp__req_alloc_soon(aiotp_loop *loop, size_t size, aiotp_callback_fn step,
+                            aiotp_handle *h, int *rc);
 /* Unlink and free (closes fd, frees addrinfo). */
 void aiotp__req_free(struct aiotp__req *r);
 /* Report a protocol table that a factory returned and the transport refused, naming the

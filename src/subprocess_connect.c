@@ -249,14 +249,8 @@ static int subprocess_start(aiotp_loop *loop, const char *who, aiotp_protocol_fa
     if (rc != 0) {
         return rc;
     }
-    r = aiotp__alloc(loop, sizeof(*r));
+    r = aiotp__req_alloc_soon(loop, sizeof(*r), req_step, &h, &rc);
     if (r == NULL) {
-        return AIOTP_ENOMEM;
-    }
-    memset(r, 0, sizeof(*r));
-    rc = aiotp_loop_call_soon(loop, req_step, r, &h);
-    if (rc != 0) {
-        aiotp__free(loop, r);
         return rc;
     }
     r->loop = loop;
