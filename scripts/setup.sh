@@ -4,7 +4,8 @@
 #   scripts/setup.sh            everything scripts/test.sh needs: compilers, CMake,
 #                               Python, valgrind, Frama-C and provers, AFL++/libFuzzer,
 #                               Doxygen, pkg-config, OpenSSL 3 (libssl-dev, openssl:
-#                               the TLS library and its tests) (about 535 MB)
+#                               the TLS library and its tests), libuv and libevent
+#                               (the benchmarks' peers, bench/smoke.sh) (about 540 MB)
 #   scripts/setup.sh --build    only what building the library and the demo needs:
 #                               a C compiler, CMake and make (scripts/demo.sh)
 set -euo pipefail
@@ -16,7 +17,8 @@ if [ "${1:-}" = "--build" ]; then
 else
   need_pkgs=(cmake make gcc g++ clang python3 valgrind frama-c-base why3 z3 cvc4 cvc5 jq
              graphviz afl++ clang-14 lld-14 llvm-14 llvm libclang-rt-14-dev doxygen pkgconf
-             gcovr python3-uvloop chromium fonts-dejavu-core libssl-dev openssl)
+             gcovr python3-uvloop chromium fonts-dejavu-core libssl-dev openssl
+             libuv1-dev libevent-dev)
   need_cmds=(cmake make gcc g++ clang clang++ python3 valgrind frama-c why3 z3 cvc4 cvc5 jq
              dot afl-fuzz afl-clang-fast afl-cmin afl-showmap clang-14 ld.lld-14
              llvm-symbolizer timeout doxygen pkg-config nm objdump gcovr openssl)
@@ -50,11 +52,14 @@ have_cc || missing+=("a C compiler")
 # the conformance kit (docs/conformance-kit.md): uvloop for Debian's interpreter, and
 # Chromium for the trace viewer's test
 uvloop_ok() { /usr/bin/python3 -c 'import uvloop' >/dev/null 2>&1; }
+# the benchmarks' peers (bench/smoke.sh builds them all): libuv and libevent
+peers_ok() { pkg-config --exists libuv libevent_core 2>/dev/null; }
 if [ "$build_only" -eq 0 ]; then
   libssl_ok || missing+=("libssl-dev (OpenSSL 3)")
   libfuzzer_rt || missing+=("libFuzzer/ASan runtime of clang-14")
   uvloop_ok || missing+=("python3-uvloop")
   command -v chromium >/dev/null 2>&1 || missing+=("chromium")
+  peers_ok || missing+=("libuv1-dev, libevent-dev")
 fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
@@ -80,6 +85,10 @@ for c in "${need_cmds[@]}"; do
 done
 if [ "$build_only" -eq 0 ] && ! uvloop_ok; then
   echo "setup: uvloop is still missing for /usr/bin/python3 (python3-uvloop)" >&2
+  exit 1
+fi
+if [ "$build_only" -eq 0 ] && ! peers_ok; then
+  echo "setup: libuv's or libevent's development files are still missing (libuv1-dev, libevent-dev)" >&2
   exit 1
 fi
 if [ "$build_only" -eq 0 ] && ! libssl_ok; then

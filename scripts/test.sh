@@ -3,7 +3,8 @@
 # proofs, the public headers alone in C99 and C++, install + consumer projects
 # (find_package, pkg-config, static, shared, C++, sub-project; nm -D), the API reference
 # (Doxygen, no warning), with gcc + ASan/UBSan, again with clang, the sweeps and the load
-# test, the threaded tests under ThreadSanitizer, the unit tests under valgrind, and the
+# test, the threaded tests under ThreadSanitizer, the benchmarks' build and correctness
+# checks (bench/smoke.sh), the unit tests under valgrind, and the
 # coverage gate (scripts/coverage.sh).
 # Strict flags (-Wall -Wextra -Wpedantic -Werror) everywhere. Installs the verification
 # toolchain first (scripts/setup.sh).
@@ -43,6 +44,9 @@ cmake -S . -B build/clang -DCMAKE_C_COMPILER=clang -DAIOTP_CXX_COMPILER=clang++ 
       -DAIOTP_TLS=ON >/dev/null
 cmake --build build/clang -j"$jobs" >/dev/null
 ctest --test-dir build/clang -j"$jobs" --output-on-failure -LE proof
+
+step "the benchmarks build and pass their correctness checks (bench/smoke.sh; nothing timed)"
+bench/smoke.sh build/bench
 
 step "fuzzing: short AFL++ campaigns and libFuzzer runs, any finding fails (fuzz/README.md)"
 # AFL++ (afl-clang-fast, ASan+UBSan, persistent): 20 s per target; the negative targets
