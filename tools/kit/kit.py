@@ -34,7 +34,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 # The kinds whose trace lines are in format 3 (spec/trace-format.md): every kind the
 # drivers run (the recorder writes pipes and subprocesses in format 3 too). A kind not in
 # this list would be judged by the scenario's expectations only ("expect only").
-CHECKED_KINDS = ("stream", "datagram", "sendfile", "pipe", "subprocess")
+CHECKED_KINDS = ("stream", "datagram", "sendfile", "pipe", "subprocess", "ssl")
 
 
 class Ctx:

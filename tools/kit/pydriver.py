@@ -12,7 +12,9 @@ import asyncio
 import errno
 import os
 import shlex
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -141,7 +143,7 @@ class Peer:
             self.sock.shutdown(socket.SHUT_WR)
             self.log("shut")
         elif op == "close":
-            if self.kind in ("stream", "dgram"):
+            if self.kind in ("stream", "dgram", "tls"):
                 self.flush_blocking()
                 self.sock.close()
             else:
@@ -174,6 +176,163 @@ class Peer:
             self.drv.one_pass()
 
 
+def tls_files(workdir):
+    """A self-signed certificate for localhost and its key, made now with the openssl
+    command line in workdir (nothing is committed): (certfile, keyfile)."""
+    cert, key = os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+class TlsPeer(Peer):
+    """The TLS server at the other end of a tls-client subject: an ssl.SSLObject over
+    memory BIOs, pumped between passes over the non-blocking socket. handshake=off: it
+    never answers the ClientHello (what arrives is read and written as ``peer raw``).
+    Plaintext it receives is ``peer recv n= total=``; a close_notify it receives is
+    ``peer close_notify total=T`` (T: plaintext received before it), answered with its
+    own close_notify; a TCP EOF is ``peer eof``. autoread=off stops reading only once
+    the handshake is done."""
+
+    def __init__(self, drv, sock, ctx, handshake):
+        Peer.__init__(self, drv, "tls", sock)
+        self.inc = ssl.MemoryBIO()
+        self.outg = ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.inc, self.outg, server_side=True)
+        self.handshake = handshake
+        self.hs_done = False
+        self.plain = bytearray()
+        self.closed_tls = False
+        self.raw_total = 0
+
+    def _raw_read(self):
+        while self.sock is not None and not self.eof:
+            try:
+                data = self.sock.recv(1 << 18)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                self.log("reset" if e.errno == errno.ECONNRESET else
+                         "recv-error %s" % errno.errorcode.get(e.errno, "E?"))
+                self.eof = True
+                return
+            if not data:
+                self.log("eof")
+                self.eof = True
+                if self.handshake:
+                    self.inc.write_eof()
+                return
+            if not self.handshake:
+                self.raw_total += len(data)
+                self.log("raw n=%d" % len(data))
+            else:
+                self.inc.write(data)
+
+    def _tls_step(self, read_plain):
+        if not self.handshake:
+            return
+        if not self.hs_done:
+            try:
+                self.obj.do_handshake()
+                self.hs_done = True
+                self.log("handshake ok")
+            except ssl.SSLWantReadError:
+                pass
+            except (ssl.SSLError, OSError) as e:
+                self.log("handshake-failed %s" % type(e).__name__)
+                self.handshake = False
+                return
+        if not self.hs_done:
+            return
+        if self.plain and not self.closed_tls:
+            self.obj.write(bytes(self.plain))
+            self.plain.clear()
+        if read_plain and not self.closed_tls:
+            self.read_plain(None)
+
+    def read_plain(self, limit):
+        got = 0
+        while limit is None or got < limit:
+            try:
+                data = self.obj.read(1 << 18 if limit is None else min(1 << 18, limit - got))
+            except ssl.SSLWantReadError:
+                return
+            except ssl.SSLZeroReturnError:
+                data = b""
+            except (ssl.SSLError, OSError) as e:
+                self.log("tls-error %s" % type(e).__name__)
+                self.closed_tls = True
+                return
+            if not data:
+                # the ssl module reads a close_notify as b'' (or SSLZeroReturnError)
+                self.log("close_notify total=%d" % self.total)
+                self.closed_tls = True
+                self._unwrap()
+                return
+            got += len(data)
+            self.total += len(data)
+            self.log("recv n=%d total=%d" % (len(data), self.total))
+
+    def _unwrap(self):
+        try:
+            self.obj.unwrap()
+        except (ssl.SSLWantReadError, ssl.SSLError, OSError):
+            pass
+        self.log("close_notify-sent")
+
+    def _raw_write(self):
+        pending = self.outg.read()
+        if pending:
+            self.out += pending
+        if self.out and self.sock is not None:
+            try:
+                n = self.sock.send(self.out)
+                del self.out[:n]
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError as e:
+                self.log("send-error %s" % errno.errorcode.get(e.errno, "E?"))
+                self.out.clear()
+
+    def pump(self):
+        if self.sock is None:
+            return
+        reading = self.autoread or not self.hs_done
+        if reading:
+            self._raw_read()
+        self._tls_step(self.autoread)
+        self._raw_write()
+
+    def act(self, w):
+        op = w[0]
+        if op == "send":
+            n = int(w[1])
+            self.plain += payload(n)
+            self.log("send n=%d" % n)
+            self._tls_step(False)
+            self._raw_write()
+        elif op == "close_notify":
+            self.flush_blocking()
+            self.closed_tls = True
+            self._unwrap()
+            self._raw_write()
+        elif op == "read":
+            self._raw_read()
+            self._tls_step(False)
+            self.read_plain(int(w[1]) if len(w) > 1 and w[1] != "all" else None)
+            self._raw_write()
+        else:
+            Peer.act(self, w)
+
+    def flush_blocking(self):
+        deadline = time.monotonic() + 10
+        while (self.out or self.plain) and time.monotonic() < deadline:
+            self.drv.one_pass()
+
+
 class Driver:
     def __init__(self, scn, loop_name, out):
         self.scn = scn
@@ -194,20 +353,47 @@ class Driver:
         self.cleanup = []
         self.exited = False
         self.sendfile_done = False
+        self.start_task = None      # tls-client: the pending create_connection
+        self.start_done = False
+        self.workdir = None
 
     # ---- loop passes ---------------------------------------------------------------------
     def one_pass(self):
         self.loop.call_soon(self.loop.stop)
         self.loop.run_forever()
+        self.check_start()
         if self.peer is not None:
             self.peer.pump()
+
+    def check_start(self):
+        """tls-client: once the creation call ends, a failure is ``kit start-failed ST``."""
+        t = self.start_task
+        if t is None or self.start_done or not t.done():
+            return
+        self.start_done = True
+        if t.cancelled():
+            self.rec.comment("kit start-failed ECANCELED")
+            return
+        e = t.exception()
+        if e is not None:
+            st = aiotp_trace.status_of(e)
+            if st == "E?":
+                st = next((n for c, n in ((ConnectionResetError, "ECONNRESET"),
+                                          (ConnectionAbortedError, "ECONNABORTED"),
+                                          (TimeoutError, "ETIMEDOUT")) if isinstance(e, c)), st)
+            self.rec.comment("kit start-failed %s" % st)
+            self.rec.comment("kit raised %s %s" % (type(e).__name__, str(e)[:120].replace("\n", " ")))
 
     def cond(self, w):
         c = w[0]
         if c == "made":
             return self.made
+        if c == "start-done":
+            return self.start_task is None or self.start_done
         if c == "lost":
             return self.lost
+        if c == "made-or-failed":
+            return self.made or self.start_done
         if c == "exited":
             return self.exited
         if c == "sendfile-done":
@@ -217,6 +403,8 @@ class Driver:
             return self.counts.get(("t1", name), 0) >= int(k)
         if c == "received":
             return self.proto_total() >= int(w[1])
+        if c == "peer-raw":
+            return self.peer is not None and getattr(self.peer, "raw_total", 0) > 0
         if c == "peer-eof":
             return self.peer is not None and self.peer.eof
         if c == "peer-received":
@@ -244,7 +432,7 @@ class Driver:
             n += 1
 
     # ---- setup -----------------------------------------------------------------------------
-    def start(self):
+    def start(self, nowait=False):
         typ, opts = self.scn.setup
         factory = self.make_protocol
         loop = self.loop
@@ -256,6 +444,17 @@ class Driver:
             a = self.pair_subject
             self.rec.comment("kit start %s" % typ)
             loop.run_until_complete(made(self.rec.connect_accepted_socket(factory, a)))
+        elif typ == "tls-client":
+            kw = dict(sock=self.pair_subject, ssl=self.cli_ctx, server_hostname="localhost")
+            if "timeout" in opts:
+                kw["ssl_handshake_timeout"] = float(opts["timeout"])
+            self.rec.comment("kit start tls-client")
+            self.start_task = loop.create_task(self.rec.create_connection(factory, **kw))
+            if nowait:
+                self.one_pass()
+                return
+            self.run_until(["made-or-failed", "max=2000"])
+            return
         elif typ == "connect":
             ls = socket.socket()
             ls.bind(("127.0.0.1", 0))
@@ -319,6 +518,28 @@ class Driver:
     def prepare(self):
         """unix and tcp: the connected pair exists before start (the peer may act first)."""
         typ, opts = self.scn.setup
+        if typ == "tls-client":
+            self.workdir = tempfile.mkdtemp(prefix="kit-tls-")
+            cert, key = tls_files(self.workdir)
+            srv = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            srv.load_cert_chain(cert, key)
+            self.cli_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            self.cli_ctx.load_verify_locations(cert)
+            if opts.get("over") == "unix":
+                a, b = socket.socketpair()
+            else:
+                ls = socket.socket()
+                ls.bind(("127.0.0.1", 0))
+                ls.listen(1)
+                a = socket.create_connection(ls.getsockname())
+                b, _ = ls.accept()
+                ls.close()
+            self._bufs(a, b, opts)
+            b.setblocking(False)
+            self.peer = TlsPeer(self, b, srv, opts.get("handshake", "on") == "on")
+            self.cleanup.append(b)
+            self.pair_subject = a
+            return
         if typ not in ("unix", "tcp"):
             return
         if typ == "unix":
@@ -447,6 +668,9 @@ class Driver:
                 self.rec.comment("kit pipe %s %s" % (w[1], "None" if pt is None else "transport"))
             elif op == "sendfile":
                 self.do_sendfile(int(w[1]))
+            elif op == "cancel-start":
+                self.start_task.cancel()
+                self.rec.comment("kit cancel-start")
             else:
                 raise scenario.ScenarioError("unknown action %r" % op)
         except scenario.ScenarioError:
@@ -483,7 +707,7 @@ class Driver:
 
     def step(self, w):
         if w[0] == "start":
-            self.start()
+            self.start(nowait=len(w) > 1 and w[1] == "nowait")
         elif w[0] == "run":
             if w[1] == "until":
                 self.run_until(w[2:])
@@ -500,6 +724,9 @@ class Driver:
 
     def finish(self):
         try:
+            if self.start_task is not None and not self.start_task.done():
+                self.start_task.cancel()
+                self.run_until(["start-done", "max=200"])
             if self.subject is not None and not self.lost:
                 # leave nothing open: the checker requires connection_lost
                 real = self.subject._aiotp_t
@@ -526,6 +753,8 @@ class Driver:
                 except OSError:
                     pass
             self.loop.close()
+            if self.workdir is not None:
+                shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 class _Script:

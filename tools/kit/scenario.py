@@ -222,16 +222,30 @@ def _event_of(events, tid, spec):
 def evaluate(scn, trace_path, profile):
     """[(Expect, ok, message)] for the expectations that count under profile."""
     header, events = tracefile.parse_file(trace_path)
+    subject = subject_id(scn, events)
     res = []
     for ex in scn.expects:
         if PROFILE_ORDER[effective_profile(ex, scn)] > PROFILE_ORDER[profile]:
             continue
+        words = [subject if x == "t1" else x for x in ex.words]
         try:
-            ok, msg = _eval(ex.words, events)
+            ok, msg = _eval(words, events)
         except (ScenarioError, IndexError, ValueError) as e:
             ok, msg = False, "cannot evaluate: %s" % e
         res.append((ex, ok, msg))
     return res
+
+
+def subject_id(scn, events):
+    """The subject's transport id, which expectations call t1: for the ssl kind the first
+    TLS transport (``tN open tls``: on aiotp the stream transport below it is t1 and the
+    TLS transport t2; a recorder that sees only the application layer writes the TLS
+    transport as t1), else t1."""
+    if scn.kind == "ssl":
+        for e in events:
+            if e.ev == "open" and e.args[:1] == ["tls"]:
+                return e.tid
+    return "t1"
 
 
 def _seq(events, tid):
@@ -363,6 +377,12 @@ def _eval(w, events):
         ks = [e for e in events if e.ev == "kit" and e.name == name]
         got = [" ".join(e.args + ["%s=%s" % kv for kv in e.fields.items()]) for e in ks]
         return want in got, "kit %s: %s" % (name, " | ".join(got)[:300])
+    if what == "kitcount":
+        name, n, want = w[1], int(w[2]), " ".join(w[3:])
+        ks = [e for e in events if e.ev == "kit" and e.name == name]
+        got = [" ".join(e.args + ["%s=%s" % kv for kv in e.fields.items()]) for e in ks]
+        c = sum(1 for g in got if g == want)
+        return c == n, "kit %s: %d x %s (%s)" % (name, c, want, " | ".join(got)[:300])
     if what == "sizehint":
         tid, want = w[1], w[2]
         gs = [e for e in events if e.tid == tid and e.ev == "cb" and e.name == "get_buffer"]
