@@ -667,7 +667,7 @@ class Driver:
                     pt.write(b"line\n")
                 self.rec.comment("kit pipe %s %s" % (w[1], "None" if pt is None else "transport"))
             elif op == "sendfile":
-                self.do_sendfile(int(w[1]))
+                self.do_sendfile(int(w[1]), fallback="fallback=off" not in w[2:])
             elif op == "cancel-start":
                 self.start_task.cancel()
                 self.rec.comment("kit cancel-start")
@@ -678,19 +678,26 @@ class Driver:
         except Exception as e:
             self.rec.comment("kit raised %s %s" % (type(e).__name__, str(e)[:120].replace("\n", " ")))
 
-    def do_sendfile(self, n):
+    def do_sendfile(self, n, fallback=True):
+        """loop.sendfile of an n-byte file (a task). Its end: ``kit sendfile sent=S tell=T``,
+        or ``kit sendfile-failed CLASS``, ``kit sendfile-tell T`` (CLASS: ConnectionError for any of its
+        subclasses, else the exception's class) and ``kit raised CLASS MESSAGE``."""
         f = tempfile.TemporaryFile()
         f.write(payload(n))
         f.flush()
         f.seek(0)
         self.cleanup.append(f)
         real = self.subject._aiotp_t
+        self.sendfile_done = False
 
         async def go():
             try:
-                sent = await self.loop.sendfile(real, f)
+                sent = await self.loop.sendfile(real, f, fallback=fallback)
                 self.rec.comment("kit sendfile sent=%d tell=%d" % (sent, f.tell()))
             except Exception as e:
+                cls = "ConnectionError" if isinstance(e, ConnectionError) else type(e).__name__
+                self.rec.comment("kit sendfile-failed %s" % cls)
+                self.rec.comment("kit sendfile-tell %d" % f.tell())
                 self.rec.comment("kit raised %s %s" % (type(e).__name__, str(e)[:120]))
             self.sendfile_done = True
         self.loop.create_task(go())
