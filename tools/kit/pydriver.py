@@ -161,6 +161,26 @@ class Peer:
             self.autoread = w[1] == "on"
         elif op == "connect":
             self.drv.peer_connect()
+        elif op == "connect-more":
+            # N more plain clients of the server, connected before the next pass
+            for _ in range(int(w[1])):
+                c = socket.create_connection(self.drv.subject_addr)
+                self.drv.extra_peers.append(c)
+                self.drv.cleanup.append(c)
+            self.log("connect-more n=%s" % w[1])
+        elif op == "close-more":
+            for c in self.drv.extra_peers:
+                c.close()
+            self.drv.extra_peers = []
+            self.log("close-more")
+        elif op == "probe":
+            # a new connection attempt to the server's address
+            try:
+                c = socket.create_connection(self.drv.subject_addr, timeout=5)
+                c.close()
+                self.log("probe connected")
+            except ConnectionRefusedError:
+                self.log("probe refused")
         else:
             raise scenario.ScenarioError("unknown peer action %r" % op)
 
@@ -353,6 +373,10 @@ class Driver:
         self.cleanup = []
         self.exited = False
         self.sendfile_done = False
+        self.subject_proto = None
+        self.extra = []             # server: the accepted transports after the subject
+        self.extra_lost = 0
+        self.extra_peers = []       # server: the plain clients of peer connect-more
         self.start_task = None      # tls-client: the pending create_connection
         self.start_done = False
         self.workdir = None
@@ -668,6 +692,11 @@ class Driver:
                 self.rec.comment("kit pipe %s %s" % (w[1], "None" if pt is None else "transport"))
             elif op == "sendfile":
                 self.do_sendfile(int(w[1]), fallback="fallback=off" not in w[2:])
+            elif op == "server-close":
+                self.server.close()
+                self.rec.comment("kit server-close")
+            elif op == "is_serving":
+                self.rec.comment("kit is_serving %d" % self.server.is_serving())
             elif op == "cancel-start":
                 self.start_task.cancel()
                 self.rec.comment("kit cancel-start")
@@ -743,6 +772,13 @@ class Driver:
                     self.rec.comment("kit cleanup close")
                     self.subject.close()
                 self.run_until(["lost", "max=2000"])
+            for tr in self.extra:
+                if not tr.is_closing():
+                    tr.close()
+            if self.extra:
+                deadline = time.monotonic() + 10
+                while self.extra_lost < len(self.extra) and time.monotonic() < deadline:
+                    self.one_pass()
             if self.server is not None:
                 self.server.close()
                 self.loop.run_until_complete(self.server.wait_closed())
@@ -771,13 +807,24 @@ class _Script:
         self.buf = None
 
     def connection_made(self, transport):
+        if self.drv.server is not None and self.drv.subject_proto is not None:
+            # a server's further connections (t2, t3, ...): not the subject
+            self.drv.extra.append(transport)
+            self.extra = True
+            self.drv.callback(self, "connection_made")
+            return
         self.drv.subject = transport
+        self.drv.subject_proto = self
         self.drv.made = True
         self.drv.proto_current = self
         self.drv.callback(self, "connection_made")
 
     def connection_lost(self, exc):
-        self.drv.lost = True
+        self.lost = True
+        if getattr(self, "extra", False):
+            self.drv.extra_lost += 1
+        else:
+            self.drv.lost = True
         self.drv.callback(self, "connection_lost")
 
     def pause_writing(self):

@@ -316,6 +316,14 @@ def _eval(w, events):
         if ea.iter is None or eb.iter is None:
             return False, "no iter lines"
         return eb.iter - ea.iter == n, "%s in pass %s, %s in pass %s" % (a, ea.iter, b, eb.iter)
+    if what == "samepass":
+        spec, tids = w[1], w[2:]
+        evs = [_event_of(events, t, spec) for t in tids]
+        if any(e is None for e in evs):
+            return False, "missing %s of %s" % (spec, tids[[e is None for e in evs].index(True)])
+        its = [e.iter for e in evs]
+        return None not in its and len(set(its)) == 1, "%s in passes %s" % (
+            spec, " ".join("%s:%s" % (t, i) for t, i in zip(tids, its)))
     if what == "order":
         tid, a, b = w[1], w[2], w[3]
         ea, eb = _event_of(events, tid, a), _event_of(events, tid, b)

@@ -105,6 +105,11 @@ typedef struct driver {
     bool start_done;     /* the creation's completion ran (or the call refused) */
     uint64_t raw_total;  /* handshake=off: the bytes the TLS peer read and ignored */
     bool over_unix;      /* tls-client over=unix: a socketpair, not a loopback connection */
+    aiotp_transport *extra[8]; /* server: the accepted transports after the subject */
+    int nextra, extra_lost;
+    int extra_peer[8];   /* server: the plain clients of peer connect-more */
+    int nextra_peer;
+    int server_port;
     aiotp_op op;         /* the pending creation, for cancel-start */
 #ifdef AIOTP_KIT_TLS
     bool hs_on;          /* the peer takes part in the handshake (handshake=off: no) */
@@ -753,6 +758,27 @@ static void flush_peer(void)
     }
 }
 
+/* A blocking loopback connection to port: 0 and *fd, or the negated errno. */
+static int try_connect(int port, int *fd)
+{
+    struct sockaddr_in a;
+    int s = socket(AF_INET, SOCK_STREAM, 0), err;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)port);
+    if (s < 0) {
+        return -errno;
+    }
+    if (connect(s, (struct sockaddr *)&a, sizeof a) != 0) {
+        err = -errno;
+        close(s);
+        return err;
+    }
+    *fd = s;
+    return 0;
+}
+
 static void peer_act(words *w, int i0)
 {
     const char *op = w->n > i0 ? w->w[i0] : "";
@@ -810,6 +836,32 @@ static void peer_act(words *w, int i0)
         peer_read(w->n > i0 + 1 && strcmp(w->w[i0 + 1], "all") != 0 ? atol(w->w[i0 + 1]) : -1);
     } else if (strcmp(op, "autoread") == 0 && w->n > i0 + 1) {
         D.peer_autoread = strcmp(w->w[i0 + 1], "on") == 0;
+    } else if (strcmp(op, "connect-more") == 0 && w->n > i0 + 1) {
+        /* N more plain clients of the server, connected before the next pass */
+        int i, n = atoi(w->w[i0 + 1]);
+        for (i = 0; i < n; i++) {
+            int fd;
+            if (D.nextra_peer == (int)(sizeof D.extra_peer / sizeof D.extra_peer[0]) ||
+                try_connect(D.server_port, &fd) != 0) {
+                die("connect-more failed");
+            }
+            D.extra_peer[D.nextra_peer++] = fd;
+        }
+        kit("peer connect-more n=%d", n);
+    } else if (strcmp(op, "close-more") == 0) {
+        while (D.nextra_peer > 0) {
+            close(D.extra_peer[--D.nextra_peer]);
+        }
+        kit("peer close-more");
+    } else if (strcmp(op, "probe") == 0) {
+        /* a new connection attempt to the server's address */
+        int fd, st = try_connect(D.server_port, &fd);
+        if (st == 0) {
+            close(fd);
+            kit("peer probe connected");
+        } else {
+            kit(st == -ECONNREFUSED ? "peer probe refused" : "peer probe %s", aiotp_err_name(st));
+        }
     } else {
         die("unknown peer action %s", op);
     }
@@ -986,6 +1038,11 @@ static void action(words *w, int i0)
             aiotp_transport_write(pt, "line\n", 5);
         }
         kit("pipe %s %s", a1, pt == NULL ? "None" : "transport");
+    } else if (strcmp(op, "server-close") == 0) {
+        aiotp_server_close(D.server);
+        kit("server-close");
+    } else if (strcmp(op, "is_serving") == 0) {
+        kit("is_serving %d", aiotp_server_is_serving(D.server) ? 1 : 0);
     } else if (strcmp(op, "cancel-start") == 0) {
         int st = aiotp_loop_cancel_op(D.loop, D.op);
         kit("cancel-start");
@@ -1046,6 +1103,15 @@ static int count_of(const char *name)
 static int p_made(aiotp_transport *t, void *data)
 {
     (void)data;
+    if (D.server != NULL && D.t != NULL && t != D.t) {
+        /* a server's further connections (t2, t3, ...): not the subject */
+        if (D.nextra == (int)(sizeof D.extra / sizeof D.extra[0])) {
+            die("too many connections");
+        }
+        D.extra[D.nextra++] = t;
+        aiotp_transport_retain(t);
+        return react("connection_made");
+    }
     D.t = t;
     D.made = true;
     aiotp_transport_retain(t);
@@ -1054,10 +1120,13 @@ static int p_made(aiotp_transport *t, void *data)
 
 static int p_lost(aiotp_transport *t, void *data, int status)
 {
-    (void)t;
     (void)data;
     (void)status;
-    D.lost = true;
+    if (D.t != NULL && t != D.t) {
+        D.extra_lost++;
+    } else {
+        D.lost = true;
+    }
     return react("connection_lost");
 }
 
@@ -1556,7 +1625,8 @@ static void start(bool nowait)
                                                           &len) != 0) {
             die("no server socket");
         }
-        D.peer = tcp_connect(ntohs(a.sin_port));
+        D.server_port = ntohs(a.sin_port);
+        D.peer = tcp_connect(D.server_port);
         nonblock(D.peer);
         kit("peer connect");
     }
@@ -1657,6 +1727,23 @@ int main(int argc, char **argv)
             split(buf, &w, " ");
             run_until(&w, 0);
         }
+    }
+    if (D.nextra > 0) {
+        double end = now() + 10;
+        for (i = 0; i < D.nextra; i++) {
+            if (!aiotp_transport_is_closing(D.extra[i])) {
+                aiotp_transport_close(D.extra[i]);
+            }
+        }
+        while (D.extra_lost < D.nextra && now() < end) {
+            one_pass();
+        }
+        for (i = 0; i < D.nextra; i++) {
+            aiotp_transport_release(D.extra[i]);
+        }
+    }
+    while (D.nextra_peer > 0) {
+        close(D.extra_peer[--D.nextra_peer]);
     }
     if (D.server != NULL) {
         aiotp_server_close(D.server);
