@@ -168,6 +168,17 @@ class Peer:
                 self.drv.extra_peers.append(c)
                 self.drv.cleanup.append(c)
             self.log("connect-more n=%s" % w[1])
+        elif op == "check-more":
+            # whether the server dropped the clients of connect-more (EOF) or not (open)
+            for c in self.drv.extra_peers:
+                try:
+                    c.setblocking(False)
+                    got = c.recv(1)
+                    self.log("more-eof" if not got else "more-data")
+                except (BlockingIOError, InterruptedError):
+                    self.log("more-open")
+                except OSError as e:
+                    self.log("more-error %s" % errno.errorcode.get(e.errno, "E?"))
         elif op == "close-more":
             for c in self.drv.extra_peers:
                 c.close()
@@ -692,6 +703,8 @@ class Driver:
                 self.rec.comment("kit pipe %s %s" % (w[1], "None" if pt is None else "transport"))
             elif op == "sendfile":
                 self.do_sendfile(int(w[1]), fallback="fallback=off" not in w[2:])
+            elif op == "fdlimit":
+                self.fdlimit(w[1])
             elif op == "server-close":
                 self.server.close()
                 self.rec.comment("kit server-close")
@@ -706,6 +719,31 @@ class Driver:
             raise
         except Exception as e:
             self.rec.comment("kit raised %s %s" % (type(e).__name__, str(e)[:120].replace("\n", " ")))
+
+    def fdlimit(self, how):
+        """tight: lower RLIMIT_NOFILE's soft limit so that exactly one descriptor number is
+        free below it during a pass (a client the peer connects takes it; the server's accept() then
+        fails with EMFILE); restore: the limit as it was."""
+        import resource
+        if how == "restore":
+            resource.setrlimit(resource.RLIMIT_NOFILE, self.saved_limit)
+            self.rec.comment("kit fdlimit restore")
+            return
+        self.saved_limit = resource.getrlimit(resource.RLIMIT_NOFILE)
+        # uvloop makes a socketpair (its signal wake-up) each time run_forever starts and
+        # closes it when it stops: one pass of this driver holds two more descriptors
+        free = 3 if self.loop_name == "uvloop" else 1
+        used = 0
+        lim = 0
+        while lim - used != free:
+            try:
+                os.fstat(lim)
+                used += 1
+            except OSError:
+                pass
+            lim += 1
+        resource.setrlimit(resource.RLIMIT_NOFILE, (lim, self.saved_limit[1]))
+        self.rec.comment("kit fdlimit tight")
 
     def do_sendfile(self, n, fallback=True):
         """loop.sendfile of an n-byte file (a task). Its end: ``kit sendfile sent=S tell=T``,

@@ -361,12 +361,13 @@ def _eval(w, events):
             return got == want, "peer datagrams: %s" % " ".join(got)
         raise ScenarioError("bad peer expectation")
     if what == "exc":
-        who, n = w[1], int(w[2])
+        who, atleast = w[1], w[2].endswith("+")
+        n = int(w[2].rstrip("+"))
         rx = re.compile(w[3]) if len(w) > 3 else None
         xs = [e for e in events if e.ev == "exc" and (who == "any" or e.tid == who)]
         if rx is not None:
             xs = [e for e in xs if rx.search(e.fields.get("message", ""))]
-        return len(xs) == n, "%d exception-handler call(s)%s: %s" % (
+        return (len(xs) >= n if atleast else len(xs) == n), "%d exception-handler call(s)%s: %s" % (
             len(xs), "" if rx is None else " matching", "; ".join(e.text for e in xs)[:300])
     if what == "excstatus":
         who, want = w[1], w[2]

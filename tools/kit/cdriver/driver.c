@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -110,6 +111,7 @@ typedef struct driver {
     int extra_peer[8];   /* server: the plain clients of peer connect-more */
     int nextra_peer;
     int server_port;
+    struct rlimit saved_limit; /* fdlimit tight: the limit to restore */
     aiotp_op op;         /* the pending creation, for cancel-start */
 #ifdef AIOTP_KIT_TLS
     bool hs_on;          /* the peer takes part in the handshake (handshake=off: no) */
@@ -848,6 +850,22 @@ static void peer_act(words *w, int i0)
             D.extra_peer[D.nextra_peer++] = fd;
         }
         kit("peer connect-more n=%d", n);
+    } else if (strcmp(op, "check-more") == 0) {
+        /* whether the server dropped the clients of connect-more (EOF) or not (open) */
+        int i;
+        for (i = 0; i < D.nextra_peer; i++) {
+            char c;
+            ssize_t n = recv(D.extra_peer[i], &c, 1, MSG_DONTWAIT);
+            if (n == 0) {
+                kit("peer more-eof");
+            } else if (n > 0) {
+                kit("peer more-data");
+            } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+                kit("peer more-open");
+            } else {
+                kit("peer more-error %s", aiotp_err_name(-errno));
+            }
+        }
     } else if (strcmp(op, "close-more") == 0) {
         while (D.nextra_peer > 0) {
             close(D.extra_peer[--D.nextra_peer]);
@@ -1038,6 +1056,27 @@ static void action(words *w, int i0)
             aiotp_transport_write(pt, "line\n", 5);
         }
         kit("pipe %s %s", a1, pt == NULL ? "None" : "transport");
+    } else if (strcmp(op, "fdlimit") == 0) {
+        /* tight: RLIMIT_NOFILE's soft limit lowered so that exactly one descriptor number
+           is free below it (a client the peer connects takes it; the server's accept()
+           then fails with EMFILE); restore: the limit as it was */
+        if (strcmp(a1, "restore") == 0) {
+            setrlimit(RLIMIT_NOFILE, &D.saved_limit);
+        } else {
+            struct rlimit r;
+            rlim_t lim = 0, used = 0;
+            getrlimit(RLIMIT_NOFILE, &D.saved_limit);
+            while (lim - used != 1) {
+                if (fcntl((int)lim, F_GETFD) != -1) {
+                    used++;
+                }
+                lim++;
+            }
+            r.rlim_cur = lim;
+            r.rlim_max = D.saved_limit.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &r);
+        }
+        kit("fdlimit %s", strcmp(a1, "restore") == 0 ? "restore" : "tight");
     } else if (strcmp(op, "server-close") == 0) {
         aiotp_server_close(D.server);
         kit("server-close");
