@@ -541,11 +541,18 @@ class Driver:
             p = subprocess.PIPE
             kw = dict(stdin=p, stdout=p,
                       stderr=subprocess.STDOUT if opts.get("stderr") == "stdout" else p)
+            if opts.get("invalid") == "on":
+                kw["bufsize"] = 1  # refused: asyncio's subprocess pipes are unbuffered
             if typ == "exec":
                 coro = self.rec.subprocess_exec(factory, *cmd, **kw)
             else:  # the same command through the shell, as the C driver: PYTHON -c 'CODE'
                 coro = self.rec.subprocess_shell(factory, "%s -c %s" % (cmd[0], shlex.quote(cmd[2])), **kw)
-            loop.run_until_complete(made(coro))
+            try:
+                loop.run_until_complete(made(coro))
+            except ValueError as e:
+                self.rec.comment("kit start-failed %s" % aiotp_trace.status_of(e))
+                self.rec.comment("kit raised %s %s" % (type(e).__name__, str(e)[:120]))
+                return
         else:
             raise scenario.ScenarioError("unknown setup %r" % typ)
         self.run_until(["made", "max=2000"])

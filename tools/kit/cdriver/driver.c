@@ -73,6 +73,7 @@ typedef struct driver {
     bool subproc;        /* kind subprocess: the exec and shell setups */
     char child[16];      /* exec, shell: the child program (child=NAME) */
     bool stderr_stdout;  /* exec, shell: stderr=stdout */
+    bool invalid;        /* exec invalid=on: arguments the method refuses */
     int sndbuf, rcvbuf, bufsize;
     bool autoread_default;
     bool buffered;
@@ -104,6 +105,7 @@ typedef struct driver {
     int fail_next, ret_next, buffer_next; /* results a reaction asked for */
     bool tls;            /* kind ssl: setup tls-client */
     bool start_done;     /* the creation's completion ran (or the call refused) */
+    bool start_failed;   /* ... with an error */
     uint64_t raw_total;  /* handshake=off: the bytes the TLS peer read and ignored */
     bool over_unix;      /* tls-client over=unix: a socketpair, not a loopback connection */
     aiotp_transport *extra[8]; /* server: the accepted transports after the subject */
@@ -288,6 +290,7 @@ static void load(const char *path, const char *name)
                 else if (strncmp(w.w[i], "child=", 6) == 0 &&
                          strlen(w.w[i] + 6) < sizeof D.child) strcpy(D.child, w.w[i] + 6);
                 else if (strcmp(w.w[i], "stderr=stdout") == 0) D.stderr_stdout = true;
+                else if (strcmp(w.w[i], "invalid=on") == 0) D.invalid = true;
 #ifdef AIOTP_KIT_TLS
                 else if (strcmp(w.w[i], "handshake=off") == 0) D.hs_on = false;
                 else if (strcmp(w.w[i], "over=unix") == 0) D.over_unix = true;
@@ -1346,6 +1349,7 @@ static void done_cb(void *arg, int status, aiotp_transport *t)
     (void)t;
     D.start_done = true;
     if (status != 0) {
+        D.start_failed = true;
         kit("start-failed %s", aiotp_err_name(status));
     }
 }
@@ -1370,7 +1374,7 @@ static bool cond(words *w, int i0)
     const char *a = w->n > i0 + 1 ? w->w[i0 + 1] : "";
     if (strcmp(c, "made") == 0) return D.made;
     if (strcmp(c, "lost") == 0) return D.lost;
-    if (strcmp(c, "made-or-failed") == 0) return D.made || D.start_done;
+    if (strcmp(c, "made-or-failed") == 0) return D.made || D.start_failed;
     if (strcmp(c, "start-done") == 0) return D.start_done;
     if (strcmp(c, "cb") == 0) {
         char name[48];
@@ -1554,6 +1558,9 @@ static void start_subprocess(void)
         argv[1] = "-c";
         argv[2] = code;
         argv[3] = NULL;
+        if (D.invalid) {
+            argv[0] = NULL; /* refused: no program */
+        }
         st = aiotp_loop_subprocess_exec(D.loop, factory, NULL, argv, &opts, done_cb, NULL);
     } else {
         char cmd[MAXLINE];
@@ -1561,7 +1568,8 @@ static void start_subprocess(void)
         st = aiotp_loop_subprocess_shell(D.loop, factory, NULL, cmd, &opts, done_cb, NULL);
     }
     if (st != 0) {
-        die("subprocess_%s failed: %s", D.setup, aiotp_err_name(st));
+        kit("start-failed %s", aiotp_err_name(st));
+        D.start_done = D.start_failed = true;
     }
 }
 
@@ -1583,7 +1591,7 @@ static void start_tls_client(bool nowait)
     st = aiotp_loop_create_connection(D.loop, factory, NULL, NULL, 0, &o, done_cb, NULL);
     if (st != 0) {
         kit("start-failed %s", aiotp_err_name(st));
-        D.start_done = true;
+        D.start_done = D.start_failed = true;
         close(D.subject_fd); /* not taken */
         D.subject_fd = -1;
         return;
@@ -1671,7 +1679,7 @@ static void start(bool nowait)
     }
     {
         words w;
-        char buf[] = "made max=2000";
+        char buf[] = "made-or-failed max=2000";
         split(buf, &w, " ");
         run_until(&w, 0);
     }
