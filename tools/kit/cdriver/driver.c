@@ -845,7 +845,7 @@ static void peer_act(words *w, int i0)
         /* N more plain clients of the server, connected before the next pass */
         int i, n = atoi(w->w[i0 + 1]);
         for (i = 0; i < n; i++) {
-            int fd;
+            int fd = -1;
             if (D.nextra_peer == (int)(sizeof D.extra_peer / sizeof D.extra_peer[0]) ||
                 try_connect(D.server_port, &fd) != 0) {
                 die("connect-more failed");
