@@ -207,6 +207,19 @@ class Peer:
             self.drv.one_pass()
 
 
+def connected_pair(unix):
+    """(subject end, peer end): an AF_UNIX socketpair, or a loopback TCP connection."""
+    if unix:
+        return socket.socketpair()
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    a = socket.create_connection(ls.getsockname())
+    b, _ = ls.accept()
+    ls.close()
+    return a, b
+
+
 def tls_files(workdir):
     """A self-signed certificate for localhost and its key, made now with the openssl
     command line in workdir (nothing is committed): (certfile, keyfile)."""
@@ -567,15 +580,7 @@ class Driver:
             srv.load_cert_chain(cert, key)
             self.cli_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             self.cli_ctx.load_verify_locations(cert)
-            if opts.get("over") == "unix":
-                a, b = socket.socketpair()
-            else:
-                ls = socket.socket()
-                ls.bind(("127.0.0.1", 0))
-                ls.listen(1)
-                a = socket.create_connection(ls.getsockname())
-                b, _ = ls.accept()
-                ls.close()
+            a, b = connected_pair(opts.get("over") == "unix")
             self._bufs(a, b, opts)
             b.setblocking(False)
             self.peer = TlsPeer(self, b, srv, opts.get("handshake", "on") == "on")
@@ -584,15 +589,7 @@ class Driver:
             return
         if typ not in ("unix", "tcp"):
             return
-        if typ == "unix":
-            a, b = socket.socketpair()
-        else:
-            ls = socket.socket()
-            ls.bind(("127.0.0.1", 0))
-            ls.listen(1)
-            a = socket.create_connection(ls.getsockname())
-            b, _ = ls.accept()
-            ls.close()
+        a, b = connected_pair(typ == "unix")
         self._bufs(a, b, opts)
         b.setblocking(False)
         self.peer = Peer(self, "stream", b)

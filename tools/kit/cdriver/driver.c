@@ -363,6 +363,20 @@ static unsigned char *payload(size_t n)
     return p;
 }
 
+/* Append n bytes to a growing buffer. */
+static void append(unsigned char **buf, size_t *len, size_t *cap, const void *p, size_t n)
+{
+    if (*len + n > *cap) {
+        *cap = (*len + n) * 2;
+        *buf = realloc(*buf, *cap);
+        if (*buf == NULL) {
+            die("out of memory");
+        }
+    }
+    memcpy(*buf + *len, p, n);
+    *len += n;
+}
+
 /* The datagram peer reads up to limit datagrams (-1: all there are). */
 static void peer_read_dgrams(long limit)
 {
@@ -580,15 +594,7 @@ static void tls_raw_write(void)
     char chunk[1 << 14];
     int n;
     while ((n = BIO_read(D.wbio, chunk, sizeof chunk)) > 0) {
-        if (D.peer_out_len + (size_t)n > D.peer_out_cap) {
-            D.peer_out_cap = (D.peer_out_len + (size_t)n) * 2;
-            D.peer_out = realloc(D.peer_out, D.peer_out_cap);
-            if (D.peer_out == NULL) {
-                die("out of memory");
-            }
-        }
-        memcpy(D.peer_out + D.peer_out_len, chunk, (size_t)n);
-        D.peer_out_len += (size_t)n;
+        append(&D.peer_out, &D.peer_out_len, &D.peer_out_cap, chunk, (size_t)n);
     }
     peer_send_some();
 }
@@ -683,15 +689,7 @@ static bool tls_peer_act(words *w, int i0)
     if (strcmp(op, "send") == 0 && w->n > i0 + 1) {
         size_t n = (size_t)atol(w->w[i0 + 1]);
         unsigned char *p = payload(n);
-        if (D.plain_len + n > D.plain_cap) {
-            D.plain_cap = (D.plain_len + n) * 2;
-            D.plain = realloc(D.plain, D.plain_cap);
-            if (D.plain == NULL) {
-                die("out of memory");
-            }
-        }
-        memcpy(D.plain + D.plain_len, p, n);
-        D.plain_len += n;
+        append(&D.plain, &D.plain_len, &D.plain_cap, p, n);
         free(p);
         kit("peer send n=%zu", n);
         tls_step(false);
@@ -795,15 +793,7 @@ static void peer_act(words *w, int i0)
     if (strcmp(op, "send") == 0 && w->n > i0 + 1) {
         size_t n = (size_t)atol(w->w[i0 + 1]);
         unsigned char *p = payload(n);
-        if (D.peer_out_len + n > D.peer_out_cap) {
-            D.peer_out_cap = (D.peer_out_len + n) * 2;
-            D.peer_out = realloc(D.peer_out, D.peer_out_cap);
-            if (D.peer_out == NULL) {
-                die("out of memory");
-            }
-        }
-        memcpy(D.peer_out + D.peer_out_len, p, n);
-        D.peer_out_len += n;
+        append(&D.peer_out, &D.peer_out_len, &D.peer_out_cap, p, n);
         free(p);
         kit("peer send n=%zu", n);
         peer_send_some();
