@@ -794,6 +794,10 @@ class Driver:
                     self.one_pass()
         elif w[0] == "peer":
             self.peer.act(w[1:])
+        elif w[0] == "pause":
+            # wall time passes, the loop does not run (its timers come due)
+            time.sleep(float(w[1]))
+            self.rec.comment("kit pause %s" % w[1])
         elif w[0] == "call":
             self.rec.comment("kit call %s" % " ".join(w[1:]))
             self.action(w[1:], {"ret": None, "buffer": None, "fail": False})

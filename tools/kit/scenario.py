@@ -142,7 +142,7 @@ def load(path):
                     rule = m.group(1)
                     rest = rest[:rest.rindex("[")].strip()
                 cur.expects.append(Expect(lineno, rest.split(), profile, rule, rest))
-            elif word in ("start", "run", "peer", "call"):
+            elif word in ("start", "run", "peer", "call", "pause"):
                 cur.steps.append((lineno, line.split()))
             else:
                 raise ScenarioError("%s:%d: unknown directive '%s'" % (path, lineno, word))

@@ -324,7 +324,8 @@ static void load(const char *path, const char *name)
             }
             r->nact = acts.n < MAXACT ? acts.n : MAXACT;
         } else if (strcmp(p, "start") == 0 || strcmp(p, "run") == 0 ||
-                   strcmp(p, "peer") == 0 || strcmp(p, "call") == 0) {
+                   strcmp(p, "peer") == 0 || strcmp(p, "call") == 0 ||
+                   strcmp(p, "pause") == 0) {
             char buf[2 * MAXLINE + 2]; /* p and rest come from one line of MAXLINE */
             if (D.nsteps == MAXSTEPS) {
                 die("too many steps");
@@ -1699,6 +1700,15 @@ static void step(words *w)
         }
     } else if (strcmp(s, "peer") == 0) {
         peer_act(w, 1);
+    } else if (strcmp(s, "pause") == 0 && w->n > 1) {
+        /* wall time passes, the loop does not run (its timers come due) */
+        double secs = atof(w->w[1]);
+        struct timespec ts;
+        ts.tv_sec = (time_t)secs;
+        ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+        kit("pause %s", w->w[1]);
     } else if (strcmp(s, "call") == 0 && w->n > 1) {
         char buf[MAXLINE] = "";
         int i;
