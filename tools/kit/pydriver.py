@@ -238,7 +238,7 @@ class TlsPeer(Peer):
     never answers the ClientHello (what arrives is read and written as ``peer raw``).
     Plaintext it receives is ``peer recv n= total=``; a close_notify it receives is
     ``peer close_notify total=T`` (T: plaintext received before it), answered with its
-    own close_notify; a TCP EOF is ``peer eof``. autoread=off stops reading only once
+    own close_notify (after ``peer close_notify`` the subject's answer is that line); a TCP EOF is ``peer eof``. autoread=off stops reading only once
     the handshake is done."""
 
     def __init__(self, drv, sock, ctx, handshake):
@@ -250,6 +250,8 @@ class TlsPeer(Peer):
         self.hs_done = False
         self.plain = bytearray()
         self.closed_tls = False
+        self.sent_cn = False       # our close_notify went out
+        self.got_cn = False        # the subject's close_notify came
         self.raw_total = 0
 
     def _raw_read(self):
@@ -296,6 +298,8 @@ class TlsPeer(Peer):
             self.plain.clear()
         if read_plain and not self.closed_tls:
             self.read_plain(None)
+        elif read_plain and self.sent_cn and not self.got_cn:
+            self._await_close_notify()
 
     def read_plain(self, limit):
         got = 0
@@ -312,6 +316,7 @@ class TlsPeer(Peer):
                 return
             if not data:
                 # the ssl module reads a close_notify as b'' (or SSLZeroReturnError)
+                self.got_cn = True
                 self.log("close_notify total=%d" % self.total)
                 self.closed_tls = True
                 self._unwrap()
@@ -325,7 +330,21 @@ class TlsPeer(Peer):
             self.obj.unwrap()
         except (ssl.SSLWantReadError, ssl.SSLError, OSError):
             pass
+        self.sent_cn = True
         self.log("close_notify-sent")
+
+    def _await_close_notify(self):
+        """After our own close_notify: the subject's answer ends the shutdown."""
+        try:
+            self.obj.unwrap()
+        except ssl.SSLWantReadError:
+            return
+        except (ssl.SSLError, OSError) as e:
+            self.log("tls-error %s" % type(e).__name__)
+            self.got_cn = True
+            return
+        self.got_cn = True
+        self.log("close_notify total=%d" % self.total)
 
     def _raw_write(self):
         pending = self.outg.read()

@@ -118,6 +118,7 @@ typedef struct driver {
 #ifdef AIOTP_KIT_TLS
     bool hs_on;          /* the peer takes part in the handshake (handshake=off: no) */
     bool hs_done, tls_closed;
+    bool sent_cn, got_cn; /* our close_notify went out; the subject's came */
     aiotp_time hs_timeout; /* tls-client timeout=S (seconds; 0: not given) */
     aiotp_tls_context *cctx;
     SSL_CTX *pctx;
@@ -459,7 +460,8 @@ static void peer_send_some(void)
    the Python driver's TlsPeer). handshake=off: it never answers the ClientHello (what
    arrives is written as "peer raw n="). Plaintext it receives: "peer recv n= total=";
    a close_notify: "peer close_notify total=T", answered with its own ("peer
-   close_notify-sent"); a TCP EOF: "peer eof". autoread=off stops reading only once the
+   close_notify-sent"; after "peer close_notify" the subject's answer is that line); a
+   TCP EOF: "peer eof". autoread=off stops reading only once the
    handshake is done. */
 
 static void tls_die(const char *what)
@@ -603,9 +605,24 @@ static void tls_raw_write(void)
 static void tls_close_notify(void)
 {
     D.tls_closed = true;
+    D.sent_cn = true;
     (void)SSL_shutdown(D.pssl);
     ERR_clear_error();
     kit("peer close_notify-sent");
+}
+
+/* After our own close_notify: the subject's answer ends the shutdown. */
+static void tls_await_close_notify(void)
+{
+    int r = SSL_shutdown(D.pssl);
+    if (r == 1) {
+        D.got_cn = true;
+        kit("peer close_notify total=%llu", (unsigned long long)D.peer_total);
+    } else if (r < 0 && SSL_get_error(D.pssl, r) != SSL_ERROR_WANT_READ) {
+        D.got_cn = true;
+        kit("peer tls-error");
+    }
+    ERR_clear_error();
 }
 
 static void tls_read_plain(long limit)
@@ -624,6 +641,7 @@ static void tls_read_plain(long limit)
                 return;
             }
             if (e == SSL_ERROR_ZERO_RETURN) {
+                D.got_cn = true;
                 kit("peer close_notify total=%llu", (unsigned long long)D.peer_total);
                 tls_close_notify();
             } else {
@@ -665,8 +683,10 @@ static void tls_step(bool read_plain)
         }
         D.plain_len = 0;
     }
-    if (read_plain) {
+    if (read_plain && !D.tls_closed) {
         tls_read_plain(-1);
+    } else if (read_plain && D.sent_cn && !D.got_cn) {
+        tls_await_close_notify();
     }
 }
 
