@@ -81,19 +81,23 @@ class Peer:
         if self.sock is None:
             return
         if self.out and self.kind in ("stream", "pipe-writer"):
-            try:
-                if self.kind == "stream":
-                    n = self.sock.send(self.out)
-                else:
-                    n = os.write(self.sock, self.out)
-                del self.out[:n]
-            except (BlockingIOError, InterruptedError):
-                pass
-            except OSError as e:
-                self.log("send-error %s" % errno.errorcode.get(e.errno, "E?"))
-                self.out.clear()
+            self.flush_out()
         if self.autoread:
             self.read()
+
+    def flush_out(self):
+        """Send what is queued, as much as the socket (or pipe) takes now."""
+        try:
+            if self.kind == "pipe-writer":
+                n = os.write(self.sock, self.out)
+            else:
+                n = self.sock.send(self.out)
+            del self.out[:n]
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError as e:
+            self.log("send-error %s" % errno.errorcode.get(e.errno, "E?"))
+            self.out.clear()
 
     def read(self, limit=None):
         if self.sock is None or self.eof or self.kind == "pipe-writer":
@@ -281,14 +285,12 @@ class TlsPeer(Peer):
         if not self.handshake:
             return
         if not self.hs_done:
-            try:
-                self.obj.do_handshake()
+            r = self._try(self.obj.do_handshake)
+            if r is True:
                 self.hs_done = True
                 self.log("handshake ok")
-            except ssl.SSLWantReadError:
-                pass
-            except (ssl.SSLError, OSError) as e:
-                self.log("handshake-failed %s" % type(e).__name__)
+            elif r is not False:
+                self.log("handshake-failed %s" % type(r).__name__)
                 self.handshake = False
                 return
         if not self.hs_done:
@@ -333,32 +335,33 @@ class TlsPeer(Peer):
         self.sent_cn = True
         self.log("close_notify-sent")
 
+    @staticmethod
+    def _try(fn):
+        """fn() on the SSL object: True when it completed, False when it needs more
+        input, or the exception it failed with."""
+        try:
+            fn()
+            return True
+        except ssl.SSLWantReadError:
+            return False
+        except (ssl.SSLError, OSError) as e:
+            return e
+
     def _await_close_notify(self):
         """After our own close_notify: the subject's answer ends the shutdown."""
-        try:
-            self.obj.unwrap()
-        except ssl.SSLWantReadError:
-            return
-        except (ssl.SSLError, OSError) as e:
-            self.log("tls-error %s" % type(e).__name__)
-            self.got_cn = True
+        r = self._try(self.obj.unwrap)
+        if r is False:
             return
         self.got_cn = True
-        self.log("close_notify total=%d" % self.total)
+        self.log("close_notify total=%d" % self.total if r is True
+                 else "tls-error %s" % type(r).__name__)
 
     def _raw_write(self):
         pending = self.outg.read()
         if pending:
             self.out += pending
         if self.out and self.sock is not None:
-            try:
-                n = self.sock.send(self.out)
-                del self.out[:n]
-            except (BlockingIOError, InterruptedError):
-                pass
-            except OSError as e:
-                self.log("send-error %s" % errno.errorcode.get(e.errno, "E?"))
-                self.out.clear()
+            self.flush_out()
 
     def pump(self):
         if self.sock is None:

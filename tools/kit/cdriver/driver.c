@@ -379,6 +379,15 @@ static void append(unsigned char **buf, size_t *len, size_t *cap, const void *p,
     *len += n;
 }
 
+/* The peer queues n pattern bytes to send ("peer send n=N"). */
+static void queue_send(unsigned char **buf, size_t *len, size_t *cap, size_t n)
+{
+    unsigned char *p = payload(n);
+    append(buf, len, cap, p, n);
+    free(p);
+    kit("peer send n=%zu", n);
+}
+
 /* The datagram peer reads up to limit datagrams (-1: all there are). */
 static void peer_read_dgrams(long limit)
 {
@@ -395,6 +404,27 @@ static void peer_read_dgrams(long limit)
         got++;
         kit("peer dgram n=%ld", (long)n);
     }
+}
+
+/* One read of the stream (or pipe) peer: the byte count; 0 at EOF ("peer eof" written,
+   peer_eof set); -1 when nothing is there, or after an error ("peer reset" or "peer
+   recv-error", peer_eof set). */
+static ssize_t peer_recv(void *buf, size_t want)
+{
+    ssize_t n = D.pipe ? read(D.peer, buf, want) : recv(D.peer, buf, want, 0);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            kit(errno == ECONNRESET ? "peer reset" : "peer recv-error %s",
+                aiotp_err_name(-errno));
+            D.peer_eof = true;
+        }
+        return -1;
+    }
+    if (n == 0) {
+        kit("peer eof");
+        D.peer_eof = true;
+    }
+    return n;
 }
 
 static void peer_read(long limit)
@@ -414,19 +444,8 @@ static void peer_read(long limit)
         if (limit >= 0 && (size_t)(limit - got) < want) {
             want = (size_t)(limit - got);
         }
-        n = D.pipe ? read(D.peer, buf, want) : recv(D.peer, buf, want, 0);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-                return;
-            }
-            kit(errno == ECONNRESET ? "peer reset" : "peer recv-error %s",
-                aiotp_err_name(-errno));
-            D.peer_eof = true;
-            return;
-        }
-        if (n == 0) {
-            kit("peer eof");
-            D.peer_eof = true;
+        n = peer_recv(buf, want);
+        if (n <= 0) {
             return;
         }
         got += n;
@@ -565,19 +584,11 @@ static void tls_raw_read(void)
 {
     static unsigned char buf[1 << 18];
     while (D.peer >= 0 && !D.peer_eof) {
-        ssize_t n = recv(D.peer, buf, sizeof buf, 0);
+        ssize_t n = peer_recv(buf, sizeof buf);
         if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-                return;
-            }
-            kit(errno == ECONNRESET ? "peer reset" : "peer recv-error %s",
-                aiotp_err_name(-errno));
-            D.peer_eof = true;
             return;
         }
         if (n == 0) {
-            kit("peer eof");
-            D.peer_eof = true;
             if (D.hs_on) {
                 BIO_set_mem_eof_return(D.rbio, 0);
             }
@@ -708,11 +719,7 @@ static bool tls_peer_act(words *w, int i0)
 {
     const char *op = w->n > i0 ? w->w[i0] : "";
     if (strcmp(op, "send") == 0 && w->n > i0 + 1) {
-        size_t n = (size_t)atol(w->w[i0 + 1]);
-        unsigned char *p = payload(n);
-        append(&D.plain, &D.plain_len, &D.plain_cap, p, n);
-        free(p);
-        kit("peer send n=%zu", n);
+        queue_send(&D.plain, &D.plain_len, &D.plain_cap, (size_t)atol(w->w[i0 + 1]));
         tls_step(false);
         tls_raw_write();
         return true;
@@ -812,11 +819,7 @@ static void peer_act(words *w, int i0)
     }
 #endif
     if (strcmp(op, "send") == 0 && w->n > i0 + 1) {
-        size_t n = (size_t)atol(w->w[i0 + 1]);
-        unsigned char *p = payload(n);
-        append(&D.peer_out, &D.peer_out_len, &D.peer_out_cap, p, n);
-        free(p);
-        kit("peer send n=%zu", n);
+        queue_send(&D.peer_out, &D.peer_out_len, &D.peer_out_cap, (size_t)atol(w->w[i0 + 1]));
         peer_send_some();
     } else if (strcmp(op, "sendto") == 0 && w->n > i0 + 1) {
         size_t n = (size_t)atol(w->w[i0 + 1]);
