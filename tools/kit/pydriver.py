@@ -12,7 +12,9 @@ import asyncio
 import errno
 import os
 import shlex
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -79,19 +81,23 @@ class Peer:
         if self.sock is None:
             return
         if self.out and self.kind in ("stream", "pipe-writer"):
-            try:
-                if self.kind == "stream":
-                    n = self.sock.send(self.out)
-                else:
-                    n = os.write(self.sock, self.out)
-                del self.out[:n]
-            except (BlockingIOError, InterruptedError):
-                pass
-            except OSError as e:
-                self.log("send-error %s" % errno.errorcode.get(e.errno, "E?"))
-                self.out.clear()
+            self.flush_out()
         if self.autoread:
             self.read()
+
+    def flush_out(self):
+        """Send what is queued, as much as the socket (or pipe) takes now."""
+        try:
+            if self.kind == "pipe-writer":
+                n = os.write(self.sock, self.out)
+            else:
+                n = self.sock.send(self.out)
+            del self.out[:n]
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError as e:
+            self.log("send-error %s" % errno.errorcode.get(e.errno, "E?"))
+            self.out.clear()
 
     def read(self, limit=None):
         if self.sock is None or self.eof or self.kind == "pipe-writer":
@@ -141,7 +147,7 @@ class Peer:
             self.sock.shutdown(socket.SHUT_WR)
             self.log("shut")
         elif op == "close":
-            if self.kind in ("stream", "dgram"):
+            if self.kind in ("stream", "dgram", "tls"):
                 self.flush_blocking()
                 self.sock.close()
             else:
@@ -159,6 +165,37 @@ class Peer:
             self.autoread = w[1] == "on"
         elif op == "connect":
             self.drv.peer_connect()
+        elif op == "connect-more":
+            # N more plain clients of the server, connected before the next pass
+            for _ in range(int(w[1])):
+                c = socket.create_connection(self.drv.subject_addr)
+                self.drv.extra_peers.append(c)
+                self.drv.cleanup.append(c)
+            self.log("connect-more n=%s" % w[1])
+        elif op == "check-more":
+            # whether the server dropped the clients of connect-more (EOF) or not (open)
+            for c in self.drv.extra_peers:
+                try:
+                    c.setblocking(False)
+                    got = c.recv(1)
+                    self.log("more-eof" if not got else "more-data")
+                except (BlockingIOError, InterruptedError):
+                    self.log("more-open")
+                except OSError as e:
+                    self.log("more-error %s" % errno.errorcode.get(e.errno, "E?"))
+        elif op == "close-more":
+            for c in self.drv.extra_peers:
+                c.close()
+            self.drv.extra_peers = []
+            self.log("close-more")
+        elif op == "probe":
+            # a new connection attempt to the server's address
+            try:
+                c = socket.create_connection(self.drv.subject_addr, timeout=5)
+                c.close()
+                self.log("probe connected")
+            except ConnectionRefusedError:
+                self.log("probe refused")
         else:
             raise scenario.ScenarioError("unknown peer action %r" % op)
 
@@ -171,6 +208,194 @@ class Peer:
     def flush_blocking(self):
         deadline = time.monotonic() + 10
         while self.out and time.monotonic() < deadline:
+            self.drv.one_pass()
+
+
+def connected_pair(unix):
+    """(subject end, peer end): an AF_UNIX socketpair, or a loopback TCP connection."""
+    if unix:
+        return socket.socketpair()
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    a = socket.create_connection(ls.getsockname())
+    b, _ = ls.accept()
+    ls.close()
+    return a, b
+
+
+def tls_files(workdir):
+    """A self-signed certificate for localhost and its key, made now with the openssl
+    command line in workdir (nothing is committed): (certfile, keyfile)."""
+    cert, key = os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+class TlsPeer(Peer):
+    """The TLS server at the other end of a tls-client subject: an ssl.SSLObject over
+    memory BIOs, pumped between passes over the non-blocking socket. handshake=off: it
+    never answers the ClientHello (what arrives is read and written as ``peer raw``).
+    Plaintext it receives is ``peer recv n= total=``; a close_notify it receives is
+    ``peer close_notify total=T`` (T: plaintext received before it), answered with its
+    own close_notify (after ``peer close_notify`` the subject's answer is that line); a TCP EOF is ``peer eof``. autoread=off stops reading only once
+    the handshake is done."""
+
+    def __init__(self, drv, sock, ctx, handshake):
+        Peer.__init__(self, drv, "tls", sock)
+        self.inc = ssl.MemoryBIO()
+        self.outg = ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.inc, self.outg, server_side=True)
+        self.handshake = handshake
+        self.hs_done = False
+        self.plain = bytearray()
+        self.closed_tls = False
+        self.sent_cn = False       # our close_notify went out
+        self.got_cn = False        # the subject's close_notify came
+        self.raw_total = 0
+
+    def _raw_read(self):
+        while self.sock is not None and not self.eof:
+            try:
+                data = self.sock.recv(1 << 18)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                self.log("reset" if e.errno == errno.ECONNRESET else
+                         "recv-error %s" % errno.errorcode.get(e.errno, "E?"))
+                self.eof = True
+                return
+            if not data:
+                self.log("eof")
+                self.eof = True
+                if self.handshake:
+                    self.inc.write_eof()
+                return
+            if not self.handshake:
+                self.raw_total += len(data)
+                self.log("raw n=%d" % len(data))
+            else:
+                self.inc.write(data)
+
+    def _tls_step(self, read_plain):
+        if not self.handshake:
+            return
+        if not self.hs_done:
+            r = self._try(self.obj.do_handshake)
+            if r is True:
+                self.hs_done = True
+                self.log("handshake ok")
+            elif r is not False:
+                self.log("handshake-failed %s" % type(r).__name__)
+                self.handshake = False
+                return
+        if not self.hs_done:
+            return
+        if self.plain and not self.closed_tls:
+            self.obj.write(bytes(self.plain))
+            self.plain.clear()
+        if read_plain and not self.closed_tls:
+            self.read_plain(None)
+        elif read_plain and self.sent_cn and not self.got_cn:
+            self._await_close_notify()
+
+    def read_plain(self, limit):
+        got = 0
+        while limit is None or got < limit:
+            try:
+                data = self.obj.read(1 << 18 if limit is None else min(1 << 18, limit - got))
+            except ssl.SSLWantReadError:
+                return
+            except ssl.SSLZeroReturnError:
+                data = b""
+            except (ssl.SSLError, OSError) as e:
+                self.log("tls-error %s" % type(e).__name__)
+                self.closed_tls = True
+                return
+            if not data:
+                # the ssl module reads a close_notify as b'' (or SSLZeroReturnError)
+                self.got_cn = True
+                self.log("close_notify total=%d" % self.total)
+                self.closed_tls = True
+                self._unwrap()
+                return
+            got += len(data)
+            self.total += len(data)
+            self.log("recv n=%d total=%d" % (len(data), self.total))
+
+    def _unwrap(self):
+        try:
+            self.obj.unwrap()
+        except (ssl.SSLWantReadError, ssl.SSLError, OSError):
+            pass
+        self.sent_cn = True
+        self.log("close_notify-sent")
+
+    @staticmethod
+    def _try(fn):
+        """fn() on the SSL object: True when it completed, False when it needs more
+        input, or the exception it failed with."""
+        try:
+            fn()
+            return True
+        except ssl.SSLWantReadError:
+            return False
+        except (ssl.SSLError, OSError) as e:
+            return e
+
+    def _await_close_notify(self):
+        """After our own close_notify: the subject's answer ends the shutdown."""
+        r = self._try(self.obj.unwrap)
+        if r is False:
+            return
+        self.got_cn = True
+        self.log("close_notify total=%d" % self.total if r is True
+                 else "tls-error %s" % type(r).__name__)
+
+    def _raw_write(self):
+        pending = self.outg.read()
+        if pending:
+            self.out += pending
+        if self.out and self.sock is not None:
+            self.flush_out()
+
+    def pump(self):
+        if self.sock is None:
+            return
+        reading = self.autoread or not self.hs_done
+        if reading:
+            self._raw_read()
+        self._tls_step(self.autoread)
+        self._raw_write()
+
+    def act(self, w):
+        op = w[0]
+        if op == "send":
+            n = int(w[1])
+            self.plain += payload(n)
+            self.log("send n=%d" % n)
+            self._tls_step(False)
+            self._raw_write()
+        elif op == "close_notify":
+            self.flush_blocking()
+            self.closed_tls = True
+            self._unwrap()
+            self._raw_write()
+        elif op == "read":
+            self._raw_read()
+            self._tls_step(False)
+            self.read_plain(int(w[1]) if len(w) > 1 and w[1] != "all" else None)
+            self._raw_write()
+        else:
+            Peer.act(self, w)
+
+    def flush_blocking(self):
+        deadline = time.monotonic() + 10
+        while (self.out or self.plain) and time.monotonic() < deadline:
             self.drv.one_pass()
 
 
@@ -194,20 +419,51 @@ class Driver:
         self.cleanup = []
         self.exited = False
         self.sendfile_done = False
+        self.subject_proto = None
+        self.extra = []             # server: the accepted transports after the subject
+        self.extra_lost = 0
+        self.extra_peers = []       # server: the plain clients of peer connect-more
+        self.start_task = None      # tls-client: the pending create_connection
+        self.start_done = False
+        self.workdir = None
 
     # ---- loop passes ---------------------------------------------------------------------
     def one_pass(self):
         self.loop.call_soon(self.loop.stop)
         self.loop.run_forever()
+        self.check_start()
         if self.peer is not None:
             self.peer.pump()
+
+    def check_start(self):
+        """tls-client: once the creation call ends, a failure is ``kit start-failed ST``."""
+        t = self.start_task
+        if t is None or self.start_done or not t.done():
+            return
+        self.start_done = True
+        if t.cancelled():
+            self.rec.comment("kit start-failed ECANCELED")
+            return
+        e = t.exception()
+        if e is not None:
+            st = aiotp_trace.status_of(e)
+            if st == "E?":
+                st = next((n for c, n in ((ConnectionResetError, "ECONNRESET"),
+                                          (ConnectionAbortedError, "ECONNABORTED"),
+                                          (TimeoutError, "ETIMEDOUT")) if isinstance(e, c)), st)
+            self.rec.comment("kit start-failed %s" % st)
+            self.rec.comment("kit raised %s %s" % (type(e).__name__, str(e)[:120].replace("\n", " ")))
 
     def cond(self, w):
         c = w[0]
         if c == "made":
             return self.made
+        if c == "start-done":
+            return self.start_task is None or self.start_done
         if c == "lost":
             return self.lost
+        if c == "made-or-failed":
+            return self.made or self.start_done
         if c == "exited":
             return self.exited
         if c == "sendfile-done":
@@ -217,6 +473,8 @@ class Driver:
             return self.counts.get(("t1", name), 0) >= int(k)
         if c == "received":
             return self.proto_total() >= int(w[1])
+        if c == "peer-raw":
+            return self.peer is not None and getattr(self.peer, "raw_total", 0) > 0
         if c == "peer-eof":
             return self.peer is not None and self.peer.eof
         if c == "peer-received":
@@ -244,7 +502,7 @@ class Driver:
             n += 1
 
     # ---- setup -----------------------------------------------------------------------------
-    def start(self):
+    def start(self, nowait=False):
         typ, opts = self.scn.setup
         factory = self.make_protocol
         loop = self.loop
@@ -256,6 +514,17 @@ class Driver:
             a = self.pair_subject
             self.rec.comment("kit start %s" % typ)
             loop.run_until_complete(made(self.rec.connect_accepted_socket(factory, a)))
+        elif typ == "tls-client":
+            kw = dict(sock=self.pair_subject, ssl=self.cli_ctx, server_hostname="localhost")
+            if "timeout" in opts:
+                kw["ssl_handshake_timeout"] = float(opts["timeout"])
+            self.rec.comment("kit start tls-client")
+            self.start_task = loop.create_task(self.rec.create_connection(factory, **kw))
+            if nowait:
+                self.one_pass()
+                return
+            self.run_until(["made-or-failed", "max=2000"])
+            return
         elif typ == "connect":
             ls = socket.socket()
             ls.bind(("127.0.0.1", 0))
@@ -307,11 +576,18 @@ class Driver:
             p = subprocess.PIPE
             kw = dict(stdin=p, stdout=p,
                       stderr=subprocess.STDOUT if opts.get("stderr") == "stdout" else p)
+            if opts.get("invalid") == "on":
+                kw["bufsize"] = 1  # refused: asyncio's subprocess pipes are unbuffered
             if typ == "exec":
                 coro = self.rec.subprocess_exec(factory, *cmd, **kw)
             else:  # the same command through the shell, as the C driver: PYTHON -c 'CODE'
                 coro = self.rec.subprocess_shell(factory, "%s -c %s" % (cmd[0], shlex.quote(cmd[2])), **kw)
-            loop.run_until_complete(made(coro))
+            try:
+                loop.run_until_complete(made(coro))
+            except ValueError as e:
+                self.rec.comment("kit start-failed %s" % aiotp_trace.status_of(e))
+                self.rec.comment("kit raised %s %s" % (type(e).__name__, str(e)[:120]))
+                return
         else:
             raise scenario.ScenarioError("unknown setup %r" % typ)
         self.run_until(["made", "max=2000"])
@@ -319,17 +595,23 @@ class Driver:
     def prepare(self):
         """unix and tcp: the connected pair exists before start (the peer may act first)."""
         typ, opts = self.scn.setup
+        if typ == "tls-client":
+            self.workdir = tempfile.mkdtemp(prefix="kit-tls-")
+            cert, key = tls_files(self.workdir)
+            srv = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            srv.load_cert_chain(cert, key)
+            self.cli_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            self.cli_ctx.load_verify_locations(cert)
+            a, b = connected_pair(opts.get("over") == "unix")
+            self._bufs(a, b, opts)
+            b.setblocking(False)
+            self.peer = TlsPeer(self, b, srv, opts.get("handshake", "on") == "on")
+            self.cleanup.append(b)
+            self.pair_subject = a
+            return
         if typ not in ("unix", "tcp"):
             return
-        if typ == "unix":
-            a, b = socket.socketpair()
-        else:
-            ls = socket.socket()
-            ls.bind(("127.0.0.1", 0))
-            ls.listen(1)
-            a = socket.create_connection(ls.getsockname())
-            b, _ = ls.accept()
-            ls.close()
+        a, b = connected_pair(typ == "unix")
         self._bufs(a, b, opts)
         b.setblocking(False)
         self.peer = Peer(self, "stream", b)
@@ -446,7 +728,17 @@ class Driver:
                     pt.write(b"line\n")
                 self.rec.comment("kit pipe %s %s" % (w[1], "None" if pt is None else "transport"))
             elif op == "sendfile":
-                self.do_sendfile(int(w[1]))
+                self.do_sendfile(int(w[1]), fallback="fallback=off" not in w[2:])
+            elif op == "fdlimit":
+                self.fdlimit(w[1])
+            elif op == "server-close":
+                self.server.close()
+                self.rec.comment("kit server-close")
+            elif op == "is_serving":
+                self.rec.comment("kit is_serving %d" % self.server.is_serving())
+            elif op == "cancel-start":
+                self.start_task.cancel()
+                self.rec.comment("kit cancel-start")
             else:
                 raise scenario.ScenarioError("unknown action %r" % op)
         except scenario.ScenarioError:
@@ -454,19 +746,51 @@ class Driver:
         except Exception as e:
             self.rec.comment("kit raised %s %s" % (type(e).__name__, str(e)[:120].replace("\n", " ")))
 
-    def do_sendfile(self, n):
+    def fdlimit(self, how):
+        """tight: lower RLIMIT_NOFILE's soft limit so that exactly one descriptor number is
+        free below it during a pass (a client the peer connects takes it; the server's accept() then
+        fails with EMFILE); restore: the limit as it was."""
+        import resource
+        if how == "restore":
+            resource.setrlimit(resource.RLIMIT_NOFILE, self.saved_limit)
+            self.rec.comment("kit fdlimit restore")
+            return
+        self.saved_limit = resource.getrlimit(resource.RLIMIT_NOFILE)
+        # uvloop makes a socketpair (its signal wake-up) each time run_forever starts and
+        # closes it when it stops: one pass of this driver holds two more descriptors
+        free = 3 if self.loop_name == "uvloop" else 1
+        used = 0
+        lim = 0
+        while lim - used != free:
+            try:
+                os.fstat(lim)
+                used += 1
+            except OSError:
+                pass
+            lim += 1
+        resource.setrlimit(resource.RLIMIT_NOFILE, (lim, self.saved_limit[1]))
+        self.rec.comment("kit fdlimit tight")
+
+    def do_sendfile(self, n, fallback=True):
+        """loop.sendfile of an n-byte file (a task). Its end: ``kit sendfile sent=S tell=T``,
+        or ``kit sendfile-failed CLASS``, ``kit sendfile-tell T`` (CLASS: ConnectionError for any of its
+        subclasses, else the exception's class) and ``kit raised CLASS MESSAGE``."""
         f = tempfile.TemporaryFile()
         f.write(payload(n))
         f.flush()
         f.seek(0)
         self.cleanup.append(f)
         real = self.subject._aiotp_t
+        self.sendfile_done = False
 
         async def go():
             try:
-                sent = await self.loop.sendfile(real, f)
+                sent = await self.loop.sendfile(real, f, fallback=fallback)
                 self.rec.comment("kit sendfile sent=%d tell=%d" % (sent, f.tell()))
             except Exception as e:
+                cls = "ConnectionError" if isinstance(e, ConnectionError) else type(e).__name__
+                self.rec.comment("kit sendfile-failed %s" % cls)
+                self.rec.comment("kit sendfile-tell %d" % f.tell())
                 self.rec.comment("kit raised %s %s" % (type(e).__name__, str(e)[:120]))
             self.sendfile_done = True
         self.loop.create_task(go())
@@ -483,7 +807,7 @@ class Driver:
 
     def step(self, w):
         if w[0] == "start":
-            self.start()
+            self.start(nowait=len(w) > 1 and w[1] == "nowait")
         elif w[0] == "run":
             if w[1] == "until":
                 self.run_until(w[2:])
@@ -492,6 +816,10 @@ class Driver:
                     self.one_pass()
         elif w[0] == "peer":
             self.peer.act(w[1:])
+        elif w[0] == "pause":
+            # wall time passes, the loop does not run (its timers come due)
+            time.sleep(float(w[1]))
+            self.rec.comment("kit pause %s" % w[1])
         elif w[0] == "call":
             self.rec.comment("kit call %s" % " ".join(w[1:]))
             self.action(w[1:], {"ret": None, "buffer": None, "fail": False})
@@ -500,6 +828,9 @@ class Driver:
 
     def finish(self):
         try:
+            if self.start_task is not None and not self.start_task.done():
+                self.start_task.cancel()
+                self.run_until(["start-done", "max=200"])
             if self.subject is not None and not self.lost:
                 # leave nothing open: the checker requires connection_lost
                 real = self.subject._aiotp_t
@@ -509,6 +840,13 @@ class Driver:
                     self.rec.comment("kit cleanup close")
                     self.subject.close()
                 self.run_until(["lost", "max=2000"])
+            for tr in self.extra:
+                if not tr.is_closing():
+                    tr.close()
+            if self.extra:
+                deadline = time.monotonic() + 10
+                while self.extra_lost < len(self.extra) and time.monotonic() < deadline:
+                    self.one_pass()
             if self.server is not None:
                 self.server.close()
                 self.loop.run_until_complete(self.server.wait_closed())
@@ -526,6 +864,8 @@ class Driver:
                 except OSError:
                     pass
             self.loop.close()
+            if self.workdir is not None:
+                shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 class _Script:
@@ -535,13 +875,24 @@ class _Script:
         self.buf = None
 
     def connection_made(self, transport):
+        if self.drv.server is not None and self.drv.subject_proto is not None:
+            # a server's further connections (t2, t3, ...): not the subject
+            self.drv.extra.append(transport)
+            self.extra = True
+            self.drv.callback(self, "connection_made")
+            return
         self.drv.subject = transport
+        self.drv.subject_proto = self
         self.drv.made = True
         self.drv.proto_current = self
         self.drv.callback(self, "connection_made")
 
     def connection_lost(self, exc):
-        self.drv.lost = True
+        self.lost = True
+        if getattr(self, "extra", False):
+            self.drv.extra_lost += 1
+        else:
+            self.drv.lost = True
         self.drv.callback(self, "connection_lost")
 
     def pause_writing(self):

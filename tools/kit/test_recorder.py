@@ -533,16 +533,12 @@ WORKDIR = None
 
 
 def tls_contexts():
-    """(server, client) SSLContexts with a certificate made now by the openssl command."""
+    """(server, client) SSLContexts with a certificate made now by the openssl command
+    (the scenario driver's tls_files)."""
     import ssl
-    import subprocess
+    import pydriver
     os.makedirs(WORKDIR, exist_ok=True)
-    cert, key = os.path.join(WORKDIR, "cert.pem"), os.path.join(WORKDIR, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
-                    "-days", "2", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cert, key = pydriver.tls_files(WORKDIR)
     srv = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     srv.load_cert_chain(cert, key)
     cli = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

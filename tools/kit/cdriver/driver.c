@@ -30,11 +30,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "aiotp/aiotp.h"
+#ifdef AIOTP_KIT_TLS
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include "aiotp/tls.h"
+#endif
 
 #define MAXW 16
 #define MAXLINE 1024
@@ -63,6 +73,7 @@ typedef struct driver {
     bool subproc;        /* kind subprocess: the exec and shell setups */
     char child[16];      /* exec, shell: the child program (child=NAME) */
     bool stderr_stdout;  /* exec, shell: stderr=stdout */
+    bool invalid;        /* exec invalid=on: arguments the method refuses */
     int sndbuf, rcvbuf, bufsize;
     bool autoread_default;
     bool buffered;
@@ -92,6 +103,31 @@ typedef struct driver {
     unsigned char *buf;  /* get_buffer's buffer */
     size_t buflen;
     int fail_next, ret_next, buffer_next; /* results a reaction asked for */
+    bool tls;            /* kind ssl: setup tls-client */
+    bool start_done;     /* the creation's completion ran (or the call refused) */
+    bool start_failed;   /* ... with an error */
+    uint64_t raw_total;  /* handshake=off: the bytes the TLS peer read and ignored */
+    bool over_unix;      /* tls-client over=unix: a socketpair, not a loopback connection */
+    aiotp_transport *extra[8]; /* server: the accepted transports after the subject */
+    int nextra, extra_lost;
+    int extra_peer[8];   /* server: the plain clients of peer connect-more */
+    int nextra_peer;
+    int server_port;
+    struct rlimit saved_limit; /* fdlimit tight: the limit to restore */
+    aiotp_op op;         /* the pending creation, for cancel-start */
+#ifdef AIOTP_KIT_TLS
+    bool hs_on;          /* the peer takes part in the handshake (handshake=off: no) */
+    bool hs_done, tls_closed;
+    bool sent_cn, got_cn; /* our close_notify went out; the subject's came */
+    aiotp_time hs_timeout; /* tls-client timeout=S (seconds; 0: not given) */
+    aiotp_tls_context *cctx;
+    SSL_CTX *pctx;
+    SSL *pssl;
+    BIO *rbio, *wbio;
+    unsigned char *plain; /* plaintext the peer sends once the handshake is done */
+    size_t plain_len, plain_cap;
+    char dir[64], certfile[96];
+#endif
 } driver;
 
 static driver D;
@@ -198,6 +234,9 @@ static void load(const char *path, const char *name)
     }
     D.bufsize = 65536;
     D.autoread_default = true;
+#ifdef AIOTP_KIT_TLS
+    D.hs_on = true;
+#endif
     while (fgets(line, sizeof line, f) != NULL) {
         char *p = line, *rest;
         size_t n = strlen(line);
@@ -228,7 +267,10 @@ static void load(const char *path, const char *name)
             D.dgram = strcmp(rest, "datagram") == 0;
             D.pipe = strcmp(rest, "pipe") == 0;
             D.subproc = strcmp(rest, "subprocess") == 0;
-            if (strcmp(rest, "stream") != 0 && !D.dgram && !D.pipe && !D.subproc) {
+#ifdef AIOTP_KIT_TLS
+            D.tls = strcmp(rest, "ssl") == 0;
+#endif
+            if (strcmp(rest, "stream") != 0 && !D.dgram && !D.pipe && !D.subproc && !D.tls) {
                 fprintf(stderr, "aiotp-kit-driver: kind %s not in aiotp yet\n", rest);
                 exit(3);
             }
@@ -249,6 +291,13 @@ static void load(const char *path, const char *name)
                 else if (strncmp(w.w[i], "child=", 6) == 0 &&
                          strlen(w.w[i] + 6) < sizeof D.child) strcpy(D.child, w.w[i] + 6);
                 else if (strcmp(w.w[i], "stderr=stdout") == 0) D.stderr_stdout = true;
+                else if (strcmp(w.w[i], "invalid=on") == 0) D.invalid = true;
+#ifdef AIOTP_KIT_TLS
+                else if (strcmp(w.w[i], "handshake=off") == 0) D.hs_on = false;
+                else if (strcmp(w.w[i], "over=unix") == 0) D.over_unix = true;
+                else if (strncmp(w.w[i], "timeout=", 8) == 0)
+                    D.hs_timeout = (aiotp_time)(atof(w.w[i] + 8) * 1e9);
+#endif
             }
         } else if (strcmp(p, "on") == 0) {
             reaction *r;
@@ -276,7 +325,8 @@ static void load(const char *path, const char *name)
             }
             r->nact = acts.n < MAXACT ? acts.n : MAXACT;
         } else if (strcmp(p, "start") == 0 || strcmp(p, "run") == 0 ||
-                   strcmp(p, "peer") == 0 || strcmp(p, "call") == 0) {
+                   strcmp(p, "peer") == 0 || strcmp(p, "call") == 0 ||
+                   strcmp(p, "pause") == 0) {
             char buf[2 * MAXLINE + 2]; /* p and rest come from one line of MAXLINE */
             if (D.nsteps == MAXSTEPS) {
                 die("too many steps");
@@ -293,7 +343,8 @@ static void load(const char *path, const char *name)
         strcmp(D.setup, "connect") != 0 && strcmp(D.setup, "server") != 0 &&
         strcmp(D.setup, "udp") != 0 && strcmp(D.setup, "udp-unconnected") != 0 &&
         strcmp(D.setup, "read-pipe") != 0 && strcmp(D.setup, "write-pipe") != 0 &&
-        strcmp(D.setup, "exec") != 0 && strcmp(D.setup, "shell") != 0) {
+        strcmp(D.setup, "exec") != 0 && strcmp(D.setup, "shell") != 0 &&
+        !(D.tls && strcmp(D.setup, "tls-client") == 0)) {
         fprintf(stderr, "aiotp-kit-driver: setup %s not in aiotp yet\n", D.setup);
         exit(3);
     }
@@ -314,6 +365,29 @@ static unsigned char *payload(size_t n)
     return p;
 }
 
+/* Append n bytes to a growing buffer. */
+static void append(unsigned char **buf, size_t *len, size_t *cap, const void *p, size_t n)
+{
+    if (*len + n > *cap) {
+        *cap = (*len + n) * 2;
+        *buf = realloc(*buf, *cap);
+        if (*buf == NULL) {
+            die("out of memory");
+        }
+    }
+    memcpy(*buf + *len, p, n);
+    *len += n;
+}
+
+/* The peer queues n pattern bytes to send ("peer send n=N"). */
+static void queue_send(unsigned char **buf, size_t *len, size_t *cap, size_t n)
+{
+    unsigned char *p = payload(n);
+    append(buf, len, cap, p, n);
+    free(p);
+    kit("peer send n=%zu", n);
+}
+
 /* The datagram peer reads up to limit datagrams (-1: all there are). */
 static void peer_read_dgrams(long limit)
 {
@@ -330,6 +404,27 @@ static void peer_read_dgrams(long limit)
         got++;
         kit("peer dgram n=%ld", (long)n);
     }
+}
+
+/* One read of the stream (or pipe) peer: the byte count; 0 at EOF ("peer eof" written,
+   peer_eof set); -1 when nothing is there, or after an error ("peer reset" or "peer
+   recv-error", peer_eof set). */
+static ssize_t peer_recv(void *buf, size_t want)
+{
+    ssize_t n = D.pipe ? read(D.peer, buf, want) : recv(D.peer, buf, want, 0);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            kit(errno == ECONNRESET ? "peer reset" : "peer recv-error %s",
+                aiotp_err_name(-errno));
+            D.peer_eof = true;
+        }
+        return -1;
+    }
+    if (n == 0) {
+        kit("peer eof");
+        D.peer_eof = true;
+    }
+    return n;
 }
 
 static void peer_read(long limit)
@@ -349,19 +444,8 @@ static void peer_read(long limit)
         if (limit >= 0 && (size_t)(limit - got) < want) {
             want = (size_t)(limit - got);
         }
-        n = D.pipe ? read(D.peer, buf, want) : recv(D.peer, buf, want, 0);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-                return;
-            }
-            kit(errno == ECONNRESET ? "peer reset" : "peer recv-error %s",
-                aiotp_err_name(-errno));
-            D.peer_eof = true;
-            return;
-        }
-        if (n == 0) {
-            kit("peer eof");
-            D.peer_eof = true;
+        n = peer_recv(buf, want);
+        if (n <= 0) {
             return;
         }
         got += n;
@@ -387,8 +471,284 @@ static void peer_send_some(void)
     }
 }
 
+
+#ifdef AIOTP_KIT_TLS
+/* ---- the TLS peer (kind ssl) ----------------------------------------------------------
+   The TLS server at the other end of a tls-client subject: an OpenSSL SSL object over two
+   memory BIOs, pumped between passes over the non-blocking socket (the same endpoint as
+   the Python driver's TlsPeer). handshake=off: it never answers the ClientHello (what
+   arrives is written as "peer raw n="). Plaintext it receives: "peer recv n= total=";
+   a close_notify: "peer close_notify total=T", answered with its own ("peer
+   close_notify-sent"; after "peer close_notify" the subject's answer is that line); a
+   TCP EOF: "peer eof". autoread=off stops reading only once the
+   handshake is done. */
+
+static void tls_die(const char *what)
+{
+    ERR_print_errors_fp(stderr);
+    die("%s failed", what);
+}
+
+/* A self-signed certificate for localhost (EC P-256, valid two days), made now: the
+   peer serves it; the subject's client context trusts it (written to a file in a
+   temporary directory, removed at the end). */
+static void tls_setup(void)
+{
+    static const struct {
+        int nid;
+        const char *value;
+    } exts[] = {
+        {NID_basic_constraints, "critical,CA:TRUE"},
+        {NID_subject_key_identifier, "hash"},
+        {NID_authority_key_identifier, "keyid:always"},
+        {NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1"},
+    };
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    X509_NAME *name;
+    X509V3_CTX v3;
+    FILE *f;
+    size_t i;
+    int st;
+    if (key == NULL || x == NULL) {
+        tls_die("key generation");
+    }
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 2 * 86400L);
+    X509_set_pubkey(x, key);
+    name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1,
+                               -1, 0);
+    X509_set_issuer_name(x, name);
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    for (i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+        X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &v3, exts[i].nid, exts[i].value);
+        if (e == NULL || X509_add_ext(x, e, -1) != 1) {
+            tls_die("certificate extension");
+        }
+        X509_EXTENSION_free(e);
+    }
+    if (X509_sign(x, key, EVP_sha256()) == 0) {
+        tls_die("certificate signature");
+    }
+    strcpy(D.dir, "/tmp/aiotp-kit-tls-XXXXXX");
+    if (mkdtemp(D.dir) == NULL) {
+        die("mkdtemp: %s", strerror(errno));
+    }
+    snprintf(D.certfile, sizeof D.certfile, "%s/cert.pem", D.dir);
+    f = fopen(D.certfile, "w");
+    if (f == NULL || PEM_write_X509(f, x) != 1 || fclose(f) != 0) {
+        die("%s: cannot write", D.certfile);
+    }
+    /* the subject's side: a client context (hostname check on) trusting the certificate */
+    st = aiotp_tls_context_new(&D.cctx, AIOTP_TLS_CLIENT);
+    if (st == 0) {
+        st = aiotp_tls_context_load_verify_locations(D.cctx, D.certfile, NULL);
+    }
+    if (st != 0) {
+        die("client context: %s", aiotp_err_name(st));
+    }
+    /* the peer's side */
+    D.pctx = SSL_CTX_new(TLS_server_method());
+    if (D.pctx == NULL || SSL_CTX_use_certificate(D.pctx, x) != 1 ||
+        SSL_CTX_use_PrivateKey(D.pctx, key) != 1) {
+        tls_die("peer context");
+    }
+    D.pssl = SSL_new(D.pctx);
+    D.rbio = BIO_new(BIO_s_mem());
+    D.wbio = BIO_new(BIO_s_mem());
+    if (D.pssl == NULL || D.rbio == NULL || D.wbio == NULL) {
+        tls_die("peer SSL");
+    }
+    BIO_set_mem_eof_return(D.rbio, -1); /* empty: "retry", until the socket's EOF */
+    SSL_set_bio(D.pssl, D.rbio, D.wbio);
+    SSL_set_accept_state(D.pssl);
+    X509_free(x);
+    EVP_PKEY_free(key);
+}
+
+static void tls_teardown(void)
+{
+    SSL_free(D.pssl); /* frees the BIOs */
+    SSL_CTX_free(D.pctx);
+    aiotp_tls_context_free(D.cctx);
+    free(D.plain);
+    unlink(D.certfile);
+    rmdir(D.dir);
+}
+
+static void tls_raw_read(void)
+{
+    static unsigned char buf[1 << 18];
+    while (D.peer >= 0 && !D.peer_eof) {
+        ssize_t n = peer_recv(buf, sizeof buf);
+        if (n < 0) {
+            return;
+        }
+        if (n == 0) {
+            if (D.hs_on) {
+                BIO_set_mem_eof_return(D.rbio, 0);
+            }
+            return;
+        }
+        if (!D.hs_on) {
+            D.raw_total += (uint64_t)n;
+            kit("peer raw n=%ld", (long)n);
+        } else if (BIO_write(D.rbio, buf, (int)n) != (int)n) {
+            tls_die("BIO_write");
+        }
+    }
+}
+
+static void tls_raw_write(void)
+{
+    char chunk[1 << 14];
+    int n;
+    while ((n = BIO_read(D.wbio, chunk, sizeof chunk)) > 0) {
+        append(&D.peer_out, &D.peer_out_len, &D.peer_out_cap, chunk, (size_t)n);
+    }
+    peer_send_some();
+}
+
+static void tls_close_notify(void)
+{
+    D.tls_closed = true;
+    D.sent_cn = true;
+    (void)SSL_shutdown(D.pssl);
+    ERR_clear_error();
+    kit("peer close_notify-sent");
+}
+
+/* After our own close_notify: the subject's answer ends the shutdown. */
+static void tls_await_close_notify(void)
+{
+    int r = SSL_shutdown(D.pssl);
+    if (r == 1) {
+        D.got_cn = true;
+        kit("peer close_notify total=%llu", (unsigned long long)D.peer_total);
+    } else if (r < 0 && SSL_get_error(D.pssl, r) != SSL_ERROR_WANT_READ) {
+        D.got_cn = true;
+        kit("peer tls-error");
+    }
+    ERR_clear_error();
+}
+
+static void tls_read_plain(long limit)
+{
+    static unsigned char buf[1 << 18];
+    long got = 0;
+    while (!D.tls_closed && (limit < 0 || got < limit)) {
+        int want = (int)sizeof buf, n;
+        if (limit >= 0 && limit - got < want) {
+            want = (int)(limit - got);
+        }
+        n = SSL_read(D.pssl, buf, want);
+        if (n <= 0) {
+            int e = SSL_get_error(D.pssl, n);
+            if (e == SSL_ERROR_WANT_READ) {
+                return;
+            }
+            if (e == SSL_ERROR_ZERO_RETURN) {
+                D.got_cn = true;
+                kit("peer close_notify total=%llu", (unsigned long long)D.peer_total);
+                tls_close_notify();
+            } else {
+                kit("peer tls-error");
+                D.tls_closed = true;
+            }
+            ERR_clear_error();
+            return;
+        }
+        got += n;
+        D.peer_total += (uint64_t)n;
+        kit("peer recv n=%d total=%llu", n, (unsigned long long)D.peer_total);
+    }
+}
+
+static void tls_step(bool read_plain)
+{
+    if (!D.hs_on) {
+        return;
+    }
+    if (!D.hs_done) {
+        int r = SSL_do_handshake(D.pssl);
+        if (r == 1) {
+            D.hs_done = true;
+            kit("peer handshake ok");
+        } else {
+            int e = SSL_get_error(D.pssl, r);
+            ERR_clear_error();
+            if (e != SSL_ERROR_WANT_READ) {
+                kit("peer handshake-failed");
+                D.hs_on = false;
+            }
+            return;
+        }
+    }
+    if (D.plain_len > 0 && !D.tls_closed) {
+        if (SSL_write(D.pssl, D.plain, (int)D.plain_len) != (int)D.plain_len) {
+            tls_die("SSL_write");
+        }
+        D.plain_len = 0;
+    }
+    if (read_plain && !D.tls_closed) {
+        tls_read_plain(-1);
+    } else if (read_plain && D.sent_cn && !D.got_cn) {
+        tls_await_close_notify();
+    }
+}
+
+static void tls_pump(void)
+{
+    if (D.peer < 0) {
+        return;
+    }
+    if (D.peer_autoread || !D.hs_done) {
+        tls_raw_read();
+    }
+    tls_step(D.peer_autoread);
+    tls_raw_write();
+}
+
+/* The TLS peer's own actions; false: the action is the stream peer's (shut, close,
+   reset, autoread). */
+static bool tls_peer_act(words *w, int i0)
+{
+    const char *op = w->n > i0 ? w->w[i0] : "";
+    if (strcmp(op, "send") == 0 && w->n > i0 + 1) {
+        queue_send(&D.plain, &D.plain_len, &D.plain_cap, (size_t)atol(w->w[i0 + 1]));
+        tls_step(false);
+        tls_raw_write();
+        return true;
+    }
+    if (strcmp(op, "close_notify") == 0) {
+        tls_close_notify();
+        tls_raw_write();
+        return true;
+    }
+    if (strcmp(op, "read") == 0) {
+        tls_raw_read();
+        tls_step(false);
+        tls_read_plain(w->n > i0 + 1 && strcmp(w->w[i0 + 1], "all") != 0 ? atol(w->w[i0 + 1])
+                                                                         : -1);
+        tls_raw_write();
+        return true;
+    }
+    return false;
+}
+#endif
+
 static void pump(void)
 {
+#ifdef AIOTP_KIT_TLS
+    if (D.tls) {
+        tls_pump();
+        return;
+    }
+#endif
     peer_send_some();
     if (D.peer_autoread) {
         peer_read(-1);
@@ -420,28 +780,46 @@ static double now(void)
 static void flush_peer(void)
 {
     double end = now() + 10;
-    while (D.peer_out_len > 0 && now() < end) {
+    while ((D.peer_out_len > 0
+#ifdef AIOTP_KIT_TLS
+            || D.plain_len > 0
+#endif
+            ) && now() < end) {
         one_pass();
     }
+}
+
+/* A blocking loopback connection to port: 0 and *fd, or the negated errno. */
+static int try_connect(int port, int *fd)
+{
+    struct sockaddr_in a;
+    int s = socket(AF_INET, SOCK_STREAM, 0), err;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)port);
+    if (s < 0) {
+        return -errno;
+    }
+    if (connect(s, (struct sockaddr *)&a, sizeof a) != 0) {
+        err = -errno;
+        close(s);
+        return err;
+    }
+    *fd = s;
+    return 0;
 }
 
 static void peer_act(words *w, int i0)
 {
     const char *op = w->n > i0 ? w->w[i0] : "";
+#ifdef AIOTP_KIT_TLS
+    if (D.tls && tls_peer_act(w, i0)) {
+        return;
+    }
+#endif
     if (strcmp(op, "send") == 0 && w->n > i0 + 1) {
-        size_t n = (size_t)atol(w->w[i0 + 1]);
-        unsigned char *p = payload(n);
-        if (D.peer_out_len + n > D.peer_out_cap) {
-            D.peer_out_cap = (D.peer_out_len + n) * 2;
-            D.peer_out = realloc(D.peer_out, D.peer_out_cap);
-            if (D.peer_out == NULL) {
-                die("out of memory");
-            }
-        }
-        memcpy(D.peer_out + D.peer_out_len, p, n);
-        D.peer_out_len += n;
-        free(p);
-        kit("peer send n=%zu", n);
+        queue_send(&D.peer_out, &D.peer_out_len, &D.peer_out_cap, (size_t)atol(w->w[i0 + 1]));
         peer_send_some();
     } else if (strcmp(op, "sendto") == 0 && w->n > i0 + 1) {
         size_t n = (size_t)atol(w->w[i0 + 1]);
@@ -477,6 +855,48 @@ static void peer_act(words *w, int i0)
         peer_read(w->n > i0 + 1 && strcmp(w->w[i0 + 1], "all") != 0 ? atol(w->w[i0 + 1]) : -1);
     } else if (strcmp(op, "autoread") == 0 && w->n > i0 + 1) {
         D.peer_autoread = strcmp(w->w[i0 + 1], "on") == 0;
+    } else if (strcmp(op, "connect-more") == 0 && w->n > i0 + 1) {
+        /* N more plain clients of the server, connected before the next pass */
+        int i, n = atoi(w->w[i0 + 1]);
+        for (i = 0; i < n; i++) {
+            int fd = -1;
+            if (D.nextra_peer == (int)(sizeof D.extra_peer / sizeof D.extra_peer[0]) ||
+                try_connect(D.server_port, &fd) != 0) {
+                die("connect-more failed");
+            }
+            D.extra_peer[D.nextra_peer++] = fd;
+        }
+        kit("peer connect-more n=%d", n);
+    } else if (strcmp(op, "check-more") == 0) {
+        /* whether the server dropped the clients of connect-more (EOF) or not (open) */
+        int i;
+        for (i = 0; i < D.nextra_peer; i++) {
+            char c;
+            ssize_t n = recv(D.extra_peer[i], &c, 1, MSG_DONTWAIT);
+            if (n == 0) {
+                kit("peer more-eof");
+            } else if (n > 0) {
+                kit("peer more-data");
+            } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+                kit("peer more-open");
+            } else {
+                kit("peer more-error %s", aiotp_err_name(-errno));
+            }
+        }
+    } else if (strcmp(op, "close-more") == 0) {
+        while (D.nextra_peer > 0) {
+            close(D.extra_peer[--D.nextra_peer]);
+        }
+        kit("peer close-more");
+    } else if (strcmp(op, "probe") == 0) {
+        /* a new connection attempt to the server's address */
+        int fd, st = try_connect(D.server_port, &fd);
+        if (st == 0) {
+            close(fd);
+            kit("peer probe connected");
+        } else {
+            kit(st == -ECONNREFUSED ? "peer probe refused" : "peer probe %s", aiotp_err_name(st));
+        }
     } else {
         die("unknown peer action %s", op);
     }
@@ -653,6 +1073,38 @@ static void action(words *w, int i0)
             aiotp_transport_write(pt, "line\n", 5);
         }
         kit("pipe %s %s", a1, pt == NULL ? "None" : "transport");
+    } else if (strcmp(op, "fdlimit") == 0) {
+        /* tight: RLIMIT_NOFILE's soft limit lowered so that exactly one descriptor number
+           is free below it (a client the peer connects takes it; the server's accept()
+           then fails with EMFILE); restore: the limit as it was */
+        if (strcmp(a1, "restore") == 0) {
+            setrlimit(RLIMIT_NOFILE, &D.saved_limit);
+        } else {
+            struct rlimit r;
+            rlim_t lim = 0, used = 0;
+            getrlimit(RLIMIT_NOFILE, &D.saved_limit);
+            while (lim - used != 1) {
+                if (fcntl((int)lim, F_GETFD) != -1) {
+                    used++;
+                }
+                lim++;
+            }
+            r.rlim_cur = lim;
+            r.rlim_max = D.saved_limit.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &r);
+        }
+        kit("fdlimit %s", strcmp(a1, "restore") == 0 ? "restore" : "tight");
+    } else if (strcmp(op, "server-close") == 0) {
+        aiotp_server_close(D.server);
+        kit("server-close");
+    } else if (strcmp(op, "is_serving") == 0) {
+        kit("is_serving %d", aiotp_server_is_serving(D.server) ? 1 : 0);
+    } else if (strcmp(op, "cancel-start") == 0) {
+        int st = aiotp_loop_cancel_op(D.loop, D.op);
+        kit("cancel-start");
+        if (st != 0) {
+            kit("raised %s", aiotp_err_name(st));
+        }
     } else {
         die("action %s not available on aiotp", op);
     }
@@ -707,6 +1159,15 @@ static int count_of(const char *name)
 static int p_made(aiotp_transport *t, void *data)
 {
     (void)data;
+    if (D.server != NULL && D.t != NULL && t != D.t) {
+        /* a server's further connections (t2, t3, ...): not the subject */
+        if (D.nextra == (int)(sizeof D.extra / sizeof D.extra[0])) {
+            die("too many connections");
+        }
+        D.extra[D.nextra++] = t;
+        aiotp_transport_retain(t);
+        return react("connection_made");
+    }
     D.t = t;
     D.made = true;
     aiotp_transport_retain(t);
@@ -715,10 +1176,13 @@ static int p_made(aiotp_transport *t, void *data)
 
 static int p_lost(aiotp_transport *t, void *data, int status)
 {
-    (void)t;
     (void)data;
     (void)status;
-    D.lost = true;
+    if (D.t != NULL && t != D.t) {
+        D.extra_lost++;
+    } else {
+        D.lost = true;
+    }
     return react("connection_lost");
 }
 
@@ -897,7 +1361,9 @@ static void done_cb(void *arg, int status, aiotp_transport *t)
 {
     (void)arg;
     (void)t;
+    D.start_done = true;
     if (status != 0) {
+        D.start_failed = true;
         kit("start-failed %s", aiotp_err_name(status));
     }
 }
@@ -922,6 +1388,8 @@ static bool cond(words *w, int i0)
     const char *a = w->n > i0 + 1 ? w->w[i0 + 1] : "";
     if (strcmp(c, "made") == 0) return D.made;
     if (strcmp(c, "lost") == 0) return D.lost;
+    if (strcmp(c, "made-or-failed") == 0) return D.made || D.start_failed;
+    if (strcmp(c, "start-done") == 0) return D.start_done;
     if (strcmp(c, "cb") == 0) {
         char name[48];
         const char *hash = strchr(a, '#');
@@ -931,6 +1399,7 @@ static bool cond(words *w, int i0)
     }
     if (strcmp(c, "received") == 0) return D.rx_total >= (uint64_t)atoll(a);
     if (strcmp(c, "peer-eof") == 0) return D.peer_eof;
+    if (strcmp(c, "peer-raw") == 0) return D.raw_total > 0;
     if (strcmp(c, "peer-received") == 0) return D.peer_total >= (uint64_t)atoll(a);
     die("unknown condition %s", c);
     return false;
@@ -1015,11 +1484,17 @@ static void prepare(void)
         nonblock(D.peer);
         return;
     }
-    if (strcmp(D.setup, "unix") == 0) {
+#ifdef AIOTP_KIT_TLS
+    if (D.tls) {
+        tls_setup();
+    }
+#endif
+    if (strcmp(D.setup, "unix") == 0 || D.over_unix) {
         if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
             die("socketpair: %s", strerror(errno));
         }
-    } else if (strcmp(D.setup, "tcp") == 0) {
+    } else if (strcmp(D.setup, "tcp") == 0 || strcmp(D.setup, "tls-client") == 0) {
+        /* tls-client: the same loopback connection, the TLS peer on the accepted end */
         int port, ls = tcp_listener(&port);
         sv[0] = tcp_connect(port);
         sv[1] = accept(ls, NULL, NULL);
@@ -1097,6 +1572,9 @@ static void start_subprocess(void)
         argv[1] = "-c";
         argv[2] = code;
         argv[3] = NULL;
+        if (D.invalid) {
+            argv[0] = NULL; /* refused: no program */
+        }
         st = aiotp_loop_subprocess_exec(D.loop, factory, NULL, argv, &opts, done_cb, NULL);
     } else {
         char cmd[MAXLINE];
@@ -1104,12 +1582,54 @@ static void start_subprocess(void)
         st = aiotp_loop_subprocess_shell(D.loop, factory, NULL, cmd, &opts, done_cb, NULL);
     }
     if (st != 0) {
-        die("subprocess_%s failed: %s", D.setup, aiotp_err_name(st));
+        kit("start-failed %s", aiotp_err_name(st));
+        D.start_done = D.start_failed = true;
     }
 }
 
-static void start(void)
+#ifdef AIOTP_KIT_TLS
+/* tls-client: create_connection over the socketpair end with the client context
+   (server_hostname localhost); a refusal at the call is "start-failed" as a failing
+   completion is. */
+static void start_tls_client(bool nowait)
 {
+    aiotp_connect_options o;
+    int st;
+    aiotp_connect_options_init(&o);
+    o.sock = D.subject_fd;
+    o.tls = D.cctx;
+    o.server_hostname = "localhost";
+    o.op = &D.op;
+    o.tls_handshake_timeout = D.hs_timeout;
+    kit("start tls-client");
+    st = aiotp_loop_create_connection(D.loop, factory, NULL, NULL, 0, &o, done_cb, NULL);
+    if (st != 0) {
+        kit("start-failed %s", aiotp_err_name(st));
+        D.start_done = D.start_failed = true;
+        close(D.subject_fd); /* not taken */
+        D.subject_fd = -1;
+        return;
+    }
+    if (nowait) {
+        one_pass();
+    } else {
+        words w;
+        char buf[] = "made-or-failed max=2000";
+        split(buf, &w, " ");
+        run_until(&w, 0);
+    }
+}
+#endif
+
+static void start(bool nowait)
+{
+#ifdef AIOTP_KIT_TLS
+    if (D.tls) {
+        start_tls_client(nowait);
+        return;
+    }
+#endif
+    (void)nowait;
     if (D.subproc) {
         start_subprocess();
     } else if (D.dgram) {
@@ -1166,13 +1686,14 @@ static void start(void)
                                                           &len) != 0) {
             die("no server socket");
         }
-        D.peer = tcp_connect(ntohs(a.sin_port));
+        D.server_port = ntohs(a.sin_port);
+        D.peer = tcp_connect(D.server_port);
         nonblock(D.peer);
         kit("peer connect");
     }
     {
         words w;
-        char buf[] = "made max=2000";
+        char buf[] = "made-or-failed max=2000";
         split(buf, &w, " ");
         run_until(&w, 0);
     }
@@ -1190,7 +1711,7 @@ static void step(words *w)
 {
     const char *s = w->w[0];
     if (strcmp(s, "start") == 0) {
-        start();
+        start(w->n > 1 && strcmp(w->w[1], "nowait") == 0);
     } else if (strcmp(s, "run") == 0 && w->n > 1) {
         if (strcmp(w->w[1], "until") == 0) {
             run_until(w, 2);
@@ -1202,6 +1723,15 @@ static void step(words *w)
         }
     } else if (strcmp(s, "peer") == 0) {
         peer_act(w, 1);
+    } else if (strcmp(s, "pause") == 0 && w->n > 1) {
+        /* wall time passes, the loop does not run (its timers come due) */
+        double secs = atof(w->w[1]);
+        struct timespec ts;
+        ts.tv_sec = (time_t)secs;
+        ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+        kit("pause %s", w->w[1]);
     } else if (strcmp(s, "call") == 0 && w->n > 1) {
         char buf[MAXLINE] = "";
         int i;
@@ -1212,7 +1742,7 @@ static void step(words *w)
             }
         }
         kit("call %s", buf);
-        if (D.t == NULL) {
+        if (D.t == NULL && strcmp(w->w[1], "cancel-start") != 0) {
             die("call before the transport exists");
         }
         action(w, 1);
@@ -1248,6 +1778,13 @@ int main(int argc, char **argv)
         step(&D.steps[i]);
     }
     kit("end");
+    if (D.tls && D.t == NULL) {
+        /* no TLS transport reached the protocol: the stream transport below is closed by
+           the layer (connection_lost in a later pass) */
+        for (i = 0; i < 5; i++) {
+            one_pass();
+        }
+    }
     if (D.t != NULL && !D.lost) {
         D.peer_autoread = true;
         if (!aiotp_transport_is_closing(D.t)) {
@@ -1260,6 +1797,23 @@ int main(int argc, char **argv)
             split(buf, &w, " ");
             run_until(&w, 0);
         }
+    }
+    if (D.nextra > 0) {
+        double end = now() + 10;
+        for (i = 0; i < D.nextra; i++) {
+            if (!aiotp_transport_is_closing(D.extra[i])) {
+                aiotp_transport_close(D.extra[i]);
+            }
+        }
+        while (D.extra_lost < D.nextra && now() < end) {
+            one_pass();
+        }
+        for (i = 0; i < D.nextra; i++) {
+            aiotp_transport_release(D.extra[i]);
+        }
+    }
+    while (D.nextra_peer > 0) {
+        close(D.extra_peer[--D.nextra_peer]);
     }
     if (D.server != NULL) {
         aiotp_server_close(D.server);
@@ -1277,6 +1831,11 @@ int main(int argc, char **argv)
     if (D.listener >= 0) {
         close(D.listener);
     }
+#ifdef AIOTP_KIT_TLS
+    if (D.tls) {
+        tls_teardown();
+    }
+#endif
     free(D.peer_out);
     free(D.buf);
     free_strs();
