@@ -34,7 +34,10 @@ static void connected(struct aiotp__req *r)
     int fd = r->fd;
     int rc;
 
-    aiotp__req_settle(r); /* OP-2: from here on the completion is due with the result */
+    /* OP-2: from here on the completion is due with the result; a TLS connection's
+       operation goes on in its handshake (the layer registers its number again) */
+    r->lp.op = r->tls != NULL ? r->op.id : 0;
+    aiotp__req_settle(r);
     aiotp__fd_forget(r->loop, fd);
     rc = r->factory(r->factory_arg, &proto, &pdata); /* METH-3: once per connection */
     if (rc >= 0) {

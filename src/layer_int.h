@@ -20,6 +20,7 @@
 #include "core/flow.h"
 #include "core/wbuf.h"
 #include "loop_int.h"
+#include "ops_int.h"
 #include "transport_int.h"
 
 /* What the loop methods tell the layer about one connection. */
@@ -29,6 +30,8 @@ struct aiotp__layer_params {
     const char *server_hostname; /* client: SNI and hostname check; NULL: none */
     aiotp_time handshake_timeout; /* > 0 (the options' 0 already resolved to the default) */
     aiotp_time shutdown_timeout;  /* > 0 */
+    aiotp_op op; /* client: the creation's operation number, 0: none. The layer registers
+                    it again (op_register_as) until the handshake has ended (OP-2) */
 };
 
 /*
@@ -51,6 +54,9 @@ typedef struct aiotp__layer_services {
     void (*rq_unreserve)(aiotp_loop *loop, size_t n);
     void (*push_promised)(aiotp_loop *loop, aiotp_callback_fn fn, void *arg);
     uint32_t (*crc32)(uint32_t crc, const void *data, size_t len);
+    /* the loop's pending operations (ops_int.h) */
+    void (*op_register_as)(aiotp_loop *loop, aiotp__op *op, aiotp_op id);
+    void (*op_done)(aiotp_loop *loop, aiotp__op *op);
     /* the transport base (transport_int.h) */
     void (*transport_init)(aiotp_transport *t, aiotp_loop *loop,
                            const aiotp__transport_ops *ops, const aiotp__obj_ops *obj_ops,

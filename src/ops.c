@@ -17,6 +17,14 @@ void aiotp__op_register(aiotp_loop *loop, aiotp__op *op, aiotp_op *out)
     }
 }
 
+void aiotp__op_register_as(aiotp_loop *loop, aiotp__op *op, aiotp_op id)
+{
+    aiotp_op next = loop->next_op;
+    loop->next_op = id - 1;
+    aiotp__op_register(loop, op, NULL);
+    loop->next_op = next;
+}
+
 void aiotp__op_done(aiotp_loop *loop, aiotp__op *op)
 {
     if (op->id == 0) {

@@ -27,6 +27,10 @@ struct aiotp__op {
 
 /* Register op (its cancel set) and store its number in *out (may be NULL). */
 void aiotp__op_register(aiotp_loop *loop, aiotp__op *op, aiotp_op *out);
+/* Register op (its cancel set) under `id`, a number this loop gave out whose operation
+   is no longer registered: the operation goes on in another object (a TLS connection's
+   handshake after its request, OP-2). */
+void aiotp__op_register_as(aiotp_loop *loop, aiotp__op *op, aiotp_op id);
 /* Unregister op (nothing if it is not registered). */
 void aiotp__op_done(aiotp_loop *loop, aiotp__op *op);
 /* Unregister op and cancel it with status (a timeout); nothing if not registered. */

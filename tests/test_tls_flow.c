@@ -217,7 +217,7 @@ static const th_case cases[] = {
     T(read_limits_bad_input, "TLS-READ-3 BAD-1"),
     T(both_layers, "TLS-FLOW-1 TLS-FLOW-2 TLS-READ-3 FLOW-4 FLOW-5"),
     T(abort_while_paused, "WRITE-ABORT-2 TLS-ABORT-1"),
-    T(close_while_paused_flushes, "TLS-CLOSE-2 TLS-FLOW-2"),
+    T(close_while_paused_flushes, "TLS-CLOSE-2 TLS-CLOSE-7 TLS-FLOW-2"),
 };
 
 TH_MAIN(cases)

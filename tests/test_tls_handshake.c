@@ -339,6 +339,89 @@ TEST(handshake_timeout)
     th_peer_close(peer);
 }
 
+/* OP-1, OP-2: the creation of a TLS connection stays cancellable through its handshake
+   (CPython: cancelling create_connection's task closes the connection it was making). The
+   peer never answers the ClientHello; aiotp_loop_cancel_op returns 0, runs nothing inside
+   the call, a second cancel finds nothing; the completion gets ECANCELED in the next pass,
+   the protocol is told nothing, the transport below is aborted. */
+TEST(cancel_during_handshake)
+{
+    aiotp_loop *loop = th_loop();
+    aiotp_connect_options o;
+    th_tls_side side;
+    th_rec *r = th_rec_new();
+    aiotp_op op = 0;
+    int sv[2];
+    char buf[4096];
+
+    th_tcp_pair(sv);
+    memset(&side, 0, sizeof(side));
+    aiotp_connect_options_init(&o);
+    o.sock = sv[0];
+    o.tls = th_tls_client_ctx();
+    o.server_hostname = "localhost";
+    o.op = &op;
+    CHECK_ERR(aiotp_loop_create_connection(loop, th_tls_rec_factory, r, NULL, 0, &o,
+                                           th_tls_done, &side),
+              0);
+    CHECK(op != 0);
+    th_run_passes(loop, 2); /* connected, the ClientHello goes */
+    CHECK(th_drain_fd(sv[1], buf, sizeof(buf)) > 0);
+    CHECK(!side.done);
+    CHECK_ERR(aiotp_loop_cancel_op(loop, op), 0);
+    CHECK(!side.done); /* never inside the call */
+    CHECK_ERR(aiotp_loop_cancel_op(loop, op), AIOTP_ENOENT);
+    th_run_once(loop);
+    CHECK(side.done);
+    CHECK_ERR(side.status, AIOTP_ECANCELED);
+    CHECK(side.t == NULL);
+    CHECK_INT(th_count_lines("t2 handshake status=ECANCELED"), 1);
+    th_run_passes(loop, 2);
+    CHECK_STR(th_tls_cbs(1), "cb connection_made\ncb connection_lost status=0\n");
+    CHECK_STR(th_callbacks(2), "");
+    CHECK_INT(r->made + r->lost + r->chunks + r->eofs, 0);
+    /* aborted: the peer reads a reset or an end, no more handshake bytes */
+    CHECK(th_drain_fd(sv[1], buf, sizeof(buf)) <= 0);
+    CHECK_ERR(aiotp_loop_cancel_op(loop, op), AIOTP_ENOENT);
+    th_peer_close(sv[1]);
+}
+
+/* OP-2: once the handshake has completed the operation is over: cancelling finds nothing
+   and changes nothing. */
+TEST(cancel_after_handshake)
+{
+    aiotp_loop *loop = th_loop();
+    aiotp_connect_options o;
+    th_tls_side side;
+    th_tls_side server;
+    th_rec *r = th_rec_new();
+    aiotp_op op = 0;
+    int sv[2];
+
+    th_tcp_pair(sv);
+    memset(&side, 0, sizeof(side));
+    memset(&server, 0, sizeof(server));
+    aiotp_connect_options_init(&o);
+    o.sock = sv[0];
+    o.tls = th_tls_client_ctx();
+    o.server_hostname = "localhost";
+    o.op = &op;
+    CHECK_ERR(aiotp_loop_create_connection(loop, th_tls_rec_factory, r, NULL, 0, &o,
+                                           th_tls_done, &side),
+              0);
+    aiotp_connect_options_init(&o);
+    o.tls = th_tls_server_ctx("server");
+    CHECK_ERR(aiotp_loop_connect_accepted_socket_opts(loop, th_tls_rec_factory, th_rec_new(),
+                                                      sv[1], &o, th_tls_done, &server),
+              0);
+    th_run_until(loop, th_tls_side_done, &side, 50);
+    CHECK_ERR(side.status, 0);
+    CHECK_ERR(aiotp_loop_cancel_op(loop, op), AIOTP_ENOENT);
+    th_run_passes(loop, 2);
+    CHECK_INT(r->made, 1);
+    CHECK_INT(r->lost, 0);
+}
+
 /* The peer closes during the handshake: ETLSEOF (CPython: ConnectionResetError; DEV-37). */
 TEST(eof_during_handshake)
 {
@@ -477,6 +560,8 @@ static const th_case cases[] = {
     T(verify_none_accepts, "TLS-CERT-3"),
     T(client_certificate, "TLS-CERT-4 TLS-EXTRA-1"),
     T(handshake_timeout, "TLS-HS-4 TLS-HS-3"),
+    T(cancel_during_handshake, "OP-1 OP-2 TLS-HS-3"),
+    T(cancel_after_handshake, "OP-2"),
     T(eof_during_handshake, "TLS-HS-3"),
     T(reset_during_handshake, "TLS-HS-3"),
     T(garbage_rejected, "TLS-HS-3"),

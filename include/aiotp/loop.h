@@ -347,9 +347,11 @@ int aiotp_loop_call_soon_threadsafe(aiotp_loop *loop, aiotp_callback_fn fn, void
  * worker thread is abandoned (its result freed when it comes back), a socket being
  * connected is closed (also one whose connection was just established: its protocol
  * factory is never called, no connection_made), a pending listen or endpoint makes no
- * socket. An operation is pending from the call that returned it until its transport or
- * server exists or it failed: from then on the completion is due with that result, and
- * cancelling returns #AIOTP_ENOENT (the completion still comes, once).
+ * socket, a TLS handshake in progress is abandoned (the stream transport below is
+ * aborted; the TLS protocol is told nothing). An operation is pending from the call that
+ * returned it until its transport or server exists or it failed (a TLS connection: until
+ * its handshake has ended, OP-2): from then on the completion is due with that result,
+ * and cancelling returns #AIOTP_ENOENT (the completion still comes, once).
  * @param loop the loop.
  * @param op what the method stored in its options' `op` (or aiotp_loop_getaddrinfo()).
  * @return 0 (cancelled), #AIOTP_ENOENT (completed or completing, already cancelled,

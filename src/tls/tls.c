@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -408,15 +409,48 @@ static void start_handshake(aiotp__tls *t)
 /* The completion, once: with the transport, or with the failure (then no protocol
    callback ever runs: TLS-HS-3). A server-side failure has no completion: it is reported
    in debug mode, as CPython's "Error on transport creation for incoming connection". */
+static void complete_soon_cb(aiotp_loop *loop, void *arg);
+
 static void complete(aiotp__tls *t, int status)
 {
-    aiotp_connect_cb cb = t->done_cb;
+    aiotp_connect_cb cb;
+    t->svc->op_done(t->base.loop, &t->op); /* OP-2: the handshake has ended */
+    if (t->op_cancelled) {
+        /* OP-1: the completion of a cancelled operation runs from the loop, never inside
+           aiotp_loop_cancel_op; the ready-queue entry reserved at creation takes it (only
+           a read after connection_made uses it otherwise) */
+        t->op_cancelled = false;
+        t->promised--;
+        t->svc->hold(&t->base);
+        t->svc->push_promised(t->base.loop, complete_soon_cb, t);
+        return;
+    }
+    cb = t->done_cb;
     t->done_cb = NULL;
     if (cb != NULL) {
         cb(t->done_arg, status, status == 0 ? &t->base : NULL);
     } else if (status != 0 && t->base.loop->debug) {
         t->svc->report(&t->base, "TLS handshake failed", status);
     }
+}
+
+static void complete_soon_cb(aiotp_loop *loop, void *arg)
+{
+    aiotp__tls *t = arg;
+    (void)loop;
+    complete(t, t->hs_status);
+    t->svc->drop(&t->base);
+}
+
+/* OP-1: aiotp_loop_cancel_op during the handshake of a connection being created: as the
+   handshake timeout (the layer below aborted, no protocol callback), with `status` to the
+   completion in the next pass. */
+static void op_cancel(aiotp__op *op, int status)
+{
+    aiotp__tls *t = (aiotp__tls *)(void *)((char *)op - offsetof(aiotp__tls, op));
+    t->hs_status = status;
+    t->op_cancelled = true;
+    apply(t, step(t, AIOTP__TLSEV_HS_TIMEOUT));
 }
 
 /* ---- receiving ----------------------------------------------------------------------- */
@@ -1339,6 +1373,7 @@ static const aiotp_extra *tls_get_extra_info(const aiotp_transport *bt, const ch
 
 static void tls_destroy(aiotp__tls *t, aiotp_loop *loop)
 {
+    t->svc->op_done(loop, &t->op); /* aiotp_loop_free during the handshake */
     free_ssl(t);
     if (t->promised > 0) {
         t->svc->rq_unreserve(loop, t->promised);
@@ -1551,6 +1586,10 @@ int aiotp__tls_wrap(const aiotp_tls_context *ctx, const aiotp__layer_services *s
     t->done_cb = done_cb;
     t->done_arg = done_arg;
     tls_link(t, loop, lower, proto, pdata, false); /* TLS-MAKE-1 */
+    if (p->op != 0) {
+        t->op.cancel = op_cancel;
+        svc->op_register_as(loop, &t->op, p->op); /* OP-2: cancellable until handshaken */
+    }
     if (out != NULL) {
         *out = &t->base;
     }

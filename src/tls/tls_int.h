@@ -69,6 +69,9 @@ typedef struct aiotp__tls {
     aiotp_time hs_timeout;
     aiotp_time sd_timeout;
     aiotp_connect_cb done_cb;    /* the completion, NULL once called (or none) */
+    aiotp__op op;                /* the creation's operation, registered again during the
+                                    handshake of a connection being created (OP-2) */
+    bool op_cancelled;           /* it was cancelled: the completion comes from the loop */
     void *done_arg;
     int hs_status;               /* why the handshake failed */
     int lost_status;             /* the status connection_lost gets (0 unless set) */
