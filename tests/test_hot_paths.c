@@ -33,6 +33,34 @@ static void ping(int fd, aiotp_loop *loop, th_rec *r, size_t n)
     th_read_exact(fd, back, n);
 }
 
+/* The trace checksum takes eight bytes per step (slicing by 8): it equals the bit-by-bit
+   CRC-32 (th_sum) for every length 0..300 at every alignment 0..7, chained over two
+   pieces split anywhere, and on zlib's check values. */
+TEST(crc32_eight_bytes_per_step)
+{
+    static unsigned char buf[320];
+    size_t off;
+    size_t len;
+    size_t cut;
+    size_t i;
+    for (i = 0; i < sizeof(buf); i++) {
+        buf[i] = (unsigned char)(i * 151u + 7u);
+    }
+    CHECK_INT((long long)aiotp__crc32(0, "abc", 3), 0x352441c2LL);
+    CHECK_INT((long long)aiotp__crc32(0, "123456789", 9), 0xcbf43926LL);
+    CHECK_INT((long long)aiotp__crc32(0, NULL, 0), 0);
+    for (off = 0; off < 8; off++) {
+        for (len = 0; len <= 300; len++) {
+            uint32_t want = th_sum(0, buf + off, len);
+            CHECK_INT((long long)aiotp__crc32(0, buf + off, len), (long long)want);
+            for (cut = 0; cut <= len; cut += 13) {
+                uint32_t c = aiotp__crc32(0, buf + off, cut);
+                CHECK_INT((long long)aiotp__crc32(c, buf + off + cut, len - cut), (long long)want);
+            }
+        }
+    }
+}
+
 /* Ping-pong with writes the kernel takes whole: no allocation after warm-up. */
 TEST(no_alloc_per_write_or_read)
 {
@@ -191,5 +219,6 @@ static const th_case cases[] = {
     T(drain_one_gathered_send, "PERF-2 WRITE-WRITE-3"),
     T(writelines_one_gathered_send, "PERF-2 WRITE-LINES-1"),
     T(same_sequence_on_each_backend, "PERF-3"),
+    T(crc32_eight_bytes_per_step, ""),
 };
 TH_MAIN_SIM(cases)
