@@ -744,17 +744,104 @@ void aiotp_loop_set_trace(aiotp_loop *loop, aiotp_trace_fn fn, void *arg)
     }
 }
 
+/* One character of a formatted trace line: kept while there is room for it and the NUL
+   (vsnprintf's truncation). */
+static void fmt_put(char *out, size_t cap, size_t *pos, char c)
+{
+    if (*pos + 1 < cap) {
+        out[*pos] = c;
+    }
+    (*pos)++;
+}
+
+static void fmt_num(char *out, size_t cap, size_t *pos, unsigned long long v, unsigned base,
+                    unsigned width)
+{
+    char digits[24];
+    unsigned n = 0;
+    do {
+        digits[n++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v != 0);
+    while (width > n) {
+        fmt_put(out, cap, pos, '0');
+        width--;
+    }
+    while (n > 0) {
+        fmt_put(out, cap, pos, digits[--n]);
+    }
+}
+
+static void fmt_signed(char *out, size_t cap, size_t *pos, long long v)
+{
+    if (v < 0) {
+        fmt_put(out, cap, pos, '-');
+        fmt_num(out, cap, pos, 0ull - (unsigned long long)v, 10, 0);
+    } else {
+        fmt_num(out, cap, pos, (unsigned long long)v, 10, 0);
+    }
+}
+
+bool aiotp__trace_vformat(char *out, size_t cap, const char *fmt, va_list ap)
+{
+    size_t pos = 0;
+    const char *f;
+    if (cap == 0) {
+        return false;
+    }
+    for (f = fmt; *f != '\0'; f++) {
+        const char *s;
+        if (*f != '%') {
+            fmt_put(out, cap, &pos, *f);
+            continue;
+        }
+        f++;
+        if (*f == 's') {
+            s = va_arg(ap, const char *);
+            for (s = s != NULL ? s : "(null)"; *s != '\0'; s++) {
+                fmt_put(out, cap, &pos, *s);
+            }
+        } else if (*f == 'd') {
+            fmt_signed(out, cap, &pos, va_arg(ap, int));
+        } else if (*f == 'u') {
+            fmt_num(out, cap, &pos, va_arg(ap, unsigned), 10, 0);
+        } else if (f[0] == 'z' && f[1] == 'u') {
+            fmt_num(out, cap, &pos, va_arg(ap, size_t), 10, 0);
+            f++;
+        } else if (f[0] == 'z' && f[1] == 'd') {
+            fmt_signed(out, cap, &pos, va_arg(ap, ptrdiff_t)); /* the signed size_t */
+            f++;
+        } else if (f[0] == 'l' && f[1] == 'l' && f[2] == 'u') {
+            fmt_num(out, cap, &pos, va_arg(ap, unsigned long long), 10, 0);
+            f += 2;
+        } else if (f[0] == '0' && f[1] == '8' && f[2] == 'x') {
+            fmt_num(out, cap, &pos, va_arg(ap, unsigned), 16, 8);
+            f += 2;
+        } else {
+            return false; /* a conversion not listed: the caller uses vsnprintf */
+        }
+    }
+    out[pos < cap ? pos : cap - 1] = '\0';
+    return true;
+}
+
 void aiotp__tracef(aiotp_loop *loop, const char *fmt, ...)
 {
     char line[512];
     va_list ap;
+    bool done;
 
     if (loop->trace_fn == NULL) {
         return;
     }
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    done = aiotp__trace_vformat(line, sizeof(line), fmt, ap);
     va_end(ap);
+    if (!done) {
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+    }
     loop->trace_fn(loop->trace_arg, line);
 }
 

@@ -1,5 +1,7 @@
 /* tests/test_hot_paths.c - the hot paths are not naive (spec/rules.md, "Hot paths").
    Counts only (allocations, system calls); speed is measured by bench/. */
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -7,6 +9,7 @@
 
 #include "checksum.h"
 #include "harness.h"
+#include "loop_int.h" /* aiotp__trace_vformat */
 #include "stream_int.h"
 
 /* Echo every chunk back. */
@@ -59,6 +62,83 @@ TEST(crc32_eight_bytes_per_step)
             }
         }
     }
+}
+
+/* Formats with aiotp__trace_vformat and with vsnprintf into buffers of cap bytes and
+   checks they agree; returns what aiotp__trace_vformat returned. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static bool both_formats(size_t cap, const char *fmt, ...);
+
+static bool both_formats(size_t cap, const char *fmt, ...)
+{
+    char mine[600];
+    char ref[600];
+    va_list ap;
+    bool ok;
+    memset(mine, 'X', sizeof(mine));
+    memset(ref, 'X', sizeof(ref));
+    va_start(ap, fmt);
+    ok = aiotp__trace_vformat(mine, cap, fmt, ap);
+    va_end(ap);
+    va_start(ap, fmt);
+    (void)vsnprintf(ref, cap, fmt, ap);
+    va_end(ap);
+    if (ok) {
+        CHECK_STR(mine, ref);
+    }
+    return ok;
+}
+
+/* aiotp__trace_vformat alone (formats vsnprintf must not see). */
+static bool refused(size_t cap, const char *fmt, ...)
+{
+    char mine[64];
+    va_list ap;
+    bool ok;
+    va_start(ap, fmt);
+    ok = aiotp__trace_vformat(mine, cap, fmt, ap);
+    va_end(ap);
+    return ok;
+}
+
+/* Trace lines are formatted without vsnprintf for the conversions they use, exactly as
+   vsnprintf formats them, truncation included; any other conversion is refused (the
+   caller then uses vsnprintf). */
+TEST(trace_lines_formatted_without_vsnprintf)
+{
+    static const size_t caps[] = {512, 1, 2, 9, 10, 17};
+    char longs[700];
+    size_t k;
+    memset(longs, 'a', sizeof(longs) - 1);
+    longs[sizeof(longs) - 1] = '\0';
+    for (k = 0; k < sizeof(caps) / sizeof(caps[0]); k++) {
+        size_t c = caps[k];
+        CHECK(both_formats(c, "t%u cb data_received n=%zu total=%llu sum=%08x", 7u, (size_t)3,
+                           18446744073709551615ull, 0x312a6a6u));
+        CHECK(both_formats(c, "%d %d %d %d", 0, -1, 2147483647, -2147483647 - 1));
+        CHECK(both_formats(c, "%zd %zd %zd", (ptrdiff_t)-5, (ptrdiff_t)0, PTRDIFF_MAX));
+        CHECK(both_formats(c, "%u %zu %llu %08x %08x", 4294967295u, SIZE_MAX, 0ull, 0u,
+                           0xffffffffu));
+        CHECK(both_formats(c, "t%u query %s %llu", 1u, "is_closing", 1ull));
+        CHECK(both_formats(c, "no conversion at all"));
+        CHECK(both_formats(c, ""));
+    }
+    CHECK(both_formats(512, "%s|", longs)); /* cut at 511 bytes */
+    CHECK(both_formats(600, "%s%s", "", longs + 100));
+    /* conversions trace lines do not use: refused, whatever comes before them */
+    CHECK(!refused(512, "%x", 1u));
+    CHECK(!refused(512, "%ld", 1L));
+    CHECK(!refused(512, "abc %5u", 1u));
+    CHECK(!refused(512, "%%"));
+    CHECK(!refused(512, "%z", 1));
+    CHECK(!refused(512, "%l", 1));
+    CHECK(!refused(512, "%ll", 1));
+    CHECK(!refused(512, "%0", 1));
+    CHECK(!refused(512, "%08", 1));
+    CHECK(!refused(512, "trailing %"));
+    CHECK(!refused(0, "x"));
 }
 
 /* Ping-pong with writes the kernel takes whole: no allocation after warm-up. */
@@ -220,5 +300,6 @@ static const th_case cases[] = {
     T(writelines_one_gathered_send, "PERF-2 WRITE-LINES-1"),
     T(same_sequence_on_each_backend, "PERF-3"),
     T(crc32_eight_bytes_per_step, ""),
+    T(trace_lines_formatted_without_vsnprintf, ""),
 };
 TH_MAIN_SIM(cases)
