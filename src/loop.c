@@ -744,84 +744,97 @@ void aiotp_loop_set_trace(aiotp_loop *loop, aiotp_trace_fn fn, void *arg)
     }
 }
 
-/* One character of a formatted trace line: kept while there is room for it and the NUL
-   (vsnprintf's truncation). */
-static void fmt_put(char *out, size_t cap, size_t *pos, char c)
+/* aiotp__trace_vformat's pieces: `pos` counts the characters of the whole line, those
+   below `lim` (cap - 1: room for the NUL) are stored (vsnprintf's truncation). No local
+   is address-taken and no local array is used, so that under the sanitizers nothing is
+   poisoned per call. */
+static size_t fmt_str(char *out, size_t lim, size_t pos, const char *s)
 {
-    if (*pos + 1 < cap) {
-        out[*pos] = c;
+    for (; *s != '\0'; s++, pos++) {
+        if (pos < lim) {
+            out[pos] = *s;
+        }
     }
-    (*pos)++;
+    return pos;
 }
 
-static void fmt_num(char *out, size_t cap, size_t *pos, unsigned long long v, unsigned base,
-                    unsigned width)
+/* v in base 10 or 16, at least `width` digits (zeros in front). */
+static size_t fmt_num(char *out, size_t lim, size_t pos, unsigned long long v, unsigned base,
+                      unsigned width)
 {
-    char digits[24];
-    unsigned n = 0;
+    unsigned long long t = v;
+    unsigned nd = 0;
+    unsigned i;
     do {
-        digits[n++] = "0123456789abcdef"[v % base];
-        v /= base;
-    } while (v != 0);
-    while (width > n) {
-        fmt_put(out, cap, pos, '0');
-        width--;
+        nd++;
+        t /= base;
+    } while (t != 0);
+    for (; width > nd; width--, pos++) {
+        if (pos < lim) {
+            out[pos] = '0';
+        }
     }
-    while (n > 0) {
-        fmt_put(out, cap, pos, digits[--n]);
+    for (i = nd; i > 0; i--, v /= base) {
+        if (pos + i - 1 < lim) {
+            out[pos + i - 1] = "0123456789abcdef"[v % base];
+        }
     }
+    return pos + nd;
 }
 
-static void fmt_signed(char *out, size_t cap, size_t *pos, long long v)
+static size_t fmt_signed(char *out, size_t lim, size_t pos, long long v)
 {
     if (v < 0) {
-        fmt_put(out, cap, pos, '-');
-        fmt_num(out, cap, pos, 0ull - (unsigned long long)v, 10, 0);
-    } else {
-        fmt_num(out, cap, pos, (unsigned long long)v, 10, 0);
+        if (pos < lim) {
+            out[pos] = '-';
+        }
+        return fmt_num(out, lim, pos + 1, 0ull - (unsigned long long)v, 10, 0);
     }
+    return fmt_num(out, lim, pos, (unsigned long long)v, 10, 0);
 }
 
 bool aiotp__trace_vformat(char *out, size_t cap, const char *fmt, va_list ap)
 {
     size_t pos = 0;
+    size_t lim;
     const char *f;
     if (cap == 0) {
         return false;
     }
+    lim = cap - 1;
     for (f = fmt; *f != '\0'; f++) {
-        const char *s;
         if (*f != '%') {
-            fmt_put(out, cap, &pos, *f);
+            if (pos < lim) {
+                out[pos] = *f;
+            }
+            pos++;
             continue;
         }
         f++;
         if (*f == 's') {
-            s = va_arg(ap, const char *);
-            for (s = s != NULL ? s : "(null)"; *s != '\0'; s++) {
-                fmt_put(out, cap, &pos, *s);
-            }
+            const char *s = va_arg(ap, const char *);
+            pos = fmt_str(out, lim, pos, s != NULL ? s : "(null)");
         } else if (*f == 'd') {
-            fmt_signed(out, cap, &pos, va_arg(ap, int));
+            pos = fmt_signed(out, lim, pos, va_arg(ap, int));
         } else if (*f == 'u') {
-            fmt_num(out, cap, &pos, va_arg(ap, unsigned), 10, 0);
+            pos = fmt_num(out, lim, pos, va_arg(ap, unsigned), 10, 0);
         } else if (f[0] == 'z' && f[1] == 'u') {
-            fmt_num(out, cap, &pos, va_arg(ap, size_t), 10, 0);
+            pos = fmt_num(out, lim, pos, va_arg(ap, size_t), 10, 0);
             f++;
         } else if (f[0] == 'z' && f[1] == 'd') {
-            fmt_signed(out, cap, &pos, va_arg(ap, ptrdiff_t)); /* the signed size_t */
+            pos = fmt_signed(out, lim, pos, va_arg(ap, ptrdiff_t)); /* the signed size_t */
             f++;
         } else if (f[0] == 'l' && f[1] == 'l' && f[2] == 'u') {
-            fmt_num(out, cap, &pos, va_arg(ap, unsigned long long), 10, 0);
+            pos = fmt_num(out, lim, pos, va_arg(ap, unsigned long long), 10, 0);
             f += 2;
         } else if (f[0] == '0' && f[1] == '8' && f[2] == 'x') {
-            fmt_num(out, cap, &pos, va_arg(ap, unsigned), 16, 8);
+            pos = fmt_num(out, lim, pos, va_arg(ap, unsigned), 16, 8);
             f += 2;
         } else {
             return false; /* a conversion not listed: the caller uses vsnprintf */
         }
     }
-    out[pos < cap ? pos : cap - 1] = '\0';
+    out[pos < lim ? pos : lim] = '\0';
     return true;
 }
 

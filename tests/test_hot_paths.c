@@ -123,7 +123,7 @@ TEST(trace_lines_formatted_without_vsnprintf)
                            0xffffffffu));
         CHECK(both_formats(c, "t%u query %s %llu", 1u, "is_closing", 1ull));
         CHECK(both_formats(c, "no conversion at all"));
-        CHECK(both_formats(c, ""));
+        CHECK(both_formats(c, "%s", ""));
     }
     CHECK(both_formats(512, "%s|", longs)); /* cut at 511 bytes */
     CHECK(both_formats(600, "%s%s", "", longs + 100));
