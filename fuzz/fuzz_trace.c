@@ -134,12 +134,10 @@ static bool g_arena_poisoned;
 
 static void arena_reset(void)
 {
-    if (!g_arena_poisoned) {
-        POISON(g_arena.bytes, ARENA);
-        g_arena_poisoned = true;
-    } else {
-        POISON(g_arena.bytes, g_used);
-    }
+    /* a conditional expression, not a branch: the first input of a process takes the
+       same edges as the others (AFL++ stability) */
+    POISON(g_arena.bytes, g_arena_poisoned ? g_used : ARENA);
+    g_arena_poisoned = true;
     g_used = 0;
 }
 
