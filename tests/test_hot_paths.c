@@ -91,16 +91,23 @@ static bool both_formats(size_t cap, const char *fmt, ...)
     return ok;
 }
 
-/* aiotp__trace_vformat alone (formats vsnprintf must not see). */
+/* aiotp__trace_vformat alone (formats or arguments vsnprintf must not see), into out. */
+static char mine_out[64];
 static bool refused(size_t cap, const char *fmt, ...)
 {
-    char mine[64];
     va_list ap;
     bool ok;
     va_start(ap, fmt);
-    ok = aiotp__trace_vformat(mine, cap, fmt, ap);
+    ok = aiotp__trace_vformat(mine_out, cap, fmt, ap);
     va_end(ap);
     return ok;
+}
+
+static char hook_line[600];
+static void hook(void *arg, const char *line)
+{
+    (void)arg;
+    snprintf(hook_line, sizeof(hook_line), "%s", line);
 }
 
 /* Trace lines are formatted without vsnprintf for the conversions they use, exactly as
@@ -139,6 +146,22 @@ TEST(trace_lines_formatted_without_vsnprintf)
     CHECK(!refused(512, "%08", 1));
     CHECK(!refused(512, "trailing %"));
     CHECK(!refused(0, "x"));
+    {
+        const char *volatile none = NULL; /* as glibc's vsnprintf prints it */
+        CHECK(refused(64, "[%s]", none));
+        CHECK_STR(mine_out, "[(null)]");
+    }
+    /* aiotp__tracef: the line through the trace hook, formatted here or by vsnprintf */
+    {
+        aiotp_loop *loop;
+        CHECK_INT(aiotp_loop_create(&loop, NULL), 0);
+        aiotp_loop_set_trace(loop, hook, NULL);
+        aiotp__tracef(loop, "t%u query %s %llu", 3u, "is_reading", 1ull);
+        CHECK_STR(hook_line, "t3 query is_reading 1");
+        aiotp__tracef(loop, "%x|%ld|%5u", 255u, -3L, 7u); /* not ours: vsnprintf */
+        CHECK_STR(hook_line, "ff|-3|    7");
+        aiotp_loop_free(loop);
+    }
 }
 
 /* Ping-pong with writes the kernel takes whole: no allocation after warm-up. */

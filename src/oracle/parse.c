@@ -25,7 +25,10 @@ static const unsigned char NAME_LENGTH[N_COUNT] = {ORC_NAMES(NAME_LEN)};
 const char *const aiotp__orc_queries[Q_COUNT] = {
     "is_closing", "is_reading", "can_write_eof", "get_write_buffer_size",
     "get_write_buffer_limits"};
-static const unsigned char QUERY_LENGTH[Q_COUNT] = {10, 10, 13, 21, 23};
+#define QLEN(s) (sizeof(s) - 1)
+static const unsigned char QUERY_LENGTH[Q_COUNT] = {
+    QLEN("is_closing"), QLEN("is_reading"), QLEN("can_write_eof"),
+    QLEN("get_write_buffer_size"), QLEN("get_write_buffer_limits")};
 
 typedef struct tok {
     const char *p;
