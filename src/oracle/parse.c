@@ -54,7 +54,7 @@ static bool fail(perr *e, const char *fmt, ...)
 /* a[0..n) == b[0..n). A loop rather than memcmp: the fields are a few bytes, and under
    the sanitizers a call to memcmp costs more than the comparison (fuzz/README.md,
    "Throughput"). */
-static bool bytes_eq(const char *a, const char *b, size_t n)
+static inline bool bytes_eq(const char *a, const char *b, size_t n)
 {
     size_t i;
     for (i = 0; i < n; i++) {
@@ -270,7 +270,8 @@ static int find_name(const tok *t)
 {
     int i;
     for (i = 0; i < N_COUNT; i++) {
-        if (t->n == NAME_LENGTH[i] && bytes_eq(t->p, aiotp__orc_names[i], t->n)) {
+        if (t->n == NAME_LENGTH[i] && t->p[0] == aiotp__orc_names[i][0] &&
+            bytes_eq(t->p, aiotp__orc_names[i], t->n)) {
             return i;
         }
     }
