@@ -31,6 +31,7 @@ int main(void)
     char label[64];
     __AFL_INIT();
     buf = __AFL_FUZZ_TESTCASE_BUF;
+    fz_fds_take(&fds); /* opens the fd listing before the first input (AFL++ stability) */
     while (__AFL_LOOP(10000)) {
         int len = __AFL_FUZZ_TESTCASE_LEN;
         fz_fds_take(&fds);

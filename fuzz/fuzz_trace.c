@@ -56,6 +56,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "fz_asan.h"
@@ -124,10 +126,19 @@ static size_t g_used;
 static long g_blocks;
 static size_t g_bytes;
 
+/* Only the part the last input used can hold unpoisoned bytes (blocks are carved from
+   g_used up, and the free space beyond it is never unpoisoned): poisoning that part, not
+   the whole 4 MiB (512 KiB of shadow per input), leaves the same state. The first input
+   poisons all of it. */
+static bool g_arena_poisoned;
+
 static void arena_reset(void)
 {
+    /* a conditional expression, not a branch: the first input of a process takes the
+       same edges as the others (AFL++ stability) */
+    POISON(g_arena.bytes, g_arena_poisoned ? g_used : ARENA);
+    g_arena_poisoned = true;
     g_used = 0;
-    POISON(g_arena.bytes, ARENA);
 }
 
 static bool in_arena(const void *p)
@@ -561,10 +572,53 @@ typedef struct cli_out {
 
 /* Run aiotp-trace-check with the options and the extra flags (NULL-terminated) on a
    temporary file holding the trace; catch its stdout. */
+/* A temporary file in memory: a POSIX shared memory object (tmpfs), unlinked at once.
+   tmpfile() made one on the disk's file system per call, and creating, writing and
+   evicting those inodes was a third of an input's time. tmpfile() if there is no shared
+   memory. */
+static FILE *mem_file(void)
+{
+    static unsigned long seq;
+    char name[64];
+    FILE *f;
+    int fd;
+    snprintf(name, sizeof(name), "/aiotp-fuzz-trace-%ld-%lu", (long)getpid(), ++seq);
+    fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        return tmpfile();
+    }
+    (void)shm_unlink(name);
+    f = fdopen(fd, "w+");
+    if (f == NULL) {
+        close(fd);
+    }
+    return f;
+}
+
+/* The trace file and the output file of the command line's runs (C, A, J) of one input:
+   made by its first run, the trace written once (every run reads the same trace), the
+   output emptied before each run; closed at the end of the input (cli_files_close). */
+static FILE *g_cli_in;
+static FILE *g_cli_out;
+static const trace *g_cli_tr;
+
+static void cli_files_close(void)
+{
+    if (g_cli_in != NULL) {
+        fclose(g_cli_in);
+    }
+    if (g_cli_out != NULL) {
+        fclose(g_cli_out);
+    }
+    g_cli_in = NULL;
+    g_cli_out = NULL;
+    g_cli_tr = NULL;
+}
+
 static void run_cli(const trace *tr, const options *op, const char *const *extra, cli_out *res)
 {
-    FILE *in = tmpfile();
-    FILE *out = tmpfile();
+    FILE *in;
+    FILE *out;
     char maxarg[32];
     char *argv[16];
     char args[10][40];
@@ -572,10 +626,21 @@ static void run_cli(const trace *tr, const options *op, const char *const *extra
     int saved;
     long n;
 
-    REQUIRE(in != NULL && out != NULL, "TRACE-HARNESS", "tmpfile failed");
-    REQUIRE(tr->size == 0 || fwrite(tr->text, 1, tr->size, in) == tr->size, "TRACE-HARNESS",
-            "writing the trace file");
-    REQUIRE(fflush(in) == 0, "TRACE-HARNESS", "fflush");
+    if (g_cli_in == NULL) {
+        g_cli_in = mem_file();
+        g_cli_out = mem_file();
+        g_cli_tr = tr;
+        REQUIRE(g_cli_in != NULL && g_cli_out != NULL, "TRACE-HARNESS", "tmpfile failed");
+        REQUIRE(tr->size == 0 || fwrite(tr->text, 1, tr->size, g_cli_in) == tr->size,
+                "TRACE-HARNESS", "writing the trace file");
+        REQUIRE(fflush(g_cli_in) == 0, "TRACE-HARNESS", "fflush");
+    } else {
+        REQUIRE(g_cli_tr == tr, "TRACE-HARNESS", "one trace per input");
+        REQUIRE(ftruncate(fileno(g_cli_out), 0) == 0 && lseek(fileno(g_cli_out), 0, SEEK_SET) == 0,
+                "TRACE-HARNESS", "emptying the output file");
+    }
+    in = g_cli_in;
+    out = g_cli_out;
     snprintf(res->path, sizeof(res->path), "/proc/self/fd/%d", fileno(in));
 #define ARG(str) (snprintf(args[argc], sizeof(args[0]), "%s", str), argv[argc] = args[argc], argc++)
     ARG("aiotp-trace-check");
@@ -610,16 +675,15 @@ static void run_cli(const trace *tr, const options *op, const char *const *extra
     } else {
         close(1);
     }
-    fclose(in);
-    n = ftell(out);
-    REQUIRE(n >= 0, "TRACE-HARNESS", "ftell");
-    rewind(out);
+    /* the output file is read through its fd: the command line wrote through a dup of
+       it, and stdio's idea of the offset of a FILE used before would be stale */
+    n = (long)lseek(fileno(out), 0, SEEK_CUR);
+    REQUIRE(n >= 0, "TRACE-HARNESS", "lseek");
     res->len = (size_t)n;
     res->text = malloc(res->len + 1);
-    REQUIRE(res->text != NULL && fread(res->text, 1, res->len, out) == res->len,
+    REQUIRE(res->text != NULL && pread(fileno(out), res->text, res->len, 0) == (ssize_t)res->len,
             "TRACE-HARNESS", "reading the output");
     res->text[res->len] = '\0';
-    fclose(out);
 }
 
 /* The output's first line starts with the file name and then `want`. */
@@ -1006,6 +1070,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     run_end(&D);
     run_end(&P);
     run_end(&S);
+    cli_files_close();
     trace_free(&tr);
     REQUIRE(g_blocks == 0 && g_bytes == 0, "TRACE-LEAK",
             "the oracle left %ld blocks / %zu bytes allocated", g_blocks, g_bytes);

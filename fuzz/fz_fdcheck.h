@@ -7,7 +7,9 @@
  * unreproducible failure. The drivers take a snapshot before each input and compare it
  * after: the number of open fds (listed in /proc/self/fd), which of fds 0..63 are open,
  * and the lowest free fd. Any difference prints "FUZZ VIOLATION [FD-LEAK] ..." and
- * aborts. No /proc is a failure too, never a skip.
+ * aborts. No /proc is a failure too, never a skip. The listing stays open from the first
+ * snapshot on (one fd, left out of the counts) and is rewound for each; an input that
+ * closes or replaces it is reported as well.
  */
 #ifndef AIOTP_FZ_FDCHECK_H
 #define AIOTP_FZ_FDCHECK_H

@@ -28,6 +28,47 @@ static unsigned char rx_byte(uint64_t i) /* peer -> transport */
     return (unsigned char)(((uint32_t)i * 0x85EBCA6Bu) >> 23 ^ 0x5a);
 }
 
+/* Eight bytes of the pattern (tx_byte if tx, else rx_byte) from stream offset base, in
+   memory order (what memcpy of the result to a buffer stores): a scalar, so that no
+   local array (and no stack poisoning under ASan) is involved. */
+static uint64_t pattern8(uint64_t base, bool tx)
+{
+    static const union {
+        uint16_t u;
+        unsigned char c[2];
+    } order = {1};
+    uint64_t w = 0;
+    unsigned k;
+    for (k = 0; k < 8; k++) {
+        unsigned shift = order.c[0] == 1 ? 8u * k : 56u - 8u * k; /* little / big endian */
+        w |= (uint64_t)(tx ? tx_byte(base + k) : rx_byte(base + k)) << shift;
+    }
+    return w;
+}
+
+/* The length of the prefix of p[0..n) that continues the pattern (tx_byte if tx, else
+   rx_byte; a flag, not a function pointer, so that the calls inline) from stream
+   offset base (n if all of it does). Eight bytes per load where they all match
+   (throughput under ASan: one shadow check instead of eight); the byte that differs is
+   found one at a time. */
+static size_t pattern_prefix(const unsigned char *p, size_t n, uint64_t base, bool tx)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (w != pattern8(base + i, tx)) {
+            break;
+        }
+    }
+    for (; i < n; i++) {
+        if (p[i] != (tx ? tx_byte(base + i) : rx_byte(base + i))) {
+            break;
+        }
+    }
+    return i;
+}
+
 /* ---- the state of one input ------------------------------------------------------------- */
 
 /* hook bits (op HOOKS) */
@@ -107,9 +148,15 @@ static unsigned char scratch[8192];
    pause_writing that an outer write called: its bytes follow the outer ones). */
 static void fill(size_t n)
 {
-    size_t i;
-    for (i = 0; i < n; i++) {
-        scratch[i] = tx_byte(F.tx_accepted + F.tx_inflight + i);
+    uint64_t base = F.tx_accepted + F.tx_inflight;
+    size_t i = 0;
+    /* eight bytes per store (throughput under ASan: one shadow check instead of eight) */
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w = pattern8(base + i, true);
+        memcpy(scratch + i, &w, 8);
+    }
+    for (; i < n; i++) {
+        scratch[i] = tx_byte(base + i);
     }
 }
 
@@ -403,10 +450,9 @@ static void check_rx(const unsigned char *p, size_t n, const char *cb)
     REQUIRE(F.eofs == 0, "PROTO-STREAM-3", "%s after eof_received", cb);
     REQUIRE(!F.user_closed, "BASE-CLOSE-1", "%s after close/abort", cb);
     REQUIRE(F.proto_rx + n <= F.peer_tx, "PROTO-STREAM-1", "%s: more bytes than sent", cb);
-    for (i = 0; i < n; i++) {
-        REQUIRE(p[i] == rx_byte(F.proto_rx + i), "PROTO-STREAM-1",
-                "%s: byte %llu differs", cb, (unsigned long long)(F.proto_rx + i));
-    }
+    i = pattern_prefix(p, n, F.proto_rx, false);
+    REQUIRE(i == n, "PROTO-STREAM-1", "%s: byte %llu differs", cb,
+            (unsigned long long)(F.proto_rx + i));
     F.proto_rx += n;
 }
 
@@ -546,10 +592,10 @@ static void check_state(void)
         if (size > 0 && (t->st.life == AIOTP__LIFE_OPEN || t->st.life == AIOTP__LIFE_CLOSING)) {
             REQUIRE(t->writer_on, "WRITE-WRITE-3", "%zu bytes queued and no writer", size);
         }
-        REQUIRE(!F.user_closed || aiotp_transport_is_closing(F.t), "BASE-CLOSING-1",
-                "closed but is_closing() false");
-        if (F.empty_buffer) {
-            REQUIRE(aiotp_transport_is_closing(F.t), "PROTO-BUF-2",
+        if (F.user_closed || F.empty_buffer) {
+            bool closing = aiotp_transport_is_closing(F.t); /* one query for both checks */
+            REQUIRE(!F.user_closed || closing, "BASE-CLOSING-1", "closed but is_closing() false");
+            REQUIRE(!F.empty_buffer || closing, "PROTO-BUF-2",
                     "empty get_buffer did not close the transport");
         }
     } else {
@@ -562,9 +608,8 @@ static void check_state(void)
 /* The peer reads up to n bytes and checks them against the accepted stream. */
 static void peer_read(size_t n)
 {
-    unsigned char buf[8192];
+    static unsigned char buf[8192]; /* static: no 8 KiB stack frame to poison per call */
     ssize_t k;
-    ssize_t i;
     if (F.b < 0) {
         return;
     }
@@ -572,8 +617,9 @@ static void peer_read(size_t n)
         n = sizeof(buf);
     }
     k = aiotp_sim_read(F.sim, F.b, buf, n);
-    for (i = 0; i < k; i++) {
-        REQUIRE(buf[i] == tx_byte(F.peer_rx + (uint64_t)i), "WRITE-WRITE-1",
+    if (k > 0) {
+        size_t i = pattern_prefix(buf, (size_t)k, F.peer_rx, true);
+        REQUIRE(i == (size_t)k, "WRITE-WRITE-1",
                 "peer byte %llu differs from what write() accepted",
                 (unsigned long long)(F.peer_rx + (uint64_t)i));
     }
@@ -586,8 +632,8 @@ static void peer_read(size_t n)
 
 static void peer_send(size_t n)
 {
-    unsigned char buf[2048];
-    size_t i;
+    static unsigned char buf[2048]; /* static: no stack frame to poison per call */
+    size_t i = 0;
     ssize_t k;
     if (F.b < 0 || F.peer_shut_wr || F.reset) {
         return;
@@ -595,7 +641,11 @@ static void peer_send(size_t n)
     if (n > sizeof(buf)) {
         n = sizeof(buf);
     }
-    for (i = 0; i < n; i++) {
+    for (; i + 8 <= n; i += 8) { /* eight bytes per store, as fill() */
+        uint64_t w = pattern8(F.peer_tx + i, false);
+        memcpy(buf + i, &w, 8);
+    }
+    for (; i < n; i++) {
         buf[i] = rx_byte(F.peer_tx + i);
     }
     k = aiotp_sim_write(F.sim, F.b, buf, n);

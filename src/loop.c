@@ -744,17 +744,117 @@ void aiotp_loop_set_trace(aiotp_loop *loop, aiotp_trace_fn fn, void *arg)
     }
 }
 
+/* aiotp__trace_vformat's pieces: `pos` counts the characters of the whole line, those
+   below `lim` (cap - 1: room for the NUL) are stored (vsnprintf's truncation). No local
+   is address-taken and no local array is used, so that under the sanitizers nothing is
+   poisoned per call. */
+static size_t fmt_str(char *out, size_t lim, size_t pos, const char *s)
+{
+    for (; *s != '\0'; s++, pos++) {
+        if (pos < lim) {
+            out[pos] = *s;
+        }
+    }
+    return pos;
+}
+
+/* v in base 10 or 16, at least `width` digits (zeros in front). */
+static size_t fmt_num(char *out, size_t lim, size_t pos, unsigned long long v, unsigned base,
+                      unsigned width)
+{
+    unsigned long long t = v;
+    unsigned nd = 0;
+    unsigned i;
+    do {
+        nd++;
+        t /= base;
+    } while (t != 0);
+    for (; width > nd; width--, pos++) {
+        if (pos < lim) {
+            out[pos] = '0';
+        }
+    }
+    for (i = nd; i > 0; i--, v /= base) {
+        if (pos + i - 1 < lim) {
+            out[pos + i - 1] = "0123456789abcdef"[v % base];
+        }
+    }
+    return pos + nd;
+}
+
+static size_t fmt_signed(char *out, size_t lim, size_t pos, long long v)
+{
+    if (v < 0) {
+        if (pos < lim) {
+            out[pos] = '-';
+        }
+        return fmt_num(out, lim, pos + 1, 0ull - (unsigned long long)v, 10, 0);
+    }
+    return fmt_num(out, lim, pos, (unsigned long long)v, 10, 0);
+}
+
+bool aiotp__trace_vformat(char *out, size_t cap, const char *fmt, va_list ap)
+{
+    size_t pos = 0;
+    size_t lim;
+    const char *f;
+    if (cap == 0) {
+        return false;
+    }
+    lim = cap - 1;
+    for (f = fmt; *f != '\0'; f++) {
+        if (*f != '%') {
+            if (pos < lim) {
+                out[pos] = *f;
+            }
+            pos++;
+            continue;
+        }
+        f++;
+        if (*f == 's') {
+            const char *s = va_arg(ap, const char *);
+            pos = fmt_str(out, lim, pos, s != NULL ? s : "(null)");
+        } else if (*f == 'd') {
+            pos = fmt_signed(out, lim, pos, va_arg(ap, int));
+        } else if (*f == 'u') {
+            pos = fmt_num(out, lim, pos, va_arg(ap, unsigned), 10, 0);
+        } else if (f[0] == 'z' && f[1] == 'u') {
+            pos = fmt_num(out, lim, pos, va_arg(ap, size_t), 10, 0);
+            f++;
+        } else if (f[0] == 'z' && f[1] == 'd') {
+            pos = fmt_signed(out, lim, pos, va_arg(ap, ptrdiff_t)); /* the signed size_t */
+            f++;
+        } else if (f[0] == 'l' && f[1] == 'l' && f[2] == 'u') {
+            pos = fmt_num(out, lim, pos, va_arg(ap, unsigned long long), 10, 0);
+            f += 2;
+        } else if (f[0] == '0' && f[1] == '8' && f[2] == 'x') {
+            pos = fmt_num(out, lim, pos, va_arg(ap, unsigned), 16, 8);
+            f += 2;
+        } else {
+            return false; /* a conversion not listed: the caller uses vsnprintf */
+        }
+    }
+    out[pos < lim ? pos : lim] = '\0';
+    return true;
+}
+
 void aiotp__tracef(aiotp_loop *loop, const char *fmt, ...)
 {
     char line[512];
     va_list ap;
+    bool done;
 
     if (loop->trace_fn == NULL) {
         return;
     }
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    done = aiotp__trace_vformat(line, sizeof(line), fmt, ap);
     va_end(ap);
+    if (!done) {
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+    }
     loop->trace_fn(loop->trace_arg, line);
 }
 

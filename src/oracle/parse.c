@@ -25,6 +25,10 @@ static const unsigned char NAME_LENGTH[N_COUNT] = {ORC_NAMES(NAME_LEN)};
 const char *const aiotp__orc_queries[Q_COUNT] = {
     "is_closing", "is_reading", "can_write_eof", "get_write_buffer_size",
     "get_write_buffer_limits"};
+#define QLEN(s) (sizeof(s) - 1)
+static const unsigned char QUERY_LENGTH[Q_COUNT] = {
+    QLEN("is_closing"), QLEN("is_reading"), QLEN("can_write_eof"),
+    QLEN("get_write_buffer_size"), QLEN("get_write_buffer_limits")};
 
 typedef struct tok {
     const char *p;
@@ -47,9 +51,23 @@ static bool fail(perr *e, const char *fmt, ...)
     return false;
 }
 
+/* a[0..n) == b[0..n). A loop rather than memcmp: the fields are a few bytes, and under
+   the sanitizers a call to memcmp costs more than the comparison (fuzz/README.md,
+   "Throughput"). */
+static inline bool bytes_eq(const char *a, const char *b, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (a[i] != b[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool tok_eq(const tok *t, const char *s, size_t n)
 {
-    return t->n == n && memcmp(t->p, s, n) == 0;
+    return t->n == n && bytes_eq(t->p, s, n);
 }
 
 /* t is the string literal s (a literal only: "" s "" does not compile otherwise) */
@@ -140,7 +158,7 @@ static bool parse_tid(const tok *t, unsigned long *out)
 /* "key=VALUE": the value part, or false when the key (of length k) does not match. */
 static bool kv_n(const tok *t, const char *key, size_t k, tok *v)
 {
-    if (t->n <= k || memcmp(t->p, key, k) != 0 || t->p[k] != '=') {
+    if (t->n <= k || !bytes_eq(t->p, key, k) || t->p[k] != '=') {
         return false;
     }
     v->p = t->p + k + 1;
@@ -252,7 +270,8 @@ static int find_name(const tok *t)
 {
     int i;
     for (i = 0; i < N_COUNT; i++) {
-        if (t->n == NAME_LENGTH[i] && memcmp(t->p, aiotp__orc_names[i], t->n) == 0) {
+        if (t->n == NAME_LENGTH[i] && t->p[0] == aiotp__orc_names[i][0] &&
+            bytes_eq(t->p, aiotp__orc_names[i], t->n)) {
             return i;
         }
     }
@@ -481,7 +500,7 @@ static bool parse_query(orc_line *pl, const tok *tk, size_t nt, perr *e)
         return fail(e, "missing query name");
     }
     for (q = 0; q < Q_COUNT; q++) {
-        if (tok_eq(&tk[2], aiotp__orc_queries[q], strlen(aiotp__orc_queries[q]))) {
+        if (tok_eq(&tk[2], aiotp__orc_queries[q], QUERY_LENGTH[q])) {
             break;
         }
     }
@@ -627,7 +646,7 @@ bool aiotp__orc_parse(const char *s, size_t len, unsigned version, orc_line *pl,
 
     /* exception reports: the message after the status is free text */
     sp = memchr(s, ' ', len);
-    if (sp != NULL && len - (size_t)(sp - s) > 4 && memcmp(sp, " exc ", 5) == 0) {
+    if (sp != NULL && len - (size_t)(sp - s) > 4 && bytes_eq(sp, " exc ", 5)) {
         tok t0;
         t0.p = s;
         t0.n = (size_t)(sp - s);
