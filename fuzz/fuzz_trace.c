@@ -114,7 +114,6 @@ static void fail(const char *what, const char *fmt, ...)
 FZ_ASAN_DEFAULT_OPTIONS()
 
 #define ARENA ((size_t)4 << 20)
-#define GAP 64u /* poisoned bytes after each block */
 static union {
     long double ld; /* alignment (C99: no max_align_t) */
     long long ll;
@@ -134,11 +133,7 @@ static bool g_arena_poisoned;
 
 static void arena_reset(void)
 {
-    /* a conditional expression, not a branch: the first input of a process takes the
-       same edges as the others (AFL++ stability) */
-    POISON(g_arena.bytes, g_arena_poisoned ? g_used : ARENA);
-    g_arena_poisoned = true;
-    g_used = 0;
+    fz_arena_reset(g_arena.bytes, ARENA, &g_used, &g_arena_poisoned);
 }
 
 static bool in_arena(const void *p)
@@ -149,13 +144,9 @@ static bool in_arena(const void *p)
 
 static void *t_alloc(void *ctx, size_t n)
 {
-    void *p;
-    size_t need = (n + GAP + 63u) & ~(size_t)63u;
+    void *p = fz_arena_take(g_arena.bytes, ARENA, &g_used, n);
     (void)ctx;
-    if (n < ARENA && need <= ARENA - g_used) {
-        p = g_arena.bytes + g_used;
-        g_used += need;
-        UNPOISON(p, n);
+    if (p != NULL) {
         memset(p, 0xa5, n); /* not zeroed: the oracle must initialise it */
     } else {
         p = malloc(n);

@@ -113,7 +113,6 @@ static bool g_print;
    poisoned again, so overflows and uses after free are still caught. A block that does
    not fit comes from malloc. */
 #define O_ARENA ((size_t)512 << 10)
-#define O_GAP 64u
 static union {
     long double ld; /* alignment (C99: no max_align_t) */
     long long ll;
@@ -127,11 +126,7 @@ static bool o_poisoned;
    o_used up): poisoning it leaves the whole arena poisoned. */
 static void o_arena_reset(void)
 {
-    /* a conditional expression, not a branch: the first input of a process takes the
-       same edges as the others (AFL++ stability) */
-    POISON(o_arena.bytes, o_poisoned ? o_used : O_ARENA);
-    o_poisoned = true;
-    o_used = 0;
+    fz_arena_reset(o_arena.bytes, O_ARENA, &o_used, &o_poisoned);
 }
 
 static bool o_in_arena(const void *p)
@@ -142,16 +137,9 @@ static bool o_in_arena(const void *p)
 
 static void *o_alloc(void *ctx, size_t n)
 {
-    size_t need = (n + O_GAP + 63u) & ~(size_t)63u;
-    void *p;
+    void *p = fz_arena_take(o_arena.bytes, O_ARENA, &o_used, n);
     (void)ctx;
-    if (n < O_ARENA && need <= O_ARENA - o_used) {
-        p = o_arena.bytes + o_used;
-        o_used += need;
-        UNPOISON(p, n);
-        return p;
-    }
-    return malloc(n);
+    return p != NULL ? p : malloc(n);
 }
 
 static void o_free(void *ctx, void *p, size_t n)

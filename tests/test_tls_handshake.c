@@ -339,6 +339,24 @@ TEST(handshake_timeout)
     th_peer_close(peer);
 }
 
+/* A TLS client over a new TCP pair (sv[1] the peer's end), its creation's number in *op. */
+static void client_with_op(aiotp_loop *loop, int sv[2], th_tls_side *side, th_rec *r,
+                           aiotp_op *op)
+{
+    aiotp_connect_options o;
+    th_tcp_pair(sv);
+    memset(side, 0, sizeof(*side));
+    aiotp_connect_options_init(&o);
+    o.sock = sv[0];
+    o.tls = th_tls_client_ctx();
+    o.server_hostname = "localhost";
+    o.op = op;
+    CHECK_ERR(aiotp_loop_create_connection(loop, th_tls_rec_factory, r, NULL, 0, &o,
+                                           th_tls_done, side),
+              0);
+    CHECK(*op != 0);
+}
+
 /* OP-1, OP-2: the creation of a TLS connection stays cancellable through its handshake
    (CPython: cancelling create_connection's task closes the connection it was making). The
    peer never answers the ClientHello; aiotp_loop_cancel_op returns 0, runs nothing inside
@@ -347,24 +365,13 @@ TEST(handshake_timeout)
 TEST(cancel_during_handshake)
 {
     aiotp_loop *loop = th_loop();
-    aiotp_connect_options o;
     th_tls_side side;
     th_rec *r = th_rec_new();
     aiotp_op op = 0;
     int sv[2];
     char buf[4096];
 
-    th_tcp_pair(sv);
-    memset(&side, 0, sizeof(side));
-    aiotp_connect_options_init(&o);
-    o.sock = sv[0];
-    o.tls = th_tls_client_ctx();
-    o.server_hostname = "localhost";
-    o.op = &op;
-    CHECK_ERR(aiotp_loop_create_connection(loop, th_tls_rec_factory, r, NULL, 0, &o,
-                                           th_tls_done, &side),
-              0);
-    CHECK(op != 0);
+    client_with_op(loop, sv, &side, r, &op);
     th_run_passes(loop, 2); /* connected, the ClientHello goes */
     CHECK(th_drain_fd(sv[1], buf, sizeof(buf)) > 0);
     CHECK(!side.done);
@@ -398,17 +405,8 @@ TEST(cancel_after_handshake)
     aiotp_op op = 0;
     int sv[2];
 
-    th_tcp_pair(sv);
-    memset(&side, 0, sizeof(side));
     memset(&server, 0, sizeof(server));
-    aiotp_connect_options_init(&o);
-    o.sock = sv[0];
-    o.tls = th_tls_client_ctx();
-    o.server_hostname = "localhost";
-    o.op = &op;
-    CHECK_ERR(aiotp_loop_create_connection(loop, th_tls_rec_factory, r, NULL, 0, &o,
-                                           th_tls_done, &side),
-              0);
+    client_with_op(loop, sv, &side, r, &op);
     aiotp_connect_options_init(&o);
     o.tls = th_tls_server_ctx("server");
     CHECK_ERR(aiotp_loop_connect_accepted_socket_opts(loop, th_tls_rec_factory, th_rec_new(),
