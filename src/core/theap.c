@@ -169,14 +169,22 @@ static void sift_down(aiotp__timer *a, aiotp__timer **pos, uint32_t n, uint32_t 
     */
     for (;;) {
         uint32_t l = 2 * i + 1; /* i < n <= AIOTP__THEAP_MAX: no overflow */
+        uint32_t r;
         uint32_t m = l;
         if (l >= n) {
             /*@ assert leaf: \forall integer c; 0 < c < n ==> Parent(c) != i; */
             break;
         }
-        if (l + 1 < n && before(a[l + 1], a[l])) {
-            m = l + 1;
+        /* the right child, or the left one again when there is none (a comparison, not a
+           branch: a branch on l + 1 < n gives the provers n == l + 1 on one path, which
+           they fail to carry through the loop's memory) */
+        r = l + (uint32_t)(l + 1 < n);
+        /*@ assert right: (l + 1 < n ==> r == l + 1) && (l + 1 >= n ==> r == l); */
+        if (before(a[r], a[l])) {
+            m = r;
         }
+        /*@ assert child: l < n && (m == l || (m == l + 1 && l + 1 < n)); */
+        /*@ assert earliest: \forall integer c; 0 < c < n && Parent(c) == i ==> KeyLe(a[m], a[c]); */
         if (!before(a[m], e)) {
             /*@ assert settled: \forall integer c; 0 < c < n && Parent(c) == i ==>
                                   KeyLe(e, a[c]); */
@@ -196,6 +204,7 @@ static void sift_down(aiotp__timer *a, aiotp__timer **pos, uint32_t n, uint32_t 
               InEx(a, pos, n, nids, m, id) && *pos[id] == \at(*pos[id], Down); */
         /*@ assert keep_moved: \let mid = a[i].id; InEx(a, pos, n, nids, m, mid) &&
               *pos[mid] == \at(*pos[mid], Down); */
+        /*@ assert down: Parent(m) == i; */
         i = m;
     }
     /*@ assert kids: \forall integer c; 0 < c < n && Parent(c) == i ==> KeyLe(e, a[c]); */
