@@ -190,6 +190,7 @@ static void sift_down(aiotp__timer *a, aiotp__timer **pos, uint32_t n, uint32_t 
                                   KeyLe(e, a[c]); */
             break;
         }
+        /*@ assert bridge_old: \forall integer c; 0 < c < n && Parent(c) == m ==> KeyLe(a[m], a[c]); */
     Down:
         a[i].when = a[m].when;
         a[i].seq = a[m].seq;
@@ -199,11 +200,13 @@ static void sift_down(aiotp__timer *a, aiotp__timer **pos, uint32_t n, uint32_t 
         /*@ assert moved: a[i] == \at(a[m], Down) && pos[a[i].id] == a + i; */
         /*@ assert a_same: \forall integer k; 0 <= k < n && k != i ==> a[k] == \at(a[k], Down); */
         /*@ assert pos_same: \forall integer id; id != a[i].id ==> pos[id] == \at(pos[id], Down); */
+        /*@ assert new_id_next: NotIn(a, n, m, e.id); */
         /*@ assert keep_others: \forall integer id; id != a[i].id &&
               \at(InEx(a, pos, n, nids, i, id), Down) ==>
               InEx(a, pos, n, nids, m, id) && *pos[id] == \at(*pos[id], Down); */
         /*@ assert keep_moved: \let mid = a[i].id; InEx(a, pos, n, nids, m, mid) &&
               *pos[mid] == \at(*pos[mid], Down); */
+        /*@ assert bridge_next: \forall integer c; 0 < c < n && Parent(c) == m ==> KeyLe(a[i], a[c]); */
         /*@ assert down: Parent(m) == i; */
         i = m;
     }
