@@ -59,10 +59,10 @@ if [ -n "$table" ]; then
     diff -u "$tsrc" "$tdst" | sed -n '/^[-+][^-+]/p'
 fi
 
-# A goal that is false on the mutant fails by timeout: 10 s per prover by default (the
+# A goal that is false on the mutant fails by timeout: 5 s per prover by default (the
 # real proofs need well under 2 s per goal), AIOTP_PROOF_MUTANT_TIMEOUT to change it.
 args=(--src "$dir" --out "$dir/out" --expect-unproved "$expect"
-      --timeout "${AIOTP_PROOF_MUTANT_TIMEOUT:-10}")
+      --timeout "${AIOTP_PROOF_MUTANT_TIMEOUT:-5}")
 [ -n "$fct" ] && args+=(--fct "$fct")
 [ -n "$prop" ] && args+=(--prop "$prop")
 exec "$ROOT/proofs/run.sh" "${args[@]}" "$module"

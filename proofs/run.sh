@@ -108,6 +108,15 @@ required_of() {
                 ph_table DGRAM_made_once DGRAM_lost_once DGRAM_nothing_after_lost
                 DGRAM_error_between lemma_dg_life_closed_final lemma_dg_ph_lost_final
                 lemma_dg_rd_stopped_final rte" ;;
+    handles) echo "valid_shape valid_gens valid_stack valid_distinct HANDLES_1_alloc
+                HANDLES_2_stale HANDLES_1_encode HANDLES_1_found HANDLES_1_none
+                HANDLES_1_match HANDLES_2_live HANDLES_2_new_handle HANDLES_2_not_mine
+                lemma_handle_injective rte" ;;
+    theap) echo "valid_shape valid_order valid_places THEAP_1_count THEAP_1_added
+                THEAP_1_keep THEAP_1_only THEAP_1_removed THEAP_2_earliest THEAP_2_was_in
+                THEAP_3_entry LOOP_2_due LOOP_5_never_early LOOP_5_at_most_1ms_late capped
+                LOOP_2_no_block LOOP_2_io_only LOOP_2_until_timer LOOP_5_earliest LOOP_5_due
+                LOOP_5_none_due root_first rte" ;;
     dgq) echo "is_valid_iff empty valid fits compact grow tail count payload
                 reset front moved installed rte" ;;
     tls_sm) echo "is_valid_iff next_ly next_app next_rd upgrade_kept acts TLS_INV edges
@@ -176,6 +185,7 @@ for m in "${MODULES[@]}"; do
         >"$log" 2>&1
     rc=$?
     secs=$(( $(date +%s) - start ))
+    echo "$secs" > "$OUT/$m.secs"
 
     if [ ! -s "$json" ] || ! jq -e '.["wp:global"]["wp:main"].total' "$json" >/dev/null 2>&1; then
         echo "proof.$m: ERROR: frama-c exited $rc without a WP report; log $log:" >&2

@@ -5,4 +5,4 @@
 # fct: sift_down
 # prop: order
 # expect: order
-s/        if (l + 1 < n && before(a\[l + 1\], a\[l\])) {/        if (l + 1 < n \&\& before(a[l], a[l + 1])) {/
+s/        if (before(a\[r\], a\[l\])) {/        if (before(a[l], a[r])) {/

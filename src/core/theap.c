@@ -108,6 +108,11 @@ static void sift_up(aiotp__timer *a, aiotp__timer **pos, uint32_t n, uint32_t ni
         /*@ assert moved: a[i] == \at(a[p], Up) && pos[a[i].id] == a + i; */
         /*@ assert a_same: \forall integer k; 0 <= k < n && k != i ==> a[k] == \at(a[k], Up); */
         /*@ assert pos_same: \forall integer id; id != a[i].id ==> pos[id] == \at(pos[id], Up); */
+        /*@ assert keep_others: \forall integer id; id != a[i].id &&
+              \at(InEx(a, pos, n, nids, i, id), Up) ==>
+              InEx(a, pos, n, nids, p, id) && *pos[id] == \at(*pos[id], Up); */
+        /*@ assert keep_moved: \let mid = a[i].id; InEx(a, pos, n, nids, p, mid) &&
+              *pos[mid] == \at(*pos[mid], Up); */
         i = p;
     }
 Place:
@@ -118,6 +123,8 @@ Place:
     /*@ assert placed: a[i] == e && pos[e.id] == a + i; */
     /*@ assert a_same: \forall integer k; 0 <= k < n && k != i ==> a[k] == \at(a[k], Place); */
     /*@ assert pos_same: \forall integer id; id != e.id ==> pos[id] == \at(pos[id], Place); */
+    /*@ assert keep_done: \forall integer id; id != e.id && \at(InEx(a, pos, n, nids, i, id), Place) ==>
+          InEx(a, pos, n, nids, n, id) && *pos[id] == \at(*pos[id], Place); */
 }
 
 /* Place e from the hole at i downwards. Before: a[0 .. n) is in order except at the hole;
@@ -162,19 +169,28 @@ static void sift_down(aiotp__timer *a, aiotp__timer **pos, uint32_t n, uint32_t 
     */
     for (;;) {
         uint32_t l = 2 * i + 1; /* i < n <= AIOTP__THEAP_MAX: no overflow */
+        uint32_t r;
         uint32_t m = l;
         if (l >= n) {
             /*@ assert leaf: \forall integer c; 0 < c < n ==> Parent(c) != i; */
             break;
         }
-        if (l + 1 < n && before(a[l + 1], a[l])) {
-            m = l + 1;
+        /* the right child, or the left one again when there is none (a comparison, not a
+           branch: a branch on l + 1 < n gives the provers n == l + 1 on one path, which
+           they fail to carry through the loop's memory) */
+        r = l + (uint32_t)(l + 1 < n);
+        /*@ assert right: (l + 1 < n ==> r == l + 1) && (l + 1 >= n ==> r == l); */
+        if (before(a[r], a[l])) {
+            m = r;
         }
+        /*@ assert child: l < n && (m == l || (m == l + 1 && l + 1 < n)); */
+        /*@ assert earliest: \forall integer c; 0 < c < n && Parent(c) == i ==> KeyLe(a[m], a[c]); */
         if (!before(a[m], e)) {
             /*@ assert settled: \forall integer c; 0 < c < n && Parent(c) == i ==>
                                   KeyLe(e, a[c]); */
             break;
         }
+        /*@ assert bridge_old: \forall integer c; 0 < c < n && Parent(c) == m ==> KeyLe(a[m], a[c]); */
     Down:
         a[i].when = a[m].when;
         a[i].seq = a[m].seq;
@@ -184,6 +200,14 @@ static void sift_down(aiotp__timer *a, aiotp__timer **pos, uint32_t n, uint32_t 
         /*@ assert moved: a[i] == \at(a[m], Down) && pos[a[i].id] == a + i; */
         /*@ assert a_same: \forall integer k; 0 <= k < n && k != i ==> a[k] == \at(a[k], Down); */
         /*@ assert pos_same: \forall integer id; id != a[i].id ==> pos[id] == \at(pos[id], Down); */
+        /*@ assert new_id_next: NotIn(a, n, m, e.id); */
+        /*@ assert keep_others: \forall integer id; id != a[i].id &&
+              \at(InEx(a, pos, n, nids, i, id), Down) ==>
+              InEx(a, pos, n, nids, m, id) && *pos[id] == \at(*pos[id], Down); */
+        /*@ assert keep_moved: \let mid = a[i].id; InEx(a, pos, n, nids, m, mid) &&
+              *pos[mid] == \at(*pos[mid], Down); */
+        /*@ assert bridge_next: \forall integer c; 0 < c < n && Parent(c) == m ==> KeyLe(a[i], a[c]); */
+        /*@ assert down: Parent(m) == i; */
         i = m;
     }
     /*@ assert kids: \forall integer c; 0 < c < n && Parent(c) == i ==> KeyLe(e, a[c]); */
@@ -212,6 +236,7 @@ void aiotp__theap_push(aiotp__theap *h, aiotp__timer t)
        local copies of its fields, before and after the one write to *h) */
     /*@ assert before_in: \forall integer id; In(h, id) <==> InEx(a, pos, n, nids, n - 1, id); */
     sift_up(a, pos, n, nids, n - 1, t);
+    /*@ assert apart: \separated(&h->n, a + (0 .. n - 1), pos + (0 .. nids - 1)); */
 S:
     h->n = n;
     /*@ assert a_kept: \forall integer k; 0 <= k < n ==> a[k] == \at(a[k], S); */
@@ -295,8 +320,12 @@ bool aiotp__theap_pop_due(aiotp__theap *h, int64_t now, aiotp__timer *out)
     aiotp__timer t = remove_at(h, 0);
     /*@ assert kept: \forall integer id; id != t.id && \at(In(h, id), Pre) ==>
           In(h, id) && Entry(h, id) == \at(Entry(h, id), Pre); */
+    /*@ assert apart: \separated(out, h, h->a + (0 .. h->cap - 1), h->pos + (0 .. h->nids - 1)); */
 Out:
-    *out = t;
+    out->when = t.when; /* field by field: plain stores (see the top of this file) */
+    out->seq = t.seq;
+    out->id = t.id;
+    /*@ assert a_same: \forall integer k; 0 <= k < h->n ==> h->a[k] == \at(h->a[k], Out); */
     /*@ assert same_heap: h->n == \at(h->n, Out) && h->a == \at(h->a, Out) &&
           h->pos == \at(h->pos, Out) && h->nids == \at(h->nids, Out); */
     /*@ assert entries_same: \forall integer id; \at(In(h, id), Out) ==>
