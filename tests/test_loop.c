@@ -1,11 +1,14 @@
 /* tests/test_loop.c - the event loop: ready queue, timers, cancel, stop/run, fd
    watchers, exception handler (spec/rules.md, "Loop", LOOP-1..LOOP-9). */
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "checksum.h"
 #include "harness.h"
 #include "loop_int.h" /* the handle and timer tables, for the regression tests below */
 
@@ -1153,7 +1156,140 @@ TEST(timer_heap_order_with_cancels)
     fake_loop_free(loop);
 }
 
+/* ---- the trace lines' formatter and checksum (the tracing hot path) ---- */
+
+
+/* The trace checksum takes eight bytes per step (slicing by 8): it equals the bit-by-bit
+   CRC-32 (th_sum) for every length 0..300 at every alignment 0..7, chained over two
+   pieces split anywhere, and on zlib's check values. */
+TEST(crc32_eight_bytes_per_step)
+{
+    static unsigned char buf[320];
+    size_t off;
+    size_t len;
+    size_t cut;
+    size_t i;
+    for (i = 0; i < sizeof(buf); i++) {
+        buf[i] = (unsigned char)(i * 151u + 7u);
+    }
+    CHECK_INT((long long)aiotp__crc32(0, "abc", 3), 0x352441c2LL);
+    CHECK_INT((long long)aiotp__crc32(0, "123456789", 9), 0xcbf43926LL);
+    CHECK_INT((long long)aiotp__crc32(0, NULL, 0), 0);
+    for (off = 0; off < 8; off++) {
+        for (len = 0; len <= 300; len++) {
+            uint32_t want = th_sum(0, buf + off, len);
+            CHECK_INT((long long)aiotp__crc32(0, buf + off, len), (long long)want);
+            for (cut = 0; cut <= len; cut += 13) {
+                uint32_t c = aiotp__crc32(0, buf + off, cut);
+                CHECK_INT((long long)aiotp__crc32(c, buf + off + cut, len - cut), (long long)want);
+            }
+        }
+    }
+}
+
+/* Formats with aiotp__trace_vformat and with vsnprintf into buffers of cap bytes and
+   checks they agree; returns what aiotp__trace_vformat returned. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static bool both_formats(size_t cap, const char *fmt, ...);
+
+static bool both_formats(size_t cap, const char *fmt, ...)
+{
+    char mine[600];
+    char ref[600];
+    va_list ap;
+    bool ok;
+    memset(mine, 'X', sizeof(mine));
+    memset(ref, 'X', sizeof(ref));
+    va_start(ap, fmt);
+    ok = aiotp__trace_vformat(mine, cap, fmt, ap);
+    va_end(ap);
+    va_start(ap, fmt);
+    (void)vsnprintf(ref, cap, fmt, ap);
+    va_end(ap);
+    if (ok) {
+        CHECK_STR(mine, ref);
+    }
+    return ok;
+}
+
+/* aiotp__trace_vformat alone (formats or arguments vsnprintf must not see), into out. */
+static char mine_out[64];
+static bool refused(size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    bool ok;
+    va_start(ap, fmt);
+    ok = aiotp__trace_vformat(mine_out, cap, fmt, ap);
+    va_end(ap);
+    return ok;
+}
+
+static char hook_line[600];
+static void hook(void *arg, const char *line)
+{
+    (void)arg;
+    snprintf(hook_line, sizeof(hook_line), "%s", line);
+}
+
+/* Trace lines are formatted without vsnprintf for the conversions they use, exactly as
+   vsnprintf formats them, truncation included; any other conversion is refused (the
+   caller then uses vsnprintf). */
+TEST(trace_lines_formatted_without_vsnprintf)
+{
+    static const size_t caps[] = {512, 1, 2, 9, 10, 17};
+    char longs[700];
+    size_t k;
+    memset(longs, 'a', sizeof(longs) - 1);
+    longs[sizeof(longs) - 1] = '\0';
+    for (k = 0; k < sizeof(caps) / sizeof(caps[0]); k++) {
+        size_t c = caps[k];
+        CHECK(both_formats(c, "t%u cb data_received n=%zu total=%llu sum=%08x", 7u, (size_t)3,
+                           18446744073709551615ull, 0x312a6a6u));
+        CHECK(both_formats(c, "%d %d %d %d", 0, -1, 2147483647, -2147483647 - 1));
+        CHECK(both_formats(c, "%zd %zd %zd", (ptrdiff_t)-5, (ptrdiff_t)0, PTRDIFF_MAX));
+        CHECK(both_formats(c, "%u %zu %llu %08x %08x", 4294967295u, SIZE_MAX, 0ull, 0u,
+                           0xffffffffu));
+        CHECK(both_formats(c, "t%u query %s %llu", 1u, "is_closing", 1ull));
+        CHECK(both_formats(c, "no conversion at all"));
+        CHECK(both_formats(c, "%s", ""));
+    }
+    CHECK(both_formats(512, "%s|", longs)); /* cut at 511 bytes */
+    CHECK(both_formats(600, "%s%s", "", longs + 100));
+    /* conversions trace lines do not use: refused, whatever comes before them */
+    CHECK(!refused(512, "%x", 1u));
+    CHECK(!refused(512, "%ld", 1L));
+    CHECK(!refused(512, "abc %5u", 1u));
+    CHECK(!refused(512, "%%"));
+    CHECK(!refused(512, "%z", 1));
+    CHECK(!refused(512, "%l", 1));
+    CHECK(!refused(512, "%ll", 1));
+    CHECK(!refused(512, "%0", 1));
+    CHECK(!refused(512, "%08", 1));
+    CHECK(!refused(512, "trailing %"));
+    CHECK(!refused(0, "x"));
+    {
+        const char *volatile none = NULL; /* as glibc's vsnprintf prints it */
+        CHECK(refused(64, "[%s]", none));
+        CHECK_STR(mine_out, "[(null)]");
+    }
+    /* aiotp__tracef: the line through the trace hook, formatted here or by vsnprintf */
+    {
+        aiotp_loop *loop;
+        CHECK_INT(aiotp_loop_create(&loop, NULL), 0);
+        aiotp_loop_set_trace(loop, hook, NULL);
+        aiotp__tracef(loop, "t%u query %s %llu", 3u, "is_reading", 1ull);
+        CHECK_STR(hook_line, "t3 query is_reading 1");
+        aiotp__tracef(loop, "%x|%ld|%5u", 255u, -3L, 7u); /* not ours: vsnprintf */
+        CHECK_STR(hook_line, "ff|-3|    7");
+        aiotp_loop_free(loop);
+    }
+}
+
 static const th_case cases[] = {
+    T(crc32_eight_bytes_per_step, ""),
+    T(trace_lines_formatted_without_vsnprintf, ""),
     T(call_soon_fifo, "LOOP-3 LOOP-6"),
     T(queued_in_pass_runs_next_pass, "LOOP-6 LOOP-3 LOOP-2"),
     T(self_rescheduling_callback, "LOOP-6"),
