@@ -31,7 +31,7 @@ struct aiotp__layer_params {
     aiotp_time handshake_timeout; /* > 0 (the options' 0 already resolved to the default) */
     aiotp_time shutdown_timeout;  /* > 0 */
     aiotp_op op; /* client: the creation's operation number, 0: none. The layer registers
-                    it again (op_register_as) until the handshake has ended (OP-2) */
+                    it again (op_register_as) while the handshake runs (OP-2) */
 };
 
 /*

@@ -3,15 +3,20 @@
  */
 #include "ops_int.h"
 
-void aiotp__op_register(aiotp_loop *loop, aiotp__op *op, aiotp_op *out)
+static void op_link(aiotp_loop *loop, aiotp__op *op, aiotp_op id)
 {
-    op->id = ++loop->next_op;
+    op->id = id;
     op->prev = NULL;
     op->next = loop->ops;
     if (loop->ops != NULL) {
         loop->ops->prev = op;
     }
     loop->ops = op;
+}
+
+void aiotp__op_register(aiotp_loop *loop, aiotp__op *op, aiotp_op *out)
+{
+    op_link(loop, op, ++loop->next_op);
     if (out != NULL) {
         *out = op->id;
     }
@@ -19,10 +24,7 @@ void aiotp__op_register(aiotp_loop *loop, aiotp__op *op, aiotp_op *out)
 
 void aiotp__op_register_as(aiotp_loop *loop, aiotp__op *op, aiotp_op id)
 {
-    aiotp_op next = loop->next_op;
-    loop->next_op = id - 1;
-    aiotp__op_register(loop, op, NULL);
-    loop->next_op = next;
+    op_link(loop, op, id);
 }
 
 void aiotp__op_done(aiotp_loop *loop, aiotp__op *op)

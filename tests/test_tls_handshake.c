@@ -393,6 +393,35 @@ TEST(cancel_during_handshake)
     th_peer_close(sv[1]);
 }
 
+/* OP-2: in the pass that makes the transports (the socket connected, the handshake not
+   started: the stream below has not had its connection_made) the operation is not
+   pending: cancelling finds nothing, and the handshake goes on to its end. */
+TEST(cancel_before_handshake_starts)
+{
+    aiotp_loop *loop = th_loop();
+    th_tls_side side;
+    th_tls_side server;
+    th_rec *r = th_rec_new();
+    aiotp_connect_options o;
+    aiotp_op op = 0;
+    int sv[2];
+
+    memset(&server, 0, sizeof(server));
+    client_with_op(loop, sv, &side, r, &op);
+    th_run_once(loop);
+    CHECK_INT(th_count_lines("t2 open tls"), 1);
+    CHECK_INT(th_count_lines("t1 cb connection_made"), 0);
+    CHECK_ERR(aiotp_loop_cancel_op(loop, op), AIOTP_ENOENT);
+    aiotp_connect_options_init(&o);
+    o.tls = th_tls_server_ctx("server");
+    CHECK_ERR(aiotp_loop_connect_accepted_socket_opts(loop, th_tls_rec_factory, th_rec_new(),
+                                                      sv[1], &o, th_tls_done, &server),
+              0);
+    th_run_until(loop, th_tls_side_done, &side, 50);
+    CHECK_ERR(side.status, 0);
+    CHECK_INT(r->made, 1);
+}
+
 /* OP-2: once the handshake has completed the operation is over: cancelling finds nothing
    and changes nothing. */
 TEST(cancel_after_handshake)
@@ -559,6 +588,7 @@ static const th_case cases[] = {
     T(client_certificate, "TLS-CERT-4 TLS-EXTRA-1"),
     T(handshake_timeout, "TLS-HS-4 TLS-HS-3"),
     T(cancel_during_handshake, "OP-1 OP-2 TLS-HS-3"),
+    T(cancel_before_handshake_starts, "OP-2"),
     T(cancel_after_handshake, "OP-2"),
     T(eof_during_handshake, "TLS-HS-3"),
     T(reset_during_handshake, "TLS-HS-3"),

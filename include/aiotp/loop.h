@@ -349,8 +349,8 @@ int aiotp_loop_call_soon_threadsafe(aiotp_loop *loop, aiotp_callback_fn fn, void
  * factory is never called, no connection_made), a pending listen or endpoint makes no
  * socket, a TLS handshake in progress is abandoned (the stream transport below is
  * aborted; the TLS protocol is told nothing). An operation is pending from the call that
- * returned it until its transport or server exists or it failed (a TLS connection: until
- * its handshake has ended, OP-2): from then on the completion is due with that result,
+ * returned it until its transport or server exists or it failed (a TLS connection: again
+ * while its handshake runs, OP-2): from then on the completion is due with that result,
  * and cancelling returns #AIOTP_ENOENT (the completion still comes, once).
  * @param loop the loop.
  * @param op what the method stored in its options' `op` (or aiotp_loop_getaddrinfo()).

@@ -394,6 +394,8 @@ static void do_handshake(aiotp__tls *t)
     apply(t, step(t, AIOTP__TLSEV_HS_FAILED));
 }
 
+static void op_cancel(aiotp__op *op, int status);
+
 static void start_handshake(aiotp__tls *t)
 {
     if (t->timer == 0 && aiotp_loop_call_later(t->base.loop, t->hs_timeout, hs_timer_cb, t,
@@ -402,6 +404,13 @@ static void start_handshake(aiotp__tls *t)
         t->hs_status = AIOTP_ENOMEM;
         apply(t, step(t, AIOTP__TLSEV_HS_FAILED));
         return;
+    }
+    if (t->op_number != 0) {
+        /* OP-2: a connection being created can be cancelled while it handshakes (the
+           cancel is the handshake timeout's step, which only HANDSHAKE takes) */
+        t->op.cancel = op_cancel;
+        t->svc->op_register_as(t->base.loop, &t->op, t->op_number);
+        t->op_number = 0;
     }
     do_handshake(t);
 }
@@ -1586,10 +1595,7 @@ int aiotp__tls_wrap(const aiotp_tls_context *ctx, const aiotp__layer_services *s
     t->done_cb = done_cb;
     t->done_arg = done_arg;
     tls_link(t, loop, lower, proto, pdata, false); /* TLS-MAKE-1 */
-    if (p->op != 0) {
-        t->op.cancel = op_cancel;
-        svc->op_register_as(loop, &t->op, p->op); /* OP-2: cancellable until handshaken */
-    }
+    t->op_number = p->op; /* registered again when the handshake starts (OP-2) */
     if (out != NULL) {
         *out = &t->base;
     }

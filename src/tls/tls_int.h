@@ -71,6 +71,7 @@ typedef struct aiotp__tls {
     aiotp_connect_cb done_cb;    /* the completion, NULL once called (or none) */
     aiotp__op op;                /* the creation's operation, registered again during the
                                     handshake of a connection being created (OP-2) */
+    aiotp_op op_number;          /* its number until the handshake starts, 0 if none */
     bool op_cancelled;           /* it was cancelled: the completion comes from the loop */
     void *done_arg;
     int hs_status;               /* why the handshake failed */
