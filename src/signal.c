@@ -2,16 +2,18 @@
  * src/signal.c - signal handlers on the loop and the child watcher (signal_int.h).
  * Clause IDs refer to spec/rules.md ("Signals", "Child processes").
  *
- * The hub is a loop-owned object made on first use. Its self-pipe's read end is watched
- * like any fd; each byte read is a signal number written by the process handler (the
- * syscall table's sigwatch entry), or 0: "check the children watched through SIGCHLD".
- * User handlers run from that reader, as ordinary callbacks of the loop (SIG-1).
+ * The hub is a loop-owned object made on first use. It has no pipe of its own: the process
+ * handler (the syscall table's sigwatch entry) writes signal numbers to the loop's wake-up
+ * pipe (src/wakeup_int.h), the loop's one self-pipe, and the wake-up hands every byte that
+ * is not a post's to the hub: a signal number, or 0: "check the children watched through
+ * SIGCHLD". User handlers run from there, as ordinary callbacks of the loop (SIG-1).
  */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "signal_int.h"
+#include "wakeup_int.h"
 
 #define SIG_MAX 64           /* highest signal number a handler may be set for */
 #define CHECK_CHILDREN 0     /* a self-pipe byte that is no signal */
@@ -25,8 +27,7 @@ typedef struct sig_handler {
 typedef struct aiotp__sighub {
     aiotp__obj obj;          /* the loop's object header: first */
     aiotp_loop *loop;
-    int rfd;                 /* the self-pipe: read end (watched) */
-    int wfd;                 /* ... write end (the process handler writes here) */
+    int wfd;                 /* the wake-up pipe's write end (the process handler writes here) */
     sig_handler *h;          /* the user's handlers */
     size_t nh;
     size_t caph;
@@ -136,43 +137,23 @@ static sig_handler *find_handler(aiotp__sighub *hub, int signum)
     return NULL;
 }
 
-/* SIG-1: the self-pipe is readable: each byte is one arrival. */
-static void hub_read(aiotp_loop *loop, int fd, void *arg)
+/* SIG-1: a byte of the self-pipe, read by the wake-up: one arrival. */
+static void hub_byte(aiotp_loop *loop, void *arg, unsigned char s)
 {
     aiotp__sighub *hub = arg;
-    unsigned char buf[64];
-    ssize_t n;
-    ssize_t i;
-    (void)fd;
-
-    for (;;) {
-        n = loop->sys->read(loop->sys->ctx, hub->rfd, buf, sizeof(buf));
-        if (n <= 0) {
-            break; /* -EAGAIN: all read (a read error: nothing more to do) */
-        }
-        for (i = 0; i < n; i++) {
-            int s = buf[i];
-            sig_handler *h;
-            if (s == CHECK_CHILDREN || (s == SIGCHLD && hub->chld_watched)) {
-                check_children(hub);
-            }
-            h = s != CHECK_CHILDREN ? find_handler(hub, s) : NULL;
-            if (h != NULL) {
-                h->fn(loop, s, h->arg); /* may add or remove handlers: h is dead after */
-            }
-        }
-        if ((size_t)n < sizeof(buf)) {
-            break;
-        }
+    sig_handler *h;
+    if (s == CHECK_CHILDREN || (s == SIGCHLD && hub->chld_watched)) {
+        check_children(hub);
+    }
+    h = s != CHECK_CHILDREN ? find_handler(hub, s) : NULL;
+    if (h != NULL) {
+        h->fn(loop, s, h->arg); /* may add or remove handlers: h is dead after */
     }
 }
 
 static int hub_get(aiotp_loop *loop, aiotp__sighub **out)
 {
-    const aiotp_syscalls *sys = loop->sys;
     aiotp__sighub *hub = loop->sighub;
-    int fds[2];
-    int rc;
 
     if (hub != NULL) {
         *out = hub;
@@ -183,34 +164,9 @@ static int hub_get(aiotp_loop *loop, aiotp__sighub **out)
         return AIOTP_ENOMEM;
     }
     memset(hub, 0, sizeof(*hub));
-    rc = sys->pipe(sys->ctx, fds);
-    if (rc < 0) {
-        aiotp__free(loop, hub);
-        return rc;
-    }
-    rc = sys->set_nonblock(sys->ctx, fds[0]);
-    if (rc == 0) {
-        rc = sys->set_nonblock(sys->ctx, fds[1]); /* the handler never blocks */
-    }
-    if (rc == 0) {
-        rc = aiotp__fd_reserve(loop, fds[0] > fds[1] ? fds[0] : fds[1]);
-    }
-    if (rc == 0) {
-        rc = aiotp__set_reader(loop, fds[0], hub_read, hub);
-    }
-    if (rc != 0) {
-        aiotp__fd_forget(loop, fds[0]);
-        (void)sys->close(sys->ctx, fds[0]);
-        (void)sys->close(sys->ctx, fds[1]);
-        aiotp__free(loop, hub);
-        return rc;
-    }
     hub->loop = loop;
-    hub->rfd = fds[0];
-    hub->wfd = fds[1];
-    /* LOOP-8: the self-pipe is the loop's: no user watcher on it */
-    aiotp__fd_set_owner(loop, fds[0], hub, NULL);
-    aiotp__fd_set_owner(loop, fds[1], hub, NULL);
+    hub->wfd = aiotp__wakeup_wfd(loop);
+    aiotp__wakeup_set_sink(loop, hub_byte, hub);
     aiotp__obj_link(loop, &hub->obj, &hub_obj_ops);
     loop->sighub = hub;
     *out = hub;
@@ -245,8 +201,8 @@ static void hub_teardown(aiotp__obj *o)
     if (hub->chld_watched) {
         (void)sys->sigwatch(sys->ctx, SIGCHLD, hub->wfd, 0);
     }
-    close_fd(loop, hub->rfd);
-    close_fd(loop, hub->wfd);
+    /* (the wake-up, made before the hub, is torn down after it: its pipe is still open) */
+    aiotp__wakeup_set_sink(loop, NULL, NULL);
     aiotp__free(loop, hub->h);
     loop->sighub = NULL;
     aiotp__free(loop, hub);

@@ -2,8 +2,9 @@
  * src/signal_int.h - signals and the child watcher of a loop (src/signal.c).
  *
  * Layer 1 (spec/architecture.md): part of the loop. One loop-owned object, the signal
- * hub, made on first use: a self-pipe that the process handler (the syscall table's
- * sigwatch entry) writes signal numbers to, the user's signal handlers
+ * hub, made on first use: the signal numbers the process handler (the syscall table's
+ * sigwatch entry) writes to the loop's self-pipe (the wake-up pipe, src/wakeup_int.h,
+ * which hands them over), the user's signal handlers
  * (aiotp_loop_add_signal_handler), and the children the loop started, each watched
  * through a pidfd where the kernel has them, else through SIGCHLD and waitpid on that
  * child's pid (spec/subprocess.md, "Child watching"). Names no transport kind.

@@ -7,6 +7,11 @@
  * reader reads the pipe empty first, then takes the whole queue and clears `signaled`
  * under the mutex: a post that comes after that writes a new byte (the next pass sees
  * it), one that comes before is taken now. No post is ever left without a byte.
+ *
+ * The pipe is the loop's only self-pipe: the signal hub (src/signal.c) has the process
+ * handler write signal numbers (1..64) and 0 ("check the children") into it too. A post
+ * writes AIOTP__WAKE_BYTE, which is neither; every other byte goes to the sink, in the
+ * order read, before the posted nodes run.
  */
 #include <pthread.h>
 #include <string.h>
@@ -22,7 +27,8 @@ struct aiotp__wakeup {
     aiotp__wake_node *head; /* posted, not yet run (under mu) */
     aiotp__wake_node *tail;
     bool signaled;  /* a byte is in the pipe that the reader has not read (under mu) */
-    aiotp__wake_hook *hooks;
+    aiotp__wake_sink sink; /* the bytes other than AIOTP__WAKE_BYTE (NULL: dropped) */
+    void *sink_arg;
 };
 
 static void wakeup_teardown(aiotp__obj *o)
@@ -54,18 +60,25 @@ static const aiotp__obj_ops wakeup_obj_ops = {
     .owes = NULL,
 };
 
-/* The loop thread: read the pipe empty, then run the hooks and what was posted. */
+/* The loop thread: read the pipe empty (each byte that is not a post's goes to the sink,
+   which may run user code: it is looked up again for every byte), then run what was
+   posted. */
 static void wakeup_ready(aiotp_loop *loop, int fd, void *arg)
 {
     struct aiotp__wakeup *w = arg;
     unsigned char buf[64];
     aiotp__wake_node *n;
-    aiotp__wake_hook *h;
     ssize_t got;
+    ssize_t i;
 
     (void)fd;
     do {
         got = loop->sys->read(loop->sys->ctx, w->rfd, buf, sizeof(buf));
+        for (i = 0; i < got; i++) {
+            if (buf[i] != AIOTP__WAKE_BYTE && w->sink != NULL) {
+                w->sink(loop, w->sink_arg, buf[i]);
+            }
+        }
     } while (got > 0 || got == -EINTR);
     pthread_mutex_lock(&w->mu);
     n = w->head;
@@ -73,11 +86,6 @@ static void wakeup_ready(aiotp_loop *loop, int fd, void *arg)
     w->tail = NULL;
     w->signaled = false;
     pthread_mutex_unlock(&w->mu);
-    for (h = w->hooks; h != NULL;) {
-        aiotp__wake_hook *next = h->next; /* (a hook may remove itself) */
-        h->fn(loop, h->arg);
-        h = next;
-    }
     /* WAKE-1: in posting order; a node posted by these runs gets the next wake-up */
     while (n != NULL) {
         aiotp__wake_node *next = n->next;
@@ -140,7 +148,7 @@ int aiotp__wakeup_open(aiotp_loop *loop)
 static void poke(struct aiotp__wakeup *w)
 {
     const aiotp_syscalls *sys = w->loop->sys;
-    static const unsigned char byte = 1;
+    static const unsigned char byte = AIOTP__WAKE_BYTE;
     ssize_t n;
     do {
         n = sys->write(sys->ctx, w->wfd, &byte, 1);
@@ -167,27 +175,15 @@ void aiotp__wakeup_post(aiotp_loop *loop, aiotp__wake_node *n)
     }
 }
 
-void aiotp__wakeup_signal(aiotp_loop *loop)
+int aiotp__wakeup_wfd(const aiotp_loop *loop)
 {
-    poke(loop->wakeup);
+    return loop->wakeup->wfd;
 }
 
-void aiotp__wakeup_add_hook(aiotp_loop *loop, aiotp__wake_hook *h)
+void aiotp__wakeup_set_sink(aiotp_loop *loop, aiotp__wake_sink fn, void *arg)
 {
-    h->next = loop->wakeup->hooks;
-    loop->wakeup->hooks = h;
-}
-
-void aiotp__wakeup_remove_hook(aiotp_loop *loop, aiotp__wake_hook *h)
-{
-    aiotp__wake_hook **pp;
-    for (pp = &loop->wakeup->hooks; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == h) {
-            *pp = h->next;
-            h->next = NULL;
-            return;
-        }
-    }
+    loop->wakeup->sink = fn;
+    loop->wakeup->sink_arg = arg;
 }
 
 /* ---- aiotp_loop_call_soon_threadsafe ------------------------------------------------ */

@@ -345,9 +345,8 @@ TEST(watch_failures)
     pid_t pid;
     memset(&r, 0, sizeof(r));
     pid = start("exit:0", NULL);
-    th_f.pipe_errno = EMFILE; /* no self-pipe, no hub */
-    CHECK_ERR(aiotp__child_watch(loop, pid, on_exit_cb, &r, NULL), -EMFILE);
-    th_f.pipe_errno = 0;
+    th_f.alloc_fail_after = 0; /* the hub */
+    CHECK_ERR(aiotp__child_watch(loop, pid, on_exit_cb, &r, NULL), AIOTP_ENOMEM);
     th_f.alloc_fail_after = 1; /* the hub, then the watch */
     CHECK_ERR(aiotp__child_watch(loop, pid, on_exit_cb, &r, NULL), AIOTP_ENOMEM);
     th_f.alloc_fail_after = -1;

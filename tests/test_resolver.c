@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -855,72 +856,72 @@ TEST(threadsafe_dropped_at_free)
     CHECK_INT(ran, 0);
 }
 
-/* The wake-up as a service for others (a signal handler's self-pipe): a hook runs at
-   every wake-up on the loop thread; aiotp__wakeup_signal is async-signal-safe. */
+/* The wake-up pipe is the loop's one self-pipe: a process signal handler writes a byte to
+   aiotp__wakeup_wfd (one write(2): async-signal-safe); every byte that is not a post's
+   reaches the sink, in the order written, before the posted nodes run. */
 static aiotp_loop *sig_loop;
-static volatile sig_atomic_t sig_seen;
+static char sink_log[64];
 
 static void on_usr1(int sig)
 {
-    (void)sig;
-    sig_seen = 1;
-    aiotp__wakeup_signal(sig_loop); /* one write(2): async-signal-safe */
+    unsigned char b = (unsigned char)sig;
+    (void)!write(aiotp__wakeup_wfd(sig_loop), &b, 1);
 }
 
-static int hook_runs;
-static int hook_saw_signal;
-
-static void hook_fn(aiotp_loop *loop, void *arg)
+static void sink_fn(aiotp_loop *loop, void *arg, unsigned char byte)
 {
+    size_t n = strlen(sink_log);
+    (void)loop;
+    snprintf(sink_log + n, sizeof(sink_log) - n, "%s%d", (const char *)arg, (int)byte);
+}
+
+static void post_logged(aiotp_loop *loop, void *arg)
+{
+    size_t n = strlen(sink_log);
     (void)loop;
     (void)arg;
-    hook_runs++;
-    if (sig_seen) {
-        sig_seen = 0;
-        hook_saw_signal++;
-    }
+    snprintf(sink_log + n, sizeof(sink_log) - n, " post");
 }
 
-TEST(wakeup_hooks_and_signals)
+TEST(wakeup_bytes_reach_the_sink)
 {
     aiotp_loop *loop = th_loop();
-    aiotp__wake_hook h;
-    aiotp__wake_hook h2;
     struct sigaction sa;
     struct sigaction old;
+    int wfd = aiotp__wakeup_wfd(loop);
+    unsigned char bytes[3] = {0, 7, AIOTP__WAKE_BYTE};
+    char want[16];
 
-    hook_runs = 0;
-    hook_saw_signal = 0;
-    h.fn = hook_fn;
-    h.arg = NULL;
-    h2.fn = hook_fn;
-    h2.arg = NULL;
-    aiotp__wakeup_add_hook(loop, &h);
-    aiotp__wakeup_add_hook(loop, &h2);
-    aiotp__wakeup_remove_hook(loop, &h2);
-    aiotp__wakeup_signal(loop);
-    CHECK_INT(hook_runs, 0);
+    sink_log[0] = '\0';
+    /* no sink: the bytes are read and dropped */
+    CHECK_INT((int)write(wfd, bytes, 2), 2);
     th_run_once(loop);
-    CHECK_INT(hook_runs, 1);
+    CHECK_STR(sink_log, "");
+    aiotp__wakeup_set_sink(loop, sink_fn, " s");
+    /* a post's byte is not handed over; the others are, in order, before the posts */
+    CHECK_INT(aiotp_loop_call_soon_threadsafe(loop, post_logged, NULL), 0);
+    CHECK_INT((int)write(wfd, bytes, 3), 3);
     th_run_once(loop);
-    CHECK_INT(hook_runs, 1); /* the pipe was read empty */
+    CHECK_STR(sink_log, " s0 s7 post");
+    th_run_once(loop);
+    CHECK_STR(sink_log, " s0 s7 post"); /* the pipe was read empty */
 
     sig_loop = loop;
+    sink_log[0] = '\0';
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_usr1;
     sigemptyset(&sa.sa_mask);
     CHECK_INT(sigaction(SIGUSR1, &sa, &old), 0);
     CHECK_INT(raise(SIGUSR1), 0);
-    th_run_once(loop);
-    CHECK_INT(hook_saw_signal, 1);
-    CHECK_INT(hook_runs, 2);
     sigaction(SIGUSR1, &old, NULL);
-
-    aiotp__wakeup_remove_hook(loop, &h);
-    aiotp__wakeup_remove_hook(loop, &h); /* not there: nothing */
-    aiotp__wakeup_signal(loop);
     th_run_once(loop);
-    CHECK_INT(hook_runs, 2);
+    snprintf(want, sizeof(want), " s%d", SIGUSR1);
+    CHECK_STR(sink_log, want);
+    aiotp__wakeup_set_sink(loop, NULL, NULL);
+    sink_log[0] = '\0';
+    CHECK_INT((int)write(wfd, bytes + 1, 1), 1);
+    th_run_once(loop);
+    CHECK_STR(sink_log, "");
 }
 
 /* ---- making the wake-up fails (BAD-3, BAD-4) ------------------------------------------- */
@@ -1042,7 +1043,7 @@ static const th_case cases[] = {
     T(threadsafe_stress, "WAKE-1"),
     T(wakeup_owns_its_fds, "WAKE-2 LOOP-8 SYS-1"),
     T(threadsafe_dropped_at_free, "WAKE-2 BAD-3"),
-    T(wakeup_hooks_and_signals, "WAKE-2"),
+    T(wakeup_bytes_reach_the_sink, "WAKE-2"),
     T(loop_create_wakeup_fails, "WAKE-2 BAD-3 BAD-4"),
     T(sim_pipe_and_wakeup, "SIM-SYS-2 SIM-PIPE-1 WAKE-1"),
 };

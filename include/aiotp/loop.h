@@ -477,8 +477,8 @@ typedef void (*aiotp_signal_fn)(aiotp_loop *loop, int signum, void *arg);
 
 /**
  * Handle signal signum on this loop (asyncio loop.add_signal_handler). The process
- * handler the library installs only writes the signal's number to the loop's self-pipe;
- * the loop reads it in its next pass and calls fn once for each arrival it reads
+ * handler the library installs only writes the signal's number to the loop's self-pipe
+ * (its wake-up pipe: no fd is made); the loop reads it in its next pass and calls fn once for each arrival it reads
  * (arrivals of one signal that the operating system merged count once). Replaces a
  * handler already set for signum. The signal's disposition is the library's until the
  * handler is removed or the loop is freed; several loops may handle the same signal
@@ -489,7 +489,7 @@ typedef void (*aiotp_signal_fn)(aiotp_loop *loop, int signum, void *arg);
  * @param arg its argument.
  * @return 0, #AIOTP_EINVAL (loop or fn NULL, signum out of range, SIGKILL, SIGSTOP),
  *         #AIOTP_ENOMEM, -ENOSPC (the process watches too many signals), or the error of
- *         making the self-pipe (-EMFILE, ...). Nothing changes on an error.
+ *         the syscall table's sigwatch entry. Nothing changes on an error.
  */
 int aiotp_loop_add_signal_handler(aiotp_loop *loop, int signum, aiotp_signal_fn fn,
                                   void *arg);
