@@ -212,42 +212,25 @@ static void dgram_fatal(aiotp__dgram *t, int status, const char *message);
 
 static void reader_start(aiotp__dgram *t)
 {
-    if (!t->reader_on) {
-        int rc = aiotp__set_reader(t->base.loop, t->fd, read_ready, t);
-        if (rc != 0) {
-            dgram_fatal(t, rc, "Fatal error: cannot watch the socket for reading");
-            return;
-        }
-        t->reader_on = true;
+    int rc = aiotp__watch(t->base.loop, t->fd, false, &t->reader_on, read_ready, t);
+    if (rc != 0) {
+        dgram_fatal(t, rc, "Fatal error: cannot watch the socket for reading");
     }
 }
 
 static void reader_stop(aiotp__dgram *t)
 {
-    if (t->reader_on) {
-        aiotp__clear_reader(t->base.loop, t->fd);
-        t->reader_on = false;
-    }
+    aiotp__unwatch(t->base.loop, t->fd, false, &t->reader_on);
 }
 
 static int writer_start(aiotp__dgram *t)
 {
-    if (!t->writer_on) {
-        int rc = aiotp__set_writer(t->base.loop, t->fd, write_ready, t);
-        if (rc != 0) {
-            return rc;
-        }
-        t->writer_on = true;
-    }
-    return 0;
+    return aiotp__watch(t->base.loop, t->fd, true, &t->writer_on, write_ready, t);
 }
 
 static void writer_stop(aiotp__dgram *t)
 {
-    if (t->writer_on) {
-        aiotp__clear_writer(t->base.loop, t->fd);
-        t->writer_on = false;
-    }
+    aiotp__unwatch(t->base.loop, t->fd, true, &t->writer_on);
 }
 
 /* ---- connection_lost ------------------------------------------------------------------- */

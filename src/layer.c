@@ -65,6 +65,6 @@ const aiotp__layer_services aiotp__layer_svc = {
     .wbuf_commit = aiotp__wbuf_commit,
     .wbuf_consume = aiotp__wbuf_consume,
     .wbuf_data_segments = aiotp__wbuf_data_segments,
-    .wbuf_free_segments = aiotp__wbuf_free_segments,
-    .wbuf_rebase = aiotp__wbuf_rebase,
+    .wq_reserve = aiotp__wq_reserve,
+    .wq_append = aiotp__wq_append,
 };

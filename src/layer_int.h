@@ -93,8 +93,9 @@ typedef struct aiotp__layer_services {
     void (*wbuf_commit)(aiotp__wbuf *b, size_t n);
     void (*wbuf_consume)(aiotp__wbuf *b, size_t n);
     int (*wbuf_data_segments)(const aiotp__wbuf *b, aiotp__wseg seg[2]);
-    int (*wbuf_free_segments)(const aiotp__wbuf *b, aiotp__wseg seg[2]);
-    void (*wbuf_rebase)(aiotp__wbuf *b, unsigned char *data, size_t cap);
+    /* the write queue's memory (transport_int.h) */
+    int (*wq_reserve)(aiotp_loop *loop, aiotp__wbuf *b, size_t n);
+    void (*wq_append)(aiotp__wbuf *b, const unsigned char *p, size_t n);
 } aiotp__layer_services;
 
 /* libaiotp's (src/layer.c). */

@@ -573,6 +573,24 @@ void aiotp__clear_writer(aiotp_loop *loop, int fd)
     clear_side(loop, fd, true);
 }
 
+int aiotp__watch(aiotp_loop *loop, int fd, bool writer, bool *on, aiotp_fd_fn fn, void *arg)
+{
+    int rc = 0;
+    if (!*on) {
+        rc = set_side(loop, fd, writer, fn, arg);
+        *on = rc == 0;
+    }
+    return rc;
+}
+
+void aiotp__unwatch(aiotp_loop *loop, int fd, bool writer, bool *on)
+{
+    if (*on) {
+        clear_side(loop, fd, writer);
+        *on = false;
+    }
+}
+
 void aiotp__fd_forget(aiotp_loop *loop, int fd)
 {
     aiotp__clear_reader(loop, fd);

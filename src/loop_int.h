@@ -201,6 +201,11 @@ int aiotp__set_reader(aiotp_loop *loop, int fd, aiotp_fd_fn fn, void *arg);
 int aiotp__set_writer(aiotp_loop *loop, int fd, aiotp_fd_fn fn, void *arg);
 void aiotp__clear_reader(aiotp_loop *loop, int fd);
 void aiotp__clear_writer(aiotp_loop *loop, int fd);
+/* A transport's watch of its fd, the same for every kind: set the reader (writer: the
+   writer) to fn(arg) unless *on says it is set; 0 (*on is then true) or the error of the
+   registration (nothing changed). aiotp__unwatch clears it if *on says it is set. */
+int aiotp__watch(aiotp_loop *loop, int fd, bool writer, bool *on, aiotp_fd_fn fn, void *arg);
+void aiotp__unwatch(aiotp_loop *loop, int fd, bool writer, bool *on);
 /* Make sure fd fits in the registry (so later set_* calls for it cannot fail on
    memory). */
 int aiotp__fd_reserve(aiotp_loop *loop, int fd);

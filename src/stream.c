@@ -141,44 +141,27 @@ static void write_ready(aiotp_loop *loop, int fd, void *arg);
 
 static void reader_start(aiotp__stream *t)
 {
-    if (!t->reader_on) {
-        /* the registry slot exists (reserved at creation), so this only fails if the
-           backend fails; then the fd is never read and the error is fatal */
-        int rc = aiotp__set_reader(t->base.loop, t->fd, read_ready, t);
-        if (rc != 0) {
-            stream_fatal(t, rc, "Fatal error: cannot watch the socket for reading", true);
-            return;
-        }
-        t->reader_on = true;
+    /* the registry slot exists (reserved at creation), so this only fails if the backend
+       fails; then the fd is never read and the error is fatal */
+    int rc = aiotp__watch(t->base.loop, t->fd, false, &t->reader_on, read_ready, t);
+    if (rc != 0) {
+        stream_fatal(t, rc, "Fatal error: cannot watch the socket for reading", true);
     }
 }
 
 static void reader_stop(aiotp__stream *t)
 {
-    if (t->reader_on) {
-        aiotp__clear_reader(t->base.loop, t->fd);
-        t->reader_on = false;
-    }
+    aiotp__unwatch(t->base.loop, t->fd, false, &t->reader_on);
 }
 
 static int writer_start(aiotp__stream *t)
 {
-    if (!t->writer_on) {
-        int rc = aiotp__set_writer(t->base.loop, t->fd, write_ready, t);
-        if (rc != 0) {
-            return rc;
-        }
-        t->writer_on = true;
-    }
-    return 0;
+    return aiotp__watch(t->base.loop, t->fd, true, &t->writer_on, write_ready, t);
 }
 
 static void writer_stop(aiotp__stream *t)
 {
-    if (t->writer_on) {
-        aiotp__clear_writer(t->base.loop, t->fd);
-        t->writer_on = false;
-    }
+    aiotp__unwatch(t->base.loop, t->fd, true, &t->writer_on);
 }
 
 /* ---- connection_lost ------------------------------------------------------------------ */
@@ -658,57 +641,6 @@ static int send_flags(void)
     return MSG_NOSIGNAL; /* WRITE-WRITE-9: SIGPIPE never kills the process */
 }
 
-/* Make room for n more bytes (the ring doubles; queued bytes are linearised). */
-static int wbuf_reserve(aiotp__stream *t, size_t n)
-{
-    size_t size = aiotp__wbuf_size(&t->wb);
-    size_t need;
-    size_t ncap;
-    unsigned char *nd;
-    aiotp__wseg seg[2];
-    int k;
-
-    if (n <= aiotp__wbuf_space(&t->wb)) {
-        return 0;
-    }
-    if (n > SIZE_MAX / 2 - size) {
-        return AIOTP_ETOOBIG;
-    }
-    need = size + n;
-    ncap = t->wb.cap ? t->wb.cap : 16384;
-    while (ncap < need) {
-        ncap *= 2;
-    }
-    nd = aiotp__alloc(t->base.loop, ncap);
-    if (nd == NULL) {
-        return AIOTP_ENOMEM;
-    }
-    k = aiotp__wbuf_data_segments(&t->wb, seg);
-    if (k > 0) {
-        memcpy(nd, t->wb.data + seg[0].off, seg[0].len);
-    }
-    if (k > 1) {
-        memcpy(nd + seg[0].len, t->wb.data + seg[1].off, seg[1].len);
-    }
-    aiotp__free(t->base.loop, t->wb.data);
-    aiotp__wbuf_rebase(&t->wb, nd, ncap);
-    return 0;
-}
-
-/* Copy bytes into the ring (space was reserved). */
-static void wbuf_append(aiotp__stream *t, const unsigned char *p, size_t n)
-{
-    aiotp__wseg seg[2];
-    size_t a;
-    (void)aiotp__wbuf_free_segments(&t->wb, seg);
-    a = n < seg[0].len ? n : seg[0].len;
-    memcpy(t->wb.data + seg[0].off, p, a);
-    if (n > a) {
-        memcpy(t->wb.data + seg[1].off, p + a, n - a);
-    }
-    aiotp__wbuf_commit(&t->wb, n);
-}
-
 static void account_tx(aiotp__stream *t, const void *p, size_t n)
 {
     if (aiotp__tracing(t->base.loop)) {
@@ -812,7 +744,7 @@ static int do_write(aiotp__stream *t, const void *data, size_t len)
             account_tx(t, data, len);
             return 0; /* no flow-control check when nothing is buffered */
         }
-        rc = wbuf_reserve(t, len - sent);
+        rc = aiotp__wq_reserve(t->base.loop, &t->wb, len - sent);
         if (rc != 0) {
             return queue_failed(t, data, sent, rc);
         }
@@ -827,13 +759,13 @@ static int do_write(aiotp__stream *t, const void *data, size_t len)
         account_tx(t, data, len);
     } else {
         /* WRITE-WRITE-6: queued behind other data: room first, all or nothing */
-        rc = wbuf_reserve(t, len);
+        rc = aiotp__wq_reserve(t->base.loop, &t->wb, len);
         if (rc != 0) {
             return rc;
         }
         account_tx(t, data, len);
     }
-    wbuf_append(t, (const unsigned char *)data + sent, len - sent);
+    aiotp__wq_append(&t->wb, (const unsigned char *)data + sent, len - sent);
     maybe_pause(t); /* FLOW-4: synchronous, inside write() */
     return 0;
 }
@@ -863,17 +795,9 @@ static int do_writelines(aiotp__stream *t, const aiotp_buf *bufs, size_t nbufs)
     size_t off = 0;   /* bytes of bufs[first] already sent */
     int rc;
 
-    if (bufs == NULL && nbufs > 0) {
-        return AIOTP_EINVAL;
-    }
-    for (i = 0; i < nbufs; i++) {
-        if (bufs[i].base == NULL && bufs[i].len > 0) {
-            return AIOTP_EINVAL;
-        }
-        if (bufs[i].len > SIZE_MAX / 2 - total) {
-            return AIOTP_ETOOBIG;
-        }
-        total += bufs[i].len;
+    rc = aiotp__bufs_total(bufs, nbufs, &total);
+    if (rc != 0) {
+        return rc;
     }
     rc = write_admission(t, total);
     if (rc != 0) {
@@ -921,7 +845,7 @@ static int do_writelines(aiotp__stream *t, const aiotp_buf *bufs, size_t nbufs)
             }
             return 0;
         }
-        rc = wbuf_reserve(t, total - (size_t)n);
+        rc = aiotp__wq_reserve(t->base.loop, &t->wb, total - (size_t)n);
         if (rc == 0) {
             rc = writer_start(t);
             if (rc != 0) {
@@ -946,7 +870,8 @@ static int do_writelines(aiotp__stream *t, const aiotp_buf *bufs, size_t nbufs)
             off = left;
         }
     } else {
-        rc = wbuf_reserve(t, total); /* behind queued data: room first, all or nothing */
+        /* behind queued data: room first, all or nothing */
+        rc = aiotp__wq_reserve(t->base.loop, &t->wb, total);
         if (rc != 0) {
             return rc;
         }
@@ -958,7 +883,7 @@ static int do_writelines(aiotp__stream *t, const aiotp_buf *bufs, size_t nbufs)
         const unsigned char *p = bufs[i].base;
         size_t skip = i == first ? off : 0;
         if (bufs[i].len > skip) {
-            wbuf_append(t, p + skip, bufs[i].len - skip);
+            aiotp__wq_append(&t->wb, p + skip, bufs[i].len - skip);
         }
     }
     maybe_pause(t);

@@ -631,3 +631,52 @@ void aiotp_transport_release(aiotp_transport *t)
         unref(t);
     }
 }
+
+/* ---- the write queue's memory ------------------------------------------------------------- */
+
+int aiotp__wq_reserve(aiotp_loop *loop, aiotp__wbuf *wb, size_t n)
+{
+    size_t size = aiotp__wbuf_size(wb);
+    size_t ncap;
+    unsigned char *nd;
+    aiotp__wseg seg[2];
+    int k;
+
+    if (n <= aiotp__wbuf_space(wb)) {
+        return 0;
+    }
+    if (n > SIZE_MAX / 2 - size) {
+        return AIOTP_ETOOBIG;
+    }
+    ncap = wb->cap ? wb->cap : 16384;
+    while (ncap < size + n) {
+        ncap *= 2;
+    }
+    nd = aiotp__alloc(loop, ncap);
+    if (nd == NULL) {
+        return AIOTP_ENOMEM;
+    }
+    k = aiotp__wbuf_data_segments(wb, seg);
+    if (k > 0) {
+        memcpy(nd, wb->data + seg[0].off, seg[0].len);
+    }
+    if (k > 1) {
+        memcpy(nd + seg[0].len, wb->data + seg[1].off, seg[1].len);
+    }
+    aiotp__free(loop, wb->data);
+    aiotp__wbuf_rebase(wb, nd, ncap);
+    return 0;
+}
+
+void aiotp__wq_append(aiotp__wbuf *wb, const unsigned char *p, size_t n)
+{
+    aiotp__wseg seg[2];
+    size_t a;
+    (void)aiotp__wbuf_free_segments(wb, seg);
+    a = n < seg[0].len ? n : seg[0].len;
+    memcpy(wb->data + seg[0].off, p, a);
+    if (n > a) {
+        memcpy(wb->data + seg[1].off, p + a, n - a);
+    }
+    aiotp__wbuf_commit(wb, n);
+}

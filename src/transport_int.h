@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/wbuf.h"
 #include "loop_int.h"
 
 /*
@@ -159,6 +160,38 @@ void aiotp__fmt_addr(const struct sockaddr *a, socklen_t alen, char *out, size_t
 
 /* Status for traces: "0" or the error name. */
 const char *aiotp__status_name(int status);
+
+/* A write queue's memory, the same for every kind that queues bytes (stream, pipe, the TLS
+   backlog): aiotp__wq_reserve makes room for n more bytes in the ring (it doubles from
+   16 KiB; queued bytes are linearised into the new block): 0, AIOTP_ETOOBIG (the queue
+   would pass SIZE_MAX / 2) or AIOTP_ENOMEM (nothing changed). aiotp__wq_append copies n
+   bytes in after a reserve of at least n. */
+int aiotp__wq_reserve(aiotp_loop *loop, aiotp__wbuf *wb, size_t n);
+void aiotp__wq_append(aiotp__wbuf *wb, const unsigned char *p, size_t n);
+
+/* writelines' argument check, the same for every kind that writes: bufs NULL only with
+   n == 0, no NULL base with a length, the total at most SIZE_MAX / 2. 0 and the total in
+   *total, else AIOTP_EINVAL or AIOTP_ETOOBIG. (Inline: the TLS module reaches the core's
+   functions only through its services.) */
+static inline int aiotp__bufs_total(const aiotp_buf *bufs, size_t n, size_t *total)
+{
+    size_t sum = 0;
+    size_t i;
+    if (bufs == NULL && n > 0) {
+        return AIOTP_EINVAL;
+    }
+    for (i = 0; i < n; i++) {
+        if (bufs[i].base == NULL && bufs[i].len > 0) {
+            return AIOTP_EINVAL;
+        }
+        if (bufs[i].len > SIZE_MAX / 2 - sum) {
+            return AIOTP_ETOOBIG;
+        }
+        sum += bufs[i].len;
+    }
+    *total = sum;
+    return 0;
+}
 
 
 #endif /* AIOTP_TRANSPORT_INT_H */

@@ -242,54 +242,6 @@ static void flush_backlog(aiotp__tls *t)
     (void)process_outgoing(t);
 }
 
-/* ---- the backlog (plaintext queued) ------------------------------------------------ */
-
-static int bl_reserve(aiotp__tls *t, size_t n)
-{
-    size_t size = t->svc->wbuf_size(&t->bl);
-    size_t ncap;
-    unsigned char *nd;
-    aiotp__wseg seg[2];
-    int k;
-    if (n <= t->svc->wbuf_space(&t->bl)) {
-        return 0;
-    }
-    if (n > SIZE_MAX / 2 - size) {
-        return AIOTP_ETOOBIG;
-    }
-    ncap = t->bl.cap ? t->bl.cap : 16384;
-    while (ncap < size + n) {
-        ncap *= 2;
-    }
-    nd = t->svc->alloc(t->base.loop, ncap);
-    if (nd == NULL) {
-        return AIOTP_ENOMEM;
-    }
-    k = t->svc->wbuf_data_segments(&t->bl, seg);
-    if (k > 0) {
-        memcpy(nd, t->bl.data + seg[0].off, seg[0].len);
-    }
-    if (k > 1) {
-        memcpy(nd + seg[0].len, t->bl.data + seg[1].off, seg[1].len);
-    }
-    t->svc->free(t->base.loop, t->bl.data);
-    t->svc->wbuf_rebase(&t->bl, nd, ncap);
-    return 0;
-}
-
-static void bl_append(aiotp__tls *t, const unsigned char *p, size_t n)
-{
-    aiotp__wseg seg[2];
-    size_t a;
-    (void)t->svc->wbuf_free_segments(&t->bl, seg);
-    a = n < seg[0].len ? n : seg[0].len;
-    memcpy(t->bl.data + seg[0].off, p, a);
-    if (n > a) {
-        memcpy(t->bl.data + seg[1].off, p + a, n - a);
-    }
-    t->svc->wbuf_commit(&t->bl, n);
-}
-
 /* ---- timers ------------------------------------------------------------------------- */
 
 static void cancel_timer(aiotp__tls *t)
@@ -1060,7 +1012,7 @@ static int write_piece(aiotp__tls *t, const unsigned char *p, size_t n)
         }
     }
     if ((size_t)done < n) {
-        rc = bl_reserve(t, n - (size_t)done);
+        rc = t->svc->wq_reserve(t->base.loop, &t->bl, n - (size_t)done);
         if (rc != 0) {
             if (done > 0) {
                 /* OpenSSL took part and the rest cannot be queued: the stream would lose
@@ -1069,7 +1021,7 @@ static int write_piece(aiotp__tls *t, const unsigned char *p, size_t n)
             }
             return rc;
         }
-        bl_append(t, p + done, n - (size_t)done);
+        t->svc->wq_append(&t->bl, p + done, n - (size_t)done);
     }
     return 0;
 }
@@ -1119,17 +1071,9 @@ static int do_writelines(aiotp__tls *t, const aiotp_buf *bufs, size_t nbufs)
     size_t total = 0;
     size_t i;
     int rc;
-    if (bufs == NULL && nbufs > 0) {
-        return AIOTP_EINVAL;
-    }
-    for (i = 0; i < nbufs; i++) {
-        if (bufs[i].base == NULL && bufs[i].len > 0) {
-            return AIOTP_EINVAL;
-        }
-        if (bufs[i].len > SIZE_MAX / 2 - total) {
-            return AIOTP_ETOOBIG;
-        }
-        total += bufs[i].len;
+    rc = aiotp__bufs_total(bufs, nbufs, &total);
+    if (rc != 0) {
+        return rc;
     }
     rc = write_admission(t, total);
     if (rc != 0) {
@@ -1137,7 +1081,7 @@ static int do_writelines(aiotp__tls *t, const aiotp_buf *bufs, size_t nbufs)
     }
     if (aiotp__tls_write_admission(&t->st) != 0 || t->svc->wbuf_size(&t->bl) > 0) {
         /* everything is queued: room for all of it first, all or nothing */
-        rc = bl_reserve(t, total);
+        rc = t->svc->wq_reserve(t->base.loop, &t->bl, total);
         if (rc != 0) {
             return rc;
         }
