@@ -923,7 +923,6 @@ static void check_json(const trace *tr, const options *op, bool all, const run *
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const all_flag[] = {"--all", NULL};
-    static int all_runs = -1; /* FZ_TRACE_ALL_RUNS, read once */
     unsigned opt = size > 0 ? data[0] : 0u;
     unsigned runs;
     options op;
@@ -945,10 +944,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g_blocks = 0;
     g_bytes = 0;
     arena_reset();
-    if (all_runs < 0) {
-        all_runs = getenv("FZ_TRACE_ALL_RUNS") != NULL;
-    }
-    runs = all_runs ? RUN_ALL : run_choice[(size > 1 ? data[1] : 0u) % 5u];
+    /* read per input: a branch only a process's first input takes is an unstable edge */
+    runs = getenv("FZ_TRACE_ALL_RUNS") != NULL ? RUN_ALL
+                                               : run_choice[(size > 1 ? data[1] : 0u) % 5u];
     if ((runs & RUN_J) && !(opt & OPT_JSON_ALL)) {
         runs |= RUN_S; /* J without --all is compared with S */
     }

@@ -94,15 +94,12 @@ static const unsigned char psk_key[32] = {
     0x9e, 0x37, 0x79, 0xb9, 0x7f, 0x4a, 0x7c, 0x15, 0xbf, 0x58, 0x47, 0x6d, 0x1c, 0xe4, 0xe5, 0xb9,
 };
 
-/* FZ_TLS_CERT_ONLY (read once): every input takes the certificate handshake, as before
-   the PSK was added (CTest fuzz.fuzz_tls.replay sets it) */
+/* FZ_TLS_CERT_ONLY: every input takes the certificate handshake, as before the PSK was
+   added (CTest fuzz.fuzz_tls.replay sets it). Read per input: a branch taken only by a
+   process's first input would make AFL++ see unstable edges. */
 static bool cert_only(void)
 {
-    static int v = -1;
-    if (v < 0) {
-        v = getenv("FZ_TLS_CERT_ONLY") != NULL;
-    }
-    return v != 0;
+    return getenv("FZ_TLS_CERT_ONLY") != NULL;
 }
 
 static SSL_SESSION *psk_session(SSL *ssl)
