@@ -3,7 +3,8 @@
  * (include/aiotp/oracle.h) and the command line aiotp-trace-check
  * (tools/aiotp_trace_check.c) on arbitrary text.
  *
- * Input: byte 0 chooses the options, the rest is the trace. Options: bit 0
+ * Input: byte 0 chooses the options, byte 1 the runs (below), the rest is the trace.
+ * Options: bit 0
  * AIOTP_ORACLE_REQUIRE_LOST (--require-lost); bits 1-2 max_transports 0 (the default),
  * 1, 2 or 4 live (--max-transports N); bit 3 the second run feeds NUL-terminated lines
  * (aiotp_oracle_feed_line) instead of counted ones; bits 4-5 the profile: AUTO (from the
@@ -12,7 +13,11 @@
  * '\n', "" has no line at all, one '\r' before the '\n' ends the line (CRLF), any other
  * '\r' stays in its line (and is a parse error), line numbers start at 1.
  *
- * Seven runs per input, each checked, then compared with the others:
+ * Seven runs, each checked, then compared with R (or S): R and, chosen by byte 1 modulo 5,
+ * D; P; S and C; A; J (with S when J is without --all); every run when the environment
+ * sets FZ_TRACE_ALL_RUNS (the corpus replay CTest does). A campaign thus covers every run
+ * with every option set across its inputs at about a third of the cost of running all
+ * seven on each (fuzz/README.md, "Third round"):
  *   R  the chosen options, every line fed (aiotp_oracle_feed), then finish; after every
  *      call: the result is one of OK / VIOLATION / EPARSE / ELIMIT; the oracle's deep
  *      check (aiotp_oracle_is_valid); the line count; once stopped (EPARSE/ELIMIT) every
@@ -69,6 +74,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define OPT_REQUIRE_LOST 0x01u
 #define OPT_FEED_LINE 0x08u
 #define OPT_JSON_ALL 0x40u
+
+/* the runs besides R (byte 1 chooses; FZ_TRACE_ALL_RUNS: all) */
+#define RUN_D 0x01u
+#define RUN_P 0x02u
+#define RUN_S 0x04u
+#define RUN_C 0x08u
+#define RUN_A 0x10u
+#define RUN_J 0x20u
+#define RUN_ALL 0x3fu
+static const unsigned run_choice[5] = {RUN_D, RUN_P, RUN_S | RUN_C, RUN_A, RUN_J};
 static const size_t max_choice[4] = {0, 1, 2, 4};
 
 /* The options of one input. */
@@ -909,6 +924,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const all_flag[] = {"--all", NULL};
     unsigned opt = size > 0 ? data[0] : 0u;
+    unsigned runs;
     options op;
     options dop;
     options pop;
@@ -920,7 +936,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t i;
     size_t elimit_at;
     bool feed_line;
-    int want_exit;
+    int want_exit = 0;
     int all_exit;
     char want_line[96];
     cli_out c;
@@ -928,7 +944,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g_blocks = 0;
     g_bytes = 0;
     arena_reset();
-    trace_split(&tr, size > 0 ? (const char *)data + 1 : "", size > 0 ? size - 1 : 0);
+    /* read per input: a branch only a process's first input takes is an unstable edge */
+    runs = getenv("FZ_TRACE_ALL_RUNS") != NULL ? RUN_ALL
+                                               : run_choice[(size > 1 ? data[1] : 0u) % 5u];
+    if ((runs & RUN_J) && !(opt & OPT_JSON_ALL)) {
+        runs |= RUN_S; /* J without --all is compared with S */
+    }
+    trace_split(&tr, size > 2 ? (const char *)data + 2 : "", size > 2 ? size - 2 : 0);
     memset(&op, 0, sizeof(op));
     op.cfg.flags = (opt & OPT_REQUIRE_LOST) ? AIOTP_ORACLE_REQUIRE_LOST : 0u;
     op.cfg.max_transports = max_choice[(opt >> 1) & 3u];
@@ -953,114 +975,129 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_callbacks(&R);
 
     /* D: default max_transports, REQUIRE_LOST flipped */
-    run_begin(&D, "D", &dop, tr.n, false);
-    for (i = 0; i < tr.n; i++) {
-        int rc = run_feed(&D, &tr, i, false);
-        if (i < elimit_at) {
-            REQUIRE(rc == R.rc[i], "TRACE-OPTIONS",
-                    "line %zu: %d with max_transports %zu flags %u, %d with the default and "
-                    "flags %u", i + 1, R.rc[i], op.cfg.max_transports, op.cfg.flags, rc,
-                    dop.cfg.flags);
-        } else if (i == elimit_at) {
-            /* the line R could not track (it was not judged there) may break a rule */
-            REQUIRE(rc == AIOTP_ORACLE_OK || rc == AIOTP_ORACLE_VIOLATION ||
-                        rc == AIOTP_ORACLE_ELIMIT,
-                    "TRACE-OPTIONS", "line %zu: ELIMIT with max_transports %zu, %d with the "
-                    "default", i + 1, op.cfg.max_transports, rc);
+    if (runs & RUN_D) {
+        run_begin(&D, "D", &dop, tr.n, false);
+        for (i = 0; i < tr.n; i++) {
+            int rc = run_feed(&D, &tr, i, false);
+            if (i < elimit_at) {
+                REQUIRE(rc == R.rc[i], "TRACE-OPTIONS",
+                        "line %zu: %d with max_transports %zu flags %u, %d with the default and "
+                        "flags %u", i + 1, R.rc[i], op.cfg.max_transports, op.cfg.flags, rc,
+                        dop.cfg.flags);
+            } else if (i == elimit_at) {
+                /* the line R could not track (it was not judged there) may break a rule */
+                REQUIRE(rc == AIOTP_ORACLE_OK || rc == AIOTP_ORACLE_VIOLATION ||
+                            rc == AIOTP_ORACLE_ELIMIT,
+                        "TRACE-OPTIONS", "line %zu: ELIMIT with max_transports %zu, %d with the "
+                        "default", i + 1, op.cfg.max_transports, rc);
+            }
         }
-    }
-    (void)run_finish(&D, &tr);
-    check_callbacks(&D);
-    if (elimit_at == tr.n) {
-        const run *without = (op.cfg.flags & AIOTP_ORACLE_REQUIRE_LOST) ? &D : &R;
-        const run *with = (op.cfg.flags & AIOTP_ORACLE_REQUIRE_LOST) ? &R : &D;
-        if (R.stop == 0) {
-            REQUIRE(with->viol >= without->viol, "TRACE-OPTIONS",
-                    "fewer violations with REQUIRE_LOST (%zu) than without (%zu)", with->viol,
-                    without->viol);
-            REQUIRE(without->fin != AIOTP_ORACLE_VIOLATION || with->fin == AIOTP_ORACLE_VIOLATION,
-                    "TRACE-OPTIONS", "finish: VIOLATION without REQUIRE_LOST, %d with it",
-                    with->fin);
-            REQUIRE(without->fin == with->fin || (without->fin == AIOTP_ORACLE_OK &&
-                                                  with->fin == AIOTP_ORACLE_VIOLATION),
-                    "TRACE-OPTIONS", "finish: %d without REQUIRE_LOST, %d with it", without->fin,
-                    with->fin);
-        } else {
-            REQUIRE(R.fin == D.fin, "TRACE-OPTIONS", "finish after the stop: %d and %d", R.fin,
-                    D.fin);
+        (void)run_finish(&D, &tr);
+        check_callbacks(&D);
+        if (elimit_at == tr.n) {
+            const run *without = (op.cfg.flags & AIOTP_ORACLE_REQUIRE_LOST) ? &D : &R;
+            const run *with = (op.cfg.flags & AIOTP_ORACLE_REQUIRE_LOST) ? &R : &D;
+            if (R.stop == 0) {
+                REQUIRE(with->viol >= without->viol, "TRACE-OPTIONS",
+                        "fewer violations with REQUIRE_LOST (%zu) than without (%zu)", with->viol,
+                        without->viol);
+                REQUIRE(without->fin != AIOTP_ORACLE_VIOLATION ||
+                            with->fin == AIOTP_ORACLE_VIOLATION,
+                        "TRACE-OPTIONS", "finish: VIOLATION without REQUIRE_LOST, %d with it",
+                        with->fin);
+                REQUIRE(without->fin == with->fin || (without->fin == AIOTP_ORACLE_OK &&
+                                                      with->fin == AIOTP_ORACLE_VIOLATION),
+                        "TRACE-OPTIONS", "finish: %d without REQUIRE_LOST, %d with it",
+                        without->fin, with->fin);
+            } else {
+                REQUIRE(R.fin == D.fin, "TRACE-OPTIONS", "finish after the stop: %d and %d",
+                        R.fin, D.fin);
+            }
+            if (R.first_rc != AIOTP_ORACLE_OK && !R.first_at_finish) {
+                same_report(&R, &D); /* the first problem was on a line: options do not matter */
+            }
         }
-        if (R.first_rc != AIOTP_ORACLE_OK && !R.first_at_finish) {
-            same_report(&R, &D); /* the first problem was on a line: options do not matter */
-        }
+        run_end(&D);
     }
 
     /* P: another profile; the same parse errors and limits */
-    run_begin(&P, "P", &pop, tr.n, false);
-    for (i = 0; i < tr.n; i++) {
-        (void)run_feed(&P, &tr, i, false);
+    if (runs & RUN_P) {
+        run_begin(&P, "P", &pop, tr.n, false);
+        for (i = 0; i < tr.n; i++) {
+            (void)run_feed(&P, &tr, i, false);
+        }
+        (void)run_finish(&P, &tr);
+        check_callbacks(&P);
+        REQUIRE(P.stop == R.stop && (R.stop == 0 || aiotp_oracle_error(P.o)->lineno ==
+                                                        aiotp_oracle_error(R.o)->lineno),
+                "TRACE-PROFILE", "the profile changed the stop: %d vs %d", P.stop, R.stop);
+        run_end(&P);
     }
-    (void)run_finish(&P, &tr);
-    check_callbacks(&P);
-    REQUIRE(P.stop == R.stop &&
-                (R.stop == 0 || aiotp_oracle_error(P.o)->lineno == aiotp_oracle_error(R.o)->lineno),
-            "TRACE-PROFILE", "the profile changed the stop: %d vs %d", P.stop, R.stop);
 
     /* S: the command line's loop */
-    run_begin(&S, "S", &op, tr.n, false);
-    for (i = 0; i < tr.n; i++) {
-        int rc = run_feed(&S, &tr, i, feed_line);
-        REQUIRE(rc == R.rc[i], "TRACE-SAME", "line %zu: %d in S (%s), %d in R", i + 1, rc,
-                feed_line ? "feed_line" : "feed", R.rc[i]);
-        if (rc != AIOTP_ORACLE_OK) {
-            break;
+    if (runs & RUN_S) {
+        run_begin(&S, "S", &op, tr.n, false);
+        for (i = 0; i < tr.n; i++) {
+            int rc = run_feed(&S, &tr, i, feed_line);
+            REQUIRE(rc == R.rc[i], "TRACE-SAME", "line %zu: %d in S (%s), %d in R", i + 1, rc,
+                    feed_line ? "feed_line" : "feed", R.rc[i]);
+            if (rc != AIOTP_ORACLE_OK) {
+                break;
+            }
         }
+        if (S.first_rc == AIOTP_ORACLE_OK) {
+            int rc = run_finish(&S, &tr);
+            REQUIRE(rc == R.fin, "TRACE-SAME", "finish: %d in S, %d in R", rc, R.fin);
+        }
+        REQUIRE(S.first_rc == R.first_rc && S.first_line == R.first_line, "TRACE-SAME",
+                "first problem: %d at line %zu in S, %d at line %zu in R", S.first_rc, S.first_line,
+                R.first_rc, R.first_line);
+        same_report(&R, &S);
+        expected_cli(&S, false, &want_exit, want_line, sizeof(want_line));
     }
-    if (S.first_rc == AIOTP_ORACLE_OK) {
-        int rc = run_finish(&S, &tr);
-        REQUIRE(rc == R.fin, "TRACE-SAME", "finish: %d in S, %d in R", rc, R.fin);
-    }
-    REQUIRE(S.first_rc == R.first_rc && S.first_line == R.first_line, "TRACE-SAME",
-            "first problem: %d at line %zu in S, %d at line %zu in R", S.first_rc, S.first_line,
-            R.first_rc, R.first_line);
-    same_report(&R, &S);
 
     /* C: aiotp-trace-check on a file with the same options */
-    expected_cli(&S, false, &want_exit, want_line, sizeof(want_line));
-    run_cli(&tr, &op, NULL, &c);
-    REQUIRE(c.exit == want_exit, "TRACE-CLI", "aiotp-trace-check exit %d, %d expected",
-            c.exit, want_exit);
-    check_first_line(&c, "", want_line);
-    free(c.text);
+    if (runs & RUN_C) {
+        run_cli(&tr, &op, NULL, &c);
+        REQUIRE(c.exit == want_exit, "TRACE-CLI", "aiotp-trace-check exit %d, %d expected",
+                c.exit, want_exit);
+        check_first_line(&c, "", want_line);
+        free(c.text);
+    }
 
     /* A: --all, the same first report, then every violation and a summary of R's count */
     expected_cli(&R, true, &all_exit, want_line, sizeof(want_line));
-    if (all_exit == 0) {
-        snprintf(want_line, sizeof(want_line), ": OK: %zu lines conform (profile %s)\n", R.fed,
-                 aiotp_oracle_profile_name(aiotp_oracle_profile(R.o)));
+    if (runs & RUN_A) {
+        if (all_exit == 0) {
+            snprintf(want_line, sizeof(want_line), ": OK: %zu lines conform (profile %s)\n", R.fed,
+                     aiotp_oracle_profile_name(aiotp_oracle_profile(R.o)));
+        }
+        run_cli(&tr, &op, all_flag, &c);
+        REQUIRE(c.exit == all_exit, "TRACE-CLI", "aiotp-trace-check --all exit %d, %d expected",
+                c.exit, all_exit);
+        check_first_line(&c, "--all", want_line);
+        if (R.viol > 0) {
+            char summary[64];
+            snprintf(summary, sizeof(summary), "\nsummary: %zu violations of ", R.viol);
+            REQUIRE(strstr(c.text, summary) != NULL, "TRACE-CLI",
+                    "aiotp-trace-check --all: no '%s' in its output", summary + 1);
+        }
+        free(c.text);
     }
-    run_cli(&tr, &op, all_flag, &c);
-    REQUIRE(c.exit == all_exit, "TRACE-CLI", "aiotp-trace-check --all exit %d, %d expected",
-            c.exit, all_exit);
-    check_first_line(&c, "--all", want_line);
-    if (R.viol > 0) {
-        char summary[64];
-        snprintf(summary, sizeof(summary), "\nsummary: %zu violations of ", R.viol);
-        REQUIRE(strstr(c.text, summary) != NULL, "TRACE-CLI",
-                "aiotp-trace-check --all: no '%s' in its output", summary + 1);
-    }
-    free(c.text);
 
     /* J: --json (with --all or not): valid JSON that agrees */
-    if (opt & OPT_JSON_ALL) {
-        check_json(&tr, &op, true, &R, all_exit);
-    } else {
-        check_json(&tr, &op, false, &S, want_exit);
+    if (runs & RUN_J) {
+        if (opt & OPT_JSON_ALL) {
+            check_json(&tr, &op, true, &R, all_exit);
+        } else {
+            check_json(&tr, &op, false, &S, want_exit);
+        }
     }
 
     run_end(&R);
-    run_end(&D);
-    run_end(&P);
-    run_end(&S);
+    if (runs & RUN_S) {
+        run_end(&S);
+    }
     cli_files_close();
     trace_free(&tr);
     REQUIRE(g_blocks == 0 && g_bytes == 0, "TRACE-LEAK",

@@ -148,11 +148,25 @@ static unsigned char scratch[8192];
    pause_writing that an outer write called: its bytes follow the outer ones). */
 static void fill(size_t n)
 {
+    static const union {
+        uint16_t u;
+        unsigned char c[2];
+    } order = {1};
+    const bool little = order.c[0] == 1;
     uint64_t base = F.tx_accepted + F.tx_inflight;
+    uint32_t m = (uint32_t)base * 0x9E3779B1u; /* tx_byte's product, one addition per byte */
     size_t i = 0;
-    /* eight bytes per store (throughput under ASan: one shadow check instead of eight) */
+    /* eight bytes per store (throughput under ASan: one shadow check instead of eight),
+       built without a multiplication per byte (fill was 9 % of a buffered input) */
     for (; i + 8 <= n; i += 8) {
-        uint64_t w = pattern8(base + i, true);
+        uint64_t w = 0;
+        unsigned k;
+        for (k = 0; k < 8; k++) {
+            uint64_t j = base + i + k;
+            uint64_t byte = (unsigned char)(m >> 24 ^ (uint32_t)(j >> 8));
+            w |= byte << (little ? 8u * k : 56u - 8u * k);
+            m += 0x9E3779B1u;
+        }
         memcpy(scratch + i, &w, 8);
     }
     for (; i < n; i++) {

@@ -77,7 +77,71 @@ static RAND_METHOD rng_method = {rng_seed, rng_bytes, rng_cleanup, rng_add, rng_
 
 static aiotp_tls_context *g_cctx; /* client: trusts the fuzz certificate, checks "localhost" */
 static aiotp_tls_context *g_cctx_bad; /* client: expects another name (handshake fails) */
-static aiotp_tls_context *g_sctx; /* server: the fuzz certificate */
+static aiotp_tls_context *g_cctx_psk; /* client: as g_cctx, and offers the external PSK */
+static aiotp_tls_context *g_sctx; /* server: the fuzz certificate; accepts the external PSK */
+
+/* The cheaper handshake (fuzz/README.md, "Third round"): a TLS 1.3 external pre-shared key
+   (RFC 8446 2.2, OpenSSL's psk_use_session / psk_find_session callbacks), fixed identity
+   and key, cipher TLS_AES_256_GCM_SHA384. A handshake that uses it sends no certificate,
+   so there is no Ed25519 signature and no certificate verification (psk_dhe_ke: the
+   X25519 exchange stays, OpenSSL 3.0's client always offers it). The same flights cross
+   the wire (ClientHello; ServerHello, EncryptedExtensions, Finished; Finished), so the
+   transport's handshake paths (WANT_READ / WANT_WRITE, records cut anywhere, alerts,
+   timeouts) are the same. */
+static const unsigned char psk_identity[] = "aiotp-fuzz-psk";
+static const unsigned char psk_key[32] = {
+    0x61, 0x69, 0x6f, 0x74, 0x70, 0x2d, 0x66, 0x75, 0x7a, 0x7a, 0x2d, 0x70, 0x73, 0x6b, 0x2d, 0x31,
+    0x9e, 0x37, 0x79, 0xb9, 0x7f, 0x4a, 0x7c, 0x15, 0xbf, 0x58, 0x47, 0x6d, 0x1c, 0xe4, 0xe5, 0xb9,
+};
+
+/* FZ_TLS_CERT_ONLY: every input takes the certificate handshake, as before the PSK was
+   added (CTest fuzz.fuzz_tls.replay sets it). Read per input: a branch taken only by a
+   process's first input would make AFL++ see unstable edges. */
+static bool cert_only(void)
+{
+    return getenv("FZ_TLS_CERT_ONLY") != NULL;
+}
+
+static SSL_SESSION *psk_session(SSL *ssl)
+{
+    static const unsigned char aes256gcm[2] = {0x13, 0x02}; /* the suite both sides prefer */
+    const SSL_CIPHER *c = SSL_CIPHER_find(ssl, aes256gcm);
+    SSL_SESSION *s = SSL_SESSION_new();
+    if (s == NULL || c == NULL || SSL_SESSION_set1_master_key(s, psk_key, sizeof(psk_key)) != 1 ||
+        SSL_SESSION_set_cipher(s, c) != 1 ||
+        SSL_SESSION_set_protocol_version(s, TLS1_3_VERSION) != 1) {
+        SSL_SESSION_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int psk_use(SSL *ssl, const EVP_MD *md, const unsigned char **id, size_t *idlen,
+                   SSL_SESSION **sess)
+{
+    SSL_SESSION *s = psk_session(ssl);
+    if (s == NULL) {
+        return 0; /* fails the handshake: never without an allocation failure */
+    }
+    if (md != NULL && md != SSL_CIPHER_get_handshake_digest(SSL_SESSION_get0_cipher(s))) {
+        SSL_SESSION_free(s); /* after a HelloRetryRequest with another hash: no PSK */
+        s = NULL;
+    }
+    *sess = s;
+    *id = psk_identity;
+    *idlen = sizeof(psk_identity) - 1;
+    return 1;
+}
+
+static int psk_find(SSL *ssl, const unsigned char *id, size_t idlen, SSL_SESSION **sess)
+{
+    *sess = NULL; /* an unknown identity: no PSK, the certificate handshake */
+    if (idlen == sizeof(psk_identity) - 1 && memcmp(id, psk_identity, idlen) == 0) {
+        *sess = psk_session(ssl);
+        return *sess != NULL;
+    }
+    return 1;
+}
 
 static void no_tickets(aiotp_tls_context *c)
 {
@@ -106,9 +170,15 @@ static void init_once(void)
     REQUIRE(aiotp_tls_context_new(&g_cctx_bad, AIOTP_TLS_CLIENT) == 0, "HARNESS", "client ctx");
     REQUIRE(aiotp_tls_context_load_verify_locations(g_cctx_bad, FZ_TLS_CERT, NULL) == 0,
             "HARNESS", "verify locations");
+    REQUIRE(aiotp_tls_context_new(&g_cctx_psk, AIOTP_TLS_CLIENT) == 0, "HARNESS", "client ctx");
+    REQUIRE(aiotp_tls_context_load_verify_locations(g_cctx_psk, FZ_TLS_CERT, NULL) == 0,
+            "HARNESS", "verify locations");
+    SSL_CTX_set_psk_use_session_callback(aiotp_tls_context_ssl_ctx(g_cctx_psk), psk_use);
+    SSL_CTX_set_psk_find_session_callback(aiotp_tls_context_ssl_ctx(g_sctx), psk_find);
     no_tickets(g_sctx);
     no_tickets(g_cctx);
     no_tickets(g_cctx_bad);
+    no_tickets(g_cctx_psk);
 }
 
 /* ---- one input's state ------------------------------------------------------------------- */
@@ -141,6 +211,7 @@ static struct {
     size_t nhold[2];
     bool destructive;      /* something that may fail a connection happened */
     bool bad_name;         /* the client expects another hostname: its handshake fails */
+    bool psk;              /* the client offers the external PSK (TLS 1.3, no certificate) */
     uint32_t wire_crc;     /* of every byte relayed (FZ_TLS_WIRE: the determinism check) */
     aiotp_handle tick;     /* the 1 ms timer that keeps idle passes short (run_pass) */
     aiotp_time hs_timeout; /* the handshake timeout of this input */
@@ -259,6 +330,11 @@ static void on_done(void *arg, int status, aiotp_transport *t)
         REQUIRE(t != NULL && x->made == 1 && x->lost == 0, "TLS-HS-2",
                 "%s completion OK: transport %p, made %u, lost %u", side_name[d], (void *)t,
                 x->made, x->lost);
+        /* the handshake this input chose is the one that ran: with the PSK offered the
+           server took it (no certificate), without it none was used */
+        REQUIRE(SSL_session_reused(aiotp__tls_of(t)->ssl) == (F.psk ? 1 : 0), "HARNESS",
+                "%s: PSK offered %d, used %d", side_name[d], (int)F.psk,
+                SSL_session_reused(aiotp__tls_of(t)->ssl));
         aiotp_transport_retain(t);
         x->t = t;
     } else {
@@ -608,6 +684,10 @@ int fz_tls_run(const uint8_t *data, size_t size)
     data = size > 0 ? data + 1 : data;
     size = size > 0 ? size - 1 : 0;
     F.bad_name = (setup & 0x10u) != 0;
+    /* bits 5-6: 0 the certificate handshake, else the client offers the external PSK
+       (a TLS 1.3 handshake without certificate); not with a wrong name (its failure is the
+       certificate's) nor TLS 1.2 only (no external PSK there) */
+    F.psk = (setup & 0x60u) != 0 && !F.bad_name && (setup & 3u) != 1u && !cert_only();
     F.hs_timeout = (setup & 4u) != 0 ? AIOTP_NS_PER_SEC : 60 * AIOTP_NS_PER_SEC;
 
     fz_oracle_begin(4); /* two TLS transports and the two stream transports below */
@@ -628,7 +708,7 @@ int fz_tls_run(const uint8_t *data, size_t size)
     }
     aiotp_connect_options_init(&co);
     co.sock = F.s[CLIENT].fd;
-    co.tls = F.bad_name ? g_cctx_bad : g_cctx;
+    co.tls = F.bad_name ? g_cctx_bad : F.psk ? g_cctx_psk : g_cctx;
     co.server_hostname = F.bad_name ? "example.invalid" : "localhost";
     co.tls_handshake_timeout = (setup & 4u) != 0 ? AIOTP_NS_PER_SEC : 0;
     co.tls_shutdown_timeout = (setup & 8u) != 0 ? AIOTP_NS_PER_SEC : 0;

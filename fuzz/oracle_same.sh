@@ -6,8 +6,8 @@
 # For a change to src/oracle/ that must keep the oracle's behaviour (a speed-up): runs
 # both checkers, with four option sets (--all --json; --all --profile doc; --all --profile
 # cpython --require-lost; --max-transports 2 --all --json --profile aiotp), on every trace
-# of tests/traces/, every input of fuzz/corpus/fuzz_trace/ (its first byte, fuzz_trace's
-# options, dropped) and every file of the DIRs given (traces as they are, e.g. the lines a
+# of tests/traces/, every input of fuzz/corpus/fuzz_trace/ (its first two bytes, fuzz_trace's
+# options and run choice, dropped) and every file of the DIRs given (traces as they are, e.g. the lines a
 # harness printed with FZ_TRACE=1), and compares everything each prints and its exit
 # status. Exit 0: all the same; 1: a difference (listed); 2: usage.
 # Used for the oracle parse speed-ups of issue 9 (fuzz/README.md, "Throughput").
@@ -27,7 +27,7 @@ trap 'rm -rf "$TMP"' EXIT
 i=0
 for f in "$ROOT"/fuzz/corpus/fuzz_trace/*; do
     i=$((i + 1))
-    tail -c +2 "$f" >"$TMP/corpus-$i.trace"
+    tail -c +3 "$f" >"$TMP/corpus-$i.trace"
 done
 for f in "$ROOT"/tests/traces/*.trace; do
     i=$((i + 1))
