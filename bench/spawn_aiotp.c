@@ -4,12 +4,15 @@
  * (stdin, stdout, stderr /dev/null) and reaped by the loop's child watcher; a new one is
  * started from the connection_lost of the last. Prints one line:
  *   spawn impl=aiotp children=N concurrency=C wall_us=W cpu_us=U (per child)
- * usage: spawn_aiotp [N [C [program]]]. The hand-written peer is spawn_posix.c.
+ * usage: spawn_aiotp [N [C [program]]]. The hand-written peer is spawn_posix.c. With
+ * SPAWN_CWD=DIR in the environment every child starts in DIR (the cwd option) and the line
+ * starts with `spawncwd`.
  *
- * spawn_aiotp --pipe MB: pipe throughput: one `cat` child with stdin and stdout pipes; the
+ * spawn_aiotp --pipe MB [HIGH]: pipe throughput: one `cat` child with stdin and stdout pipes; the
  * parent writes MB MiB to its stdin in 64 KiB writes (flow control: it stops on
  * pause_writing, goes on at resume_writing), closes it (write_eof) and counts what comes
- * back from its stdout (pipe_data_received). Prints one line:
+ * back from its stdout (pipe_data_received). HIGH: the stdin transport's high-water mark
+ * (set_write_buffer_limits(HIGH, 0); default: the transport's own, 64 KiB). Prints one line:
  *   pipe impl=aiotp mb=MB wall_us=W cpu_us=U (per MiB; the parent's CPU only)
  */
 #include <stdio.h>
@@ -119,11 +122,14 @@ static void fill(pipe_bench *p)
     }
 }
 
+static long pipe_high = -1; /* --pipe MB HIGH */
+
 static int p_made(aiotp_transport *t, void *data)
 {
     pipe_bench *p = data;
     p->in = aiotp_transport_get_pipe_transport(t, 0);
-    if (p->in == NULL) {
+    if (p->in == NULL ||
+        (pipe_high >= 0 && aiotp_transport_set_write_buffer_limits(p->in, pipe_high, 0) != 0)) {
         p->failed = 1;
         return 0;
     }
@@ -218,8 +224,13 @@ static int pipe_main(int mb)
         return 1;
     }
     (void)aiotp_loop_run(p.loop);
-    printf("pipe impl=aiotp mb=%d wall_us=%.1f cpu_us=%.1f\n", mb, (bench_now_us() - w0) / mb,
-           (bench_cpu_us() - c0) / mb);
+    if (pipe_high >= 0) {
+        printf("pipe impl=aiotp_high%ld mb=%d wall_us=%.1f cpu_us=%.1f\n", pipe_high, mb,
+               (bench_now_us() - w0) / mb, (bench_cpu_us() - c0) / mb);
+    } else {
+        printf("pipe impl=aiotp mb=%d wall_us=%.1f cpu_us=%.1f\n", mb,
+               (bench_now_us() - w0) / mb, (bench_cpu_us() - c0) / mb);
+    }
     aiotp_loop_free(p.loop);
     if (p.got != p.total) {
         fprintf(stderr, "pipe: %lld bytes back of %lld\n", p.got, p.total);
@@ -237,6 +248,7 @@ int main(int argc, char **argv)
     int k;
 
     if (argc > 2 && strcmp(argv[1], "--pipe") == 0) {
+        pipe_high = argc > 3 ? atol(argv[3]) : -1;
         return pipe_main(atoi(argv[2]));
     }
     b.total = argc > 1 ? atoi(argv[1]) : 1000;
@@ -245,6 +257,7 @@ int main(int argc, char **argv)
     b.argv[1] = NULL;
     b.started = b.done = b.failed = 0;
     aiotp_subprocess_options_init(&b.opts);
+    b.opts.cwd = getenv("SPAWN_CWD"); /* spawn_run.sh's cwd case */
     for (k = 0; k < 3; k++) {
         b.opts.stdio[k].kind = AIOTP_STDIO_DEVNULL;
     }
@@ -257,8 +270,8 @@ int main(int argc, char **argv)
         start_one(&b);
     }
     (void)aiotp_loop_run(b.loop);
-    printf("spawn impl=aiotp children=%d concurrency=%d wall_us=%.1f cpu_us=%.1f\n", b.total,
-           conc, (bench_now_us() - w0) / b.total, (bench_cpu_us() - c0) / b.total);
+    printf("%s impl=aiotp children=%d concurrency=%d wall_us=%.1f cpu_us=%.1f\n",
+           b.opts.cwd != NULL ? "spawncwd" : "spawn", b.total, conc, (bench_now_us() - w0) / b.total, (bench_cpu_us() - c0) / b.total);
     aiotp_loop_free(b.loop);
     return b.failed == 0 ? 0 : 1;
 }
