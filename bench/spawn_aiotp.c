@@ -4,7 +4,9 @@
  * (stdin, stdout, stderr /dev/null) and reaped by the loop's child watcher; a new one is
  * started from the connection_lost of the last. Prints one line:
  *   spawn impl=aiotp children=N concurrency=C wall_us=W cpu_us=U (per child)
- * usage: spawn_aiotp [N [C [program]]]. The hand-written peer is spawn_posix.c. With
+ * usage: spawn_aiotp [N [C [program]]]. The hand-written peer is spawn_posix.c.
+ * AIOTP_BENCH_BACKEND=epoll: the loop's epoll backend (the lines say impl=aiotp_epoll;
+ * default poll, as the hand-written loop). With
  * SPAWN_CWD=DIR in the environment every child starts in DIR (the cwd option) and the line
  * starts with `spawncwd`.
  *
@@ -33,6 +35,25 @@ typedef struct bench {
 } bench;
 
 static void start_one(bench *b);
+
+static const char *impl = "aiotp";
+
+/* A loop on the backend AIOTP_BENCH_BACKEND names (poll, the default, or epoll). */
+static int make_loop(aiotp_loop **loop)
+{
+    const char *be = getenv("AIOTP_BENCH_BACKEND");
+    aiotp_loop_options o;
+    memset(&o, 0, sizeof(o));
+    o.size = sizeof(o);
+    if (be != NULL && strcmp(be, "epoll") == 0) {
+        o.backend = aiotp_backend_epoll();
+        impl = "aiotp_epoll";
+    } else if (be != NULL && strcmp(be, "poll") != 0) {
+        fprintf(stderr, "spawn_aiotp: AIOTP_BENCH_BACKEND must be poll or epoll\n");
+        return -1;
+    }
+    return aiotp_loop_create(loop, &o);
+}
 
 static int lost(aiotp_transport *t, void *data, int status)
 {
@@ -214,7 +235,7 @@ static int pipe_main(int mb)
     p.total = (long long)mb * 1048576;
     aiotp_subprocess_options_init(&opts);
     opts.stdio[2].kind = AIOTP_STDIO_DEVNULL;
-    if (mb <= 0 || aiotp_loop_create(&p.loop, NULL) != 0) {
+    if (mb <= 0 || make_loop(&p.loop) != 0) {
         return 2;
     }
     w0 = bench_now_us();
@@ -225,10 +246,10 @@ static int pipe_main(int mb)
     }
     (void)aiotp_loop_run(p.loop);
     if (pipe_high >= 0) {
-        printf("pipe impl=aiotp_high%ld mb=%d wall_us=%.1f cpu_us=%.1f\n", pipe_high, mb,
+        printf("pipe impl=%s_high%ld mb=%d wall_us=%.1f cpu_us=%.1f\n", impl, pipe_high, mb,
                (bench_now_us() - w0) / mb, (bench_cpu_us() - c0) / mb);
     } else {
-        printf("pipe impl=aiotp mb=%d wall_us=%.1f cpu_us=%.1f\n", mb,
+        printf("pipe impl=%s mb=%d wall_us=%.1f cpu_us=%.1f\n", impl, mb,
                (bench_now_us() - w0) / mb, (bench_cpu_us() - c0) / mb);
     }
     aiotp_loop_free(p.loop);
@@ -261,7 +282,7 @@ int main(int argc, char **argv)
     for (k = 0; k < 3; k++) {
         b.opts.stdio[k].kind = AIOTP_STDIO_DEVNULL;
     }
-    if (b.total <= 0 || conc <= 0 || aiotp_loop_create(&b.loop, NULL) != 0) {
+    if (b.total <= 0 || conc <= 0 || make_loop(&b.loop) != 0) {
         return 2;
     }
     w0 = bench_now_us();
@@ -270,8 +291,8 @@ int main(int argc, char **argv)
         start_one(&b);
     }
     (void)aiotp_loop_run(b.loop);
-    printf("%s impl=aiotp children=%d concurrency=%d wall_us=%.1f cpu_us=%.1f\n",
-           b.opts.cwd != NULL ? "spawncwd" : "spawn", b.total, conc, (bench_now_us() - w0) / b.total, (bench_cpu_us() - c0) / b.total);
+    printf("%s impl=%s children=%d concurrency=%d wall_us=%.1f cpu_us=%.1f\n",
+           b.opts.cwd != NULL ? "spawncwd" : "spawn", impl, b.total, conc, (bench_now_us() - w0) / b.total, (bench_cpu_us() - c0) / b.total);
     aiotp_loop_free(b.loop);
     return b.failed == 0 ? 0 : 1;
 }

@@ -6,6 +6,7 @@
 #   libuv    bench/spawn_libuv.c: uv_spawn
 #   asyncio  bench/spawn_py.py: loop.subprocess_exec (CPython's default loop)
 #   uvloop   bench/spawn_py.py --uvloop
+#   aiotp_epoll  spawn_aiotp on the loop's epoll backend (AIOTP_BENCH_BACKEND=epoll)
 #   aiotp_high0  spawn_aiotp's pipe case with the stdin transport's high-water mark at 0
 #            (pipe only: it stops writing as soon as anything is queued, as the hand-written
 #            loop does)
@@ -29,7 +30,7 @@ REPS=3
 CHILDREN=1000
 MB=200
 CWD_DIR=/tmp
-ONLY="aiotp aiotp_high0 posix libuv asyncio uvloop"
+ONLY="aiotp aiotp_epoll aiotp_high0 posix libuv asyncio uvloop"
 BUILD=1
 
 while [ $# -gt 0 ]; do
@@ -62,6 +63,7 @@ B=$BUILD_DIR/bench
 cmd() { # cmd IMPL: the command line of one implementation
   case $1 in
     aiotp | aiotp_high0) echo "$B/spawn_aiotp" ;;
+    aiotp_epoll) echo "env AIOTP_BENCH_BACKEND=epoll $B/spawn_aiotp" ;;
     posix) echo "$B/spawn_posix" ;;
     libuv) echo "$B/spawn_libuv" ;;
     asyncio) echo "$PYTHON $BENCH_DIR/spawn_py.py" ;;
@@ -106,8 +108,9 @@ for line in open(sys.argv[1]):
     rows.setdefault((kv["impl"], kind), []).append((float(kv["wall_us"]), float(kv["cpu_us"])))
 names = {"aiotp": "aiotp", "posix_spawn": "posix_spawn + waitpid / poll (hand-written)",
          "aiotp_high0": "aiotp, stdin high-water 0 (pipe only)",
+         "aiotp_epoll": "aiotp, epoll backend",
          "libuv": "libuv uv_spawn", "asyncio": "asyncio", "uvloop": "uvloop"}
-order = ["posix_spawn", "aiotp", "aiotp_high0", "libuv", "asyncio", "uvloop"]
+order = ["posix_spawn", "aiotp", "aiotp_epoll", "aiotp_high0", "libuv", "asyncio", "uvloop"]
 def med(k, i):
     v = rows.get(k)
     return statistics.median(x[i] for x in v) if v else None
