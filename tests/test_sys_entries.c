@@ -65,14 +65,29 @@ TEST(pipe_and_fd_type)
 static void epipe_way(const aiotp_syscalls *s, bool nosignal)
 {
     struct iovec v[2];
+    char buf[16];
     int p[2];
-    CHECK_INT(s->pipe(s->ctx, p), 0);
-    CHECK_INT(s->close(s->ctx, p[0]), 0);
-    CHECK_INT(s->write(s->ctx, p[1], "x", 1), -EPIPE);
     v[0].iov_base = (void *)"ab";
     v[0].iov_len = 2;
     v[1].iov_base = (void *)"cd";
     v[1].iov_len = 2;
+    CHECK_INT(s->pipe(s->ctx, p), 0);
+    /* with a reader: the bytes go, whoever blocks SIGPIPE */
+    CHECK_INT(s->write(s->ctx, p[1], "x", 1), 1);
+    CHECK_INT(s->writev(s->ctx, p[1], v, 2), 4);
+    if (!th_sim_mode()) {
+        sigset_t set;
+        sigset_t old;
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        sigprocmask(SIG_BLOCK, &set, &old);
+        CHECK_INT(s->write(s->ctx, p[1], "y", 1), 1);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        CHECK_INT(s->read(s->ctx, p[0], buf, sizeof(buf)), 6);
+        CHECK(memcmp(buf, "xabcdy", 6) == 0);
+    }
+    CHECK_INT(s->close(s->ctx, p[0]), 0);
+    CHECK_INT(s->write(s->ctx, p[1], "x", 1), -EPIPE);
     CHECK_INT(s->writev(s->ctx, p[1], v, 2), -EPIPE);
     if (!th_sim_mode()) {
         sigset_t set;
