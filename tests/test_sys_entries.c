@@ -242,6 +242,17 @@ TEST(spawn_exec_failures)
     CHECK_INT(s->spawn(s->ctx, &a), -EINVAL);
 }
 
+/* TH_CHILD's directory into dir (n bytes); returns its file name. */
+static const char *child_dir(char *dir, size_t n)
+{
+    const char *slash;
+    snprintf(dir, n, "%s", TH_CHILD);
+    slash = strrchr(dir, '/');
+    CHECK(slash != NULL);
+    dir[slash - dir] = '\0';
+    return strrchr(TH_CHILD, '/') + 1;
+}
+
 /* A name without a slash is looked up in the PATH of the child's environment. */
 TEST(spawn_path_lookup)
 {
@@ -254,11 +265,7 @@ TEST(spawn_path_lookup)
     aiotp_spawn_attr a;
     int code = -1;
     pid_t pid;
-    snprintf(dir, sizeof(dir), "%s", TH_CHILD);
-    name = strrchr(dir, '/');
-    CHECK(name != NULL);
-    dir[name - dir] = '\0';
-    name = strrchr(TH_CHILD, '/') + 1;
+    name = child_dir(dir, sizeof(dir));
     snprintf(pathvar, sizeof(pathvar), "PATH=/nonexistent-dir:%s", dir);
     envp[0] = pathvar;
     envp[1] = NULL;
@@ -425,11 +432,7 @@ static void spawn_cwd_way(const aiotp_syscalls *s, const char *tmpdir)
     char notdir[4200];
     char rel[300];
     const char *name;
-    snprintf(dir, sizeof(dir), "%s", TH_CHILD);
-    name = strrchr(dir, '/');
-    CHECK(name != NULL);
-    dir[name - dir] = '\0';
-    name = strrchr(TH_CHILD, '/') + 1;
+    name = child_dir(dir, sizeof(dir));
     snprintf(rel, sizeof(rel), "./%s", name);
     snprintf(notdir, sizeof(notdir), "%s/noexec", tmpdir);
     CHECK_INT(run_in(s, TH_CHILD, NULL, "/"), 7);
