@@ -204,7 +204,8 @@ static ssize_t p_read(void *ctx, int fd, void *b, size_t n)
      as writev): the kernel returns EPIPE and raises nothing. No other system call. Whether
      the kernel knows the flag is probed once (a one-byte pwritev2 on a fresh pipe); a file
      that takes no RWF_ flags at all (a character device without write_iter, such as
-     /dev/full) says EOPNOTSUPP before writing anything, and that write takes the guard.
+     /dev/full) says EOPNOTSUPP before writing anything, and that write takes the guard; so
+     does a write of no byte at all (no_bytes()).
    - the guard, everywhere else: SIGPIPE is blocked around the call; when the call failed
      with EPIPE and raised a SIGPIPE that was not blocked before, that signal is taken off
      the pending set with sigwait (it is pending for this thread, so sigwait returns at
@@ -287,12 +288,26 @@ static ssize_t pipe_guarded(int fd, const void *b, size_t n, const struct iovec 
     return rc < 0 ? -(ssize_t)err : rc;
 }
 
+/* True when the write has no byte at all. Such a write goes through write(2)/writev(2):
+   pwritev2 returns 0 for it without calling the file, and write(2) of 0 bytes on a
+   datagram socket sends an empty datagram (DGRAM-RECV-1 delivers those). */
+static bool no_bytes(size_t n, const struct iovec *v, int c)
+{
+    int i;
+    if (v == NULL) {
+        return n == 0;
+    }
+    for (i = 0; i < c && v[i].iov_len == 0; i++) {
+    }
+    return i == c;
+}
+
 /* One write (b, n) or gathered write (v, c) that raises no SIGPIPE. */
 static ssize_t pipe_write(int fd, const void *b, size_t n, const struct iovec *v, int c)
 {
 #if defined(NOSIGNAL_WRITES)
     struct iovec one;
-    if (aiotp__nosignal_writes()) {
+    if (!no_bytes(n, v, c) && aiotp__nosignal_writes()) {
         ssize_t rc;
         if (v == NULL) {
             one.iov_base = (void *)(uintptr_t)b;

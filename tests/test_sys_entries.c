@@ -65,16 +65,21 @@ TEST(pipe_and_fd_type)
 static void epipe_way(const aiotp_syscalls *s, bool nosignal)
 {
     struct iovec v[2];
+    struct iovec empty[2];
     char buf[16];
     int p[2];
+    empty[0].iov_base = empty[1].iov_base = (void *)"";
+    empty[0].iov_len = empty[1].iov_len = 0;
     v[0].iov_base = (void *)"ab";
     v[0].iov_len = 2;
     v[1].iov_base = (void *)"cd";
     v[1].iov_len = 2;
     CHECK_INT(s->pipe(s->ctx, p), 0);
-    /* with a reader: the bytes go, whoever blocks SIGPIPE */
+    /* with a reader: the bytes go, whoever blocks SIGPIPE; nothing to write is 0 */
     CHECK_INT(s->write(s->ctx, p[1], "x", 1), 1);
     CHECK_INT(s->writev(s->ctx, p[1], v, 2), 4);
+    CHECK_INT(s->write(s->ctx, p[1], "", 0), 0);
+    CHECK_INT(s->writev(s->ctx, p[1], empty, 2), 0);
     if (!th_sim_mode()) {
         sigset_t set;
         sigset_t old;
@@ -139,6 +144,42 @@ TEST(write_without_reader_is_epipe)
     aiotp__nosignal_set_mode(0);
     epipe_way(s, false);
     aiotp__nosignal_set_mode(-1);
+}
+
+/* A write of no byte goes through write(2)/writev(2) in both ways, as before: write(2) of
+   0 bytes on a datagram socket sends an empty datagram (pwritev2 would send nothing);
+   writev(2) of nothing sends nothing. */
+TEST(empty_write_sends_an_empty_datagram)
+{
+    const aiotp_syscalls *s = sys_();
+    struct iovec v[2];
+    char buf[4];
+    int sv[2];
+    int mode;
+    if (th_sim_mode()) {
+        return; /* the POSIX table's ways */
+    }
+    CHECK_INT(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+    v[0].iov_base = v[1].iov_base = (void *)"";
+    v[0].iov_len = v[1].iov_len = 0;
+    for (mode = 1; mode >= 0; mode--) {
+        aiotp__nosignal_set_mode(mode);
+        CHECK_INT(s->write(s->ctx, sv[0], "", 0), 0);
+        CHECK_INT(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), 0);
+        CHECK_INT(s->writev(s->ctx, sv[0], v, 2), 0); /* writev(2) of nothing sends none */
+        CHECK_INT(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), -1);
+        v[1].iov_base = (void *)"z";
+        v[1].iov_len = 1;
+        CHECK_INT(s->writev(s->ctx, sv[0], v, 2), 1);
+        CHECK_INT(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), 1);
+        CHECK(buf[0] == 'z');
+        v[1].iov_base = (void *)"";
+        v[1].iov_len = 0;
+    }
+    CHECK_INT(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), -1); /* nothing more */
+    aiotp__nosignal_set_mode(-1);
+    close(sv[0]);
+    close(sv[1]);
 }
 
 /* A file that takes no RWF_ flag (a character device without write_iter: /dev/full says
@@ -631,6 +672,7 @@ static const th_case cases[] = {
     T(pipe_and_fd_type, "SYS-2"),
     T(write_without_reader_is_epipe, "WRITE-WRITE-9 SYS-2"),
     T(write_to_a_file_without_flags_takes_the_guard, "SYS-2"),
+    T(empty_write_sends_an_empty_datagram, "SYS-2 DGRAM-RECV-1"),
     T(spawn_and_waitpid, "SYS-3"),
     T(spawn_exec_failures, "SYS-3"),
     T(spawn_path_lookup, "SYS-3"),
