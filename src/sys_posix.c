@@ -288,6 +288,7 @@ static ssize_t pipe_guarded(int fd, const void *b, size_t n, const struct iovec 
     return rc < 0 ? -(ssize_t)err : rc;
 }
 
+#if defined(NOSIGNAL_WRITES)
 /* True when the write has no byte at all. Such a write goes through write(2)/writev(2):
    pwritev2 returns 0 for it without calling the file, and write(2) of 0 bytes on a
    datagram socket sends an empty datagram (DGRAM-RECV-1 delivers those). */
@@ -301,6 +302,7 @@ static bool no_bytes(size_t n, const struct iovec *v, int c)
     }
     return i == c;
 }
+#endif
 
 /* One write (b, n) or gathered write (v, c) that raises no SIGPIPE. */
 static ssize_t pipe_write(int fd, const void *b, size_t n, const struct iovec *v, int c)
@@ -881,6 +883,7 @@ static pid_t spawn_forked(const aiotp_spawn_attr *a, const char *path)
     return pid; /* end of file: the exec succeeded */
 }
 
+#if defined(SPAWN_ADDCHDIR)
 /* Before a PATH search with a working directory through posix_spawn: what the child's
    chdir would say (ENOENT, ENOTDIR, ELOOP, ...), so that the search, where every candidate
    would fail with it, does not turn it into ENOENT. A directory that may not be searched
@@ -893,6 +896,7 @@ static int cwd_check(const char *cwd)
     }
     return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
 }
+#endif
 
 static pid_t p_spawn(void *ctx, const aiotp_spawn_attr *a)
 {
