@@ -95,6 +95,8 @@ static void started(void *arg, int status, aiotp_transport *t)
         b->done++;
         if (b->done == b->total) {
             aiotp_loop_stop(b->loop);
+        } else {
+            start_one(b); /* the next one, as after an exit */
         }
     }
 }
