@@ -10,7 +10,8 @@
 #      (TCP and Unix: ping, 50 concurrent connections, 32 MiB bulk, half-close,
 #      backpressure, fd cleanup) and check_udp.py (UDP), then the hand-written poll peers
 #      the same way, so a broken peer cannot make a comparison look good;
-#   3. runs spawn_aiotp and spawn_posix small (50 children; 8 MiB through `cat`): each
+#   3. runs spawn_aiotp and spawn_posix small (50 children, also in a working directory;
+#      8 MiB through `cat`, aiotp also with a high-water mark of 0 and on epoll): each
 #      exits non-zero when a child is lost or a byte does not come back;
 #   4. tls_load (bulk: echoed bytes compared; handshake) for one second against tls_aiotp
 #      and tls_memio (a throwaway certificate from the openssl command line).
@@ -102,6 +103,10 @@ check udp_poll udp
 "$B/spawn_posix" 50 8
 "$B/spawn_aiotp" --pipe 8
 "$B/spawn_posix" --pipe 8
+SPAWN_CWD=/tmp "$B/spawn_aiotp" 50 8
+SPAWN_CWD=/tmp "$B/spawn_posix" 50 8
+"$B/spawn_aiotp" --pipe 8 0
+AIOTP_BENCH_BACKEND=epoll "$B/spawn_aiotp" --pipe 8
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
         -subj /CN=localhost -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null

@@ -5,11 +5,16 @@
  * started from the connection_lost of the last. Prints one line:
  *   spawn impl=aiotp children=N concurrency=C wall_us=W cpu_us=U (per child)
  * usage: spawn_aiotp [N [C [program]]]. The hand-written peer is spawn_posix.c.
+ * AIOTP_BENCH_BACKEND=epoll: the loop's epoll backend (the lines say impl=aiotp_epoll;
+ * default poll, as the hand-written loop). With
+ * SPAWN_CWD=DIR in the environment every child starts in DIR (the cwd option) and the line
+ * starts with `spawncwd`.
  *
- * spawn_aiotp --pipe MB: pipe throughput: one `cat` child with stdin and stdout pipes; the
+ * spawn_aiotp --pipe MB [HIGH]: pipe throughput: one `cat` child with stdin and stdout pipes; the
  * parent writes MB MiB to its stdin in 64 KiB writes (flow control: it stops on
  * pause_writing, goes on at resume_writing), closes it (write_eof) and counts what comes
- * back from its stdout (pipe_data_received). Prints one line:
+ * back from its stdout (pipe_data_received). HIGH: the stdin transport's high-water mark
+ * (set_write_buffer_limits(HIGH, 0); default: the transport's own, 64 KiB). Prints one line:
  *   pipe impl=aiotp mb=MB wall_us=W cpu_us=U (per MiB; the parent's CPU only)
  */
 #include <stdio.h>
@@ -30,6 +35,25 @@ typedef struct bench {
 } bench;
 
 static void start_one(bench *b);
+
+static const char *impl = "aiotp";
+
+/* A loop on the backend AIOTP_BENCH_BACKEND names (poll, the default, or epoll). */
+static int make_loop(aiotp_loop **loop)
+{
+    const char *be = getenv("AIOTP_BENCH_BACKEND");
+    aiotp_loop_options o;
+    memset(&o, 0, sizeof(o));
+    o.size = sizeof(o);
+    if (be != NULL && strcmp(be, "epoll") == 0) {
+        o.backend = aiotp_backend_epoll();
+        impl = "aiotp_epoll";
+    } else if (be != NULL && strcmp(be, "poll") != 0) {
+        fprintf(stderr, "spawn_aiotp: AIOTP_BENCH_BACKEND must be poll or epoll\n");
+        return -1;
+    }
+    return aiotp_loop_create(loop, &o);
+}
 
 static int lost(aiotp_transport *t, void *data, int status)
 {
@@ -71,6 +95,8 @@ static void started(void *arg, int status, aiotp_transport *t)
         b->done++;
         if (b->done == b->total) {
             aiotp_loop_stop(b->loop);
+        } else {
+            start_one(b); /* the next one, as after an exit */
         }
     }
 }
@@ -119,11 +145,14 @@ static void fill(pipe_bench *p)
     }
 }
 
+static long pipe_high = -1; /* --pipe MB HIGH */
+
 static int p_made(aiotp_transport *t, void *data)
 {
     pipe_bench *p = data;
     p->in = aiotp_transport_get_pipe_transport(t, 0);
-    if (p->in == NULL) {
+    if (p->in == NULL ||
+        (pipe_high >= 0 && aiotp_transport_set_write_buffer_limits(p->in, pipe_high, 0) != 0)) {
         p->failed = 1;
         return 0;
     }
@@ -208,7 +237,7 @@ static int pipe_main(int mb)
     p.total = (long long)mb * 1048576;
     aiotp_subprocess_options_init(&opts);
     opts.stdio[2].kind = AIOTP_STDIO_DEVNULL;
-    if (mb <= 0 || aiotp_loop_create(&p.loop, NULL) != 0) {
+    if (mb <= 0 || make_loop(&p.loop) != 0) {
         return 2;
     }
     w0 = bench_now_us();
@@ -218,8 +247,13 @@ static int pipe_main(int mb)
         return 1;
     }
     (void)aiotp_loop_run(p.loop);
-    printf("pipe impl=aiotp mb=%d wall_us=%.1f cpu_us=%.1f\n", mb, (bench_now_us() - w0) / mb,
-           (bench_cpu_us() - c0) / mb);
+    if (pipe_high >= 0) {
+        printf("pipe impl=%s_high%ld mb=%d wall_us=%.1f cpu_us=%.1f\n", impl, pipe_high, mb,
+               (bench_now_us() - w0) / mb, (bench_cpu_us() - c0) / mb);
+    } else {
+        printf("pipe impl=%s mb=%d wall_us=%.1f cpu_us=%.1f\n", impl, mb,
+               (bench_now_us() - w0) / mb, (bench_cpu_us() - c0) / mb);
+    }
     aiotp_loop_free(p.loop);
     if (p.got != p.total) {
         fprintf(stderr, "pipe: %lld bytes back of %lld\n", p.got, p.total);
@@ -237,6 +271,7 @@ int main(int argc, char **argv)
     int k;
 
     if (argc > 2 && strcmp(argv[1], "--pipe") == 0) {
+        pipe_high = argc > 3 ? atol(argv[3]) : -1;
         return pipe_main(atoi(argv[2]));
     }
     b.total = argc > 1 ? atoi(argv[1]) : 1000;
@@ -245,10 +280,11 @@ int main(int argc, char **argv)
     b.argv[1] = NULL;
     b.started = b.done = b.failed = 0;
     aiotp_subprocess_options_init(&b.opts);
+    b.opts.cwd = getenv("SPAWN_CWD"); /* spawn_run.sh's cwd case */
     for (k = 0; k < 3; k++) {
         b.opts.stdio[k].kind = AIOTP_STDIO_DEVNULL;
     }
-    if (b.total <= 0 || conc <= 0 || aiotp_loop_create(&b.loop, NULL) != 0) {
+    if (b.total <= 0 || conc <= 0 || make_loop(&b.loop) != 0) {
         return 2;
     }
     w0 = bench_now_us();
@@ -257,8 +293,8 @@ int main(int argc, char **argv)
         start_one(&b);
     }
     (void)aiotp_loop_run(b.loop);
-    printf("spawn impl=aiotp children=%d concurrency=%d wall_us=%.1f cpu_us=%.1f\n", b.total,
-           conc, (bench_now_us() - w0) / b.total, (bench_cpu_us() - c0) / b.total);
+    printf("%s impl=%s children=%d concurrency=%d wall_us=%.1f cpu_us=%.1f\n",
+           b.opts.cwd != NULL ? "spawncwd" : "spawn", impl, b.total, conc, (bench_now_us() - w0) / b.total, (bench_cpu_us() - c0) / b.total);
     aiotp_loop_free(b.loop);
     return b.failed == 0 ? 0 : 1;
 }

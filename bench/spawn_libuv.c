@@ -3,7 +3,8 @@
  * /bin/true), at most C at once, each started with uv_spawn (stdio UV_IGNORE: /dev/null)
  * and reaped by libuv (its exit_cb starts the next one). Prints:
  *   spawn impl=libuv children=N concurrency=C wall_us=W cpu_us=U (per child)
- * usage: spawn_libuv [N [C [program]]]
+ * usage: spawn_libuv [N [C [program]]]. With SPAWN_CWD=DIR in the environment every child
+ * starts in DIR (options.cwd) and the line starts with `spawncwd`.
  *
  * spawn_libuv --pipe MB: one `cat` child with stdin and stdout pipes (UV_CREATE_PIPE); the
  * parent writes MB MiB in 64 KiB uv_write()s while libuv's write queue holds under 64 KiB
@@ -61,6 +62,7 @@ static void start_one(void)
     o.exit_cb = on_exit_;
     o.stdio_count = 3;
     o.stdio = null_stdio;
+    o.cwd = getenv("SPAWN_CWD"); /* spawn_run.sh's cwd case */
     rc = p != NULL ? uv_spawn(loop, p, &o) : UV_ENOMEM;
     if (rc != 0) {
         fprintf(stderr, "uv_spawn: %s\n", uv_strerror(rc));
@@ -223,7 +225,8 @@ int main(int argc, char **argv)
         start_one();
     }
     uv_run(loop, UV_RUN_DEFAULT);
-    printf("spawn impl=libuv children=%d concurrency=%d wall_us=%.1f cpu_us=%.1f\n", total,
+    printf("%s impl=libuv children=%d concurrency=%d wall_us=%.1f cpu_us=%.1f\n",
+           getenv("SPAWN_CWD") != NULL ? "spawncwd" : "spawn", total,
            conc, (bench_now_us() - w0) / total, (bench_cpu_us() - c0) / total);
     (void)uv_loop_close(loop);
     return failed == 0 && done == total ? 0 : 1;

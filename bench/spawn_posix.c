@@ -9,7 +9,12 @@
  * poll() loop writing MB MiB in 64 KiB writes while the pipe takes them, reading 64 KiB at
  * a time, closing stdin after the last byte; waitpid at the end.
  *   pipe impl=posix_spawn mb=MB wall_us=W cpu_us=U (per MiB; the parent's CPU only)
+ *
+ * With SPAWN_CWD=DIR in the environment (spawn_run.sh's cwd case) every child starts in DIR
+ * (posix_spawn_file_actions_addchdir_np, glibc 2.29: the one reason for _GNU_SOURCE here)
+ * and the line starts with `spawncwd`.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -140,6 +145,9 @@ int main(int argc, char **argv)
     for (k = 0; k < 3; k++) {
         (void)posix_spawn_file_actions_addopen(&fa, k, "/dev/null", O_RDWR, 0);
     }
+    if (getenv("SPAWN_CWD") != NULL) {
+        (void)posix_spawn_file_actions_addchdir_np(&fa, getenv("SPAWN_CWD"));
+    }
     w0 = bench_now_us();
     c0 = bench_cpu_us();
     while (started < total || running > 0) {
@@ -162,8 +170,8 @@ int main(int argc, char **argv)
             }
         }
     }
-    printf("spawn impl=posix_spawn children=%d concurrency=%d wall_us=%.1f cpu_us=%.1f\n",
-           total, conc, (bench_now_us() - w0) / total, (bench_cpu_us() - c0) / total);
+    printf("%s impl=posix_spawn children=%d concurrency=%d wall_us=%.1f cpu_us=%.1f\n",
+           getenv("SPAWN_CWD") != NULL ? "spawncwd" : "spawn", total, conc, (bench_now_us() - w0) / total, (bench_cpu_us() - c0) / total);
     posix_spawn_file_actions_destroy(&fa);
     return failed == 0 ? 0 : 1;
 }

@@ -13,17 +13,22 @@
       the same through loop.subprocess_exec and a SubprocessProtocol (pause_writing /
       resume_writing, pipe_data_received).
 
+With SPAWN_CWD=DIR in the environment every child of `spawn` starts in DIR (cwd=) and the
+line starts with `spawncwd` (bench/spawn_run.sh's cwd case).
+
 Prints the same lines as the C programs (per child / per MiB; the parent's CPU only):
   spawn impl=asyncio children=N concurrency=C wall_us=W cpu_us=U
   pipe impl=uvloop mb=MB wall_us=W cpu_us=U
 """
 import asyncio
+import os
 import resource
 import subprocess
 import sys
 import time
 
 CHUNK = 65536
+CWD = os.environ.get("SPAWN_CWD")  # spawn_run.sh's cwd case: every child starts there
 
 
 def cpu_us():
@@ -56,7 +61,8 @@ async def spawn(total, conc, prog):
         done = loop.create_future()
         done.add_done_callback(lost)
         coro = loop.subprocess_exec(lambda: Child(done), prog, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    cwd=CWD)
         task = loop.create_task(coro)
         task.add_done_callback(started)
 
@@ -190,8 +196,8 @@ def main(argv):
         w0, c0 = time.monotonic(), cpu_us()
         failed = asyncio.run(spawn(total, conc, prog))
         w, c = (time.monotonic() - w0) * 1e6, cpu_us() - c0
-        print("spawn impl=%s children=%d concurrency=%d wall_us=%.1f cpu_us=%.1f"
-              % (impl, total, conc, w / total, c / total))
+        print("%s impl=%s children=%d concurrency=%d wall_us=%.1f cpu_us=%.1f"
+              % ("spawncwd" if CWD is not None else "spawn", impl, total, conc, w / total, c / total))
         return 1 if failed else 0
     mb = int(argv[1])
     w0, c0 = time.monotonic(), cpu_us()

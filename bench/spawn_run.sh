@@ -6,10 +6,16 @@
 #   libuv    bench/spawn_libuv.c: uv_spawn
 #   asyncio  bench/spawn_py.py: loop.subprocess_exec (CPython's default loop)
 #   uvloop   bench/spawn_py.py --uvloop
+#   aiotp_epoll  spawn_aiotp on the loop's epoll backend (AIOTP_BENCH_BACKEND=epoll)
+#   aiotp_high0  spawn_aiotp's pipe case with the stdin transport's high-water mark at 0
+#            (pipe only: it stops writing as soon as anything is queued, as the hand-written
+#            loop does)
 # spawn: N children of /bin/true (default 1000), 16 at once: wall and parent CPU per child;
+# spawncwd: the same, each child started in CWD (default /tmp: SPAWN_CWD);
 # pipe: MB MiB (default 200) through `cat`'s stdin and stdout: parent CPU per MiB.
 #
-#   bench/spawn_run.sh [--reps N] [--children N] [--mb M] [--only "aiotp posix"] [--no-build]
+#   bench/spawn_run.sh [--reps N] [--children N] [--mb M] [--cwd DIR] [--only "aiotp posix"]
+#                      [--no-build]
 #
 # Environment: BUILD_DIR (default <repo>/build-bench-spawn), OUT_DIR (default
 # BUILD_DIR/results-DATE), PYTHON (/usr/bin/python3).
@@ -23,7 +29,8 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 REPS=3
 CHILDREN=1000
 MB=200
-ONLY="aiotp posix libuv asyncio uvloop"
+CWD_DIR=/tmp
+ONLY="aiotp aiotp_epoll aiotp_high0 posix libuv asyncio uvloop"
 BUILD=1
 
 while [ $# -gt 0 ]; do
@@ -31,6 +38,7 @@ while [ $# -gt 0 ]; do
     --reps) REPS=$2; shift 2 ;;
     --children) CHILDREN=$2; shift 2 ;;
     --mb) MB=$2; shift 2 ;;
+    --cwd) CWD_DIR=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'
@@ -54,7 +62,8 @@ B=$BUILD_DIR/bench
 
 cmd() { # cmd IMPL: the command line of one implementation
   case $1 in
-    aiotp) echo "$B/spawn_aiotp" ;;
+    aiotp | aiotp_high0) echo "$B/spawn_aiotp" ;;
+    aiotp_epoll) echo "env AIOTP_BENCH_BACKEND=epoll $B/spawn_aiotp" ;;
     posix) echo "$B/spawn_posix" ;;
     libuv) echo "$B/spawn_libuv" ;;
     asyncio) echo "$PYTHON $BENCH_DIR/spawn_py.py" ;;
@@ -72,11 +81,17 @@ for rep in $(seq "$REPS"); do
     c=$(cmd "$impl")
     case $impl in
       asyncio | uvloop) s_args="spawn $CHILDREN 16"; p_args="pipe $MB" ;;
+      aiotp_high0) s_args=""; p_args="--pipe $MB 0" ;;
       *) s_args="$CHILDREN 16"; p_args="--pipe $MB" ;;
     esac
-    # shellcheck disable=SC2086
-    if line=$($c $s_args); then echo "rep=$rep $line" >>"$RAW"; else
-      echo "spawn_run.sh: $impl spawn failed" >&2; fail=1; fi
+    if [ -n "$s_args" ]; then
+      # shellcheck disable=SC2086
+      if line=$($c $s_args); then echo "rep=$rep $line" >>"$RAW"; else
+        echo "spawn_run.sh: $impl spawn failed" >&2; fail=1; fi
+      # shellcheck disable=SC2086
+      if line=$(SPAWN_CWD=$CWD_DIR $c $s_args); then echo "rep=$rep $line" >>"$RAW"; else
+        echo "spawn_run.sh: $impl spawn with a cwd failed" >&2; fail=1; fi
+    fi
     # shellcheck disable=SC2086
     if line=$($c $p_args); then echo "rep=$rep $line" >>"$RAW"; else
       echo "spawn_run.sh: $impl pipe failed" >&2; fail=1; fi
@@ -92,25 +107,31 @@ for line in open(sys.argv[1]):
     kind = line.split()[1]
     rows.setdefault((kv["impl"], kind), []).append((float(kv["wall_us"]), float(kv["cpu_us"])))
 names = {"aiotp": "aiotp", "posix_spawn": "posix_spawn + waitpid / poll (hand-written)",
+         "aiotp_high0": "aiotp, stdin high-water 0 (pipe only)",
+         "aiotp_epoll": "aiotp, epoll backend",
          "libuv": "libuv uv_spawn", "asyncio": "asyncio", "uvloop": "uvloop"}
-order = ["posix_spawn", "aiotp", "libuv", "asyncio", "uvloop"]
+order = ["posix_spawn", "aiotp", "aiotp_epoll", "aiotp_high0", "libuv", "asyncio", "uvloop"]
 def med(k, i):
     v = rows.get(k)
     return statistics.median(x[i] for x in v) if v else None
 base_s = med(("posix_spawn", "spawn"), 1)
+base_c = med(("posix_spawn", "spawncwd"), 1)
 base_p = med(("posix_spawn", "pipe"), 1)
 print("| impl | spawn wall µs/child | spawn parent CPU µs/child | vs hand-written "
+      "| with cwd: wall µs/child | with cwd: parent CPU µs/child | vs hand-written "
       "| pipe wall µs/MiB | pipe parent CPU µs/MiB | vs hand-written |")
-print("|------|------:|------:|------:|------:|------:|------:|")
+print("|------|------:|------:|------:|------:|------:|------:|------:|------:|------:|")
 fmt = lambda x: "-" if x is None else "%.0f" % x
 ratio = lambda x, b: "-" if x is None or not b else "%.2f" % (x / b)
 for impl in order:
     if not any(k[0] == impl for k in rows):
         continue
     sw, sc = med((impl, "spawn"), 0), med((impl, "spawn"), 1)
+    cw, cc = med((impl, "spawncwd"), 0), med((impl, "spawncwd"), 1)
     pw, pc = med((impl, "pipe"), 0), med((impl, "pipe"), 1)
-    print("| %s | %s | %s | %s | %s | %s | %s |" % (names[impl], fmt(sw), fmt(sc),
-          ratio(sc, base_s), fmt(pw), fmt(pc), ratio(pc, base_p)))
+    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (names[impl], fmt(sw),
+          fmt(sc), ratio(sc, base_s), fmt(cw), fmt(cc), ratio(cc, base_c), fmt(pw), fmt(pc),
+          ratio(pc, base_p)))
 PY
 echo "raw lines: $RAW; load: $OUT_DIR/load.txt"
 exit $fail

@@ -177,13 +177,20 @@ void aiotp__loop_survivor_gone(aiotp_loop *loop);
 bool aiotp__syscalls_complete(const aiotp_syscalls *s);
 bool aiotp__allocator_complete(const aiotp_allocator *a);
 
-/* The POSIX table's spawn entry (src/sys_posix.c, SYS-3): posix_spawn when no cwd is asked
-   and posix_spawn reports a failed exec as its result (probed once: exec of a directory
-   must come back as EACCES), else fork + exec. aiotp__spawn_probe(prog) spawns prog with
+/* The POSIX table's spawn entry (src/sys_posix.c, SYS-3): posix_spawn when it reports a
+   failed exec as its result (probed once: exec of a directory must come back as EACCES)
+   and, for a cwd, the C library has a chdir file action; else fork + exec. aiotp__spawn_probe(prog) spawns prog with
    posix_spawn (and reaps it): 1 when that returned EACCES. aiotp__spawn_set_mode (tests):
    1 posix_spawn, 0 fork, -1 probe again. */
 int aiotp__spawn_probe(const char *prog);
 void aiotp__spawn_set_mode(int mode);
+
+/* The POSIX table's write/writev entries (src/sys_posix.c, SYS-2): 1 when they write with
+   pwritev2(RWF_NOSIGNAL) (Linux 6.16 on, probed once), 0 when they block SIGPIPE around
+   each write. aiotp__nosignal_set_mode (tests): 1 RWF_NOSIGNAL (a file or kernel that
+   refuses it still gets the guard), 0 the guard, -1 the probe's answer. */
+int aiotp__nosignal_writes(void);
+void aiotp__nosignal_set_mode(int mode);
 
 /* Allocation through the loop's allocator. */
 void *aiotp__alloc(aiotp_loop *loop, size_t n);

@@ -433,18 +433,16 @@ static const aiotp__obj_ops pipe_obj_ops = {
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
-/* PIPE-READ-1: one read of up to 256 KiB per read event. */
-static void read_ready(aiotp_loop *loop, int fd, void *arg)
-{
-    aiotp__pipe *t = arg;
-    ssize_t n;
-    int rc = 0;
-    (void)fd;
+/* At most this many reads per read event (PIPE-READ-1, DEV-75). */
+#define READ_BATCH 16
 
-    if (step(t, AIOTP__PPEV_READ) != AIOTP__PPA_DELIVER) {
-        return; /* PIPE-READ-3 */
-    }
-    n = loop->sys->read(loop->sys->ctx, t->fd, loop->rbuf, AIOTP__READ_MAX);
+/* One read of up to 256 KiB and what follows from it: true when the pipe may have more
+   (data came and was delivered), false when this event is done (EAGAIN, end of file, an
+   error). */
+static bool read_once(aiotp_loop *loop, aiotp__pipe *t)
+{
+    ssize_t n = loop->sys->read(loop->sys->ctx, t->fd, loop->rbuf, AIOTP__READ_MAX);
+    int rc = 0;
     if (n > 0) {
         if (tracing(t)) {
             t->rx_total += (uint64_t)n;
@@ -463,13 +461,33 @@ static void read_ready(aiotp_loop *loop, int fd, void *arg)
             aiotp__transport_report(&t->base, "Exception in callback protocol.data_received()",
                                     rc);
         }
-    } else if (n == 0) {
+        return true;
+    }
+    if (n == 0) {
         /* PIPE-EOF-1: eof_received and connection_lost(0), both in the next pass */
         apply_end_actions(t, step(t, AIOTP__PPEV_EOF), 0);
     } else if (!transient(n)) {
         /* PIPE-FATAL-1: reported (EIO, a pty whose other side closed, silently) */
         pipe_end(t, AIOTP__PPEV_FATAL, (int)n,
                  n == -EIO ? NULL : "Fatal read error on pipe transport");
+    }
+    return false;
+}
+
+/* PIPE-READ-1: reads of up to 256 KiB while the pipe has data, at most READ_BATCH per read
+   event (CPython reads once: DEV-75), each chunk to data_received; the next read only while
+   the transport still reads (PIPE-READ-3: a callback that paused, closed or lost it ends
+   the batch). */
+static void read_ready(aiotp_loop *loop, int fd, void *arg)
+{
+    aiotp__pipe *t = arg;
+    int i;
+    (void)fd;
+
+    for (i = 0; i < READ_BATCH; i++) {
+        if (step(t, AIOTP__PPEV_READ) != AIOTP__PPA_DELIVER || !read_once(loop, t)) {
+            return;
+        }
     }
 }
 

@@ -1,13 +1,16 @@
 /* src/sys_posix.c - the POSIX syscall table and the default allocator. This is the only
    file of the library that calls the operating system. */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
-#define _GNU_SOURCE /* accept4 (SYS-1: close-on-exec without a window) */
+#define _GNU_SOURCE /* accept4 (SYS-1: close-on-exec without a window); pwritev2 and
+                       posix_spawn_file_actions_addchdir_np (spec/signals.md): the only
+                       file of the library that asks for GNU declarations */
 #endif
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -192,15 +195,70 @@ static ssize_t p_read(void *ctx, int fd, void *b, size_t n)
     return negs(read(fd, b, n));
 }
 
-/* ---- writes to pipes without SIGPIPE (WRITE-WRITE-9, PIPE-WRITE-5) -------------------
+/* ---- writes to pipes without SIGPIPE (WRITE-WRITE-9, PIPE-WRITE-5, SYS-2) -------------
 
    A write to a pipe whose reader is gone raises SIGPIPE, which kills the process unless
-   it is caught or ignored; sockets avoid it with MSG_NOSIGNAL, pipes have no such flag.
-   The write and writev entries block SIGPIPE around the call; when the call failed with
-   EPIPE and raised a SIGPIPE that was not blocked before, that signal is taken off the
-   pending set with sigwait (it is pending for this process, so sigwait returns at once).
-   A SIGPIPE the caller had blocked already is left to the caller. (No threads: the
-   process mask is the thread's.) */
+   it is caught or ignored; sockets avoid it with MSG_NOSIGNAL. Two ways for pipes:
+
+   - pwritev2(fd, iov, n, -1, RWF_NOSIGNAL) (Linux 6.16 on; offset -1: the file position,
+     as writev): the kernel returns EPIPE and raises nothing. No other system call. Whether
+     the kernel knows the flag is probed once (a one-byte pwritev2 on a fresh pipe); a file
+     that takes no RWF_ flags at all (a character device without write_iter, such as
+     /dev/full) says EOPNOTSUPP before writing anything, and that write takes the guard; so
+     does a write of no byte at all (no_bytes()).
+   - the guard, everywhere else: SIGPIPE is blocked around the call; when the call failed
+     with EPIPE and raised a SIGPIPE that was not blocked before, that signal is taken off
+     the pending set with sigwait (it is pending for this thread, so sigwait returns at
+     once). A SIGPIPE the caller had blocked already is left to the caller, and the mask is
+     not set back then (it did not change). */
+
+#if defined(__linux__) && defined(AIOTP_HAVE_PWRITEV2)
+#define NOSIGNAL_WRITES 1
+#if !defined(RWF_NOSIGNAL)
+#define RWF_NOSIGNAL 0x00000100 /* linux/fs.h of Linux 6.16 */
+#endif
+#endif
+
+static int nosignal_forced = -1; /* tests: 1 RWF_NOSIGNAL, 0 the guard, -1 the probe's */
+
+#if defined(NOSIGNAL_WRITES)
+static pthread_once_t nosignal_once = PTHREAD_ONCE_INIT;
+static int nosignal_kernel; /* written once, under nosignal_once */
+
+static void nosignal_probe(void)
+{
+    struct iovec v;
+    char b = 0;
+    int p[2];
+    /* no fd left (EMFILE) at the first write: the guard, which is always right */
+    if (pipe2(p, O_CLOEXEC) < 0) { /* GCOVR_EXCL_BR_LINE */
+        return;                    /* GCOVR_EXCL_LINE */
+    }
+    v.iov_base = &b;
+    v.iov_len = 1;
+    nosignal_kernel = pwritev2(p[1], &v, 1, -1, RWF_NOSIGNAL) == 1;
+    close(p[0]);
+    close(p[1]);
+}
+#endif
+
+int aiotp__nosignal_writes(void)
+{
+#if defined(NOSIGNAL_WRITES)
+    if (nosignal_forced >= 0) {
+        return nosignal_forced;
+    }
+    (void)pthread_once(&nosignal_once, nosignal_probe);
+    return nosignal_kernel;
+#else
+    return 0;
+#endif
+}
+
+void aiotp__nosignal_set_mode(int mode)
+{
+    nosignal_forced = mode;
+}
 
 static ssize_t pipe_guarded(int fd, const void *b, size_t n, const struct iovec *v, int c)
 {
@@ -212,11 +270,14 @@ static ssize_t pipe_guarded(int fd, const void *b, size_t n, const struct iovec 
     sigemptyset(&pipe_set);
     sigaddset(&pipe_set, SIGPIPE);
     if (sigprocmask(SIG_BLOCK, &pipe_set, &old) < 0) {
-        return -errno;
+        return -errno; /* GCOVR_EXCL_LINE: EINVAL/EFAULT only, which these are not */
     }
     rc = v != NULL ? writev(fd, v, c) : write(fd, b, n);
     err = rc < 0 ? errno : 0;
-    if (err == EPIPE && !sigismember(&old, SIGPIPE)) {
+    if (sigismember(&old, SIGPIPE)) {
+        return rc < 0 ? -(ssize_t)err : rc; /* the caller's: pending for it, mask unchanged */
+    }
+    if (err == EPIPE) {
         sigset_t pending;
         int sig;
         if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
@@ -227,16 +288,58 @@ static ssize_t pipe_guarded(int fd, const void *b, size_t n, const struct iovec 
     return rc < 0 ? -(ssize_t)err : rc;
 }
 
+#if defined(NOSIGNAL_WRITES)
+/* True when the write has no byte at all. Such a write goes through write(2)/writev(2):
+   pwritev2 returns 0 for it without calling the file, and write(2) of 0 bytes on a
+   datagram socket sends an empty datagram (DGRAM-RECV-1 delivers those). */
+static bool no_bytes(size_t n, const struct iovec *v, int c)
+{
+    int i;
+    if (v == NULL) {
+        return n == 0;
+    }
+    for (i = 0; i < c && v[i].iov_len == 0; i++) {
+    }
+    return i == c;
+}
+#endif
+
+/* One write (b, n) or gathered write (v, c) that raises no SIGPIPE. */
+static ssize_t pipe_write(int fd, const void *b, size_t n, const struct iovec *v, int c)
+{
+#if defined(NOSIGNAL_WRITES)
+    struct iovec one;
+    if (!no_bytes(n, v, c) && aiotp__nosignal_writes()) {
+        ssize_t rc;
+        if (v == NULL) {
+            one.iov_base = (void *)(uintptr_t)b;
+            one.iov_len = n;
+            v = &one;
+            c = 1;
+        }
+        rc = pwritev2(fd, v, c, -1, RWF_NOSIGNAL);
+        if (rc >= 0) {
+            return rc;
+        }
+        if (errno != EOPNOTSUPP) {
+            return -(ssize_t)errno;
+        }
+        /* this file takes no RWF_ flag (or the kernel does not know this one) */
+    }
+#endif
+    return pipe_guarded(fd, b, n, v, c);
+}
+
 static ssize_t p_write(void *ctx, int fd, const void *b, size_t n)
 {
     (void)ctx;
-    return pipe_guarded(fd, b, n, NULL, 0);
+    return pipe_write(fd, b, n, NULL, 0);
 }
 
 static ssize_t p_writev(void *ctx, int fd, const struct iovec *v, int c)
 {
     (void)ctx;
-    return pipe_guarded(fd, NULL, 0, v, c);
+    return pipe_write(fd, NULL, 0, v, c);
 }
 
 static int p_poll(void *ctx, struct pollfd *f, nfds_t n, int t)
@@ -589,9 +692,18 @@ fail:
 }
 /* GCOVR_EXCL_STOP */
 
+/* The file action that changes the child's working directory: POSIX 2024's name, or the
+   one glibc (2.29 on) and musl had before it; both are checked at configure time
+   (CMakeLists.txt). Without either, a spawn with a cwd forks. */
+#if defined(AIOTP_HAVE_SPAWN_ADDCHDIR)
+#define SPAWN_ADDCHDIR posix_spawn_file_actions_addchdir
+#elif defined(AIOTP_HAVE_SPAWN_ADDCHDIR_NP)
+#define SPAWN_ADDCHDIR posix_spawn_file_actions_addchdir_np
+#endif
+
 /* posix_spawn (glibc: clone(CLONE_VM | CLONE_VFORK), no page tables copied) where it is
    known to report a failed exec as its result: 1 yes, 0 no (fork + exec is used), -1 not
-   known yet (the first spawn without a cwd probes it). A table of ours may run under a tool
+   known yet (the first spawn probes it). A table of ours may run under a tool
    that turns that clone into a fork (valgrind): then posix_spawn returns 0 and the child
    exits 127, which the spawn entry must never let through. */
 static volatile sig_atomic_t spawn_reports = -1;
@@ -626,12 +738,13 @@ typedef struct spawn_arg {
 } spawn_arg;
 
 /* path_walk's run in the caller: a directory without the program costs a stat, not a
-   spawn. */
+   spawn. A relative candidate with a cwd is the child's to find (its chdir comes first):
+   it is spawned without the stat. */
 static int run_spawn(const char *cand, void *arg)
 {
     const spawn_arg *sa = arg;
     struct stat sb;
-    if (stat(cand, &sb) < 0) {
+    if ((sa->a->cwd == NULL || cand[0] == '/') && stat(cand, &sb) < 0) {
         return errno;
     }
     return posix_spawn(sa->pid, cand, sa->fa, sa->at, sa->a->argv, sa->envp);
@@ -655,7 +768,7 @@ static int spawn_run(pid_t *pid, const aiotp_spawn_attr *a, const char *path,
 
 /* The same child as spawn_forked's, through posix_spawn: sources that are one of 0..2 are
    copied above 2 in the caller first (closed again after the spawn), then dup2/open file
-   actions; the signals the library handles get their default disposition back
+   actions and the chdir (SPAWN_ADDCHDIR); the signals the library handles get their default disposition back
    (POSIX_SPAWN_SETSIGDEF) and the child starts with the caller's mask. */
 static pid_t spawn_posix(const aiotp_spawn_attr *a, const char *path)
 {
@@ -706,6 +819,13 @@ static pid_t spawn_posix(const aiotp_spawn_attr *a, const char *path)
             rc = posix_spawn_file_actions_adddup2(&fa, 1, 2);
         }
     }
+#if defined(SPAWN_ADDCHDIR)
+    /* after the dup2s and the opens of /dev/null, as spawn_forked's chdir: a relative
+       program path (or PATH entry) is then the new directory's */
+    if (rc == 0 && a->cwd != NULL) {
+        rc = SPAWN_ADDCHDIR(&fa, a->cwd);
+    }
+#endif
     if (rc == 0) {
         rc = spawn_run(&pid, a, path, &fa, &at);
     }
@@ -763,6 +883,21 @@ static pid_t spawn_forked(const aiotp_spawn_attr *a, const char *path)
     return pid; /* end of file: the exec succeeded */
 }
 
+#if defined(SPAWN_ADDCHDIR)
+/* Before a PATH search with a working directory through posix_spawn: what the child's
+   chdir would say (ENOENT, ENOTDIR, ELOOP, ...), so that the search, where every candidate
+   would fail with it, does not turn it into ENOENT. A directory that may not be searched
+   passes here and fails each candidate with EACCES, which the search reports. */
+static int cwd_check(const char *cwd)
+{
+    struct stat sb;
+    if (stat(cwd, &sb) < 0) {
+        return -errno;
+    }
+    return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
+}
+#endif
+
 static pid_t p_spawn(void *ctx, const aiotp_spawn_attr *a)
 {
     const char *path = NULL;
@@ -781,13 +916,25 @@ static pid_t p_spawn(void *ctx, const aiotp_spawn_attr *a)
     if (strchr(a->file, '/') == NULL) {
         path = search_path(a->envp);
     }
-    if (a->cwd == NULL && spawn_reports < 0) {
+    if (spawn_reports < 0) {
         spawn_reports = aiotp__spawn_probe("/"); /* exec of a directory: EACCES */
     }
-    /* posix_spawn cannot change the working directory in POSIX 2008 */
+#if defined(SPAWN_ADDCHDIR)
+    if (spawn_reports > 0) {
+        if (a->cwd != NULL && path != NULL) {
+            int rc = cwd_check(a->cwd);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+        return spawn_posix(a, path);
+    }
+#else
+    /* no file action changes the directory here: a cwd forks */
     if (a->cwd == NULL && spawn_reports > 0) {
         return spawn_posix(a, path);
     }
+#endif
     return spawn_forked(a, path);
 }
 

@@ -305,6 +305,9 @@ static ssize_t f_read(void *ctx, int fd, void *b, size_t n)
     if (th_f.read_errno != 0) {
         return -th_f.read_errno;
     }
+    if (th_f.read_max > 0 && n > (size_t)th_f.read_max) {
+        n = (size_t)th_f.read_max;
+    }
     return p->read(p->ctx, fd, b, n);
 }
 

@@ -400,6 +400,7 @@ typedef struct th_faults {
     bool write_eagain;     /* write/writev fail with -EAGAIN */
     ssize_t write_max;     /* > 0: write/writev take at most this many bytes */
     int read_errno;        /* != 0: read (pipes, the self-pipe) fails */
+    ssize_t read_max;      /* > 0: read (pipes) returns at most this many bytes */
     int kill_errno;        /* != 0: kill fails */
     int fd_type_errno;     /* != 0: fd_type fails */
     long send_calls;       /* counters */

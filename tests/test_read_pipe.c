@@ -447,6 +447,86 @@ TEST(untraced_life)
     th_peer_close(q[1]);
 }
 
+/* PIPE-READ-1 (DEV-75): reads go on while the pipe has data, at most 16 per read event:
+   20 short reads (the table's reads take 4 bytes) take two passes, 16 then 4, in order,
+   each read its own data_received. */
+static bool has_chunk(void *arg)
+{
+    return ((th_rec *)arg)->chunks > 0;
+}
+
+TEST(reads_in_batches)
+{
+    aiotp_loop *loop = th_loop();
+    th_rec *r = th_rec_new();
+    unsigned char data[80];
+    int p[2];
+    (void)read_pipe(loop, p, r);
+    th_pattern(data, sizeof(data), 0);
+    th_f.read_max = 4;
+    CHECK_INT(th_peer_write(p[1], data, sizeof(data)), (ssize_t)sizeof(data));
+    th_run_until(loop, has_chunk, r, 5);
+    CHECK_INT(r->chunks, 16);
+    CHECK_SIZE(r->rx_len, 64);
+    th_run_passes(loop, 1);
+    CHECK_INT(r->chunks, 20);
+    CHECK_SIZE(r->rx_len, sizeof(data));
+    CHECK(memcmp(r->rx, data, sizeof(data)) == 0);
+    CHECK_INT(th_iter_of("t1 cb data_received", 15), th_iter_of("t1 cb data_received", 0));
+    CHECK_INT(th_iter_of("t1 cb data_received", 16), th_iter_of("t1 cb data_received", 0) + 1);
+    th_f.read_max = 0;
+    th_peer_close(p[1]);
+    th_run_until(loop, th_is_lost, r, 5);
+    CHECK_INT(r->lost_status, 0);
+}
+
+/* A data_received that pauses or closes ends the batch at once (PIPE-READ-3): the rest
+   stays in the pipe (paused) or is never delivered (closed). */
+static int pause_at_third(th_rec *r, aiotp_transport *t)
+{
+    return r->chunks == 3 ? aiotp_transport_pause_reading(t) : 0;
+}
+
+TEST(pause_inside_data_received_ends_the_batch)
+{
+    aiotp_loop *loop = th_loop();
+    th_rec *r = th_rec_new();
+    int p[2];
+    aiotp_transport *t;
+    r->on_data = pause_at_third;
+    t = read_pipe(loop, p, r);
+    th_f.read_max = 2;
+    CHECK_INT(th_peer_write(p[1], "aabbccddee", 10), 10);
+    th_run_until(loop, has_chunk, r, 5);
+    th_run_passes(loop, 2);
+    CHECK_INT(r->chunks, 3);
+    CHECK(!aiotp_transport_is_reading(t));
+    CHECK_INT(aiotp_transport_resume_reading(t), 0);
+    th_run_passes(loop, 2);
+    CHECK_INT(r->chunks, 5);
+    CHECK_SIZE(r->rx_len, 10);
+    CHECK(memcmp(r->rx, "aabbccddee", 10) == 0);
+    th_f.read_max = 0;
+    th_peer_close(p[1]);
+    th_run_until(loop, th_is_lost, r, 5);
+}
+
+TEST(close_inside_data_received_ends_the_batch)
+{
+    aiotp_loop *loop = th_loop();
+    th_rec *r = th_rec_new();
+    int p[2];
+    r->on_data = close_in_data;
+    (void)read_pipe(loop, p, r);
+    th_f.read_max = 1;
+    CHECK_INT(th_peer_write(p[1], "abcd", 4), 4);
+    th_run_until(loop, th_is_lost, r, 5);
+    CHECK_INT(r->chunks, 1);
+    CHECK_SIZE(r->rx_len, 1);
+    th_f.read_max = 0;
+    th_peer_close(p[1]);
+}
+
 static const th_case cases[] = {
     T(untraced_life, "PIPE-READ-1 PIPE-READ-2 PIPE-EOF-1 PIPE-LOST-1"),
     T(data_then_end_of_file, "PIPE-MADE-1 PIPE-READ-1 PIPE-EOF-1"),
@@ -467,6 +547,9 @@ static const th_case cases[] = {
     T(socket_as_read_pipe, "PIPE-CONN-1"),
     T(char_device_as_read_pipe, "PIPE-CONN-1 PIPE-EOF-1"),
     T(loop_free_closes_it, "PIPE-LOST-1"),
+    T(reads_in_batches, "PIPE-READ-1"),
+    T(pause_inside_data_received_ends_the_batch, "PIPE-READ-1 PIPE-READ-3"),
+    T(close_inside_data_received_ends_the_batch, "PIPE-READ-1 PIPE-READ-3"),
 };
 
 TH_MAIN_SIM(cases)

@@ -3,6 +3,7 @@
    write/writev entries never raise SIGPIPE), on the POSIX table and on the sim's (the
    same assertions; AIOTP_TEST_BACKEND=sim), through the harness's table. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -56,24 +57,47 @@ TEST(pipe_and_fd_type)
 }
 
 /* WRITE-WRITE-9 for pipes: EPIPE, never SIGPIPE (the harness keeps its default action,
-   which would end the test). */
-TEST(write_without_reader_is_epipe)
+   which would end the test), through the entries' two ways on the POSIX table
+   (pwritev2 with RWF_NOSIGNAL, and the guard that blocks SIGPIPE around the write). A
+   SIGPIPE pending for the caller (blocked) stays pending; the guard also leaves the one
+   its own write raised while the caller blocks SIGPIPE (it cannot tell the two apart),
+   RWF_NOSIGNAL raises none; the caller's mask is unchanged either way. */
+static void epipe_way(const aiotp_syscalls *s, bool nosignal)
 {
-    const aiotp_syscalls *s = sys_();
     struct iovec v[2];
+    struct iovec empty[2];
+    char buf[16];
     int p[2];
-    CHECK_INT(s->pipe(s->ctx, p), 0);
-    CHECK_INT(s->close(s->ctx, p[0]), 0);
-    CHECK_INT(s->write(s->ctx, p[1], "x", 1), -EPIPE);
+    empty[0].iov_base = empty[1].iov_base = (void *)"";
+    empty[0].iov_len = empty[1].iov_len = 0;
     v[0].iov_base = (void *)"ab";
     v[0].iov_len = 2;
     v[1].iov_base = (void *)"cd";
     v[1].iov_len = 2;
-    CHECK_INT(s->writev(s->ctx, p[1], v, 2), -EPIPE);
+    CHECK_INT(s->pipe(s->ctx, p), 0);
+    /* with a reader: the bytes go, whoever blocks SIGPIPE; nothing to write is 0 */
+    CHECK_INT(s->write(s->ctx, p[1], "x", 1), 1);
+    CHECK_INT(s->writev(s->ctx, p[1], v, 2), 4);
+    CHECK_INT(s->write(s->ctx, p[1], "", 0), 0);
+    CHECK_INT(s->writev(s->ctx, p[1], empty, 2), 0);
     if (!th_sim_mode()) {
-        /* with SIGPIPE blocked by the caller, the signal stays pending for the caller */
         sigset_t set;
         sigset_t old;
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        sigprocmask(SIG_BLOCK, &set, &old);
+        CHECK_INT(s->write(s->ctx, p[1], "y", 1), 1);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        CHECK_INT(s->read(s->ctx, p[0], buf, sizeof(buf)), 6);
+        CHECK(memcmp(buf, "xabcdy", 6) == 0);
+    }
+    CHECK_INT(s->close(s->ctx, p[0]), 0);
+    CHECK_INT(s->write(s->ctx, p[1], "x", 1), -EPIPE);
+    CHECK_INT(s->writev(s->ctx, p[1], v, 2), -EPIPE);
+    if (!th_sim_mode()) {
+        sigset_t set;
+        sigset_t old;
+        sigset_t now;
         sigset_t pend;
         int sig;
         sigemptyset(&set);
@@ -81,11 +105,112 @@ TEST(write_without_reader_is_epipe)
         sigprocmask(SIG_BLOCK, &set, &old);
         CHECK_INT(s->write(s->ctx, p[1], "x", 1), -EPIPE);
         sigpending(&pend);
+        CHECK(sigismember(&pend, SIGPIPE) == !nosignal);
+        if (!nosignal) {
+            sigwait(&set, &sig);
+        }
+        /* the caller's own pending SIGPIPE is the caller's */
+        CHECK_INT(raise(SIGPIPE), 0);
+        CHECK_INT(s->writev(s->ctx, p[1], v, 2), -EPIPE);
+        sigpending(&pend);
         CHECK(sigismember(&pend, SIGPIPE));
+        sigprocmask(SIG_BLOCK, NULL, &now);
+        CHECK(sigismember(&now, SIGPIPE)); /* still blocked */
         sigwait(&set, &sig);
         sigprocmask(SIG_SETMASK, &old, NULL);
+        /* not blocked: nothing pending after the write, and still not blocked */
+        CHECK_INT(s->write(s->ctx, p[1], "x", 1), -EPIPE);
+        sigpending(&pend);
+        CHECK(!sigismember(&pend, SIGPIPE));
+        sigprocmask(SIG_BLOCK, NULL, &now);
+        CHECK(!sigismember(&now, SIGPIPE));
     }
     CHECK_INT(s->close(s->ctx, p[1]), 0);
+}
+
+TEST(write_without_reader_is_epipe)
+{
+    const aiotp_syscalls *s = sys_();
+    if (th_sim_mode()) {
+        epipe_way(s, false); /* the sim's table raises no signal at all */
+        return;
+    }
+    if (aiotp__nosignal_writes()) {
+        aiotp__nosignal_set_mode(1);
+        epipe_way(s, true);
+    } else {
+        printf("note: no RWF_NOSIGNAL on this kernel: the guard only\n");
+    }
+    aiotp__nosignal_set_mode(0);
+    epipe_way(s, false);
+    aiotp__nosignal_set_mode(-1);
+}
+
+/* A write of no byte goes through write(2)/writev(2) in both ways, as before: write(2) of
+   0 bytes on a datagram socket sends an empty datagram (pwritev2 would send nothing);
+   writev(2) of nothing sends nothing. */
+TEST(empty_write_sends_an_empty_datagram)
+{
+    const aiotp_syscalls *s = sys_();
+    struct iovec v[2];
+    char buf[4];
+    int sv[2];
+    int mode;
+    if (th_sim_mode()) {
+        return; /* the POSIX table's ways */
+    }
+    CHECK_INT(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+    v[0].iov_base = v[1].iov_base = (void *)"";
+    v[0].iov_len = v[1].iov_len = 0;
+    for (mode = 1; mode >= 0; mode--) {
+        aiotp__nosignal_set_mode(mode);
+        CHECK_INT(s->write(s->ctx, sv[0], "", 0), 0);
+        CHECK_INT(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), 0);
+        CHECK_INT(s->writev(s->ctx, sv[0], v, 2), 0); /* writev(2) of nothing sends none */
+        CHECK_INT(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), -1);
+        v[1].iov_base = (void *)"z";
+        v[1].iov_len = 1;
+        CHECK_INT(s->writev(s->ctx, sv[0], v, 2), 1);
+        CHECK_INT(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), 1);
+        CHECK(buf[0] == 'z');
+        v[1].iov_base = (void *)"";
+        v[1].iov_len = 0;
+    }
+    CHECK_INT(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), -1); /* nothing more */
+    aiotp__nosignal_set_mode(-1);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* A file that takes no RWF_ flag (a character device without write_iter: /dev/full says
+   EOPNOTSUPP to pwritev2 before it writes anything) gets the guarded write: its own
+   result, ENOSPC. Where the kernel does not know RWF_NOSIGNAL, forcing that way ends the
+   same (every write gets EOPNOTSUPP first, then the guard). */
+TEST(write_to_a_file_without_flags_takes_the_guard)
+{
+    const aiotp_syscalls *s = sys_();
+    struct iovec v[2];
+    int fd;
+    int mode;
+    if (th_sim_mode()) {
+        return; /* the POSIX table's ways */
+    }
+    fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        printf("note: no /dev/full here\n");
+        return;
+    }
+    v[0].iov_base = (void *)"ab";
+    v[0].iov_len = 2;
+    v[1].iov_base = (void *)"cd";
+    v[1].iov_len = 2;
+    for (mode = 1; mode >= 0; mode--) {
+        aiotp__nosignal_set_mode(mode);
+        CHECK_INT(s->write(s->ctx, fd, "x", 1), -ENOSPC);
+        CHECK_INT(s->writev(s->ctx, fd, v, 2), -ENOSPC);
+    }
+    aiotp__nosignal_set_mode(-1);
+    close(fd);
 }
 
 static const char *const ok_argv[] = {TH_CHILD, "out:hi", "exit:5", NULL};
@@ -158,6 +283,17 @@ TEST(spawn_exec_failures)
     CHECK_INT(s->spawn(s->ctx, &a), -EINVAL);
 }
 
+/* TH_CHILD's directory into dir (n bytes); returns its file name. */
+static const char *child_dir(char *dir, size_t n)
+{
+    const char *slash;
+    snprintf(dir, n, "%s", TH_CHILD);
+    slash = strrchr(dir, '/');
+    CHECK(slash != NULL);
+    dir[slash - dir] = '\0';
+    return strrchr(TH_CHILD, '/') + 1;
+}
+
 /* A name without a slash is looked up in the PATH of the child's environment. */
 TEST(spawn_path_lookup)
 {
@@ -170,11 +306,7 @@ TEST(spawn_path_lookup)
     aiotp_spawn_attr a;
     int code = -1;
     pid_t pid;
-    snprintf(dir, sizeof(dir), "%s", TH_CHILD);
-    name = strrchr(dir, '/');
-    CHECK(name != NULL);
-    dir[name - dir] = '\0';
-    name = strrchr(TH_CHILD, '/') + 1;
+    name = child_dir(dir, sizeof(dir));
     snprintf(pathvar, sizeof(pathvar), "PATH=/nonexistent-dir:%s", dir);
     envp[0] = pathvar;
     envp[1] = NULL;
@@ -305,6 +437,56 @@ static void cat_echoes(const aiotp_syscalls *s, pid_t pid, int p[2], int out[2],
     CHECK_INT(code, 0);
 }
 
+/* Spawns TH_CHILD ("exit:7") as `file` (a path, or a name looked up in `pathvar`) in the
+   working directory `cwd`: its exit code, or the spawn's -errno. */
+static int run_in(const aiotp_syscalls *s, const char *file, const char *pathvar,
+                  const char *cwd)
+{
+    char *argv[] = {NULL, (char *)"exit:7", NULL};
+    char *envp[2];
+    aiotp_spawn_attr a;
+    int code = -1;
+    pid_t pid;
+    argv[0] = (char *)(uintptr_t)file;
+    envp[0] = (char *)(uintptr_t)pathvar;
+    envp[1] = NULL;
+    memset(&a, 0, sizeof(a));
+    a.file = file;
+    a.argv = argv;
+    a.envp = pathvar != NULL ? envp : NULL;
+    a.cwd = cwd;
+    a.fd[0] = a.fd[1] = a.fd[2] = AIOTP_SPAWN_DEVNULL;
+    pid = s->spawn(s->ctx, &a);
+    if (pid < 0) {
+        return pid;
+    }
+    CHECK_INT(s->waitpid(s->ctx, pid, &code, 0), pid);
+    return code;
+}
+
+/* A working directory, in both ways: the program's relative path (and a relative PATH
+   entry) is the new directory's; a missing directory is ENOENT, a file ENOTDIR, also
+   through a PATH search (where every candidate would fail alike). */
+static void spawn_cwd_way(const aiotp_syscalls *s, const char *tmpdir)
+{
+    char dir[4096];
+    char notdir[4200];
+    char rel[300];
+    const char *name;
+    name = child_dir(dir, sizeof(dir));
+    snprintf(rel, sizeof(rel), "./%s", name);
+    snprintf(notdir, sizeof(notdir), "%s/noexec", tmpdir);
+    CHECK_INT(run_in(s, TH_CHILD, NULL, "/"), 7);
+    CHECK_INT(run_in(s, rel, NULL, dir), 7);
+    CHECK_INT(run_in(s, rel, NULL, "/"), -ENOENT); /* not in the new directory */
+    CHECK_INT(run_in(s, name, "PATH=aiotp-no-such-dir:.:/nonexistent-dir", dir), 7);
+    CHECK_INT(run_in(s, name, "PATH=/nonexistent-dir:.", "/"), -ENOENT);
+    CHECK_INT(run_in(s, TH_CHILD, NULL, "/nonexistent-dir"), -ENOENT);
+    CHECK_INT(run_in(s, TH_CHILD, NULL, notdir), -ENOTDIR);
+    CHECK_INT(run_in(s, "sh", NULL, "/nonexistent-dir"), -ENOENT);
+    CHECK_INT(run_in(s, "sh", NULL, notdir), -ENOTDIR);
+}
+
 static void spawn_way(const aiotp_syscalls *s, const char *tmpdir)
 {
     const char *missing[] = {"/nonexistent-dir/prog", NULL};
@@ -415,12 +597,14 @@ TEST(spawn_posix_spawn_and_fork)
     if (aiotp__spawn_probe("/") == 1) {
         aiotp__spawn_set_mode(1);
         spawn_way(s, tmpdir);
+        spawn_cwd_way(s, tmpdir);
     } else {
         /* e.g. under valgrind: posix_spawn cannot report; the entry never uses it then */
         printf("note: posix_spawn does not report a failed exec here: fork only\n");
     }
     aiotp__spawn_set_mode(0);
     spawn_way(s, tmpdir);
+    spawn_cwd_way(s, tmpdir);
 
     CHECK_INT(aiotp__spawn_probe(TH_CHILD), 0);
     aiotp__spawn_set_mode(-1);
@@ -487,6 +671,8 @@ TEST(sigwatch_refuses)
 static const th_case cases[] = {
     T(pipe_and_fd_type, "SYS-2"),
     T(write_without_reader_is_epipe, "WRITE-WRITE-9 SYS-2"),
+    T(write_to_a_file_without_flags_takes_the_guard, "SYS-2"),
+    T(empty_write_sends_an_empty_datagram, "SYS-2 DGRAM-RECV-1"),
     T(spawn_and_waitpid, "SYS-3"),
     T(spawn_exec_failures, "SYS-3"),
     T(spawn_path_lookup, "SYS-3"),

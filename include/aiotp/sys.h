@@ -126,8 +126,9 @@ typedef struct aiotp_syscalls {
         range) or -ENOSPC (too many watchers). The handler is async-signal-safe: it only
         writes to the pipes and keeps errno. */
     int (*sigwatch)(void *ctx, int signum, int wfd, int on);
-    /** start a child process (POSIX table: posix_spawn, or fork + exec when a cwd is
-        asked or posix_spawn does not report exec failures): see #aiotp_spawn_attr. Returns the child's
+    /** start a child process (POSIX table: posix_spawn, with a chdir file action for a
+        cwd; fork + exec where the C library has no such action or posix_spawn does not
+        report exec failures): see #aiotp_spawn_attr. Returns the child's
         pid, or the negated errno of the failure, also of a failed exec (-ENOENT,
         -EACCES, ...: the failed child is reaped before the entry returns). The child
         starts with the caller's signal mask and with the default disposition for every
