@@ -134,43 +134,26 @@ static void pipe_end(aiotp__pipe *t, aiotp__pipe_event ev, int status, const cha
 
 static void reader_start(aiotp__pipe *t)
 {
-    if (!t->reader_on) {
-        int rc = aiotp__set_reader(t->base.loop, t->fd,
-                                   t->st.dir == AIOTP__PP_READ ? read_ready : watch_ready, t);
-        if (rc != 0) {
-            pipe_end(t, AIOTP__PPEV_FATAL, rc, "Fatal error: cannot watch the pipe");
-            return;
-        }
-        t->reader_on = true;
+    int rc = aiotp__watch(t->base.loop, t->fd, false, &t->reader_on,
+                          t->st.dir == AIOTP__PP_READ ? read_ready : watch_ready, t);
+    if (rc != 0) {
+        pipe_end(t, AIOTP__PPEV_FATAL, rc, "Fatal error: cannot watch the pipe");
     }
 }
 
 static void reader_stop(aiotp__pipe *t)
 {
-    if (t->reader_on) {
-        aiotp__clear_reader(t->base.loop, t->fd);
-        t->reader_on = false;
-    }
+    aiotp__unwatch(t->base.loop, t->fd, false, &t->reader_on);
 }
 
 static int writer_start(aiotp__pipe *t)
 {
-    if (!t->writer_on) {
-        int rc = aiotp__set_writer(t->base.loop, t->fd, write_ready, t);
-        if (rc != 0) {
-            return rc;
-        }
-        t->writer_on = true;
-    }
-    return 0;
+    return aiotp__watch(t->base.loop, t->fd, true, &t->writer_on, write_ready, t);
 }
 
 static void writer_stop(aiotp__pipe *t)
 {
-    if (t->writer_on) {
-        aiotp__clear_writer(t->base.loop, t->fd);
-        t->writer_on = false;
-    }
+    aiotp__unwatch(t->base.loop, t->fd, true, &t->writer_on);
 }
 
 /* ---- connection_lost ------------------------------------------------------------------- */
@@ -504,54 +487,6 @@ static void watch_ready(aiotp_loop *loop, int fd, void *arg)
 
 /* ---- writing ------------------------------------------------------------------------------ */
 
-/* Make room for n more bytes (the ring doubles; queued bytes are linearised). */
-static int wbuf_reserve(aiotp__pipe *t, size_t n)
-{
-    size_t size = wsize(t);
-    size_t ncap;
-    unsigned char *nd;
-    aiotp__wseg seg[2];
-    int k;
-
-    if (n <= aiotp__wbuf_space(&t->wb)) {
-        return 0;
-    }
-    if (n > SIZE_MAX / 2 - size) {
-        return AIOTP_ETOOBIG;
-    }
-    ncap = t->wb.cap ? t->wb.cap : 16384;
-    while (ncap < size + n) {
-        ncap *= 2;
-    }
-    nd = aiotp__alloc(t->base.loop, ncap);
-    if (nd == NULL) {
-        return AIOTP_ENOMEM;
-    }
-    k = aiotp__wbuf_data_segments(&t->wb, seg);
-    if (k > 0) {
-        memcpy(nd, t->wb.data + seg[0].off, seg[0].len);
-    }
-    if (k > 1) {
-        memcpy(nd + seg[0].len, t->wb.data + seg[1].off, seg[1].len);
-    }
-    aiotp__free(t->base.loop, t->wb.data);
-    aiotp__wbuf_rebase(&t->wb, nd, ncap);
-    return 0;
-}
-
-static void wbuf_append(aiotp__pipe *t, const unsigned char *p, size_t n)
-{
-    aiotp__wseg seg[2];
-    size_t a;
-    (void)aiotp__wbuf_free_segments(&t->wb, seg);
-    a = n < seg[0].len ? n : seg[0].len;
-    memcpy(t->wb.data + seg[0].off, p, a);
-    if (n > a) {
-        memcpy(t->wb.data + seg[1].off, p + a, n - a);
-    }
-    aiotp__wbuf_commit(&t->wb, n);
-}
-
 static void account_tx(aiotp__pipe *t, const void *p, size_t n)
 {
     if (tracing(t)) {
@@ -645,7 +580,7 @@ static int do_write(aiotp__pipe *t, const pieces *p)
             }
             return 0; /* no flow-control check when nothing is queued */
         }
-        rc = wbuf_reserve(t, p->total - sent);
+        rc = aiotp__wq_reserve(t->base.loop, &t->wb, p->total - sent);
         if (rc == 0) {
             rc = writer_start(t);
         }
@@ -664,7 +599,8 @@ static int do_write(aiotp__pipe *t, const pieces *p)
             return rc;
         }
     } else {
-        rc = wbuf_reserve(t, p->total); /* behind queued bytes: room first, all or nothing */
+        /* behind queued bytes: room first, all or nothing */
+        rc = aiotp__wq_reserve(t->base.loop, &t->wb, p->total);
         if (rc != 0) {
             return rc;
         }
@@ -675,7 +611,8 @@ static int do_write(aiotp__pipe *t, const pieces *p)
     for (i = first; i < p->n; i++) {
         size_t skip = i == first ? off : 0;
         if (p->bufs[i].len > skip) {
-            wbuf_append(t, (const unsigned char *)p->bufs[i].base + skip, p->bufs[i].len - skip);
+            aiotp__wq_append(&t->wb, (const unsigned char *)p->bufs[i].base + skip,
+                             p->bufs[i].len - skip);
         }
     }
     maybe_pause(t); /* PIPE-FLOW-1: synchronous, inside write() */
@@ -741,18 +678,7 @@ static int pipe_writelines(aiotp_transport *bt, const aiotp_buf *bufs, size_t n)
         aiotp__tracef(t->base.loop, "t%u call writelines count=%zu n=%zu", tid(t), n, total);
         total = 0;
     }
-    if (bufs == NULL && n > 0) {
-        rc = AIOTP_EINVAL;
-    }
-    for (i = 0; rc == 0 && i < n; i++) {
-        if (bufs[i].base == NULL && bufs[i].len > 0) {
-            rc = AIOTP_EINVAL;
-        } else if (bufs[i].len > SIZE_MAX / 2 - total) {
-            rc = AIOTP_ETOOBIG;
-        } else {
-            total += bufs[i].len;
-        }
-    }
+    rc = aiotp__bufs_total(bufs, n, &total);
     if (rc == 0) {
         rc = admission(t, total);
         if (rc == 0) {

@@ -591,6 +591,48 @@ TEST(limits_rules)
                      0, "FLOW-7", 11);
 }
 
+/* WRITE-WRITE-6: ENOMEM after the kernel took part of the write fails the transport
+   (connection_lost(ENOMEM) follows, is_closing() is true at once); ENOMEM with nothing
+   taken leaves it unchanged. Also inside a callback (a fuzz_buffered finding: a
+   writelines inside buffer_updated). */
+#define V3 "aiotp-trace 3 impl=aiotp\n" MADE_BODY
+TEST(write_enomem_after_part_fails)
+{
+#define EXC_QUEUE "t1 exc status=ENOMEM Fatal error: no memory to queue the rest of a write\n"
+    expect_ok(V3 "t1 call write n=5\n" EXC_QUEUE
+                 "t1 ret write ENOMEM size=0 total=3 sum=01234567\n"
+                 "t1 query is_closing 1\n"
+                 "iter 3\n"
+                 "t1 cb connection_lost status=ENOMEM\n"
+                 "t1 ret connection_lost 0\n",
+              0);
+    expect_ok(V3 "iter 3\n"
+                 "t1 cb data_received n=4 total=4 sum=25d53dfd\n"
+                 "t1 call writelines count=2 n=9\n" EXC_QUEUE
+                 "t1 ret writelines ENOMEM size=0 total=6 sum=01234567\n"
+                 "t1 query is_closing 1\n"
+                 "t1 ret data_received 0\n"
+                 "iter 4\n"
+                 "t1 cb connection_lost status=ENOMEM\n"
+                 "t1 ret connection_lost 0\n",
+              0);
+    /* the transport failed: connection_lost carries ENOMEM */
+    EXPECT_VIOLATION(V3 "t1 call write n=5\n" EXC_QUEUE
+                        "t1 ret write ENOMEM size=0 total=3 sum=01234567\n"
+                        "iter 3\n"
+                        "t1 cb connection_lost status=0\n",
+                     0, "WRITE-WRITE-6", 12);
+    /* nothing taken: unchanged, still open (asked in the same callback, where nothing
+       unseen can have closed it) */
+    EXPECT_VIOLATION(V3 "iter 3\n"
+                        "t1 cb data_received n=4 total=4 sum=25d53dfd\n"
+                        "t1 call writelines count=2 n=9\n"
+                        "t1 ret writelines ENOMEM size=0 total=0 sum=00000000\n"
+                        "t1 query is_closing 1\n",
+                     0, "BASE-CLOSING-1", 12);
+#undef EXC_QUEUE
+}
+
 TEST(close_abort_rules)
 {
     EXPECT_VIOLATION(MADE "t1 call close\nt1 ret close 0 size=5\n"
@@ -2874,7 +2916,6 @@ TEST(subprocess_calls)
    exact shape: anything else is a parse error at that line. */
 TEST(parse_newer_kinds_lines)
 {
-#define V3 "aiotp-trace 3 impl=aiotp\n" MADE_BODY
     static const char *const v3_only[] = {
         "t1 cb pipe_data_received fd=1 n=3 sum=00000000\n",
         "t1 cb pipe_connection_lost fd=1 status=0\n",
@@ -2945,6 +2986,7 @@ static const th_case cases[] = {
     T(resume_rules, "FLOW-5 FLOW-6 FLOW-7 WRITE-ABORT-2"),
     T(limits_rules, "FLOW-1 FLOW-2 FLOW-3 FLOW-7"),
     T(close_abort_rules, "BASE-CLOSE-3 BASE-CLOSE-4 WRITE-ABORT-1 WRITE-ABORT-3 WRITE-ABORT-4"),
+    T(write_enomem_after_part_fails, "WRITE-WRITE-6 BASE-CLOSING-1"),
     T(write_rules, "WRITE-WRITE-1 WRITE-WRITE-2 WRITE-WRITE-4 WRITE-WRITE-5 WRITE-WRITE-6 "
                    "WRITE-WRITE-7 WRITE-WRITE-10 DONE-1 WRITE-EOF-3"),
     T(read_pause_rules, "DONE-1 READ-2 READ-3"),

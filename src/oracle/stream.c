@@ -434,11 +434,27 @@ static const orc_rule *refused_rule(const char *st)
     return RULE(WRITE_WRITE_6);
 }
 
+/* Bytes of the write calls of ts still in progress around f (outer frames) that no ret
+   has counted yet: a nested ret's total may include them. */
+static uint64_t outer_uncounted(const orc *o, const orc_t *ts)
+{
+    uint64_t extra = 0;
+    size_t i;
+    for (i = 0; i + 1 < o->depth; i++) {
+        const orc_frame *g = &o->stack[i];
+        if (g->is_call && !g->pre && (g->name == N_WRITE || g->name == N_WRITELINES) &&
+            g->t == ts && g->n <= UINT64_MAX - extra) {
+            extra += g->n;
+        }
+    }
+    return extra;
+}
+
 /* The running total of a write ret: see spec/oracle.md ("nested writes"). */
 static int check_tx_total(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
 {
     orc_stream *s = &ts->u.s;
-    uint64_t extra = 0;
+    uint64_t extra = outer_uncounted(o, ts);
     uint64_t own = f->pre ? 0 : f->n;
     uint64_t base[2];
     uint64_t add[2];
@@ -450,13 +466,6 @@ static int check_tx_total(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
     const orc_rule *rule = RULE(WRITE_WRITE_1);
     bool range = false;
 
-    for (i = 0; i + 1 < o->depth; i++) {
-        const orc_frame *g = &o->stack[i];
-        if (g->is_call && !g->pre && (g->name == N_WRITE || g->name == N_WRITELINES) &&
-            g->t == ts && g->n <= UINT64_MAX - extra) {
-            extra += g->n;
-        }
-    }
     base[0] = s->tx.total;
     base[1] = 0;
     if (extra > 0 && extra <= UINT64_MAX - s->tx.total) {
@@ -524,6 +533,8 @@ static int write_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
     const char *st = pl->status;
     bool ok = OK(pl);
     int rc = 0;
+    uint64_t before = s->tx.total;
+    uint64_t outer = outer_uncounted(o, ts);
     if (ok && f->n > 0 && !f->pre && f->closed_at_call) {
         rc = aiotp__orc_violate(o, ts, RULE(WRITE_WRITE_5),
                                 "t%lu %s n=%llu accepted once connection_lost was %s", ts->id,
@@ -549,6 +560,16 @@ static int write_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
     if (!ok && !write_refused(st) && !aiotp__orc_is_status(st, "ENOMEM") &&
         !aiotp__orc_is_status(st, "E?")) {
         aiotp__orc_fatal(o, ts, st, RULE(WRITE_WRITE_7));
+    } else if (aiotp__orc_is_status(st, "ENOMEM") && pl->has_total && rc == 0 &&
+               pl->total > before) {
+        /* WRITE-WRITE-6: the kernel took part of this write and the rest could not be
+           queued: the transport fails with ENOMEM. If the growth may be an outer write's
+           bytes counted now, it may or may not have: both are accepted from here on. */
+        if (pl->total - before > outer) {
+            aiotp__orc_fatal(o, ts, st, RULE(WRITE_WRITE_6));
+        } else {
+            (void)aiotp__orc_closed_unseen(o, ts, false);
+        }
     } else if (aiotp__orc_is_status(st, "ECLOSED") && f->open_at_call) {
         /* ECLOSED from a write on a transport the trace shows open: the kernel failed this
            write with ENOMEM or EINVAL (WRITE-WRITE-10) or an earlier OS error ended the
