@@ -179,9 +179,9 @@ bool aiotp__allocator_complete(const aiotp_allocator *a);
 
 /* The POSIX table's spawn entry (src/sys_posix.c, SYS-3): posix_spawn when it reports a
    failed exec as its result (probed once: exec of a directory must come back as EACCES)
-   and, for a cwd, the C library has a chdir file action; else fork + exec. aiotp__spawn_probe(prog) spawns prog with
-   posix_spawn (and reaps it): 1 when that returned EACCES. aiotp__spawn_set_mode (tests):
-   1 posix_spawn, 0 fork, -1 probe again. */
+   and, for a cwd, the C library has a chdir file action; else fork + exec.
+   aiotp__spawn_probe(prog) spawns prog with posix_spawn (and reaps it): 1 when that
+   returned EACCES. aiotp__spawn_set_mode (tests): 1 posix_spawn, 0 fork, -1 probe again. */
 int aiotp__spawn_probe(const char *prog);
 void aiotp__spawn_set_mode(int mode);
 

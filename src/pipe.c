@@ -670,13 +670,12 @@ static int pipe_writelines(aiotp_transport *bt, const aiotp_buf *bufs, size_t n)
     pieces p;
     size_t total = 0;
     size_t i;
-    int rc = 0;
+    int rc;
     if (tracing(t)) {
         for (i = 0; bufs != NULL && i < n; i++) {
             total += bufs[i].len;
         }
         aiotp__tracef(t->base.loop, "t%u call writelines count=%zu n=%zu", tid(t), n, total);
-        total = 0;
     }
     rc = aiotp__bufs_total(bufs, n, &total);
     if (rc == 0) {

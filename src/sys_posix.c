@@ -768,8 +768,9 @@ static int spawn_run(pid_t *pid, const aiotp_spawn_attr *a, const char *path,
 
 /* The same child as spawn_forked's, through posix_spawn: sources that are one of 0..2 are
    copied above 2 in the caller first (closed again after the spawn), then dup2/open file
-   actions and the chdir (SPAWN_ADDCHDIR); the signals the library handles get their default disposition back
-   (POSIX_SPAWN_SETSIGDEF) and the child starts with the caller's mask. */
+   actions and the chdir (SPAWN_ADDCHDIR); the signals the library handles get their
+   default disposition back (POSIX_SPAWN_SETSIGDEF) and the child starts with the caller's
+   mask. */
 static pid_t spawn_posix(const aiotp_spawn_attr *a, const char *path)
 {
     posix_spawn_file_actions_t fa;

@@ -33,7 +33,7 @@ static const orc_rule RULES[R_COUNT] = {
                    "reading (a write pipe: watching for the reader to go) starts after it"),
     [R_READ_1] = R("PIPE-READ-1", CPYTHON,
                    "a read pipe calls data_received with non-empty data of at most 256 KiB "
-                   "per read event, in order (running totals exact)"),
+                   "per read, in order (running totals exact)"),
     [R_READ_3] = R("PIPE-READ-3", DOC,
                    "no data_received after close(), after end of file or while reading is "
                    "paused"),
