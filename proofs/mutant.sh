@@ -59,10 +59,14 @@ if [ -n "$table" ]; then
     diff -u "$tsrc" "$tdst" | sed -n '/^[-+][^-+]/p'
 fi
 
-# A goal that is false on the mutant fails by timeout: 5 s per prover by default (the
-# real proofs need well under 2 s per goal), AIOTP_PROOF_MUTANT_TIMEOUT to change it.
+# A goal that is false on the mutant fails by timeout: 5 s by default (the real proofs
+# need well under 2 s per goal), AIOTP_PROOF_MUTANT_TIMEOUT to change it. One pass with
+# the module's first prover alone (run.sh --passes first; AIOTP_PROOF_MUTANT_PASSES to
+# change it): a false goal then costs one solver's timeout, not three. Every property a
+# mutant targets is proved by that prover in the module's own run (its first pass), so the
+# failure is the mutant's, not the prover's.
 args=(--src "$dir" --out "$dir/out" --expect-unproved "$expect"
-      --timeout "${AIOTP_PROOF_MUTANT_TIMEOUT:-5}")
+      --timeout "${AIOTP_PROOF_MUTANT_TIMEOUT:-5}" --passes "${AIOTP_PROOF_MUTANT_PASSES:-first}")
 [ -n "$fct" ] && args+=(--fct "$fct")
 [ -n "$prop" ] && args+=(--prop "$prop")
 exec "$ROOT/proofs/run.sh" "${args[@]}" "$module"
