@@ -208,7 +208,9 @@ for m in "${MODULES[@]}"; do
         provers=${pass%%:*}
         ptime=$TIMEOUT
         [ "$provers" != "$pass" ] && ptime=${pass#*:}
-        [ ${#passes[@]} -gt 0 ] && passes+=(-then -wp)
+        # (-then keeps most options, but not WP's selection (-wp-fct, -wp-prop): every
+        # pass repeats the module's options)
+        [ ${#passes[@]} -gt 0 ] && passes+=(-then -wp "${args[@]}")
         passes+=(-wp-prover "$provers" -wp-timeout "$ptime" -wp-report-json "$json")
     done
     [ ${#passes[@]} -gt 0 ] || die "no prover pass (--passes)"

@@ -191,6 +191,8 @@ static void sift_down(aiotp__timer *a, aiotp__timer **pos, uint32_t n, uint32_t 
             break;
         }
         /*@ assert bridge_old: \forall integer c; 0 < c < n && Parent(c) == m ==> KeyLe(a[m], a[c]); */
+        /*@ assert ids_apart_old: \forall integer k; 0 <= k < n && k != i && k != m ==>
+              a[k].id != a[m].id; */
     Down:
         a[i].when = a[m].when;
         a[i].seq = a[m].seq;
@@ -208,6 +210,20 @@ static void sift_down(aiotp__timer *a, aiotp__timer **pos, uint32_t n, uint32_t 
               *pos[mid] == \at(*pos[mid], Down); */
         /*@ assert bridge_next: \forall integer c; 0 < c < n && Parent(c) == m ==> KeyLe(a[i], a[c]); */
         /*@ assert down: Parent(m) == i; */
+        /* (the heap order with the hole at m, edge by edge: the edge into i, the edges
+           from i to m's siblings, and every edge that touches neither i nor m) */
+        /*@ assert order_into: i > 0 ==> KeyLe(a[Parent(i)], a[i]); */
+        /*@ assert order_siblings: \forall integer c; 0 < c < n && Parent(c) == i && c != m ==>
+              KeyLe(a[i], a[c]); */
+        /*@ assert rest_same: \forall integer j; 0 < j < n && j != i && Parent(j) != i ==>
+              a[j] == \at(a[j], Down) && a[Parent(j)] == \at(a[Parent(j)], Down); */
+        /*@ assert order_rest: \forall integer j; 0 < j < n && j != i && j != m &&
+              Parent(j) != i && Parent(j) != m ==> KeyLe(a[Parent(j)], a[j]); */
+        /*@ assert order_next: OrdEx(a, n, m); */
+        /* (the places with the hole at m: the moved entry at i, every other one unmoved) */
+        /*@ assert ids_apart: \forall integer k; 0 <= k < n && k != i && k != m ==>
+              a[k].id != a[i].id; */
+        /*@ assert places_next: PosEx(a, pos, n, nids, m); */
         i = m;
     }
     /*@ assert kids: \forall integer c; 0 < c < n && Parent(c) == i ==> KeyLe(e, a[c]); */
