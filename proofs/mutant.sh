@@ -62,15 +62,16 @@ if [ -n "$table" ]; then
     diff -u "$tsrc" "$tdst" | sed -n '/^[-+][^-+]/p'
 fi
 
-# A goal that is false on the mutant fails by timeout: 5 s by default (the real proofs
-# need well under 2 s per goal), AIOTP_PROOF_MUTANT_TIMEOUT to change it. One pass with
+# A goal that is false on the mutant fails by timeout: 3 s by default, more than the 2 s in
+# which the module's own run proves the property in its first pass (the real proofs need
+# well under a second per goal), AIOTP_PROOF_MUTANT_TIMEOUT to change it. One pass with
 # the module's first prover alone (run.sh --passes first; AIOTP_PROOF_MUTANT_PASSES to
 # change it): a false goal then costs one solver's timeout, not three. Every property a
 # mutant targets is proved by that prover in the module's own run (its first pass), so the
 # failure is the mutant's, not the prover's; a mutant whose property needs another prover
 # names its provers in a "# passes:" header.
 args=(--src "$dir" --out "$dir/out" --expect-unproved "$expect"
-      --timeout "${AIOTP_PROOF_MUTANT_TIMEOUT:-5}" --passes "${AIOTP_PROOF_MUTANT_PASSES:-${passes:-first}}")
+      --timeout "${AIOTP_PROOF_MUTANT_TIMEOUT:-3}" --passes "${AIOTP_PROOF_MUTANT_PASSES:-${passes:-first}}")
 [ -n "$fct" ] && args+=(--fct "$fct")
 [ -n "$prop" ] && args+=(--prop "$prop")
 exec "$ROOT/proofs/run.sh" "${args[@]}" "$module"

@@ -94,7 +94,8 @@ extra_of() {
 # proves most goals of the state machines, CVC4 most of handles' and theap's.)
 passes_of() {
     case $1 in
-    handles|theap) echo "cvc4:2 z3:2 z3,cvc4,cvc5" ;;
+    handles) echo "cvc4:2 z3:2 z3,cvc4,cvc5" ;;
+    theap) echo "cvc4:2 z3,cvc4,cvc5" ;; # Z3 in 2 s: 6 of the 140 goals CVC4 leaves
     *) echo "z3:2 cvc4:2 z3,cvc4,cvc5" ;;
     esac
 }

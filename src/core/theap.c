@@ -193,6 +193,8 @@ static void sift_down(aiotp__timer *a, aiotp__timer **pos, uint32_t n, uint32_t 
         /*@ assert bridge_old: \forall integer c; 0 < c < n && Parent(c) == m ==> KeyLe(a[m], a[c]); */
         /*@ assert ids_apart_old: \forall integer k; 0 <= k < n && k != i && k != m ==>
               a[k].id != a[m].id; */
+        /*@ assert others_not_m: \forall integer id; id != a[m].id &&
+              InEx(a, pos, n, nids, i, id) ==> pos[id] - a != m; */
     Down:
         a[i].when = a[m].when;
         a[i].seq = a[m].seq;
