@@ -7,6 +7,6 @@
 # module: theap
 # fct: sift_down
 # prop: earliest
-# passes: z3,cvc4
+# passes: z3,cvc4:10
 # expect: earliest
 s/        if (before(a\[r\], a\[l\])) {/        if (before(a[l], a[r])) {/
