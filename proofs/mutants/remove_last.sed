@@ -4,7 +4,7 @@
 # file: src/core/theap.c
 # module: theap
 # fct: remove_at
-# prop: valid,keep,from_old,removed
+# prop: valid,keep,from_old,removed,ids_differ,others_in,t_out,entries_pre,last_entry,kept_last,kept_others
 # passes: z3,cvc4:10
-# expect: valid|keep|from_old|removed
+# expect: valid|keep|from_old|removed|others_in|kept_
 s/        aiotp__timer last = a\[n\];/        aiotp__timer last = a[n - 1];/

@@ -290,11 +290,26 @@ static aiotp__timer remove_at(aiotp__theap *h, uint32_t i)
     h->n = n;
     if (i < n) {
         aiotp__timer last = a[n];
+        /* (steps of the proof: before the sift, every other timer is in the heap with the
+           hole at i, the last one apart; t's id is not in it) */
+        /*@ assert ids_differ: last.id != t.id; */
+        /*@ assert others_in: \forall integer id; id != t.id && id != last.id &&
+              \at(In(h, id), Pre) ==> InEx(a, pos, n, nids, i, id); */
+        /*@ assert t_out: !InEx(a, pos, n, nids, i, t.id); */
+        /*@ assert entries_pre: \forall integer id; \at(In(h, id), Pre) ==>
+              *pos[id] == \at(Entry(h, id), Pre); */
+        /*@ assert last_entry: \let lid = last.id; \at(Entry(h, lid), Pre) == last; */
         if (i > 0 && before(last, a[(i - 1) / 2])) {
             sift_up(a, pos, n, nids, i, last);
         } else {
             sift_down(a, pos, n, nids, i, last);
         }
+        /* (after it: the last timer, then every other one, where it was) */
+        /*@ assert kept_last: \let lid = last.id; InEx(a, pos, n, nids, n, lid) &&
+              *pos[lid] == \at(Entry(h, lid), Pre); */
+        /*@ assert kept_others: \forall integer id; id != t.id && id != last.id &&
+              \at(In(h, id), Pre) ==> InEx(a, pos, n, nids, n, id) &&
+              *pos[id] == \at(Entry(h, id), Pre); */
     }
     /*@ assert fields: h->a == a && h->pos == pos && h->nids == nids && h->n == n; */
     return t;
