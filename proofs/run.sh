@@ -195,7 +195,7 @@ for m in "${MODULES[@]}"; do
     [ -n "$FCT" ] && args+=(-wp-fct "$FCT")
     [ -n "$PROP" ] && args+=(-wp-prop "$PROP")
     # shellcheck disable=SC2207
-    args+=($(extra_of "$m") ${AIOTP_PROOF_EXTRA:-})
+    args+=($(extra_of "$m"))
     # the prover passes: the first on every goal, each later one (-then -wp) only on the
     # properties still unproved; every pass rewrites the JSON report with all the results
     passes=()

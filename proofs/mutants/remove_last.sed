@@ -4,7 +4,7 @@
 # file: src/core/theap.c
 # module: theap
 # fct: remove_at
-# prop: valid,keep,from_old,removed,ids_differ,others_in,t_out,entries_pre,last_entry,kept_last,kept_others
+# prop: valid,keep,from_old,removed,ids_differ,others_in,t_out,entries_pre,last_entry,hole_in_pre,last_in_pre,kept_last,kept_others,from_pre
 # passes: z3,cvc4:10
-# expect: valid|keep|from_old|removed|others_in|kept_
+# expect: valid|keep|from_old|removed|others_in|ids_differ|kept_|_pre
 s/        aiotp__timer last = a\[n\];/        aiotp__timer last = a[n - 1];/

@@ -299,6 +299,9 @@ static aiotp__timer remove_at(aiotp__theap *h, uint32_t i)
         /*@ assert entries_pre: \forall integer id; \at(In(h, id), Pre) ==>
               *pos[id] == \at(Entry(h, id), Pre); */
         /*@ assert last_entry: \let lid = last.id; \at(Entry(h, lid), Pre) == last; */
+        /*@ assert hole_in_pre: \forall integer id; InEx(a, pos, n, nids, i, id) ==>
+              \at(In(h, id), Pre) && id != t.id; */
+        /*@ assert last_in_pre: \let lid = last.id; \at(In(h, lid), Pre) && lid != t.id; */
         if (i > 0 && before(last, a[(i - 1) / 2])) {
             sift_up(a, pos, n, nids, i, last);
         } else {
@@ -310,6 +313,8 @@ static aiotp__timer remove_at(aiotp__theap *h, uint32_t i)
         /*@ assert kept_others: \forall integer id; id != t.id && id != last.id &&
               \at(In(h, id), Pre) ==> InEx(a, pos, n, nids, n, id) &&
               *pos[id] == \at(Entry(h, id), Pre); */
+        /*@ assert from_pre: \forall integer id; InEx(a, pos, n, nids, n, id) ==>
+              \at(In(h, id), Pre) && id != t.id; */
     }
     /*@ assert fields: h->a == a && h->pos == pos && h->nids == nids && h->n == n; */
     return t;
