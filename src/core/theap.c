@@ -290,6 +290,9 @@ static aiotp__timer remove_at(aiotp__theap *h, uint32_t i)
     h->n = n;
     if (i < n) {
         aiotp__timer last = a[n];
+        /* (step: the heap's fields lie apart from what the sift writes, so that they are
+           seen unchanged after it) */
+        /*@ assert apart: \separated(h, a + (0 .. n - 1), pos + (0 .. nids - 1)); */
         /* (steps of the proof: before the sift, every other timer is in the heap with the
            hole at i, the last one apart; t's id is not in it) */
         /*@ assert ids_differ: last.id != t.id; */
@@ -303,6 +306,11 @@ static aiotp__timer remove_at(aiotp__theap *h, uint32_t i)
               \at(In(h, id), Pre) && id != t.id; */
         /*@ assert last_in_pre: \let lid = last.id; \at(In(h, lid), Pre) && lid != t.id; */
         if (i > 0 && before(last, a[(i - 1) / 2])) {
+            /* (steps: last is before the hole's parent, which is at or before the hole's
+               old entry and so at or before each of its children) */
+            /*@ assert up_lt: KeyLt(last, a[Parent(i)]); */
+            /*@ assert up_kids: \forall integer c; 0 < c < n && Parent(c) == i ==>
+                  KeyLe(a[Parent(i)], a[i]) && KeyLe(a[i], a[c]); */
             sift_up(a, pos, n, nids, i, last);
         } else {
             sift_down(a, pos, n, nids, i, last);
@@ -316,6 +324,9 @@ static aiotp__timer remove_at(aiotp__theap *h, uint32_t i)
         /*@ assert from_pre: \forall integer id; InEx(a, pos, n, nids, n, id) ==>
               \at(In(h, id), Pre) && id != t.id; */
     }
+    /*@ assert fields_n: h->n == n; */
+    /*@ assert fields_a: h->a == a; */
+    /*@ assert fields_pos: h->pos == pos; */
     /*@ assert fields: h->a == a && h->pos == pos && h->nids == nids && h->n == n; */
     return t;
 }
@@ -336,6 +347,8 @@ static void root_is_earliest(aiotp__timer *a, uint32_t n)
          loop assigns g;
          loop variant n - g; @/
       for (uint32_t g = 1; g < n; g++) {
+          /@ assert parent_before: 0 <= Parent(g) < g; @/
+          /@ assert chain: KeyLe(a[0], a[Parent(g)]) && KeyLe(a[Parent(g)], a[g]); @/
       }
     */
 }
