@@ -6,7 +6,9 @@
 # the copy with --expect-unproved: the exit status is 0 only if WP ran, left a goal
 # unproved, and an unproved goal matches the "# expect:" header. The real sources are
 # never touched. Headers of a .sed file: file, module, expect, and optionally fct / prop
-# (restrict WP to the mutated function and the property that must catch it, for speed)
+# (restrict WP to the mutated function and the property that must catch it, for speed),
+# passes (run.sh --passes: the provers, when the module's first prover is not the one
+# that proves the property)
 # and table (a sed expression applied to proofs/tables/stream.table, which must change
 # exactly one line; the copy's proofs/acsl/stream_table.acsl is regenerated from it, so
 # the mutant changes the specification and the code together).
@@ -25,6 +27,7 @@ module=$(field module)
 expect=$(field expect)
 fct=$(field fct)
 prop=$(field prop)
+passes=$(field passes)
 table=$(field table)
 [ -n "$file" ] && [ -n "$module" ] && [ -n "$expect" ] ||
     { echo "mutant.sh: $spec lacks a file/module/expect header" >&2; exit 2; }
@@ -59,10 +62,16 @@ if [ -n "$table" ]; then
     diff -u "$tsrc" "$tdst" | sed -n '/^[-+][^-+]/p'
 fi
 
-# A goal that is false on the mutant fails by timeout: 5 s per prover by default (the
-# real proofs need well under 2 s per goal), AIOTP_PROOF_MUTANT_TIMEOUT to change it.
+# A goal that is false on the mutant fails by timeout: 3 s by default, more than the 2 s in
+# which the module's own run proves the property in its first pass (the real proofs need
+# well under a second per goal), AIOTP_PROOF_MUTANT_TIMEOUT to change it. One pass with
+# the module's first prover alone (run.sh --passes first; AIOTP_PROOF_MUTANT_PASSES to
+# change it): a false goal then costs one solver's timeout, not three. Every property a
+# mutant targets is proved by that prover in the module's own run (its first pass), so the
+# failure is the mutant's, not the prover's; a mutant whose property needs another prover
+# names its provers in a "# passes:" header.
 args=(--src "$dir" --out "$dir/out" --expect-unproved "$expect"
-      --timeout "${AIOTP_PROOF_MUTANT_TIMEOUT:-5}")
+      --timeout "${AIOTP_PROOF_MUTANT_TIMEOUT:-3}" --passes "${AIOTP_PROOF_MUTANT_PASSES:-${passes:-first}}")
 [ -n "$fct" ] && args+=(--fct "$fct")
 [ -n "$prop" ] && args+=(--prop "$prop")
 exec "$ROOT/proofs/run.sh" "${args[@]}" "$module"

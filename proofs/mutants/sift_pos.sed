@@ -6,5 +6,6 @@
 # module: theap
 # fct: sift_up
 # prop: moved,keep_moved,places,keep
+# passes: z3,cvc4:10
 # expect: moved|places|keep
 /uint32_t p = (i - 1) \/ 2;/,/i = p;/ s/        pos\[a\[i\].id\] = a + i;/        pos[a[i].id] = a + p;/

@@ -191,6 +191,10 @@ static void sift_down(aiotp__timer *a, aiotp__timer **pos, uint32_t n, uint32_t 
             break;
         }
         /*@ assert bridge_old: \forall integer c; 0 < c < n && Parent(c) == m ==> KeyLe(a[m], a[c]); */
+        /*@ assert ids_apart_old: \forall integer k; 0 <= k < n && k != i && k != m ==>
+              a[k].id != a[m].id; */
+        /*@ assert others_not_m: \forall integer id; id != a[m].id &&
+              InEx(a, pos, n, nids, i, id) ==> pos[id] - a != m; */
     Down:
         a[i].when = a[m].when;
         a[i].seq = a[m].seq;
@@ -208,6 +212,20 @@ static void sift_down(aiotp__timer *a, aiotp__timer **pos, uint32_t n, uint32_t 
               *pos[mid] == \at(*pos[mid], Down); */
         /*@ assert bridge_next: \forall integer c; 0 < c < n && Parent(c) == m ==> KeyLe(a[i], a[c]); */
         /*@ assert down: Parent(m) == i; */
+        /* (the heap order with the hole at m, edge by edge: the edge into i, the edges
+           from i to m's siblings, and every edge that touches neither i nor m) */
+        /*@ assert order_into: i > 0 ==> KeyLe(a[Parent(i)], a[i]); */
+        /*@ assert order_siblings: \forall integer c; 0 < c < n && Parent(c) == i && c != m ==>
+              KeyLe(a[i], a[c]); */
+        /*@ assert rest_same: \forall integer j; 0 < j < n && j != i && Parent(j) != i ==>
+              a[j] == \at(a[j], Down) && a[Parent(j)] == \at(a[Parent(j)], Down); */
+        /*@ assert order_rest: \forall integer j; 0 < j < n && j != i && j != m &&
+              Parent(j) != i && Parent(j) != m ==> KeyLe(a[Parent(j)], a[j]); */
+        /*@ assert order_next: OrdEx(a, n, m); */
+        /* (the places with the hole at m: the moved entry at i, every other one unmoved) */
+        /*@ assert ids_apart: \forall integer k; 0 <= k < n && k != i && k != m ==>
+              a[k].id != a[i].id; */
+        /*@ assert places_next: PosEx(a, pos, n, nids, m); */
         i = m;
     }
     /*@ assert kids: \forall integer c; 0 < c < n && Parent(c) == i ==> KeyLe(e, a[c]); */
@@ -272,12 +290,43 @@ static aiotp__timer remove_at(aiotp__theap *h, uint32_t i)
     h->n = n;
     if (i < n) {
         aiotp__timer last = a[n];
+        /* (step: the heap's fields lie apart from what the sift writes, so that they are
+           seen unchanged after it) */
+        /*@ assert apart: \separated(h, a + (0 .. n - 1), pos + (0 .. nids - 1)); */
+        /* (steps of the proof: before the sift, every other timer is in the heap with the
+           hole at i, the last one apart; t's id is not in it) */
+        /*@ assert ids_differ: last.id != t.id; */
+        /*@ assert others_in: \forall integer id; id != t.id && id != last.id &&
+              \at(In(h, id), Pre) ==> InEx(a, pos, n, nids, i, id); */
+        /*@ assert t_out: !InEx(a, pos, n, nids, i, t.id); */
+        /*@ assert entries_pre: \forall integer id; \at(In(h, id), Pre) ==>
+              *pos[id] == \at(Entry(h, id), Pre); */
+        /*@ assert last_entry: \let lid = last.id; \at(Entry(h, lid), Pre) == last; */
+        /*@ assert hole_in_pre: \forall integer id; InEx(a, pos, n, nids, i, id) ==>
+              \at(In(h, id), Pre) && id != t.id; */
+        /*@ assert last_in_pre: \let lid = last.id; \at(In(h, lid), Pre) && lid != t.id; */
         if (i > 0 && before(last, a[(i - 1) / 2])) {
+            /* (steps: last is before the hole's parent, which is at or before the hole's
+               old entry and so at or before each of its children) */
+            /*@ assert up_lt: KeyLt(last, a[Parent(i)]); */
+            /*@ assert up_kids: \forall integer c; 0 < c < n && Parent(c) == i ==>
+                  KeyLe(a[Parent(i)], a[i]) && KeyLe(a[i], a[c]); */
             sift_up(a, pos, n, nids, i, last);
         } else {
             sift_down(a, pos, n, nids, i, last);
         }
+        /* (after it: the last timer, then every other one, where it was) */
+        /*@ assert kept_last: \let lid = last.id; InEx(a, pos, n, nids, n, lid) &&
+              *pos[lid] == \at(Entry(h, lid), Pre); */
+        /*@ assert kept_others: \forall integer id; id != t.id && id != last.id &&
+              \at(In(h, id), Pre) ==> InEx(a, pos, n, nids, n, id) &&
+              *pos[id] == \at(Entry(h, id), Pre); */
+        /*@ assert from_pre: \forall integer id; InEx(a, pos, n, nids, n, id) ==>
+              \at(In(h, id), Pre) && id != t.id; */
     }
+    /*@ assert fields_n: h->n == n; */
+    /*@ assert fields_a: h->a == a; */
+    /*@ assert fields_pos: h->pos == pos; */
     /*@ assert fields: h->a == a && h->pos == pos && h->nids == nids && h->n == n; */
     return t;
 }
@@ -298,6 +347,8 @@ static void root_is_earliest(aiotp__timer *a, uint32_t n)
          loop assigns g;
          loop variant n - g; @/
       for (uint32_t g = 1; g < n; g++) {
+          /@ assert parent_before: 0 <= Parent(g) < g; @/
+          /@ assert chain: KeyLe(a[0], a[Parent(g)]) && KeyLe(a[Parent(g)], a[g]); @/
       }
     */
 }
