@@ -83,11 +83,13 @@ static aiotp_tls_context *g_sctx; /* server: the fuzz certificate; accepts the e
 /* The cheaper handshake (fuzz/README.md, "Third round"): a TLS 1.3 external pre-shared key
    (RFC 8446 2.2, OpenSSL's psk_use_session / psk_find_session callbacks), fixed identity
    and key, cipher TLS_AES_256_GCM_SHA384. A handshake that uses it sends no certificate,
-   so there is no Ed25519 signature and no certificate verification (psk_dhe_ke: the
-   X25519 exchange stays, OpenSSL 3.0's client always offers it). The same flights cross
-   the wire (ClientHello; ServerHello, EncryptedExtensions, Finished; Finished), so the
-   transport's handshake paths (WANT_READ / WANT_WRITE, records cut anywhere, alerts,
-   timeouts) are the same. */
+   so there is no Ed25519 signature and no certificate verification; and no (EC)DHE
+   (psk_ke, RFC 8446 4.2.9; init_once): both sides allow it, and the PSK client's only
+   group (P-256) is not the server's (X25519), so the server, finding no group to share,
+   takes psk_ke (OpenSSL 3.0's client always offers psk_dhe_ke too, with a key share).
+   The same flights cross the wire (ClientHello; ServerHello, EncryptedExtensions,
+   Finished; Finished), so the transport's handshake paths (WANT_READ / WANT_WRITE,
+   records cut anywhere, alerts, timeouts) are the same. */
 static const unsigned char psk_identity[] = "aiotp-fuzz-psk";
 static const unsigned char psk_key[32] = {
     0x61, 0x69, 0x6f, 0x74, 0x70, 0x2d, 0x66, 0x75, 0x7a, 0x7a, 0x2d, 0x70, 0x73, 0x6b, 0x2d, 0x31,
@@ -175,6 +177,8 @@ static void init_once(void)
             "HARNESS", "verify locations");
     SSL_CTX_set_psk_use_session_callback(aiotp_tls_context_ssl_ctx(g_cctx_psk), psk_use);
     SSL_CTX_set_psk_find_session_callback(aiotp_tls_context_ssl_ctx(g_sctx), psk_find);
+    /* the PSK handshake without (EC)DHE (above); X25519 stays the certificate clients'
+       first choice, so their handshakes need no HelloRetryRequest */
     SSL_CTX_set_options(aiotp_tls_context_ssl_ctx(g_cctx_psk), SSL_OP_ALLOW_NO_DHE_KEX);
     SSL_CTX_set_options(aiotp_tls_context_ssl_ctx(g_sctx), SSL_OP_ALLOW_NO_DHE_KEX);
     REQUIRE(SSL_CTX_set1_groups_list(aiotp_tls_context_ssl_ctx(g_cctx_psk), "P-256") == 1,
@@ -342,6 +346,8 @@ static void on_done(void *arg, int status, aiotp_transport *t)
                 "%s: PSK offered %d, used %d", side_name[d], (int)F.psk,
                 SSL_session_reused(aiotp__tls_of(t)->ssl));
         {
+            /* and without (EC)DHE: no ephemeral key from the peer on either side with the
+               PSK; the certificate client always has one (the TLS 1.2 server keeps none) */
             EVP_PKEY *k = NULL;
             int has = SSL_get_peer_tmp_key(aiotp__tls_of(t)->ssl, &k);
             EVP_PKEY_free(k);
