@@ -165,6 +165,11 @@ void fz_oracle_begin(size_t max_transports)
     (void)aiotp_oracle_set_profile(g_oracle, AIOTP_ORACLE_PROFILE_AIOTP); /* the library's */
 }
 
+size_t fz_oracle_lines(void)
+{
+    return g_lines;
+}
+
 static void report(const char *when, const char *line)
 {
     const aiotp_oracle_report *r = aiotp_oracle_first(g_oracle);

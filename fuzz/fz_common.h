@@ -58,6 +58,8 @@ void fz_alloc_reset(void);
 void fz_oracle_begin(size_t max_transports);
 /* A trace hook (aiotp_loop_set_trace): feeds the line, a violation on any report. */
 void fz_oracle_trace(void *arg, const char *line);
+/* Trace lines fed to the oracle since fz_oracle_begin (an idle pass traces only "iter"). */
+size_t fz_oracle_lines(void);
 /* End the input: aiotp_oracle_finish, a violation on any report, then free it. */
 void fz_oracle_end(void);
 

@@ -83,11 +83,13 @@ static aiotp_tls_context *g_sctx; /* server: the fuzz certificate; accepts the e
 /* The cheaper handshake (fuzz/README.md, "Third round"): a TLS 1.3 external pre-shared key
    (RFC 8446 2.2, OpenSSL's psk_use_session / psk_find_session callbacks), fixed identity
    and key, cipher TLS_AES_256_GCM_SHA384. A handshake that uses it sends no certificate,
-   so there is no Ed25519 signature and no certificate verification (psk_dhe_ke: the
-   X25519 exchange stays, OpenSSL 3.0's client always offers it). The same flights cross
-   the wire (ClientHello; ServerHello, EncryptedExtensions, Finished; Finished), so the
-   transport's handshake paths (WANT_READ / WANT_WRITE, records cut anywhere, alerts,
-   timeouts) are the same. */
+   so there is no Ed25519 signature and no certificate verification; and no (EC)DHE
+   (psk_ke, RFC 8446 4.2.9; init_once): both sides allow it, and the PSK client's only
+   group (P-256) is not the server's (X25519), so the server, finding no group to share,
+   takes psk_ke (OpenSSL 3.0's client always offers psk_dhe_ke too, with a key share).
+   The same flights cross the wire (ClientHello; ServerHello, EncryptedExtensions,
+   Finished; Finished), so the transport's handshake paths (WANT_READ / WANT_WRITE,
+   records cut anywhere, alerts, timeouts) are the same. */
 static const unsigned char psk_identity[] = "aiotp-fuzz-psk";
 static const unsigned char psk_key[32] = {
     0x61, 0x69, 0x6f, 0x74, 0x70, 0x2d, 0x66, 0x75, 0x7a, 0x7a, 0x2d, 0x70, 0x73, 0x6b, 0x2d, 0x31,
@@ -175,6 +177,14 @@ static void init_once(void)
             "HARNESS", "verify locations");
     SSL_CTX_set_psk_use_session_callback(aiotp_tls_context_ssl_ctx(g_cctx_psk), psk_use);
     SSL_CTX_set_psk_find_session_callback(aiotp_tls_context_ssl_ctx(g_sctx), psk_find);
+    /* the PSK handshake without (EC)DHE (above); X25519 stays the certificate clients'
+       first choice, so their handshakes need no HelloRetryRequest */
+    SSL_CTX_set_options(aiotp_tls_context_ssl_ctx(g_cctx_psk), SSL_OP_ALLOW_NO_DHE_KEX);
+    SSL_CTX_set_options(aiotp_tls_context_ssl_ctx(g_sctx), SSL_OP_ALLOW_NO_DHE_KEX);
+    REQUIRE(SSL_CTX_set1_groups_list(aiotp_tls_context_ssl_ctx(g_cctx_psk), "P-256") == 1,
+            "HARNESS", "groups");
+    REQUIRE(SSL_CTX_set1_groups_list(aiotp_tls_context_ssl_ctx(g_sctx), "X25519") == 1,
+            "HARNESS", "groups");
     no_tickets(g_sctx);
     no_tickets(g_cctx);
     no_tickets(g_cctx_bad);
@@ -335,6 +345,15 @@ static void on_done(void *arg, int status, aiotp_transport *t)
         REQUIRE(SSL_session_reused(aiotp__tls_of(t)->ssl) == (F.psk ? 1 : 0), "HARNESS",
                 "%s: PSK offered %d, used %d", side_name[d], (int)F.psk,
                 SSL_session_reused(aiotp__tls_of(t)->ssl));
+        {
+            /* and without (EC)DHE: no ephemeral key from the peer on either side with the
+               PSK; the certificate client always has one (the TLS 1.2 server keeps none) */
+            EVP_PKEY *k = NULL;
+            int has = SSL_get_peer_tmp_key(aiotp__tls_of(t)->ssl, &k);
+            EVP_PKEY_free(k);
+            REQUIRE(F.psk ? has == 0 : d == SERVER || has == 1, "HARNESS",
+                    "%s: PSK offered %d, ephemeral key %d", side_name[d], (int)F.psk, has);
+        }
         aiotp_transport_retain(t);
         x->t = t;
     } else {
@@ -656,14 +675,34 @@ static bool everyone_settled(void)
     return true;
 }
 
-static void shuffle(void)
+/* One round of the end: everything relayed both ways, one pass, the checks. Returns false
+   when the round changed nothing: no byte relayed, and a pass that found nothing ready and
+   no callback queued (an idle wait that moved virtual time), made no send or receive and
+   traced only its own "iter" line, so the library ran nothing but the harness's tick.
+   Every later round would be the same, virtual time apart (a timer of the library that
+   falls due then emits lines: the round is not idle), so the end's loops stop there
+   instead of running their full count of idle passes (fuzz/README.md, "Throughput"). */
+static bool shuffle(void)
 {
+    aiotp_sim_stats a;
+    aiotp_sim_stats b;
+    aiotp_time t0;
+    size_t lines;
+    size_t moved = 0;
     int d;
     for (d = 0; d < 2; d++) {
-        (void)relay_all(d);
+        moved += relay_all(d);
     }
+    aiotp_sim_get_stats(F.sim, &a);
+    t0 = aiotp_sim_now(F.sim);
+    lines = fz_oracle_lines();
     run_pass();
+    aiotp_sim_get_stats(F.sim, &b);
+    lines = fz_oracle_lines() - lines;
     check_state();
+    return moved > 0 || b.waits != a.waits + 1 || b.idle_waits != a.idle_waits + 1 ||
+           b.sends != a.sends || b.recvs != a.recvs || aiotp_sim_now(F.sim) <= t0 ||
+           lines != 1;
 }
 
 int fz_tls_run(const uint8_t *data, size_t size)
@@ -741,8 +780,7 @@ int fz_tls_run(const uint8_t *data, size_t size)
             (void)aiotp_transport_set_write_buffer_limits(F.s[d].t, -1, -1);
         }
     }
-    for (i = 0; i < 64; i++) {
-        shuffle();
+    for (i = 0; i < 64 && shuffle(); i++) {
     }
     if (!F.destructive) {
         if (F.bad_name) {
@@ -771,12 +809,10 @@ int fz_tls_run(const uint8_t *data, size_t size)
             if (F.s[d].t != NULL && aiotp_transport_close(F.s[d].t) == 0) {
                 F.s[d].user_closed = true;
             }
-            for (i = 0; i < 8; i++) {
-                shuffle();
+            for (i = 0; i < 8 && shuffle(); i++) {
             }
         }
-        for (i = 0; i < 32 && !everyone_settled(); i++) {
-            shuffle();
+        for (i = 0; i < 32 && !everyone_settled() && shuffle(); i++) {
         }
         if (clean) {
             for (d = 0; d < 2; d++) {
@@ -789,13 +825,12 @@ int fz_tls_run(const uint8_t *data, size_t size)
     /* Whatever is left: the timers (the shutdown's, the handshake's), then FIN both ways. */
     for (i = 0; i < 4 && !everyone_settled(); i++) {
         aiotp_sim_advance(F.sim, 61 * AIOTP_NS_PER_SEC);
-        shuffle();
+        (void)shuffle();
     }
     for (d = 0; d < 2 && !everyone_settled(); d++) {
         fin_to(&F.s[d]);
     }
-    for (i = 0; i < 16 && !everyone_settled(); i++) {
-        shuffle();
+    for (i = 0; i < 16 && !everyone_settled() && shuffle(); i++) {
     }
     for (d = 0; d < 2; d++) {
         side *x = &F.s[d];

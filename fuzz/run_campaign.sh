@@ -24,6 +24,13 @@
 # on inputs starting with 'L') likewise with the drivers' FD-LEAK report.
 #
 # Needs no TTY and no core_pattern change (AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES, no UI).
+# AFL++ binds itself and the target to a core no other process is bound to (afl-fuzz's
+# default: with AFL_NO_AFFINITY, persistent mode's round trips crossed between cores and
+# capped every target near 4,000 execs/s on an idle 2-vCPU machine; fuzz/README.md,
+# "Throughput"). When afl-fuzz refuses to start because no core is free (every core bound
+# to another process, or none it may bind to), the campaign is retried once with
+# AFL_NO_AFFINITY=1 and says so; each target's output names its core. A caller's
+# AFL_NO_AFFINITY is honoured.
 # AIOTP_FUZZ_JOBS: build parallelism (default nproc). AIOTP_AFL_TIMEOUT: afl-fuzz -t in ms
 # (default 1000).
 set -eu
@@ -79,8 +86,9 @@ if [ "$ENGINE" = afl ]; then
     for tool in afl-clang-fast afl-fuzz; do
         command -v $tool >/dev/null || { echo "run_campaign: $tool not found (apt: afl++; scripts/setup.sh)"; exit 2; }
     done
+    # no AFL_NO_AFFINITY here: afl-fuzz binds to a free core (the header)
     export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
-           AFL_NO_AFFINITY=1 AFL_QUIET=1 AFL_NO_CRASH_README=1
+           AFL_QUIET=1 AFL_NO_CRASH_README=1
     mkdir -p "$BUILD"
     # the sanitizers are added by afl-clang-fast itself when these are set at compile time
     # shellcheck disable=SC2086
@@ -115,20 +123,58 @@ fi
 
 stat_of() { sed -n "s/^$1 *: *//p" "$2"; }
 
+# run_afl TARGET BIN LOG [unbound]: one afl-fuzz campaign into $OUT/TARGET, with
+# AFL_NO_AFFINITY=1 if a 4th argument is given (status: afl-fuzz's)
+run_afl() {
+    if [ $# -gt 3 ]; then
+        AFL_NO_AFFINITY=1 afl-fuzz -i "$ROOT/fuzz/corpus/$1" -o "$OUT/$1" -V "$SECS" \
+            -t "${AIOTP_AFL_TIMEOUT:-1000}" -- "$2" </dev/null >"$3" 2>&1
+    else
+        afl-fuzz -i "$ROOT/fuzz/corpus/$1" -o "$OUT/$1" -V "$SECS" \
+            -t "${AIOTP_AFL_TIMEOUT:-1000}" -- "$2" </dev/null >"$3" 2>&1
+    fi
+}
+
+# no_free_core LOG: afl-fuzz stopped because it found no core to bind to (AFL++ 4.x:
+# every core bound to another process, or sched_setaffinity refused on every core)
+no_free_core() {
+    grep -q -E 'No more free CPU cores|sched_setaffinity failed for CPU' "$1"
+}
+
 status=0
 for t in $TARGETS; do
     pattern=$(expected_pattern "$t")
     rm -rf "${OUT:?}/$t"
     mkdir -p "$OUT/$t"
     log="$OUT/$t.log"
+    rm -f "$log.no-free-core"
     echo "== $t: $ENGINE, $SECS s"
     if [ "$ENGINE" = afl ]; then
         bin="$BUILD/fuzz/${t}_afl"
-        if ! afl-fuzz -i "$ROOT/fuzz/corpus/$t" -o "$OUT/$t" -V "$SECS" \
-                -t "${AIOTP_AFL_TIMEOUT:-1000}" -- "$bin" </dev/null >"$log" 2>&1; then
-            echo "   FAIL: afl-fuzz did not run; the last lines of $log:"
-            tail -n 20 "$log"
-            exit 2
+        if ! run_afl "$t" "$bin" "$log"; then
+            if [ -n "${AFL_NO_AFFINITY:-}" ] || ! no_free_core "$log"; then
+                echo "   FAIL: afl-fuzz did not run; the last lines of $log:"
+                tail -n 20 "$log"
+                exit 2
+            fi
+            echo "   note: afl-fuzz found no free core to bind to (every core is bound to"
+            echo "   another process); retrying once unbound, with AFL_NO_AFFINITY=1"
+            mv "$log" "$log.no-free-core"
+            rm -rf "${OUT:?}/$t"
+            mkdir -p "$OUT/$t"
+            if ! run_afl "$t" "$bin" "$log" unbound; then
+                echo "   FAIL: afl-fuzz did not run unbound either; the last lines of $log:"
+                tail -n 20 "$log"
+                exit 2
+            fi
+        fi
+        core=$(sed -n 's/.*binding to #\([0-9][0-9]*\)\..*/\1/p' "$log" | tail -n 1)
+        if grep -q 'Not binding to a CPU core' "$log"; then
+            cpu="not bound (AFL_NO_AFFINITY)"
+        elif [ -n "$core" ]; then
+            cpu="bound to core $core"
+        else
+            cpu="not bound (afl-fuzz did not say why; see $log)"
         fi
         stats="$OUT/$t/default/fuzzer_stats"
         execs=$(stat_of execs_done "$stats" 2>/dev/null || true)
@@ -136,6 +182,7 @@ for t in $TARGETS; do
             echo "   FAIL: afl-fuzz left no statistics or ran nothing; see $log"
             exit 2
         fi
+        printf '   %-14s %s\n' cpu "$cpu"
         for k in execs_done execs_per_sec bitmap_cvg corpus_count stability; do
             printf '   %-14s %s\n' "$k" "$(stat_of $k "$stats")"
         done
