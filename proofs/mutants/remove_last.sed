@@ -1,10 +1,11 @@
 # proofs/mutants/remove_last.sed - removing a timer refills the hole with the last-but-one
-# entry: that timer is then in the heap twice and the last one lost (LOOP-5). Z3 and CVC4
-# side by side, 10 s (passes): the properties it breaks take CVC4 up to 5 s on the real code.
+# entry: that timer is then in the heap twice and the last one lost (LOOP-5). The first
+# proof steps that break are `ids_differ` (the entry moved into the hole is not the removed
+# one) and `others_in` (every other timer is still in the heap): CVC4 proves both in about
+# 0.1 s on the real code and answers "unknown" at once on this copy.
 # file: src/core/theap.c
 # module: theap
 # fct: remove_at
-# prop: valid,keep,from_old,removed,ids_differ,others_in,t_out,entries_pre,last_entry,hole_in_pre,last_in_pre,kept_last,kept_others,from_pre
-# passes: z3,cvc4:10
-# expect: valid|keep|from_old|removed|others_in|ids_differ|kept_|_pre
+# prop: ids_differ,others_in
+# expect: ids_differ|others_in
 s/        aiotp__timer last = a\[n\];/        aiotp__timer last = a[n - 1];/

