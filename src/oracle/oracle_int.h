@@ -116,6 +116,7 @@ enum orc_name {
     N_PIPE_DATA_RECEIVED,
     N_PIPE_CONNECTION_LOST,
     N_PROCESS_EXITED,
+    N_WRITE_DONE,           /* a write pipe's borrowed-write completion (DEV-81) */
     N_FIRST_CALL,
     N_WRITE = N_FIRST_CALL,
     N_WRITELINES,
@@ -130,9 +131,12 @@ enum orc_name {
     N_SEND_SIGNAL,
     N_TERMINATE,
     N_KILL,
+    N_WRITE_BORROWED,       /* the zero-copy write (DEV-81) */
     N_COUNT
 };
 #define ORC_BIT(n) (1u << (unsigned)(n))
+/* write(), writelines() and write_borrowed(): the calls whose bytes join the stream */
+#define ORC_IS_WRITE(n) ((n) == N_WRITE || (n) == N_WRITELINES || (n) == N_WRITE_BORROWED)
 extern const char *const aiotp__orc_names[N_COUNT];
 
 enum orc_query { Q_IS_CLOSING, Q_IS_READING, Q_CAN_WRITE_EOF, Q_SIZE, Q_LIMITS, Q_COUNT };
@@ -268,6 +272,8 @@ typedef struct orc_stream {
     uint64_t gb_len;
     uint64_t gb_seq;       /* seq of the "ret get_buffer" line */
     uint64_t gb_iter;      /* its pass */
+    uint64_t done_owed;    /* write pipe: accepted write_borrowed calls whose write_done
+                              has not come (PIPE-BORROW-1) */
     orc_tls_ext tls;       /* TLS transports only */
 } orc_stream;
 

@@ -407,7 +407,7 @@ void aiotp__orc_stream_call(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
 {
     (void)o;
     (void)pl;
-    if (f->name == N_WRITE || f->name == N_WRITELINES) {
+    if ORC_IS_WRITE(f->name) {
         /* WRITE-WRITE-4/5: admission happens at entry, so a write is judged by the state
            at its call line (an abort inside its own pause_writing comes after it) */
         f->closed_at_call = ts->lost || ts->cl == CL_SCHEDULED;
@@ -442,7 +442,7 @@ static uint64_t outer_uncounted(const orc *o, const orc_t *ts)
     size_t i;
     for (i = 0; i + 1 < o->depth; i++) {
         const orc_frame *g = &o->stack[i];
-        if (g->is_call && !g->pre && (g->name == N_WRITE || g->name == N_WRITELINES) &&
+        if (g->is_call && !g->pre && ORC_IS_WRITE(g->name) &&
             g->t == ts && g->n <= UINT64_MAX - extra) {
             extra += g->n;
         }
@@ -501,7 +501,7 @@ static int check_tx_total(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
             if (i == 1) {
                 for (k = 0; k + 1 < o->depth; k++) {
                     orc_frame *g = &o->stack[k];
-                    if (g->is_call && (g->name == N_WRITE || g->name == N_WRITELINES) &&
+                    if (g->is_call && ORC_IS_WRITE(g->name) &&
                         g->t == ts) {
                         g->pre = true;
                     }
@@ -594,6 +594,7 @@ int aiotp__orc_stream_call_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *
     switch (f->name) {
     case N_WRITE:
     case N_WRITELINES:
+    case N_WRITE_BORROWED:
         return write_ret(o, ts, f, pl);
     case N_WRITE_EOF:
         if (aiotp__orc_closing(ts) || ts->lost) {
