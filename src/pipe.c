@@ -938,7 +938,7 @@ static int pipe_write_borrowed(aiotp_transport *bt, const void *data, size_t len
     }
     if ((data == NULL && len > 0) || done == NULL) {
         rc = AIOTP_EINVAL;
-    } else if (len > SIZE_MAX / 2 - wsize(t)) {
+    } else if (wsize(t) > SIZE_MAX / 2 || len > SIZE_MAX / 2 - wsize(t)) {
         rc = AIOTP_ETOOBIG;
     } else {
         rc = admission(t, len);
