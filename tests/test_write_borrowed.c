@@ -13,10 +13,6 @@
 #include "harness.h"
 #include "subproc_helpers.h"
 
-#if defined(__linux__) && !defined(F_SETPIPE_SZ)
-#define F_SETPIPE_SZ 1031 /* F_LINUX_SPECIFIC_BASE + 7 (not declared in a strict build) */
-#endif
-
 /* ---- a recorded completion ---------------------------------------------------------------- */
 
 #define MAX_DONES 16
@@ -70,35 +66,51 @@ static void bw_init(bw *b, done_log *l, int id, unsigned char *mem, size_t len)
     b->len = len;
 }
 
-static void small_pipe(int wfd)
+/* One case's write pipe (a small one: 4096 bytes) and what it records. */
+typedef struct fx {
+    aiotp_loop *loop;
+    th_rec *r;
+    done_log l;
+    int p[2];        /* p[0]: the reader's end */
+    aiotp_transport *t;
+} fx;
+
+/* high: the write-buffer high-water mark (0: the transport's default). */
+static aiotp_transport *fx_open(fx *f, int64_t high)
 {
-    if (th_sim_mode()) {
-        CHECK_INT(aiotp_sim_set_capacity(th_sim(), wfd, 4096), 0);
+    memset(f, 0, sizeof(*f));
+    f->loop = th_loop();
+    f->r = th_rec_new();
+    f->l.loop = f->loop;
+    th_pipe(f->p);
+    th_small_pipe(f->p[1]);
+    f->t = th_pipe_transport(f->loop, true, f->p[1], &th_streaming, f->r);
+    if (high > 0) {
+        CHECK_INT(aiotp_transport_set_write_buffer_limits(f->t, high, 0), 0);
     }
-#if defined(__linux__) && defined(F_SETPIPE_SZ)
-    else {
-        (void)fcntl(wfd, F_SETPIPE_SZ, 4096);
-    }
-#endif
+    return f->t;
 }
 
-static aiotp_transport *small_write_pipe(aiotp_loop *loop, int p[2], th_rec *r)
+/* close() (or nothing if `closed`), connection_lost(0), the reader's end closed. */
+static void fx_end(fx *f, bool closed)
 {
-    th_pipe(p);
-    small_pipe(p[1]);
-    return th_pipe_transport(loop, true, p[1], &th_streaming, r);
+    if (!closed) {
+        CHECK_INT(aiotp_transport_close(f->t), 0);
+    }
+    th_run_until(f->loop, th_is_lost, f->r, 10);
+    th_peer_close(f->p[0]);
 }
 
 /* Read what is there, at most cap - *n bytes, then one loop pass. */
-static void read_and_run(aiotp_loop *loop, int fd, unsigned char *got, size_t *n, size_t cap)
+static void read_and_run(fx *f, unsigned char *got, size_t *n, size_t cap)
 {
     if (*n < cap) {
-        ssize_t k = th_peer_read(fd, got + *n, cap - *n, true);
+        ssize_t k = th_peer_read(f->p[0], got + *n, cap - *n, true);
         if (k > 0) {
             *n += (size_t)k;
         }
     }
-    th_run_once(loop);
+    th_run_once(f->loop);
 }
 
 /* Index of the first line of the trace that starts with prefix, or -1. */
@@ -127,41 +139,33 @@ static long line_of(const char *prefix)
    inside the call); len 0 does nothing at all. */
 TEST(taken_at_once_done_next_pass)
 {
-    aiotp_loop *loop = th_loop();
-    th_rec *r = th_rec_new();
-    done_log l = {0};
+    fx f;
     bw b;
     unsigned char mem[5];
     unsigned char got[16];
-    int p[2];
     uint64_t it;
-    aiotp_transport *t;
-    th_pipe(p);
-    t = th_pipe_transport(loop, true, p[1], &th_streaming, r);
-    l.loop = loop;
+    aiotp_transport *t = fx_open(&f, 0);
     memcpy(mem, "hello", 5);
-    bw_init(&b, &l, 1, mem, sizeof(mem));
-    it = aiotp_loop_iteration(loop);
+    bw_init(&b, &f.l, 1, mem, sizeof(mem));
+    it = aiotp_loop_iteration(f.loop);
     CHECK_INT(aiotp_transport_write_borrowed(t, mem, sizeof(mem), on_done, &b), 0);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 0);
-    CHECK_INT(l.n, 0); /* not inside the call */
+    CHECK_INT(f.l.n, 0); /* not inside the call */
     CHECK_INT(aiotp_transport_write_borrowed(t, mem, 0, on_done, &b), 0);
     CHECK_INT(aiotp_transport_write_borrowed(t, NULL, 0, on_done, &b), 0);
-    th_run_once(loop);
-    CHECK_INT(l.n, 1);
-    CHECK_INT(l.status[0], 0);
-    CHECK(l.t[0] == t);
-    CHECK_INT(l.iter[0], it + 1);
-    CHECK_SIZE(th_peer_read(p[0], got, sizeof(got), true), 5);
+    th_run_once(f.loop);
+    CHECK_INT(f.l.n, 1);
+    CHECK_INT(f.l.status[0], 0);
+    CHECK(f.l.t[0] == t);
+    CHECK_INT(f.l.iter[0], it + 1);
+    CHECK_SIZE(th_peer_read(f.p[0], got, sizeof(got), true), 5);
     CHECK(memcmp(got, "hello", 5) == 0);
     CHECK_INT(th_count_lines("t1 call write_borrowed n=5"), 1);
     CHECK_INT(th_count_lines("t1 cb write_done status=0"), 1);
     CHECK_INT(th_count_lines("t1 ret write_borrowed 0 size=0 total=5 "), 3); /* 5, 0, 0 */
-    CHECK_INT(aiotp_transport_close(t), 0);
-    th_run_until(loop, th_is_lost, r, 5);
-    th_run_passes(loop, 2);
-    CHECK_INT(l.n, 1); /* once */
-    th_peer_close(p[0]);
+    fx_end(&f, false);
+    th_run_passes(f.loop, 2);
+    CHECK_INT(f.l.n, 1); /* once */
 }
 
 /* PIPE-BORROW-2: any mix of write(), writelines() and borrowed writes arrives in order;
@@ -169,9 +173,7 @@ TEST(taken_at_once_done_next_pass)
    each 0, each after the reader took the bytes. */
 TEST(mixed_writes_keep_order)
 {
-    aiotp_loop *loop = th_loop();
-    th_rec *r = th_rec_new();
-    done_log l = {0};
+    fx f;
     bw b1, b2, b3;
     static unsigned char a[10000], m1[20000], c1[3000], m2[5000], m3[7000];
     static unsigned char want[10000 + 20000 + 6 + 3000 + 5000 + 3000 + 7000];
@@ -180,10 +182,8 @@ TEST(mixed_writes_keep_order)
     size_t n = 0;
     size_t s;
     size_t w = 0;
-    int p[2];
     int i;
-    aiotp_transport *t = small_write_pipe(loop, p, r);
-    l.loop = loop;
+    aiotp_transport *t = fx_open(&f, 1 << 20); /* no pause */
     th_pattern(a, sizeof(a), 0);
     th_pattern(m1, sizeof(m1), 11);
     th_pattern(c1, sizeof(c1), 23);
@@ -197,10 +197,9 @@ TEST(mixed_writes_keep_order)
     memcpy(want + w, c1, sizeof(c1)), w += sizeof(c1);
     memcpy(want + w, m3, sizeof(m3)), w += sizeof(m3);
     CHECK_SIZE(w, sizeof(want));
-    CHECK_INT(aiotp_transport_set_write_buffer_limits(t, 1u << 20, 0), 0); /* no pause */
-    bw_init(&b1, &l, 1, NULL, 0);
-    bw_init(&b2, &l, 2, NULL, 0);
-    bw_init(&b3, &l, 3, NULL, 0);
+    bw_init(&b1, &f.l, 1, NULL, 0);
+    bw_init(&b2, &f.l, 2, NULL, 0);
+    bw_init(&b3, &f.l, 3, NULL, 0);
     CHECK_INT(aiotp_transport_write(t, a, sizeof(a)), 0); /* part queued in the ring */
     s = aiotp_transport_get_write_buffer_size(t);
     CHECK(s > 0 && s < sizeof(a));
@@ -212,22 +211,20 @@ TEST(mixed_writes_keep_order)
     CHECK_INT(aiotp_transport_write(t, c1, sizeof(c1)), 0);
     CHECK_INT(aiotp_transport_write_borrowed(t, m3, sizeof(m3), on_done, &b3), 0);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), s + sizeof(want) - sizeof(a));
-    CHECK_INT(l.n, 0);
-    for (i = 0; i < 3000 && (n < sizeof(want) || l.n < 3); i++) {
-        read_and_run(loop, p[0], got, &n, sizeof(got));
+    CHECK_INT(f.l.n, 0);
+    for (i = 0; i < 3000 && (n < sizeof(want) || f.l.n < 3); i++) {
+        read_and_run(&f, got, &n, sizeof(got));
     }
     CHECK_SIZE(n, sizeof(want));
     CHECK(memcmp(got, want, sizeof(want)) == 0);
-    CHECK_INT(l.n, 3);
-    CHECK_INT(l.who[0], 1);
-    CHECK_INT(l.who[1], 2);
-    CHECK_INT(l.who[2], 3);
-    CHECK_INT(l.status[0] | l.status[1] | l.status[2], 0);
+    CHECK_INT(f.l.n, 3);
+    CHECK_INT(f.l.who[0], 1);
+    CHECK_INT(f.l.who[1], 2);
+    CHECK_INT(f.l.who[2], 3);
+    CHECK_INT(f.l.status[0] | f.l.status[1] | f.l.status[2], 0);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 0);
-    CHECK_INT(aiotp_transport_close(t), 0);
-    th_run_until(loop, th_is_lost, r, 5);
-    CHECK_INT(r->lost_status, 0);
-    th_peer_close(p[0]);
+    fx_end(&f, false);
+    CHECK_INT(f.r->lost_status, 0);
 }
 
 /* A borrowed write first (nothing queued: offered at once, the rest stays borrowed), then
@@ -240,21 +237,16 @@ static void write_tail(aiotp_transport *t, bw *b)
 
 TEST(borrowed_first_then_copies)
 {
-    aiotp_loop *loop = th_loop();
-    th_rec *r = th_rec_new();
-    done_log l = {0};
+    fx f;
     bw b;
     static unsigned char m[30000];
     static unsigned char got[30000 + 2 + 4];
     size_t n = 0;
     size_t s;
-    int p[2];
     int i;
-    aiotp_transport *t = small_write_pipe(loop, p, r);
-    l.loop = loop;
+    aiotp_transport *t = fx_open(&f, 1 << 20);
     th_pattern(m, sizeof(m), 5);
-    CHECK_INT(aiotp_transport_set_write_buffer_limits(t, 1u << 20, 0), 0);
-    bw_init(&b, &l, 1, NULL, 0);
+    bw_init(&b, &f.l, 1, NULL, 0);
     b.then = write_tail;
     CHECK_INT(aiotp_transport_write_borrowed(t, m, sizeof(m), on_done, &b), 0);
     s = aiotp_transport_get_write_buffer_size(t);
@@ -262,25 +254,21 @@ TEST(borrowed_first_then_copies)
     CHECK_INT(aiotp_transport_write(t, "ab", 2), 0);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), s + 2);
     for (i = 0; i < 3000 && n < sizeof(got); i++) {
-        read_and_run(loop, p[0], got, &n, sizeof(got));
+        read_and_run(&f, got, &n, sizeof(got));
     }
     CHECK_SIZE(n, sizeof(got));
     CHECK(memcmp(got, m, sizeof(m)) == 0);
     CHECK(memcmp(got + sizeof(m), "abTAIL", 6) == 0);
-    CHECK_INT(l.n, 1);
-    CHECK_INT(l.status[0], 0);
-    CHECK_INT(aiotp_transport_close(t), 0);
-    th_run_until(loop, th_is_lost, r, 5);
-    th_peer_close(p[0]);
+    CHECK_INT(f.l.n, 1);
+    CHECK_INT(f.l.status[0], 0);
+    fx_end(&f, false);
 }
 
 /* Several MiB borrowed through a one-page pipe: done(0) only once the reader has all but
-   the pipe's last page, and the memory (poisoned in done) is never read after it. */
+   the pipe's last bytes, and the memory (poisoned in done) is never read after it. */
 TEST(large_buffer_done_after_drain)
 {
-    aiotp_loop *loop = th_loop();
-    th_rec *r = th_rec_new();
-    done_log l = {0};
+    fx f;
     bw b;
     enum { LEN = 3 << 20 };
     static unsigned char m[LEN];
@@ -288,196 +276,170 @@ TEST(large_buffer_done_after_drain)
     static unsigned char want[LEN];
     size_t n = 0;
     size_t read_at_done = 0;
-    int p[2];
     long i;
-    aiotp_transport *t = small_write_pipe(loop, p, r);
-    l.loop = loop;
+    aiotp_transport *t = fx_open(&f, 8 << 20);
     th_pattern(m, sizeof(m), 1);
     memcpy(want, m, sizeof(m));
-    CHECK_INT(aiotp_transport_set_write_buffer_limits(t, 8u << 20, 0), 0);
-    bw_init(&b, &l, 1, m, sizeof(m));
+    bw_init(&b, &f.l, 1, m, sizeof(m));
     CHECK_INT(aiotp_transport_write_borrowed(t, m, sizeof(m), on_done, &b), 0);
     CHECK(aiotp_transport_get_write_buffer_size(t) > sizeof(m) - 70000);
     for (i = 0; i < 200000 && n < sizeof(got); i++) {
-        read_and_run(loop, p[0], got, &n, sizeof(got));
-        if (l.n == 1 && read_at_done == 0) {
+        read_and_run(&f, got, &n, sizeof(got));
+        if (f.l.n == 1 && read_at_done == 0) {
             read_at_done = n;
         }
-        if (l.n == 0) {
+        if (f.l.n == 0) {
             CHECK(aiotp_transport_get_write_buffer_size(t) > 0);
         }
     }
     CHECK_SIZE(n, sizeof(got));
     CHECK(memcmp(got, want, sizeof(want)) == 0); /* no poisoned byte */
-    CHECK_INT(l.n, 1);
-    CHECK_INT(l.status[0], 0);
+    CHECK_INT(f.l.n, 1);
+    CHECK_INT(f.l.status[0], 0);
     CHECK(read_at_done + 65536 >= sizeof(m)); /* done once the pipe held the last bytes */
     CHECK(read_at_done > sizeof(m) / 2);
-    CHECK_INT(aiotp_transport_close(t), 0);
-    th_run_until(loop, th_is_lost, r, 5);
-    th_peer_close(p[0]);
+    fx_end(&f, false);
 }
 
 /* PIPE-FLOW-1 with borrowed bytes: pause_writing inside the call over high, resume_writing
    once the queue is empty, after the done. */
 TEST(flow_control_with_borrowed_bytes)
 {
-    aiotp_loop *loop = th_loop();
-    th_rec *r = th_rec_new();
-    done_log l = {0};
+    fx f;
     bw b1, b2;
     static unsigned char m[100000];
     static unsigned char got[100000 + 4000];
     size_t n = 0;
-    int p[2];
     int i;
-    aiotp_transport *t = small_write_pipe(loop, p, r);
-    l.loop = loop;
+    aiotp_transport *t = fx_open(&f, 0);
     th_pattern(m, sizeof(m), 9);
     CHECK_INT(aiotp_transport_set_write_buffer_limits(t, 8192, 4096), 0);
-    bw_init(&b1, &l, 1, NULL, 0);
-    bw_init(&b2, &l, 2, NULL, 0);
+    bw_init(&b1, &f.l, 1, NULL, 0);
+    bw_init(&b2, &f.l, 2, NULL, 0);
     CHECK_INT(aiotp_transport_write_borrowed(t, m, 4000, on_done, &b1), 0);
-    CHECK_INT(r->pauses, 0);
+    CHECK_INT(f.r->pauses, 0);
     CHECK_INT(aiotp_transport_write_borrowed(t, m, sizeof(m), on_done, &b2), 0);
-    CHECK_INT(r->pauses, 1); /* inside the call */
+    CHECK_INT(f.r->pauses, 1); /* inside the call */
     CHECK(aiotp_transport_get_write_buffer_size(t) > 8192);
     for (i = 0; i < 5000 && n < sizeof(got); i++) {
-        read_and_run(loop, p[0], got, &n, 1500 < sizeof(got) - n ? n + 1500 : sizeof(got));
-        if (r->resumes == 0) {
-            CHECK(l.n < 2 || aiotp_transport_get_write_buffer_size(t) == 0);
+        /* a little at a time: the queue passes the low mark long before it empties */
+        read_and_run(&f, got, &n, 1500 < sizeof(got) - n ? n + 1500 : sizeof(got));
+        if (f.r->resumes == 0) {
+            CHECK(f.l.n < 2 || aiotp_transport_get_write_buffer_size(t) == 0);
         }
     }
-    th_run_passes(loop, 2);
+    th_run_passes(f.loop, 2);
     CHECK_SIZE(n, sizeof(got));
     CHECK(memcmp(got, m, 4000) == 0 && memcmp(got + 4000, m, sizeof(m)) == 0);
-    CHECK_INT(r->resumes, 1);
+    CHECK_INT(f.r->resumes, 1);
     CHECK_INT(th_count_lines("t1 cb resume_writing size=0 "), 1);
-    CHECK_INT(l.n, 2);
-    CHECK_INT(l.status[0] | l.status[1], 0);
+    CHECK_INT(f.l.n, 2);
+    CHECK_INT(f.l.status[0] | f.l.status[1], 0);
     CHECK(line_of("t1 cb write_done") < line_of("t1 cb resume_writing"));
-    CHECK_INT(aiotp_transport_close(t), 0);
-    th_run_until(loop, th_is_lost, r, 5);
-    th_peer_close(p[0]);
+    fx_end(&f, false);
 }
 
 /* abort(): the queued borrowed bytes are dropped; each done runs once with ECANCELED, after
    abort() returned, before connection_lost(0). A buffer the kernel had taken: 0. */
 TEST(abort_cancels_borrowed_writes)
 {
-    aiotp_loop *loop = th_loop();
-    th_rec *r = th_rec_new();
-    done_log l = {0};
-    bw b0, b1, b2;
+    fx f;
+    bw b[3];
     static unsigned char m[100000];
-    int p[2];
-    aiotp_transport *t = small_write_pipe(loop, p, r);
-    l.loop = loop;
-    bw_init(&b0, &l, 0, NULL, 0);
-    bw_init(&b1, &l, 1, m, sizeof(m));
-    bw_init(&b2, &l, 2, NULL, 0);
-    CHECK_INT(aiotp_transport_write_borrowed(t, "ok", 2, on_done, &b0), 0); /* taken */
-    CHECK_INT(aiotp_transport_write_borrowed(t, m, sizeof(m), on_done, &b1), 0);
+    aiotp_transport *t = fx_open(&f, 0);
+    bw_init(&b[0], &f.l, 0, NULL, 0);
+    bw_init(&b[1], &f.l, 1, m, sizeof(m));
+    bw_init(&b[2], &f.l, 2, NULL, 0);
+    CHECK_INT(aiotp_transport_write_borrowed(t, "ok", 2, on_done, &b[0]), 0); /* taken */
+    CHECK_INT(aiotp_transport_write_borrowed(t, m, sizeof(m), on_done, &b[1]), 0);
     CHECK_INT(aiotp_transport_write(t, "x", 1), 0);
-    CHECK_INT(aiotp_transport_write_borrowed(t, "yz", 2, on_done, &b2), 0);
+    CHECK_INT(aiotp_transport_write_borrowed(t, "yz", 2, on_done, &b[2]), 0);
     CHECK_INT(aiotp_transport_abort(t), 0);
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 0);
-    CHECK_INT(l.n, 0); /* not inside abort() */
-    CHECK_ERR(aiotp_transport_write_borrowed(t, "no", 2, on_done, &b2), AIOTP_ECLOSED);
-    th_run_until(loop, th_is_lost, r, 5);
-    CHECK_INT(l.n, 3);
-    CHECK_INT(l.who[0], 0);
-    CHECK_INT(l.status[0], 0);
-    CHECK_INT(l.who[1], 1);
-    CHECK_ERR(l.status[1], AIOTP_ECANCELED);
-    CHECK_INT(l.who[2], 2);
-    CHECK_ERR(l.status[2], AIOTP_ECANCELED);
-    CHECK_INT(r->lost_status, 0);
+    CHECK_INT(f.l.n, 0); /* not inside abort() */
+    CHECK_ERR(aiotp_transport_write_borrowed(t, "no", 2, on_done, &b[2]), AIOTP_ECLOSED);
+    fx_end(&f, true);
+    CHECK_INT(f.l.n, 3);
+    CHECK_INT(f.l.who[0], 0);
+    CHECK_INT(f.l.status[0], 0);
+    CHECK_INT(f.l.who[1], 1);
+    CHECK_ERR(f.l.status[1], AIOTP_ECANCELED);
+    CHECK_INT(f.l.who[2], 2);
+    CHECK_ERR(f.l.status[2], AIOTP_ECANCELED);
+    CHECK_INT(f.r->lost_status, 0);
     CHECK(line_of("t1 cb write_done status=ECANCELED") < line_of("t1 cb connection_lost"));
-    th_run_passes(loop, 2);
-    CHECK_INT(l.n, 3);
-    th_peer_close(p[0]);
+    th_run_passes(f.loop, 2);
+    CHECK_INT(f.l.n, 3);
 }
 
 /* close() with borrowed bytes queued and the reader goes away: done(-EPIPE) before
    connection_lost(-EPIPE). */
 TEST(reader_gone_fails_borrowed_writes)
 {
-    aiotp_loop *loop = th_loop();
-    th_rec *r = th_rec_new();
-    done_log l = {0};
+    fx f;
     bw b;
     static unsigned char m[100000];
-    int p[2];
-    aiotp_transport *t = small_write_pipe(loop, p, r);
-    l.loop = loop;
-    bw_init(&b, &l, 1, m, sizeof(m));
-    th_run_passes(loop, 1); /* the watch is on */
+    aiotp_transport *t = fx_open(&f, 0);
+    bw_init(&b, &f.l, 1, m, sizeof(m));
+    th_run_passes(f.loop, 1); /* the watch is on */
     CHECK_INT(aiotp_transport_write_borrowed(t, m, sizeof(m), on_done, &b), 0);
     CHECK_INT(aiotp_transport_close(t), 0);
-    CHECK_INT(l.n, 0);
-    th_peer_close(p[0]);
-    th_run_until(loop, th_is_lost, r, 10);
-    CHECK_ERR(r->lost_status, -EPIPE);
-    CHECK_INT(l.n, 1);
-    CHECK_ERR(l.status[0], -EPIPE);
+    CHECK_INT(f.l.n, 0);
+    th_peer_close(f.p[0]);
+    th_run_until(f.loop, th_is_lost, f.r, 10);
+    CHECK_ERR(f.r->lost_status, -EPIPE);
+    CHECK_INT(f.l.n, 1);
+    CHECK_ERR(f.l.status[0], -EPIPE);
     CHECK(line_of("t1 cb write_done status=EPIPE") < line_of("t1 cb connection_lost"));
 }
 
 /* A write error in the drain: done(error) before connection_lost(error). */
 TEST(write_error_fails_borrowed_writes)
 {
-    aiotp_loop *loop = th_loop();
-    th_rec *r = th_rec_new();
-    done_log l = {0};
+    fx f;
     bw b;
     static unsigned char m[50000];
     static unsigned char got[50000];
     size_t n = 0;
-    int p[2];
     int i;
-    aiotp_transport *t = small_write_pipe(loop, p, r);
-    l.loop = loop;
-    bw_init(&b, &l, 1, NULL, 0);
-    CHECK_INT(aiotp_transport_set_write_buffer_limits(t, 1u << 20, 0), 0);
+    aiotp_transport *t = fx_open(&f, 1 << 20);
+    bw_init(&b, &f.l, 1, NULL, 0);
     CHECK_INT(aiotp_transport_write_borrowed(t, m, sizeof(m), on_done, &b), 0);
     th_f.write_errno = EIO;
-    for (i = 0; i < 100 && r->lost == 0; i++) {
-        read_and_run(loop, p[0], got, &n, sizeof(got)); /* the drain's write fails */
+    for (i = 0; i < 100 && f.r->lost == 0; i++) {
+        read_and_run(&f, got, &n, sizeof(got)); /* the drain's write fails */
     }
     th_f.write_errno = 0;
     CHECK(n < sizeof(m));
-    CHECK_ERR(r->lost_status, -EIO);
-    CHECK_INT(l.n, 1);
-    CHECK_ERR(l.status[0], -EIO);
-    th_peer_close(p[0]);
+    CHECK_ERR(f.r->lost_status, -EIO);
+    CHECK_INT(f.l.n, 1);
+    CHECK_ERR(f.l.status[0], -EIO);
+    fx_end(&f, true);
 }
 
 /* Freeing the loop with borrowed writes owed: each done once, inside aiotp_loop_free(),
    with t NULL: 0 for the buffer the kernel had taken, ECANCELED for the queued one. */
 TEST(loop_free_completes_borrowed_writes)
 {
-    aiotp_loop *loop = th_loop();
-    th_rec *r = th_rec_new();
-    done_log l = {0};
+    fx f;
     bw b0, b1;
     static unsigned char m[100000];
-    int p[2];
-    aiotp_transport *t = small_write_pipe(loop, p, r);
-    bw_init(&b0, &l, 0, NULL, 0);
-    bw_init(&b1, &l, 1, NULL, 0);
+    aiotp_transport *t = fx_open(&f, 0);
+    bw_init(&b0, &f.l, 0, NULL, 0);
+    bw_init(&b1, &f.l, 1, NULL, 0);
+    f.l.loop = NULL;
     CHECK_INT(aiotp_transport_write_borrowed(t, "ok", 2, on_done, &b0), 0);
     CHECK_INT(aiotp_transport_write_borrowed(t, m, sizeof(m), on_done, &b1), 0);
-    CHECK_INT(l.n, 0);
-    th_loop_free(loop);
-    CHECK_INT(l.n, 2);
-    CHECK_INT(l.who[0], 0);
-    CHECK_INT(l.status[0], 0);
-    CHECK(l.t[0] == NULL);
-    CHECK_INT(l.who[1], 1);
-    CHECK_ERR(l.status[1], AIOTP_ECANCELED);
-    CHECK(l.t[1] == NULL);
-    th_peer_close(p[0]);
+    CHECK_INT(f.l.n, 0);
+    th_loop_free(f.loop);
+    CHECK_INT(f.l.n, 2);
+    CHECK_INT(f.l.who[0], 0);
+    CHECK_INT(f.l.status[0], 0);
+    CHECK(f.l.t[0] == NULL);
+    CHECK_INT(f.l.who[1], 1);
+    CHECK_ERR(f.l.status[1], AIOTP_ECANCELED);
+    CHECK(f.l.t[1] == NULL);
+    th_peer_close(f.p[0]);
 }
 
 /* Re-entrant calls inside done: write, another borrowed write, close (from the second
@@ -499,37 +461,32 @@ static void close_inside(aiotp_transport *t, bw *b)
 
 TEST(reentrant_calls_inside_done)
 {
-    aiotp_loop *loop = th_loop();
-    th_rec *r = th_rec_new();
-    done_log l = {0};
+    fx f;
     bw b1, b2;
     static unsigned char m[20000];
     static unsigned char got[20000 + 3 + 6];
     size_t n = 0;
-    int p[2];
     int i;
-    aiotp_transport *t = small_write_pipe(loop, p, r);
-    l.loop = loop;
+    aiotp_transport *t = fx_open(&f, 1 << 20);
     th_pattern(m, sizeof(m), 2);
-    CHECK_INT(aiotp_transport_set_write_buffer_limits(t, 1u << 20, 0), 0);
-    bw_init(&b1, &l, 1, NULL, 0);
-    bw_init(&b2, &l, 2, NULL, 0);
+    bw_init(&b1, &f.l, 1, NULL, 0);
+    bw_init(&b2, &f.l, 2, NULL, 0);
     b1.then = borrow_again;
     b2.then = close_inside;
     g_next = &b2;
     CHECK_INT(aiotp_transport_write_borrowed(t, m, sizeof(m), on_done, &b1), 0);
-    for (i = 0; i < 3000 && r->lost == 0; i++) {
-        read_and_run(loop, p[0], got, &n, sizeof(got));
+    for (i = 0; i < 3000 && f.r->lost == 0; i++) {
+        read_and_run(&f, got, &n, sizeof(got));
     }
-    n += th_drain_fd(p[0], got + n, sizeof(got) - n);
-    CHECK_INT(r->lost, 1);
-    CHECK_INT(r->lost_status, 0);
+    n += th_drain_fd(f.p[0], got + n, sizeof(got) - n);
+    CHECK_INT(f.r->lost, 1);
+    CHECK_INT(f.r->lost_status, 0);
     CHECK_SIZE(n, sizeof(got));
     CHECK(memcmp(got, m, sizeof(m)) == 0 && memcmp(got + sizeof(m), "-w-second", 9) == 0);
-    CHECK_INT(l.n, 2);
-    CHECK_INT(l.status[0] | l.status[1], 0);
+    CHECK_INT(f.l.n, 2);
+    CHECK_INT(f.l.status[0] | f.l.status[1], 0);
     CHECK(line_of("t1 cb write_done") < line_of("t1 cb connection_lost"));
-    th_peer_close(p[0]);
+    fx_end(&f, true);
 }
 
 /* abort() inside a done while another borrowed write is queued: that one gets ECANCELED
@@ -542,54 +499,46 @@ static void abort_inside(aiotp_transport *t, bw *b)
 
 TEST(abort_inside_done)
 {
-    aiotp_loop *loop = th_loop();
-    th_rec *r = th_rec_new();
-    done_log l = {0};
+    fx f;
     bw b1, b2;
     static unsigned char m[100000];
     static unsigned char got[100000];
     size_t n = 0;
-    int p[2];
     int i;
-    aiotp_transport *t = small_write_pipe(loop, p, r);
-    l.loop = loop;
-    CHECK_INT(aiotp_transport_set_write_buffer_limits(t, 8192, 0), 0);
-    bw_init(&b1, &l, 1, NULL, 0);
-    bw_init(&b2, &l, 2, NULL, 0);
+    aiotp_transport *t = fx_open(&f, 8192);
+    bw_init(&b1, &f.l, 1, NULL, 0);
+    bw_init(&b2, &f.l, 2, NULL, 0);
     b1.then = abort_inside;
     CHECK_INT(aiotp_transport_write_borrowed(t, m, 6000, on_done, &b1), 0);
     CHECK_INT(aiotp_transport_write_borrowed(t, m, sizeof(m), on_done, &b2), 0);
-    CHECK_INT(r->pauses, 1);
-    for (i = 0; i < 3000 && r->lost == 0; i++) {
-        read_and_run(loop, p[0], got, &n, sizeof(got));
+    CHECK_INT(f.r->pauses, 1);
+    for (i = 0; i < 3000 && f.r->lost == 0; i++) {
+        read_and_run(&f, got, &n, sizeof(got));
     }
-    CHECK_INT(r->lost, 1);
-    CHECK_INT(r->lost_status, 0);
-    CHECK_INT(r->resumes, 0);
-    CHECK_INT(l.n, 2);
-    CHECK_INT(l.status[0], 0);
-    CHECK_ERR(l.status[1], AIOTP_ECANCELED);
-    th_peer_close(p[0]);
+    CHECK_INT(f.r->lost, 1);
+    CHECK_INT(f.r->lost_status, 0);
+    CHECK_INT(f.r->resumes, 0);
+    CHECK_INT(f.l.n, 2);
+    CHECK_INT(f.l.status[0], 0);
+    CHECK_ERR(f.l.status[1], AIOTP_ECANCELED);
+    fx_end(&f, true);
 }
 
 /* Refused calls change nothing and never call done; kinds without the method: ENOTSUP. */
 TEST(refused_calls_change_nothing)
 {
-    aiotp_loop *loop = th_loop();
-    th_rec *r = th_rec_new();
+    fx f;
     th_rec *rr = th_rec_new();
     th_rec *rs = th_rec_new();
-    done_log l = {0};
     bw b;
     static unsigned char m[50000];
-    int p[2];
     int q[2];
     int sv[2];
     size_t s;
-    aiotp_transport *t = small_write_pipe(loop, p, r);
+    aiotp_transport *t = fx_open(&f, 0);
     aiotp_transport *rd;
     aiotp_transport *st;
-    bw_init(&b, &l, 1, NULL, 0);
+    bw_init(&b, &f.l, 1, NULL, 0);
     CHECK_ERR(aiotp_transport_write_borrowed(NULL, "x", 1, on_done, &b), AIOTP_EINVAL);
     CHECK_ERR(aiotp_transport_write_borrowed(t, NULL, 1, on_done, &b), AIOTP_EINVAL);
     CHECK_ERR(aiotp_transport_write_borrowed(t, "x", 1, NULL, &b), AIOTP_EINVAL);
@@ -604,11 +553,11 @@ TEST(refused_calls_change_nothing)
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), s);
     /* a read pipe and a stream transport do not have it */
     th_pipe(q);
-    rd = th_pipe_transport(loop, false, q[0], &th_streaming, rr);
+    rd = th_pipe_transport(f.loop, false, q[0], &th_streaming, rr);
     CHECK_ERR(aiotp_transport_write_borrowed(rd, "x", 1, on_done, &b), AIOTP_ENOTSUP);
     th_socketpair(sv);
-    st = th_wrap(loop, sv[0], &th_streaming, rs);
-    th_run_passes(loop, 1);
+    st = th_wrap(f.loop, sv[0], &th_streaming, rs);
+    th_run_passes(f.loop, 1);
     CHECK_ERR(aiotp_transport_write_borrowed(st, "x", 1, on_done, &b), AIOTP_ENOTSUP);
     CHECK_INT(th_count_lines("t3 ret write_borrowed ENOTSUP size=0"), 1);
     CHECK_INT(aiotp_transport_close(t), 0);
@@ -618,11 +567,10 @@ TEST(refused_calls_change_nothing)
     CHECK_INT(aiotp_transport_abort(t), 0);
     CHECK_INT(aiotp_transport_close(rd), 0);
     CHECK_INT(aiotp_transport_close(st), 0);
-    th_run_until(loop, th_is_lost, r, 5);
-    th_run_until(loop, th_is_lost, rs, 5);
-    th_run_passes(loop, 2);
-    CHECK_INT(l.n, 0);
-    th_peer_close(p[0]);
+    fx_end(&f, true);
+    th_run_until(f.loop, th_is_lost, rs, 5);
+    th_run_passes(f.loop, 2);
+    CHECK_INT(f.l.n, 0);
     th_peer_close(q[1]);
     th_peer_close(sv[1]);
 }
@@ -669,11 +617,8 @@ TEST(subprocess_stdin_borrowed)
     static feeder f;
     char expect[64];
     aiotp_transport *t;
-    size_t i;
     uint32_t sum;
-    for (i = 0; i < sizeof(big); i++) {
-        big[i] = (unsigned char)(i * 13 + 1);
-    }
+    th_pattern(big, sizeof(big), 4);
     sum = th_sum(TH_SUM_INIT, big, sizeof(big));
     memset(&f, 0, sizeof(f));
     f.b.log = &f.l;
