@@ -417,6 +417,26 @@ TEST(write_error_fails_borrowed_writes)
     fx_end(&f, true);
 }
 
+/* The first write fails (nothing queued, the kernel says EPIPE): the call returns the
+   error, done is never called, connection_lost(-EPIPE) follows (PIPE-WRITE-4). */
+TEST(write_error_at_once_calls_nothing)
+{
+    fx f;
+    bw b;
+    aiotp_transport *t = fx_open(&f, 0);
+    bw_init(&b, &f.l, 1, NULL, 0);
+    th_f.write_errno = EPIPE;
+    CHECK_ERR(aiotp_transport_write_borrowed(t, "abc", 3, on_done, &b), -EPIPE);
+    th_f.write_errno = 0;
+    CHECK(aiotp_transport_is_closing(t));
+    CHECK_ERR(aiotp_transport_write_borrowed(t, "abc", 3, on_done, &b), AIOTP_ECLOSED);
+    fx_end(&f, true);
+    CHECK_ERR(f.r->lost_status, -EPIPE);
+    th_run_passes(f.loop, 2);
+    CHECK_INT(f.l.n, 0);
+    CHECK_INT(th_count_lines("t1 ret write_borrowed EPIPE size=0 total=0 "), 1);
+}
+
 /* Freeing the loop with borrowed writes owed: each done once, inside aiotp_loop_free(),
    with t NULL: 0 for the buffer the kernel had taken, ECANCELED for the queued one. */
 TEST(loop_free_completes_borrowed_writes)
@@ -542,6 +562,7 @@ TEST(refused_calls_change_nothing)
     CHECK_ERR(aiotp_transport_write_borrowed(NULL, "x", 1, on_done, &b), AIOTP_EINVAL);
     CHECK_ERR(aiotp_transport_write_borrowed(t, NULL, 1, on_done, &b), AIOTP_EINVAL);
     CHECK_ERR(aiotp_transport_write_borrowed(t, "x", 1, NULL, &b), AIOTP_EINVAL);
+    CHECK_ERR(aiotp_transport_write_borrowed(t, "x", 0, NULL, &b), AIOTP_EINVAL);
     CHECK_ERR(aiotp_transport_write_borrowed(t, "x", SIZE_MAX, on_done, &b), AIOTP_ETOOBIG);
     CHECK_INT(aiotp_transport_write(t, m, sizeof(m)), 0);
     s = aiotp_transport_get_write_buffer_size(t);
@@ -647,6 +668,7 @@ static const th_case cases[] = {
     T(abort_cancels_borrowed_writes, "PIPE-BORROW-1 PIPE-ABORT-1"),
     T(reader_gone_fails_borrowed_writes, "PIPE-BORROW-1 PIPE-PEER-1"),
     T(write_error_fails_borrowed_writes, "PIPE-BORROW-1 PIPE-WRITE-4"),
+    T(write_error_at_once_calls_nothing, "PIPE-BORROW-2 PIPE-WRITE-4"),
     T(loop_free_completes_borrowed_writes, "PIPE-BORROW-2"),
     T(reentrant_calls_inside_done, "PIPE-BORROW-1 PIPE-DRAIN-1"),
     T(abort_inside_done, "PIPE-BORROW-1 PIPE-ABORT-1"),
