@@ -40,7 +40,7 @@ aiotp__pipe *aiotp__pipe_of(aiotp_transport *t)
 /* The write-buffer size: copied bytes in the ring and borrowed bytes still queued. */
 static size_t wsize(const aiotp__pipe *t)
 {
-    return aiotp__wbuf_size(&t->wb) + t->bq_bytes;
+    return aiotp__wbuf_size(&t->wb) + t->bq.bytes;
 }
 
 static unsigned step(aiotp__pipe *t, aiotp__pipe_event ev)
@@ -133,8 +133,6 @@ static void watch_ready(aiotp_loop *loop, int fd, void *arg);
 static void write_ready(aiotp_loop *loop, int fd, void *arg);
 static void drained(aiotp__pipe *t);
 static void pipe_end(aiotp__pipe *t, aiotp__pipe_event ev, int status, const char *report);
-static void bq_cancel(aiotp__pipe *t, int status);
-static void bq_run_due(aiotp__pipe *t, size_t max);
 
 static void reader_start(aiotp__pipe *t)
 {
@@ -171,12 +169,9 @@ static void deliver_lost(aiotp__pipe *t, int status)
 
     reader_stop(t);
     writer_stop(t);
-    if (t->bq_count > 0) {
-        /* DEV-81: every done owed runs before connection_lost; bytes not written by now
-           never will be (the status of the end, or ECANCELED) */
-        bq_cancel(t, status != 0 ? status : AIOTP_ECANCELED);
-        bq_run_due(t, SIZE_MAX);
-    }
+    /* DEV-81: every done owed runs before connection_lost; bytes not written by now never
+       will be (the status of the end, or ECANCELED) */
+    aiotp__bq_finish(&t->bq, &t->base, status);
     if (tracing(t)) {
         aiotp__tracef(loop, "t%u cb connection_lost status=%s", tid(t),
                       aiotp__status_name(status));
@@ -244,8 +239,9 @@ static void apply_end_actions(aiotp__pipe *t, unsigned act, int status)
     }
     if (act & AIOTP__PPA_DROP_BUFFER) {
         aiotp__wbuf_clear(&t->wb); /* no resume_writing (PIPE-ABORT-1) */
-        if (t->bq_count > t->bq_due) {
-            bq_cancel(t, status != 0 ? status : AIOTP_ECANCELED); /* done before lost */
+        if (aiotp__bq_queued(&t->bq)) {
+            aiotp__bq_cancel(&t->bq, status != 0 ? status : AIOTP_ECANCELED); /* done before
+                                                                                 lost */
         }
     }
     if (act & AIOTP__PPA_SCHEDULE_LOST) {
@@ -399,7 +395,7 @@ static void release_memory(aiotp__pipe *t)
         aiotp__rq_unreserve(loop, t->promised);
     }
     aiotp__free(loop, t->wb.data);
-    aiotp__free(loop, t->bq);
+    aiotp__bq_free(loop, &t->bq);
     aiotp__free(loop, t);
 }
 
@@ -414,7 +410,6 @@ static void pipe_free(aiotp_transport *bt)
 static void pipe_teardown(aiotp__obj *o)
 {
     aiotp__pipe *t = (aiotp__pipe *)(void *)o;
-    size_t i;
     if (t->fd >= 0) {
         aiotp__fd_forget(t->base.loop, t->fd);
         (void)t->base.loop->sys->close(t->base.loop->sys->ctx, t->fd);
@@ -422,12 +417,7 @@ static void pipe_teardown(aiotp__obj *o)
     }
     /* DEV-81: the borrowed writes still owed get their done (t NULL: the transport is
        going; 0 for a buffer the kernel had taken, else ECANCELED) */
-    for (i = 0; i < t->bq_count; i++) {
-        const aiotp__pipe_seg *g = &t->bq[(t->bq_head + i) & (t->bq_cap - 1)];
-        if (g->done != NULL) {
-            g->done(NULL, g->arg, i < t->bq_due ? g->status : AIOTP_ECANCELED);
-        }
-    }
+    aiotp__bq_teardown(t->base.loop, &t->bq);
     release_memory(t);
 }
 
@@ -523,159 +513,6 @@ static void tr_write_ret(aiotp__pipe *t, const char *what, int rc)
     aiotp__tracef(t->base.loop, "t%u ret %s %s size=%zu total=%llu sum=%08x", tid(t), what,
                   aiotp__status_name(rc), wsize(t), (unsigned long long)t->tx_total,
                   (unsigned)t->tx_sum);
-}
-
-/* ---- borrowed writes (DEV-81) ---------------------------------------------------------- */
-
-static aiotp__pipe_seg *bq_at(const aiotp__pipe *t, size_t i)
-{
-    return &t->bq[(t->bq_head + i) & (t->bq_cap - 1)];
-}
-
-/* Is any entry still queued? Then the queue describes the whole byte stream. */
-static bool bq_queued(const aiotp__pipe *t)
-{
-    return t->bq_count > t->bq_due;
-}
-
-/* Room for n more entries: 0 or AIOTP_ENOMEM (nothing changed). */
-static int bq_room(aiotp__pipe *t, size_t n)
-{
-    aiotp__pipe_seg *nb;
-    size_t cap = t->bq_cap == 0 ? 8 : t->bq_cap;
-    size_t i;
-    if (t->bq_count + n <= t->bq_cap) {
-        return 0;
-    }
-    while (cap < t->bq_count + n) {
-        if (cap > SIZE_MAX / 2 / sizeof(*nb)) {
-            return AIOTP_ENOMEM;
-        }
-        cap *= 2;
-    }
-    nb = aiotp__alloc(t->base.loop, cap * sizeof(*nb));
-    if (nb == NULL) {
-        return AIOTP_ENOMEM;
-    }
-    for (i = 0; i < t->bq_count; i++) {
-        nb[i] = *bq_at(t, i);
-    }
-    aiotp__free(t->base.loop, t->bq);
-    t->bq = nb;
-    t->bq_cap = cap;
-    t->bq_head = 0;
-    return 0;
-}
-
-/* Append an entry (after bq_room). */
-static void bq_push(aiotp__pipe *t, const unsigned char *base, size_t len,
-                    aiotp_write_done_cb done, void *arg)
-{
-    aiotp__pipe_seg *g = bq_at(t, t->bq_count);
-    g->base = base;
-    g->len = len;
-    g->done = done;
-    g->arg = arg;
-    g->status = 0;
-    t->bq_count++;
-}
-
-/* n bytes were appended to the ring while entries are queued: the last run grows, or a
-   new run follows (room for one entry was made). */
-static void bq_note_copied(aiotp__pipe *t, size_t n)
-{
-    aiotp__pipe_seg *last = bq_at(t, t->bq_count - 1);
-    if (last->base == NULL && last->len > 0) {
-        last->len += n;
-    } else {
-        bq_push(t, NULL, n, NULL, NULL);
-    }
-}
-
-/* Every queued entry is complete with `status` (the ring is cleared by the caller):
-   their bytes will not be written. */
-static void bq_cancel(aiotp__pipe *t, int status)
-{
-    size_t i;
-    for (i = t->bq_due; i < t->bq_count; i++) {
-        aiotp__pipe_seg *g = bq_at(t, i);
-        g->len = 0;
-        g->status = status;
-    }
-    t->bq_due = t->bq_count;
-    t->bq_bytes = 0;
-}
-
-/* n bytes were written: the queued entries lose them in order, the complete ones become
-   due; the copied runs' part leaves the ring. */
-static void bq_consume(aiotp__pipe *t, size_t n)
-{
-    size_t ring = 0;
-    while (n > 0) {
-        aiotp__pipe_seg *g = bq_at(t, t->bq_due);
-        size_t take = n < g->len ? n : g->len;
-        if (g->base != NULL) {
-            g->base += take;
-            t->bq_bytes -= take;
-        } else {
-            ring += take;
-        }
-        g->len -= take;
-        n -= take;
-        if (g->len == 0) {
-            g->status = 0;
-            t->bq_due++;
-        }
-    }
-    aiotp__wbuf_consume(&t->wb, ring);
-}
-
-/* Call the dones of at most max complete entries, in order. Each entry leaves the queue
-   before its done runs, which may call any method (re-entrant writes append behind). */
-static void bq_run_due(aiotp__pipe *t, size_t max)
-{
-    while (t->bq_due > 0 && max > 0) {
-        aiotp__pipe_seg g = *bq_at(t, 0);
-        t->bq_head = (t->bq_head + 1) & (t->bq_cap - 1);
-        t->bq_count--;
-        t->bq_due--;
-        max--;
-        if (g.done == NULL) {
-            continue; /* a copied run */
-        }
-        if (tracing(t)) {
-            aiotp__tracef(t->base.loop, "t%u cb write_done status=%s", tid(t),
-                          aiotp__status_name(g.status));
-        }
-        g.done(&t->base, g.arg, g.status);
-        if (tracing(t)) {
-            aiotp__tracef(t->base.loop, "t%u ret write_done 0", tid(t));
-        }
-    }
-}
-
-/* The done pass: the dones of the buffers the kernel took inside the call (never inside
-   it), in the next pass. */
-static void bq_pass(aiotp_loop *loop, void *arg)
-{
-    aiotp__pipe *t = arg;
-    (void)loop;
-    t->bq_scheduled = false;
-    if (t->base.proto != NULL) {
-        bq_run_due(t, t->bq_due);
-    }
-    aiotp__transport_drop(&t->base);
-}
-
-static void bq_schedule(aiotp__pipe *t)
-{
-    if (!t->bq_scheduled) {
-        t->bq_scheduled = true;
-        t->bq_entry = false;
-        t->promised--;
-        aiotp__transport_hold(&t->base);
-        aiotp__push_promised(t->base.loop, bq_pass, t);
-    }
 }
 
 /* Write errors end the transport silently (CPython: an OSError of os.write is not
@@ -776,15 +613,16 @@ static int do_write(aiotp__pipe *t, const pieces *p)
         }
     } else {
         /* behind queued bytes: room first, all or nothing */
-        rc = bq_queued(t) ? bq_room(t, 1) : 0; /* DEV-81: behind borrowed bytes, a run */
+        /* DEV-81: behind borrowed bytes, a run */
+        rc = aiotp__bq_queued(&t->bq) ? aiotp__bq_room(t->base.loop, &t->bq, 1) : 0;
         if (rc == 0) {
             rc = aiotp__wq_reserve(t->base.loop, &t->wb, p->total);
         }
         if (rc != 0) {
             return rc;
         }
-        if (bq_queued(t)) {
-            bq_note_copied(t, p->total);
+        if (aiotp__bq_queued(&t->bq)) {
+            aiotp__bq_note_copied(&t->bq, p->total);
         }
     }
     for (i = 0; i < p->n; i++) {
@@ -884,14 +722,7 @@ static int do_borrow(aiotp__pipe *t, const unsigned char *data, size_t len,
                      aiotp_write_done_cb done, void *arg)
 {
     size_t sent = 0;
-    int rc = bq_room(t, 2); /* a run for the ring's bytes, and this buffer */
-    if (rc == 0 && !t->bq_entry && !t->bq_scheduled) {
-        rc = aiotp__rq_reserve(t->base.loop, 1);
-        if (rc == 0) {
-            t->bq_entry = true;
-            t->promised++;
-        }
-    }
+    int rc = aiotp__bq_prepare(&t->bq, &t->base, &t->promised);
     if (rc != 0) {
         return rc;
     }
@@ -913,18 +744,12 @@ static int do_borrow(aiotp__pipe *t, const unsigned char *data, size_t len,
                 return rc;
             }
         }
-    } else if (!bq_queued(t)) {
-        bq_push(t, NULL, aiotp__wbuf_size(&t->wb), NULL, NULL); /* the ring's bytes first */
     }
     account_tx(t, data, len);
-    bq_push(t, data + sent, len - sent, done, arg);
-    if (sent == len) {
-        t->bq_due++; /* taken at once: done in the next pass */
-        bq_schedule(t);
-        return 0;
+    aiotp__bq_borrow(&t->bq, aiotp__wbuf_size(&t->wb), data, len, sent, done, arg);
+    if (sent < len) {
+        maybe_pause(t); /* PIPE-FLOW-1: as write() */
     }
-    t->bq_bytes += len - sent;
-    maybe_pause(t); /* PIPE-FLOW-1: as write() */
     return 0;
 }
 
@@ -954,47 +779,6 @@ static int pipe_write_borrowed(aiotp_transport *bt, const void *data, size_t len
     return rc;
 }
 
-/* DEV-81: the drain while entries are queued: one gathered write of the entries in
-   order (a copied run: its bytes in the ring; a borrowed buffer: the caller's memory), at
-   most IOV_BATCH buffers. */
-static ssize_t bq_write(aiotp__pipe *t)
-{
-    const aiotp_syscalls *sys = t->base.loop->sys;
-    struct iovec iov[IOV_BATCH];
-    aiotp__wseg rs[2];
-    int nr = aiotp__wbuf_data_segments(&t->wb, rs);
-    int ri = 0;
-    size_t roff = 0;
-    int k = 0;
-    size_t i;
-    for (i = t->bq_due; i < t->bq_count && k < IOV_BATCH; i++) {
-        const aiotp__pipe_seg *g = bq_at(t, i);
-        size_t left = g->len;
-        if (g->base != NULL) {
-            iov[k].iov_base = (void *)(uintptr_t)g->base;
-            iov[k].iov_len = g->len;
-            k++;
-            continue;
-        }
-        while (left > 0 && k < IOV_BATCH && ri < nr) {
-            size_t take = rs[ri].len - roff < left ? rs[ri].len - roff : left;
-            iov[k].iov_base = t->wb.data + rs[ri].off + roff;
-            iov[k].iov_len = take;
-            k++;
-            left -= take;
-            roff += take;
-            if (roff == rs[ri].len) {
-                ri++;
-                roff = 0;
-            }
-        }
-    }
-    if (k == 1) {
-        return sys->write(sys->ctx, t->fd, iov[0].iov_base, iov[0].iov_len);
-    }
-    return sys->writev(sys->ctx, t->fd, iov, k);
-}
-
 /* PIPE-DRAIN-1: one gathered write of the queued bytes per writable event. */
 static void write_ready(aiotp_loop *loop, int fd, void *arg)
 {
@@ -1011,16 +795,20 @@ static void write_ready(aiotp_loop *loop, int fd, void *arg)
         writer_stop(t);
         return;
     }
-    if (bq_queued(t)) {
-        n = bq_write(t);
+    if (aiotp__bq_queued(&t->bq)) {
+        struct iovec biov[IOV_BATCH];
+        k = aiotp__bq_gather(&t->bq, &t->wb, biov, IOV_BATCH);
+        n = k == 1 ? sys->write(sys->ctx, t->fd, biov[0].iov_base, biov[0].iov_len)
+                   : sys->writev(sys->ctx, t->fd, biov, k);
         if (n < 0) {
             if (!transient(n)) {
                 (void)write_failed(t, n);
             }
             return;
         }
-        bq_consume(t, (size_t)n);
-        bq_run_due(t, t->bq_due); /* DEV-81: the state is up to date; may re-enter */
+        aiotp__bq_consume(&t->bq, &t->wb, (size_t)n);
+        aiotp__bq_run_due(&t->bq, &t->base, t->bq.due); /* DEV-81: the state is up to date;
+                                                           may re-enter */
         if (t->st.life != AIOTP__PP_OPEN && t->st.life != AIOTP__PP_CLOSING) {
             return; /* aborted, or failed, inside a done */
         }

@@ -11,22 +11,11 @@
 #ifndef AIOTP_PIPE_INT_H
 #define AIOTP_PIPE_INT_H
 
+#include "bq_int.h"
 #include "core/flow.h"
 #include "core/pipe_sm.h"
 #include "core/wbuf.h"
 #include "transport_int.h"
-
-/* One entry of a write pipe's queue of borrowed writes (aiotp_transport_write_borrowed,
-   DEV-81). While any entry is still queued, the queue describes the whole byte stream in
-   order: a run of copied bytes (base NULL: the next len bytes of the ring `wb`) or a
-   borrowed buffer (the caller's memory); the copied runs add up to the ring's size. */
-typedef struct aiotp__pipe_seg {
-    const unsigned char *base;   /* borrowed: the next byte to write; NULL: a copied run */
-    size_t len;                  /* bytes of it still queued; 0 once complete */
-    aiotp_write_done_cb done;    /* borrowed: its completion; NULL for a run */
-    void *arg;
-    int status;                  /* once complete: the status done gets (0 or an error) */
-} aiotp__pipe_seg;
 
 typedef struct aiotp__pipe {
     aiotp_transport base;        /* the transport base (and the loop object header): first */
@@ -47,17 +36,7 @@ typedef struct aiotp__pipe {
     aiotp_extra x_pipe;          /* "pipe": the fd */
     uint64_t dropped_writes;     /* writes refused once closing (DEV-3) */
 
-    /* write pipe: the borrowed writes (a ring of bq_cap entries, a power of two, NULL
-       until the first borrowed write). Entries [0, bq_due) from bq_head are complete and
-       their done is still to call; entries [bq_due, bq_count) are queued. */
-    aiotp__pipe_seg *bq;
-    size_t bq_cap;
-    size_t bq_head;
-    size_t bq_count;
-    size_t bq_due;
-    size_t bq_bytes;             /* borrowed bytes still queued (in the write-buffer size) */
-    bool bq_entry;               /* a ready-queue entry is reserved for the done pass */
-    bool bq_scheduled;           /* the done pass is queued (it holds a reference) */
+    aiotp__bq bq;                /* write pipe: the borrowed writes (src/bq_int.h, DEV-81) */
 
     uint64_t rx_total;           /* trace: bytes delivered to the protocol */
     uint32_t rx_sum;
