@@ -2710,9 +2710,9 @@ TEST(pipe_write_borrowed)
                     "t1 cb connection_lost status=0\n"
                     "t1 ret connection_lost 0\n",
               0);
-    expect_ok(H3 MADE_BODY "iter 3\n"
-                   "t1 call write_borrowed n=1\n"
-                   "t1 ret write_borrowed ENOTSUP size=0\n",
+    expect_ok(RPIPE "iter 3\n"
+                    "t1 call write_borrowed n=1\n"
+                    "t1 ret write_borrowed ENOTSUP size=0\n",
               0);
     /* connection_lost while a done is owed */
     EXPECT_VIOLATION(WPIPE "iter 3\n"
@@ -2747,11 +2747,30 @@ TEST(pipe_write_borrowed)
                            "t1 call write_borrowed n=5\n"
                            "t1 cb write_done status=0\n",
                      0, "TRACE-4", 10);
-    /* a kind without it */
+    /* a kind without it (a read pipe) */
+    EXPECT_VIOLATION(RPIPE "iter 3\n"
+                           "t1 call write_borrowed n=1\n"
+                           "t1 ret write_borrowed 0 size=0 total=1 sum=01234567\n",
+                     0, "TRANSPORT-KIND-2", 9);
+    /* a stream transport has it: WRITE-BORROW-1 */
+    expect_ok(H3 MADE_BODY "iter 3\n"
+                           "t1 call write_borrowed n=4\n"
+                           "t1 ret write_borrowed 0 size=4 total=4 sum=01234567\n"
+                           "iter 4\n"
+                           "t1 cb write_done status=0\n"
+                           "t1 ret write_done 0\n",
+              0);
     EXPECT_VIOLATION(H3 MADE_BODY "iter 3\n"
-                          "t1 call write_borrowed n=1\n"
-                          "t1 ret write_borrowed 0 size=0 total=1 sum=01234567\n",
-                     0, "TRANSPORT-KIND-2", 10);
+                                  "t1 call write_borrowed n=4\n"
+                                  "t1 ret write_borrowed 0 size=4 total=4 sum=01234567\n"
+                                  "t1 call abort\n"
+                                  "t1 ret abort 0 size=0\n"
+                                  "iter 4\n"
+                                  "t1 cb connection_lost status=0\n",
+                     0, "WRITE-BORROW-1", 14);
+    EXPECT_VIOLATION(H3 MADE_BODY "iter 3\n"
+                                  "t1 cb write_done status=0\n",
+                     0, "WRITE-BORROW-1", 9);
 }
 
 TEST(pipe_write_ends)
@@ -3108,7 +3127,7 @@ static const th_case cases[] = {
     T(pipe_read_kinds, "PIPE-WRITE-6 TRANSPORT-KIND-2 PROTO-KIND-1 TRACE-3"),
     T(pipe_read_failing_callbacks, "PIPE-CB-1"),
     T(pipe_write_sequence, "PIPE-FLOW-1 PIPE-WRITE-2 PIPE-WRITE-3 PIPE-WRITE-6"),
-    T(pipe_write_borrowed, "PIPE-BORROW-1 TRANSPORT-KIND-2 TRACE-4"),
+    T(pipe_write_borrowed, "PIPE-BORROW-1 WRITE-BORROW-1 TRANSPORT-KIND-2 TRACE-4"),
     T(pipe_write_ends, "PIPE-DRAIN-1 PIPE-ABORT-1 PIPE-CLOSE-1 TRANSPORT-KIND-2 PROTO-KIND-1"),
     T(subprocess_sequence, "SUBPROC-ORDER-1 SUBPROC-PIPE-2 SUBPROC-SIGNAL-1 TRACE-4"),
     T(subprocess_lost, "SUBPROC-LOST-1 SUBPROC-LOST-2 SUBPROC-EXIT-1 SUBPROC-MADE-1"),

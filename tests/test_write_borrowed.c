@@ -1,8 +1,9 @@
-/* tests/test_write_borrowed.c - the zero-copy write of a write pipe,
-   aiotp_transport_write_borrowed() (DEV-81; spec/rules.md PIPE-BORROW-1, PIPE-BORROW-2):
-   order with write()/writelines(), flow control, the completion's timing and status on
-   every end (drained, abort, the reader gone, a write error, the loop freed), re-entrant
-   calls inside it, refusals, a subprocess's stdin. Runs on poll, epoll and the sim. */
+/* tests/test_write_borrowed.c - the zero-copy write, aiotp_transport_write_borrowed()
+   (DEV-81), of a write pipe (spec/rules.md PIPE-BORROW-1, PIPE-BORROW-2) and of a stream
+   transport (WRITE-BORROW-1): order with write()/writelines(), flow control, the
+   completion's timing and status on every end (drained, abort, the reader gone, a write
+   error, the loop freed), re-entrant calls inside it, refusals, a subprocess's stdin.
+   Runs on poll, epoll and the sim. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "aiotp/sim.h"
+#include "dgram_helpers.h"
 #include "harness.h"
 #include "subproc_helpers.h"
 
@@ -549,15 +551,14 @@ TEST(refused_calls_change_nothing)
 {
     fx f;
     th_rec *rr = th_rec_new();
-    th_rec *rs = th_rec_new();
+    th_drec *rd_dg = th_drec_new();
     bw b;
     static unsigned char m[50000];
     int q[2];
-    int sv[2];
     size_t s;
     aiotp_transport *t = fx_open(&f, 0);
     aiotp_transport *rd;
-    aiotp_transport *st;
+    aiotp_transport *dg;
     bw_init(&b, &f.l, 1, NULL, 0);
     CHECK_ERR(aiotp_transport_write_borrowed(NULL, "x", 1, on_done, &b), AIOTP_EINVAL);
     CHECK_ERR(aiotp_transport_write_borrowed(t, NULL, 1, on_done, &b), AIOTP_EINVAL);
@@ -572,14 +573,12 @@ TEST(refused_calls_change_nothing)
     CHECK_ERR(aiotp_transport_write_borrowed(t, m, sizeof(m), on_done, &b), AIOTP_ENOMEM);
     th_f.alloc_fail_after = -1;
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), s);
-    /* a read pipe and a stream transport do not have it */
+    /* a read pipe and a datagram transport do not have it */
     th_pipe(q);
     rd = th_pipe_transport(f.loop, false, q[0], &th_streaming, rr);
     CHECK_ERR(aiotp_transport_write_borrowed(rd, "x", 1, on_done, &b), AIOTP_ENOTSUP);
-    th_socketpair(sv);
-    st = th_wrap(f.loop, sv[0], &th_streaming, rs);
-    th_run_passes(f.loop, 1);
-    CHECK_ERR(aiotp_transport_write_borrowed(st, "x", 1, on_done, &b), AIOTP_ENOTSUP);
+    dg = th_udp_endpoint(f.loop, AF_INET, NULL, 0, rd_dg);
+    CHECK_ERR(aiotp_transport_write_borrowed(dg, "x", 1, on_done, &b), AIOTP_ENOTSUP);
     CHECK_INT(th_count_lines("t3 ret write_borrowed ENOTSUP size=0"), 1);
     CHECK_INT(aiotp_transport_close(t), 0);
     CHECK_ERR(aiotp_transport_write_borrowed(t, "x", 1, on_done, &b), AIOTP_ECLOSED);
@@ -587,13 +586,163 @@ TEST(refused_calls_change_nothing)
     CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), s);
     CHECK_INT(aiotp_transport_abort(t), 0);
     CHECK_INT(aiotp_transport_close(rd), 0);
-    CHECK_INT(aiotp_transport_close(st), 0);
+    CHECK_INT(aiotp_transport_close(dg), 0);
     fx_end(&f, true);
-    th_run_until(f.loop, th_is_lost, rs, 5);
+    th_run_until(f.loop, th_d_is_lost, rd_dg, 5);
     th_run_passes(f.loop, 2);
     CHECK_INT(f.l.n, 0);
     th_peer_close(q[1]);
-    th_peer_close(sv[1]);
+}
+
+/* ---- stream transports (WRITE-BORROW-1) --------------------------------------------------- */
+
+/* A stream transport over a socketpair with small buffers; sv[1] is the peer. */
+static aiotp_transport *stream_open(fx *f, int64_t high)
+{
+    memset(f, 0, sizeof(*f));
+    f->loop = th_loop();
+    f->r = th_rec_new();
+    f->l.loop = f->loop;
+    th_socketpair(f->p);
+    th_small_buffers(f->p[0]);
+    th_small_buffers(f->p[1]);
+    f->t = th_wrap(f->loop, f->p[0], &th_streaming, f->r);
+    if (high > 0) {
+        CHECK_INT(aiotp_transport_set_write_buffer_limits(f->t, high, high / 4), 0);
+    }
+    return f->t;
+}
+
+/* Receive what the peer has (non-blocking), then one pass. */
+static void recv_and_run(fx *f, unsigned char *got, size_t *n, size_t cap)
+{
+    if (*n < cap) {
+        ssize_t k = th_peer_recv(f->p[1], got + *n, cap - *n, MSG_DONTWAIT);
+        if (k > 0) {
+            *n += (size_t)k;
+        }
+    }
+    th_run_once(f->loop);
+}
+
+/* Order with write()/writelines(), pause inside the call, resume at the low mark, dones in
+   order after the peer took the bytes, write_eof after the drain. */
+TEST(stream_order_flow_and_eof)
+{
+    fx f;
+    bw b1, b2;
+    static unsigned char m1[200000], m2[5000];
+    static unsigned char want[1000 + 200000 + 3 + 5000 + 3];
+    static unsigned char got[sizeof(want) + 16];
+    aiotp_buf bufs[2] = {{"m", 1}, {"id", 2}};
+    size_t n = 0;
+    size_t w = 0;
+    int i;
+    aiotp_transport *t = stream_open(&f, 16384);
+    th_pattern(m1, sizeof(m1), 3);
+    th_pattern(m2, sizeof(m2), 17);
+    memset(want, 'a', 1000), w = 1000;
+    memcpy(want + w, m1, sizeof(m1)), w += sizeof(m1);
+    memcpy(want + w, "mid", 3), w += 3;
+    memcpy(want + w, m2, sizeof(m2)), w += sizeof(m2);
+    memcpy(want + w, "end", 3), w += 3;
+    bw_init(&b1, &f.l, 1, m1, sizeof(m1));
+    bw_init(&b2, &f.l, 2, NULL, 0);
+    CHECK_INT(aiotp_transport_write(t, want, 1000), 0);
+    CHECK_INT(aiotp_transport_write_borrowed(t, m1, sizeof(m1), on_done, &b1), 0);
+    CHECK_INT(f.r->pauses, 1); /* inside the call */
+    CHECK_INT(aiotp_transport_writelines(t, bufs, 2), 0);
+    CHECK_INT(aiotp_transport_write_borrowed(t, m2, sizeof(m2), on_done, &b2), 0);
+    CHECK_INT(aiotp_transport_write(t, "end", 3), 0);
+    CHECK_INT(aiotp_transport_write_eof(t), 0); /* the shutdown waits for the drain */
+    CHECK_ERR(aiotp_transport_write_borrowed(t, "x", 1, on_done, &b2), AIOTP_ESTATE);
+    CHECK_INT(f.l.n, 0);
+    for (i = 0; i < 5000 && n < sizeof(want); i++) {
+        recv_and_run(&f, got, &n, sizeof(got));
+    }
+    th_run_passes(f.loop, 2);
+    n += th_drain_fd(f.p[1], got + n, sizeof(got) - n);
+    CHECK_SIZE(n, sizeof(want));
+    CHECK(memcmp(got, want, sizeof(want)) == 0); /* m1 poisoned after its done: not read */
+    CHECK_INT(th_peer_recv(f.p[1], got, sizeof(got), MSG_DONTWAIT), 0); /* EOF */
+    CHECK_INT(f.l.n, 2);
+    CHECK_INT(f.l.who[0], 1);
+    CHECK_INT(f.l.who[1], 2);
+    CHECK_INT(f.l.status[0] | f.l.status[1], 0);
+    CHECK_INT(f.r->resumes, 1);
+    CHECK_INT(aiotp_transport_close(t), 0);
+    th_run_until(f.loop, th_is_lost, f.r, 10);
+    CHECK_INT(f.r->lost_status, 0);
+    th_peer_close(f.p[1]);
+}
+
+/* Taken at once: done in the next pass; abort() with borrowed bytes queued: ECANCELED
+   before connection_lost(0), not inside abort(). */
+TEST(stream_taken_at_once_then_abort)
+{
+    fx f;
+    bw b0, b1;
+    static unsigned char m[200000];
+    uint64_t it;
+    aiotp_transport *t = stream_open(&f, 0);
+    bw_init(&b0, &f.l, 0, NULL, 0);
+    bw_init(&b1, &f.l, 1, NULL, 0);
+    it = aiotp_loop_iteration(f.loop);
+    CHECK_INT(aiotp_transport_write_borrowed(t, "ok", 2, on_done, &b0), 0);
+    CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 0);
+    th_run_once(f.loop);
+    CHECK_INT(f.l.n, 1);
+    CHECK_INT(f.l.iter[0], it + 1);
+    CHECK_INT(aiotp_transport_write_borrowed(t, m, sizeof(m), on_done, &b1), 0);
+    CHECK(aiotp_transport_get_write_buffer_size(t) > 0);
+    CHECK_INT(aiotp_transport_abort(t), 0);
+    CHECK_SIZE(aiotp_transport_get_write_buffer_size(t), 0);
+    CHECK_INT(f.l.n, 1);
+    th_run_until(f.loop, th_is_lost, f.r, 10);
+    CHECK_INT(f.l.n, 2);
+    CHECK_ERR(f.l.status[1], AIOTP_ECANCELED);
+    CHECK_INT(f.r->lost_status, 0);
+    CHECK(line_of("t1 cb write_done status=ECANCELED") < line_of("t1 cb connection_lost"));
+    th_peer_close(f.p[1]);
+}
+
+/* The peer goes away: the send fails in the drain, done(error) before
+   connection_lost(error). */
+TEST(stream_peer_gone_fails_borrowed_writes)
+{
+    fx f;
+    bw b;
+    static unsigned char m[200000];
+    int i;
+    aiotp_transport *t = stream_open(&f, 1 << 20);
+    bw_init(&b, &f.l, 1, NULL, 0);
+    CHECK_INT(aiotp_transport_write_borrowed(t, m, sizeof(m), on_done, &b), 0);
+    th_peer_close(f.p[1]);
+    for (i = 0; i < 20 && f.r->lost == 0; i++) {
+        th_run_once(f.loop);
+    }
+    CHECK_INT(f.r->lost, 1);
+    CHECK(f.r->lost_status != 0);
+    CHECK_INT(f.l.n, 1);
+    CHECK_ERR(f.l.status[0], f.r->lost_status);
+}
+
+/* aiotp_loop_free with a borrowed write queued on a retained stream transport (it
+   survives, LIFE-1): done(NULL, ECANCELED) inside the free, once. */
+TEST(stream_loop_free_completes_borrowed_writes)
+{
+    fx f;
+    bw b;
+    static unsigned char m[200000];
+    aiotp_transport *t = stream_open(&f, 0);
+    bw_init(&b, &f.l, 1, NULL, 0);
+    f.l.loop = NULL;
+    CHECK_INT(aiotp_transport_write_borrowed(t, m, sizeof(m), on_done, &b), 0);
+    th_loop_free(f.loop);
+    CHECK_INT(f.l.n, 1);
+    CHECK(f.l.t[0] == NULL);
+    CHECK_ERR(f.l.status[0], AIOTP_ECANCELED);
+    th_peer_close(f.p[1]);
 }
 
 /* A subprocess's stdin: 1 MiB in borrowed chunks of 64 KiB, each chunk the next one's
@@ -674,6 +823,10 @@ static const th_case cases[] = {
     T(abort_inside_done, "PIPE-BORROW-1 PIPE-ABORT-1"),
     T(refused_calls_change_nothing, "PIPE-BORROW-2 TRANSPORT-KIND-2 BAD-1"),
     T(subprocess_stdin_borrowed, "PIPE-BORROW-2"),
+    T(stream_order_flow_and_eof, "WRITE-BORROW-1 FLOW-4 FLOW-5 WRITE-EOF-2"),
+    T(stream_taken_at_once_then_abort, "WRITE-BORROW-1 WRITE-ABORT-1"),
+    T(stream_peer_gone_fails_borrowed_writes, "WRITE-BORROW-1 WRITE-WRITE-7"),
+    T(stream_loop_free_completes_borrowed_writes, "WRITE-BORROW-1 LIFE-1"),
 };
 
 TH_MAIN_SIM(cases)

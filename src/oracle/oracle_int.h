@@ -625,6 +625,13 @@ bool aiotp__orc_base_valid(const orc *o, const orc_t *ts);
    accepted whole, running totals) */
 int aiotp__orc_stream_write_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl);
 
+/* Borrowed writes (DEV-81; the kind's rule: PIPE-BORROW-1, WRITE-BORROW-1): the ret of a
+   write_borrowed (an accepted one, n > 0, owes one write_done), a write_done (one must be
+   owed), connection_lost (none may be owed). */
+void aiotp__orc_borrowed_ret(orc_t *ts, const orc_frame *f, const orc_line *pl);
+int aiotp__orc_write_done(orc *o, orc_t *ts, const orc_rule *rule);
+int aiotp__orc_done_owed(orc *o, orc_t *ts, const orc_rule *rule);
+
 /* A subprocess's callback nested in a callback of its own pipe (TRACE-4 allows it). */
 bool aiotp__orc_subproc_nested_ok(const orc *o, const orc_t *ts, const orc_line *pl,
                                   const orc_frame *f);

@@ -147,18 +147,6 @@ static int pipe_data(orc *o, orc_t *ts, const orc_line *pl)
     return rc;
 }
 
-/* PIPE-BORROW-1: one write_done per accepted borrowed write (aiotp__orc_cb_start has
-   reported one nested inside a call: TRACE-4). */
-static int write_done(orc *o, orc_t *ts)
-{
-    if (ts->u.s.done_owed == 0) {
-        return aiotp__orc_violate(o, ts, RULE(BORROW_1),
-                                  "t%lu write_done with no borrowed write owed one", ts->id);
-    }
-    ts->u.s.done_owed--;
-    return 0;
-}
-
 static int pipe_cb(orc *o, orc_t *ts, const orc_line *pl)
 {
     bool rd = ts->tkind == TK_PIPE_READ;
@@ -170,19 +158,13 @@ static int pipe_cb(orc *o, orc_t *ts, const orc_line *pl)
     case N_CONNECTION_MADE:
         return ORC_RC(rc, aiotp__orc_made(o, ts, pl));
     case N_CONNECTION_LOST:
-        if (ts->u.s.done_owed > 0) {
-            rc = ORC_RC(rc, aiotp__orc_violate(o, ts, RULE(BORROW_1),
-                                               "t%lu connection_lost with %llu write_done "
-                                               "still owed", ts->id,
-                                               (unsigned long long)ts->u.s.done_owed));
-            ts->u.s.done_owed = 0;
-        }
+        rc = ORC_RC(rc, aiotp__orc_done_owed(o, ts, RULE(BORROW_1)));
         return ORC_RC(rc, aiotp__orc_lost(o, ts, pl));
     case N_WRITE_DONE:
         if (rd) {
             break;
         }
-        return ORC_RC(rc, write_done(o, ts));
+        return ORC_RC(rc, aiotp__orc_write_done(o, ts, RULE(BORROW_1)));
     case N_PAUSE_WRITING:
     case N_RESUME_WRITING:
         if (rd) {
@@ -268,9 +250,7 @@ static int pipe_call_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
     case N_WRITELINES:
         return write_ret(o, ts, f, pl);
     case N_WRITE_BORROWED:
-        if (OK(pl) && f->n > 0) {
-            ts->u.s.done_owed++; /* PIPE-BORROW-1 */
-        }
+        aiotp__orc_borrowed_ret(ts, f, pl); /* PIPE-BORROW-1 */
         return write_ret(o, ts, f, pl);
     case N_WRITE_EOF: {
         /* PIPE-WRITE-6: a write pipe's write_eof() is its close() */
