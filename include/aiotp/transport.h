@@ -309,8 +309,10 @@ typedef void (*aiotp_write_done_cb)(aiotp_transport *t, void *arg, int status);
  * inside it. aiotp_loop_free() calls the dones still owed, with t NULL and
  * #AIOTP_ECANCELED (or 0 for a buffer the kernel had already taken in full).
  *
- * Kinds: the write pipe (connect_write_pipe(), a subprocess's stdin). The other kinds
- * return #AIOTP_ENOTSUP.
+ * Kinds: the write pipe (connect_write_pipe(), a subprocess's stdin) and the stream
+ * transport (TCP, Unix; there write_eof() waits for the borrowed bytes too, and a
+ * transport retained past aiotp_loop_free() has its dones called by the free, as said
+ * above). The datagram, TLS, read pipe and subprocess transports return #AIOTP_ENOTSUP.
  *
  * @param t the transport.
  * @param data the bytes (borrowed until done runs).
