@@ -202,12 +202,10 @@ void aiotp__bq_run_due(aiotp__bq *q, aiotp_transport *t, size_t max)
     }
 }
 
-void aiotp__bq_finish(aiotp__bq *q, aiotp_transport *t, int status)
+void aiotp__bq_finish_owed(aiotp__bq *q, aiotp_transport *t, int status)
 {
-    if (q->count > 0) {
-        aiotp__bq_cancel(q, status != 0 ? status : AIOTP_ECANCELED);
-        aiotp__bq_run_due(q, t, SIZE_MAX);
-    }
+    aiotp__bq_cancel(q, status != 0 ? status : AIOTP_ECANCELED);
+    aiotp__bq_run_due(q, t, SIZE_MAX);
 }
 
 void aiotp__bq_teardown(aiotp_loop *loop, aiotp__bq *q)

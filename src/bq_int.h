@@ -91,8 +91,23 @@ void aiotp__bq_consume(aiotp__bq *q, aiotp__wbuf *wb, size_t n);
 void aiotp__bq_run_due(aiotp__bq *q, aiotp_transport *t, size_t max);
 
 /* Before connection_lost: every queued entry is cancelled with status (0 means
-   AIOTP_ECANCELED) and every done owed runs. */
-void aiotp__bq_finish(aiotp__bq *q, aiotp_transport *t, int status);
+   AIOTP_ECANCELED) and every done owed runs (inline: nothing to do without borrowed
+   writes). */
+void aiotp__bq_finish_owed(aiotp__bq *q, aiotp_transport *t, int status);
+static inline void aiotp__bq_finish(aiotp__bq *q, aiotp_transport *t, int status)
+{
+    if (q->count > 0) {
+        aiotp__bq_finish_owed(q, t, status);
+    }
+}
+
+/* The drain with borrowed entries queued is a function of its own in each kind, kept out
+   of the kind's drain so that the path without borrowed writes compiles as before. */
+#if defined(__GNUC__)
+#define AIOTP__NOINLINE __attribute__((noinline))
+#else
+#define AIOTP__NOINLINE
+#endif
 
 /* aiotp_loop_free: each done still owed runs with t NULL (0 for an entry complete,
    AIOTP_ECANCELED otherwise); then the memory goes. No other callback. */

@@ -779,6 +779,30 @@ static int pipe_write_borrowed(aiotp_transport *bt, const void *data, size_t len
     return rc;
 }
 
+/* DEV-81: the drain while borrowed entries are queued: one gathered write of the entries
+   in order (borrowed buffers and the ring's runs), the dones of those it finished (the
+   state is up to date), then the end of the drain unless a done aborted or failed it. */
+static AIOTP__NOINLINE void drain_borrowed(aiotp__pipe *t)
+{
+    const aiotp_syscalls *sys = t->base.loop->sys;
+    struct iovec iov[IOV_BATCH];
+    int k = aiotp__bq_gather(&t->bq, &t->wb, iov, IOV_BATCH);
+    ssize_t n = k == 1 ? sys->write(sys->ctx, t->fd, iov[0].iov_base, iov[0].iov_len)
+                       : sys->writev(sys->ctx, t->fd, iov, k);
+    if (n < 0) {
+        if (!transient(n)) {
+            (void)write_failed(t, n);
+        }
+        return;
+    }
+    aiotp__bq_consume(&t->bq, &t->wb, (size_t)n);
+    aiotp__bq_run_due(&t->bq, &t->base, t->bq.due); /* may re-enter */
+    if (t->st.life != AIOTP__PP_OPEN && t->st.life != AIOTP__PP_CLOSING) {
+        return; /* aborted, or failed, inside a done */
+    }
+    drained(t);
+}
+
 /* PIPE-DRAIN-1: one gathered write of the queued bytes per writable event. */
 static void write_ready(aiotp_loop *loop, int fd, void *arg)
 {
@@ -796,23 +820,7 @@ static void write_ready(aiotp_loop *loop, int fd, void *arg)
         return;
     }
     if (aiotp__bq_queued(&t->bq)) {
-        struct iovec biov[IOV_BATCH];
-        k = aiotp__bq_gather(&t->bq, &t->wb, biov, IOV_BATCH);
-        n = k == 1 ? sys->write(sys->ctx, t->fd, biov[0].iov_base, biov[0].iov_len)
-                   : sys->writev(sys->ctx, t->fd, biov, k);
-        if (n < 0) {
-            if (!transient(n)) {
-                (void)write_failed(t, n);
-            }
-            return;
-        }
-        aiotp__bq_consume(&t->bq, &t->wb, (size_t)n);
-        aiotp__bq_run_due(&t->bq, &t->base, t->bq.due); /* DEV-81: the state is up to date;
-                                                           may re-enter */
-        if (t->st.life != AIOTP__PP_OPEN && t->st.life != AIOTP__PP_CLOSING) {
-            return; /* aborted, or failed, inside a done */
-        }
-        drained(t);
+        drain_borrowed(t);
         return;
     }
     k = aiotp__wbuf_data_segments(&t->wb, seg);

@@ -1017,6 +1017,32 @@ static int do_shutdown(aiotp__stream *t)
     return rc;
 }
 
+/* DEV-81: the drain's send while borrowed entries are queued: the entries in order
+   (borrowed buffers and the ring's runs), then the dones of those it finished (the state
+   is up to date); the caller checks resume_writing (FLOW-5) as after its own send. False
+   when the event ends here (an error; a done that aborted or failed the transport). */
+static AIOTP__NOINLINE bool drain_borrowed(aiotp__stream *t)
+{
+    const aiotp_syscalls *sys = t->base.loop->sys;
+    struct iovec iov[IOV_BATCH];
+    struct msghdr msg;
+    ssize_t n;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = iov;
+    msg.msg_iovlen = (size_t)aiotp__bq_gather(&t->bq, &t->wb, iov, IOV_BATCH);
+    n = sys->sendmsg(sys->ctx, t->fd, &msg, send_flags());
+    if (n < 0) {
+        if (!transient(n)) {
+            stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
+        }
+        return false;
+    }
+    aiotp__bq_consume(&t->bq, &t->wb, (size_t)n);
+    aiotp__bq_run_due(&t->bq, &t->base, t->bq.due); /* may re-enter */
+    /* false: aborted or failed inside a done */
+    return t->st.life == AIOTP__LIFE_OPEN || t->st.life == AIOTP__LIFE_CLOSING;
+}
+
 /* The drain path: one gathered send of the queued bytes per writable event. */
 static void write_ready(aiotp_loop *loop, int fd, void *arg)
 {
@@ -1036,44 +1062,31 @@ static void write_ready(aiotp_loop *loop, int fd, void *arg)
         return;
     }
     if (aiotp__bq_queued(&t->bq)) {
-        /* DEV-81: the entries in order, borrowed buffers and the ring's runs */
-        struct iovec biov[IOV_BATCH];
-        memset(&msg, 0, sizeof(msg));
-        msg.msg_iov = biov;
-        msg.msg_iovlen = (size_t)aiotp__bq_gather(&t->bq, &t->wb, biov, IOV_BATCH);
-        n = sys->sendmsg(sys->ctx, t->fd, &msg, send_flags());
-        if (n < 0) {
-            if (!transient(n)) {
-                stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
-            }
+        if (!drain_borrowed(t)) {
             return;
         }
-        aiotp__bq_consume(&t->bq, &t->wb, (size_t)n);
-        aiotp__bq_run_due(&t->bq, &t->base, t->bq.due); /* the state is up to date */
-        if (t->st.life != AIOTP__LIFE_OPEN && t->st.life != AIOTP__LIFE_CLOSING) {
-            return; /* aborted or failed inside a done */
-        }
-        maybe_resume(t); /* FLOW-5: may re-enter write/close/abort */
-        k = 0;
+        k = 1; /* sent: the resume check follows */
     } else {
         k = aiotp__wbuf_data_segments(&t->wb, seg);
+        if (k > 0) {
+            for (i = 0; i < k; i++) {
+                iov[i].iov_base = t->wb.data + seg[i].off;
+                iov[i].iov_len = seg[i].len;
+            }
+            memset(&msg, 0, sizeof(msg));
+            msg.msg_iov = iov;
+            msg.msg_iovlen = (size_t)k;
+            n = sys->sendmsg(sys->ctx, t->fd, &msg, send_flags());
+            if (n < 0) {
+                if (!transient(n)) {
+                    stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
+                }
+                return;
+            }
+            aiotp__wbuf_consume(&t->wb, (size_t)n);
+        }
     }
     if (k > 0) {
-        for (i = 0; i < k; i++) {
-            iov[i].iov_base = t->wb.data + seg[i].off;
-            iov[i].iov_len = seg[i].len;
-        }
-        memset(&msg, 0, sizeof(msg));
-        msg.msg_iov = iov;
-        msg.msg_iovlen = (size_t)k;
-        n = sys->sendmsg(sys->ctx, t->fd, &msg, send_flags());
-        if (n < 0) {
-            if (!transient(n)) {
-                stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
-            }
-            return;
-        }
-        aiotp__wbuf_consume(&t->wb, (size_t)n);
         maybe_resume(t); /* FLOW-5: may re-enter write/close/abort */
     }
     if (wsize(t) == 0) {
