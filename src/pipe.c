@@ -131,7 +131,6 @@ static void maybe_resume(aiotp__pipe *t)
 static void read_ready(aiotp_loop *loop, int fd, void *arg);
 static void watch_ready(aiotp_loop *loop, int fd, void *arg);
 static void write_ready(aiotp_loop *loop, int fd, void *arg);
-static void drained(aiotp__pipe *t);
 static void pipe_end(aiotp__pipe *t, aiotp__pipe_event ev, int status, const char *report);
 
 static void reader_start(aiotp__pipe *t)
@@ -779,10 +778,12 @@ static int pipe_write_borrowed(aiotp_transport *bt, const void *data, size_t len
     return rc;
 }
 
-/* DEV-81: the drain while borrowed entries are queued: one gathered write of the entries
-   in order (borrowed buffers and the ring's runs), the dones of those it finished (the
-   state is up to date), then the end of the drain unless a done aborted or failed it. */
-static AIOTP__NOINLINE void drain_borrowed(aiotp__pipe *t)
+/* DEV-81: the drain's write while borrowed entries are queued: one gathered write of the
+   entries in order (borrowed buffers and the ring's runs), then the dones of those it
+   finished (the state is up to date). False when the event ends here (an error; a done
+   that aborted or failed the transport); else the caller goes on as after its own
+   write. */
+static AIOTP__NOINLINE bool drain_borrowed(aiotp__pipe *t)
 {
     const aiotp_syscalls *sys = t->base.loop->sys;
     struct iovec iov[IOV_BATCH];
@@ -793,14 +794,12 @@ static AIOTP__NOINLINE void drain_borrowed(aiotp__pipe *t)
         if (!transient(n)) {
             (void)write_failed(t, n);
         }
-        return;
+        return false;
     }
     aiotp__bq_consume(&t->bq, &t->wb, (size_t)n);
     aiotp__bq_run_due(&t->bq, &t->base, t->bq.due); /* may re-enter */
-    if (t->st.life != AIOTP__PP_OPEN && t->st.life != AIOTP__PP_CLOSING) {
-        return; /* aborted, or failed, inside a done */
-    }
-    drained(t);
+    /* false: aborted, or failed, inside a done */
+    return t->st.life == AIOTP__PP_OPEN || t->st.life == AIOTP__PP_CLOSING;
 }
 
 /* PIPE-DRAIN-1: one gathered write of the queued bytes per writable event. */
@@ -813,6 +812,7 @@ static void write_ready(aiotp_loop *loop, int fd, void *arg)
     ssize_t n;
     int k;
     int i;
+    unsigned act;
     (void)fd;
 
     if (t->st.life != AIOTP__PP_OPEN && t->st.life != AIOTP__PP_CLOSING) {
@@ -820,36 +820,30 @@ static void write_ready(aiotp_loop *loop, int fd, void *arg)
         return;
     }
     if (aiotp__bq_queued(&t->bq)) {
-        drain_borrowed(t);
-        return;
-    }
-    k = aiotp__wbuf_data_segments(&t->wb, seg);
-    for (i = 0; i < k; i++) {
-        iov[i].iov_base = t->wb.data + seg[i].off;
-        iov[i].iov_len = seg[i].len;
-    }
-    if (k == 0) {
-        n = 0;
-    } else if (k == 1) {
-        n = sys->write(sys->ctx, t->fd, iov[0].iov_base, iov[0].iov_len);
-    } else {
-        n = sys->writev(sys->ctx, t->fd, iov, k);
-    }
-    if (n < 0) {
-        if (!transient(n)) {
-            (void)write_failed(t, n);
+        if (!drain_borrowed(t)) {
+            return;
         }
-        return;
+    } else {
+        k = aiotp__wbuf_data_segments(&t->wb, seg);
+        for (i = 0; i < k; i++) {
+            iov[i].iov_base = t->wb.data + seg[i].off;
+            iov[i].iov_len = seg[i].len;
+        }
+        if (k == 0) {
+            n = 0;
+        } else if (k == 1) {
+            n = sys->write(sys->ctx, t->fd, iov[0].iov_base, iov[0].iov_len);
+        } else {
+            n = sys->writev(sys->ctx, t->fd, iov, k);
+        }
+        if (n < 0) {
+            if (!transient(n)) {
+                (void)write_failed(t, n);
+            }
+            return;
+        }
+        aiotp__wbuf_consume(&t->wb, (size_t)n);
     }
-    aiotp__wbuf_consume(&t->wb, (size_t)n);
-    drained(t);
-}
-
-/* After a drain's write: resume_writing and the end of a close once the buffer is
-   empty. */
-static void drained(aiotp__pipe *t)
-{
-    unsigned act;
     if (wsize(t) > 0) {
         return; /* PIPE-FLOW-1: no resume check until the buffer is empty */
     }
