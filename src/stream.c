@@ -720,6 +720,22 @@ static void account_prefix(aiotp__stream *t, const aiotp_buf *bufs, size_t nbufs
     }
 }
 
+/* The writer for what the kernel did not take of a write with nothing queued before it:
+   0, or (the transport failed; the `sent` bytes the kernel took are accounted) what the
+   write returns. */
+static int arm_writer(aiotp__stream *t, const void *data, size_t sent)
+{
+    int rc = writer_start(t);
+    if (rc == 0) {
+        return 0;
+    }
+    if (sent > 0) {
+        account_tx(t, data, sent); /* what the kernel took */
+    }
+    stream_fatal(t, rc, "Fatal error: cannot watch the socket for writing", true);
+    return sent > 0 ? rc : fatal_code(rc);
+}
+
 static void tr_write_ret(aiotp__stream *t, const char *what, int rc)
 {
     aiotp__tracef(t->base.loop, "t%u ret %s %s size=%zu total=%llu sum=%08x", (unsigned)t->base.id, what,
@@ -762,13 +778,9 @@ static int do_write(aiotp__stream *t, const void *data, size_t len)
         if (rc != 0) {
             return queue_failed(t, data, sent, rc);
         }
-        rc = writer_start(t);
+        rc = arm_writer(t, data, sent);
         if (rc != 0) {
-            if (sent > 0) {
-                account_tx(t, data, sent); /* what the kernel took */
-            }
-            stream_fatal(t, rc, "Fatal error: cannot watch the socket for writing", true);
-            return sent > 0 ? rc : fatal_code(rc);
+            return rc;
         }
         account_tx(t, data, len);
     } else {
@@ -969,13 +981,9 @@ static int do_borrow(aiotp__stream *t, const void *data, size_t len, aiotp_write
             return fatal_code((int)n);
         }
         if (sent < len) {
-            rc = writer_start(t);
+            rc = arm_writer(t, data, sent);
             if (rc != 0) {
-                if (sent > 0) {
-                    account_tx(t, data, sent); /* what the kernel took */
-                }
-                stream_fatal(t, rc, "Fatal error: cannot watch the socket for writing", true);
-                return sent > 0 ? rc : fatal_code(rc);
+                return rc;
             }
         }
     }

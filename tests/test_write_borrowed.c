@@ -77,13 +77,18 @@ typedef struct fx {
     aiotp_transport *t;
 } fx;
 
-/* high: the write-buffer high-water mark (0: the transport's default). */
-static aiotp_transport *fx_open(fx *f, int64_t high)
+static void fx_init(fx *f)
 {
     memset(f, 0, sizeof(*f));
     f->loop = th_loop();
     f->r = th_rec_new();
     f->l.loop = f->loop;
+}
+
+/* high: the write-buffer high-water mark (0: the transport's default). */
+static aiotp_transport *fx_open(fx *f, int64_t high)
+{
+    fx_init(f);
     th_pipe(f->p);
     th_small_pipe(f->p[1]);
     f->t = th_pipe_transport(f->loop, true, f->p[1], &th_streaming, f->r);
@@ -599,10 +604,7 @@ TEST(refused_calls_change_nothing)
 /* A stream transport over a socketpair with small buffers; sv[1] is the peer. */
 static aiotp_transport *stream_open(fx *f, int64_t high)
 {
-    memset(f, 0, sizeof(*f));
-    f->loop = th_loop();
-    f->r = th_rec_new();
-    f->l.loop = f->loop;
+    fx_init(f);
     th_socketpair(f->p);
     th_small_buffers(f->p[0]);
     th_small_buffers(f->p[1]);
