@@ -322,6 +322,7 @@ typedef void (*aiotp_write_done_cb)(aiotp_transport *t, void *arg, int status);
  * @param arg passed to done.
  * @return 0 (accepted: done will run exactly once); #AIOTP_EINVAL (t or done NULL, or
  *         data NULL with len > 0); #AIOTP_ENOTSUP (the kind does not have it);
+ *         #AIOTP_ESTATE (a stream after write_eof(), even for len 0, as write());
  *         #AIOTP_ECLOSED (closing or closed: the data is not taken); #AIOTP_ETOOBIG (the
  *         queue would pass SIZE_MAX / 2); #AIOTP_ENOMEM (no memory for the queue entry);
  *         or the write error that made the transport fail (-EPIPE...; connection_lost(that
