@@ -729,6 +729,56 @@ TEST(stream_peer_gone_fails_borrowed_writes)
     CHECK_ERR(f.l.status[0], f.r->lost_status);
 }
 
+/* Calls inside a stream's done: write, another borrowed write, write_eof (from the
+   second done): every byte in order, then the peer's end of file; a borrowed write after
+   write_eof is ESTATE. */
+static void stream_more(aiotp_transport *t, bw *b)
+{
+    CHECK_INT(aiotp_transport_write(t, "-w-", 3), 0);
+    CHECK_INT(aiotp_transport_write_borrowed(t, "second", 6, on_done, g_next), 0);
+    (void)b;
+}
+
+static void stream_eof_inside(aiotp_transport *t, bw *b)
+{
+    CHECK_INT(aiotp_transport_write_eof(t), 0);
+    CHECK_ERR(aiotp_transport_write_borrowed(t, "late", 4, on_done, b), AIOTP_ESTATE);
+}
+
+TEST(stream_reentrant_calls_inside_done)
+{
+    fx f;
+    bw b1, b2;
+    static unsigned char m[100000];
+    static unsigned char got[100000 + 3 + 6 + 16];
+    size_t n = 0;
+    int i;
+    aiotp_transport *t = stream_open(&f, 1 << 20);
+    th_pattern(m, sizeof(m), 8);
+    bw_init(&b1, &f.l, 1, m, sizeof(m));
+    bw_init(&b2, &f.l, 2, NULL, 0);
+    b1.then = stream_more;
+    b2.then = stream_eof_inside;
+    g_next = &b2;
+    CHECK_INT(aiotp_transport_write_borrowed(t, m, sizeof(m), on_done, &b1), 0);
+    for (i = 0; i < 5000 && f.l.n < 2; i++) {
+        recv_and_run(&f, got, &n, sizeof(got));
+    }
+    th_run_passes(f.loop, 2);
+    n += th_drain_fd(f.p[1], got + n, sizeof(got) - n);
+    CHECK_SIZE(n, sizeof(m) + 9);
+    th_pattern(m, sizeof(m), 8); /* (poisoned in its done) */
+    CHECK(memcmp(got, m, sizeof(m)) == 0 && memcmp(got + sizeof(m), "-w-second", 9) == 0);
+    CHECK_INT(th_peer_recv(f.p[1], got, sizeof(got), MSG_DONTWAIT), 0); /* EOF */
+    CHECK_INT(f.l.n, 2);
+    CHECK_INT(f.l.status[0] | f.l.status[1], 0);
+    CHECK(!aiotp_transport_is_closing(t)); /* half-closed: still reading */
+    CHECK_INT(aiotp_transport_close(t), 0);
+    th_run_until(f.loop, th_is_lost, f.r, 10);
+    CHECK_INT(f.r->lost_status, 0);
+    th_peer_close(f.p[1]);
+}
+
 /* aiotp_loop_free with a borrowed write queued on a retained stream transport (it
    survives, LIFE-1): done(NULL, ECANCELED) inside the free, once. */
 TEST(stream_loop_free_completes_borrowed_writes)
@@ -828,6 +878,7 @@ static const th_case cases[] = {
     T(stream_order_flow_and_eof, "WRITE-BORROW-1 FLOW-4 FLOW-5 WRITE-EOF-2"),
     T(stream_taken_at_once_then_abort, "WRITE-BORROW-1 WRITE-ABORT-1"),
     T(stream_peer_gone_fails_borrowed_writes, "WRITE-BORROW-1 WRITE-WRITE-7"),
+    T(stream_reentrant_calls_inside_done, "WRITE-BORROW-1 WRITE-EOF-2 WRITE-WRITE-4"),
     T(stream_loop_free_completes_borrowed_writes, "WRITE-BORROW-1 LIFE-1"),
 };
 
