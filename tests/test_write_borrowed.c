@@ -486,32 +486,44 @@ static void close_inside(aiotp_transport *t, bw *b)
     CHECK_ERR(aiotp_transport_write_borrowed(t, "late", 4, on_done, b), AIOTP_ECLOSED);
 }
 
+/* The chain both kinds run: a borrowed write of 100000 pattern bytes (poisoned in its
+   done) whose done writes "-w-" and borrows "second", whose done runs `second`; read
+   (`rd`: the kind's reader) until both dones ran and every byte came, in order. */
+typedef void (*reader_fn)(fx *f, unsigned char *got, size_t *n, size_t cap);
+
+static void reentrant_chain(fx *f, reader_fn rd, int peer, bw_then second)
+{
+    bw b1, b2;
+    static unsigned char m[100000];
+    static unsigned char got[100000 + 3 + 6];
+    size_t n = 0;
+    int i;
+    th_pattern(m, sizeof(m), 8);
+    bw_init(&b1, &f->l, 1, m, sizeof(m));
+    bw_init(&b2, &f->l, 2, NULL, 0);
+    b1.then = borrow_again;
+    b2.then = second;
+    g_next = &b2;
+    CHECK_INT(aiotp_transport_write_borrowed(f->t, m, sizeof(m), on_done, &b1), 0);
+    for (i = 0; i < 5000 && (f->l.n < 2 || n < sizeof(got)); i++) {
+        rd(f, got, &n, sizeof(got));
+    }
+    n += th_drain_fd(f->p[peer], got + n, sizeof(got) - n);
+    CHECK_SIZE(n, sizeof(got));
+    th_pattern(m, sizeof(m), 8); /* (poisoned in its done) */
+    CHECK(memcmp(got, m, sizeof(m)) == 0 && memcmp(got + sizeof(m), "-w-second", 9) == 0);
+    CHECK_INT(f->l.n, 2);
+    CHECK_INT(f->l.status[0] | f->l.status[1], 0);
+}
+
 TEST(reentrant_calls_inside_done)
 {
     fx f;
-    bw b1, b2;
-    static unsigned char m[20000];
-    static unsigned char got[20000 + 3 + 6];
-    size_t n = 0;
-    int i;
-    aiotp_transport *t = fx_open(&f, 1 << 20);
-    th_pattern(m, sizeof(m), 2);
-    bw_init(&b1, &f.l, 1, NULL, 0);
-    bw_init(&b2, &f.l, 2, NULL, 0);
-    b1.then = borrow_again;
-    b2.then = close_inside;
-    g_next = &b2;
-    CHECK_INT(aiotp_transport_write_borrowed(t, m, sizeof(m), on_done, &b1), 0);
-    for (i = 0; i < 3000 && f.r->lost == 0; i++) {
-        read_and_run(&f, got, &n, sizeof(got));
-    }
-    n += th_drain_fd(f.p[0], got + n, sizeof(got) - n);
+    (void)fx_open(&f, 1 << 20);
+    reentrant_chain(&f, read_and_run, 0, close_inside);
+    th_run_until(f.loop, th_is_lost, f.r, 10);
     CHECK_INT(f.r->lost, 1);
     CHECK_INT(f.r->lost_status, 0);
-    CHECK_SIZE(n, sizeof(got));
-    CHECK(memcmp(got, m, sizeof(m)) == 0 && memcmp(got + sizeof(m), "-w-second", 9) == 0);
-    CHECK_INT(f.l.n, 2);
-    CHECK_INT(f.l.status[0] | f.l.status[1], 0);
     CHECK(line_of("t1 cb write_done") < line_of("t1 cb connection_lost"));
     fx_end(&f, true);
 }
@@ -732,13 +744,6 @@ TEST(stream_peer_gone_fails_borrowed_writes)
 /* Calls inside a stream's done: write, another borrowed write, write_eof (from the
    second done): every byte in order, then the peer's end of file; a borrowed write after
    write_eof is ESTATE. */
-static void stream_more(aiotp_transport *t, bw *b)
-{
-    CHECK_INT(aiotp_transport_write(t, "-w-", 3), 0);
-    CHECK_INT(aiotp_transport_write_borrowed(t, "second", 6, on_done, g_next), 0);
-    (void)b;
-}
-
 static void stream_eof_inside(aiotp_transport *t, bw *b)
 {
     CHECK_INT(aiotp_transport_write_eof(t), 0);
@@ -748,30 +753,11 @@ static void stream_eof_inside(aiotp_transport *t, bw *b)
 TEST(stream_reentrant_calls_inside_done)
 {
     fx f;
-    bw b1, b2;
-    static unsigned char m[100000];
-    static unsigned char got[100000 + 3 + 6 + 16];
-    size_t n = 0;
-    int i;
+    unsigned char c;
     aiotp_transport *t = stream_open(&f, 1 << 20);
-    th_pattern(m, sizeof(m), 8);
-    bw_init(&b1, &f.l, 1, m, sizeof(m));
-    bw_init(&b2, &f.l, 2, NULL, 0);
-    b1.then = stream_more;
-    b2.then = stream_eof_inside;
-    g_next = &b2;
-    CHECK_INT(aiotp_transport_write_borrowed(t, m, sizeof(m), on_done, &b1), 0);
-    for (i = 0; i < 5000 && f.l.n < 2; i++) {
-        recv_and_run(&f, got, &n, sizeof(got));
-    }
+    reentrant_chain(&f, recv_and_run, 1, stream_eof_inside);
     th_run_passes(f.loop, 2);
-    n += th_drain_fd(f.p[1], got + n, sizeof(got) - n);
-    CHECK_SIZE(n, sizeof(m) + 9);
-    th_pattern(m, sizeof(m), 8); /* (poisoned in its done) */
-    CHECK(memcmp(got, m, sizeof(m)) == 0 && memcmp(got + sizeof(m), "-w-second", 9) == 0);
-    CHECK_INT(th_peer_recv(f.p[1], got, sizeof(got), MSG_DONTWAIT), 0); /* EOF */
-    CHECK_INT(f.l.n, 2);
-    CHECK_INT(f.l.status[0] | f.l.status[1], 0);
+    CHECK_INT(th_peer_recv(f.p[1], &c, 1, MSG_DONTWAIT), 0); /* EOF after every byte */
     CHECK(!aiotp_transport_is_closing(t)); /* half-closed: still reading */
     CHECK_INT(aiotp_transport_close(t), 0);
     th_run_until(f.loop, th_is_lost, f.r, 10);
