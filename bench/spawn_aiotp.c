@@ -16,6 +16,9 @@
  * back from its stdout (pipe_data_received). HIGH: the stdin transport's high-water mark
  * (set_write_buffer_limits(HIGH, 0); default: the transport's own, 64 KiB). Prints one line:
  *   pipe impl=aiotp mb=MB wall_us=W cpu_us=U (per MiB; the parent's CPU only)
+ * spawn_aiotp --pipe MB [HIGH] --borrowed: the same with aiotp_transport_write_borrowed()
+ * (the zero-copy write, DEV-81) of the same static 64 KiB buffer: what the pipe does not
+ * take stays in it; every done must come with 0 (impl=aiotp_borrowed).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,12 +129,28 @@ typedef struct pipe_bench {
     long long got;
     int paused;
     int failed;
+    long long dones; /* --borrowed: completions with status 0 */
 } pipe_bench;
+
+static int pipe_borrowed; /* --borrowed */
+
+static void p_done(aiotp_transport *t, void *arg, int status)
+{
+    pipe_bench *p = arg;
+    (void)t;
+    if (status != 0) {
+        p->failed = 1;
+    } else {
+        p->dones++;
+    }
+}
 
 static void fill(pipe_bench *p)
 {
     while (!p->paused && p->sent < p->total) {
-        if (aiotp_transport_write(p->in, chunk, CHUNK) != 0) {
+        int rc = pipe_borrowed ? aiotp_transport_write_borrowed(p->in, chunk, CHUNK, p_done, p)
+                               : aiotp_transport_write(p->in, chunk, CHUNK);
+        if (rc != 0) {
             p->failed = 1;
             return;
         }
@@ -247,6 +266,13 @@ static int pipe_main(int mb)
         return 1;
     }
     (void)aiotp_loop_run(p.loop);
+    if (pipe_borrowed) {
+        impl = "aiotp_borrowed";
+        if (p.dones != p.total / CHUNK) {
+            fprintf(stderr, "pipe: %lld dones of %lld\n", p.dones, p.total / CHUNK);
+            p.failed = 1;
+        }
+    }
     if (pipe_high >= 0) {
         printf("pipe impl=%s_high%ld mb=%d wall_us=%.1f cpu_us=%.1f\n", impl, pipe_high, mb,
                (bench_now_us() - w0) / mb, (bench_cpu_us() - c0) / mb);
@@ -271,7 +297,8 @@ int main(int argc, char **argv)
     int k;
 
     if (argc > 2 && strcmp(argv[1], "--pipe") == 0) {
-        pipe_high = argc > 3 ? atol(argv[3]) : -1;
+        pipe_borrowed = strcmp(argv[argc - 1], "--borrowed") == 0;
+        pipe_high = argc > 3 + pipe_borrowed ? atol(argv[3]) : -1;
         return pipe_main(atoi(argv[2]));
     }
     b.total = argc > 1 ? atoi(argv[1]) : 1000;

@@ -10,6 +10,8 @@
 #   aiotp_high0  spawn_aiotp's pipe case with the stdin transport's high-water mark at 0
 #            (pipe only: it stops writing as soon as anything is queued, as the hand-written
 #            loop does)
+#   aiotp_borrowed  spawn_aiotp's pipe case with aiotp_transport_write_borrowed() (the
+#            zero-copy write, DEV-81: no copy of what the pipe does not take; pipe only)
 # spawn: N children of /bin/true (default 1000), 16 at once: wall and parent CPU per child;
 # spawncwd: the same, each child started in CWD (default /tmp: SPAWN_CWD);
 # pipe: MB MiB (default 200) through `cat`'s stdin and stdout: parent CPU per MiB.
@@ -30,7 +32,7 @@ REPS=3
 CHILDREN=1000
 MB=200
 CWD_DIR=/tmp
-ONLY="aiotp aiotp_epoll aiotp_high0 posix libuv asyncio uvloop"
+ONLY="aiotp aiotp_epoll aiotp_high0 aiotp_borrowed posix libuv asyncio uvloop"
 BUILD=1
 
 while [ $# -gt 0 ]; do
@@ -62,7 +64,7 @@ B=$BUILD_DIR/bench
 
 cmd() { # cmd IMPL: the command line of one implementation
   case $1 in
-    aiotp | aiotp_high0) echo "$B/spawn_aiotp" ;;
+    aiotp | aiotp_high0 | aiotp_borrowed) echo "$B/spawn_aiotp" ;;
     aiotp_epoll) echo "env AIOTP_BENCH_BACKEND=epoll $B/spawn_aiotp" ;;
     posix) echo "$B/spawn_posix" ;;
     libuv) echo "$B/spawn_libuv" ;;
@@ -82,6 +84,7 @@ for rep in $(seq "$REPS"); do
     case $impl in
       asyncio | uvloop) s_args="spawn $CHILDREN 16"; p_args="pipe $MB" ;;
       aiotp_high0) s_args=""; p_args="--pipe $MB 0" ;;
+      aiotp_borrowed) s_args=""; p_args="--pipe $MB --borrowed" ;;
       *) s_args="$CHILDREN 16"; p_args="--pipe $MB" ;;
     esac
     if [ -n "$s_args" ]; then
@@ -109,8 +112,10 @@ for line in open(sys.argv[1]):
 names = {"aiotp": "aiotp", "posix_spawn": "posix_spawn + waitpid / poll (hand-written)",
          "aiotp_high0": "aiotp, stdin high-water 0 (pipe only)",
          "aiotp_epoll": "aiotp, epoll backend",
+         "aiotp_borrowed": "aiotp, borrowed (zero-copy) writes (pipe only)",
          "libuv": "libuv uv_spawn", "asyncio": "asyncio", "uvloop": "uvloop"}
-order = ["posix_spawn", "aiotp", "aiotp_epoll", "aiotp_high0", "libuv", "asyncio", "uvloop"]
+order = ["posix_spawn", "aiotp", "aiotp_epoll", "aiotp_high0", "aiotp_borrowed", "libuv",
+         "asyncio", "uvloop"]
 def med(k, i):
     v = rows.get(k)
     return statistics.median(x[i] for x in v) if v else None

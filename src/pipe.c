@@ -37,9 +37,10 @@ aiotp__pipe *aiotp__pipe_of(aiotp_transport *t)
     return t != NULL && (t->ops == &read_ops || t->ops == &write_ops) ? as_pipe(t) : NULL;
 }
 
+/* The write-buffer size: copied bytes in the ring and borrowed bytes still queued. */
 static size_t wsize(const aiotp__pipe *t)
 {
-    return aiotp__wbuf_size(&t->wb);
+    return aiotp__wbuf_size(&t->wb) + t->bq.bytes;
 }
 
 static unsigned step(aiotp__pipe *t, aiotp__pipe_event ev)
@@ -167,6 +168,9 @@ static void deliver_lost(aiotp__pipe *t, int status)
 
     reader_stop(t);
     writer_stop(t);
+    /* DEV-81: every done owed runs before connection_lost; bytes not written by now never
+       will be (the status of the end, or ECANCELED) */
+    aiotp__bq_finish(&t->bq, &t->base, status);
     if (tracing(t)) {
         aiotp__tracef(loop, "t%u cb connection_lost status=%s", tid(t),
                       aiotp__status_name(status));
@@ -234,6 +238,10 @@ static void apply_end_actions(aiotp__pipe *t, unsigned act, int status)
     }
     if (act & AIOTP__PPA_DROP_BUFFER) {
         aiotp__wbuf_clear(&t->wb); /* no resume_writing (PIPE-ABORT-1) */
+        if (aiotp__bq_queued(&t->bq)) {
+            aiotp__bq_cancel(&t->bq, status != 0 ? status : AIOTP_ECANCELED); /* done before
+                                                                                 lost */
+        }
     }
     if (act & AIOTP__PPA_SCHEDULE_LOST) {
         t->lost_status = status;
@@ -386,6 +394,7 @@ static void release_memory(aiotp__pipe *t)
         aiotp__rq_unreserve(loop, t->promised);
     }
     aiotp__free(loop, t->wb.data);
+    aiotp__bq_free(loop, &t->bq);
     aiotp__free(loop, t);
 }
 
@@ -405,6 +414,9 @@ static void pipe_teardown(aiotp__obj *o)
         (void)t->base.loop->sys->close(t->base.loop->sys->ctx, t->fd);
         t->fd = -1;
     }
+    /* DEV-81: the borrowed writes still owed get their done (t NULL: the transport is
+       going; 0 for a buffer the kernel had taken, else ECANCELED) */
+    aiotp__bq_teardown(t->base.loop, &t->bq);
     release_memory(t);
 }
 
@@ -600,9 +612,16 @@ static int do_write(aiotp__pipe *t, const pieces *p)
         }
     } else {
         /* behind queued bytes: room first, all or nothing */
-        rc = aiotp__wq_reserve(t->base.loop, &t->wb, p->total);
+        /* DEV-81: behind borrowed bytes, a run */
+        rc = aiotp__bq_queued(&t->bq) ? aiotp__bq_room(t->base.loop, &t->bq, 1) : 0;
+        if (rc == 0) {
+            rc = aiotp__wq_reserve(t->base.loop, &t->wb, p->total);
+        }
         if (rc != 0) {
             return rc;
+        }
+        if (aiotp__bq_queued(&t->bq)) {
+            aiotp__bq_note_copied(&t->bq, p->total);
         }
     }
     for (i = 0; i < p->n; i++) {
@@ -695,6 +714,94 @@ static int pipe_writelines(aiotp_transport *bt, const aiotp_buf *bufs, size_t n)
     return rc;
 }
 
+/* DEV-81: nothing queued: offered at once, what the pipe does not take stays borrowed;
+   behind queued bytes: queued whole. Room (entries, the done pass's ready-queue entry)
+   first, so that nothing can fail once bytes are taken. */
+static int do_borrow(aiotp__pipe *t, const unsigned char *data, size_t len,
+                     aiotp_write_done_cb done, void *arg)
+{
+    size_t sent = 0;
+    int rc = aiotp__bq_prepare(&t->bq, &t->base, &t->promised);
+    if (rc != 0) {
+        return rc;
+    }
+    if (wsize(t) == 0) {
+        const aiotp_syscalls *sys = t->base.loop->sys;
+        ssize_t n = sys->write(sys->ctx, t->fd, data, len);
+        if (n < 0 && !transient(n)) {
+            return write_failed(t, n);
+        }
+        sent = n > 0 ? (size_t)n : 0;
+        if (sent < len) {
+            rc = writer_start(t);
+            if (rc != 0) {
+                if (sent == 0) {
+                    return rc; /* nothing taken: a clean refusal */
+                }
+                account_tx(t, data, sent);
+                pipe_end(t, AIOTP__PPEV_FATAL, rc, "Fatal error: cannot watch the pipe");
+                return rc;
+            }
+        }
+    }
+    account_tx(t, data, len);
+    aiotp__bq_borrow(&t->bq, aiotp__wbuf_size(&t->wb), data, len, sent, done, arg);
+    if (sent < len) {
+        maybe_pause(t); /* PIPE-FLOW-1: as write() */
+    }
+    return 0;
+}
+
+static int pipe_write_borrowed(aiotp_transport *bt, const void *data, size_t len,
+                               aiotp_write_done_cb done, void *arg)
+{
+    aiotp__pipe *t = as_pipe(bt);
+    int rc;
+    if (tracing(t)) {
+        aiotp__tracef(t->base.loop, "t%u call write_borrowed n=%zu", tid(t), len);
+    }
+    if ((data == NULL && len > 0) || done == NULL) {
+        rc = AIOTP_EINVAL;
+    } else if (wsize(t) > SIZE_MAX / 2 || len > SIZE_MAX / 2 - wsize(t)) {
+        rc = AIOTP_ETOOBIG;
+    } else {
+        rc = admission(t, len);
+        if (rc == 0) {
+            rc = do_borrow(t, data, len, done, arg);
+        } else if (rc == 1) {
+            rc = 0;
+        }
+    }
+    if (tracing(t)) {
+        tr_write_ret(t, "write_borrowed", rc);
+    }
+    return rc;
+}
+
+/* DEV-81: the drain's write while borrowed entries are queued: one gathered write of the
+   entries in order (borrowed buffers and the ring's runs), then the dones of those it
+   finished (the state is up to date). False when the event ends here (an error; a done
+   that aborted or failed the transport); else the caller goes on as after its own
+   write. */
+static AIOTP__NOINLINE bool drain_borrowed(aiotp__pipe *t)
+{
+    const aiotp_syscalls *sys = t->base.loop->sys;
+    struct iovec iov[IOV_BATCH];
+    int k = aiotp__bq_gather(&t->bq, &t->wb, iov, IOV_BATCH);
+    ssize_t n = k == 1 ? sys->write(sys->ctx, t->fd, iov[0].iov_base, iov[0].iov_len)
+                       : sys->writev(sys->ctx, t->fd, iov, k);
+    if (n < 0) {
+        if (!transient(n)) {
+            (void)write_failed(t, n);
+        }
+        return false;
+    }
+    aiotp__bq_consume(&t->bq, &t->wb, (size_t)n);
+    aiotp__bq_run_due(&t->bq, &t->base, t->bq.due); /* may re-enter */
+    /* false: aborted, or failed, inside a done */
+    return t->st.life == AIOTP__PP_OPEN || t->st.life == AIOTP__PP_CLOSING;
+}
+
 /* PIPE-DRAIN-1: one gathered write of the queued bytes per writable event. */
 static void write_ready(aiotp_loop *loop, int fd, void *arg)
 {
@@ -712,25 +819,31 @@ static void write_ready(aiotp_loop *loop, int fd, void *arg)
         writer_stop(t);
         return;
     }
-    k = aiotp__wbuf_data_segments(&t->wb, seg);
-    for (i = 0; i < k; i++) {
-        iov[i].iov_base = t->wb.data + seg[i].off;
-        iov[i].iov_len = seg[i].len;
-    }
-    if (k == 0) {
-        n = 0;
-    } else if (k == 1) {
-        n = sys->write(sys->ctx, t->fd, iov[0].iov_base, iov[0].iov_len);
-    } else {
-        n = sys->writev(sys->ctx, t->fd, iov, k);
-    }
-    if (n < 0) {
-        if (!transient(n)) {
-            (void)write_failed(t, n);
+    if (aiotp__bq_queued(&t->bq)) {
+        if (!drain_borrowed(t)) {
+            return;
         }
-        return;
+    } else {
+        k = aiotp__wbuf_data_segments(&t->wb, seg);
+        for (i = 0; i < k; i++) {
+            iov[i].iov_base = t->wb.data + seg[i].off;
+            iov[i].iov_len = seg[i].len;
+        }
+        if (k == 0) {
+            n = 0;
+        } else if (k == 1) {
+            n = sys->write(sys->ctx, t->fd, iov[0].iov_base, iov[0].iov_len);
+        } else {
+            n = sys->writev(sys->ctx, t->fd, iov, k);
+        }
+        if (n < 0) {
+            if (!transient(n)) {
+                (void)write_failed(t, n);
+            }
+            return;
+        }
+        aiotp__wbuf_consume(&t->wb, (size_t)n);
     }
-    aiotp__wbuf_consume(&t->wb, (size_t)n);
     if (wsize(t) > 0) {
         return; /* PIPE-FLOW-1: no resume check until the buffer is empty */
     }
@@ -958,5 +1071,6 @@ static const aiotp__transport_ops write_ops = {
     .write = pipe_write,
     .writelines = pipe_writelines,
     .write_eof = pipe_write_eof,
+    .write_borrowed = pipe_write_borrowed,
     .free = pipe_free,
 };

@@ -11,6 +11,7 @@
 #ifndef AIOTP_PIPE_INT_H
 #define AIOTP_PIPE_INT_H
 
+#include "bq_int.h"
 #include "core/flow.h"
 #include "core/pipe_sm.h"
 #include "core/wbuf.h"
@@ -34,6 +35,8 @@ typedef struct aiotp__pipe {
     void *done_arg;
     aiotp_extra x_pipe;          /* "pipe": the fd */
     uint64_t dropped_writes;     /* writes refused once closing (DEV-3) */
+
+    aiotp__bq bq;                /* write pipe: the borrowed writes (src/bq_int.h, DEV-81) */
 
     uint64_t rx_total;           /* trace: bytes delivered to the protocol */
     uint32_t rx_sum;

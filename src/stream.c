@@ -38,6 +38,12 @@ static bool transient(ssize_t n)
 
 static const aiotp__transport_ops stream_ops;
 
+/* The write-buffer size: copied bytes in the ring and borrowed bytes still queued. */
+static size_t wsize(const aiotp__stream *t)
+{
+    return aiotp__wbuf_size(&t->wb) + t->bq.bytes;
+}
+
 /* ---- tracing ------------------------------------------------------------------------ */
 
 static void tr_cb(aiotp__stream *t, const char *what)
@@ -53,7 +59,7 @@ static void tr_cbret(aiotp__stream *t, const char *what, int rc)
 static void tr_ret(aiotp__stream *t, const char *what, int rc)
 {
     aiotp__tracef(t->base.loop, "t%u ret %s %s size=%zu", (unsigned)t->base.id, what, aiotp__status_name(rc),
-                  aiotp__wbuf_size(&t->wb));
+                  wsize(t));
 }
 
 /* ---- protocol calls ----------------------------------------------------------------- */
@@ -83,7 +89,7 @@ static void call_pause(aiotp__stream *t)
     int rc = 0;
     if (aiotp__tracing(t->base.loop)) {
         aiotp__tracef(t->base.loop, "t%u cb pause_writing size=%zu high=%zu", (unsigned)t->base.id,
-                      aiotp__wbuf_size(&t->wb), t->flow.high);
+                      wsize(t), t->flow.high);
     }
     if (t->base.proto != NULL && t->base.proto->pause_writing != NULL) {
         rc = t->base.proto->pause_writing(&t->base, t->base.pdata);
@@ -101,7 +107,7 @@ static void call_resume(aiotp__stream *t)
     int rc = 0;
     if (aiotp__tracing(t->base.loop)) {
         aiotp__tracef(t->base.loop, "t%u cb resume_writing size=%zu low=%zu", (unsigned)t->base.id,
-                      aiotp__wbuf_size(&t->wb), t->flow.low);
+                      wsize(t), t->flow.low);
     }
     if (t->base.proto != NULL && t->base.proto->resume_writing != NULL) {
         rc = t->base.proto->resume_writing(&t->base, t->base.pdata);
@@ -120,7 +126,7 @@ static void maybe_pause(aiotp__stream *t)
     if (t->st.ph != AIOTP__PH_CONNECTED && t->st.ph != AIOTP__PH_EOF) {
         return; /* no protocol to tell */
     }
-    if (aiotp__flow_check_pause(&t->flow, aiotp__wbuf_size(&t->wb)) == AIOTP__FLOW_CALL_PAUSE) {
+    if (aiotp__flow_check_pause(&t->flow, wsize(t)) == AIOTP__FLOW_CALL_PAUSE) {
         call_pause(t);
     }
 }
@@ -128,7 +134,7 @@ static void maybe_pause(aiotp__stream *t)
 /* FLOW-5: after the drain path sent something. */
 static void maybe_resume(aiotp__stream *t)
 {
-    if (aiotp__flow_check_resume(&t->flow, aiotp__wbuf_size(&t->wb)) ==
+    if (aiotp__flow_check_resume(&t->flow, wsize(t)) ==
         AIOTP__FLOW_CALL_RESUME) {
         call_resume(t);
     }
@@ -177,6 +183,8 @@ static void deliver_lost(aiotp__stream *t, int status)
 
     reader_stop(t);
     writer_stop(t);
+    /* DEV-81: every done owed runs before connection_lost */
+    aiotp__bq_finish(&t->bq, &t->base, status);
     if (aiotp__tracing(loop)) {
         aiotp__tracef(loop, "t%u cb connection_lost status=%s", (unsigned)t->base.id,
                       aiotp__status_name(status));
@@ -227,6 +235,10 @@ static void apply_close_actions(aiotp__stream *t, unsigned act, int status)
     }
     if (act & AIOTP__ACT_DROP_BUFFER) {
         aiotp__wbuf_clear(&t->wb); /* WRITE-ABORT-2: no resume_writing (FLOW-9) */
+        if (aiotp__bq_queued(&t->bq)) {
+            /* DEV-81: never written; their dones run before connection_lost */
+            aiotp__bq_cancel(&t->bq, status != 0 ? status : AIOTP_ECANCELED);
+        }
     }
     if (act & AIOTP__ACT_SCHEDULE_LOST) {
         schedule_lost(t, status);
@@ -239,7 +251,7 @@ static void apply_close_actions(aiotp__stream *t, unsigned act, int status)
    into connection_lost(0). */
 static void stream_fatal(aiotp__stream *t, int status, const char *message, bool os_error)
 {
-    unsigned act = aiotp__stream_step(&t->st, AIOTP__EV_FATAL, aiotp__wbuf_size(&t->wb) == 0);
+    unsigned act = aiotp__stream_step(&t->st, AIOTP__EV_FATAL, wsize(t) == 0);
     if (!(act & AIOTP__ACT_REFUSED)) {
         apply_close_actions(t, act, status);
     }
@@ -268,12 +280,12 @@ static void made_cb(aiotp_loop *loop, void *arg)
     unsigned act;
     (void)loop;
     t->promised--;
-    act = aiotp__stream_step(&t->st, AIOTP__EV_MADE, aiotp__wbuf_size(&t->wb) == 0);
+    act = aiotp__stream_step(&t->st, AIOTP__EV_MADE, wsize(t) == 0);
     if (act & AIOTP__ACT_CALL_MADE) {
         call_made(t);
     }
     /* STREAM-ORDER-2: reading starts after connection_made, unless it paused/closed */
-    act = aiotp__stream_step(&t->st, AIOTP__EV_READER_START, aiotp__wbuf_size(&t->wb) == 0);
+    act = aiotp__stream_step(&t->st, AIOTP__EV_READER_START, wsize(t) == 0);
     if (act & AIOTP__ACT_START_READER) {
         reader_start(t);
     }
@@ -441,6 +453,7 @@ static void stream_free(aiotp_transport *bt)
         aiotp__rq_unreserve(loop, t->promised);
     }
     aiotp__free(loop, t->wb.data);
+    aiotp__bq_free(loop, &t->bq);
     aiotp__free(loop, t);
 }
 
@@ -462,6 +475,7 @@ static void stream_teardown(aiotp__obj *o)
     }
     aiotp__free(loop, t->wb.data);
     aiotp__wbuf_init(&t->wb);
+    aiotp__bq_teardown(loop, &t->bq); /* DEV-81: each done owed, with a NULL transport */
     /* as if a fatal error had closed it and its connection_lost had run (no callback:
        the state a retained transport shows from now on) */
     (void)aiotp__stream_step(&t->st, AIOTP__EV_FATAL, true);
@@ -492,7 +506,7 @@ aiotp__stream *aiotp__stream_of(aiotp_transport *t)
 /* The peer's EOF, told to `proto` (the protocol this read event started with). */
 static void on_eof(aiotp__stream *t, const aiotp_protocol *proto, void *pdata)
 {
-    unsigned act = aiotp__stream_step(&t->st, AIOTP__EV_EOF, aiotp__wbuf_size(&t->wb) == 0);
+    unsigned act = aiotp__stream_step(&t->st, AIOTP__EV_EOF, wsize(t) == 0);
     int rc = 0;
 
     if (!(act & AIOTP__ACT_CALL_EOF)) {
@@ -514,7 +528,7 @@ static void on_eof(aiotp__stream *t, const aiotp_protocol *proto, void *pdata)
     } else if (rc == 0) {
         /* PROTO-STREAM-7: a false return closes the transport (no-op if the protocol
            already closed it) */
-        act = aiotp__stream_step(&t->st, AIOTP__EV_CLOSE, aiotp__wbuf_size(&t->wb) == 0);
+        act = aiotp__stream_step(&t->st, AIOTP__EV_CLOSE, wsize(t) == 0);
         if (!(act & AIOTP__ACT_REFUSED)) {
             apply_close_actions(t, act, 0);
         }
@@ -706,10 +720,26 @@ static void account_prefix(aiotp__stream *t, const aiotp_buf *bufs, size_t nbufs
     }
 }
 
+/* The writer for what the kernel did not take of a write with nothing queued before it:
+   0, or (the transport failed; the `sent` bytes the kernel took are accounted) what the
+   write returns. */
+static int arm_writer(aiotp__stream *t, const void *data, size_t sent)
+{
+    int rc = writer_start(t);
+    if (rc == 0) {
+        return 0;
+    }
+    if (sent > 0) {
+        account_tx(t, data, sent); /* what the kernel took */
+    }
+    stream_fatal(t, rc, "Fatal error: cannot watch the socket for writing", true);
+    return sent > 0 ? rc : fatal_code(rc);
+}
+
 static void tr_write_ret(aiotp__stream *t, const char *what, int rc)
 {
     aiotp__tracef(t->base.loop, "t%u ret %s %s size=%zu total=%llu sum=%08x", (unsigned)t->base.id, what,
-                  aiotp__status_name(rc), aiotp__wbuf_size(&t->wb), (unsigned long long)t->tx_total,
+                  aiotp__status_name(rc), wsize(t), (unsigned long long)t->tx_total,
                   (unsigned)t->tx_sum);
 }
 
@@ -730,7 +760,7 @@ static int do_write(aiotp__stream *t, const void *data, size_t len)
     if (len > SIZE_MAX / 2) {
         return AIOTP_ETOOBIG; /* WRITE-WRITE-6 */
     }
-    if (aiotp__wbuf_size(&t->wb) == 0) {
+    if (wsize(t) == 0) {
         /* WRITE-WRITE-3: try at once when nothing is queued; no buffer is needed (nor
            allocated) when the kernel takes everything */
         n = sys->send(sys->ctx, t->fd, data, len, send_flags());
@@ -748,20 +778,23 @@ static int do_write(aiotp__stream *t, const void *data, size_t len)
         if (rc != 0) {
             return queue_failed(t, data, sent, rc);
         }
-        rc = writer_start(t);
+        rc = arm_writer(t, data, sent);
         if (rc != 0) {
-            if (sent > 0) {
-                account_tx(t, data, sent); /* what the kernel took */
-            }
-            stream_fatal(t, rc, "Fatal error: cannot watch the socket for writing", true);
-            return sent > 0 ? rc : fatal_code(rc);
+            return rc;
         }
         account_tx(t, data, len);
     } else {
-        /* WRITE-WRITE-6: queued behind other data: room first, all or nothing */
-        rc = aiotp__wq_reserve(t->base.loop, &t->wb, len);
+        /* WRITE-WRITE-6: queued behind other data: room first, all or nothing (DEV-81:
+           behind borrowed bytes, a run entry too) */
+        rc = aiotp__bq_queued(&t->bq) ? aiotp__bq_room(t->base.loop, &t->bq, 1) : 0;
+        if (rc == 0) {
+            rc = aiotp__wq_reserve(t->base.loop, &t->wb, len);
+        }
         if (rc != 0) {
             return rc;
+        }
+        if (aiotp__bq_queued(&t->bq)) {
+            aiotp__bq_note_copied(&t->bq, len);
         }
         account_tx(t, data, len);
     }
@@ -803,7 +836,7 @@ static int do_writelines(aiotp__stream *t, const aiotp_buf *bufs, size_t nbufs)
     if (rc != 0) {
         return rc == 1 ? 0 : rc;
     }
-    if (aiotp__wbuf_size(&t->wb) == 0) {
+    if (wsize(t) == 0) {
         /* WRITE-LINES-1: gathered sends of IOV_BATCH buffers at a time, no copy, going on
            while the kernel takes whole batches: the kernel is offered everything, as by
            one write() of the concatenation */
@@ -871,9 +904,15 @@ static int do_writelines(aiotp__stream *t, const aiotp_buf *bufs, size_t nbufs)
         }
     } else {
         /* behind queued data: room first, all or nothing */
-        rc = aiotp__wq_reserve(t->base.loop, &t->wb, total);
+        rc = aiotp__bq_queued(&t->bq) ? aiotp__bq_room(t->base.loop, &t->bq, 1) : 0;
+        if (rc == 0) {
+            rc = aiotp__wq_reserve(t->base.loop, &t->wb, total);
+        }
         if (rc != 0) {
             return rc;
+        }
+        if (aiotp__bq_queued(&t->bq) && total > 0) {
+            aiotp__bq_note_copied(&t->bq, total);
         }
         for (i = 0; i < nbufs; i++) {
             account_tx(t, bufs[i].base, bufs[i].len);
@@ -909,6 +948,68 @@ static int stream_writelines(aiotp_transport *bt, const aiotp_buf *bufs, size_t 
     return rc;
 }
 
+/* DEV-81: the zero-copy write. As do_write, but what the kernel does not take stays in the
+   caller's memory (src/bq_int.h); room first, so nothing can fail once bytes are taken. */
+static int do_borrow(aiotp__stream *t, const void *data, size_t len, aiotp_write_done_cb done,
+                     void *arg)
+{
+    const aiotp_syscalls *sys = t->base.loop->sys;
+    size_t sent = 0;
+    ssize_t n;
+    int rc;
+
+    if ((data == NULL && len > 0) || done == NULL) {
+        return AIOTP_EINVAL;
+    }
+    rc = write_admission(t, len);
+    if (rc != 0) {
+        return rc == 1 ? 0 : rc;
+    }
+    if (wsize(t) > SIZE_MAX / 2 || len > SIZE_MAX / 2 - wsize(t)) {
+        return AIOTP_ETOOBIG;
+    }
+    rc = aiotp__bq_prepare(&t->bq, &t->base, &t->promised);
+    if (rc != 0) {
+        return rc;
+    }
+    if (wsize(t) == 0) {
+        n = sys->send(sys->ctx, t->fd, data, len, send_flags());
+        if (n >= 0) {
+            sent = (size_t)n;
+        } else if (!transient(n)) {
+            stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
+            return fatal_code((int)n);
+        }
+        if (sent < len) {
+            rc = arm_writer(t, data, sent);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+    account_tx(t, data, len);
+    aiotp__bq_borrow(&t->bq, aiotp__wbuf_size(&t->wb), data, len, sent, done, arg);
+    if (sent < len) {
+        maybe_pause(t); /* FLOW-4: as write() */
+    }
+    return 0;
+}
+
+static int stream_write_borrowed(aiotp_transport *bt, const void *data, size_t len,
+                                 aiotp_write_done_cb done, void *arg)
+{
+    aiotp__stream *t = (aiotp__stream *)(void *)bt;
+    int rc;
+    if (aiotp__tracing(t->base.loop)) {
+        aiotp__tracef(t->base.loop, "t%u call write_borrowed n=%zu", (unsigned)t->base.id, len);
+    }
+    rc = do_borrow(t, data, len, done, arg);
+    if (aiotp__tracing(t->base.loop)) {
+        tr_write_ret(t, "write_borrowed", rc);
+    }
+    return rc;
+}
+
 /* shutdown(SHUT_WR), at once (write_eof with an empty buffer) or after the drain: one
    behaviour for both (WRITE-EOF-4, DEV-17). ENOTCONN is ignored (the peer is already
    gone); any other error is a fatal OS error: connection_lost(error). Returns 0 or the
@@ -922,6 +1023,32 @@ static int do_shutdown(aiotp__stream *t)
     }
     stream_fatal(t, rc, "Fatal error: shutdown(SHUT_WR) failed", true);
     return rc;
+}
+
+/* DEV-81: the drain's send while borrowed entries are queued: the entries in order
+   (borrowed buffers and the ring's runs), then the dones of those it finished (the state
+   is up to date); the caller checks resume_writing (FLOW-5) as after its own send. False
+   when the event ends here (an error; a done that aborted or failed the transport). */
+static AIOTP__NOINLINE bool drain_borrowed(aiotp__stream *t)
+{
+    const aiotp_syscalls *sys = t->base.loop->sys;
+    struct iovec iov[IOV_BATCH];
+    struct msghdr msg;
+    ssize_t n;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = iov;
+    msg.msg_iovlen = (size_t)aiotp__bq_gather(&t->bq, &t->wb, iov, IOV_BATCH);
+    n = sys->sendmsg(sys->ctx, t->fd, &msg, send_flags());
+    if (n < 0) {
+        if (!transient(n)) {
+            stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
+        }
+        return false;
+    }
+    aiotp__bq_consume(&t->bq, &t->wb, (size_t)n);
+    aiotp__bq_run_due(&t->bq, &t->base, t->bq.due); /* may re-enter */
+    /* false: aborted or failed inside a done */
+    return t->st.life == AIOTP__LIFE_OPEN || t->st.life == AIOTP__LIFE_CLOSING;
 }
 
 /* The drain path: one gathered send of the queued bytes per writable event. */
@@ -942,26 +1069,35 @@ static void write_ready(aiotp_loop *loop, int fd, void *arg)
         writer_stop(t);
         return;
     }
-    k = aiotp__wbuf_data_segments(&t->wb, seg);
-    if (k > 0) {
-        for (i = 0; i < k; i++) {
-            iov[i].iov_base = t->wb.data + seg[i].off;
-            iov[i].iov_len = seg[i].len;
-        }
-        memset(&msg, 0, sizeof(msg));
-        msg.msg_iov = iov;
-        msg.msg_iovlen = (size_t)k;
-        n = sys->sendmsg(sys->ctx, t->fd, &msg, send_flags());
-        if (n < 0) {
-            if (!transient(n)) {
-                stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
-            }
+    if (aiotp__bq_queued(&t->bq)) {
+        if (!drain_borrowed(t)) {
             return;
         }
-        aiotp__wbuf_consume(&t->wb, (size_t)n);
+        k = 1; /* sent: the resume check follows */
+    } else {
+        k = aiotp__wbuf_data_segments(&t->wb, seg);
+        if (k > 0) {
+            for (i = 0; i < k; i++) {
+                iov[i].iov_base = t->wb.data + seg[i].off;
+                iov[i].iov_len = seg[i].len;
+            }
+            memset(&msg, 0, sizeof(msg));
+            msg.msg_iov = iov;
+            msg.msg_iovlen = (size_t)k;
+            n = sys->sendmsg(sys->ctx, t->fd, &msg, send_flags());
+            if (n < 0) {
+                if (!transient(n)) {
+                    stream_fatal(t, (int)n, "Fatal write error on socket transport", true);
+                }
+                return;
+            }
+            aiotp__wbuf_consume(&t->wb, (size_t)n);
+        }
+    }
+    if (k > 0) {
         maybe_resume(t); /* FLOW-5: may re-enter write/close/abort */
     }
-    if (aiotp__wbuf_size(&t->wb) == 0) {
+    if (wsize(t) == 0) {
         act = aiotp__stream_step(&t->st, AIOTP__EV_DRAINED, true);
         if (act & AIOTP__ACT_REFUSED) {
             return; /* closed or aborted inside resume_writing */
@@ -988,7 +1124,7 @@ static int stream_close(aiotp_transport *bt)
     if (aiotp__tracing(t->base.loop)) {
         aiotp__tracef(t->base.loop, "t%u call close", (unsigned)t->base.id);
     }
-    act = aiotp__stream_step(&t->st, AIOTP__EV_CLOSE, aiotp__wbuf_size(&t->wb) == 0);
+    act = aiotp__stream_step(&t->st, AIOTP__EV_CLOSE, wsize(t) == 0);
     if (act & AIOTP__ACT_REFUSED) {
         rc = AIOTP_ECLOSED; /* BASE-CLOSE-4: idempotent */
     } else {
@@ -1008,7 +1144,7 @@ static int stream_abort(aiotp_transport *bt)
     if (aiotp__tracing(t->base.loop)) {
         aiotp__tracef(t->base.loop, "t%u call abort", (unsigned)t->base.id);
     }
-    act = aiotp__stream_step(&t->st, AIOTP__EV_ABORT, aiotp__wbuf_size(&t->wb) == 0);
+    act = aiotp__stream_step(&t->st, AIOTP__EV_ABORT, wsize(t) == 0);
     if (act & AIOTP__ACT_REFUSED) {
         rc = AIOTP_ECLOSED; /* WRITE-ABORT-3 */
     } else {
@@ -1051,7 +1187,7 @@ static int stream_pause_reading(aiotp_transport *bt)
         rc = AIOTP_ECLOSED; /* DONE-1 */
     } else {
         act = aiotp__stream_step(&t->st, AIOTP__EV_PAUSE_READING,
-                                 aiotp__wbuf_size(&t->wb) == 0);
+                                 wsize(t) == 0);
         if (act & AIOTP__ACT_STOP_READER) {
             reader_stop(t);
         }
@@ -1074,7 +1210,7 @@ static int stream_resume_reading(aiotp_transport *bt)
         rc = AIOTP_ECLOSED; /* DONE-1 */
     } else {
         act = aiotp__stream_step(&t->st, AIOTP__EV_RESUME_READING,
-                                 aiotp__wbuf_size(&t->wb) == 0);
+                                 wsize(t) == 0);
         if (act & AIOTP__ACT_START_READER) {
             reader_start(t);
         }
@@ -1096,7 +1232,7 @@ static int stream_write_eof(aiotp_transport *bt)
     if (done_closing(t)) {
         rc = AIOTP_ECLOSED; /* DONE-1; twice on an open transport: 0 (WRITE-EOF-3) */
     } else {
-        act = aiotp__stream_step(&t->st, AIOTP__EV_WRITE_EOF, aiotp__wbuf_size(&t->wb) == 0);
+        act = aiotp__stream_step(&t->st, AIOTP__EV_WRITE_EOF, wsize(t) == 0);
         if (act & AIOTP__ACT_SHUTDOWN_WR) {
             rc = do_shutdown(t); /* WRITE-EOF-1, WRITE-EOF-4: the error also to the caller */
         }
@@ -1116,7 +1252,7 @@ static bool stream_can_write_eof(const aiotp_transport *bt)
 static size_t stream_get_write_buffer_size(const aiotp_transport *bt)
 {
     const aiotp__stream *t = (const aiotp__stream *)(const void *)bt;
-    return aiotp__wbuf_size(&t->wb);
+    return wsize(t);
 }
 
 static int stream_get_write_buffer_limits(const aiotp_transport *bt, size_t *low,
@@ -1156,7 +1292,7 @@ static int stream_set_write_buffer_limits(aiotp_transport *bt, int64_t high, int
     }
     if (aiotp__tracing(t->base.loop)) {
         aiotp__tracef(t->base.loop, "t%u ret set_write_buffer_limits %s size=%zu low=%zu high=%zu",
-                      (unsigned)t->base.id, aiotp__status_name(rc), aiotp__wbuf_size(&t->wb), t->flow.low,
+                      (unsigned)t->base.id, aiotp__status_name(rc), wsize(t), t->flow.low,
                       t->flow.high);
     }
     return rc;
@@ -1224,6 +1360,7 @@ static const aiotp__transport_ops stream_ops = {
     .write = stream_write,
     .writelines = stream_writelines,
     .write_eof = stream_write_eof,
+    .write_borrowed = stream_write_borrowed, /* DEV-81 */
     .sendto = NULL, /* DatagramTransport only: AIOTP_ENOTSUP */
     .free = stream_free,
     .layer_services = &aiotp__layer_svc, /* for start_tls (src/layer_int.h) */

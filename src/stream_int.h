@@ -9,6 +9,7 @@
 
 #include <sys/socket.h>
 
+#include "bq_int.h"
 #include "core/flow.h"
 #include "core/stream_sm.h"
 #include "core/wbuf.h"
@@ -22,6 +23,7 @@ typedef struct aiotp__stream {
     aiotp__stream_state st;      /* all lifecycle state (core/stream_sm.h) */
     aiotp__flow flow;            /* watermarks and paused flag (core/flow.h) */
     aiotp__wbuf wb;              /* write buffer accounting (core/wbuf.h) */
+    aiotp__bq bq;                /* borrowed writes (src/bq_int.h, DEV-81) */
 
     int lost_status;             /* status for the scheduled connection_lost */
     bool reader_on;              /* registered for reading with the loop */

@@ -514,6 +514,22 @@ int aiotp_transport_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t
     return method_leave(loop, t->ops->writelines(t, bufs, n));
 }
 
+int aiotp_transport_write_borrowed(aiotp_transport *t, const void *data, size_t len,
+                                   aiotp_write_done_cb done, void *arg)
+{
+    aiotp_loop *loop;
+    if (t == NULL) {
+        return AIOTP_EINVAL;
+    }
+    if (t->ops->write_borrowed == NULL) {
+        char args[32];
+        snprintf(args, sizeof(args), "n=%zu", len);
+        return not_supported(t, "write_borrowed", args);
+    }
+    loop = method_enter(t);
+    return method_leave(loop, t->ops->write_borrowed(t, data, len, done, arg));
+}
+
 int aiotp_transport_write_eof(aiotp_transport *t)
 {
     aiotp_loop *loop;

@@ -50,6 +50,9 @@ typedef struct aiotp__transport_ops {
     int (*write)(aiotp_transport *t, const void *data, size_t len);
     int (*writelines)(aiotp_transport *t, const aiotp_buf *bufs, size_t n);
     int (*write_eof)(aiotp_transport *t);
+    /* the zero-copy write (an extension, DEV-81): NULL for the kinds without it */
+    int (*write_borrowed)(aiotp_transport *t, const void *data, size_t len,
+                          aiotp_write_done_cb done, void *arg);
     /* DatagramTransport */
     int (*sendto)(aiotp_transport *t, const void *data, size_t len,
                   const struct sockaddr *addr, socklen_t addrlen);

@@ -471,6 +471,9 @@ int th_reap(pid_t pid);
 aiotp_transport *th_pipe_transport(aiotp_loop *loop, bool write, int fd,
                                    const aiotp_protocol *proto, void *data);
 
+/* Make a pipe small: the sim's capacity for its write end wfd, or the kernel's smallest
+   pipe (one page, F_SETPIPE_SZ on Linux): 4096 bytes. */
+void th_small_pipe(int wfd);
 /* The pattern bytes th_child's outn writes, from byte `from` on (n bytes into buf). */
 void th_pattern(unsigned char *buf, size_t n, uint64_t from);
 

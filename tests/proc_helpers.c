@@ -15,6 +15,10 @@
 #include "harness.h"
 #include "th_script.h"
 
+#if defined(__linux__) && !defined(F_SETPIPE_SZ)
+#define F_SETPIPE_SZ 1031 /* F_LINUX_SPECIFIC_BASE + 7 (not declared in a strict build) */
+#endif
+
 /* ---- the peer -------------------------------------------------------------------------- */
 
 void th_pipe(int fds[2])
@@ -121,6 +125,21 @@ int th_reap(pid_t pid)
         th_fail(__FILE__, __LINE__, "waitpid(%ld): %s", (long)pid, aiotp_err_name((int)r));
     }
     return code;
+}
+
+void th_small_pipe(int wfd)
+{
+    if (th_sim_mode()) {
+        int rc = aiotp_sim_set_capacity(th_sim(), wfd, 4096);
+        if (rc != 0) {
+            th_fail(__FILE__, __LINE__, "aiotp_sim_set_capacity: %s", aiotp_err_name(rc));
+        }
+    }
+#if defined(__linux__) && defined(F_SETPIPE_SZ)
+    else {
+        (void)fcntl(wfd, F_SETPIPE_SZ, 4096);
+    }
+#endif
 }
 
 void th_pattern(unsigned char *buf, size_t n, uint64_t from)

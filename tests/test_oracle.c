@@ -2688,6 +2688,91 @@ TEST(pipe_write_sequence)
     EXPECT_VIOLATION(WPIPE "t1 query is_reading 1\n", 0, "TRANSPORT-KIND-2", 8);
 }
 
+/* PIPE-BORROW-1: one write_done per accepted borrowed write, never inside a call, all
+   before connection_lost; kinds without write_borrowed answer ENOTSUP. */
+TEST(pipe_write_borrowed)
+{
+    expect_ok(WPIPE "iter 3\n"
+                    "t1 call write_borrowed n=5\n"
+                    "t1 ret write_borrowed 0 size=0 total=5 sum=01234567\n"
+                    "t1 call write_borrowed n=0\n"
+                    "t1 ret write_borrowed 0 size=0 total=5 sum=01234567\n"
+                    "iter 4\n"
+                    "t1 cb write_done status=0\n"
+                    "t1 call write_borrowed n=3\n"
+                    "t1 ret write_borrowed 0 size=3 total=8 sum=01234568\n"
+                    "t1 call abort\n"
+                    "t1 ret abort 0 size=0\n"
+                    "t1 ret write_done 0\n"
+                    "iter 5\n"
+                    "t1 cb write_done status=ECANCELED\n"
+                    "t1 ret write_done 0\n"
+                    "t1 cb connection_lost status=0\n"
+                    "t1 ret connection_lost 0\n",
+              0);
+    expect_ok(RPIPE "iter 3\n"
+                    "t1 call write_borrowed n=1\n"
+                    "t1 ret write_borrowed ENOTSUP size=0\n",
+              0);
+    /* connection_lost while a done is owed */
+    EXPECT_VIOLATION(WPIPE "iter 3\n"
+                           "t1 call write_borrowed n=5\n"
+                           "t1 ret write_borrowed 0 size=5 total=5 sum=01234567\n"
+                           "t1 call abort\n"
+                           "t1 ret abort 0 size=0\n"
+                           "iter 4\n"
+                           "t1 cb connection_lost status=0\n",
+                     0, "PIPE-BORROW-1", 14);
+    /* a done nobody owed; a second done for one write */
+    EXPECT_VIOLATION(WPIPE "iter 3\n"
+                           "t1 cb write_done status=0\n",
+                     0, "PIPE-BORROW-1", 9);
+    EXPECT_VIOLATION(WPIPE "iter 3\n"
+                           "t1 call write_borrowed n=5\n"
+                           "t1 ret write_borrowed 0 size=0 total=5 sum=01234567\n"
+                           "iter 4\n"
+                           "t1 cb write_done status=0\n"
+                           "t1 ret write_done 0\n"
+                           "t1 cb write_done status=0\n",
+                     0, "PIPE-BORROW-1", 14);
+    /* a refused call owes nothing */
+    EXPECT_VIOLATION(WPIPE "iter 3\n"
+                           "t1 call write_borrowed n=5\n"
+                           "t1 ret write_borrowed EINVAL size=0 total=0 sum=00000000\n"
+                           "iter 4\n"
+                           "t1 cb write_done status=0\n",
+                     0, "PIPE-BORROW-1", 12);
+    /* inside the call itself */
+    EXPECT_VIOLATION(WPIPE "iter 3\n"
+                           "t1 call write_borrowed n=5\n"
+                           "t1 cb write_done status=0\n",
+                     0, "TRACE-4", 10);
+    /* a kind without it (a read pipe) */
+    EXPECT_VIOLATION(RPIPE "iter 3\n"
+                           "t1 call write_borrowed n=1\n"
+                           "t1 ret write_borrowed 0 size=0 total=1 sum=01234567\n",
+                     0, "TRANSPORT-KIND-2", 9);
+    /* a stream transport has it: WRITE-BORROW-1 */
+    expect_ok(H3 MADE_BODY "iter 3\n"
+                           "t1 call write_borrowed n=4\n"
+                           "t1 ret write_borrowed 0 size=4 total=4 sum=01234567\n"
+                           "iter 4\n"
+                           "t1 cb write_done status=0\n"
+                           "t1 ret write_done 0\n",
+              0);
+    EXPECT_VIOLATION(H3 MADE_BODY "iter 3\n"
+                                  "t1 call write_borrowed n=4\n"
+                                  "t1 ret write_borrowed 0 size=4 total=4 sum=01234567\n"
+                                  "t1 call abort\n"
+                                  "t1 ret abort 0 size=0\n"
+                                  "iter 4\n"
+                                  "t1 cb connection_lost status=0\n",
+                     0, "WRITE-BORROW-1", 14);
+    EXPECT_VIOLATION(H3 MADE_BODY "iter 3\n"
+                                  "t1 cb write_done status=0\n",
+                     0, "WRITE-BORROW-1", 9);
+}
+
 TEST(pipe_write_ends)
 {
     /* PIPE-DRAIN-1: lost in the pass of the drain */
@@ -3042,6 +3127,7 @@ static const th_case cases[] = {
     T(pipe_read_kinds, "PIPE-WRITE-6 TRANSPORT-KIND-2 PROTO-KIND-1 TRACE-3"),
     T(pipe_read_failing_callbacks, "PIPE-CB-1"),
     T(pipe_write_sequence, "PIPE-FLOW-1 PIPE-WRITE-2 PIPE-WRITE-3 PIPE-WRITE-6"),
+    T(pipe_write_borrowed, "PIPE-BORROW-1 WRITE-BORROW-1 TRANSPORT-KIND-2 TRACE-4"),
     T(pipe_write_ends, "PIPE-DRAIN-1 PIPE-ABORT-1 PIPE-CLOSE-1 TRANSPORT-KIND-2 PROTO-KIND-1"),
     T(subprocess_sequence, "SUBPROC-ORDER-1 SUBPROC-PIPE-2 SUBPROC-SIGNAL-1 TRACE-4"),
     T(subprocess_lost, "SUBPROC-LOST-1 SUBPROC-LOST-2 SUBPROC-EXIT-1 SUBPROC-MADE-1"),

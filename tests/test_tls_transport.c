@@ -91,8 +91,16 @@ TEST(writelines_and_empty)
 
 /* ---- no half-close --------------------------------------------------------------------- */
 
+static void never_done(aiotp_transport *t, void *arg, int status)
+{
+    (void)t;
+    (void)arg;
+    (void)status;
+    th_fail(__FILE__, __LINE__, "the done of a refused write_borrowed was called");
+}
+
 /* can_write_eof() is false and write_eof() returns ENOTSUP and changes nothing: the
-   transport still writes. */
+   transport still writes. write_borrowed() is ENOTSUP too. */
 TEST(no_half_close)
 {
     aiotp_loop *loop = th_loop();
@@ -103,6 +111,9 @@ TEST(no_half_close)
     CHECK(!aiotp_transport_is_closing(p.c.t));
     CHECK_INT(th_count_lines("t2 query can_write_eof 0"), 1);
     CHECK_INT(th_count_lines("t2 ret write_eof ENOTSUP size=0"), 1);
+    /* nor the zero-copy write (DEV-81: the stream below has it, the TLS transport not) */
+    CHECK_ERR(aiotp_transport_write_borrowed(p.c.t, "x", 1, never_done, NULL), AIOTP_ENOTSUP);
+    CHECK_INT(th_count_lines("t2 ret write_borrowed ENOTSUP size=0"), 1);
     CHECK_ERR(aiotp_transport_write(p.c.t, "still", 5), 0);
     expect_n = 5;
     th_run_until(loop, server_has, &p, 20);

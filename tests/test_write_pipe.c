@@ -13,10 +13,6 @@
 #include "aiotp/sim.h"
 #include "harness.h"
 
-#if defined(__linux__) && !defined(F_SETPIPE_SZ)
-#define F_SETPIPE_SZ 1031 /* F_LINUX_SPECIFIC_BASE + 7 (not declared in a strict build) */
-#endif
-
 static aiotp_transport *write_pipe(aiotp_loop *loop, int p[2], th_rec *r)
 {
     th_pipe(p);
@@ -37,19 +33,6 @@ static size_t drain(int fd, unsigned char *buf, size_t cap)
         }
         got += (size_t)n;
     }
-}
-
-/* Make the pipe small: the sim's capacity, or the kernel's smallest pipe (one page). */
-static void small_pipe(int wfd)
-{
-    if (th_sim_mode()) {
-        CHECK_INT(aiotp_sim_set_capacity(th_sim(), wfd, 4096), 0);
-    }
-#if defined(__linux__) && defined(F_SETPIPE_SZ)
-    else {
-        (void)fcntl(wfd, F_SETPIPE_SZ, 4096);
-    }
-#endif
 }
 
 TEST(write_at_once)
@@ -86,7 +69,7 @@ TEST(flow_control)
     int i;
     aiotp_transport *t;
     th_pipe(p);
-    small_pipe(p[1]);
+    th_small_pipe(p[1]);
     t = th_pipe_transport(loop, true, p[1], &th_streaming, r);
     th_pattern(data, sizeof(data), 0);
     CHECK_INT(aiotp_transport_set_write_buffer_limits(t, 8192, 4096), 0);
@@ -131,7 +114,7 @@ TEST(writes_behind_the_queue_keep_order)
     aiotp_buf bufs[3];
     aiotp_transport *t;
     th_pipe(p);
-    small_pipe(p[1]);
+    th_small_pipe(p[1]);
     t = th_pipe_transport(loop, true, p[1], &th_streaming, r);
     th_pattern(data, sizeof(data), 7);
     CHECK_INT(aiotp_transport_set_write_buffer_limits(t, 1u << 20, 0), 0); /* no pause */
@@ -202,7 +185,7 @@ TEST(failing_callbacks_are_reported)
     r->on_resume = fail_eio;
     r->on_lost = fail_eio;
     th_pipe(p);
-    small_pipe(p[1]);
+    th_small_pipe(p[1]);
     t = th_pipe_transport(loop, true, p[1], &th_streaming, r);
     CHECK_INT(th_count_lines("t1 exc status=EIO"), 1); /* connection_made's */
     th_pattern(data, sizeof(data), 3);
@@ -301,7 +284,7 @@ TEST(close_flushes_first)
     int i;
     aiotp_transport *t;
     th_pipe(p);
-    small_pipe(p[1]);
+    th_small_pipe(p[1]);
     t = th_pipe_transport(loop, true, p[1], &th_streaming, r);
     th_pattern(data, sizeof(data), 7);
     CHECK_INT(aiotp_transport_write(t, data, sizeof(data)), 0);
@@ -335,7 +318,7 @@ TEST(abort_drops_the_queue)
     aiotp_transport *t;
     uint64_t it;
     th_pipe(p);
-    small_pipe(p[1]);
+    th_small_pipe(p[1]);
     t = th_pipe_transport(loop, true, p[1], &th_streaming, r);
     CHECK_INT(aiotp_transport_write(t, data, sizeof(data)), 0);
     CHECK_INT(r->pauses, 1);
@@ -372,7 +355,7 @@ TEST(reader_gone_with_bytes_queued)
     int p[2];
     aiotp_transport *t;
     th_pipe(p);
-    small_pipe(p[1]);
+    th_small_pipe(p[1]);
     t = th_pipe_transport(loop, true, p[1], &th_streaming, r);
     CHECK_INT(aiotp_transport_write(t, data, sizeof(data)), 0);
     CHECK(aiotp_transport_get_write_buffer_size(t) > 0);
@@ -407,7 +390,7 @@ TEST(write_error_in_the_drain)
     int p[2];
     aiotp_transport *t;
     th_pipe(p);
-    small_pipe(p[1]);
+    th_small_pipe(p[1]);
     t = th_pipe_transport(loop, true, p[1], &th_streaming, r);
     CHECK_INT(aiotp_transport_write(t, data, sizeof(data)), 0);
     (void)drain(p[0], data, sizeof(data)); /* room: the drain writes */
@@ -465,7 +448,7 @@ TEST(limits)
     int p[2];
     aiotp_transport *t;
     th_pipe(p);
-    small_pipe(p[1]);
+    th_small_pipe(p[1]);
     t = th_pipe_transport(loop, true, p[1], &th_streaming, r);
     CHECK_INT(aiotp_transport_get_write_buffer_limits(t, &lo, &hi), 0);
     CHECK_SIZE(lo, 16384);
@@ -533,7 +516,7 @@ TEST(write_and_close_inside_resume_writing)
     int i;
     aiotp_transport *t;
     th_pipe(p);
-    small_pipe(p[1]);
+    th_small_pipe(p[1]);
     t = th_pipe_transport(loop, true, p[1], &th_streaming, r);
     r->on_resume = write_close_on_resume;
     CHECK_INT(aiotp_transport_set_write_buffer_limits(t, 1000, AIOTP_LIMIT_NONE), 0);
@@ -567,7 +550,7 @@ TEST(abort_inside_pause_writing)
     int p[2];
     aiotp_transport *t;
     th_pipe(p);
-    small_pipe(p[1]);
+    th_small_pipe(p[1]);
     t = th_pipe_transport(loop, true, p[1], &th_streaming, r);
     r->on_pause = abort_on_pause;
     CHECK_INT(aiotp_transport_write(t, data, sizeof(data)), 0);
@@ -586,7 +569,7 @@ TEST(no_memory_to_queue)
     int p[2];
     aiotp_transport *t;
     th_pipe(p);
-    small_pipe(p[1]);
+    th_small_pipe(p[1]);
     t = th_pipe_transport(loop, true, p[1], &th_streaming, r);
     th_f.write_eagain = true; /* the pipe takes nothing */
     th_f.alloc_fail_after = 0;
@@ -626,7 +609,7 @@ TEST(untraced_life)
     aiotp_transport *t2;
     aiotp_loop_set_trace(loop, NULL, NULL);
     th_pipe(p);
-    small_pipe(p[1]);
+    th_small_pipe(p[1]);
     t = th_pipe_transport(loop, true, p[1], &th_streaming, r);
     t2 = write_pipe(loop, q, r2);
     th_pattern(data, sizeof(data), 3);

@@ -278,6 +278,63 @@ typedef struct aiotp_buf {
 int aiotp_transport_writelines(aiotp_transport *t, const aiotp_buf *bufs, size_t n);
 
 /**
+ * Completion of aiotp_transport_write_borrowed(): the transport no longer reads the
+ * caller's buffer.
+ * @param t the transport; NULL when the call comes from aiotp_loop_free() (then nothing
+ *        may be called on the transport or the loop: free the memory, nothing else).
+ * @param arg the call's arg.
+ * @param status 0 when the kernel took the last byte of the buffer; otherwise the bytes
+ *        from the first one not taken on will never be written: #AIOTP_ECANCELED
+ *        (abort(), or the loop was freed), or the error that ended the transport
+ *        (-EPIPE when the reader went away, the write error, #AIOTP_ENOMEM...).
+ */
+typedef void (*aiotp_write_done_cb)(aiotp_transport *t, void *arg, int status);
+
+/**
+ * A zero-copy write (an extension beyond asyncio, spec/deviations.md DEV-81): the same
+ * as write() of the same bytes, except that what the kernel does not take at once is
+ * not copied: the transport keeps a pointer into the caller's buffer, which must stay
+ * valid and unchanged until `done` runs.
+ *
+ * The bytes are part of the same ordered byte stream as write() and writelines() (any
+ * mix keeps the order), count in get_write_buffer_size() and in flow control exactly as
+ * write()'s (pause_writing may run inside this call, as in write()).
+ *
+ * `done(t, arg, status)` runs exactly once for each call that returned 0 with len > 0,
+ * never inside this call or any other transport method: from the loop (the pass after
+ * the call when the kernel took everything at once; else in the writable event whose
+ * write takes the last byte), in the order of the calls, and always before the
+ * transport's connection_lost (the ones whose bytes will not be written run just
+ * before it, with an error status). Every transport and loop method may be called from
+ * inside it. aiotp_loop_free() calls the dones still owed, with t NULL and
+ * #AIOTP_ECANCELED (or 0 for a buffer the kernel had already taken in full).
+ *
+ * Kinds: the write pipe (connect_write_pipe(), a subprocess's stdin) and the stream
+ * transport (TCP, Unix; there write_eof() waits for the borrowed bytes too, and a
+ * transport retained past aiotp_loop_free() has its dones called by the free, as said
+ * above). The datagram, TLS, read pipe and subprocess transports return #AIOTP_ENOTSUP.
+ *
+ * @param t the transport.
+ * @param data the bytes (borrowed until done runs).
+ * @param len their number; 0 does nothing (returns 0 and done is not called, also when
+ *        closing).
+ * @param done the completion (required).
+ * @param arg passed to done.
+ * @return 0 (accepted: done will run exactly once); #AIOTP_EINVAL (t or done NULL, or
+ *         data NULL with len > 0); #AIOTP_ENOTSUP (the kind does not have it);
+ *         #AIOTP_ESTATE (a stream after write_eof(), even for len 0, as write());
+ *         #AIOTP_ECLOSED (closing or closed: the data is not taken); #AIOTP_ETOOBIG (the
+ *         queue would pass SIZE_MAX / 2); #AIOTP_ENOMEM (no memory for the queue entry);
+ *         or the write error that made the transport fail (-EPIPE...; connection_lost(that
+ *         error) follows). After an error done is never called and nothing changed (but
+ *         for the transport failing with that write error, as write() says; or a kernel
+ *         that took part of the bytes when the writer cannot be armed: the transport then
+ *         fails with that error too).
+ */
+int aiotp_transport_write_borrowed(aiotp_transport *t, const void *data, size_t len,
+                                   aiotp_write_done_cb done, void *arg);
+
+/**
  * Close the write side after the buffer is flushed (the peer reads EOF); reading
  * continues and is_closing() stays false.
  * @param t the transport.

@@ -814,6 +814,7 @@ static int gone_call_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
     switch (f->name) {
     case N_WRITE:
     case N_WRITELINES:
+    case N_WRITE_BORROWED:
         if (OK(pl) && f->n > 0) {
             return aiotp__orc_violate(o, ts, aiotp__orc_rule_write_closed,
                                       "t%lu %s n=%llu accepted after connection_lost", ts->id,

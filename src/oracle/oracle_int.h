@@ -116,6 +116,7 @@ enum orc_name {
     N_PIPE_DATA_RECEIVED,
     N_PIPE_CONNECTION_LOST,
     N_PROCESS_EXITED,
+    N_WRITE_DONE,           /* a write pipe's borrowed-write completion (DEV-81) */
     N_FIRST_CALL,
     N_WRITE = N_FIRST_CALL,
     N_WRITELINES,
@@ -130,9 +131,12 @@ enum orc_name {
     N_SEND_SIGNAL,
     N_TERMINATE,
     N_KILL,
+    N_WRITE_BORROWED,       /* the zero-copy write (DEV-81) */
     N_COUNT
 };
 #define ORC_BIT(n) (1u << (unsigned)(n))
+/* write(), writelines() and write_borrowed(): the calls whose bytes join the stream */
+#define ORC_IS_WRITE(n) ((n) == N_WRITE || (n) == N_WRITELINES || (n) == N_WRITE_BORROWED)
 extern const char *const aiotp__orc_names[N_COUNT];
 
 enum orc_query { Q_IS_CLOSING, Q_IS_READING, Q_CAN_WRITE_EOF, Q_SIZE, Q_LIMITS, Q_COUNT };
@@ -268,6 +272,8 @@ typedef struct orc_stream {
     uint64_t gb_len;
     uint64_t gb_seq;       /* seq of the "ret get_buffer" line */
     uint64_t gb_iter;      /* its pass */
+    uint64_t done_owed;    /* write pipe: accepted write_borrowed calls whose write_done
+                              has not come (PIPE-BORROW-1) */
     orc_tls_ext tls;       /* TLS transports only */
 } orc_stream;
 
@@ -618,6 +624,13 @@ bool aiotp__orc_base_valid(const orc *o, const orc_t *ts);
 /* (aiotp__orc_stream_init and aiotp__orc_stream_call above; the ret of write/writelines:
    accepted whole, running totals) */
 int aiotp__orc_stream_write_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl);
+
+/* Borrowed writes (DEV-81; the kind's rule: PIPE-BORROW-1, WRITE-BORROW-1): the ret of a
+   write_borrowed (an accepted one, n > 0, owes one write_done), a write_done (one must be
+   owed), connection_lost (none may be owed). */
+void aiotp__orc_borrowed_ret(orc_t *ts, const orc_frame *f, const orc_line *pl);
+int aiotp__orc_write_done(orc *o, orc_t *ts, const orc_rule *rule);
+int aiotp__orc_done_owed(orc *o, orc_t *ts, const orc_rule *rule);
 
 /* A subprocess's callback nested in a callback of its own pipe (TRACE-4 allows it). */
 bool aiotp__orc_subproc_nested_ok(const orc *o, const orc_t *ts, const orc_line *pl,

@@ -13,9 +13,9 @@
     X(connection_made) X(connection_lost) X(data_received) X(eof_received) X(get_buffer)   \
     X(buffer_updated) X(pause_writing) X(resume_writing) X(datagram_received)             \
     X(error_received) X(pipe_data_received) X(pipe_connection_lost) X(process_exited)     \
-    X(write) X(writelines) X(close) X(abort) X(pause_reading) X(resume_reading)           \
-    X(write_eof) X(set_write_buffer_limits) X(set_protocol) X(sendto) X(send_signal)      \
-    X(terminate) X(kill)
+    X(write_done) X(write) X(writelines) X(close) X(abort) X(pause_reading)               \
+    X(resume_reading) X(write_eof) X(set_write_buffer_limits) X(set_protocol) X(sendto)   \
+    X(send_signal) X(terminate) X(kill) X(write_borrowed)
 
 #define NAME_STR(n) #n,
 #define NAME_LEN(n) sizeof(#n) - 1,
@@ -379,6 +379,8 @@ static bool parse_cb(orc_line *pl, const tok *tk, size_t nt, unsigned version, p
         }
         pl->has_rc = true;
         return true;
+    case N_WRITE_DONE:
+        return want_tokens(nt, 4, e) && kv_status(&tk[3], pl->status, e);
     default:
         return fail(e, "'%s' is a transport method, not a callback (use 'call')",
                     aiotp__orc_names[pl->name]);
@@ -390,6 +392,7 @@ static bool parse_call(orc_line *pl, const tok *tk, size_t nt, unsigned version,
     tok v;
     switch (pl->name) {
     case N_WRITE:
+    case N_WRITE_BORROWED:
         return want_tokens(nt, 4, e) && kv_u64(&tk[3], "n", &pl->n, e);
     case N_WRITELINES:
         return want_tokens(nt, 5, e) && kv_u64(&tk[3], "count", &pl->count, e) &&
@@ -455,6 +458,7 @@ static bool parse_ret(orc_line *pl, const tok *tk, size_t nt, unsigned version, 
     case N_PAUSE_WRITING:
     case N_RESUME_WRITING:
     case N_EOF_RECEIVED:
+    case N_WRITE_DONE:
         return want_tokens(nt, 4, e);
     case N_DATAGRAM_RECEIVED:
     case N_ERROR_RECEIVED:
@@ -475,6 +479,7 @@ static bool parse_ret(orc_line *pl, const tok *tk, size_t nt, unsigned version, 
         return want_tokens(nt, 4, e);
     case N_WRITE:
     case N_WRITELINES:
+    case N_WRITE_BORROWED:
         if (nt == 5 && version >= 3 && !aiotp__orc_is_status(pl->status, "0")) {
             /* format 3: a refused call of a method the kind lacks (ENOTSUP) */
             return kv_u64(&tk[4], "size", &pl->size, e);

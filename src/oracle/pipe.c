@@ -23,6 +23,7 @@ enum pipe_rule {
     R_CLOSE_1,
     R_ABORT_1,
     R_LOST_1,
+    R_BORROW_1,
     R_COUNT
 };
 
@@ -68,6 +69,10 @@ static const orc_rule RULES[R_COUNT] = {
                     "comes in the next pass, never resume_writing after it"),
     [R_LOST_1] = R("PIPE-LOST-1", DOC,
                    "connection_lost exactly once and last; nothing is called after it"),
+    [R_BORROW_1] = R("PIPE-BORROW-1", AIOTP,
+                     "write_done runs exactly once for each write_borrowed that returned 0 "
+                     "with n > 0, never inside a method call, and every one before the "
+                     "transport's connection_lost"),
 };
 #undef R
 
@@ -153,7 +158,13 @@ static int pipe_cb(orc *o, orc_t *ts, const orc_line *pl)
     case N_CONNECTION_MADE:
         return ORC_RC(rc, aiotp__orc_made(o, ts, pl));
     case N_CONNECTION_LOST:
+        rc = ORC_RC(rc, aiotp__orc_done_owed(o, ts, RULE(BORROW_1)));
         return ORC_RC(rc, aiotp__orc_lost(o, ts, pl));
+    case N_WRITE_DONE:
+        if (rd) {
+            break;
+        }
+        return ORC_RC(rc, aiotp__orc_write_done(o, ts, RULE(BORROW_1)));
     case N_PAUSE_WRITING:
     case N_RESUME_WRITING:
         if (rd) {
@@ -205,7 +216,7 @@ static int pipe_cb_ret(orc *o, orc_t *ts, const orc_frame *f, const orc_line *pl
 static void pipe_call(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
 {
     aiotp__orc_stream_call(o, ts, f, pl);
-    if (f->name == N_WRITE || f->name == N_WRITELINES) {
+    if (ORC_IS_WRITE(f->name)) {
         /* PIPE-WRITE-3: closing (close, write_eof: flushing) refuses new data too */
         f->closed_at_call = f->closed_at_call || aiotp__orc_closing(ts);
         f->eof_at_call = false;
@@ -237,6 +248,9 @@ static int pipe_call_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
     switch (f->name) {
     case N_WRITE:
     case N_WRITELINES:
+        return write_ret(o, ts, f, pl);
+    case N_WRITE_BORROWED:
+        aiotp__orc_borrowed_ret(ts, f, pl); /* PIPE-BORROW-1 */
         return write_ret(o, ts, f, pl);
     case N_WRITE_EOF: {
         /* PIPE-WRITE-6: a write pipe's write_eof() is its close() */
@@ -324,10 +338,13 @@ const orc_kind aiotp__orc_kind_pipe_write = {
     .rules = RULES, /* the read pipe's table (not counted twice) */
     .nrules = 0,
     .cbs = ORC_BIT(N_CONNECTION_MADE) | ORC_BIT(N_CONNECTION_LOST) | ORC_BIT(N_DATA_RECEIVED) |
-           ORC_BIT(N_EOF_RECEIVED) | ORC_BIT(N_PAUSE_WRITING) | ORC_BIT(N_RESUME_WRITING),
+           ORC_BIT(N_EOF_RECEIVED) | ORC_BIT(N_PAUSE_WRITING) | ORC_BIT(N_RESUME_WRITING) |
+           ORC_BIT(N_WRITE_DONE),
     .calls = ORC_BIT(N_WRITE) | ORC_BIT(N_WRITELINES) | ORC_BIT(N_CLOSE) | ORC_BIT(N_ABORT) |
-             ORC_BIT(N_WRITE_EOF) | ORC_BIT(N_SET_LIMITS) | ORC_BIT(N_SET_PROTOCOL),
-    .pause_in = ORC_BIT(N_WRITE) | ORC_BIT(N_WRITELINES) | ORC_BIT(N_SET_LIMITS),
+             ORC_BIT(N_WRITE_EOF) | ORC_BIT(N_SET_LIMITS) | ORC_BIT(N_SET_PROTOCOL) |
+             ORC_BIT(N_WRITE_BORROWED),
+    .pause_in = ORC_BIT(N_WRITE) | ORC_BIT(N_WRITELINES) | ORC_BIT(N_SET_LIMITS) |
+                ORC_BIT(N_WRITE_BORROWED),
     .pkinds = ORC_BIT(PK_STREAMING) | ORC_BIT(PK_BUFFERED),
     .r = PIPE_RULES,
     .init = pipe_init,

@@ -28,6 +28,7 @@ enum stream_rule {
     R_WRITE_EOF_3,
     R_WRITE_EOF_4,
     R_WRITE_CANEOF_1,
+    R_WRITE_BORROW_1,
     R_COUNT
 };
 
@@ -85,6 +86,10 @@ static const orc_rule RULES[R_COUNT] = {
                         "closing or closed it does nothing (DONE-1: ECLOSED)"),
     [R_WRITE_CANEOF_1] = R("WRITE-CANEOF-1", CPYTHON, "can_write_eof() is true for stream "
                                                       "sockets"),
+    [R_WRITE_BORROW_1] = R("WRITE-BORROW-1", AIOTP,
+                           "write_done runs exactly once for each write_borrowed that returned "
+                           "0 with n > 0, never inside a method call, and every one before the "
+                           "transport's connection_lost"),
 };
 #undef R
 
@@ -345,7 +350,10 @@ int aiotp__orc_stream_cb(orc *o, orc_t *ts, const orc_line *pl)
     case N_CONNECTION_MADE:
         return ORC_RC(rc, aiotp__orc_made(o, ts, pl));
     case N_CONNECTION_LOST:
+        rc = ORC_RC(rc, aiotp__orc_done_owed(o, ts, RULE(WRITE_BORROW_1)));
         return ORC_RC(rc, aiotp__orc_lost(o, ts, pl));
+    case N_WRITE_DONE:
+        return ORC_RC(rc, aiotp__orc_write_done(o, ts, RULE(WRITE_BORROW_1)));
     case N_PAUSE_WRITING:
         return ORC_RC(rc, aiotp__orc_pause(o, ts, pl));
     case N_RESUME_WRITING:
@@ -407,7 +415,7 @@ void aiotp__orc_stream_call(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
 {
     (void)o;
     (void)pl;
-    if (f->name == N_WRITE || f->name == N_WRITELINES) {
+    if ORC_IS_WRITE(f->name) {
         /* WRITE-WRITE-4/5: admission happens at entry, so a write is judged by the state
            at its call line (an abort inside its own pause_writing comes after it) */
         f->closed_at_call = ts->lost || ts->cl == CL_SCHEDULED;
@@ -442,7 +450,7 @@ static uint64_t outer_uncounted(const orc *o, const orc_t *ts)
     size_t i;
     for (i = 0; i + 1 < o->depth; i++) {
         const orc_frame *g = &o->stack[i];
-        if (g->is_call && !g->pre && (g->name == N_WRITE || g->name == N_WRITELINES) &&
+        if (g->is_call && !g->pre && ORC_IS_WRITE(g->name) &&
             g->t == ts && g->n <= UINT64_MAX - extra) {
             extra += g->n;
         }
@@ -501,7 +509,7 @@ static int check_tx_total(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
             if (i == 1) {
                 for (k = 0; k + 1 < o->depth; k++) {
                     orc_frame *g = &o->stack[k];
-                    if (g->is_call && (g->name == N_WRITE || g->name == N_WRITELINES) &&
+                    if (g->is_call && ORC_IS_WRITE(g->name) &&
                         g->t == ts) {
                         g->pre = true;
                     }
@@ -594,6 +602,8 @@ int aiotp__orc_stream_call_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line *
     switch (f->name) {
     case N_WRITE:
     case N_WRITELINES:
+    case N_WRITE_BORROWED:
+        aiotp__orc_borrowed_ret(ts, f, pl);
         return write_ret(o, ts, f, pl);
     case N_WRITE_EOF:
         if (aiotp__orc_closing(ts) || ts->lost) {
@@ -695,17 +705,46 @@ int aiotp__orc_stream_write_ret(orc *o, orc_t *ts, orc_frame *f, const orc_line 
     return write_ret(o, ts, f, pl);
 }
 
+void aiotp__orc_borrowed_ret(orc_t *ts, const orc_frame *f, const orc_line *pl)
+{
+    if (f->name == N_WRITE_BORROWED && OK(pl) && f->n > 0) {
+        ts->u.s.done_owed++;
+    }
+}
+
+int aiotp__orc_write_done(orc *o, orc_t *ts, const orc_rule *rule)
+{
+    if (ts->u.s.done_owed == 0) {
+        return aiotp__orc_violate(o, ts, rule, "t%lu write_done with no borrowed write owed one",
+                                  ts->id);
+    }
+    ts->u.s.done_owed--;
+    return 0;
+}
+
+int aiotp__orc_done_owed(orc *o, orc_t *ts, const orc_rule *rule)
+{
+    uint64_t owed = ts->u.s.done_owed;
+    if (owed == 0) {
+        return 0;
+    }
+    ts->u.s.done_owed = 0;
+    return aiotp__orc_violate(o, ts, rule, "t%lu connection_lost with %llu write_done still owed",
+                              ts->id, (unsigned long long)owed);
+}
+
 const orc_kind aiotp__orc_kind_stream = {
     .name = "stream",
     .rules = RULES,
     .nrules = R_COUNT,
     .cbs = ORC_BIT(N_CONNECTION_MADE) | ORC_BIT(N_CONNECTION_LOST) | ORC_BIT(N_DATA_RECEIVED) |
            ORC_BIT(N_EOF_RECEIVED) | ORC_BIT(N_GET_BUFFER) | ORC_BIT(N_BUFFER_UPDATED) |
-           ORC_BIT(N_PAUSE_WRITING) | ORC_BIT(N_RESUME_WRITING),
+           ORC_BIT(N_PAUSE_WRITING) | ORC_BIT(N_RESUME_WRITING) | ORC_BIT(N_WRITE_DONE),
     .calls = ORC_BIT(N_WRITE) | ORC_BIT(N_WRITELINES) | ORC_BIT(N_CLOSE) | ORC_BIT(N_ABORT) |
              ORC_BIT(N_PAUSE_READING) | ORC_BIT(N_RESUME_READING) | ORC_BIT(N_WRITE_EOF) |
-             ORC_BIT(N_SET_LIMITS) | ORC_BIT(N_SET_PROTOCOL),
-    .pause_in = ORC_BIT(N_WRITE) | ORC_BIT(N_WRITELINES) | ORC_BIT(N_SET_LIMITS),
+             ORC_BIT(N_SET_LIMITS) | ORC_BIT(N_SET_PROTOCOL) | ORC_BIT(N_WRITE_BORROWED),
+    .pause_in = ORC_BIT(N_WRITE) | ORC_BIT(N_WRITELINES) | ORC_BIT(N_SET_LIMITS) |
+                ORC_BIT(N_WRITE_BORROWED),
     .pkinds = ORC_BIT(PK_STREAMING) | ORC_BIT(PK_BUFFERED),
     .r = {
         .made_late = BASE_RULE(PROTO_BASE_6),
