@@ -408,7 +408,6 @@ typedef struct th_faults {
     long recv_calls;
     long sendto_calls;
     long recvfrom_calls;
-    long write_calls;
     long read_calls;
     long spawn_calls;
     long kill_calls;
