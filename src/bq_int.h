@@ -74,6 +74,23 @@ void aiotp__bq_borrow(aiotp__bq *q, size_t ring, const unsigned char *data, size
    made): the last run grows, or a run follows. */
 void aiotp__bq_note_copied(aiotp__bq *q, size_t n);
 
+/* Room for n more copied bytes behind what is queued (write and writelines, all or
+   nothing): the ring's, and while borrowed entries are queued the run the bytes join,
+   counted at once (the caller appends them to the ring right after; nothing fails in
+   between). 0, or AIOTP_ETOOBIG / AIOTP_ENOMEM with nothing queued. */
+static inline int aiotp__bq_reserve_copy(aiotp_loop *loop, aiotp__bq *q, aiotp__wbuf *wb,
+                                         size_t n)
+{
+    int rc = aiotp__bq_queued(q) ? aiotp__bq_room(loop, q, 1) : 0;
+    if (rc == 0) {
+        rc = aiotp__wq_reserve(loop, wb, n);
+    }
+    if (rc == 0 && n > 0 && aiotp__bq_queued(q)) {
+        aiotp__bq_note_copied(q, n);
+    }
+    return rc;
+}
+
 /* Every queued entry is complete with status (their bytes will not be written); the
    caller clears the ring. */
 void aiotp__bq_cancel(aiotp__bq *q, int status);

@@ -611,17 +611,11 @@ static int do_write(aiotp__pipe *t, const pieces *p)
             return rc;
         }
     } else {
-        /* behind queued bytes: room first, all or nothing */
-        /* DEV-81: behind borrowed bytes, a run */
-        rc = aiotp__bq_queued(&t->bq) ? aiotp__bq_room(t->base.loop, &t->bq, 1) : 0;
-        if (rc == 0) {
-            rc = aiotp__wq_reserve(t->base.loop, &t->wb, p->total);
-        }
+        /* behind queued bytes: room first, all or nothing (DEV-81: behind borrowed
+           bytes, a run) */
+        rc = aiotp__bq_reserve_copy(t->base.loop, &t->bq, &t->wb, p->total);
         if (rc != 0) {
             return rc;
-        }
-        if (aiotp__bq_queued(&t->bq)) {
-            aiotp__bq_note_copied(&t->bq, p->total);
         }
     }
     for (i = 0; i < p->n; i++) {

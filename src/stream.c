@@ -786,15 +786,9 @@ static int do_write(aiotp__stream *t, const void *data, size_t len)
     } else {
         /* WRITE-WRITE-6: queued behind other data: room first, all or nothing (DEV-81:
            behind borrowed bytes, a run entry too) */
-        rc = aiotp__bq_queued(&t->bq) ? aiotp__bq_room(t->base.loop, &t->bq, 1) : 0;
-        if (rc == 0) {
-            rc = aiotp__wq_reserve(t->base.loop, &t->wb, len);
-        }
+        rc = aiotp__bq_reserve_copy(t->base.loop, &t->bq, &t->wb, len);
         if (rc != 0) {
             return rc;
-        }
-        if (aiotp__bq_queued(&t->bq)) {
-            aiotp__bq_note_copied(&t->bq, len);
         }
         account_tx(t, data, len);
     }
@@ -903,16 +897,11 @@ static int do_writelines(aiotp__stream *t, const aiotp_buf *bufs, size_t nbufs)
             off = left;
         }
     } else {
-        /* behind queued data: room first, all or nothing */
-        rc = aiotp__bq_queued(&t->bq) ? aiotp__bq_room(t->base.loop, &t->bq, 1) : 0;
-        if (rc == 0) {
-            rc = aiotp__wq_reserve(t->base.loop, &t->wb, total);
-        }
+        /* behind queued data: room first, all or nothing (DEV-81: behind borrowed
+           bytes, a run) */
+        rc = aiotp__bq_reserve_copy(t->base.loop, &t->bq, &t->wb, total);
         if (rc != 0) {
             return rc;
-        }
-        if (aiotp__bq_queued(&t->bq) && total > 0) {
-            aiotp__bq_note_copied(&t->bq, total);
         }
         for (i = 0; i < nbufs; i++) {
             account_tx(t, bufs[i].base, bufs[i].len);
