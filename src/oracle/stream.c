@@ -415,7 +415,7 @@ void aiotp__orc_stream_call(orc *o, orc_t *ts, orc_frame *f, const orc_line *pl)
 {
     (void)o;
     (void)pl;
-    if ORC_IS_WRITE(f->name) {
+    if (ORC_IS_WRITE(f->name)) {
         /* WRITE-WRITE-4/5: admission happens at entry, so a write is judged by the state
            at its call line (an abort inside its own pause_writing comes after it) */
         f->closed_at_call = ts->lost || ts->cl == CL_SCHEDULED;
