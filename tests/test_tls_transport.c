@@ -230,6 +230,45 @@ TEST(abort_drops)
     CHECK_ERR(aiotp_transport_set_protocol(p.c.t, &th_streaming, NULL), AIOTP_ECLOSED);
 }
 
+/* The transport below failed on its own (a reset read by its reader: debug mode traces the
+   error) and its connection_lost is still to come: a write() of the TLS transport hands
+   its records down, they are refused (ECLOSED), and the write is dropped whole: ECLOSED
+   with the trace's total unchanged (WRITE-WRITE-5), never counted as accepted (found by
+   fuzz_tls: it returned ECLOSED after counting the bytes). The TLS transport ends with the
+   error of the one below, not with ECLOSED. */
+TEST(write_after_lower_failed)
+{
+    aiotp_loop *loop = th_loop();
+    th_tls_pair p;
+    const aiotp_extra *sock;
+    aiotp_buf bufs[2] = {{"abc", 3}, {"de", 2}};
+    int i;
+    pair(loop, &p);
+    th_run_passes(loop, 3); /* (the session tickets read) */
+    CHECK_ERR(aiotp_transport_write(p.c.t, "hello", 5), 0);
+    th_run_until(loop, server_has, &p, 20);
+    aiotp_loop_set_debug(loop, true);
+    sock = aiotp_transport_get_extra_info(p.s.t, "socket", NULL);
+    CHECK(sock != NULL && sock->kind == AIOTP_EXTRA_FD);
+    th_set_rst(sock->u.fd); /* the server's close resets the connection */
+    CHECK_ERR(aiotp_transport_abort(p.s.t), 0);
+    for (i = 0; i < 50 && th_count_lines("t1 exc") == 0; i++) {
+        th_run_passes(loop, 1);
+    }
+    CHECK_INT(th_count_lines("t1 exc status=ECONNRESET"), 1);
+    CHECK_INT(th_count_lines("t1 cb connection_lost"), 0);
+    CHECK(!aiotp_transport_is_closing(p.c.t));
+    CHECK_ERR(aiotp_transport_write(p.c.t, "lost", 4), AIOTP_ECLOSED);
+    CHECK_INT(th_count_lines("t1 ret write ECLOSED"), 1); /* the records went down */
+    CHECK_INT(th_count_lines("t2 ret write ECLOSED size=0 total=5 "), 1);
+    CHECK(aiotp_transport_is_closing(p.c.t));
+    CHECK_ERR(aiotp_transport_writelines(p.c.t, bufs, 2), AIOTP_ECLOSED);
+    CHECK_INT(th_count_lines("t2 ret writelines ECLOSED size=0 total=5 "), 1);
+    th_tls_pair_finish(loop, &p, 20);
+    CHECK_ERR(p.cr->lost_status, -ECONNRESET);
+    CHECK_STR(th_tls_cbs(2), "cb connection_made\ncb connection_lost status=ECONNRESET\n");
+}
+
 /* A peer that never sends its close_notify (its protocol paused reading: the close_notify
    waits unread): after the shutdown timeout the connection is aborted,
    connection_lost(-ETIMEDOUT). The peer, resumed, finds the close_notify and the EOF. */
@@ -517,6 +556,7 @@ static const th_case cases[] = {
     T(close_flushes_then_close_notify,
       "TLS-CLOSE-1 TLS-CLOSE-2 TLS-CLOSE-3 TLS-WRITE-2 BASE-CLOSE-4"),
     T(abort_drops, "TLS-ABORT-1 WRITE-ABORT-4 TLS-EOF-3 BAD-2 TLS-LOST-1"),
+    T(write_after_lower_failed, "WRITE-WRITE-5 TLS-WRITE-2 TLS-LOST-1"),
     T(shutdown_timeout, "TLS-CLOSE-4 TLS-EOF-3"),
     T(pause_reading_waits, "TLS-READ-1 READ-2 READ-3"),
     T(reading_calls_once_closing, "DONE-1 TLS-READ-1"),

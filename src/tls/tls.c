@@ -169,7 +169,14 @@ static int process_outgoing(aiotp__tls *t)
     (void)BIO_reset(t->wbio);
     if (rc < 0) {
         /* the transport below refused (no memory) or failed (its connection_lost follows):
-           the TLS stream lost bytes, it cannot go on */
+           the TLS stream lost bytes, it cannot go on. AIOTP_ECLOSED: it had already
+           failed (e.g. a send error found by its writer) and dropped the records; its
+           connection_lost, with that error, gives ours its status (layer_lost) */
+        if (rc == AIOTP_ECLOSED) {
+            /* the statuses this sets, to be replaced by the one below (layer_lost) */
+            t->below_failed = (unsigned char)((t->lost_status == 0 ? 1u : 0u) |
+                                              (t->hs_status == 0 ? 2u : 0u));
+        }
         tls_fatal(t, rc, "Fatal error: the transport below refused encrypted bytes", false);
     }
     return rc;
@@ -936,10 +943,12 @@ static int layer_lost(aiotp_transport *lower, void *data, int status)
     unsigned act;
     (void)lower;
     t->lower = NULL;
-    if (t->hs_status == 0) {
+    /* (below_failed: process_outgoing found the transport below already failed; its
+       own error is the one to report) */
+    if (t->hs_status == 0 || ((t->below_failed & 2u) != 0 && status != 0)) {
         t->hs_status = status != 0 ? status : AIOTP_ETLSEOF;
     }
-    if (t->lost_status == 0) {
+    if (t->lost_status == 0 || ((t->below_failed & 1u) != 0 && status != 0)) {
         t->lost_status = status;
     }
     act = step(t, AIOTP__TLSEV_LOWER_LOST);
@@ -970,6 +979,15 @@ static void account_tx(aiotp__tls *t, const void *p, size_t n)
     if (tracing(t)) {
         t->tx_total += n;
         t->tx_sum = t->svc->crc32(t->tx_sum, p, n);
+    }
+}
+
+/* account_tx of the first n buffers */
+static void account_bufs(aiotp__tls *t, const aiotp_buf *bufs, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        account_tx(t, bufs[i].base, bufs[i].len);
     }
 }
 
@@ -1043,8 +1061,11 @@ static int do_write(aiotp__tls *t, const void *data, size_t len)
     if (rc != 0) {
         return rc;
     }
-    account_tx(t, data, len);
     rc = process_outgoing(t);
+    if (rc == AIOTP_ECLOSED) {
+        return rc; /* the records were dropped below: so was the data (WRITE-WRITE-5) */
+    }
+    account_tx(t, data, len);
     if (rc < 0) {
         return rc; /* the transport failed: connection_lost(rc) follows (WRITE-WRITE-7) */
     }
@@ -1092,11 +1113,15 @@ static int do_writelines(aiotp__tls *t, const aiotp_buf *bufs, size_t nbufs)
         }
         rc = write_piece(t, bufs[i].base, bufs[i].len);
         if (rc != 0) {
+            account_bufs(t, bufs, i);
             return rc; /* (only a failure of the transport: the room was reserved) */
         }
-        account_tx(t, bufs[i].base, bufs[i].len);
     }
     rc = process_outgoing(t);
+    if (rc == AIOTP_ECLOSED) {
+        return rc; /* dropped below, as in do_write */
+    }
+    account_bufs(t, bufs, nbufs);
     if (rc < 0) {
         return rc;
     }

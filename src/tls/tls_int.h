@@ -54,6 +54,8 @@ typedef struct aiotp__tls {
     aiotp__flow rflow;           /* read-side limits on rbio's bytes: pause the layer below */
     aiotp__wbuf bl;              /* plaintext queued before the handshake completed (and
                                     what OpenSSL could not take yet) */
+    unsigned char below_failed;  /* the transport below dropped our records (ECLOSED):
+                                    1 lost_status, 2 hs_status are its to give */
     bool below_paused;           /* the transport below called our pause_writing */
     bool reading_below_paused;   /* we paused the transport below (rflow) */
     bool peer_eof_pending;       /* EOF below while the protocol paused with bytes waiting */
