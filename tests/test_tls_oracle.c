@@ -200,6 +200,39 @@ TEST(closed_from_below)
                 "READ-3", 21);
 }
 
+/* TLS-EOF-2 with TLS-FLOW-2: the close that follows eof_received sends close_notify, which
+   waits in the layer while the transport below is paused (no line says it): the write
+   buffer may grow by one alert record, no more, and only until the next size it reports
+   (found by fuzz_tls: "t4 get_write_buffer_size() 24, more than the 0 last reported"). */
+TEST(close_notify_after_eof_counts)
+{
+#define EOF_IN                                                                            \
+    "iter 4\n"                                                                            \
+    "t1 cb data_received n=24 total=824 sum=0000dddd\n"                                   \
+    "t2 cb eof_received\n"                                                                \
+    "t2 ret eof_received 0\n"                                                             \
+    "t1 ret data_received 0\n"
+#define END_BELOW                                                                         \
+    "iter 5\n"                                                                            \
+    "t1 cb connection_lost status=0\n"                                                    \
+    "t2 cb connection_lost status=0\n"                                                    \
+    "t2 ret connection_lost 0\n"                                                          \
+    "t1 ret connection_lost 0\n"
+    expect_ok(OPEN HANDSHAKE EOF_IN "t2 query get_write_buffer_size 24\n" END_BELOW);
+    expect_ok(OPEN HANDSHAKE EOF_IN "t2 query get_write_buffer_size 512\n" END_BELOW);
+    /* more than an alert record */
+    expect_rule(OPEN HANDSHAKE EOF_IN "t2 query get_write_buffer_size 513\n" END_BELOW,
+                "WRITE-SIZE-1", 24);
+    /* once reported, the allowance is spent */
+    expect_rule(OPEN HANDSHAKE EOF_IN "t2 query get_write_buffer_size 24\n"
+                "t2 query get_write_buffer_size 48\n" END_BELOW,
+                "WRITE-SIZE-1", 25);
+    /* an open TLS transport adds nothing without a traced call */
+    expect_rule(OPEN HANDSHAKE "t2 query get_write_buffer_size 24\n", "WRITE-SIZE-1", 19);
+#undef EOF_IN
+#undef END_BELOW
+}
+
 /* A failed handshake: no callback, the transport is over; calls on it are refused. */
 TEST(failed_handshake_conforms)
 {
@@ -556,6 +589,7 @@ static const th_case cases[] = {
     T(conforming_trace, "TLS-HS-2 TLS-LOST-1 TLS-EOF-1"),
     T(failed_handshake_conforms, "TLS-HS-3 BAD-2"),
     T(closed_from_below, "DONE-1 READ-3 TLS-EOF-3"),
+    T(close_notify_after_eof_counts, "TLS-EOF-2 TLS-FLOW-2 WRITE-SIZE-1"),
     T(made_after_handshake, "TLS-HS-2 TLS-START-1"),
     T(nothing_after_failed_handshake, "TLS-HS-3"),
     T(no_half_close, "TLS-EOF-1 TRANSPORT-KIND-2"),

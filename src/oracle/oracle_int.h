@@ -35,6 +35,9 @@
 #define ORC_DGRAM_SENT 32u  /* distinct (n, sum) datagrams kept per datagram sender */
 #define ORC_READ_MAX 262144u /* READ-1, DGRAM-RECV-1: 256 KiB per receive */
 #define ORC_DGRAM_RECV_BATCH 16u /* DGRAM-RECV-1: receives per read event (DEV-70) */
+/* a close_notify record whatever the cipher: header, explicit IV, the alert, MAC or tag
+   and up to 255 bytes of CBC padding (TLS 1.2) */
+#define ORC_TLS_ALERT_MAX 512u
 #define ORC_DEFAULT_HIGH 65536u
 #define ORC_DEFAULT_LOW 16384u
 #define ORC_FNV_INIT 0x811c9dc5u /* the sum of no bytes, formats 1 and 2 */
@@ -362,6 +365,8 @@ struct orc_t {
     bool limits_known;     /* false for a gone transport until a line says them */
     uint64_t size;         /* write-buffer size last reported: an upper bound */
     uint64_t size_epoch;   /* it is exact while the oracle's epoch is this one */
+    uint64_t size_slack;   /* bytes it may add without a traced call until its next size
+                              report (a TLS layer's close_notify when it closes by itself) */
     unsigned nframes;      /* frames on the stack naming it */
     unsigned ncb;          /* ... of which callbacks */
     uint64_t seq;          /* lines of this transport so far */

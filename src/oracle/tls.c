@@ -186,13 +186,18 @@ static int tls_cb(orc *o, orc_t *ts, const orc_line *pl)
 static int tls_cb_ret(orc *o, orc_t *ts, const orc_frame *f, const orc_line *pl)
 {
     int rc = aiotp__orc_stream_cb_ret(o, ts, f, pl);
-    if (f->name == N_EOF_RECEIVED &&
-        (OK(pl) || aiotp__orc_is_status(pl->status, "1")) && !ts->lost &&
-        !aiotp__orc_closing(ts)) {
+    bool closes = f->name == N_EOF_RECEIVED &&
+                  (OK(pl) || aiotp__orc_is_status(pl->status, "1")) && !ts->lost;
+    if (closes && !aiotp__orc_closing(ts)) {
         /* TLS-EOF-2: no half-close: the transport closes whatever eof_received returned */
         ts->cl = CL_UNKNOWN;
         ts->cl_by_query = false;
         ts->fin_clean = true;
+    }
+    if (closes) {
+        /* ... and its close_notify may wait in the layer (the transport below paused its
+           writing) and count in the write buffer (TLS-FLOW-2), without a line */
+        ts->size_slack = ORC_TLS_ALERT_MAX;
     }
     return rc;
 }
@@ -223,6 +228,7 @@ static void lower_maybe_closing(orc *o, orc_t *ts)
     }
     if (gone) {
         ts->cl = CL_MAYBE;
+        ts->size_slack = ORC_TLS_ALERT_MAX; /* (its close_notify, as in tls_cb_ret) */
     }
 }
 
