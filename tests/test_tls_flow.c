@@ -212,12 +212,53 @@ TEST(close_while_paused_flushes)
     CHECK_INT(p.cr->lost_status, 0);
 }
 
+/* FLOW-7 once closing: close() with data still waiting in the layer (the transport below
+   paused it), then limits lowered under the size: pause_writing inside the setter, as on
+   an open transport (found by fuzz_tls: the setter skipped it once closing). The data
+   still all goes before close_notify; no resume_writing once closing. */
+TEST(limits_lowered_while_closing)
+{
+    aiotp_loop *loop = th_loop();
+    th_tls_pair p;
+    size_t total = 0;
+    size_t size;
+    int i;
+    pair(loop, &p);
+    small_buffers(&p);
+    CHECK_ERR(aiotp_transport_set_write_buffer_limits(p.c.t, 64 << 20, AIOTP_LIMIT_NONE), 0);
+    CHECK_ERR(aiotp_transport_pause_reading(p.s.t), 0);
+    for (i = 0; i < 8; i++) {
+        CHECK_ERR(aiotp_transport_write(p.c.t, chunk, sizeof(chunk)), 0);
+        total += sizeof(chunk);
+    }
+    size = aiotp_transport_get_write_buffer_size(p.c.t);
+    CHECK(size > 4096); /* (the transport below took what its socket and buffer could, then
+                           paused the layer: TLS-FLOW-2) */
+    CHECK_INT(p.cr->pauses, 0);
+    CHECK_ERR(aiotp_transport_close(p.c.t), 0);
+    CHECK(aiotp_transport_is_closing(p.c.t));
+    CHECK_ERR(aiotp_transport_set_write_buffer_limits(p.c.t, 4096, 1024), 0);
+    CHECK_INT(p.cr->pauses, 1);
+    CHECK_INT(th_count_lines("t2 cb pause_writing"), 1);
+    CHECK(th_iter_of("t2 cb pause_writing", 0) == aiotp_loop_iteration(loop));
+    /* a second lowering does not pause twice */
+    CHECK_ERR(aiotp_transport_set_write_buffer_limits(p.c.t, 2048, 0), 0);
+    CHECK_INT(p.cr->pauses, 1);
+    CHECK_ERR(aiotp_transport_resume_reading(p.s.t), 0);
+    th_tls_pair_finish(loop, &p, 4000);
+    CHECK_SIZE(p.sr->rx_len, total);
+    CHECK_INT(p.sr->eofs, 1);
+    CHECK_INT(p.cr->resumes, 0);
+    CHECK_INT(p.cr->lost_status, 0);
+}
+
 static const th_case cases[] = {
     T(default_limits, "TLS-FLOW-1 TLS-READ-3 FLOW-2 FLOW-3"),
     T(read_limits_bad_input, "TLS-READ-3 BAD-1"),
     T(both_layers, "TLS-FLOW-1 TLS-FLOW-2 TLS-READ-3 FLOW-4 FLOW-5"),
     T(abort_while_paused, "WRITE-ABORT-2 TLS-ABORT-1"),
     T(close_while_paused_flushes, "TLS-CLOSE-2 TLS-CLOSE-7 TLS-FLOW-2"),
+    T(limits_lowered_while_closing, "FLOW-7 TLS-FLOW-1 TLS-FLOW-2 TLS-CLOSE-2"),
 };
 
 TH_MAIN(cases)

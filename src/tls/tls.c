@@ -121,6 +121,17 @@ static void maybe_pause(aiotp__tls *t)
     }
 }
 
+/* FLOW-7: limits lowered under the size pause inside the setter, closing or not (as the
+   stream transport; CPython's SSL transport checks its limits there whatever its state):
+   a transport that closes with data still queued is paused as well. */
+static void setter_pause(aiotp__tls *t)
+{
+    if (has_protocol(t) &&
+        t->svc->flow_check_pause(&t->wflow, write_size(t)) == AIOTP__FLOW_CALL_PAUSE) {
+        call_pause(t);
+    }
+}
+
 /* After encrypted bytes went below. No resume_writing once closing (CPython: the shutdown
    manages flow control itself) nor after abort (WRITE-ABORT-2). */
 static void maybe_resume(aiotp__tls *t)
@@ -1286,7 +1297,7 @@ static int tls_set_write_buffer_limits(aiotp_transport *bt, int64_t high, int64_
     if (!set_limits(t, &t->wflow, high, low, TLS_WRITE_HIGH)) {
         rc = AIOTP_EINVAL; /* FLOW-3 */
     } else {
-        maybe_pause(t); /* FLOW-7 */
+        setter_pause(t); /* FLOW-7 */
     }
     if (tracing(t)) {
         t->svc->tracef(t->base.loop,
