@@ -236,28 +236,40 @@ TEST(abort_drops)
    with the trace's total unchanged (WRITE-WRITE-5), never counted as accepted (found by
    fuzz_tls: it returned ECLOSED after counting the bytes). The TLS transport ends with the
    error of the one below, not with ECLOSED. */
-TEST(write_after_lower_failed)
+/* The client's stream transport (t1) fails on its own: the server resets the connection,
+   t1's reader gets ECONNRESET (traced: debug mode); t1's connection_lost, and with it the
+   TLS transport's, is still to come. close_first: the client's close() before the reset
+   (its close_notify sent, the peer's awaited). */
+static void lower_fails(aiotp_loop *loop, th_tls_pair *p, bool close_first)
 {
-    aiotp_loop *loop = th_loop();
-    th_tls_pair p;
     const aiotp_extra *sock;
-    aiotp_buf bufs[2] = {{"abc", 3}, {"de", 2}};
     int i;
-    pair(loop, &p);
+    pair(loop, p);
     th_run_passes(loop, 3); /* (the session tickets read) */
-    CHECK_ERR(aiotp_transport_write(p.c.t, "hello", 5), 0);
-    th_run_until(loop, server_has, &p, 20);
+    CHECK_ERR(aiotp_transport_write(p->c.t, "hello", 5), 0);
+    th_run_until(loop, server_has, p, 20);
+    if (close_first) {
+        CHECK_ERR(aiotp_transport_close(p->c.t), 0);
+    }
     aiotp_loop_set_debug(loop, true);
-    sock = aiotp_transport_get_extra_info(p.s.t, "socket", NULL);
+    sock = aiotp_transport_get_extra_info(p->s.t, "socket", NULL);
     CHECK(sock != NULL && sock->kind == AIOTP_EXTRA_FD);
     th_set_rst(sock->u.fd); /* the server's close resets the connection */
-    CHECK_ERR(aiotp_transport_abort(p.s.t), 0);
+    CHECK_ERR(aiotp_transport_abort(p->s.t), 0);
     for (i = 0; i < 50 && th_count_lines("t1 exc") == 0; i++) {
         th_run_passes(loop, 1);
     }
     CHECK_INT(th_count_lines("t1 exc status=ECONNRESET"), 1);
     CHECK_INT(th_count_lines("t1 cb connection_lost"), 0);
-    CHECK(!aiotp_transport_is_closing(p.c.t));
+    CHECK(aiotp_transport_is_closing(p->c.t) == close_first);
+}
+
+TEST(write_after_lower_failed)
+{
+    aiotp_loop *loop = th_loop();
+    th_tls_pair p;
+    aiotp_buf bufs[2] = {{"abc", 3}, {"de", 2}};
+    lower_fails(loop, &p, false);
     CHECK_ERR(aiotp_transport_write(p.c.t, "lost", 4), AIOTP_ECLOSED);
     CHECK_INT(th_count_lines("t1 ret write ECLOSED"), 1); /* the records went down */
     CHECK_INT(th_count_lines("t2 ret write ECLOSED size=0 total=5 "), 1);
@@ -267,6 +279,22 @@ TEST(write_after_lower_failed)
     th_tls_pair_finish(loop, &p, 20);
     CHECK_ERR(p.cr->lost_status, -ECONNRESET);
     CHECK_STR(th_tls_cbs(2), "cb connection_made\ncb connection_lost status=ECONNRESET\n");
+}
+
+/* abort() accepted while the transport below has already failed (its error not yet
+   told): connection_lost(0), as for every abort (WRITE-ABORT-4), not the error below
+   (found by fuzz_tls: close(), the transport below fails, abort(), then
+   connection_lost(EPIPE)). */
+TEST(abort_after_lower_failed)
+{
+    aiotp_loop *loop = th_loop();
+    th_tls_pair p;
+    lower_fails(loop, &p, true);
+    CHECK_ERR(aiotp_transport_abort(p.c.t), 0);
+    CHECK_SIZE(aiotp_transport_get_write_buffer_size(p.c.t), 0);
+    th_tls_pair_finish(loop, &p, 20);
+    CHECK_INT(p.cr->lost_status, 0);
+    CHECK_STR(th_tls_cbs(2), "cb connection_made\ncb connection_lost status=0\n");
 }
 
 /* A peer that never sends its close_notify (its protocol paused reading: the close_notify
@@ -557,6 +585,7 @@ static const th_case cases[] = {
       "TLS-CLOSE-1 TLS-CLOSE-2 TLS-CLOSE-3 TLS-WRITE-2 BASE-CLOSE-4"),
     T(abort_drops, "TLS-ABORT-1 WRITE-ABORT-4 TLS-EOF-3 BAD-2 TLS-LOST-1"),
     T(write_after_lower_failed, "WRITE-WRITE-5 TLS-WRITE-2 TLS-LOST-1"),
+    T(abort_after_lower_failed, "WRITE-ABORT-4 TLS-ABORT-1"),
     T(shutdown_timeout, "TLS-CLOSE-4 TLS-EOF-3"),
     T(pause_reading_waits, "TLS-READ-1 READ-2 READ-3"),
     T(reading_calls_once_closing, "DONE-1 TLS-READ-1"),

@@ -959,7 +959,8 @@ static int layer_lost(aiotp_transport *lower, void *data, int status)
     if (t->hs_status == 0 || ((t->below_failed & 2u) != 0 && status != 0)) {
         t->hs_status = status != 0 ? status : AIOTP_ETLSEOF;
     }
-    if (t->lost_status == 0 || ((t->below_failed & 1u) != 0 && status != 0)) {
+    if (!t->lost_final &&
+        (t->lost_status == 0 || ((t->below_failed & 1u) != 0 && status != 0))) {
         t->lost_status = status;
     }
     act = step(t, AIOTP__TLSEV_LOWER_LOST);
@@ -1193,6 +1194,8 @@ static int tls_abort(aiotp_transport *bt)
         rc = AIOTP_ECLOSED; /* WRITE-ABORT-3 */
     } else {
         t->hs_status = AIOTP_ECLOSED;
+        t->lost_status = 0;
+        t->lost_final = true; /* (even if the transport below had already failed) */
         apply(t, act);
     }
     if (tracing(t)) {

@@ -56,6 +56,8 @@ typedef struct aiotp__tls {
                                     what OpenSSL could not take yet) */
     unsigned char below_failed;  /* the transport below dropped our records (ECLOSED):
                                     1 lost_status, 2 hs_status are its to give */
+    bool lost_final;             /* lost_status is settled: abort() gives 0, whatever the
+                                    transport below reports (WRITE-ABORT-4) */
     bool below_paused;           /* the transport below called our pause_writing */
     bool reading_below_paused;   /* we paused the transport below (rflow) */
     bool peer_eof_pending;       /* EOF below while the protocol paused with bytes waiting */
