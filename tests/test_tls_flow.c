@@ -55,6 +55,19 @@ static bool server_has_all(void *arg)
     return p->sr->rx_len >= expect_total;
 }
 
+/* The client closed with `total` bytes written and the server paused reading: the server
+   resumes, gets every byte and then close_notify (eof_received); the client was never
+   resumed once closing, and both ends close cleanly. */
+static void resume_and_finish(aiotp_loop *loop, th_tls_pair *p, size_t total, int passes)
+{
+    CHECK_ERR(aiotp_transport_resume_reading(p->s.t), 0);
+    th_tls_pair_finish(loop, p, passes);
+    CHECK_SIZE(p->sr->rx_len, total);
+    CHECK_INT(p->sr->eofs, 1);
+    CHECK_INT(p->cr->resumes, 0);
+    CHECK_INT(p->cr->lost_status, 0);
+}
+
 /* The defaults are CPython's: writes 128 KiB / 512 KiB, reads 64 KiB / 256 KiB; neither
    limit given gives them back (not the socket's 16/64 KiB); only high gives low = high/4. */
 TEST(default_limits)
@@ -204,12 +217,7 @@ TEST(close_while_paused_flushes)
     CHECK_ERR(aiotp_transport_pause_reading(p.s.t), 0);
     total = fill_until_paused(loop, &p);
     CHECK_ERR(aiotp_transport_close(p.c.t), 0);
-    CHECK_ERR(aiotp_transport_resume_reading(p.s.t), 0);
-    th_tls_pair_finish(loop, &p, 2000);
-    CHECK_SIZE(p.sr->rx_len, total);
-    CHECK_INT(p.sr->eofs, 1);
-    CHECK_INT(p.cr->resumes, 0);
-    CHECK_INT(p.cr->lost_status, 0);
+    resume_and_finish(loop, &p, total, 2000);
 }
 
 /* FLOW-7 once closing: close() with data still waiting in the layer (the transport below
@@ -244,12 +252,7 @@ TEST(limits_lowered_while_closing)
     /* a second lowering does not pause twice */
     CHECK_ERR(aiotp_transport_set_write_buffer_limits(p.c.t, 2048, 0), 0);
     CHECK_INT(p.cr->pauses, 1);
-    CHECK_ERR(aiotp_transport_resume_reading(p.s.t), 0);
-    th_tls_pair_finish(loop, &p, 4000);
-    CHECK_SIZE(p.sr->rx_len, total);
-    CHECK_INT(p.sr->eofs, 1);
-    CHECK_INT(p.cr->resumes, 0);
-    CHECK_INT(p.cr->lost_status, 0);
+    resume_and_finish(loop, &p, total, 4000);
 }
 
 static const th_case cases[] = {

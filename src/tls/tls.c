@@ -180,15 +180,15 @@ static int process_outgoing(aiotp__tls *t)
     (void)BIO_reset(t->wbio);
     if (rc < 0) {
         /* the transport below refused (no memory) or failed (its connection_lost follows):
-           the TLS stream lost bytes, it cannot go on. AIOTP_ECLOSED: it had already
-           failed (e.g. a send error found by its writer) and dropped the records; its
-           connection_lost, with that error, gives ours its status (layer_lost) */
-        if (rc == AIOTP_ECLOSED) {
-            /* the statuses this sets, to be replaced by the one below (layer_lost) */
-            t->below_failed = (unsigned char)((t->lost_status == 0 ? 1u : 0u) |
-                                              (t->hs_status == 0 ? 2u : 0u));
-        }
+           the TLS stream lost bytes, it cannot go on */
+        int kept = t->lost_status;
         tls_fatal(t, rc, "Fatal error: the transport below refused encrypted bytes", false);
+        if (rc == AIOTP_ECLOSED) {
+            /* it had already failed on its own (e.g. a send error found by its writer):
+               its connection_lost, next, carries that error, and ours takes it
+               (layer_lost: 0 is "not set") */
+            t->lost_status = kept;
+        }
     }
     return rc;
 }
@@ -954,13 +954,10 @@ static int layer_lost(aiotp_transport *lower, void *data, int status)
     unsigned act;
     (void)lower;
     t->lower = NULL;
-    /* (below_failed: process_outgoing found the transport below already failed; its
-       own error is the one to report) */
-    if (t->hs_status == 0 || ((t->below_failed & 2u) != 0 && status != 0)) {
+    if (t->hs_status == 0) {
         t->hs_status = status != 0 ? status : AIOTP_ETLSEOF;
     }
-    if (!t->lost_final &&
-        (t->lost_status == 0 || ((t->below_failed & 1u) != 0 && status != 0))) {
+    if (t->lost_status == 0 && !t->lost_final) {
         t->lost_status = status;
     }
     act = step(t, AIOTP__TLSEV_LOWER_LOST);

@@ -54,8 +54,6 @@ typedef struct aiotp__tls {
     aiotp__flow rflow;           /* read-side limits on rbio's bytes: pause the layer below */
     aiotp__wbuf bl;              /* plaintext queued before the handshake completed (and
                                     what OpenSSL could not take yet) */
-    unsigned char below_failed;  /* the transport below dropped our records (ECLOSED):
-                                    1 lost_status, 2 hs_status are its to give */
     bool lost_final;             /* lost_status is settled: abort() gives 0, whatever the
                                     transport below reports (WRITE-ABORT-4) */
     bool below_paused;           /* the transport below called our pause_writing */
