@@ -7,9 +7,8 @@
 # unproved, and an unproved goal matches the "# expect:" header. The real sources are
 # never touched. Headers of a .sed file: file, module, expect, and optionally fct / prop
 # (restrict WP to the mutated function and the property that must catch it, for speed),
-# passes (run.sh --passes: the provers, when the module's first prover is not the one
-# that proves the property)
-# and table (a sed expression applied to proofs/tables/stream.table, which must change
+# passes (run.sh --passes, "bounded" when the module's first pass alone does not prove
+# the property) and table (a sed expression applied to proofs/tables/stream.table, which must change
 # exactly one line; the copy's proofs/acsl/stream_table.acsl is regenerated from it, so
 # the mutant changes the specification and the code together).
 set -u -o pipefail
@@ -62,16 +61,18 @@ if [ -n "$table" ]; then
     diff -u "$tsrc" "$tdst" | sed -n '/^[-+][^-+]/p'
 fi
 
-# A goal that is false on the mutant fails by timeout: 3 s by default, more than the 2 s in
-# which the module's own run proves the property in its first pass (the real proofs need
-# well under a second per goal), AIOTP_PROOF_MUTANT_TIMEOUT to change it. One pass with
-# the module's first prover alone (run.sh --passes first; AIOTP_PROOF_MUTANT_PASSES to
-# change it): a false goal then costs one solver's timeout, not three. Every property a
-# mutant targets is proved by that prover in the module's own run (its first pass), so the
-# failure is the mutant's, not the prover's; a mutant whose property needs another prover
-# names its provers in a "# passes:" header.
+# A goal that is false on the mutant fails by its prover's step limit: one pass, the
+# module's first (run.sh --passes first: its prover, with the same step limit as in the
+# module's own run; AIOTP_PROOF_MUTANT_PASSES to change it), so a false goal costs one
+# solver, not three. Every property a mutant targets is proved in the module's own run
+# within that pass, so the failure is the mutant's, not the prover's: the step limit is
+# the same on every machine and under any load, where a timeout shrinks when two tests
+# share the cores. A mutant whose property the module's first pass does not prove alone
+# says "# passes: bounded" (the module's step-limited passes, its first prover then the
+# other). AIOTP_PROOF_MUTANT_TIMEOUT sets a timeout for passes that have no step limit.
 args=(--src "$dir" --out "$dir/out" --expect-unproved "$expect"
-      --timeout "${AIOTP_PROOF_MUTANT_TIMEOUT:-3}" --passes "${AIOTP_PROOF_MUTANT_PASSES:-${passes:-first}}")
+      --passes "${AIOTP_PROOF_MUTANT_PASSES:-${passes:-first}}")
+[ -n "${AIOTP_PROOF_MUTANT_TIMEOUT:-}" ] && args+=(--timeout "$AIOTP_PROOF_MUTANT_TIMEOUT")
 [ -n "$fct" ] && args+=(--fct "$fct")
 [ -n "$prop" ] && args+=(--prop "$prop")
 exec "$ROOT/proofs/run.sh" "${args[@]}" "$module"

@@ -9,16 +9,22 @@
 #                          (default: $AIOTP_PROOF_OUT or ${TMPDIR:-/tmp}/aiotp-proofs)
 #   --src DIR              tree holding src/core/ (default: this repository). The mutant
 #                          tests point it at a patched copy; proofs/ always comes from here.
-#   --timeout N            prover timeout in seconds of the last pass (default:
+#   --timeout N            prover timeout in seconds of a pass that names none (default:
 #                          $AIOTP_PROOF_TIMEOUT or 30)
-#   --passes P             prover passes, each "provers[:timeout]" (default: $AIOTP_PROOF_PASSES
-#                          or the module's own, passes_of below: "z3:2 cvc4:2 z3,cvc4,cvc5"
-#                          for most): WP runs pass 1 on every goal Qed does not close, each
-#                          later pass only on the properties still unproved; a pass without
-#                          a timeout gets --timeout. WP runs the provers of one pass side by
-#                          side on a goal and stops at the first success, so a pass of three
-#                          provers costs three solvers per goal. "first": the module's
-#                          first prover alone, one pass (the mutant tests).
+#   --passes P             prover passes, each "provers[:timeout][@steps]" (default:
+#                          $AIOTP_PROOF_PASSES or the module's own, passes_of below, e.g.
+#                          "z3@3000000 cvc4@300000 z3,cvc4,cvc5"): WP runs pass 1 on every
+#                          goal Qed does not close, each later pass only on the properties
+#                          still unproved; a pass without a timeout gets --timeout. "@steps"
+#                          bounds each prover call by the prover's own resource count
+#                          (-wp-steps: Z3's rlimit, CVC4's resource units) instead of by the
+#                          clock: the same goals pass or fail whatever the machine and its
+#                          load; the timeout then only guards against a prover that hangs.
+#                          WP runs the provers of one pass side by side on a goal and stops
+#                          at the first success, so a pass of three provers costs three
+#                          solvers per goal. "first": the module's first pass alone, with
+#                          its limits; "bounded": the module's passes that have a step
+#                          limit, without the last one (the mutant tests).
 #   --par N                parallel prover processes, -wp-par (default: $AIOTP_PROOF_PAR or 2)
 #   --fct F1,F2            restrict WP to these functions (-wp-fct)
 #   --prop P1,P2           restrict WP to these properties (-wp-prop)
@@ -88,20 +94,32 @@ extra_of() {
     esac
 }
 
-# Prover passes of a module (--passes): the prover that proves most of its goals first, with
-# a short timeout; then the other; then all three with the full timeout on what is left.
-# (Measured: in one pass of three provers side by side, CVC5 never proved a goal first; Z3
-# proves most goals of the state machines, CVC4 most of handles' and theap's.)
+# Prover passes of a module (--passes): the prover that proves most of its goals first, then
+# the other, each bounded by steps (the prover's own resource count: the same goals pass or
+# fail on every machine and under any load); then all three side by side with the full
+# timeout on what is left. (Measured: in one pass of three provers side by side, CVC5
+# never proved a goal first; Z3 proves most goals of the state machines, CVC4 most of
+# handles' and theap's.) The limits, from the logs (proofs/README.md): Z3 proves all but 29
+# of the Z3-first modules' goals within 2 million steps (about half a second; tls_sm
+# leaves 17, stream_sm, proc_sm and ring 4 each), and CVC4 those within 110,000 units;
+# CVC4 proves handles' goals within 100,000.
+# A goal over the first limit only moves to the next prover, with its property. The
+# timeout of a step-bounded pass only guards against a prover that stops counting (Z3 on
+# one false goal of a mutant ran 30 s without reaching 3 million steps).
 passes_of() {
     case $1 in
-    handles) echo "cvc4:2 z3:2 z3,cvc4,cvc5" ;;
-    # theap: CVC4 proves most goals (3 s: the ones it needs 2-3 s for then do not send their
-    # whole property to the next passes); what it leaves is Z3's (sift_down's memory
-    # accesses and assigns, 1-2.7 s) or CVC4's with more time (up to 10.6 s). Measured on
-    # one machine, theap alone: "cvc4:2 z3:4 cvc4:20 ..." with each pass running only its
-    # provers 375 s wall / 616 s CPU, this 269 s / 416 s (proofs/README.md)
-    theap) echo "cvc4:3 z3:3 cvc4:12 z3,cvc4,cvc5" ;;
-    *) echo "z3:2 cvc4:2 z3,cvc4,cvc5" ;;
+    handles) echo "cvc4:10@150000 z3:10@2000000 z3,cvc4,cvc5" ;;
+    # theap: CVC4 proves every goal, most within 250,000 units, the slowest few with up to
+    # 610,000 (about 10 s): one pass with room above that, so that no property goes
+    # through a second pass. (A second pass of the same lone prover is not an option: WP
+    # 25 then reports goals that pass proved as unproved, measured with "cvc4:2 cvc4:12"
+    # and with step limits. Z3 proved none of the goals CVC4 leaves at 250,000 units
+    # within 3 s.
+    # Time-bounded passes failed far more goals in the label than alone: two tests of two
+    # provers each share two cores, so every timeout is halved, and each failed goal sends
+    # its whole property to the next pass.)
+    theap) echo "cvc4:60@1000000 z3,cvc4,cvc5" ;;
+    *) echo "z3:10@2000000 cvc4:10@150000 z3,cvc4,cvc5" ;;
     esac
 }
 
@@ -205,12 +223,15 @@ for m in "${MODULES[@]}"; do
     # properties still unproved; every pass rewrites the JSON report with all the results
     passes=()
     mpasses=${PASSES:-$(passes_of "$m")}
-    if [ "$mpasses" = first ]; then # the module's first prover alone, with --timeout
+    if [ "$mpasses" = first ]; then # the module's first pass alone, with its limits
         mpasses=$(passes_of "$m")
         mpasses=${mpasses%% *}
-        mpasses=${mpasses%%:*}
+    elif [ "$mpasses" = bounded ]; then # the module's passes that have a step limit
+        mpasses=$(tr ' ' '\n' <<<"$(passes_of "$m")" | grep '@' | tr '\n' ' ')
     fi
     for pass in $mpasses; do
+        steps=0 # none: the timeout alone bounds the pass
+        case $pass in *@*) steps=${pass##*@}; pass=${pass%@*} ;; esac
         provers=${pass%%:*}
         ptime=$TIMEOUT
         [ "$provers" != "$pass" ] && ptime=${pass#*:}
@@ -228,7 +249,7 @@ for m in "${MODULES[@]}"; do
             done
             passes+=(-then -wp "${args[@]}" "-wp-prover=$set_provers$provers")
         fi
-        passes+=(-wp-timeout "$ptime" -wp-report-json "$json")
+        passes+=(-wp-timeout "$ptime" -wp-steps "$steps" -wp-report-json "$json")
     done
     [ ${#passes[@]} -gt 0 ] || die "no prover pass (--passes)"
     start=$(date +%s)

@@ -7,6 +7,6 @@
 # module: stream_sm
 # fct: aiotp_proof_stream_rules
 # prop: BASE_CLOSE_2_never,drop_only_abort
-# passes: z3,cvc4
+# passes: bounded
 # expect: BASE_CLOSE_2_never|drop_only_abort
 s/^                n.life = AIOTP__LIFE_CLOSING;$/                n.life = AIOTP__LIFE_CLOSING; act |= AIOTP__ACT_DROP_BUFFER;/

@@ -4,6 +4,5 @@
 # module: pipe_sm
 # fct: aiotp__pipe_step
 # prop: deliver_when_reading
-# passes: z3,cvc4
 # expect: deliver_when_reading
 s/        if (reading) {/        if (rdpipe) {/

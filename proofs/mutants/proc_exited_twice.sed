@@ -4,6 +4,5 @@
 # module: proc_sm
 # fct: aiotp__proc_step
 # prop: exited_on_entry
-# passes: z3,cvc4
 # expect: exited_on_entry
 s/        if (s->exit == AIOTP__PR_RUNNING) {/        if (s->exit != AIOTP__PR_EXITED) {/

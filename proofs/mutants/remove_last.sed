@@ -7,5 +7,6 @@
 # module: theap
 # fct: remove_at
 # prop: ids_differ,others_in
+# passes: cvc4:10@250000
 # expect: ids_differ|others_in
 s/        aiotp__timer last = a\[n\];/        aiotp__timer last = a[n - 1];/

@@ -8,5 +8,6 @@
 # module: theap
 # fct: sift_down
 # prop: earliest
+# passes: cvc4:10@250000
 # expect: earliest
 s/        if (before(a\[r\], a\[l\])) {/        if (before(a[l], a[r])) {/

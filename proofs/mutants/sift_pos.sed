@@ -6,5 +6,6 @@
 # module: theap
 # fct: sift_up
 # prop: moved
+# passes: cvc4:10@250000
 # expect: moved
 /uint32_t p = (i - 1) \/ 2;/,/i = p;/ s/        pos\[a\[i\].id\] = a + i;/        pos[a[i].id] = a + p;/

@@ -3,6 +3,6 @@
 # module: tls_sm
 # fct: aiotp__tls_step
 # prop: deliver_when_reading
-# passes: z3,cvc4
+# passes: bounded
 # expect: deliver_when_reading
 s/            act = s->rd == AIOTP__TLS_RD_ACTIVE \&\& s->app == AIOTP__TLS_APP_CONNECTED/            act = s->app == AIOTP__TLS_APP_CONNECTED/

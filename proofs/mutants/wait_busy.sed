@@ -3,5 +3,6 @@
 # file: src/core/theap.c
 # module: theap
 # fct: aiotp__wait_ms
+# passes: cvc4:10@250000
 # expect: LOOP_2_no_block
 s/    if (busy) {/    if (busy \&\& !has_timer) {/
