@@ -8,9 +8,9 @@
 # never touched. Headers of a .sed file: file, module, expect, and optionally fct / prop
 # (restrict WP to the mutated function and the property that must catch it, for speed),
 # passes (run.sh --passes, "bounded" when the module's first pass alone does not prove
-# the property) and table (a sed expression applied to proofs/tables/stream.table, which must change
-# exactly one line; the copy's proofs/acsl/stream_table.acsl is regenerated from it, so
-# the mutant changes the specification and the code together).
+# the property) and table (a sed expression applied to proofs/tables/stream.table, which
+# must change exactly one line; the copy's proofs/acsl/stream_table.acsl is regenerated
+# from it, so the mutant changes the specification and the code together).
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

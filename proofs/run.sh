@@ -12,10 +12,11 @@
 #   --timeout N            prover timeout in seconds of a pass that names none (default:
 #                          $AIOTP_PROOF_TIMEOUT or 30)
 #   --passes P             prover passes, each "provers[:timeout][@steps]" (default:
-#                          $AIOTP_PROOF_PASSES or the module's own, passes_of below, e.g.
-#                          "z3@3000000 cvc4@300000 z3,cvc4,cvc5"): WP runs pass 1 on every
-#                          goal Qed does not close, each later pass only on the properties
-#                          still unproved; a pass without a timeout gets --timeout. "@steps"
+#                          $AIOTP_PROOF_PASSES or the module's own, passes_of below,
+#                          e.g. "z3:10@2000000 cvc4:10@150000 z3,cvc4,cvc5"): WP runs
+#                          pass 1 on every goal Qed does not close, each later pass only
+#                          on the properties still unproved; a pass without a timeout
+#                          gets --timeout. "@steps"
 #                          bounds each prover call by the prover's own resource count
 #                          (-wp-steps: Z3's rlimit, CVC4's resource units) instead of by the
 #                          clock: the same goals pass or fail whatever the machine and its
@@ -30,10 +31,21 @@
 #   --prop P1,P2           restrict WP to these properties (-wp-prop)
 #   --expect-unproved RE   invert the verdict (mutant tests): succeed only if the proof
 #                          ran, some goal is unproved, and an unproved goal matches RE
+#   --smoke                WP's smoke tests (-wp-smoke-tests): for every requires, every
+#                          behavior's assumes and every block of code, try to prove false
+#                          from what holds there. A success means a vacuous contract or
+#                          dead code. Runs the module's step-bounded passes only (default
+#                          --passes bounded: a smoke goal that holds up stays unproved, and
+#                          the last pass would spend 30 s on each); succeeds when every
+#                          smoke goal stays unproved except the dead code listed for the
+#                          module in smoke_dead_of below (each with its reason). The
+#                          module's own goals are not judged in this mode.
 #
-# Exit status: 0 every goal proved (or, with --expect-unproved, the expected failure);
+# Exit status: 0 every goal proved (or, with --expect-unproved, the expected failure; with
+#                --smoke, no smoke goal proved but the listed dead code);
 #              1 some goal unproved, a required property missing, or a memory-model
-#                hypothesis added by WP (or, with --expect-unproved, no expected failure);
+#                hypothesis added by WP (or, with --expect-unproved, no expected failure;
+#                with --smoke, a smoke goal proved or a listed one missing);
 #              2 setup error: frama-c, a prover or jq missing, parse error, no report.
 # A missing tool is a failure, never a skip.
 set -u -o pipefail
@@ -47,6 +59,7 @@ PAR=${AIOTP_PROOF_PAR:-2}
 FCT=""
 PROP=""
 EXPECT=""
+SMOKE=""
 MODULES=()
 
 die() { echo "run.sh: $*" >&2; exit 2; }
@@ -61,7 +74,8 @@ while [ $# -gt 0 ]; do
     --fct) FCT=$2; shift 2 ;;
     --prop) PROP=$2; shift 2 ;;
     --expect-unproved) EXPECT=$2; shift 2 ;;
-    -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --smoke) SMOKE=1; shift ;;
+    -h|--help) sed -n '2,/^# A missing tool/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     flow|wbuf|stream_sm|ring|handles|theap|dgram_sm|dgq|tls_sm|pipe_sm|proc_sm) MODULES+=("$1"); shift ;;
     *) die "unknown argument: $1 (try --help)" ;;
     esac
@@ -188,6 +202,26 @@ required_of() {
     esac
 }
 
+# Smoke goals (--smoke) expected to be proved, i.e. dead code: regexes of the goal names WP
+# prints ("typed_<function>_wp_smoke_dead_code_s<N>", N the statement's number, which moves
+# with every edit). Each entry must match exactly one proved smoke goal: a second dead
+# block in the same function fails, and so does an entry that no longer applies.
+smoke_dead_of() {
+    case $1 in
+    # the SIZE_MAX check in set_limits: size_t is 64 bits wide here, so no int exceeds it
+    flow) echo "aiotp_flow_set_limits_wp_smoke_dead_code" ;;
+    # the defensive refusal after "assert tables_match" in each step function: the code
+    # follows its tables (that assertion is proved), so the refusal never runs
+    stream_sm) echo "aiotp_stream_step_wp_smoke_dead_code" ;;
+    dgram_sm) echo "aiotp_dgram_step_wp_smoke_dead_code" ;;
+    # tls_sm, also: edges_ok's "no edge" for the reading part, which has two states and both
+    # edges between them, so a change of that part is always an edge
+    tls_sm) echo "aiotp_tls_step_wp_smoke_dead_code typed_edges_ok_wp_smoke_dead_code" ;;
+    pipe_sm) echo "aiotp_pipe_step_wp_smoke_dead_code" ;;
+    proc_sm) echo "aiotp_proc_step_wp_smoke_dead_code" ;;
+    esac
+}
+
 # ---- the tools: all required ------------------------------------------------------------
 for t in frama-c jq z3 cvc4 cvc5; do
     command -v "$t" >/dev/null 2>&1 || die "required tool '$t' not found (apt-get install frama-c-base why3 z3 cvc4 cvc5 jq)"
@@ -223,6 +257,10 @@ for m in "${MODULES[@]}"; do
     # properties still unproved; every pass rewrites the JSON report with all the results
     passes=()
     mpasses=${PASSES:-$(passes_of "$m")}
+    if [ -n "$SMOKE" ]; then
+        args+=(-wp-smoke-tests)
+        mpasses=${PASSES:-bounded}
+    fi
     if [ "$mpasses" = first ]; then # the module's first pass alone, with its limits
         mpasses=$(passes_of "$m")
         mpasses=${mpasses%% *}
@@ -286,6 +324,32 @@ for m in "${MODULES[@]}"; do
     echo "proof.$m: $valid / $total goals proved in ${secs}s (proved by: $provers)"
     [ "$total" -gt 0 ] || { echo "proof.$m: ERROR: no goal at all" >&2; exit 2; }
 
+    if [ -n "$SMOKE" ]; then
+        # "[Passed] Smoke-test <goal>": nothing false found there (good); any other verdict
+        # on a smoke goal: proved false, i.e. dead code or a vacuous contract
+        smoke_all=$(grep "Smoke-test typed_" "$log" |
+                    sed -E 's/.*Smoke-test (typed_[A-Za-z0-9_]+).*/\1/' | sort -u | grep -c .)
+        found=$(grep "Smoke-test typed_" "$log" | grep -v "\[Passed\]" |
+                sed -E 's/.*Smoke-test (typed_[A-Za-z0-9_]+).*/\1/' | sort -u)
+        echo "proof.$m: smoke tests: $smoke_all smoke goals, $(grep -c . <<<"$found") proved false"
+        [ "$smoke_all" -gt 0 ] || { echo "proof.$m: FAIL: no smoke goal at all" >&2; status=1; }
+        dead=$(smoke_dead_of "$m")
+        while read -r goal; do
+            [ -n "$goal" ] || continue
+            if [ -n "$dead" ] && grep -Eq -- "$(tr ' ' '|' <<<"$dead")" <<<"$goal"; then
+                echo "  expected dead code: $goal"
+            else
+                echo "proof.$m: FAIL: smoke goal proved: $goal (dead code or vacuous contract)" >&2
+                status=1
+            fi
+        done <<<"$found"
+        for d in $dead; do
+            n=$(grep -c -- "$d" <<<"$found")
+            [ "$n" -eq 1 ] ||
+                { echo "proof.$m: FAIL: expected one dead block matching '$d', found $n" >&2; status=1; }
+        done
+        continue
+    fi
     if [ -n "$EXPECT" ]; then
         if [ -z "$unproved" ]; then
             echo "proof.$m: FAIL: expected an unproved goal matching /$EXPECT/, all proved" >&2
