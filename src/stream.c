@@ -596,8 +596,8 @@ static void read_buffered(aiotp__stream *t)
         stream_fatal(t, rc, "Fatal error: protocol.get_buffer() call failed.", false);
         return;
     }
-    /* the protocol may have paused or closed inside get_buffer */
-    if (aiotp__stream_step(&t->st, AIOTP__EV_DATA, true) & AIOTP__ACT_REFUSED) {
+    /* the protocol may have paused or closed inside get_buffer: read only on DELIVER */
+    if (!(aiotp__stream_step(&t->st, AIOTP__EV_DATA, true) & AIOTP__ACT_DELIVER)) {
         return;
     }
     /* PROTO-BUF-5: a protocol switched inside get_buffer is never told about bytes (or an
@@ -638,7 +638,9 @@ static void read_ready(aiotp_loop *loop, int fd, void *arg)
     aiotp__stream *t = arg;
     (void)loop;
     (void)fd;
-    if (aiotp__stream_step(&t->st, AIOTP__EV_DATA, true) & AIOTP__ACT_REFUSED) {
+    /* read and tell only on the DELIVER bit (the core answers DATA with DELIVER or
+       REFUSED: its functional contract, PROOF-STREAM) */
+    if (!(aiotp__stream_step(&t->st, AIOTP__EV_DATA, true) & AIOTP__ACT_DELIVER)) {
         return;
     }
     if (t->base.proto->kind == AIOTP_PROTOCOL_BUFFERED) {
