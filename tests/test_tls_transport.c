@@ -230,12 +230,6 @@ TEST(abort_drops)
     CHECK_ERR(aiotp_transport_set_protocol(p.c.t, &th_streaming, NULL), AIOTP_ECLOSED);
 }
 
-/* The transport below failed on its own (a reset read by its reader: debug mode traces the
-   error) and its connection_lost is still to come: a write() of the TLS transport hands
-   its records down, they are refused (ECLOSED), and the write is dropped whole: ECLOSED
-   with the trace's total unchanged (WRITE-WRITE-5), never counted as accepted (found by
-   fuzz_tls: it returned ECLOSED after counting the bytes). The TLS transport ends with the
-   error of the one below, not with ECLOSED. */
 /* The client's stream transport (t1) fails on its own: the server resets the connection,
    t1's reader gets ECONNRESET (traced: debug mode); t1's connection_lost, and with it the
    TLS transport's, is still to come. close_first: the client's close() before the reset
@@ -264,6 +258,12 @@ static void lower_fails(aiotp_loop *loop, th_tls_pair *p, bool close_first)
     CHECK(aiotp_transport_is_closing(p->c.t) == close_first);
 }
 
+/* The transport below failed on its own (a reset read by its reader: debug mode traces the
+   error) and its connection_lost is still to come: a write() of the TLS transport hands
+   its records down, they are refused (ECLOSED), and the write is dropped whole: ECLOSED
+   with the trace's total unchanged (WRITE-WRITE-5), never counted as accepted (found by
+   fuzz_tls: it returned ECLOSED after counting the bytes). The TLS transport ends with the
+   error of the one below, not with ECLOSED. */
 TEST(write_after_lower_failed)
 {
     aiotp_loop *loop = th_loop();
